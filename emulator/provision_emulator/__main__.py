@@ -1,0 +1,55 @@
+"""Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
+import argparse
+import importlib
+import signal
+import sys
+
+from werkzeug.serving import make_server
+
+from . import profile
+
+EXTENSIONS = ["ec2", "nfw", "sagemaker", "control"]
+
+
+def build_app():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    for name in EXTENSIONS:
+        try:
+            mod = importlib.import_module(f"provision_emulator.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"provision_emulator.{name}":
+                continue
+            raise
+        wrap = getattr(mod, "install")(app)
+        if wrap is not None:  # an extension may wrap the WSGI app (control path)
+            app = wrap
+    return app
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="emulator/run", description=__doc__)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--profile", default=None, help="latency profile JSON (default: the repo's copy)")
+    ap.add_argument("--scale", type=float, default=0.0, help="multiplies every delay; 0 = instant")
+    ap.add_argument("--throttle", action="store_true", help="enable EC2 request-rate token buckets")
+    a = ap.parse_args(argv)
+    if a.scale < 0:
+        ap.error("--scale must be >= 0")
+    profile.configure(a.profile, a.scale, a.throttle)
+    app = build_app()
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+
+    server = make_server(a.host, a.port, app, threaded=True, request_handler=MotoRequestHandler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"provision emulator ready on http://{a.host}:{a.port} (scale {a.scale}, throttle {'on' if a.throttle else 'off'})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

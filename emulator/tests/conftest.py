@@ -1,0 +1,81 @@
+"""Shared fixtures: a real emulator process on a free port, boto3 clients against it."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+
+EMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """One emulator server process (python -m provision_emulator)."""
+
+    def __init__(self, scale=0.0, throttle=False, profile=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-u", "-m", "provision_emulator", "--port", str(self.port), "--scale", str(scale)]
+        if throttle:
+            cmd.append("--throttle")
+        if profile:
+            cmd += ["--profile", profile]
+        env = dict(os.environ, PYTHONPATH=EMULATOR_DIR)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if "ready" in line:
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"emulator exited: {line}{self.proc.stdout.read()}")
+        else:
+            raise RuntimeError("emulator did not become ready")
+
+    def client(self, service, region="us-east-1", **kw):
+        from botocore.config import Config
+
+        cfg = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
+        return boto3.client(service, endpoint_url=self.url, region_name=region, config=cfg, **kw)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """Instant emulator (scale 0) shared by the session."""
+    emu = Emulator(scale=0.0)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def make_emulator():
+    """Factory for a private emulator with its own scale/throttle; stopped after the test."""
+    started = []
+
+    def make(**kw):
+        emu = Emulator(**kw)
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
