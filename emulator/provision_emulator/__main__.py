@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from . import profile
 
-EXTENSIONS = ["ec2", "nfw", "sagemaker", "control"]
+EXTENSIONS = ["ec2", "nfw", "sagemaker", "kms", "control"]
 
 
 def build_app():

@@ -47,7 +47,7 @@ class Emulator:
     def client(self, service, region="us-east-1", **kw):
         from botocore.config import Config
 
-        cfg = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
+        cfg = Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"})
         return boto3.client(service, endpoint_url=self.url, region_name=region, config=cfg, **kw)
 
     def stop(self):

@@ -1,0 +1,204 @@
+"""Control path for tests, under /_emulator/ (JSON in and out), wrapped around moto's app.
+
+Every AWS call is named IAM-style, ``prefix:Operation`` (``ec2:CreateVpc``,
+``network-firewall:CreateRuleGroup``, ``s3:PutBucketPolicy``, ``elasticfilesystem:
+DescribeMountTargets``...): the prefix is the service of the SigV4 credential scope, the
+operation comes from botocore's model via moto's router (query ``Action``, JSON
+``X-Amz-Target``, REST method + requestUri).
+
+  POST   /_emulator/faults  {"operation": "ec2:CreateNatGateway", "count": 1,
+                             "error_code": "InternalError", "status": 500, "message": "...",
+                             "apply": false, "delay_s": 0}
+         Fail the next ``count`` calls of the operation with that AWS error, in the
+         service's own error format. ``apply``: run the call in moto first, then answer the
+         error instead (the resource exists, the client never heard). ``delay_s``: hold the
+         call that long first (with ``error_code`` omitted, the call is only delayed).
+  GET    /_emulator/faults  -> {"faults": [...pending, with the count left...]}
+  DELETE /_emulator/faults  -> clears them
+  GET    /_emulator/calls   -> {"calls": [{"t": epoch, "operation": "ec2:CreateVpc",
+                                           "status": 200, "region": "us-east-1"}, ...]}
+  DELETE /_emulator/calls   -> clears the log
+  POST   /_emulator/reset   -> moto's reset of every backend, faults, call log, and every
+                               hook registered with ``on_reset(fn)`` (throttle buckets, ...)
+  GET    /_emulator/health  -> {"ready": true, "scale": S, "throttle": bool}
+
+Extensions keep extra state outside moto's backends? Register ``control.on_reset(fn)``;
+``fn()`` runs on every reset, after moto's backends are reset.
+"""
+import io
+import json
+import re
+import threading
+import time
+
+from moto.core.exceptions import ServiceException
+from moto.core.request import Request
+from moto.core.routing import get_service_router
+from moto.core.serialize import get_serializer_class
+from moto.core.utils import get_service_model
+
+from . import profile
+
+#: SigV4 signing name -> botocore service name, where they differ.
+BOTOCORE_NAME = {"elasticfilesystem": "efs"}
+_DEFAULT_STATUS = {"InternalError": 500, "InternalFailure": 500, "InternalServerError": 500,
+                   "ServiceUnavailable": 503, "RequestLimitExceeded": 503}
+_CREDENTIAL = re.compile(r"Credential=[^/\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_FORM = "application/x-www-form-urlencoded"
+
+_lock = threading.Lock()
+_faults = []
+_calls = []
+_reset_hooks = []
+
+
+def on_reset(fn):
+    """Register ``fn()`` to run on POST /_emulator/reset."""
+    _reset_hooks.append(fn)
+
+
+def reset():
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    with _lock:
+        _faults.clear()
+        _calls.clear()
+    for fn in _reset_hooks:
+        fn()
+
+
+def identify(environ):
+    """(signing service, operation name or None, region) of an AWS request; service None if unsigned."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
+        "Credential=" + Request(environ).args.get("X-Amz-Credential", ""))
+    if not m:
+        return None, None, None
+    region, service = m.group(1), m.group(2)
+    try:
+        operation, _ = get_service_router(BOTOCORE_NAME.get(service, service)).match(Request(dict(environ)))
+        return service, operation.name, region
+    except Exception:  # not a modelled operation (or an unknown service): log it unnamed
+        return service, None, region
+
+
+def error_response(service, operation, code, message, status):
+    """(status, headers, body) of an AWS error in the service's own protocol (moto's serializer)."""
+    model = get_service_model(BOTOCORE_NAME.get(service, service))
+    serializer = get_serializer_class(model.service_name, model.protocol)(
+        operation_model=model.operation_model(operation))
+    out = serializer.serialize(ServiceException(code, message))
+    return status, out["headers"], out["body"]
+
+
+def _take_fault(name):
+    with _lock:
+        for f in _faults:
+            if f["operation"] == name:
+                f["count"] -= 1
+                if f["count"] <= 0:
+                    _faults.remove(f)
+                return dict(f)
+    return None
+
+
+def _parse_fault(data):
+    if not isinstance(data, dict) or ":" not in str(data.get("operation", "")):
+        raise ValueError('"operation" must be "prefix:OperationName", e.g. "ec2:CreateNatGateway"')
+    code = data.get("error_code")
+    delay = float(data.get("delay_s", 0))
+    count = int(data.get("count", 1))
+    if count < 1 or delay < 0 or (not code and delay == 0):
+        raise ValueError('need "count" >= 1 and an "error_code" or a positive "delay_s"')
+    return {"operation": data["operation"], "count": count, "error_code": code,
+            "status": int(data.get("status") or _DEFAULT_STATUS.get(code, 400)),
+            "message": data.get("message") or f"Injected fault: {code}",
+            "apply": bool(data.get("apply", False)), "delay_s": delay}
+
+
+class ControlApp:
+    """WSGI wrapper: serves /_emulator/, applies faults and logs every AWS call."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return self._control(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.app(environ, start_response)
+        started = time.time()
+        if _FORM in environ.get("CONTENT_TYPE", ""):  # query protocol: Action is in the body
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            service, operation, region = identify(dict(environ, **{"wsgi.input": io.BytesIO(body)}))
+        else:
+            service, operation, region = identify(environ)
+        name = f"{service}:{operation}" if service and operation else (f"{service}:?" if service else None)
+        fault = _take_fault(name) if operation else None
+        if fault and fault["delay_s"]:
+            time.sleep(fault["delay_s"])
+        seen = {}
+
+        def capture(status, headers, exc_info=None):
+            seen["status"] = int(status.split()[0])
+            return start_response(status, headers, exc_info)
+
+        if fault and fault["error_code"]:
+            if fault["apply"]:  # let AWS do it, then lose the answer
+                result = self.app(environ, lambda *a, **k: (lambda data: None))
+                b"".join(result)
+                getattr(result, "close", lambda: None)()
+            status, headers, body = error_response(service, operation, fault["error_code"],
+                                                   fault["message"], fault["status"])
+            body = body.encode() if isinstance(body, str) else body
+            headers = dict(headers, **{"Content-Length": str(len(body))})
+            start_response(f"{status} ERROR", list(headers.items()))
+            seen["status"] = status
+            result = [body]
+        else:
+            result = self.app(environ, capture)
+        if name:
+            with _lock:
+                _calls.append({"t": started, "operation": name, "status": seen.get("status"), "region": region})
+        return result
+
+    def _control(self, environ, start_response):
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"].rstrip("/")
+        status, out = 200, None
+        try:
+            if path == "/_emulator/health" and method == "GET":
+                out = {"ready": True, "scale": profile.scale(), "throttle": profile.throttle_enabled()}
+            elif path == "/_emulator/reset" and method == "POST":
+                reset()
+                out = {"reset": True}
+            elif path == "/_emulator/faults" and method == "POST":
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                fault = _parse_fault(json.loads(raw or b"{}"))
+                with _lock:
+                    _faults.append(fault)
+                out = fault
+            elif path == "/_emulator/faults" and method in ("GET", "DELETE"):
+                with _lock:
+                    if method == "DELETE":
+                        _faults.clear()
+                    out = {"faults": [dict(f) for f in _faults]}
+            elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
+                with _lock:
+                    if method == "DELETE":
+                        _calls.clear()
+                    out = {"calls": list(_calls)}
+            else:
+                status, out = 404, {"error": f"no control endpoint {method} {path}"}
+        except (ValueError, TypeError) as e:
+            status, out = 400, {"error": str(e)}
+        body = json.dumps(out).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'ERROR'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def install(app):
+    return ControlApp(app)

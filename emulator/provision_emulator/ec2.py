@@ -1,0 +1,318 @@
+"""EC2 realism on top of moto's EC2 backend: lifecycles, dependency refusals, throttling.
+
+Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are filled):
+
+* NAT gateways: ``pending`` for ``ec2.nat_gateway`` create_s, then ``available``;
+  DeleteNatGateway -> ``deleting`` for delete_s, then ``deleted`` (still listed, as AWS
+  does); only then is its ENI released and its Elastic IP disassociated.
+  DeleteNatGateway of an unknown id -> NatGatewayNotFound (moto: HTTP 500).
+* VPC endpoints: ``pending`` -> ``available`` (``ec2.vpce_interface`` for Interface and
+  GatewayLoadBalancer endpoints, ``ec2.vpce_gateway`` for Gateway endpoints; an endpoint
+  may carry ``lifecycle_kind`` to borrow another kind's timing, as firewall endpoints do).
+  DeleteVpcEndpoints -> ``deleting`` for delete_s, then gone, and only then are its ENIs
+  and routes removed. Interface endpoints' ENIs carry the endpoint's security groups;
+  GatewayLoadBalancer endpoints get an ENI per subnet too (moto makes none).
+  Unknown ids come back in ``Unsuccessful`` (InvalidVpcEndpoint.NotFound).
+* DependencyViolation (moto lets these through): DeleteSubnet while any ENI is in the
+  subnet; DeleteSecurityGroup while an ENI uses the group or another group's rule
+  references it; DeleteVpc while an internet gateway is attached, a non-default security
+  group, a VPC endpoint or an undeleted NAT gateway remains (moto checks subnets and
+  route tables itself); DetachInternetGateway while an Elastic IP in the VPC is mapped.
+* Request-rate token buckets from the profile's ``throttling`` section when
+  ``profile.throttle_enabled()``: over the limit -> HTTP 503 RequestLimitExceeded.
+
+Time-dependent state is computed from timestamps when read; ``settle(backend)`` (run
+before every EC2 action) finishes deletions whose time is up. Other extensions may
+register ``on_settle(fn)``; ``fn(backend)`` then runs inside every settle.
+"""
+import threading
+import time
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.nat_gateways import NatGateway
+from moto.ec2.models.vpcs import VPCEndPoint
+from moto.ec2.responses import EC2Response
+
+from . import profile
+
+_settle_hooks = []
+
+
+def on_settle(fn):
+    """Register ``fn(ec2_backend)``, run before every EC2 action (finish timed work)."""
+    _settle_hooks.append(fn)
+
+
+def _elapsed(start, kind, key):
+    return time.time() - start >= profile.delay(kind, key)
+
+
+# --- NAT gateways -------------------------------------------------------------------
+
+def _nat_get_state(self):
+    if self._deleting_since is not None:
+        return "deleted" if _elapsed(self._deleting_since, "ec2.nat_gateway", "delete_s") else "deleting"
+    return "available" if _elapsed(self._created_t, "ec2.nat_gateway", "create_s") else "pending"
+
+
+def _nat_set_state(self, value):
+    # moto writes "available" on create and "deleted" on delete: record the moments.
+    if value == "deleted":
+        if getattr(self, "_deleting_since", None) is None:
+            self._deleting_since = time.time()
+    else:
+        self._created_t, self._deleting_since, self._released = time.time(), None, False
+
+
+def _release_nat(backend, nat):
+    """A deleted NAT gateway gives back its ENI and Elastic IP association."""
+    if nat._released:
+        return
+    nat._released = True
+    backend.enis.pop(nat._eni.id, None)
+    for eip in backend.addresses:
+        if eip.eni is nat._eni:
+            eip.eni, eip.association_id = None, None
+
+
+_orig_create_nat = EC2Backend.create_nat_gateway
+
+
+def create_nat_gateway(self, *args, **kwargs):
+    nat = _orig_create_nat(self, *args, **kwargs)
+    eni = nat._eni
+    eni.interface_type, eni.requester_managed, eni._group_set = "nat_gateway", True, []
+    eni.description = f"Interface for NAT Gateway {nat.id}"
+    return nat
+
+
+_orig_delete_nat = EC2Backend.delete_nat_gateway
+
+
+def delete_nat_gateway(self, nat_gateway_id):
+    if nat_gateway_id not in self.nat_gateways:
+        raise EC2ClientError("NatGatewayNotFound", f"The Nat Gateway {nat_gateway_id} was not found")
+    return _orig_delete_nat(self, nat_gateway_id)
+
+
+# --- VPC endpoints ------------------------------------------------------------------
+
+_VPCE_KIND = {"interface": "ec2.vpce_interface", "gatewayloadbalancer": "ec2.vpce_interface"}
+
+
+def _vpce_kind(ep):
+    return getattr(ep, "lifecycle_kind", None) or _VPCE_KIND.get(
+        (ep.vpc_endpoint_type or "gateway").lower(), "ec2.vpce_gateway")
+
+
+def _vpce_get_state(self):
+    if self._deleting_since is not None:
+        return "deleting"  # settle() removes it once delete_s has passed
+    return "available" if _elapsed(self._created_t, _vpce_kind(self), "create_s") else "pending"
+
+
+def _vpce_set_state(self, value):
+    if value == "available":
+        self._created_t, self._deleting_since = time.time(), None
+
+
+_orig_create_vpce = EC2Backend.create_vpc_endpoint
+
+
+def create_vpc_endpoint(self, *args, **kwargs):
+    ep = _orig_create_vpce(self, *args, **kwargs)
+    etype = (ep.vpc_endpoint_type or "gateway").lower()
+    if etype == "gatewayloadbalancer":
+        for subnet_id in ep.subnet_ids or []:
+            eni = self.create_network_interface(subnet_id, None)
+            eni.interface_type, eni._group_set = "gateway_load_balancer_endpoint", []
+            ep.network_interface_ids.append(eni.id)
+    groups = [g for g in map(self.get_security_group_from_id, ep.security_group_ids) if g]
+    for eni_id in ep.network_interface_ids:
+        eni = self.enis[eni_id]
+        eni.requester_managed, eni.description = True, f"VPC Endpoint Interface {ep.id}"
+        if etype == "interface":
+            eni.interface_type = "vpc_endpoint"
+            if groups:
+                eni._group_set = list(groups)
+    return ep
+
+
+def begin_delete_vpc_endpoint(backend, ep):
+    """Start an endpoint's deletion; settle() removes it after its kind's delete_s."""
+    if ep._deleting_since is None:
+        ep._deleting_since = time.time()
+
+
+def delete_vpc_endpoints(self, vpce_ids=None):
+    """Returns the ids that were not found (AWS reports them in Unsuccessful)."""
+    missing = []
+    for vpce_id in vpce_ids or []:
+        ep = self.vpc_end_points.get(vpce_id)
+        if ep is None:
+            missing.append(vpce_id)
+        else:
+            begin_delete_vpc_endpoint(self, ep)
+    settle(self)
+    return missing
+
+
+def _remove_vpc_endpoint(backend, ep):
+    """The endpoint is gone: its ENIs go, and so do a gateway endpoint's prefix-list routes."""
+    for eni_id in ep.network_interface_ids:
+        backend.enis.pop(eni_id, None)
+    if ep.destination_prefix_list_id:
+        for rt_id in ep.route_table_ids:
+            try:
+                backend.delete_route(rt_id, ep.destination_prefix_list_id)
+            except EC2ClientError:  # route or table already gone
+                pass
+    backend.vpc_end_points.pop(ep.id, None)
+
+
+def _delete_vpc_endpoints_response(self):
+    ids = self._get_param("VpcEndpointIds", [])
+    missing = self.ec2_backend.delete_vpc_endpoints(vpce_ids=ids)
+    return ActionResult({"Unsuccessful": [
+        {"ResourceId": i, "Error": {"Code": "InvalidVpcEndpoint.NotFound",
+                                    "Message": f"The VpcEndpoint Id '{i}' does not exist"}}
+        for i in missing]})
+
+
+# --- settle: finish whatever deletions are due ----------------------------------------
+
+def settle(backend):
+    for nat in list(backend.nat_gateways.values()):
+        if nat.state == "deleted":
+            _release_nat(backend, nat)
+    for ep in list(backend.vpc_end_points.values()):
+        if ep._deleting_since is not None and _elapsed(ep._deleting_since, _vpce_kind(ep), "delete_s"):
+            _remove_vpc_endpoint(backend, ep)
+    for fn in _settle_hooks:
+        fn(backend)
+
+
+# --- dependency refusals ------------------------------------------------------------
+
+_orig_delete_subnet = EC2Backend.delete_subnet
+
+
+def delete_subnet(self, subnet_id):
+    if any(eni.subnet is not None and eni.subnet.id == subnet_id for eni in self.enis.values()):
+        raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+    return _orig_delete_subnet(self, subnet_id)
+
+
+_orig_delete_sg = EC2Backend.delete_security_group
+
+
+def delete_security_group(self, name=None, group_id=None):
+    sg = self.get_security_group_from_id(group_id) if group_id else (
+        self.get_security_group_by_name_or_id(name) if name else None)
+    if sg is not None:
+        in_use = any(sg in eni.group_set for eni in self.enis.values())
+        referenced = any(
+            rule.source_group.get("GroupId") == sg.id
+            for groups in self.groups.values() for other in groups.values() if other is not sg
+            for rule in other.ingress_rules + other.egress_rules)
+        if in_use or referenced:
+            raise DependencyViolationError(f"resource {sg.id} has a dependent object")
+    return _orig_delete_sg(self, name=name, group_id=group_id)
+
+
+_orig_delete_vpc = EC2Backend.delete_vpc
+
+
+def delete_vpc(self, vpc_id):
+    if vpc_id in self.vpcs:
+        blockers = (
+            [igw.id for igw in self.internet_gateways.values() if igw.vpc is not None and igw.vpc.id == vpc_id]
+            + [g.id for g in self.groups.get(vpc_id, {}).values() if g.name != "default"]
+            + [ep.id for ep in self.vpc_end_points.values() if ep.vpc_id == vpc_id]
+            + [n.id for n in self.nat_gateways.values() if n.vpc_id == vpc_id and n.state != "deleted"])
+        if blockers:
+            raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    return _orig_delete_vpc(self, vpc_id)
+
+
+_orig_detach_igw = EC2Backend.detach_internet_gateway
+
+
+def detach_internet_gateway(self, internet_gateway_id, vpc_id):
+    mapped = [eip.public_ip for eip in self.addresses
+              if eip.eni is not None and eip.eni.subnet is not None and eip.eni.subnet.vpc_id == vpc_id]
+    if mapped:
+        raise DependencyViolationError(
+            f"Network {vpc_id} has some mapped public address(es). "
+            "Please unmap those public address(es) before detaching the gateway.")
+    return _orig_detach_igw(self, internet_gateway_id, vpc_id)
+
+
+# --- throttling ---------------------------------------------------------------------
+
+_buckets = {}  # (account, region, bucket key) -> [tokens, last refill time]
+_bucket_lock = threading.Lock()
+_NARROWING = ("Filter.", "MaxResults", "NextToken", "NetworkInterfaceId.", "GroupId.", "GroupName.")
+
+
+def bucket_for(action, params):
+    """The profile's bucket key that `action` (with query `params`) draws from, or None."""
+    buckets = profile.throttling_buckets()
+    special = {k.split(" ")[0]: k for k in buckets if "(" in k}
+    for key in buckets:
+        if "(" not in key and action in [a.strip() for a in key.split(",")]:
+            return key
+    unfiltered = special.get("unfiltered")
+    if unfiltered and action in unfiltered and not any(p.startswith(_NARROWING) for p in params):
+        return unfiltered
+    if action.startswith(("Describe", "List", "Get")):
+        return special.get("non-mutating")
+    return special.get("mutating")
+
+
+def take_token(account, region, action, params):
+    """True if the call may proceed; False when its bucket is empty (RequestLimitExceeded)."""
+    key = bucket_for(action, params)
+    if key is None:
+        return True
+    spec = profile.throttling_buckets()[key]
+    rate = spec["refill_per_s"] / profile.scale() if profile.scale() > 0 else spec["refill_per_s"]
+    now = time.time()
+    with _bucket_lock:
+        tokens, last = _buckets.get((account, region, key), (spec["capacity"], now))
+        tokens = min(spec["capacity"], tokens + (now - last) * rate)
+        ok = tokens >= 1
+        _buckets[(account, region, key)] = (tokens - 1 if ok else tokens, now)
+    return ok
+
+
+class RequestLimitExceeded(EC2ClientError):
+    code = "RequestLimitExceeded"
+    message = "Request limit exceeded."
+
+
+_orig_call_action = EC2Response.call_action
+
+
+def call_action(self):
+    if profile.throttle_enabled() and not take_token(
+            self.current_account, self.region, self._get_action(), list(self.querystring)):
+        _, headers, body = self.serialized(ActionResult(RequestLimitExceeded()))
+        return 503, headers, body
+    settle(self.ec2_backend)
+    return _orig_call_action(self)
+
+
+def install(app):
+    NatGateway.state = property(_nat_get_state, _nat_set_state)
+    VPCEndPoint.state = property(_vpce_get_state, _vpce_set_state)
+    for fn in (create_nat_gateway, delete_nat_gateway, create_vpc_endpoint, delete_vpc_endpoints,
+               delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway):
+        setattr(EC2Backend, fn.__name__, fn)
+    EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response
+    EC2Response.call_action = call_action
+    from . import control
+
+    control.on_reset(_buckets.clear)

@@ -1,0 +1,123 @@
+"""EFS deletion lifecycles on top of moto's EFS backend.
+
+moto already refuses DeleteFileSystem while mount targets exist
+(FileSystemInUse, HTTP 409) and gives every mount target an ENI in the EC2
+backend. What it lacks is time: in AWS a deleted mount target stays in
+lifeCycleState "deleting" (its ENI still present) for a while, and a deleted
+file system stays "deleting" before it disappears. Both delays come from the
+latency profile ("efs.mount_target", "efs.file_system") and are evaluated
+lazily by ``refresh()``.
+"""
+import time
+
+from moto.ec2.exceptions import InvalidNetworkInterfaceIdError
+from moto.efs import urls as efs_urls
+from moto.efs.exceptions import FileSystemInUse, FileSystemNotFound, MountTargetNotFound
+from moto.efs.models import EFSBackend, efs_backends
+
+from .profile import delay
+
+
+class LifecycleEFSBackend(EFSBackend):
+    """EFSBackend whose mount target and file system deletions take the profile's time."""
+
+    @property
+    def _url_module(self):  # moto derives it from the class's module
+        return efs_urls
+
+    def refresh(self):
+        """Finish the deletions whose time is up (mount targets first: they gate file systems)."""
+        now = time.time()
+        mt_wait = delay("efs.mount_target", "delete_s")
+        for mt in list(self.mount_targets_by_id.values()):
+            since = getattr(mt, "_deleting_since", None)
+            if since is not None and now - since >= mt_wait:
+                fs = mt._file_system
+                try:
+                    super().delete_mount_target(mt.mount_target_id)  # drops the ENI too
+                except InvalidNetworkInterfaceIdError:  # its ENI was already removed by hand
+                    del self.mount_targets_by_id[mt.mount_target_id]
+                    mt.clean_up()
+                fs._unmounted_at = max(getattr(fs, "_unmounted_at", 0), since + mt_wait)
+        fs_wait = delay("efs.file_system", "delete_s")
+        for fs in list(self.file_systems_by_id.values()):
+            if getattr(fs, "_delete_when_unmounted", False) and fs.number_of_mount_targets == 0:
+                fs._delete_when_unmounted = False
+                self._start_file_system_deletion(fs, getattr(fs, "_unmounted_at", now))
+            since = getattr(fs, "_deleting_since", None)
+            if since is not None and now - since >= fs_wait:
+                super().delete_file_system(fs.file_system_id)
+                self.tagging_service.delete_all_tags_for_resource(fs.file_system_id)
+
+    @staticmethod
+    def _start_file_system_deletion(fs, at):
+        if getattr(fs, "_deleting_since", None) is None:
+            fs.life_cycle_state = "deleting"
+            fs._deleting_since = at
+
+    def create_mount_target(self, *args, **kwargs):
+        """As moto, and the ENI is requester-managed with the description AWS gives it."""
+        self.refresh()
+        mt = super().create_mount_target(*args, **kwargs)
+        eni = self.ec2_backend.get_network_interface(mt.network_interface_id)
+        eni.description = f"EFS mount target for {mt.file_system_id} ({mt.mount_target_id})"
+        eni.requester_managed = True
+        return mt
+
+    def delete_mount_target(self, mount_target_id):
+        """Mount target goes to "deleting"; it and its ENI vanish after efs.mount_target delete_s."""
+        self.refresh()
+        mt = self.mount_targets_by_id.get(mount_target_id)
+        if mt is None:
+            raise MountTargetNotFound(mount_target_id)
+        if getattr(mt, "_deleting_since", None) is None:
+            mt.life_cycle_state = "deleting"
+            mt._deleting_since = time.time()
+        self.refresh()
+
+    def delete_file_system(self, file_system_id):
+        """FileSystemInUse while any mount target (even a deleting one) exists; else "deleting"."""
+        self.refresh()
+        fs = self.file_systems_by_id.get(file_system_id)
+        if fs is None:
+            raise FileSystemNotFound(file_system_id)
+        if fs.number_of_mount_targets > 0:
+            raise FileSystemInUse("Must delete all mount targets before deleting file system.")
+        self._start_file_system_deletion(fs, time.time())
+        self.refresh()
+
+    def delete_file_system_when_unmounted(self, file_system_id):
+        """What SageMaker does for RetentionPolicy Delete: unmount everywhere, then delete the EFS."""
+        fs = self.file_systems_by_id[file_system_id]
+        for mt in list(fs.iter_mount_targets()):
+            self.delete_mount_target(mt.mount_target_id)
+        fs._delete_when_unmounted = True
+        self.refresh()
+
+    def describe_file_systems(self, *args, **kwargs):
+        self.refresh()
+        return super().describe_file_systems(*args, **kwargs)
+
+    def describe_mount_targets(self, *args, **kwargs):
+        self.refresh()
+        return super().describe_mount_targets(*args, **kwargs)
+
+
+def refresh_all():
+    for account in list(efs_backends.values()):
+        for backend in list(account.values()):
+            backend.refresh()
+
+
+def reset():
+    for account in list(efs_backends.values()):
+        account.reset()
+
+
+def install():
+    """Make every EFS backend (existing or future, also after a moto reset) a LifecycleEFSBackend."""
+    efs_backends.backend = LifecycleEFSBackend
+    for account in efs_backends.values():
+        account.backend = LifecycleEFSBackend
+        for backend in account.values():
+            backend.__class__ = LifecycleEFSBackend

@@ -1,0 +1,492 @@
+"""AWS Network Firewall on top of moto's networkfirewall backend.
+
+moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only. Added:
+
+* Rule groups and firewall policies: Create/Describe/Update/Delete/List, with UpdateToken
+  optimistic locking (a stale token -> InvalidTokenException), unique names
+  (InvalidRequestException), lookup by name or ARN, Status ACTIVE, then DELETING for the
+  kind's delete_s before they are gone.
+* Refusals: deleting a policy a firewall uses, or a rule group a policy references ->
+  InvalidOperationException; DeleteFirewall with DeleteProtection -> InvalidOperationException.
+* Firewalls: FirewallId, PROVISIONING for ``nfw.firewall`` create_s then READY; SyncStates per
+  subnet mapping's AZ with an Attachment whose EndpointId is a real moto VPC endpoint
+  (GatewayLoadBalancer, with an ENI in the subnet) — CREATING until ready, then READY.
+  DeleteFirewall: DELETING for delete_s, then gone along with its endpoints.
+  UpdateFirewallDeleteProtection. moto's NotFound (HTTP 409, from the es module) becomes
+  ResourceNotFoundException (400), as AWS answers.
+* TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
+"""
+import copy
+import time
+import uuid
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.ec2.models import ec2_backends
+from moto.networkfirewall import responses as nfw_responses
+from moto.networkfirewall.models import NetworkFirewallBackend, NetworkFirewallModel
+from moto.networkfirewall.responses import NetworkFirewallResponse
+from moto.utilities.paginator import paginate
+
+from . import ec2 as ec2_ext
+from . import profile
+
+
+class ResourceNotFound(ServiceException):
+    code = "ResourceNotFoundException"
+
+
+class InvalidRequest(ServiceException):
+    code = "InvalidRequestException"
+
+
+class InvalidOperation(ServiceException):
+    code = "InvalidOperationException"
+
+
+class InvalidToken(ServiceException):
+    code = "InvalidTokenException"
+
+
+PAGINATION_MODEL = {
+    "list_rule_groups": {"input_token": "next_token", "limit_key": "max_results",
+                         "limit_default": 100, "unique_attribute": "arn"},
+    "list_firewall_policies": {"input_token": "next_token", "limit_key": "max_results",
+                               "limit_default": 100, "unique_attribute": "arn"},
+}
+DEFAULT_ENCRYPTION = {"Type": "AWS_OWNED_KMS_KEY"}
+
+
+def _gone(obj, kind):
+    return obj.deleting_since is not None and time.time() - obj.deleting_since >= profile.delay(kind, "delete_s")
+
+
+class _Versioned:
+    """Shared by rule groups and policies: id, UpdateToken, status, timestamps."""
+
+    kind = ""
+
+    def __init__(self, backend, name, arn, description, encryption):
+        self.backend, self.name, self.arn, self.description = backend, name, arn, description
+        self.id = str(uuid.uuid4())
+        self.encryption = encryption or dict(DEFAULT_ENCRYPTION)
+        self.update_token = str(uuid.uuid4())
+        self.last_modified = utcnow()
+        self.deleting_since = None
+
+    def check_token(self, token):
+        if token != self.update_token:
+            raise InvalidToken("Update token is invalid or stale; describe the resource again for a current token.")
+        self.update_token, self.last_modified = str(uuid.uuid4()), utcnow()
+
+    @property
+    def status(self):
+        return "DELETING" if self.deleting_since is not None else "ACTIVE"
+
+    @property
+    def tags(self):
+        return self.backend.tagger.list_tags_for_resource(self.arn)["Tags"]
+
+
+class RuleGroup(_Versioned):
+    kind = "nfw.rule_group"
+
+    def __init__(self, backend, name, type_, capacity, rule_group, rules, description, encryption, source_metadata):
+        prefix = "stateful-rulegroup" if type_ == "STATEFUL" else "stateless-rulegroup"
+        arn = f"arn:{backend.partition}:network-firewall:{backend.region_name}:{backend.account_id}:{prefix}/{name}"
+        super().__init__(backend, name, arn, description, encryption)
+        self.type, self.capacity, self.source_metadata = type_, capacity, source_metadata
+        self.set_rules(rule_group, rules)
+
+    def set_rules(self, rule_group, rules):
+        """AWS turns a Suricata ``Rules`` string into RuleGroup.RulesSource.RulesString."""
+        self.rule_group = rule_group or {"RulesSource": {"RulesString": rules or ""}}
+
+    def associations(self):
+        return [p for p in self.backend.firewall_policies.values() if self.arn in p.rule_group_arns()]
+
+    def response(self):
+        return {"RuleGroupArn": self.arn, "RuleGroupName": self.name, "RuleGroupId": self.id,
+                "Description": self.description, "Type": self.type, "Capacity": self.capacity,
+                "RuleGroupStatus": self.status, "Tags": self.tags, "ConsumedCapacity": 0,
+                "NumberOfAssociations": len(self.associations()), "EncryptionConfiguration": self.encryption,
+                "SourceMetadata": self.source_metadata, "LastModifiedTime": self.last_modified}
+
+
+class FirewallPolicy(_Versioned):
+    kind = "nfw.policy"
+
+    def __init__(self, backend, name, policy, description, encryption):
+        arn = f"arn:{backend.partition}:network-firewall:{backend.region_name}:{backend.account_id}:firewall-policy/{name}"
+        super().__init__(backend, name, arn, description, encryption)
+        self.policy = policy
+
+    def rule_group_arns(self):
+        return [r.get("ResourceArn") for key in ("StatefulRuleGroupReferences", "StatelessRuleGroupReferences")
+                for r in self.policy.get(key) or []]
+
+    def associations(self):
+        return [f for f in self.backend.firewalls.values() if f.firewall_policy_arn == self.arn]
+
+    def response(self):
+        groups = [self.backend.rule_groups.get(a) for a in self.rule_group_arns()]
+        used = lambda t: sum(g.capacity for g in groups if g and g.type == t)  # noqa: E731
+        return {"FirewallPolicyName": self.name, "FirewallPolicyArn": self.arn, "FirewallPolicyId": self.id,
+                "Description": self.description, "FirewallPolicyStatus": self.status, "Tags": self.tags,
+                "ConsumedStatelessRuleCapacity": used("STATELESS"), "ConsumedStatefulRuleCapacity": used("STATEFUL"),
+                "NumberOfAssociations": len(self.associations()), "EncryptionConfiguration": self.encryption,
+                "LastModifiedTime": self.last_modified}
+
+
+# --- backend ------------------------------------------------------------------------
+
+_orig_init = NetworkFirewallBackend.__init__
+
+
+def _init(self, region_name, account_id):
+    _orig_init(self, region_name, account_id)
+    self.rule_groups, self.firewall_policies = {}, {}
+
+
+def _settle(self):
+    """Drop resources whose deletion time is up (their tags go with them)."""
+    for store, kind in ((self.firewalls, "nfw.firewall"), (self.firewall_policies, "nfw.policy"),
+                        (self.rule_groups, "nfw.rule_group")):
+        for arn, obj in list(store.items()):
+            if _gone(obj, kind):
+                del store[arn]
+                self.tagger.delete_all_tags_for_resource(arn)
+
+
+def _find(store, what, arn, name, match=lambda o: True):
+    hits = [o for o in store.values() if (not arn or o.arn == arn) and (not name or o.name == name) and match(o)]
+    if not arn and not name:
+        raise InvalidRequest(f"You must specify the ARN or the name of the {what}.")
+    if len(hits) != 1:
+        if hits:
+            raise InvalidRequest(f"More than one {what} is named {name}; specify the Type or the ARN.")
+        raise ResourceNotFound(f"{what.capitalize()} not found: {arn or name}")
+    return hits[0]
+
+
+def _unique(store, name, what, match=lambda o: True):
+    if any(o.name == name and match(o) for o in store.values()):
+        raise InvalidRequest(f"A {what} with the name {name} already exists")
+
+
+def create_rule_group(self, name, type_, capacity, rule_group, rules, description, tags, encryption, source_metadata):
+    _unique(self.rule_groups, name, "rule group", lambda o: o.type == type_)
+    group = RuleGroup(self, name, type_, capacity, rule_group, rules, description, encryption, source_metadata)
+    self.rule_groups[group.arn] = group
+    if tags:
+        self.tagger.tag_resource(group.arn, tags)
+    return group
+
+
+def get_rule_group(self, arn, name, type_=None):
+    return _find(self.rule_groups, "rule group", arn, name, lambda o: not type_ or o.type == type_)
+
+
+def update_rule_group(self, token, arn, name, type_, rule_group, rules, description, encryption):
+    group = self.get_rule_group(arn, name, type_)
+    group.check_token(token)
+    if rule_group or rules:
+        group.set_rules(rule_group, rules)
+    if description is not None:
+        group.description = description
+    if encryption:
+        group.encryption = encryption
+    return group
+
+
+def delete_rule_group(self, arn, name, type_):
+    group = self.get_rule_group(arn, name, type_)
+    users = [p.name for p in group.associations()]
+    if users:
+        raise InvalidOperation(f"Unable to delete the rule group: it is referenced by firewall policies {users}")
+    if group.deleting_since is None:
+        group.deleting_since = time.time()
+    return group
+
+
+@paginate(pagination_model=PAGINATION_MODEL)
+def list_rule_groups(self, type_=None):
+    return [g for g in self.rule_groups.values() if not type_ or g.type == type_]
+
+
+def create_firewall_policy(self, name, policy, description, tags, encryption):
+    _unique(self.firewall_policies, name, "firewall policy")
+    pol = FirewallPolicy(self, name, policy, description, encryption)
+    self.firewall_policies[pol.arn] = pol
+    if tags:
+        self.tagger.tag_resource(pol.arn, tags)
+    return pol
+
+
+def get_firewall_policy(self, arn, name):
+    return _find(self.firewall_policies, "firewall policy", arn, name)
+
+
+def update_firewall_policy(self, token, arn, name, policy, description, encryption):
+    pol = self.get_firewall_policy(arn, name)
+    pol.check_token(token)
+    pol.policy = policy
+    if description is not None:
+        pol.description = description
+    if encryption:
+        pol.encryption = encryption
+    return pol
+
+
+def delete_firewall_policy(self, arn, name):
+    pol = self.get_firewall_policy(arn, name)
+    users = [f.firewall_name for f in pol.associations()]
+    if users:
+        raise InvalidOperation(f"Unable to delete the firewall policy: it is in use by firewalls {users}")
+    if pol.deleting_since is None:
+        pol.deleting_since = time.time()
+    return pol
+
+
+@paginate(pagination_model=PAGINATION_MODEL)
+def list_firewall_policies(self):
+    return list(self.firewall_policies.values())
+
+
+def _get_firewall(self, firewall_arn, firewall_name):
+    hits = [f for f in self.firewalls.values() if (not firewall_arn or f.arn == firewall_arn)
+            and (not firewall_name or f.firewall_name == firewall_name)]
+    if not firewall_arn and not firewall_name:
+        raise InvalidRequest("You must specify the ARN or the name of the firewall.")
+    if not hits:
+        raise ResourceNotFound(f"Firewall not found: {firewall_arn or firewall_name}")
+    return hits[0]
+
+
+_orig_create_firewall = NetworkFirewallBackend.create_firewall
+
+
+def create_firewall(self, **kw):
+    """moto's create, plus AWS's checks, a FirewallId and one GWLB endpoint per mapped AZ."""
+    name = kw["firewall_name"]
+    if any(f.firewall_name == name for f in self.firewalls.values()):
+        raise InvalidRequest(f"A firewall with the name {name} already exists")
+    self.get_firewall_policy(kw["firewall_policy_arn"], None)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    subnets = {}
+    for m in kw.get("subnet_mappings") or []:
+        sub = next((s for s in ec2.describe_subnets() if s.id == m.get("SubnetId")), None)
+        if sub is None or sub.vpc_id != kw["vpc_id"]:
+            raise InvalidRequest(f"Subnet {m.get('SubnetId')} does not exist in VPC {kw['vpc_id']}")
+        if sub.availability_zone in subnets:
+            raise InvalidRequest("Each subnet mapping must be in a different Availability Zone")
+        subnets[sub.availability_zone] = sub.id
+    if not subnets:
+        raise InvalidRequest("SubnetMappings must contain at least one subnet")
+    fw = _orig_create_firewall(self, **kw)
+    fw.backend, fw.firewall_id = self, str(uuid.uuid4())
+    fw.update_token, fw.created_t, fw.deleting_since = str(uuid.uuid4()), time.time(), None
+    fw.subnet_mappings = [{"SubnetId": m["SubnetId"], "IPAddressType": m.get("IPAddressType") or "IPV4"}
+                          for m in kw["subnet_mappings"]]
+    fw.encryption_configuration = fw.encryption_configuration or dict(DEFAULT_ENCRYPTION)
+    fw.endpoints = {}
+    for az, subnet_id in subnets.items():
+        ep = ec2.create_vpc_endpoint(
+            kw["vpc_id"], f"com.amazonaws.vpce.{self.region_name}.vpce-svc-{uuid.uuid4().hex[:17]}",
+            "GatewayLoadBalancer", None, [], subnet_ids=[subnet_id],
+            tags={"AWSNetworkFirewallManaged": "true", "Firewall": fw.arn})
+        ep.lifecycle_kind = "nfw.firewall"  # ready and gone together with the firewall
+        ep._created_t = fw.created_t
+        fw.endpoints[az] = (subnet_id, ep.id)
+    return fw
+
+
+def delete_firewall(self, firewall_name, firewall_arn):
+    fw = self._get_firewall(firewall_arn, firewall_name)
+    if fw.delete_protection:
+        raise InvalidOperation("Unable to delete the firewall: DeleteProtection is enabled. "
+                               "Disable it with UpdateFirewallDeleteProtection first.")
+    if fw.deleting_since is None:
+        fw.deleting_since = time.time()
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        for _, vpce_id in fw.endpoints.values():
+            ep = ec2.vpc_end_points.get(vpce_id)
+            if ep is not None:
+                ep.lifecycle_kind = "nfw.firewall"
+                ec2_ext.begin_delete_vpc_endpoint(ec2, ep)
+                ep._deleting_since = fw.deleting_since
+        ec2_ext.settle(ec2)
+    return fw
+
+
+def update_firewall_delete_protection(self, token, arn, name, flag):
+    fw = self._get_firewall(arn, name)
+    if token and token != fw.update_token:
+        raise InvalidToken("Update token is invalid or stale; describe the firewall again for a current token.")
+    fw.delete_protection, fw.update_token = bool(flag), str(uuid.uuid4())
+    return fw
+
+
+def _resource(self, arn):
+    for store in (self.firewalls, self.firewall_policies, self.rule_groups):
+        if arn in store:
+            return store[arn]
+    raise ResourceNotFound(f"Resource not found: {arn}")
+
+
+def tag_resource(self, arn, tags):
+    self._resource(arn)
+    self.tagger.tag_resource(arn, tags)
+
+
+def untag_resource(self, arn, keys):
+    self._resource(arn)
+    self.tagger.untag_resource_using_names(arn, keys)
+
+
+def list_tags_for_resource(self, arn):
+    self._resource(arn)
+    return self.tagger.list_tags_for_resource(arn)["Tags"]
+
+
+def _firewall_status(self):
+    """Status, sync summary and per-AZ attachment computed from the firewall's timestamps."""
+    if self.deleting_since is not None:
+        status, attachment = "DELETING", "DELETING"
+    elif time.time() - self.created_t < profile.delay("nfw.firewall", "create_s"):
+        status, attachment = "PROVISIONING", "CREATING"
+    else:
+        status, attachment = "READY", "READY"
+    sync = "IN_SYNC" if status == "READY" else "PENDING"
+    pol = self.backend.firewall_policies.get(self.firewall_policy_arn)
+    config = {}
+    if pol is not None:
+        config[pol.name] = {"SyncStatus": sync, "UpdateToken": pol.update_token}
+        for arn in pol.rule_group_arns():
+            group = self.backend.rule_groups.get(arn)
+            if group is not None:
+                config[group.arn] = {"SyncStatus": sync, "UpdateToken": group.update_token}
+    return {"Status": status, "ConfigurationSyncStateSummary": sync,
+            "SyncStates": {az: {"Attachment": {"SubnetId": s, "EndpointId": e, "Status": attachment},
+                                "Config": copy.deepcopy(config)}
+                           for az, (s, e) in self.endpoints.items()}}
+
+
+_orig_firewall_dict = nfw_responses._firewall
+
+
+def _firewall_dict(fw):
+    """moto's Firewall structure plus FirewallId and live tags."""
+    out = _orig_firewall_dict(fw)
+    out.update(FirewallId=fw.firewall_id, Tags=fw.backend.tagger.list_tags_for_resource(fw.arn)["Tags"])
+    return out
+
+
+# --- responses ----------------------------------------------------------------------
+
+class _Responses:
+    """Methods grafted onto moto's NetworkFirewallResponse (JSON protocol, auto-parsed params)."""
+
+    def call_action(self):
+        self.networkfirewall_backend._settle()
+        return _orig_call_action(self)
+
+    def _rg_args(self):
+        return self._get_param("RuleGroupArn"), self._get_param("RuleGroupName"), self._get_param("Type")
+
+    def create_rule_group(self):
+        g = self.networkfirewall_backend.create_rule_group(
+            self._get_param("RuleGroupName"), self._get_param("Type"), self._get_param("Capacity"),
+            self._get_param("RuleGroup"), self._get_param("Rules"), self._get_param("Description"),
+            self._get_param("Tags"), self._get_param("EncryptionConfiguration"), self._get_param("SourceMetadata"))
+        return ActionResult({"UpdateToken": g.update_token, "RuleGroupResponse": g.response()})
+
+    def describe_rule_group(self):
+        g = self.networkfirewall_backend.get_rule_group(*self._rg_args())
+        return ActionResult({"UpdateToken": g.update_token, "RuleGroup": g.rule_group, "RuleGroupResponse": g.response()})
+
+    def update_rule_group(self):
+        g = self.networkfirewall_backend.update_rule_group(
+            self._get_param("UpdateToken"), *self._rg_args(), self._get_param("RuleGroup"), self._get_param("Rules"),
+            self._get_param("Description"), self._get_param("EncryptionConfiguration"))
+        return ActionResult({"UpdateToken": g.update_token, "RuleGroupResponse": g.response()})
+
+    def delete_rule_group(self):
+        g = self.networkfirewall_backend.delete_rule_group(*self._rg_args())
+        return ActionResult({"RuleGroupResponse": g.response()})
+
+    def list_rule_groups(self):
+        groups, token = self.networkfirewall_backend.list_rule_groups(
+            type_=self._get_param("Type"), next_token=self._get_param("NextToken"),
+            max_results=self._get_param("MaxResults"))
+        return ActionResult({"NextToken": token, "RuleGroups": [{"Name": g.name, "Arn": g.arn} for g in groups]})
+
+    def _fp_args(self):
+        return self._get_param("FirewallPolicyArn"), self._get_param("FirewallPolicyName")
+
+    def create_firewall_policy(self):
+        p = self.networkfirewall_backend.create_firewall_policy(
+            self._get_param("FirewallPolicyName"), self._get_param("FirewallPolicy"), self._get_param("Description"),
+            self._get_param("Tags"), self._get_param("EncryptionConfiguration"))
+        return ActionResult({"UpdateToken": p.update_token, "FirewallPolicyResponse": p.response()})
+
+    def describe_firewall_policy(self):
+        p = self.networkfirewall_backend.get_firewall_policy(*self._fp_args())
+        return ActionResult({"UpdateToken": p.update_token, "FirewallPolicyResponse": p.response(),
+                             "FirewallPolicy": p.policy})
+
+    def update_firewall_policy(self):
+        p = self.networkfirewall_backend.update_firewall_policy(
+            self._get_param("UpdateToken"), *self._fp_args(), self._get_param("FirewallPolicy"),
+            self._get_param("Description"), self._get_param("EncryptionConfiguration"))
+        return ActionResult({"UpdateToken": p.update_token, "FirewallPolicyResponse": p.response()})
+
+    def delete_firewall_policy(self):
+        p = self.networkfirewall_backend.delete_firewall_policy(*self._fp_args())
+        return ActionResult({"FirewallPolicyResponse": p.response()})
+
+    def list_firewall_policies(self):
+        pols, token = self.networkfirewall_backend.list_firewall_policies(
+            next_token=self._get_param("NextToken"), max_results=self._get_param("MaxResults"))
+        return ActionResult({"NextToken": token, "FirewallPolicies": [{"Name": p.name, "Arn": p.arn} for p in pols]})
+
+    def delete_firewall(self):
+        fw = self.networkfirewall_backend.delete_firewall(self._get_param("FirewallName"), self._get_param("FirewallArn"))
+        return ActionResult({"Firewall": _firewall_dict(fw), "FirewallStatus": fw.firewall_status})
+
+    def update_firewall_delete_protection(self):
+        fw = self.networkfirewall_backend.update_firewall_delete_protection(
+            self._get_param("UpdateToken"), self._get_param("FirewallArn"), self._get_param("FirewallName"),
+            self._get_param("DeleteProtection"))
+        return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
+                             "DeleteProtection": fw.delete_protection, "UpdateToken": fw.update_token})
+
+    def tag_resource(self):
+        self.networkfirewall_backend.tag_resource(self._get_param("ResourceArn"), self._get_param("Tags"))
+        return ActionResult({})
+
+    def untag_resource(self):
+        self.networkfirewall_backend.untag_resource(self._get_param("ResourceArn"), self._get_param("TagKeys"))
+        return ActionResult({})
+
+    def list_tags_for_resource(self):
+        tags = self.networkfirewall_backend.list_tags_for_resource(self._get_param("ResourceArn"))
+        return ActionResult({"Tags": tags})
+
+
+_orig_call_action = NetworkFirewallResponse.call_action
+
+
+def install(app):
+    NetworkFirewallBackend.__init__ = _init
+    for fn in (_settle, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
+               create_firewall_policy, get_firewall_policy, update_firewall_policy, delete_firewall_policy,
+               list_firewall_policies, _get_firewall, create_firewall, delete_firewall,
+               update_firewall_delete_protection, _resource, tag_resource, untag_resource, list_tags_for_resource):
+        setattr(NetworkFirewallBackend, fn.__name__, fn)
+    NetworkFirewallModel.firewall_status = property(_firewall_status, lambda self, value: None)
+    nfw_responses._firewall = _firewall_dict
+    for name, fn in vars(_Responses).items():
+        if callable(fn):
+            setattr(NetworkFirewallResponse, name, fn)

@@ -1,0 +1,545 @@
+"""SageMaker Studio as AWS runs it, on top of moto's SageMaker backend.
+
+moto 5.2.5 has domains only (instantly InService, a fake EFS id, no side
+effects, DescribeDomain of a missing domain answers ValidationException) and
+answers 500 for user profiles, apps and presigned URLs. This module adds:
+
+- user profiles, apps and CreatePresignedDomainUrl, with tags on their ARNs;
+- lifecycles from the latency profile, evaluated lazily: domain and user
+  profile Pending -> InService, Deleting -> gone (ResourceNotFound); app
+  Pending -> InService, Deleting -> Deleted (still listed, as in AWS);
+- AWS's refusals: ResourceInUse for DeleteDomain while user profiles exist,
+  DeleteUserProfile while apps are not Deleted, duplicate names, and creating
+  under a parent that is not InService;
+- CreateDomain's side effects in the VPC: the two NFS security groups that
+  reference each other, an encrypted EFS tagged with the domain ARN and a
+  mount target (with its ENI) in every domain subnet; an ENI per app.
+  DeleteDomain keeps all that (RetentionPolicy Retain, the default) or
+  deletes the EFS and its mount targets (Delete); the groups always stay.
+"""
+import importlib
+import importlib.util
+import threading
+import time
+from datetime import datetime, timezone
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.exceptions import InvalidNetworkInterfaceIdError
+from moto.ec2.models import ec2_backends
+from moto.efs.exceptions import MountTargetConflict
+from moto.efs.models import efs_backends
+from moto.moto_api._internal import mock_random
+from moto.sagemaker import urls as sagemaker_urls
+from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
+from moto.sagemaker.models import BaseObject, Domain, SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import arn_formatter
+from moto.utilities.paginator import paginate
+
+from . import efs
+from .profile import delay
+
+SM_TAG = "ManagedByAmazonSageMakerResource"
+NFS_SG_NAME = "security-group-for-{}-nfs-{}"
+NFS_SG_DESC = "[DO NOT DELETE] Security Group that allows {} NFS traffic for SageMaker Notebooks Domain [{}]"
+PAGINATION = {
+    name: {"input_token": "next_token", "limit_key": "max_results", "limit_default": 100, "unique_attribute": "arn"}
+    for name in ("list_user_profiles", "list_apps")
+}
+_lock = threading.RLock()
+
+
+class Lifecycle:
+    """Status computed from timestamps: creating for create_s, deleting for delete_s (profile kind)."""
+
+    KIND = ""
+    STATES = ("Pending", "InService", "Deleting", None)  # None: gone
+
+    def start_lifecycle(self):
+        self.created_at, self.deleting_since = time.time(), None
+        self.creation_time = self.last_modified_time = _dt(self.created_at)
+        self.status = self.STATES[0]
+
+    def start_deletion(self):
+        if self.deleting_since is None:
+            self.deleting_since = time.time()
+            self._set(self.STATES[2], self.deleting_since)
+
+    def advance(self, now):
+        """Bring `status` up to date; returns False once the resource is gone."""
+        if self.deleting_since is not None:
+            done = self.deleting_since + delay(self.KIND, "delete_s")
+            if now >= done:
+                self._set(self.STATES[3], done)
+                return self.STATES[3] is not None
+            return True
+        ready = self.created_at + delay(self.KIND, "create_s")
+        if now >= ready:
+            self._set(self.STATES[1], ready)
+        return True
+
+    def _set(self, status, at):
+        if status is not None and self.status != status:
+            self.status, self.last_modified_time = status, _dt(at)
+
+
+def _dt(ts):
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+class StudioDomain(Lifecycle, Domain):
+    """A domain with an AWS-style id (d-xxxxxxxxxxxx) and a real Studio URL."""
+
+    KIND = "sm.domain"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.id = "d-" + mock_random.get_random_string(12, lower_case=True)
+        self.arn = arn_formatter("domain", self.id, self.account_id, self.region_name)
+        self.url = f"https://{self.id}.studio.{self.region_name}.sagemaker.aws"
+        self.tags = list(self.tags or [])
+        self.home_efs_file_system_id = None
+        self.nfs_security_group_ids = {}
+        self.next_uid = 200000
+        self.start_lifecycle()
+
+    def describe(self):
+        out = super().describe()
+        for fake in ("SecurityGroupIdForDomainBoundary", "FailureReason"):
+            out.pop(fake)
+        if self.auth_mode != "SSO":
+            out.pop("SingleSignOnManagedApplicationInstanceId")
+            out.pop("SingleSignOnApplicationArn")
+        return {k: v for k, v in out.items() if v is not None}
+
+
+class UserProfile(Lifecycle, BaseObject):
+    KIND = "sm.user_profile"
+
+    def __init__(self, domain, name, user_settings, sso_identifier, sso_value, tags):
+        self.domain_id, self.name = domain.id, name
+        self.arn = self.arn_for(domain, name)
+        domain.next_uid += 1
+        self.home_efs_file_system_uid = str(domain.next_uid)
+        self.user_settings, self.tags = user_settings, list(tags or [])
+        self.sso_identifier, self.sso_value = sso_identifier, sso_value
+        self.start_lifecycle()
+
+    @staticmethod
+    def arn_for(domain, name):
+        return arn_formatter("user-profile", f"{domain.id}/{name}", domain.account_id, domain.region_name)
+
+    def describe(self):
+        out = {
+            "DomainId": self.domain_id, "UserProfileArn": self.arn, "UserProfileName": self.name,
+            "HomeEfsFileSystemUid": self.home_efs_file_system_uid, "Status": self.status,
+            "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time,
+            "SingleSignOnUserIdentifier": self.sso_identifier, "SingleSignOnUserValue": self.sso_value,
+            "UserSettings": self.user_settings,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def summary(self):
+        return {"DomainId": self.domain_id, "UserProfileName": self.name, "Status": self.status,
+                "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time}
+
+
+class App(Lifecycle, BaseObject):
+    """A Studio app; after deletion it stays listed with Status Deleted."""
+
+    KIND = "sm.app"
+    STATES = ("Pending", "InService", "Deleting", "Deleted")
+
+    def __init__(self, profile, app_type, name, resource_spec, tags, account_id, region_name):
+        self.domain_id, self.user_profile_name = profile.domain_id, profile.name
+        self.app_type, self.name = app_type, name
+        self.arn = arn_formatter("app", f"{profile.domain_id}/{profile.name}/{app_type.lower()}/{name}",
+                                 account_id, region_name)
+        self.resource_spec, self.tags = resource_spec, list(tags or [])
+        self.network_interface_id = None
+        self.start_lifecycle()
+
+    def summary(self):
+        out = {"DomainId": self.domain_id, "UserProfileName": self.user_profile_name, "AppType": self.app_type,
+               "AppName": self.name, "Status": self.status, "CreationTime": self.creation_time,
+               "ResourceSpec": self.resource_spec}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def describe(self):
+        return dict(self.summary(), AppArn=self.arn, LastUserActivityTimestamp=self.last_modified_time,
+                    LastHealthCheckTimestamp=self.last_modified_time)
+
+
+class StudioBackend(SageMakerModelBackend):
+    """SageMakerModelBackend with Studio user profiles, apps, lifecycles and side effects."""
+
+    def __init__(self, region_name, account_id):
+        super().__init__(region_name, account_id)
+        self.user_profiles = {}  # (domain id, name) -> UserProfile
+        self.apps = {}  # arn -> App
+
+    @property
+    def _url_module(self):  # moto derives it from the class's module
+        return sagemaker_urls
+
+    @property
+    def ec2(self):
+        return ec2_backends[self.account_id][self.region_name]
+
+    @property
+    def efs(self):
+        return efs_backends[self.account_id][self.region_name]
+
+    # lifecycle ------------------------------------------------------------
+    def refresh(self):
+        """Advance every status; drop deleted domains and profiles; release ENIs of Deleted apps."""
+        with _lock:
+            now = time.time()
+            for key, domain in list(self.domains.items()):
+                if not domain.advance(now):
+                    del self.domains[key]
+            for key, profile in list(self.user_profiles.items()):
+                if not profile.advance(now):
+                    del self.user_profiles[key]
+            for key, app in list(self.apps.items()):
+                app.advance(now)
+                if app.status == "Deleted":
+                    self._release_eni(app)
+                if app.domain_id not in self.domains:
+                    del self.apps[key]
+
+    def _domain(self, domain_id):
+        self.refresh()
+        if domain_id not in self.domains:
+            raise ResourceNotFound(f"Cannot find Domain with ID {domain_id}")
+        return self.domains[domain_id]
+
+    def _profile(self, domain_id, name):
+        self._domain(domain_id)
+        if (domain_id, name) not in self.user_profiles:
+            raise ResourceNotFound(f"User profile {name} does not exist in domain {domain_id}")
+        return self.user_profiles[(domain_id, name)]
+
+    def _app(self, domain_id, profile_name, app_type, name):
+        self._domain(domain_id)
+        arn = arn_formatter("app", f"{domain_id}/{profile_name}/{app_type.lower()}/{name}",
+                            self.account_id, self.region_name)
+        if arn not in self.apps:
+            raise ResourceNotFound(f"App [{arn}] does not exist")
+        return self.apps[arn]
+
+    @staticmethod
+    def _require_in_service(what, arn, parent, parent_kind):
+        if parent.status != "InService":
+            raise ResourceInUseException(
+                f"Unable to create {what} [{arn}] because {parent_kind} [{parent.arn}] is in {parent.status} state")
+
+    # domains --------------------------------------------------------------
+    def create_domain(self, **kwargs):
+        """CreateDomain; with a VPC, also what SageMaker builds there (NFS groups, EFS, mount targets)."""
+        self.refresh()
+        name = kwargs["domain_name"]
+        if any(d.domain_name == name for d in self.domains.values()):
+            raise ResourceInUseException(
+                f"Resource Already Exists: Domain with name {name} already exists. Choose a different name.")
+        subnets = self._domain_subnets(kwargs.get("vpc_id"), kwargs.get("subnet_ids") or [])
+        domain = StudioDomain(account_id=self.account_id, region_name=self.region_name, **kwargs)
+        if subnets:
+            self._create_home(domain, subnets)
+        self.domains[domain.id] = domain
+        return {"DomainArn": domain.arn, "Url": domain.url}
+
+    def _domain_subnets(self, vpc_id, subnet_ids):
+        if not vpc_id:
+            return []
+        if vpc_id not in self.ec2.vpcs:
+            raise ValidationError(f"Invalid VpcId {vpc_id}: the VPC does not exist")
+        subnets = []
+        for subnet_id in subnet_ids:
+            try:
+                subnet = self.ec2.get_subnet(subnet_id)
+            except Exception:
+                raise ValidationError(f"Invalid SubnetIds: subnet {subnet_id} does not exist")
+            if subnet.vpc_id != vpc_id:
+                raise ValidationError(f"Invalid SubnetIds: subnet {subnet_id} is not in VPC {vpc_id}")
+            subnets.append(subnet)
+        return subnets
+
+    def _create_home(self, domain, subnets):
+        tag = {SM_TAG: domain.arn}
+        groups = {}
+        for way in ("inbound", "outbound"):
+            groups[way] = self.ec2.create_security_group(
+                NFS_SG_NAME.format(way, domain.id), NFS_SG_DESC.format(way, domain.id), domain.vpc_id, tags=tag).id
+        inbound, outbound = groups["inbound"], groups["outbound"]
+        self.ec2.authorize_security_group_ingress(inbound, "tcp", "2049", "2049", [], source_groups=[{"GroupId": outbound}])
+        self.ec2.revoke_security_group_egress(outbound, "-1", None, None, [{"CidrIp": "0.0.0.0/0"}])
+        self.ec2.authorize_security_group_egress(outbound, "tcp", "2049", "2049", [], source_groups=[{"GroupId": inbound}])
+        domain.nfs_security_group_ids = groups
+        kms = domain.home_efs_file_system_kms_key_id
+        fs = self.efs.create_file_system(
+            creation_token=f"{domain.id}-home", performance_mode="generalPurpose", encrypted=True, kms_key_id=kms,
+            throughput_mode="bursting", provisioned_throughput_in_mibps=None, availability_zone_name=None,
+            backup=False, tags=[{"Key": SM_TAG, "Value": domain.arn}])
+        domain.home_efs_file_system_id = fs.file_system_id
+        for subnet in subnets:
+            try:
+                self.efs.create_mount_target(fs.file_system_id, subnet.id, security_groups=[inbound])
+            except MountTargetConflict:  # EFS allows one mount target per AZ
+                pass
+
+    def describe_domain(self, domain_id):
+        return self._domain(domain_id).describe()
+
+    def list_domains(self, *args, **kwargs):
+        self.refresh()
+        return super().list_domains(*args, **kwargs)
+
+    def delete_domain(self, domain_id, retention_policy):
+        """Refused while user profiles exist; HomeEfsFileSystem=Delete also removes the EFS."""
+        domain = self._domain(domain_id)
+        if any(key[0] == domain_id for key in self.user_profiles):
+            raise ResourceInUseException(
+                f"Unable to delete Domain [{domain.arn}] because UserProfile(s) are associated with it.")
+        if domain.deleting_since is not None:
+            return
+        domain.start_deletion()
+        fs_id = domain.home_efs_file_system_id
+        if (retention_policy or {}).get("HomeEfsFileSystem") == "Delete" and fs_id in self.efs.file_systems_by_id:
+            self.efs.delete_file_system_when_unmounted(fs_id)
+
+    # user profiles --------------------------------------------------------
+    def create_user_profile(self, domain_id, user_profile_name, user_settings=None,
+                            single_sign_on_user_identifier=None, single_sign_on_user_value=None, tags=None):
+        domain = self._domain(domain_id)
+        arn = UserProfile.arn_for(domain, user_profile_name)
+        self._require_in_service("UserProfile", arn, domain, "Domain")
+        if (domain_id, user_profile_name) in self.user_profiles:
+            raise ResourceInUseException(f"Resource Already Exists: UserProfile [{arn}] already exists.")
+        profile = UserProfile(domain, user_profile_name, user_settings, single_sign_on_user_identifier,
+                              single_sign_on_user_value, tags)
+        self.user_profiles[(domain_id, user_profile_name)] = profile
+        return profile
+
+    def describe_user_profile(self, domain_id, user_profile_name):
+        return self._profile(domain_id, user_profile_name)
+
+    @paginate(pagination_model=PAGINATION)
+    def list_user_profiles(self, domain_id_equals=None, user_profile_name_contains=None,
+                           sort_by=None, sort_order=None):
+        self.refresh()
+        found = [p for (d, n), p in self.user_profiles.items()
+                 if (not domain_id_equals or d == domain_id_equals)
+                 and (not user_profile_name_contains or user_profile_name_contains in n)]
+        return _sorted(found, sort_by, sort_order)
+
+    def delete_user_profile(self, domain_id, user_profile_name):
+        """Refused while the profile has apps that are not Deleted."""
+        profile = self._profile(domain_id, user_profile_name)
+        if any(a.domain_id == domain_id and a.user_profile_name == user_profile_name and a.status != "Deleted"
+               for a in self.apps.values()):
+            raise ResourceInUseException(
+                f"Unable to delete UserProfile [{profile.arn}] because App(s) are associated with it.")
+        profile.start_deletion()
+
+    # apps -----------------------------------------------------------------
+    def create_app(self, domain_id, app_type, app_name, user_profile_name=None, space_name=None,
+                   resource_spec=None, tags=None):
+        domain = self._domain(domain_id)
+        if space_name or not user_profile_name:
+            raise ResourceNotFound(f"Space {space_name} does not exist in domain {domain_id}")
+        profile = self._profile(domain_id, user_profile_name)
+        settings = dict(domain.default_user_settings or {}, **(profile.user_settings or {}))
+        if resource_spec is None:
+            app_settings = settings.get(f"{app_type}AppSettings") or {}
+            resource_spec = app_settings.get("DefaultResourceSpec") or (
+                {"InstanceType": "system"} if app_type == "JupyterServer" else None)
+        app = App(profile, app_type, app_name, resource_spec, tags, self.account_id, self.region_name)
+        self._require_in_service("App", app.arn, profile, "UserProfile")
+        old = self.apps.get(app.arn)
+        if old is not None and old.status != "Deleted":
+            raise ResourceInUseException(f"Resource Already Exists: App [{app.arn}] already exists.")
+        self.apps[app.arn] = app
+        self._attach_eni(app, domain, settings)
+        return app
+
+    def _attach_eni(self, app, domain, settings):
+        """Studio apps run in the domain's VPC: an ENI in the first subnet, user groups + outbound NFS group."""
+        if not domain.home_efs_file_system_id or not domain.subnet_ids:
+            return
+        groups = list(settings.get("SecurityGroups") or [])
+        if domain.nfs_security_group_ids:
+            groups.append(domain.nfs_security_group_ids["outbound"])
+        eni = self.ec2.create_network_interface(
+            self.ec2.get_subnet(domain.subnet_ids[0]), None, group_ids=groups,
+            description=f"[DO NOT DELETE] ENI managed by SageMaker for Studio Domain({domain.id}) - {app.arn}",
+            tags={SM_TAG: app.arn})
+        eni.requester_managed = True
+        app.network_interface_id = eni.id
+
+    def _release_eni(self, app):
+        if app.network_interface_id:
+            try:
+                self.ec2.delete_network_interface(app.network_interface_id)
+            except InvalidNetworkInterfaceIdError:
+                pass
+            app.network_interface_id = None
+
+    def describe_app(self, domain_id, app_type, app_name, user_profile_name=None, space_name=None):
+        return self._app(domain_id, user_profile_name or space_name, app_type, app_name)
+
+    @paginate(pagination_model=PAGINATION)
+    def list_apps(self, domain_id_equals=None, user_profile_name_equals=None, space_name_equals=None,
+                  sort_by=None, sort_order=None):
+        self.refresh()
+        found = [a for a in self.apps.values()
+                 if (not domain_id_equals or a.domain_id == domain_id_equals)
+                 and (not user_profile_name_equals or a.user_profile_name == user_profile_name_equals)
+                 and not space_name_equals]
+        return _sorted(found, sort_by, sort_order)
+
+    def delete_app(self, domain_id, app_type, app_name, user_profile_name=None, space_name=None):
+        """Deleting -> Deleted; deleting a Deleted app is a ValidationException, as in AWS."""
+        app = self._app(domain_id, user_profile_name or space_name, app_type, app_name)
+        if app.status == "Deleted":
+            raise ValidationError(f"App [{app.arn}] has already been deleted")
+        app.start_deletion()
+
+    # presigned URL --------------------------------------------------------
+    def create_presigned_domain_url(self, domain_id, user_profile_name, expires_in_seconds=None,
+                                    session_expiration_duration_in_seconds=None, space_name=None, landing_uri=None):
+        domain = self._domain(domain_id)
+        profile = self._profile(domain_id, user_profile_name)
+        if profile.status != "InService":
+            raise ResourceInUseException(f"UserProfile [{profile.arn}] is in {profile.status} state")
+        token = mock_random.get_random_string(64)
+        return f"https://{domain.id}.studio.{self.region_name}.sagemaker.aws/auth?token={token}"
+
+    # tags -----------------------------------------------------------------
+    def _get_resource_from_arn(self, arn):
+        """moto only knows 'type/name' ARNs; user profiles and apps have longer ones."""
+        self.refresh()
+        resource = arn.split(":", 5)[-1]
+        if resource.startswith("user-profile/"):
+            _, domain_id, name = resource.split("/", 2)
+            if (domain_id, name) in self.user_profiles:
+                return self.user_profiles[(domain_id, name)]
+        elif resource.startswith("app/"):
+            if arn in self.apps:
+                return self.apps[arn]
+        else:
+            found = super()._get_resource_from_arn(arn)
+            if found is not None:
+                return found
+        raise ResourceNotFound(f"Resource {arn} does not exist")
+
+    def add_tags(self, arn, tags):
+        """AddTags overwrites the value of a key that is already there."""
+        resource = self._get_resource_from_arn(arn)
+        keys = {t["Key"] for t in tags}
+        resource.tags = [t for t in resource.tags if t["Key"] not in keys] + list(tags)
+        return resource.tags
+
+
+def _sorted(items, sort_by, sort_order):
+    key = "last_modified_time" if sort_by == "LastModifiedTime" else "creation_time"
+    return sorted(items, key=lambda o: getattr(o, key), reverse=sort_order == "Descending")
+
+
+class StudioResponses:
+    """Response methods installed on moto's SageMakerResponse (which routes by method name)."""
+
+    def _studio_args(self, **names):
+        return {arg: self._get_param(param) for arg, param in names.items() if self._get_param(param) is not None}
+
+    def create_user_profile(self):
+        profile = self.sagemaker_backend.create_user_profile(**self._studio_args(
+            domain_id="DomainId", user_profile_name="UserProfileName", user_settings="UserSettings", tags="Tags",
+            single_sign_on_user_identifier="SingleSignOnUserIdentifier",
+            single_sign_on_user_value="SingleSignOnUserValue"))
+        return ActionResult({"UserProfileArn": profile.arn})
+
+    def describe_user_profile(self):
+        profile = self.sagemaker_backend.describe_user_profile(
+            self._get_param("DomainId"), self._get_param("UserProfileName"))
+        return ActionResult(profile.describe())
+
+    def delete_user_profile(self):
+        self.sagemaker_backend.delete_user_profile(self._get_param("DomainId"), self._get_param("UserProfileName"))
+        return EmptyResult()
+
+    def list_user_profiles(self):
+        profiles, token = self.sagemaker_backend.list_user_profiles(**self._studio_args(
+            domain_id_equals="DomainIdEquals", user_profile_name_contains="UserProfileNameContains",
+            sort_by="SortBy", sort_order="SortOrder", next_token="NextToken", max_results="MaxResults"))
+        return ActionResult({"UserProfiles": [p.summary() for p in profiles], "NextToken": token})
+
+    _APP_KEY = dict(domain_id="DomainId", app_type="AppType", app_name="AppName",
+                    user_profile_name="UserProfileName", space_name="SpaceName")
+
+    def create_app(self):
+        app = self.sagemaker_backend.create_app(**self._studio_args(
+            resource_spec="ResourceSpec", tags="Tags", **StudioResponses._APP_KEY))
+        return ActionResult({"AppArn": app.arn})
+
+    def describe_app(self):
+        return ActionResult(self.sagemaker_backend.describe_app(**self._studio_args(**StudioResponses._APP_KEY)).describe())
+
+    def delete_app(self):
+        self.sagemaker_backend.delete_app(**self._studio_args(**StudioResponses._APP_KEY))
+        return EmptyResult()
+
+    def list_apps(self):
+        apps, token = self.sagemaker_backend.list_apps(**self._studio_args(
+            domain_id_equals="DomainIdEquals", user_profile_name_equals="UserProfileNameEquals",
+            space_name_equals="SpaceNameEquals", sort_by="SortBy", sort_order="SortOrder",
+            next_token="NextToken", max_results="MaxResults"))
+        return ActionResult({"Apps": [a.summary() for a in apps], "NextToken": token})
+
+    def create_presigned_domain_url(self):
+        url = self.sagemaker_backend.create_presigned_domain_url(**self._studio_args(
+            domain_id="DomainId", user_profile_name="UserProfileName", expires_in_seconds="ExpiresInSeconds",
+            session_expiration_duration_in_seconds="SessionExpirationDurationInSeconds",
+            space_name="SpaceName", landing_uri="LandingUri"))
+        return ActionResult({"AuthorizedUrl": url})
+
+
+def refresh_all():
+    """Advance every lifecycle in every account and region (SageMaker first: it drives EFS)."""
+    for account in list(sagemaker_backends.values()):
+        for backend in list(account.values()):
+            backend.refresh()
+    efs.refresh_all()
+
+
+def reset():
+    """Drop all SageMaker and EFS state (kept in moto's backends; this module keeps none of its own)."""
+    for account in list(sagemaker_backends.values()):
+        account.reset()
+    efs.reset()
+
+
+def install(app):
+    """Swap in the extended backends, add the response methods, and refresh lifecycles per request."""
+    efs.install()
+    sagemaker_backends.backend = StudioBackend
+    for account in sagemaker_backends.values():
+        account.backend = StudioBackend
+        for backend in account.values():
+            backend.__class__ = StudioBackend
+            backend.__init__(backend.region_name, backend.account_id)
+    for name, fn in vars(StudioResponses).items():
+        if callable(fn):
+            setattr(SageMakerResponse, name, fn)
+    if importlib.util.find_spec(f"{__package__}.control") is not None:
+        control = importlib.import_module(f"{__package__}.control")
+        if hasattr(control, "on_reset"):
+            control.on_reset(reset)
+
+    def refreshing_app(environ, start_response):
+        # ENIs of mount targets and apps must vanish on time even if only EC2 is asked.
+        with _lock:
+            refresh_all()
+        return app(environ, start_response)
+
+    return refreshing_app

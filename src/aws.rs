@@ -1,0 +1,94 @@
+//! The one place SDK clients are built: the standard credential and region
+//! chain, an optional endpoint override (emulators: S3 then uses path-style
+//! addressing), and a retry policy whose backoff is scaled like every other
+//! wait (`PROVISION_TIME_SCALE`).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use crate::wait::scaled;
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub nfw: aws_sdk_networkfirewall::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub efs: aws_sdk_efs::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// Loads the shared SDK config. The region is whatever the chain says when
+/// `--region` is not given (None if nothing does).
+pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            // Throttling and 5xx: the SDK's standard mode, with more attempts
+            // than its default 3 because EC2's endpoint bucket refills slowly.
+            RetryConfig::standard()
+                .with_max_attempts(10)
+                .with_initial_backoff(scaled(Duration::from_secs(1)))
+                .with_max_backoff(scaled(Duration::from_secs(20))),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(r) = &opts.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader.load().await
+}
+
+impl Clients {
+    pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
+        // An endpoint override means an emulator or a proxy: buckets by path.
+        let s3_cfg = aws_sdk_s3::config::Builder::from(cfg)
+            .force_path_style(cfg.endpoint_url().is_some())
+            .build();
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(cfg),
+            nfw: aws_sdk_networkfirewall::Client::new(cfg),
+            sagemaker: aws_sdk_sagemaker::Client::new(cfg),
+            s3: aws_sdk_s3::Client::from_conf(s3_cfg),
+            kms: aws_sdk_kms::Client::new(cfg),
+            iam: aws_sdk_iam::Client::new(cfg),
+            efs: aws_sdk_efs::Client::new(cfg),
+            sts: aws_sdk_sts::Client::new(cfg),
+        }
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account(&self) -> Result<String> {
+        let who = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .context("asking STS who the credentials belong to (GetCallerIdentity)")?;
+        who.account
+            .context("STS GetCallerIdentity returned no account")
+    }
+}

@@ -1,0 +1,512 @@
+//! Command line: flags are parsed into one type, resolved into `Settings`
+//! (validated before any AWS call), then the command runs.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::aws::{Clients, ConnOptions};
+use crate::config::{InvalidInput, RawParams, Settings};
+use crate::engine::{self, SkipReason};
+use crate::graph::{self, Graph};
+use crate::resources::{self, Ctx, DownOptions};
+use crate::state::{self, Identity, State, Status};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision",
+    version,
+    about = "Builds (and removes) a locked-down SageMaker Studio in a private VPC by direct AWS API calls",
+    after_help = "Examples:\n  provision up\n  provision --region eu-west-1 up --vpc-cidr 10.9.0.0/16\n  provision outputs --json\n  provision down --purge-efs"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// AWS region (default: the AWS config chain).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator); S3 then uses path-style addressing.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// State file (default: state/<project>.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// TOML file with parameters (keys as in the spec: vpc_cidr = "10.2.0.0/16", ...).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How many steps may run at once.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Allow a region outside the Network Firewall list of the spec.
+    #[arg(long, global = true)]
+    pub any_region: bool,
+    #[command(flatten)]
+    pub params: ParamFlags,
+}
+
+/// One flag per stack parameter; each overrides the config file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ParamFlags {
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    #[arg(long, global = true)]
+    pub domain_name: Option<String>,
+    #[arg(long, global = true)]
+    pub user_profile_name: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub vpc_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub firewall_subnet_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub nat_subnet_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub sagemaker_subnet_cidr: Option<String>,
+    /// Comma-separated domains or .suffixes the firewall lets through.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "DOMAINS")]
+    pub allowed_domains: Option<Vec<String>>,
+    #[arg(long, global = true, value_name = "AZ")]
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the stack, or resume where a failed or killed run stopped.
+    Up,
+    /// Remove the stack in reverse dependency order.
+    Down {
+        /// Also remove SageMaker's EFS (user home directories), its mount targets and NFS security groups.
+        #[arg(long)]
+        purge_efs: bool,
+        /// Also empty and remove non-empty buckets (and the key that encrypts them).
+        #[arg(long)]
+        delete_data: bool,
+    },
+    /// Print the stack's outputs (the original CloudFormation output keys).
+    Outputs {
+        #[arg(long)]
+        json: bool,
+        /// Print only this key's raw value.
+        key: Option<String>,
+    },
+}
+
+/// Exit codes.
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// An error with its exit code.
+#[derive(Debug)]
+pub struct Exit(pub i32, pub String);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for Exit {}
+
+impl ParamFlags {
+    fn to_raw(&self) -> RawParams {
+        RawParams {
+            project: self.project.clone(),
+            domain_name: self.domain_name.clone(),
+            user_profile_name: self.user_profile_name.clone(),
+            vpc_cidr: self.vpc_cidr.clone(),
+            firewall_subnet_cidr: self.firewall_subnet_cidr.clone(),
+            nat_subnet_cidr: self.nat_subnet_cidr.clone(),
+            sagemaker_subnet_cidr: self.sagemaker_subnet_cidr.clone(),
+            allowed_domains: self.allowed_domains.clone(),
+            availability_zone: self.availability_zone.clone(),
+            region: None,
+        }
+    }
+}
+
+fn default_state_path(project: &str) -> PathBuf {
+    Path::new("state").join(format!("{project}.json"))
+}
+
+/// Resolves parameters: recorded ones (state), then the config file, then
+/// flags. Returns settings, state path and SDK config. No AWS call is made.
+async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig)> {
+    let invalid = |msg: String| Exit(EXIT_INVALID, msg);
+    let mut from_file = match &g.config {
+        Some(p) => RawParams::from_file(p).map_err(invalid)?,
+        None => RawParams::default(),
+    };
+    let flags = g.params.to_raw();
+    let project = flags
+        .project
+        .clone()
+        .or(from_file.project.clone())
+        .unwrap_or_else(|| crate::config::DEFAULT_PROJECT.to_string());
+    let path = g
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_path(&project));
+    // The recorded parameters are the base, so a bare re-run means "same stack".
+    let recorded = match state::read(&path) {
+        Ok(Some(doc)) => serde_json::from_value::<RawParams>(serde_json::Value::Object(
+            doc.params.into_iter().collect(),
+        ))
+        .unwrap_or_default(),
+        Ok(None) => RawParams::default(),
+        Err(e) => return Err(e),
+    };
+    if g.region.is_some() {
+        from_file.region = g.region.clone();
+    }
+    let mut raw = recorded.overlay(from_file).overlay(flags);
+    let conn = ConnOptions {
+        region: raw.region.clone(),
+        profile: g.profile.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+    let sdk = crate::aws::load(&conn).await;
+    if raw.region.is_none() {
+        raw.region = sdk.region().map(|r| r.to_string());
+    }
+    let settings =
+        Settings::resolve(raw, g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
+    let sdk = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
+        sdk
+    } else {
+        crate::aws::load(&ConnOptions {
+            region: Some(settings.region.clone()),
+            ..conn
+        })
+        .await
+    };
+    Ok((settings, path, sdk))
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Outputs { json, key } => return outputs(&cli.global, *json, key.as_deref()).await,
+        Command::Up | Command::Down { .. } => {}
+    }
+    let (settings, path, sdk) = resolve(&cli.global).await?;
+    let clients = Clients::new(&sdk);
+    let account = clients.account().await?;
+    let who = Identity {
+        stack: settings.stack(),
+        region: &settings.region,
+        account: &account,
+    };
+    let create = matches!(cli.command, Command::Up);
+    let state = State::open(&path, &who, create)?;
+    let down = match cli.command {
+        Command::Down {
+            purge_efs,
+            delete_data,
+        } => DownOptions {
+            purge_efs,
+            delete_data,
+        },
+        _ => DownOptions::default(),
+    };
+    if create {
+        let params = settings.as_map();
+        state.update(|d| d.params = params)?;
+    }
+    let ctx = Arc::new(Ctx {
+        aws: clients,
+        s: Arc::new(settings),
+        state,
+        account,
+        down,
+    });
+    match cli.command {
+        Command::Up => up(ctx, cli.global.parallelism as usize).await,
+        Command::Down { .. } => teardown(ctx, cli.global.parallelism as usize).await,
+        Command::Outputs { .. } => unreachable!(),
+    }
+}
+
+/// First Ctrl-C: start nothing new, let running steps finish and record.
+/// Second: exit at once (every transition is already persisted).
+fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupt: starting nothing new; waiting for running steps to finish and record (Ctrl-C again to exit now)"
+            );
+            let _ = tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupt: exiting now; the state file is consistent, `provision up` resumes"
+                );
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        }
+    });
+    rx
+}
+
+async fn up(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
+    let graph = graph::build(&ctx.s);
+    let done: HashSet<usize> = graph
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready))
+        .map(|(i, _)| i)
+        .collect();
+    let total = graph.steps.len();
+    if done.len() == total {
+        println!(
+            "Stack {} is up to date: all {total} resources exist ({}). Nothing to do.",
+            ctx.stack(),
+            ctx.state.path().display()
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "provision up: stack {} in {} (account {}), {} of {total} steps to run, state {}",
+        ctx.stack(),
+        ctx.s.region,
+        ctx.account,
+        total - done.len(),
+        ctx.state.path().display()
+    );
+    let started = Instant::now();
+    let stop = stop_on_ctrl_c();
+    let edges = graph.edges();
+    let out = run_graph(&ctx, &graph, &edges, &done, parallelism, stop, true).await;
+    report(&graph, out, started, "up", total - done.len())?;
+    println!(
+        "Stack {} is up ({:.1}s). `provision outputs` shows its ids.",
+        ctx.stack(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
+    let graph = graph::build_teardown(&ctx.s);
+    let edges = graph.reversed_edges();
+    // Nothing recorded and nothing to discover: already gone.
+    let done: HashSet<usize> = HashSet::new();
+    eprintln!(
+        "provision down{}{}: stack {} in {} (account {}), state {}",
+        if ctx.down.purge_efs {
+            " --purge-efs"
+        } else {
+            ""
+        },
+        if ctx.down.delete_data {
+            " --delete-data"
+        } else {
+            ""
+        },
+        ctx.stack(),
+        ctx.s.region,
+        ctx.account,
+        ctx.state.path().display()
+    );
+    let started = Instant::now();
+    let stop = stop_on_ctrl_c();
+    let out = run_graph(&ctx, &graph, &edges, &done, parallelism, stop, false).await;
+    report(&graph, out, started, "down", graph.steps.len())?;
+    let kept: Vec<(String, state::Record)> = ctx
+        .state
+        .doc()
+        .steps
+        .into_iter()
+        .filter(|(_, r)| r.status == Some(Status::Retained))
+        .collect();
+    if kept.is_empty() {
+        println!(
+            "Stack {} is gone ({:.1}s).",
+            ctx.stack(),
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "Stack {} removed except what holds data ({:.1}s); kept:",
+            ctx.stack(),
+            started.elapsed().as_secs_f64()
+        );
+        for (step, r) in kept {
+            println!(
+                "  {step:<18} {:<28} {}",
+                r.id.unwrap_or_default(),
+                r.note.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn run_graph(
+    ctx: &Arc<Ctx>,
+    graph: &Graph,
+    edges: &[Vec<usize>],
+    done: &HashSet<usize>,
+    parallelism: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+    forward: bool,
+) -> engine::Outcome<anyhow::Error> {
+    let remaining = edges.len() - done.len();
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    engine::run(edges, done, parallelism, stop, |i| {
+        let (ctx, step, finished) = (ctx.clone(), graph.steps[i].clone(), finished.clone());
+        async move {
+            let t = Instant::now();
+            tracing::info!(step = %step.id, "start");
+            let r = if forward {
+                resources::up_step(ctx.clone(), step.clone()).await
+            } else {
+                resources::down_step(ctx.clone(), step.clone()).await
+            };
+            let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            match &r {
+                Ok(()) => {
+                    let rec = ctx.state.record(&step.id);
+                    let what = match (forward, rec.as_ref().and_then(|r| r.status)) {
+                        (true, _) => "ready",
+                        (false, Some(Status::Retained)) => "kept",
+                        (false, _) => "deleted",
+                    };
+                    let id = rec.and_then(|r| r.id).unwrap_or_default();
+                    eprintln!(
+                        "[{n:>2}/{remaining}] {:<24} {what:<8} {id} ({:.1}s)",
+                        step.id,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                Err(e) => eprintln!("[{n:>2}/{remaining}] {:<24} FAILED   {e:#}", step.id),
+            }
+            r
+        }
+    })
+    .await
+}
+
+/// Prints root causes (and what was skipped because of them); errors out
+/// with the right exit code when the run did not complete.
+fn report(
+    graph: &Graph,
+    out: engine::Outcome<anyhow::Error>,
+    started: Instant,
+    verb: &str,
+    planned: usize,
+) -> Result<()> {
+    if out.ok() {
+        return Ok(());
+    }
+    let upstream = out
+        .skipped
+        .iter()
+        .filter(|(_, w)| *w == SkipReason::UpstreamFailed)
+        .count();
+    let stopped = out
+        .skipped
+        .iter()
+        .filter(|(_, w)| *w == SkipReason::Stopped)
+        .count();
+    let mut msg = String::new();
+    for (i, e) in &out.failed {
+        msg.push_str(&format!("step {} failed: {e:#}\n", graph.steps[*i].id));
+    }
+    msg.push_str(&format!(
+        "{verb}: {} of {planned} steps done, {} failed, {upstream} skipped (upstream failed), {stopped} not started, after {:.1}s. \
+         The state file records everything done; run `provision {verb}` again to resume.",
+        out.succeeded.len(),
+        out.failed.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let code = if out.failed.is_empty() {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_FAILED
+    };
+    Err(Exit(code, msg).into())
+}
+
+/// The original stack's output keys, read from the state file (no AWS call).
+pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>)> {
+    let id = |s: &str| doc.steps.get(s).and_then(|r| r.id.clone());
+    let user = doc
+        .params
+        .get("user_profile_name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    vec![
+        ("VPCId", id("vpc")),
+        ("S3VPCEndpointId", id("vpce.s3")),
+        ("SageMakerStudioSubnetId", id("subnet.sagemaker")),
+        ("SageMakerStudioSecurityGroupId", id("sg.sagemaker")),
+        ("SageMakerExecutionRoleArn", id("iam.role")),
+        ("KMSKeyEBSArn", id("kms.ebs")),
+        ("KMSKeyS3bucketsArn", id("kms.s3")),
+        ("SageMakerS3bucketData", id("bucket.data")),
+        ("SageMakerS3bucketModels", id("bucket.models")),
+        ("SageMakerStudioDomainId", id("sm.domain")),
+        (
+            "UserProfileName",
+            if id("sm.user").is_some() { user } else { None },
+        ),
+    ]
+}
+
+async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
+    let project = g.params.project.clone().or_else(|| {
+        g.config
+            .as_ref()
+            .and_then(|p| RawParams::from_file(p).ok())
+            .and_then(|r| r.project)
+    });
+    let path = g.state.clone().unwrap_or_else(|| {
+        default_state_path(project.as_deref().unwrap_or(crate::config::DEFAULT_PROJECT))
+    });
+    let doc = state::read(&path)?.with_context(|| {
+        format!(
+            "no state file at {}: run `provision up` first",
+            path.display()
+        )
+    })?;
+    let values = output_values(&doc);
+    if let Some(k) = key {
+        match values.iter().find(|(name, _)| *name == k) {
+            Some((_, Some(v))) => println!("{v}"),
+            Some((_, None)) => bail!("output {k} has no value yet (the resource does not exist)"),
+            None => {
+                let known: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+                return Err(Exit(
+                    EXIT_INVALID,
+                    format!("unknown output key '{k}'; keys: {}", known.join(", ")),
+                )
+                .into());
+            }
+        }
+        return Ok(());
+    }
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = values
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), serde_json::Value::String(v))))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&map)?);
+    } else {
+        for (k, v) in values {
+            println!("{k:<32} {}", v.unwrap_or_else(|| "-".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,492 @@
+//! Parameters of the stack: defaults, the TOML config file, command-line
+//! overrides, validation and the names derived from them. Pure: no AWS calls.
+//!
+//! Raw input (`RawParams`, every field optional) is resolved once into
+//! `Settings`, which the rest of the program trusts. Every rule that fails is
+//! reported, not only the first one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+/// Regions where the original sample says Network Firewall exists.
+pub const FIREWALL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+];
+
+/// The parameters as given (config file, then flags); `None` means default.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    pub project: Option<String>,
+    pub domain_name: Option<String>,
+    pub user_profile_name: Option<String>,
+    pub vpc_cidr: Option<String>,
+    pub firewall_subnet_cidr: Option<String>,
+    pub nat_subnet_cidr: Option<String>,
+    pub sagemaker_subnet_cidr: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub availability_zone: Option<String>,
+    pub region: Option<String>,
+}
+
+impl RawParams {
+    /// Reads a TOML config file; unknown keys and wrong types are errors that
+    /// name the file and the line.
+    pub fn from_file(path: &Path) -> Result<RawParams, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .map(|l| format!(" line {l}"))
+                .unwrap_or_default();
+            format!("config file {}{line}: {}", path.display(), e.message())
+        })
+    }
+
+    /// Fields set in `over` replace those in `self`.
+    pub fn overlay(self, over: RawParams) -> RawParams {
+        RawParams {
+            project: over.project.or(self.project),
+            domain_name: over.domain_name.or(self.domain_name),
+            user_profile_name: over.user_profile_name.or(self.user_profile_name),
+            vpc_cidr: over.vpc_cidr.or(self.vpc_cidr),
+            firewall_subnet_cidr: over.firewall_subnet_cidr.or(self.firewall_subnet_cidr),
+            nat_subnet_cidr: over.nat_subnet_cidr.or(self.nat_subnet_cidr),
+            sagemaker_subnet_cidr: over.sagemaker_subnet_cidr.or(self.sagemaker_subnet_cidr),
+            allowed_domains: over.allowed_domains.or(self.allowed_domains),
+            availability_zone: over.availability_zone.or(self.availability_zone),
+            region: over.region.or(self.region),
+        }
+    }
+}
+
+/// Validated parameters.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project: String,
+    pub region: String,
+    pub domain_name: String,
+    pub user_profile_name: String,
+    pub vpc_cidr: Ipv4Net,
+    pub firewall_subnet_cidr: Ipv4Net,
+    pub nat_subnet_cidr: Ipv4Net,
+    pub sagemaker_subnet_cidr: Ipv4Net,
+    pub allowed_domains: Vec<String>,
+    pub availability_zone: String,
+}
+
+/// All the rules the input broke.
+#[derive(Debug)]
+pub struct InvalidInput(pub Vec<String>);
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid input:")?;
+        for e in &self.0 {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+pub const DEFAULT_PROJECT: &str = "sagemaker-studio-anfw";
+
+/// Longest account id AWS issues (12 digits): derived names are checked with it.
+const ACCOUNT_PLACEHOLDER: &str = "123456789012";
+
+impl Settings {
+    /// Resolves raw parameters. `region` must already be known (from the raw
+    /// params or the AWS config chain); `any_region` lifts the firewall-region rule.
+    pub fn resolve(raw: RawParams, any_region: bool) -> Result<Settings, InvalidInput> {
+        let mut errs = Vec::new();
+        let project = raw.project.unwrap_or_else(|| DEFAULT_PROJECT.to_string());
+        check_project(&project, &mut errs);
+
+        let region = raw.region.unwrap_or_default();
+        if region.is_empty() {
+            errs.push(
+                "region: no region given (--region, AWS_REGION or the AWS config file)".into(),
+            );
+        } else if !is_region_like(&region) {
+            errs.push(format!(
+                "region: '{region}' is not a region name (e.g. us-east-1)"
+            ));
+        } else if !any_region && !FIREWALL_REGIONS.contains(&region.as_str()) {
+            errs.push(format!(
+                "region: '{region}' is not one where the stack is supported (Network Firewall regions: {}); pass --any-region to override",
+                FIREWALL_REGIONS.join(", ")
+            ));
+        }
+
+        let domain_name = raw
+            .domain_name
+            .unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
+        check_sagemaker_name("domain_name", &domain_name, &mut errs);
+        let user_profile_name = raw
+            .user_profile_name
+            .unwrap_or_else(|| format!("anfw-user-profile-{region}"));
+        check_sagemaker_name("user_profile_name", &user_profile_name, &mut errs);
+
+        let vpc_cidr = parse_cidr(
+            "vpc_cidr",
+            raw.vpc_cidr.as_deref().unwrap_or("10.2.0.0/16"),
+            &mut errs,
+        );
+        let subnets: Vec<(&str, Option<Ipv4Net>)> = [
+            (
+                "firewall_subnet_cidr",
+                raw.firewall_subnet_cidr.as_deref().unwrap_or("10.2.1.0/24"),
+            ),
+            (
+                "nat_subnet_cidr",
+                raw.nat_subnet_cidr.as_deref().unwrap_or("10.2.2.0/24"),
+            ),
+            (
+                "sagemaker_subnet_cidr",
+                raw.sagemaker_subnet_cidr
+                    .as_deref()
+                    .unwrap_or("10.2.3.0/24"),
+            ),
+        ]
+        .into_iter()
+        .map(|(p, v)| (p, parse_cidr(p, v, &mut errs)))
+        .collect();
+        if let Some(vpc) = vpc_cidr {
+            for (p, net) in &subnets {
+                if let Some(net) = net
+                    && !vpc.contains(net)
+                {
+                    errs.push(format!("{p}: '{net}' is not inside vpc_cidr '{vpc}'"));
+                }
+            }
+        }
+        for (i, (pa, a)) in subnets.iter().enumerate() {
+            for (pb, b) in &subnets[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && (a.contains(b) || b.contains(a))
+                {
+                    errs.push(format!("{pb}: '{b}' overlaps {pa} '{a}'"));
+                }
+            }
+        }
+
+        let allowed_domains = raw
+            .allowed_domains
+            .unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
+        if allowed_domains.is_empty() {
+            errs.push("allowed_domains: the list is empty; give at least one domain".into());
+        }
+        for d in &allowed_domains {
+            if !is_domain_pattern(d) {
+                errs.push(format!(
+                    "allowed_domains: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels)"
+                ));
+            }
+        }
+
+        let availability_zone = raw
+            .availability_zone
+            .unwrap_or_else(|| format!("{region}a"));
+        if !region.is_empty() {
+            let suffix = availability_zone.strip_prefix(region.as_str());
+            if !matches!(suffix, Some(s) if s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()))
+            {
+                errs.push(format!(
+                    "availability_zone: '{availability_zone}' is not a zone of region '{region}' (expected {region}a, {region}b, ...)"
+                ));
+            }
+        }
+
+        if !errs.is_empty() {
+            return Err(InvalidInput(errs));
+        }
+        let [f, n, s] = [subnets[0].1, subnets[1].1, subnets[2].1];
+        Ok(Settings {
+            project,
+            region,
+            domain_name,
+            user_profile_name,
+            vpc_cidr: vpc_cidr.expect("checked"),
+            firewall_subnet_cidr: f.expect("checked"),
+            nat_subnet_cidr: n.expect("checked"),
+            sagemaker_subnet_cidr: s.expect("checked"),
+            allowed_domains,
+            availability_zone,
+        })
+    }
+
+    /// The stack's name: its state file and `provision:stack` tag.
+    pub fn stack(&self) -> &str {
+        &self.project
+    }
+
+    pub fn bucket_name(&self, account: &str, which: &str) -> String {
+        format!("{}-{account}-{}-{which}", self.project, self.region)
+    }
+
+    pub fn role_name(&self) -> String {
+        format!("{}-{}-sagemaker-execution-role", self.project, self.region)
+    }
+
+    pub fn policy_name(&self) -> String {
+        format!(
+            "{}-{}-sagemaker-execution-policy",
+            self.project, self.region
+        )
+    }
+
+    /// The parameters as a map, for the state file and `plan`.
+    pub fn as_map(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("project", self.project.clone().into());
+        put("region", self.region.clone().into());
+        put("domain_name", self.domain_name.clone().into());
+        put("user_profile_name", self.user_profile_name.clone().into());
+        put("vpc_cidr", self.vpc_cidr.to_string().into());
+        put(
+            "firewall_subnet_cidr",
+            self.firewall_subnet_cidr.to_string().into(),
+        );
+        put("nat_subnet_cidr", self.nat_subnet_cidr.to_string().into());
+        put(
+            "sagemaker_subnet_cidr",
+            self.sagemaker_subnet_cidr.to_string().into(),
+        );
+        put("allowed_domains", self.allowed_domains.clone().into());
+        put("availability_zone", self.availability_zone.clone().into());
+        m
+    }
+}
+
+fn check_project(project: &str, errs: &mut Vec<String>) {
+    let ok_chars = project
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if project.is_empty() || !project.starts_with(|c: char| c.is_ascii_lowercase()) || !ok_chars {
+        errs.push(format!(
+            "project: '{project}' must start with a lowercase letter and contain only lowercase letters, digits and '-'"
+        ));
+        return;
+    }
+    if project.ends_with('-') || project.contains("--") {
+        errs.push(format!(
+            "project: '{project}' must not end with '-' or contain '--' (it is part of S3 bucket names)"
+        ));
+    }
+    // Derived names with the longest region and account they can have.
+    let region = "ap-southeast-2";
+    let bucket = format!("{project}-{ACCOUNT_PLACEHOLDER}-{region}-models");
+    if bucket.len() > 63 {
+        errs.push(format!(
+            "project: '{project}' is too long: the bucket name '{bucket}' would be {} characters, S3 allows at most 63",
+            bucket.len()
+        ));
+    }
+    let role = format!("{project}-{region}-sagemaker-execution-role");
+    if role.len() > 64 {
+        errs.push(format!(
+            "project: '{project}' is too long: the IAM role name '{role}' would be {} characters, IAM allows at most 64",
+            role.len()
+        ));
+    }
+}
+
+/// SageMaker names: `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
+fn check_sagemaker_name(param: &str, name: &str, errs: &mut Vec<String>) {
+    let alnum = name.chars().filter(|c| c.is_ascii_alphanumeric()).count();
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && alnum <= 63;
+    if !ok {
+        errs.push(format!(
+            "{param}: '{name}' does not match SageMaker's name rule [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"
+        ));
+    }
+}
+
+fn parse_cidr(param: &str, value: &str, errs: &mut Vec<String>) -> Option<Ipv4Net> {
+    match value.parse::<Ipv4Net>() {
+        Err(_) => {
+            errs.push(format!(
+                "{param}: '{value}' is not an IPv4 CIDR (a.b.c.d/n)"
+            ));
+            None
+        }
+        Ok(net) if net != net.trunc() => {
+            errs.push(format!(
+                "{param}: '{value}' has host bits set; did you mean '{}'?",
+                net.trunc()
+            ));
+            None
+        }
+        Ok(net) if !(16..=28).contains(&net.prefix_len()) => {
+            errs.push(format!(
+                "{param}: '{value}' has prefix /{}, AWS allows /16 to /28",
+                net.prefix_len()
+            ));
+            None
+        }
+        Ok(net) => Some(net),
+    }
+}
+
+fn is_region_like(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A domain (`example.com`) or a suffix (`.example.com`), as Network Firewall
+/// domain lists take them.
+fn is_domain_pattern(d: &str) -> bool {
+    let body = d.strip_prefix('.').unwrap_or(d);
+    let labels: Vec<&str> = body.split('.').collect();
+    !body.is_empty()
+        && body.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawParams {
+        RawParams {
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_spec_defaults() {
+        let s = Settings::resolve(raw(), false).unwrap();
+        assert_eq!(s.project, "sagemaker-studio-anfw");
+        assert_eq!(s.domain_name, "sagemaker-anfw-domain-us-east-1");
+        assert_eq!(s.user_profile_name, "anfw-user-profile-us-east-1");
+        assert_eq!(s.vpc_cidr.to_string(), "10.2.0.0/16");
+        assert_eq!(s.availability_zone, "us-east-1a");
+        assert_eq!(s.allowed_domains, vec![".kaggle.com", ".amazonaws.com"]);
+        assert_eq!(
+            s.bucket_name("123456789012", "data"),
+            "sagemaker-studio-anfw-123456789012-us-east-1-data"
+        );
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let r = RawParams {
+            project: Some("Bad_Name".into()),
+            vpc_cidr: Some("10.0.0.0/8".into()),
+            nat_subnet_cidr: Some("10.2.1.0/24".into()),
+            allowed_domains: Some(vec![]),
+            ..raw()
+        };
+        let e = Settings::resolve(r, false).unwrap_err();
+        let all = e.to_string();
+        assert!(all.contains("project: 'Bad_Name'"), "{all}");
+        assert!(
+            all.contains("vpc_cidr: '10.0.0.0/8' has prefix /8"),
+            "{all}"
+        );
+        assert!(
+            all.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"),
+            "{all}"
+        );
+        assert!(all.contains("allowed_domains: the list is empty"), "{all}");
+    }
+
+    #[test]
+    fn subnet_outside_vpc_and_long_project_are_refused() {
+        let r = RawParams {
+            sagemaker_subnet_cidr: Some("10.3.0.0/24".into()),
+            project: Some("a".repeat(30)),
+            ..raw()
+        };
+        let all = Settings::resolve(r, false).unwrap_err().to_string();
+        assert!(
+            all.contains("sagemaker_subnet_cidr: '10.3.0.0/24' is not inside vpc_cidr"),
+            "{all}"
+        );
+        assert!(all.contains("S3 allows at most 63"), "{all}");
+    }
+
+    #[test]
+    fn region_and_zone_rules() {
+        let r = RawParams {
+            region: Some("sa-east-1".into()),
+            ..Default::default()
+        };
+        assert!(
+            Settings::resolve(r.clone(), false)
+                .unwrap_err()
+                .to_string()
+                .contains("--any-region")
+        );
+        assert!(Settings::resolve(r, true).is_ok());
+        let r = RawParams {
+            availability_zone: Some("us-west-2a".into()),
+            ..raw()
+        };
+        assert!(
+            Settings::resolve(r, false)
+                .unwrap_err()
+                .to_string()
+                .contains("availability_zone: 'us-west-2a'")
+        );
+    }
+
+    #[test]
+    fn domain_patterns() {
+        assert!(is_domain_pattern(".kaggle.com"));
+        assert!(is_domain_pattern("pypi.org"));
+        assert!(!is_domain_pattern("localhost"));
+        assert!(!is_domain_pattern("exa mple.com"));
+        assert!(!is_domain_pattern("-bad.com"));
+        assert!(!is_domain_pattern(""));
+    }
+
+    #[test]
+    fn config_file_unknown_key_names_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "project = \"x\"\nvpc_cidrr = \"10.0.0.0/16\"\n").unwrap();
+        let e = RawParams::from_file(&p).unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("vpc_cidrr"), "{e}");
+    }
+}

@@ -1,0 +1,320 @@
+//! Runs a dependency graph with bounded concurrency. Knows nothing about AWS.
+//!
+//! # Invariants
+//! - A node starts only when every node it needs has finished successfully.
+//! - At most `parallelism` nodes run at once (a semaphore around the work,
+//!   not part of the graph).
+//! - After the first failure (or a stop request) nothing new starts; nodes
+//!   already running are drained, so each records its own outcome. The
+//!   drain loop does not use `?`: one failure must not abandon the others.
+//! - Nodes never started are reported as skipped: "upstream failed" when a
+//!   need failed (or was skipped), "stopped" otherwise. Only root causes are
+//!   errors.
+//!
+//! The scheduler (`DependencyQueue`) is a small data structure with no I/O:
+//! `finish(n)` returns the nodes that just became ready.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// Which nodes wait on which; `edges[i]` lists the nodes node i needs.
+pub struct DependencyQueue {
+    remaining: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: VecDeque<usize>,
+    started: Vec<bool>,
+}
+
+impl DependencyQueue {
+    /// `done` nodes count as already finished (they will not be popped).
+    pub fn new(edges: &[Vec<usize>], done: &HashSet<usize>) -> DependencyQueue {
+        let n = edges.len();
+        let mut remaining = vec![0; n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, needs) in edges.iter().enumerate() {
+            for &j in needs {
+                if !done.contains(&j) {
+                    remaining[i] += 1;
+                }
+                dependents[j].push(i);
+            }
+        }
+        let mut started = vec![false; n];
+        for &d in done {
+            started[d] = true;
+        }
+        let ready = (0..n)
+            .filter(|&i| remaining[i] == 0 && !started[i])
+            .collect();
+        DependencyQueue {
+            remaining,
+            dependents,
+            ready,
+            started,
+        }
+    }
+
+    pub fn pop_ready(&mut self) -> Option<usize> {
+        let n = self.ready.pop_front()?;
+        self.started[n] = true;
+        Some(n)
+    }
+
+    /// Marks `n` finished; returns the nodes that just became ready.
+    pub fn finish(&mut self, n: usize) -> Vec<usize> {
+        let mut now = Vec::new();
+        for &d in &self.dependents[n] {
+            self.remaining[d] -= 1;
+            if self.remaining[d] == 0 && !self.started[d] {
+                self.ready.push_back(d);
+                now.push(d);
+            }
+        }
+        now
+    }
+
+    /// Nodes never started.
+    pub fn blocked(&self) -> Vec<usize> {
+        (0..self.started.len())
+            .filter(|&i| !self.started[i])
+            .collect()
+    }
+}
+
+/// Why a node did not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    UpstreamFailed,
+    Stopped,
+}
+
+#[derive(Debug)]
+pub struct Outcome<E> {
+    pub succeeded: Vec<usize>,
+    pub failed: Vec<(usize, E)>,
+    pub skipped: Vec<(usize, SkipReason)>,
+}
+
+impl<E> Outcome<E> {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// Runs every node not in `done`, each as soon as its needs have finished.
+/// `stop` turning true stops new starts (Ctrl-C).
+pub async fn run<E, F, Fut>(
+    edges: &[Vec<usize>],
+    done: &HashSet<usize>,
+    parallelism: usize,
+    mut stop: watch::Receiver<bool>,
+    work: F,
+) -> Outcome<E>
+where
+    E: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+{
+    let mut q = DependencyQueue::new(edges, done);
+    let sem = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
+    let mut out = Outcome {
+        succeeded: Vec::new(),
+        failed: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut halted = false;
+    loop {
+        if !halted && *stop.borrow() {
+            halted = true;
+        }
+        while !halted {
+            let Some(n) = q.pop_ready() else { break };
+            let permit_sem = sem.clone();
+            let fut = work(n);
+            running.spawn(async move {
+                let _permit = permit_sem
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closed");
+                (n, fut.await)
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = running.join_next() => {
+                match joined {
+                    Some(Ok((n, Ok(())))) => {
+                        out.succeeded.push(n);
+                        q.finish(n);
+                    }
+                    Some(Ok((n, Err(e)))) => {
+                        out.failed.push((n, e));
+                        halted = true;
+                    }
+                    Some(Err(join_err)) => {
+                        // A panic in a step: nothing to record for it; stop cleanly.
+                        tracing::error!("step task panicked: {join_err}");
+                        halted = true;
+                    }
+                    None => break,
+                }
+            }
+            changed = stop.changed(), if !halted => {
+                if changed.is_err() || *stop.borrow() {
+                    halted = true;
+                }
+            }
+        }
+    }
+    // Classify what never started: downstream of a failure, or stopped.
+    let failed: HashSet<usize> = out.failed.iter().map(|(n, _)| *n).collect();
+    let blocked: BTreeSet<usize> = q.blocked().into_iter().collect();
+    let mut upstream_failed: HashSet<usize> = HashSet::new();
+    // Fixed point: a blocked node is upstream-failed if a need failed or is upstream-failed.
+    loop {
+        let mut changed = false;
+        for &n in &blocked {
+            if !upstream_failed.contains(&n)
+                && edges[n]
+                    .iter()
+                    .any(|j| failed.contains(j) || upstream_failed.contains(j))
+            {
+                upstream_failed.insert(n);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for n in blocked {
+        let why = if upstream_failed.contains(&n) {
+            SkipReason::UpstreamFailed
+        } else {
+            SkipReason::Stopped
+        };
+        out.skipped.push((n, why));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn no_stop() -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        rx
+    }
+
+    #[test]
+    fn finish_returns_newly_ready() {
+        // 0 <- 1, 0 <- 2, {1,2} <- 3
+        let edges = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        let mut q = DependencyQueue::new(&edges, &HashSet::new());
+        assert_eq!(q.pop_ready(), Some(0));
+        assert_eq!(q.pop_ready(), None);
+        assert_eq!(q.finish(0), vec![1, 2]);
+        assert_eq!(q.pop_ready(), Some(1));
+        assert_eq!(q.finish(1), Vec::<usize>::new());
+        assert_eq!(q.pop_ready(), Some(2));
+        assert_eq!(q.finish(2), vec![3]);
+    }
+
+    #[test]
+    fn done_nodes_are_not_rerun() {
+        let edges = vec![vec![], vec![0]];
+        let mut q = DependencyQueue::new(&edges, &HashSet::from([0]));
+        assert_eq!(q.pop_ready(), Some(1));
+        assert_eq!(q.pop_ready(), None);
+    }
+
+    #[tokio::test]
+    async fn failure_drains_running_and_skips_downstream() {
+        // 0 and 1 independent; 1 fails fast while 0 is still running;
+        // 2 needs 1 (upstream failed); 3 needs 0 (stopped: nothing new starts).
+        let edges = vec![vec![], vec![], vec![1], vec![0]];
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let f2 = finished.clone();
+        let out = run(&edges, &HashSet::new(), 4, no_stop(), move |n| {
+            let finished = f2.clone();
+            async move {
+                match n {
+                    0 => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        finished.lock().unwrap().push(0);
+                        Ok(())
+                    }
+                    1 => Err("boom"),
+                    _ => {
+                        finished.lock().unwrap().push(n);
+                        Ok(())
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(out.succeeded, vec![0], "running step 0 drained");
+        assert_eq!(out.failed, vec![(1, "boom")]);
+        assert_eq!(
+            out.skipped,
+            vec![(2, SkipReason::UpstreamFailed), (3, SkipReason::Stopped)]
+        );
+        assert_eq!(*finished.lock().unwrap(), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn independent_steps_overlap_up_to_the_bound() {
+        let edges = vec![vec![]; 6];
+        let live = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (l, p) = (live.clone(), peak.clone());
+        let out = run(&edges, &HashSet::new(), 3, no_stop(), move |_| {
+            let (live, peak) = (l.clone(), p.clone());
+            async move {
+                let now = live.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                live.fetch_sub(1, Ordering::SeqCst);
+                Ok::<(), ()>(())
+            }
+        })
+        .await;
+        assert!(out.ok());
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn stop_request_starts_nothing_new() {
+        let edges = vec![vec![], vec![0], vec![1]];
+        let (tx, rx) = watch::channel(false);
+        let tx = Arc::new(tx);
+        let t2 = tx.clone();
+        let out = run(&edges, &HashSet::new(), 2, rx, move |n| {
+            let tx = t2.clone();
+            async move {
+                if n == 0 {
+                    tx.send(true).unwrap();
+                }
+                Ok::<(), ()>(())
+            }
+        })
+        .await;
+        assert_eq!(out.succeeded, vec![0]);
+        assert_eq!(
+            out.skipped,
+            vec![(1, SkipReason::Stopped), (2, SkipReason::Stopped)]
+        );
+    }
+}

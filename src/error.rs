@@ -1,0 +1,80 @@
+//! AWS errors as values the rest of the program can classify: the error
+//! code AWS sent (e.g. `DependencyViolation`) and its message.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(c) => write!(f, "{c}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+/// Converts an SDK error, keeping AWS's error code.
+pub fn aws<E>(e: SdkError<E, HttpResponse>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = e.code().map(str::to_string);
+    let message = match (&e, e.message()) {
+        (SdkError::ServiceError(_), Some(m)) => m.to_string(),
+        // An answer that is not an AWS error document (a proxy, a crashed
+        // emulator): say what came back, briefly.
+        (SdkError::ServiceError(se), None) => {
+            let raw = se.raw();
+            let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default());
+            let body: String = body.chars().take(200).collect();
+            format!(
+                "HTTP {} with no AWS error code: {}",
+                raw.status().as_u16(),
+                body.trim()
+            )
+        }
+        _ => DisplayErrorContext(&e).to_string(),
+    };
+    anyhow::Error::new(AwsError { code, message })
+}
+
+/// The AWS error code anywhere in the chain of `e`.
+pub fn code(e: &anyhow::Error) -> Option<&str> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<AwsError>())
+        .and_then(|a| a.code.as_deref())
+}
+
+pub fn has_code(e: &anyhow::Error, codes: &[&str]) -> bool {
+    code(e).is_some_and(|c| codes.contains(&c))
+}
+
+/// "Not found" in any of the services of the stack.
+pub fn is_not_found(e: &anyhow::Error) -> bool {
+    code(e).is_some_and(|c| {
+        c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || matches!(
+                c,
+                "ResourceNotFoundException"
+                    | "ResourceNotFound"
+                    | "NoSuchEntity"
+                    | "NoSuchBucket"
+                    | "NotFoundException"
+                    | "FileSystemNotFound"
+                    | "MountTargetNotFound"
+            )
+    })
+}

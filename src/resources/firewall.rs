@@ -1,0 +1,321 @@
+//! Network Firewall: the stateful domain allow-list rule group
+//! (`nfw.rule_group`), the policy (`nfw.policy`) and the firewall
+//! (`nfw.firewall`). Ids are ARNs. The firewall's per-AZ endpoint ids are
+//! recorded as attributes `endpoint.{az}` once READY.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_networkfirewall::types::{
+    FirewallPolicy, FirewallStatusValue, GeneratedRulesType, IpSet, RuleGroup, RuleGroupType,
+    RuleVariables, RulesSource, RulesSourceList, StatefulRuleGroupReference, SubnetMapping, Tag,
+    TargetType,
+};
+
+use super::{Ctx, TAG_STACK, TAG_STEP};
+use crate::error::{aws, has_code, is_not_found};
+use crate::graph::{Spec, Step};
+use crate::wait::{Poll, retry_while, until};
+
+pub fn rule_group_name(ctx: &Ctx) -> String {
+    format!("domain-allow-{}", ctx.s.project)
+}
+pub fn policy_name(ctx: &Ctx) -> String {
+    format!("network-firewall-policy-{}", ctx.s.project)
+}
+pub fn firewall_name(ctx: &Ctx) -> String {
+    format!("network-firewall-{}", ctx.s.project)
+}
+
+fn tags(ctx: &Ctx, step: &Step) -> Vec<Tag> {
+    ctx.tags(&step.id, None)
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect()
+}
+
+/// By unique name (names are unique per account and region); the stack tag
+/// must match, so another stack's resource of the same name is never adopted.
+pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
+    let nfw = &ctx.aws.nfw;
+    let (arn, tags) = match step.spec {
+        Spec::RuleGroup => {
+            match nfw
+                .describe_rule_group()
+                .rule_group_name(rule_group_name(ctx))
+                .r#type(RuleGroupType::Stateful)
+                .send()
+                .await
+                .map_err(aws)
+            {
+                Err(e) if is_not_found(&e) => return Ok(None),
+                r => {
+                    let r = r?.rule_group_response;
+                    let r = r.context("DescribeRuleGroup returned no RuleGroupResponse")?;
+                    (r.rule_group_arn, r.tags.unwrap_or_default())
+                }
+            }
+        }
+        Spec::FirewallPolicy => {
+            match nfw
+                .describe_firewall_policy()
+                .firewall_policy_name(policy_name(ctx))
+                .send()
+                .await
+                .map_err(aws)
+            {
+                Err(e) if is_not_found(&e) => return Ok(None),
+                r => {
+                    let r = r?
+                        .firewall_policy_response
+                        .context("no FirewallPolicyResponse")?;
+                    (r.firewall_policy_arn, r.tags.unwrap_or_default())
+                }
+            }
+        }
+        Spec::Firewall => {
+            match nfw
+                .describe_firewall()
+                .firewall_name(firewall_name(ctx))
+                .send()
+                .await
+                .map_err(aws)
+            {
+                Err(e) if is_not_found(&e) => return Ok(None),
+                r => {
+                    let f = r?
+                        .firewall
+                        .context("DescribeFirewall returned no Firewall")?;
+                    (
+                        f.firewall_arn.unwrap_or_default(),
+                        f.tags.unwrap_or_default(),
+                    )
+                }
+            }
+        }
+        _ => bail!("{} is not a Network Firewall resource", step.id),
+    };
+    let ours = tags
+        .iter()
+        .any(|t| t.key == TAG_STACK && t.value == ctx.stack())
+        && tags.iter().any(|t| t.key == TAG_STEP && t.value == step.id);
+    if !ours {
+        bail!(
+            "a {} named by this stack already exists ({arn}) but is not tagged as this stack's {}; refusing to adopt it",
+            step.kind_name(),
+            step.id
+        );
+    }
+    Ok(Some(arn))
+}
+
+pub fn rule_group_body(ctx: &Ctx) -> Result<RuleGroup> {
+    let home = IpSet::builder()
+        .definition(ctx.s.vpc_cidr.to_string())
+        .build()?;
+    let list = RulesSourceList::builder()
+        .set_targets(Some(ctx.s.allowed_domains.clone()))
+        .target_types(TargetType::HttpHost)
+        .target_types(TargetType::TlsSni)
+        .generated_rules_type(GeneratedRulesType::Allowlist)
+        .build()?;
+    Ok(RuleGroup::builder()
+        .rule_variables(
+            RuleVariables::builder()
+                .set_ip_sets(Some(HashMap::from([("HOME_NET".to_string(), home)])))
+                .build(),
+        )
+        .rules_source(RulesSource::builder().rules_source_list(list).build())
+        .build())
+}
+
+pub async fn create_rule_group(ctx: &Ctx, step: &Step) -> Result<String> {
+    let out = ctx
+        .aws
+        .nfw
+        .create_rule_group()
+        .rule_group_name(rule_group_name(ctx))
+        .r#type(RuleGroupType::Stateful)
+        .capacity(100)
+        .rule_group(rule_group_body(ctx)?)
+        .set_tags(Some(tags(ctx, step)))
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(out
+        .rule_group_response
+        .context("CreateRuleGroup returned no RuleGroupResponse")?
+        .rule_group_arn)
+}
+
+pub async fn create_policy(ctx: &Ctx, step: &Step) -> Result<String> {
+    let group = ctx.state.id("nfw.rule_group")?;
+    let policy = FirewallPolicy::builder()
+        .stateless_default_actions("aws:forward_to_sfe")
+        .stateless_fragment_default_actions("aws:pass")
+        .stateful_rule_group_references(
+            StatefulRuleGroupReference::builder()
+                .resource_arn(group)
+                .build()?,
+        )
+        .build()?;
+    let out = ctx
+        .aws
+        .nfw
+        .create_firewall_policy()
+        .firewall_policy_name(policy_name(ctx))
+        .firewall_policy(policy)
+        .set_tags(Some(tags(ctx, step)))
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(out
+        .firewall_policy_response
+        .context("CreateFirewallPolicy returned no response")?
+        .firewall_policy_arn)
+}
+
+pub async fn create_firewall(ctx: &Ctx, step: &Step) -> Result<String> {
+    let (policy, subnet, vpc) = (
+        ctx.state.id("nfw.policy")?,
+        ctx.state.id("subnet.firewall")?,
+        ctx.state.id("vpc")?,
+    );
+    let out = ctx
+        .aws
+        .nfw
+        .create_firewall()
+        .firewall_name(firewall_name(ctx))
+        .firewall_policy_arn(policy)
+        .vpc_id(vpc)
+        .subnet_mappings(SubnetMapping::builder().subnet_id(subnet).build()?)
+        .delete_protection(false)
+        .subnet_change_protection(false)
+        .firewall_policy_change_protection(false)
+        .set_tags(Some(tags(ctx, step)))
+        .send()
+        .await
+        .map_err(aws)?;
+    out.firewall
+        .and_then(|f| f.firewall_arn)
+        .context("CreateFirewall returned no FirewallArn")
+}
+
+/// READY, and the endpoint of every mapped AZ READY; records each endpoint id.
+pub async fn wait_ready(ctx: &Ctx, step: &Step, arn: &str) -> Result<()> {
+    let az = ctx.s.availability_zone.clone();
+    let endpoint = until(
+        "firewall READY with its endpoints",
+        Poll::slow(30 * 60),
+        || async {
+            let out = ctx
+                .aws
+                .nfw
+                .describe_firewall()
+                .firewall_arn(arn)
+                .send()
+                .await
+                .map_err(aws)?;
+            let Some(status) = out.firewall_status else {
+                return Ok(None);
+            };
+            if status.status == FirewallStatusValue::Deleting {
+                bail!("firewall {arn} is being deleted (deleted out of band?)");
+            }
+            if status.status != FirewallStatusValue::Ready {
+                return Ok(None);
+            }
+            let sync = status.sync_states.unwrap_or_default();
+            let Some(att) = sync.get(&az).and_then(|s| s.attachment.as_ref()) else {
+                return Ok(None);
+            };
+            let ready = att.status.as_ref().map(|s| s.as_str()) == Some("READY");
+            Ok(if ready { att.endpoint_id.clone() } else { None })
+        },
+    )
+    .await?;
+    ctx.state
+        .ready(&step.id, &[(&format!("endpoint.{az}"), endpoint)])
+}
+
+pub async fn delete_firewall(ctx: &Ctx, arn: &str) -> Result<()> {
+    match ctx
+        .aws
+        .nfw
+        .delete_firewall()
+        .firewall_arn(arn)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        r => {
+            r?;
+        }
+    }
+    until("firewall deleted", Poll::slow(30 * 60), || async {
+        match ctx
+            .aws
+            .nfw
+            .describe_firewall()
+            .firewall_arn(arn)
+            .send()
+            .await
+            .map_err(aws)
+        {
+            Err(e) if is_not_found(&e) => Ok(Some(())),
+            Err(e) => Err(e),
+            Ok(_) => Ok(None),
+        }
+    })
+    .await
+}
+
+/// A policy or group still referenced (the firewall's deletion settling)
+/// is refused with InvalidOperationException for a moment.
+fn in_use(e: &anyhow::Error) -> bool {
+    has_code(e, &["InvalidOperationException"])
+}
+
+/// How long a reference may take to clear after its holder is deleted.
+const REFERENCE_BOUND: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
+    let r = retry_while(REFERENCE_BOUND, in_use, || async {
+        ctx.aws
+            .nfw
+            .delete_firewall_policy()
+            .firewall_policy_arn(arn)
+            .send()
+            .await
+            .map_err(aws)
+    })
+    .await;
+    match r {
+        Err(e) if is_not_found(&e) => Ok(()),
+        r => r.map(|_| ()),
+    }
+}
+
+pub async fn delete_rule_group(ctx: &Ctx, arn: &str) -> Result<()> {
+    let r = retry_while(REFERENCE_BOUND, in_use, || async {
+        ctx.aws
+            .nfw
+            .delete_rule_group()
+            .rule_group_arn(arn)
+            .send()
+            .await
+            .map_err(aws)
+    })
+    .await;
+    match r {
+        Err(e) if is_not_found(&e) => Ok(()),
+        r => r.map(|_| ()),
+    }
+}

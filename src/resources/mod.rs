@@ -1,0 +1,355 @@
+//! One file per AWS resource kind. Each offers the same four verbs:
+//!
+//! - `find`: the resource a crashed create may have made, by its client
+//!   token, its `provision:stack`/`provision:step` tags or its unique name;
+//! - `create`: the one create call; returns the id, which is recorded at once;
+//! - `settle`: idempotent follow-up calls (attributes, rules, policies) and
+//!   the wait until the resource is usable; safe to repeat after a crash;
+//! - `delete`: delete and wait until gone; "already gone" is success.
+//!
+//! This module holds the context they share and the per-step lifecycle
+//! (`up_step`, `down_step`) the engine calls; it knows the graph's `Spec`
+//! but not its edges.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::aws::Clients;
+use crate::config::Settings;
+use crate::graph::{Spec, Step};
+use crate::state::{State, Status};
+
+pub mod efs;
+pub mod eip;
+pub mod firewall;
+pub mod iam;
+pub mod igw;
+pub mod kms;
+pub mod nat;
+pub mod route;
+pub mod route_table;
+pub mod s3;
+pub mod sagemaker;
+pub mod security_group;
+pub mod subnet;
+pub mod vpc;
+pub mod vpc_endpoint;
+
+pub const TAG_STACK: &str = "provision:stack";
+pub const TAG_STEP: &str = "provision:step";
+
+/// How far `down` goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    pub purge_efs: bool,
+    pub delete_data: bool,
+}
+
+pub struct Ctx {
+    pub aws: Clients,
+    pub s: Arc<Settings>,
+    pub state: State,
+    pub account: String,
+    pub down: DownOptions,
+}
+
+impl Ctx {
+    pub fn stack(&self) -> &str {
+        self.s.stack()
+    }
+
+    /// `provision:stack`, `provision:step` and, when given, `Name`.
+    pub fn tags(&self, step: &str, name: Option<&str>) -> Vec<(String, String)> {
+        let mut t = vec![
+            (TAG_STACK.to_string(), self.stack().to_string()),
+            (TAG_STEP.to_string(), step.to_string()),
+        ];
+        if let Some(n) = name {
+            t.push(("Name".to_string(), n.to_string()));
+        }
+        t
+    }
+
+    /// EC2 tag specifications for a create call.
+    pub fn ec2_tags(
+        &self,
+        rt: aws_sdk_ec2::types::ResourceType,
+        step: &str,
+        name: Option<&str>,
+    ) -> aws_sdk_ec2::types::TagSpecification {
+        let mut b = aws_sdk_ec2::types::TagSpecification::builder().resource_type(rt);
+        for (k, v) in self.tags(step, name) {
+            b = b.tags(aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
+        }
+        b.build()
+    }
+
+    /// EC2 filters that find a resource by its stack and step tags.
+    pub fn ec2_tag_filters(&self, step: &str) -> Vec<aws_sdk_ec2::types::Filter> {
+        use aws_sdk_ec2::types::Filter;
+        vec![
+            Filter::builder()
+                .name(format!("tag:{TAG_STACK}"))
+                .values(self.stack())
+                .build(),
+            Filter::builder()
+                .name(format!("tag:{TAG_STEP}"))
+                .values(step)
+                .build(),
+        ]
+    }
+}
+
+pub fn ec2_filter(name: &str, value: impl Into<String>) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .values(value)
+        .build()
+}
+
+/// How long teardown keeps retrying DependencyViolation while ENIs and
+/// attachments drain (they go away asynchronously; cloud-nuke #285,
+/// terraform-provider-aws #26090). Real-world time, scaled.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(20 * 60);
+
+pub fn is_dependency_violation(e: &anyhow::Error) -> bool {
+    crate::error::has_code(e, &["DependencyViolation"])
+}
+
+/// Creates (or adopts, or resumes) the resource of `step` and waits until it
+/// is usable. Each transition is in the state before the next call.
+pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
+    let rec = ctx.state.record(&step.id);
+    if rec.as_ref().and_then(|r| r.status) == Some(Status::Ready) {
+        return Ok(());
+    }
+    let id = match rec.and_then(|r| r.id) {
+        Some(id) => id,
+        None => {
+            let token = ctx
+                .state
+                .intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
+            let token = token.unwrap_or_default();
+            let found = find(&ctx, &step, &token).await.with_context(|| {
+                format!("looking for an existing {} ({})", step.kind_name(), step.id)
+            })?;
+            let id = match found {
+                Some(id) => {
+                    tracing::info!(step = %step.id, %id, "adopted existing resource");
+                    id
+                }
+                None => create(&ctx, &step, &token)
+                    .await
+                    .with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?,
+            };
+            ctx.state.created(&step.id, &id, &[])?;
+            id
+        }
+    };
+    settle(&ctx, &step, &id)
+        .await
+        .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
+    ctx.state.ready(&step.id, &[])
+}
+
+/// Why `down` keeps this step's resource, if it does.
+fn keep_reason(ctx: &Ctx, step: &Step) -> Option<String> {
+    let purge = ctx.down.purge_efs;
+    match (&step.spec, step.id.as_str()) {
+        (Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups, _) if !purge => {
+            Some(
+                "SageMaker home directories (EFS); remove with `provision down --purge-efs`".into(),
+            )
+        }
+        (_, "subnet.sagemaker" | "vpc") if !purge && efs_retained(ctx) => {
+            Some("the retained EFS needs it; remove with `provision down --purge-efs`".into())
+        }
+        (Spec::KmsKey(crate::graph::KeyRole::S3) | Spec::KmsAlias { .. }, _)
+            if step.id.starts_with("kms.s3") && buckets_retained(ctx) =>
+        {
+            Some("it encrypts a retained bucket; remove with `provision down --delete-data`".into())
+        }
+        _ => None,
+    }
+}
+
+fn efs_retained(ctx: &Ctx) -> bool {
+    ctx.state
+        .record("efs.file_system")
+        .is_some_and(|r| r.status == Some(Status::Retained) || r.id.is_some())
+}
+
+fn buckets_retained(ctx: &Ctx) -> bool {
+    ["bucket.data", "bucket.models"].iter().any(|b| {
+        ctx.state
+            .record(b)
+            .is_some_and(|r| r.status == Some(Status::Retained))
+    })
+}
+
+/// Deletes the resource of `step` (if it exists) and forgets it, or marks it
+/// retained when `down` keeps it.
+pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
+    let rec = ctx.state.record(&step.id);
+    let id = match rec.as_ref().and_then(|r| r.id.clone()) {
+        Some(id) => Some(id),
+        None => {
+            // Never recorded, or a create whose answer was lost: look for it.
+            let token = rec
+                .as_ref()
+                .and_then(|r| r.token.clone())
+                .unwrap_or_default();
+            let interrupted = rec
+                .as_ref()
+                .is_some_and(|r| r.status == Some(Status::Creating));
+            let discoverable = matches!(
+                step.spec,
+                Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups
+            );
+            if interrupted || discoverable {
+                find(&ctx, &step, &token)
+                    .await
+                    .with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
+            } else {
+                None
+            }
+        }
+    };
+    let Some(id) = id else {
+        if rec.is_some() {
+            ctx.state.forget(&step.id)?;
+        }
+        return Ok(());
+    };
+    if let Some(why) = keep_reason(&ctx, &step) {
+        ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
+        ctx.state.note(&step.id, Some(why))?;
+        return Ok(());
+    }
+    if let Spec::Bucket { .. } = step.spec
+        && !ctx.down.delete_data
+        && !s3::is_empty(&ctx, &id).await?
+    {
+        ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
+        ctx.state.note(
+            &step.id,
+            Some("bucket holds data; remove with `provision down --delete-data`".into()),
+        )?;
+        return Ok(());
+    }
+    ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
+    delete(&ctx, &step, &id)
+        .await
+        .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
+    ctx.state.forget(&step.id)
+}
+
+async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
+    match &step.spec {
+        Spec::Vpc => vpc::find(ctx, step).await,
+        Spec::Subnet { .. } => subnet::find(ctx, step).await,
+        Spec::SecurityGroup(_) => security_group::find(ctx, step).await,
+        Spec::Eip => eip::find(ctx, step).await,
+        Spec::InternetGateway => igw::find(ctx, step).await,
+        Spec::IgwAttach => igw::find_attachment(ctx).await,
+        Spec::NatGateway => nat::find(ctx, step, token).await,
+        Spec::RuleGroup | Spec::FirewallPolicy | Spec::Firewall => firewall::find(ctx, step).await,
+        Spec::RouteTable { .. } => route_table::find(ctx, step).await,
+        Spec::RouteTableAssoc { .. } => route_table::find_assoc(ctx, step).await,
+        Spec::Route { .. } => route::find(ctx, step).await,
+        Spec::VpceGateway | Spec::VpceInterface { .. } => vpc_endpoint::find(ctx, step).await,
+        Spec::KmsKey(_) => kms::find_key(ctx, step).await,
+        Spec::KmsAlias { .. } => kms::find_alias(ctx, step).await,
+        Spec::Bucket { .. } => s3::find(ctx, step).await,
+        Spec::IamPolicy => iam::find_policy(ctx).await,
+        Spec::IamRole => iam::find_role(ctx).await,
+        Spec::Domain => sagemaker::find_domain(ctx).await,
+        Spec::UserProfile => sagemaker::find_user(ctx).await,
+        Spec::App => sagemaker::find_app(ctx).await,
+        Spec::EfsMountTargets | Spec::EfsFileSystem => efs::find(ctx).await,
+        Spec::NfsSecurityGroups => efs::find_nfs_groups(ctx).await,
+    }
+}
+
+async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
+    match &step.spec {
+        Spec::Vpc => vpc::create(ctx, step).await,
+        Spec::Subnet { .. } => subnet::create(ctx, step).await,
+        Spec::SecurityGroup(_) => security_group::create(ctx, step).await,
+        Spec::Eip => eip::create(ctx, step).await,
+        Spec::InternetGateway => igw::create(ctx, step).await,
+        Spec::IgwAttach => igw::attach(ctx).await,
+        Spec::NatGateway => nat::create(ctx, step, token).await,
+        Spec::RuleGroup => firewall::create_rule_group(ctx, step).await,
+        Spec::FirewallPolicy => firewall::create_policy(ctx, step).await,
+        Spec::Firewall => firewall::create_firewall(ctx, step).await,
+        Spec::RouteTable { .. } => route_table::create(ctx, step, token).await,
+        Spec::RouteTableAssoc { .. } => route_table::associate(ctx, step).await,
+        Spec::Route { .. } => route::create(ctx, step).await,
+        Spec::VpceGateway | Spec::VpceInterface { .. } => {
+            vpc_endpoint::create(ctx, step, token).await
+        }
+        Spec::KmsKey(_) => kms::create_key(ctx, step).await,
+        Spec::KmsAlias { .. } => kms::create_alias(ctx, step).await,
+        Spec::Bucket { .. } => s3::create(ctx, step).await,
+        Spec::IamPolicy => iam::create_policy(ctx, step).await,
+        Spec::IamRole => iam::create_role(ctx, step).await,
+        Spec::Domain => sagemaker::create_domain(ctx, step).await,
+        Spec::UserProfile => sagemaker::create_user(ctx, step).await,
+        Spec::App => sagemaker::create_app(ctx, step).await,
+        Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups => {
+            anyhow::bail!("{} is created by SageMaker, not by provision", step.id)
+        }
+    }
+}
+
+async fn settle(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
+    match &step.spec {
+        Spec::Vpc => vpc::settle(ctx, id).await,
+        Spec::SecurityGroup(role) => security_group::settle(ctx, *role, id).await,
+        Spec::NatGateway => nat::wait_available(ctx, id).await,
+        Spec::Firewall => firewall::wait_ready(ctx, step, id).await,
+        Spec::VpceGateway | Spec::VpceInterface { .. } => {
+            vpc_endpoint::wait_available(ctx, id).await
+        }
+        Spec::KmsKey(role) => kms::settle_key(ctx, *role, id).await,
+        Spec::Bucket { .. } => s3::settle(ctx, step, id).await,
+        Spec::IamRole => iam::settle_role(ctx, id).await,
+        Spec::Domain => sagemaker::wait_domain(ctx, id).await,
+        Spec::UserProfile => sagemaker::wait_user(ctx, id).await,
+        Spec::App => sagemaker::wait_app(ctx, id).await,
+        _ => Ok(()),
+    }
+}
+
+async fn delete(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
+    match &step.spec {
+        Spec::Vpc => vpc::delete(ctx, id).await,
+        Spec::Subnet { .. } => subnet::delete(ctx, id).await,
+        Spec::SecurityGroup(_) => security_group::delete(ctx, id).await,
+        Spec::Eip => eip::delete(ctx, id).await,
+        Spec::InternetGateway => igw::delete(ctx, id).await,
+        Spec::IgwAttach => igw::detach(ctx, id).await,
+        Spec::NatGateway => nat::delete(ctx, id).await,
+        Spec::RuleGroup => firewall::delete_rule_group(ctx, id).await,
+        Spec::FirewallPolicy => firewall::delete_policy(ctx, id).await,
+        Spec::Firewall => firewall::delete_firewall(ctx, id).await,
+        Spec::RouteTable { .. } => route_table::delete(ctx, id).await,
+        Spec::RouteTableAssoc { .. } => route_table::disassociate(ctx, id).await,
+        Spec::Route { .. } => route::delete(ctx, id).await,
+        Spec::VpceGateway | Spec::VpceInterface { .. } => vpc_endpoint::delete(ctx, id).await,
+        Spec::KmsKey(_) => kms::delete_key(ctx, id).await,
+        Spec::KmsAlias { .. } => kms::delete_alias(ctx, id).await,
+        Spec::Bucket { .. } => s3::delete(ctx, id).await,
+        Spec::IamPolicy => iam::delete_policy(ctx, id).await,
+        Spec::IamRole => iam::delete_role(ctx, id).await,
+        Spec::Domain => sagemaker::delete_domain(ctx, id).await,
+        Spec::UserProfile => sagemaker::delete_user(ctx, id).await,
+        Spec::App => sagemaker::delete_app(ctx, id).await,
+        Spec::EfsMountTargets => efs::delete_mount_targets(ctx, id).await,
+        Spec::EfsFileSystem => efs::delete_file_system(ctx, id).await,
+        Spec::NfsSecurityGroups => efs::delete_nfs_groups(ctx, id).await,
+    }
+}

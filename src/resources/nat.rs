@@ -1,0 +1,120 @@
+//! The public NAT gateway in `subnet.nat` with `eip`. Created with a
+//! ClientToken (a retried or resumed create returns the same gateway) and
+//! recorded the moment AWS answers; then waited on until `available`.
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
+
+use super::Ctx;
+use crate::error::{aws, is_not_found};
+use crate::graph::Step;
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::wait::{Poll, retry_while, until};
+
+/// Gateways of this step that are not deleted or failed (by tags); the
+/// client token is tried first, since tags may not be visible yet.
+pub async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
+    let mut filters = ctx.ec2_tag_filters(&step.id);
+    filters.push(
+        Filter::builder()
+            .name("state")
+            .values("pending")
+            .values("available")
+            .build(),
+    );
+    let out = ctx
+        .aws
+        .ec2
+        .describe_nat_gateways()
+        .set_filter(Some(filters))
+        .send()
+        .await
+        .map_err(aws)?;
+    if let Some(id) = out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()) {
+        return Ok(Some(id.to_string()));
+    }
+    // Not visible by tags: `create` repeats the call with the recorded
+    // token, and CreateNatGateway answers with the gateway a lost call made.
+    let _ = token;
+    Ok(None)
+}
+
+pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
+    let (subnet, eip) = (ctx.state.id("subnet.nat")?, ctx.state.id("eip")?);
+    let name = format!("nat-gateway-{}", ctx.s.project);
+    let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+        ctx.aws
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .allocation_id(&eip)
+            .client_token(token)
+            .tag_specifications(ctx.ec2_tags(ResourceType::Natgateway, &step.id, Some(&name)))
+            .send()
+            .await
+            .map_err(aws)
+    })
+    .await?;
+    out.nat_gateway()
+        .and_then(|g| g.nat_gateway_id())
+        .map(str::to_string)
+        .context("CreateNatGateway returned no NatGatewayId")
+}
+
+async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>> {
+    let r = ctx
+        .aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .map_err(aws);
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(out) => Ok(out.nat_gateways().first().and_then(|g| {
+            let st = g.state()?.clone();
+            let why = g.failure_message().unwrap_or_default().to_string();
+            Some((st, why))
+        })),
+    }
+}
+
+pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+    until("NAT gateway available", Poll::slow(15 * 60), || async {
+        match state(ctx, id).await? {
+            Some((NatGatewayState::Available, _)) => Ok(Some(())),
+            Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
+            Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
+                bail!("NAT gateway {id} is being deleted (deleted out of band?)")
+            }
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
+    match ctx
+        .aws
+        .ec2
+        .delete_nat_gateway()
+        .nat_gateway_id(id)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        r => {
+            r?;
+        }
+    }
+    until("NAT gateway deleted", Poll::slow(15 * 60), || async {
+        Ok(match state(ctx, id).await? {
+            None | Some((NatGatewayState::Deleted, _)) => Some(()),
+            _ => None,
+        })
+    })
+    .await
+}

@@ -1,0 +1,102 @@
+//! The VPC: CIDR, DNS support and hostnames on, Name `{project}-vpc`.
+
+use anyhow::{Context, Result};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::{Ctx, DRAIN_BOUND, is_dependency_violation};
+use crate::error::{aws, is_not_found};
+use crate::graph::Step;
+use crate::wait::{Poll, retry_while, until};
+
+pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(ctx.ec2_tag_filters(&step.id)))
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(out
+        .vpcs()
+        .iter()
+        .find_map(|v| v.vpc_id().map(str::to_string)))
+}
+
+pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
+    let name = format!("{}-vpc", ctx.s.project);
+    let out = ctx
+        .aws
+        .ec2
+        .create_vpc()
+        .cidr_block(ctx.s.vpc_cidr.to_string())
+        .tag_specifications(ctx.ec2_tags(ResourceType::Vpc, &step.id, Some(&name)))
+        .send()
+        .await
+        .map_err(aws)?;
+    out.vpc()
+        .and_then(|v| v.vpc_id())
+        .map(str::to_string)
+        .context("CreateVpc returned no VpcId")
+}
+
+/// DNS attributes (one per call, as EC2 requires), then wait for `available`.
+pub async fn settle(ctx: &Ctx, id: &str) -> Result<()> {
+    let on = || AttributeBooleanValue::builder().value(true).build();
+    retry_while(
+        crate::retry::CONSISTENCY_BOUND,
+        crate::retry::is_eventual_consistency,
+        || async {
+            ctx.aws
+                .ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .enable_dns_support(on())
+                .send()
+                .await
+                .map_err(aws)
+        },
+    )
+    .await?;
+    ctx.aws
+        .ec2
+        .modify_vpc_attribute()
+        .vpc_id(id)
+        .enable_dns_hostnames(on())
+        .send()
+        .await
+        .map_err(aws)?;
+    until("VPC available", Poll::fast(300), || async {
+        let out = ctx
+            .aws
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out
+            .vpcs()
+            .first()
+            .filter(|v| v.state().map(|s| s.as_str()) == Some("available"))
+            .map(|_| ()))
+    })
+    .await
+}
+
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
+    let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+        ctx.aws
+            .ec2
+            .delete_vpc()
+            .vpc_id(id)
+            .send()
+            .await
+            .map_err(aws)
+    })
+    .await;
+    match r {
+        Err(e) if is_not_found(&e) => Ok(()),
+        r => r.map(|_| ()),
+    }
+}

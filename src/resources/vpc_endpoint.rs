@@ -1,0 +1,183 @@
+//! VPC endpoints: the S3 gateway endpoint (`vpce.s3`, on `rtb.sagemaker`,
+//! policy limited to the two buckets) and the ten interface endpoints
+//! (`vpce.*`, private DNS, in `subnet.sagemaker` with `sg.vpce`).
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use serde_json::json;
+
+use super::Ctx;
+use crate::error::{aws, is_not_found};
+use crate::graph::{Spec, Step};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::wait::{Poll, retry_while, until};
+
+/// The S3 endpoint policy: object and list calls on the stack's two buckets only.
+pub fn s3_policy(ctx: &Ctx) -> serde_json::Value {
+    let mut resources = Vec::new();
+    for which in ["data", "models"] {
+        let b = ctx.s.bucket_name(&ctx.account, which);
+        resources.push(format!("arn:aws:s3:::{b}"));
+        resources.push(format!("arn:aws:s3:::{b}/*"));
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
+            "Resource": resources,
+        }]
+    })
+}
+
+pub fn allow_all_policy() -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]
+    })
+}
+
+pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
+    let mut filters = ctx.ec2_tag_filters(&step.id);
+    filters.push(
+        aws_sdk_ec2::types::Filter::builder()
+            .name("vpc-endpoint-state")
+            .values("pending")
+            .values("available")
+            .values("pendingAcceptance")
+            .build(),
+    );
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .find_map(|e| e.vpc_endpoint_id().map(str::to_string)))
+}
+
+pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
+    let vpc = ctx.state.id("vpc")?;
+    let name = format!(
+        "vpce-{}-{}",
+        ctx.s.project,
+        step.id.trim_start_matches("vpce.")
+    );
+    let base = ctx
+        .aws
+        .ec2
+        .create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .client_token(token)
+        .tag_specifications(ctx.ec2_tags(ResourceType::VpcEndpoint, &step.id, Some(&name)));
+    let call = match &step.spec {
+        Spec::VpceGateway => base
+            .vpc_endpoint_type(VpcEndpointType::Gateway)
+            .service_name(format!("com.amazonaws.{}.s3", ctx.s.region))
+            .route_table_ids(ctx.state.id("rtb.sagemaker")?)
+            .policy_document(s3_policy(ctx).to_string()),
+        Spec::VpceInterface { service, policy } => {
+            let c = base
+                .vpc_endpoint_type(VpcEndpointType::Interface)
+                .service_name(service)
+                .subnet_ids(ctx.state.id("subnet.sagemaker")?)
+                .security_group_ids(ctx.state.id("sg.vpce")?)
+                .private_dns_enabled(true);
+            if *policy {
+                c.policy_document(allow_all_policy().to_string())
+            } else {
+                c
+            }
+        }
+        _ => bail!("{} is not a VPC endpoint", step.id),
+    };
+    let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+        call.clone().send().await.map_err(aws)
+    })
+    .await?;
+    out.vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .map(str::to_string)
+        .context("CreateVpcEndpoint returned no VpcEndpointId")
+}
+
+/// The endpoint's state, lowercased: EC2 answers `available`, `pending`, ...
+/// in lowercase, which the SDK's `State` enum (capitalised) does not parse.
+async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+    match ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(id)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(out) => Ok(out
+            .vpc_endpoints()
+            .first()
+            .and_then(|e| e.state())
+            .map(|s| s.as_str().to_ascii_lowercase())),
+    }
+}
+
+pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+    until("VPC endpoint available", Poll::slow(15 * 60), || async {
+        match state(ctx, id).await?.as_deref() {
+            Some("available") => Ok(Some(())),
+            Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
+                bail!("VPC endpoint {id} is {s}")
+            }
+            None => bail!("VPC endpoint {id} no longer exists"),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
+    let out = ctx
+        .aws
+        .ec2
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(id)
+        .send()
+        .await
+        .map_err(aws);
+    match out {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(o) => {
+            if let Some(u) = o
+                .unsuccessful()
+                .iter()
+                .find(|u| u.resource_id() == Some(id))
+            {
+                let err = u.error();
+                let code = err.and_then(|e| e.code()).unwrap_or_default();
+                if !code.contains("NotFound") {
+                    bail!(
+                        "DeleteVpcEndpoints refused {id}: {code}: {}",
+                        err.and_then(|e| e.message()).unwrap_or_default()
+                    );
+                }
+                return Ok(());
+            }
+        }
+    }
+    until("VPC endpoint deleted", Poll::slow(15 * 60), || async {
+        Ok(match state(ctx, id).await?.as_deref() {
+            None | Some("deleted") => Some(()),
+            _ => None,
+        })
+    })
+    .await
+}

@@ -1,0 +1,48 @@
+//! Named classifiers of transient AWS faults, each with its documented bound.
+//! Throttling and 5xx are retried by the SDK itself (standard retry mode,
+//! configured in `aws.rs`); these cover what the SDK does not know is
+//! transient.
+
+use std::time::Duration;
+
+use crate::error::{code, has_code};
+
+/// Eventual consistency right after a create: EC2 may not yet know an id it
+/// just returned ("eventual consistency", EC2 API reference: up to a few
+/// minutes in rare cases). Real-world time, scaled.
+pub const CONSISTENCY_BOUND: Duration = Duration::from_secs(5 * 60);
+
+/// A new IAM role cannot be assumed by a service for 10-30 s (IAM user guide,
+/// "Changes that I make are not always immediately visible").
+pub const IAM_PROPAGATION_BOUND: Duration = Duration::from_secs(2 * 60);
+
+pub fn is_eventual_consistency(e: &anyhow::Error) -> bool {
+    has_code(
+        e,
+        &[
+            "InvalidVpcID.NotFound",
+            "InvalidSubnetID.NotFound",
+            "InvalidGroup.NotFound",
+            "InvalidRouteTableID.NotFound",
+            "InvalidInternetGatewayID.NotFound",
+            "InvalidAllocationID.NotFound",
+            "InvalidNatGatewayID.NotFound",
+            "InvalidVpcEndpointId.NotFound",
+            "KMSInvalidStateException",
+            "NotFoundException",
+        ],
+    )
+}
+
+/// SageMaker refuses a role it cannot yet assume with a ValidationException
+/// naming the role; IAM refuses a policy ARN it does not yet know.
+pub fn is_iam_propagation(e: &anyhow::Error) -> bool {
+    match code(e) {
+        Some("ValidationException") => {
+            let s = format!("{e:#}");
+            s.contains("assume") || s.contains("role")
+        }
+        Some("NoSuchEntity") => true,
+        _ => false,
+    }
+}
