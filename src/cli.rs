@@ -320,6 +320,7 @@ async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
         ctx.state.path().display()
     );
     let started = Instant::now();
+    resources::retain_data(&ctx).await?;
     let stop = stop_on_ctrl_c();
     let out = run_graph(&ctx, &graph, &edges, &done, parallelism, stop, false).await;
     report(&graph, out, started, "down", graph.steps.len())?;

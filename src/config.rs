@@ -49,7 +49,7 @@ impl RawParams {
         toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start].lines().count().max(1))
+                .map(|s| text[..s.start].matches('\n').count() + 1)
                 .map(|l| format!(" line {l}"))
                 .unwrap_or_default();
             format!("config file {}{line}: {}", path.display(), e.message())

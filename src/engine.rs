@@ -132,8 +132,7 @@ where
         if !halted && *stop.borrow() {
             halted = true;
         }
-        while !halted {
-            let Some(n) = q.pop_ready() else { break };
+        while let Some(n) = if halted { None } else { q.pop_ready() } {
             let permit_sem = sem.clone();
             let fut = work(n);
             running.spawn(async move {

@@ -201,10 +201,12 @@ impl Graph {
         g
     }
 
+    #[cfg(test)]
     pub fn get(&self, id: &str) -> Option<&Step> {
         self.index.get(id).map(|&i| &self.steps[i])
     }
 
+    #[cfg(test)]
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().map(|s| s.id.as_str())
     }

@@ -1,6 +1,7 @@
 """Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
 import argparse
 import importlib
+import logging
 import signal
 import sys
 
@@ -35,10 +36,13 @@ def main(argv=None):
     ap.add_argument("--profile", default=None, help="latency profile JSON (default: the repo's copy)")
     ap.add_argument("--scale", type=float, default=0.0, help="multiplies every delay; 0 = instant")
     ap.add_argument("--throttle", action="store_true", help="enable EC2 request-rate token buckets")
+    ap.add_argument("--verbose", action="store_true", help="log every request (werkzeug's access log)")
     a = ap.parse_args(argv)
     if a.scale < 0:
         ap.error("--scale must be >= 0")
     profile.configure(a.profile, a.scale, a.throttle)
+    if not a.verbose:  # errors (tracebacks) still reach stderr
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = build_app()
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
 

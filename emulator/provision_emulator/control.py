@@ -30,9 +30,10 @@ import json
 import re
 import threading
 import time
+import warnings
 
 from moto.core.exceptions import ServiceException
-from moto.core.request import Request
+from moto.core.request import Request, determine_request_protocol
 from moto.core.routing import get_service_router
 from moto.core.serialize import get_serializer_class
 from moto.core.utils import get_service_model
@@ -45,6 +46,12 @@ _DEFAULT_STATUS = {"InternalError": 500, "InternalFailure": 500, "InternalServer
                    "ServiceUnavailable": 503, "RequestLimitExceeded": 503}
 _CREDENTIAL = re.compile(r"Credential=[^/\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _FORM = "application/x-www-form-urlencoded"
+
+
+
+class InjectedFault(ServiceException):
+    """An error the test asked for (defined here: moto maps its own exception modules to services)."""
+
 
 _lock = threading.Lock()
 _faults = []
@@ -83,12 +90,14 @@ def identify(environ):
         return service, None, region
 
 
-def error_response(service, operation, code, message, status):
-    """(status, headers, body) of an AWS error in the service's own protocol (moto's serializer)."""
+def error_response(service, operation, code, message, status, content_type=""):
+    """(status, headers, body) of an AWS error in the request's protocol (moto's serializer)."""
     model = get_service_model(BOTOCORE_NAME.get(service, service))
-    serializer = get_serializer_class(model.service_name, model.protocol)(
-        operation_model=model.operation_model(operation))
-    out = serializer.serialize(ServiceException(code, message))
+    protocol = determine_request_protocol(model, content_type)
+    serializer = get_serializer_class(model.service_name, protocol)(operation_model=model.operation_model(operation))
+    with warnings.catch_warnings():  # codes outside the service model are fine here
+        warnings.simplefilter("ignore")
+        out = serializer.serialize(InjectedFault(code, message))
     return status, out["headers"], out["body"]
 
 
@@ -152,7 +161,7 @@ class ControlApp:
                 b"".join(result)
                 getattr(result, "close", lambda: None)()
             status, headers, body = error_response(service, operation, fault["error_code"],
-                                                   fault["message"], fault["status"])
+                                                   fault["message"], fault["status"], environ.get("CONTENT_TYPE", ""))
             body = body.encode() if isinstance(body, str) else body
             headers = dict(headers, **{"Content-Length": str(len(body))})
             start_response(f"{status} ERROR", list(headers.items()))

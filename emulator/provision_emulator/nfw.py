@@ -312,10 +312,8 @@ def delete_firewall(self, firewall_name, firewall_arn):
         ec2 = ec2_backends[self.account_id][self.region_name]
         for _, vpce_id in fw.endpoints.values():
             ep = ec2.vpc_end_points.get(vpce_id)
-            if ep is not None:
-                ep.lifecycle_kind = "nfw.firewall"
+            if ep is not None:  # its lifecycle_kind is nfw.firewall: gone when the firewall is
                 ec2_ext.begin_delete_vpc_endpoint(ec2, ep)
-                ep._deleting_since = fw.deleting_since
         ec2_ext.settle(ec2)
     return fw
 
@@ -366,7 +364,7 @@ def _firewall_status(self):
         for arn in pol.rule_group_arns():
             group = self.backend.rule_groups.get(arn)
             if group is not None:
-                config[group.arn] = {"SyncStatus": sync, "UpdateToken": group.update_token}
+                config[group.name] = {"SyncStatus": sync, "UpdateToken": group.update_token}
     return {"Status": status, "ConfigurationSyncStateSummary": sync,
             "SyncStates": {az: {"Attachment": {"SubnetId": s, "EndpointId": e, "Status": attachment},
                                 "Config": copy.deepcopy(config)}
@@ -488,5 +486,5 @@ def install(app):
     NetworkFirewallModel.firewall_status = property(_firewall_status, lambda self, value: None)
     nfw_responses._firewall = _firewall_dict
     for name, fn in vars(_Responses).items():
-        if callable(fn):
+        if not name.startswith("__"):
             setattr(NetworkFirewallResponse, name, fn)

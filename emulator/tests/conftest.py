@@ -1,8 +1,10 @@
 """Shared fixtures: a real emulator process on a free port, boto3 clients against it."""
+import collections
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import boto3
@@ -43,6 +45,9 @@ class Emulator:
                 raise RuntimeError(f"emulator exited: {line}{self.proc.stdout.read()}")
         else:
             raise RuntimeError("emulator did not become ready")
+        # Keep draining the server's output (one log line per request) so the pipe never fills up.
+        self.log = collections.deque(maxlen=200)
+        threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True).start()
 
     def client(self, service, region="us-east-1", **kw):
         from botocore.config import Config

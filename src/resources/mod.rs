@@ -125,6 +125,9 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
     if rec.as_ref().and_then(|r| r.status) == Some(Status::Ready) {
         return Ok(());
     }
+    // An intent without an id: an earlier create may have taken effect
+    // without its answer reaching us. Look before creating again.
+    let interrupted = rec.as_ref().is_some_and(|r| r.token.is_some());
     let id = match rec.and_then(|r| r.id) {
         Some(id) => id,
         None => {
@@ -132,9 +135,13 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
                 .state
                 .intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
             let token = token.unwrap_or_default();
-            let found = find(&ctx, &step, &token).await.with_context(|| {
-                format!("looking for an existing {} ({})", step.kind_name(), step.id)
-            })?;
+            let found = if interrupted {
+                find(&ctx, &step, &token).await.with_context(|| {
+                    format!("looking for an existing {} ({})", step.kind_name(), step.id)
+                })?
+            } else {
+                None
+            };
             let id = match found {
                 Some(id) => {
                     tracing::info!(step = %step.id, %id, "adopted existing resource");
@@ -167,7 +174,7 @@ fn keep_reason(ctx: &Ctx, step: &Step) -> Option<String> {
             Some("the retained EFS needs it; remove with `provision down --purge-efs`".into())
         }
         (Spec::KmsKey(crate::graph::KeyRole::S3) | Spec::KmsAlias { .. }, _)
-            if step.id.starts_with("kms.s3") && buckets_retained(ctx) =>
+            if step.id.starts_with("kms.s3") && !ctx.down.delete_data && buckets_retained(ctx) =>
         {
             Some("it encrypts a retained bucket; remove with `provision down --delete-data`".into())
         }
@@ -188,6 +195,30 @@ fn buckets_retained(ctx: &Ctx) -> bool {
             .is_some_and(|r| r.status == Some(Status::Retained))
     })
 }
+
+/// Before teardown starts: marks non-empty buckets retained (unless
+/// `--delete-data`), so that steps unrelated in the graph but tied to the
+/// data — the S3 key and its alias — know to stay before they run.
+pub async fn retain_data(ctx: &Ctx) -> Result<()> {
+    if ctx.down.delete_data {
+        return Ok(());
+    }
+    for step in ["bucket.data", "bucket.models"] {
+        let Some(name) = ctx.state.record(step).and_then(|r| r.id) else {
+            continue;
+        };
+        if !s3::is_empty(ctx, &name)
+            .await
+            .with_context(|| format!("checking whether bucket {name} is empty"))?
+        {
+            ctx.state.set(step, Status::Retained, None, &[])?;
+            ctx.state.note(step, Some(BUCKET_KEPT.into()))?;
+        }
+    }
+    Ok(())
+}
+
+const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --delete-data`";
 
 /// Deletes the resource of `step` (if it exists) and forgets it, or marks it
 /// retained when `down` keeps it.
@@ -233,10 +264,7 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
         && !s3::is_empty(&ctx, &id).await?
     {
         ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
-        ctx.state.note(
-            &step.id,
-            Some("bucket holds data; remove with `provision down --delete-data`".into()),
-        )?;
+        ctx.state.note(&step.id, Some(BUCKET_KEPT.into()))?;
         return Ok(());
     }
     ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;

@@ -70,7 +70,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
     }
 }
 
-fn assoc_parts<'a>(step: &'a Step) -> Result<(&'a str, &'a AssocTarget)> {
+fn assoc_parts(step: &Step) -> Result<(&str, &AssocTarget)> {
     match &step.spec {
         Spec::RouteTableAssoc { table, target } => Ok((table, target)),
         _ => bail!("{} is not a route table association", step.id),

@@ -1,0 +1,259 @@
+//! The command line against the emulator: bad input and foreign or locked
+//! state are refused before any change; a failed step is reported by id
+//! with the AWS error and `up` resumes without duplicates; a create whose
+//! answer was lost is adopted, not repeated; `down` keeps data unless asked.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn invalid_input_is_refused_before_any_aws_call() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    emu.clear_calls();
+    let o = provision(
+        &emu,
+        dir.path(),
+        &[
+            "up",
+            "--vpc-cidr",
+            "10.0.0.0/8",
+            "--project",
+            "Bad_Name",
+            "--nat-subnet-cidr",
+            "10.2.1.0/24",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("vpc_cidr: '10.0.0.0/8' has prefix /8, AWS allows /16 to /28"),
+        "{t}"
+    );
+    assert!(t.contains("project: 'Bad_Name'"), "{t}");
+    assert!(
+        t.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"),
+        "{t}"
+    );
+    assert!(emu.calls().is_empty(), "no AWS call: {:?}", emu.calls());
+    assert!(!dir.path().join("state").exists(), "no state written");
+
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "project = \"ok\"\nvpc_cdir = \"10.0.0.0/16\"\n",
+    )
+    .unwrap();
+    let o = provision(&emu, dir.path(), &["up", "--config", "c.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("c.toml line 2") && t.contains("vpc_cdir"), "{t}");
+    assert!(emu.calls().is_empty());
+}
+
+#[test]
+fn foreign_or_locked_state_is_refused_and_left_untouched() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let path = dir.path().join("state/sagemaker-studio-anfw.json");
+    let foreign = r#"{"schema": 1, "stack": "sagemaker-studio-anfw", "region": "us-east-1", "account": "999999999999", "steps": {}}"#;
+    std::fs::write(&path, foreign).unwrap();
+    let o = provision(&emu, dir.path(), &["up"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("account '999999999999' (this run: '123456789012')"),
+        "{t}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign);
+    let calls = emu.calls();
+    assert_eq!(
+        calls,
+        ["sts:GetCallerIdentity"],
+        "only the identity check ran"
+    );
+
+    std::fs::remove_file(&path).unwrap();
+    let lock =
+        std::fs::File::create(dir.path().join("state/sagemaker-studio-anfw.json.lock")).unwrap();
+    lock.lock().unwrap();
+    let o = provision(&emu, dir.path(), &["up"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("locked by another provision run"), "{t}");
+    assert!(!path.exists(), "no state created while locked");
+}
+
+#[test]
+fn failed_step_is_reported_then_up_resumes_without_duplicates() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    emu.control_post(
+        "faults",
+        json!({"operation": "ec2:CreateNatGateway", "count": 1, "error_code": "InvalidParameterValue", "status": 400, "message": "injected"}),
+    );
+    let o = provision(&emu, dir.path(), &["up"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("step nat failed") && t.contains("InvalidParameterValue: injected"),
+        "{t}"
+    );
+    let st = state_json(dir.path());
+    assert_eq!(st["steps"]["nat"]["status"], "creating", "intent recorded");
+    assert!(
+        st["steps"]["route.sagemaker_egress"].is_null(),
+        "downstream of nat not started"
+    );
+    assert!(
+        st["steps"]["sm.app"].is_null(),
+        "downstream of nat not started"
+    );
+
+    provision_ok(&emu, dir.path(), &["up"]);
+    let kinds = count_kinds(&futures_inventory(&emu));
+    assert_eq!(kinds.get("nat"), Some(&1), "{kinds:?}");
+    assert_eq!(kinds.get("vpc"), Some(&1), "{kinds:?}");
+    assert_eq!(
+        kinds.get("vpce"),
+        Some(&12),
+        "10 interface, S3, firewall: {kinds:?}"
+    );
+}
+
+/// Each create below takes effect in the emulator, but the client gets an
+/// error instead of the answer. `up` again must adopt, never duplicate.
+#[test]
+fn lost_answers_are_adopted_not_duplicated() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let ops = [
+        "ec2:CreateNatGateway",
+        "ec2:CreateVpcEndpoint",
+        "ec2:CreateSecurityGroup",
+        "kms:CreateKey",
+        "s3:CreateBucket",
+        "network-firewall:CreateFirewall",
+        "sagemaker:CreateDomain",
+    ];
+    for op in ops {
+        emu.control_post(
+            "faults",
+            json!({"operation": op, "count": 1, "error_code": "InvalidParameterValue", "status": 400, "apply": true, "message": "lost answer"}),
+        );
+    }
+    let mut failures = 0;
+    for _ in 0..ops.len() + 1 {
+        let o = provision(&emu, dir.path(), &["up"]);
+        if o.status.success() {
+            break;
+        }
+        failures += 1;
+        assert!(text(&o).contains("lost answer"), "{}", text(&o));
+    }
+    assert!(
+        failures >= 1 && failures <= ops.len(),
+        "runs failed: {failures}"
+    );
+    let pending = emu.control_get("faults");
+    assert_eq!(
+        pending["faults"].as_array().map(|a| a.len()),
+        Some(0),
+        "every fault fired: {pending}"
+    );
+    provision_ok(&emu, dir.path(), &["up"]);
+    let kinds = count_kinds(&futures_inventory(&emu));
+    let want: BTreeMap<&str, usize> = BTreeMap::from([
+        ("nat", 1),
+        ("vpce", 12), // 10 interface, the S3 gateway, the firewall's endpoint
+        ("firewall", 1),
+        ("domain", 1),
+        ("bucket", 2),
+        ("kms-key", 2),
+        ("vpc", 1),
+    ]);
+    for (k, n) in want {
+        assert_eq!(kinds.get(k), Some(&n), "{k}: {kinds:?}");
+    }
+    // sg.sagemaker, sg.vpce, the two NFS groups, and the VPC's default group.
+    let inv = futures_inventory(&emu);
+    let sgs: Vec<&String> = inv.iter().filter(|e| e.starts_with("sg ")).collect();
+    assert_eq!(sgs.len(), 5, "{sgs:?}");
+}
+
+#[test]
+fn down_keeps_non_empty_buckets_unless_delete_data() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    let st = state_json(dir.path());
+    let data = step_id(&st, "bucket.data");
+    let models = step_id(&st, "bucket.models");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s3 = emu.s3().await;
+        // The bucket policy denies writes from outside the S3 endpoint (the
+        // emulator enforces it, as AWS does): write as the endpoint would.
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(&data)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
+        s3.delete_bucket_policy()
+            .bucket(&data)
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket(&data)
+            .key("notebooks/a.ipynb")
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        s3.put_bucket_policy()
+            .bucket(&data)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    assert!(out.contains("--delete-data"), "says how to finish: {out}");
+    let inv = futures_inventory(&emu);
+    assert!(
+        inv.contains(&format!("bucket {data}")),
+        "non-empty bucket kept: {inv:?}"
+    );
+    assert!(
+        !inv.contains(&format!("bucket {models}")),
+        "empty bucket removed: {inv:?}"
+    );
+    let keys = count_kinds(&inv);
+    assert_eq!(
+        keys.get("kms-key"),
+        Some(&1),
+        "the key of the kept bucket stays: {inv:?}"
+    );
+    assert!(
+        inv.contains("alias alias/kms-cmk-sagemaker-studio-anfw"),
+        "{inv:?}"
+    );
+
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data"]);
+    let inv = futures_inventory(&emu);
+    assert!(inv.is_empty(), "{inv:?}");
+}
+
+fn futures_inventory(emu: &Emulator) -> std::collections::BTreeSet<String> {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(inventory(emu))
+}
