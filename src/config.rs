@@ -481,6 +481,21 @@ mod tests {
     }
 
     #[test]
+    fn example_configs_are_valid() {
+        for (name, text) in [
+            ("defaults", include_str!("../examples/defaults.toml")),
+            ("eu-west-1", include_str!("../examples/eu-west-1.toml")),
+        ] {
+            let r: RawParams = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let r = RawParams {
+                region: r.region.clone().or(Some("us-east-1".into())),
+                ..r
+            };
+            Settings::resolve(r, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
     fn config_file_unknown_key_names_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
