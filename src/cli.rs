@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -260,48 +261,43 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
 
 async fn up(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     let graph = graph::build(&ctx.s);
-    let done: HashSet<usize> = graph
+    let total = graph.steps.len();
+    let recorded = graph
         .steps
         .iter()
-        .enumerate()
-        .filter(|(_, s)| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready))
-        .map(|(i, _)| i)
-        .collect();
-    let total = graph.steps.len();
-    if done.len() == total {
-        println!(
-            "Stack {} is up to date: all {total} resources exist ({}). Nothing to do.",
-            ctx.stack(),
-            ctx.state.path().display()
-        );
-        return Ok(());
-    }
+        .filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready))
+        .count();
     eprintln!(
-        "provision up: stack {} in {} (account {}), {} of {total} steps to run, state {}",
+        "provision up: stack {} in {} (account {}), {recorded} of {total} steps recorded as ready (checking them), state {}",
         ctx.stack(),
         ctx.s.region,
         ctx.account,
-        total - done.len(),
         ctx.state.path().display()
     );
     let started = Instant::now();
     let stop = stop_on_ctrl_c();
     let edges = graph.edges();
-    let out = run_graph(&ctx, &graph, &edges, &done, parallelism, stop, true).await;
-    report(&graph, out, started, "up", total - done.len())?;
-    println!(
-        "Stack {} is up ({:.1}s). `provision outputs` shows its ids.",
-        ctx.stack(),
-        started.elapsed().as_secs_f64()
-    );
+    let (out, changed) = run_graph(&ctx, &graph, &edges, parallelism, stop, true).await;
+    report(&graph, out, started, "up", total)?;
+    if changed == 0 {
+        println!(
+            "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
+            ctx.stack(),
+            ctx.state.path().display()
+        );
+    } else {
+        println!(
+            "Stack {} is up ({changed} of {total} steps changed, {:.1}s). `provision outputs` shows its ids.",
+            ctx.stack(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
 async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
     let edges = graph.reversed_edges();
-    // Nothing recorded and nothing to discover: already gone.
-    let done: HashSet<usize> = HashSet::new();
     eprintln!(
         "provision down{}{}: stack {} in {} (account {}), state {}",
         if ctx.down.purge_efs {
@@ -322,7 +318,7 @@ async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     let started = Instant::now();
     resources::retain_data(&ctx).await?;
     let stop = stop_on_ctrl_c();
-    let out = run_graph(&ctx, &graph, &edges, &done, parallelism, stop, false).await;
+    let (out, _) = run_graph(&ctx, &graph, &edges, parallelism, stop, false).await;
     report(&graph, out, started, "down", graph.steps.len())?;
     let kept: Vec<(String, state::Record)> = ctx
         .state
@@ -354,49 +350,57 @@ async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     Ok(())
 }
 
+/// Runs every step of `graph` (up or down) with progress lines; returns
+/// the engine's outcome and how many steps changed something.
 async fn run_graph(
     ctx: &Arc<Ctx>,
     graph: &Graph,
     edges: &[Vec<usize>],
-    done: &HashSet<usize>,
     parallelism: usize,
     stop: tokio::sync::watch::Receiver<bool>,
     forward: bool,
-) -> engine::Outcome<anyhow::Error> {
-    let remaining = edges.len() - done.len();
-    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    engine::run(edges, done, parallelism, stop, |i| {
-        let (ctx, step, finished) = (ctx.clone(), graph.steps[i].clone(), finished.clone());
+) -> (engine::Outcome<anyhow::Error>, usize) {
+    let total = edges.len();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let changed = Arc::new(AtomicUsize::new(0));
+    let out = engine::run(edges, &HashSet::new(), parallelism, stop, |i| {
+        let (ctx, step) = (ctx.clone(), graph.steps[i].clone());
+        let (finished, changed) = (finished.clone(), changed.clone());
         async move {
             let t = Instant::now();
             tracing::info!(step = %step.id, "start");
             let r = if forward {
-                resources::up_step(ctx.clone(), step.clone()).await
+                resources::up_step(ctx.clone(), step.clone())
+                    .await
+                    .map(|a| a.as_str())
             } else {
                 resources::down_step(ctx.clone(), step.clone()).await
             };
-            let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
             match &r {
-                Ok(()) => {
-                    let rec = ctx.state.record(&step.id);
-                    let what = match (forward, rec.as_ref().and_then(|r| r.status)) {
-                        (true, _) => "ready",
-                        (false, Some(Status::Retained)) => "kept",
-                        (false, _) => "deleted",
-                    };
-                    let id = rec.and_then(|r| r.id).unwrap_or_default();
+                Ok(what @ ("unchanged" | "absent")) => {
+                    tracing::info!(step = %step.id, "{what}");
+                }
+                Ok(what) => {
+                    changed.fetch_add(1, Ordering::SeqCst);
+                    let id = ctx
+                        .state
+                        .record(&step.id)
+                        .and_then(|r| r.id)
+                        .unwrap_or_default();
                     eprintln!(
-                        "[{n:>2}/{remaining}] {:<24} {what:<8} {id} ({:.1}s)",
+                        "[{n:>2}/{total}] {:<24} {what:<9} {id} ({:.1}s)",
                         step.id,
                         t.elapsed().as_secs_f64()
                     );
                 }
-                Err(e) => eprintln!("[{n:>2}/{remaining}] {:<24} FAILED   {e:#}", step.id),
+                Err(e) => eprintln!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id),
             }
-            r
+            r.map(|_| ())
         }
     })
-    .await
+    .await;
+    (out, changed.load(Ordering::SeqCst))
 }
 
 /// Prints root causes (and what was skipped because of them); errors out

@@ -257,3 +257,102 @@ fn futures_inventory(emu: &Emulator) -> std::collections::BTreeSet<String> {
         .unwrap()
         .block_on(inventory(emu))
 }
+
+#[test]
+fn resources_deleted_out_of_band_are_created_again() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    let st = state_json(dir.path());
+    let rtb = step_id(&st, "rtb.sagemaker");
+    let old_key = step_id(&st, "kms.ebs");
+    let domain = step_id(&st, "sm.domain");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sdk = emu.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        ec2.delete_route()
+            .route_table_id(&rtb)
+            .destination_cidr_block("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap();
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        kms.schedule_key_deletion()
+            .key_id(&old_key)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        let sm = aws_sdk_sagemaker::Client::new(&sdk);
+        sm.delete_app()
+            .domain_id(&domain)
+            .user_profile_name("anfw-user-profile-us-east-1")
+            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+            .app_name("default")
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = provision_ok(&emu, dir.path(), &["up"]);
+    for step in ["route.sagemaker_egress", "kms.ebs", "sm.app"] {
+        assert!(
+            out.contains(&format!("{step}: ")) && out.contains("no longer exists"),
+            "{step}: {out}"
+        );
+    }
+    let st = state_json(dir.path());
+    let new_key = step_id(&st, "kms.ebs");
+    assert_ne!(
+        new_key, old_key,
+        "a new EBS key replaced the one pending deletion"
+    );
+    rt.block_on(async {
+        let sdk = emu.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let t = ec2
+            .describe_route_tables()
+            .route_table_ids(&rtb)
+            .send()
+            .await
+            .unwrap();
+        let nat = step_id(&st, "nat");
+        assert!(
+            t.route_tables()[0]
+                .routes()
+                .iter()
+                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+                    && r.nat_gateway_id() == Some(nat.as_str())),
+            "default route to the NAT gateway is back"
+        );
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let aliases = kms.list_aliases().key_id(&new_key).send().await.unwrap();
+        assert!(
+            aliases
+                .aliases()
+                .iter()
+                .any(|a| a.alias_name() == Some("alias/sagemaker-anfw-kms-sagemaker-studio-anfw")),
+            "the alias now names the new key"
+        );
+        let rot = kms
+            .get_key_rotation_status()
+            .key_id(&new_key)
+            .send()
+            .await
+            .unwrap();
+        assert!(rot.key_rotation_enabled());
+        let sm = aws_sdk_sagemaker::Client::new(&sdk);
+        let a = sm
+            .describe_app()
+            .domain_id(&domain)
+            .user_profile_name("anfw-user-profile-us-east-1")
+            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+            .app_name("default")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(a.status().map(|s| s.as_str()), Some("InService"));
+    });
+    let again = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+}

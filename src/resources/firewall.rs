@@ -12,6 +12,7 @@ use aws_sdk_networkfirewall::types::{
     TargetType,
 };
 
+use super::check::Health;
 use super::{Ctx, TAG_STACK, TAG_STEP};
 use crate::error::{aws, has_code, is_not_found};
 use crate::graph::{Spec, Step};
@@ -242,6 +243,25 @@ pub async fn wait_ready(ctx: &Ctx, step: &Step, arn: &str) -> Result<()> {
     .await?;
     ctx.state
         .ready(&step.id, &[(&format!("endpoint.{az}"), endpoint)])
+}
+
+pub async fn health(ctx: &Ctx, arn: &str) -> Result<Health> {
+    match ctx
+        .aws
+        .nfw
+        .describe_firewall()
+        .firewall_arn(arn)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => Ok(Health::Missing),
+        Err(e) => Err(e),
+        Ok(o) => Ok(match o.firewall_status.map(|s| s.status) {
+            Some(FirewallStatusValue::Deleting) => Health::Missing,
+            _ => Health::Present,
+        }),
+    }
 }
 
 pub async fn delete_firewall(ctx: &Ctx, arn: &str) -> Result<()> {

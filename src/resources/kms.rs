@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
+use super::check::Health;
 use super::{Ctx, TAG_STACK, TAG_STEP};
 use crate::error::{aws, has_code, is_not_found};
 use crate::graph::{KeyRole, Spec, Step};
@@ -152,6 +153,27 @@ pub async fn settle_key(ctx: &Ctx, role: KeyRole, id: &str) -> Result<()> {
     .await
 }
 
+/// A key pending deletion cannot be used: treated as missing (a new one is made).
+pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
+    match ctx
+        .aws
+        .kms
+        .describe_key()
+        .key_id(id)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => Ok(Health::Missing),
+        Err(e) => Err(e),
+        Ok(o) => Ok(match o.key_metadata().and_then(|m| m.key_state()) {
+            Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) => Health::Missing,
+            Some(KeyState::Disabled) => Health::Failed("key is disabled".into()),
+            _ => Health::Present,
+        }),
+    }
+}
+
 pub async fn delete_key(ctx: &Ctx, id: &str) -> Result<()> {
     match ctx
         .aws
@@ -199,7 +221,7 @@ pub async fn find_alias(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
 pub async fn create_alias(ctx: &Ctx, step: &Step) -> Result<String> {
     let (key_step, alias) = alias_parts(step)?;
     let key = ctx.state.id(key_step)?;
-    retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+    let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
         ctx.aws
             .kms
             .create_alias()
@@ -209,7 +231,23 @@ pub async fn create_alias(ctx: &Ctx, step: &Step) -> Result<String> {
             .await
             .map_err(aws)
     })
-    .await?;
+    .await;
+    match r {
+        // The alias survived its key (the key was replaced): point it at ours.
+        Err(e) if has_code(&e, &["AlreadyExistsException"]) => {
+            ctx.aws
+                .kms
+                .update_alias()
+                .alias_name(alias)
+                .target_key_id(&key)
+                .send()
+                .await
+                .map_err(aws)?;
+        }
+        r => {
+            r?;
+        }
+    }
     Ok(alias.to_string())
 }
 

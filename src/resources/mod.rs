@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::graph::{Spec, Step};
 use crate::state::{State, Status};
 
+pub mod check;
 pub mod efs;
 pub mod eip;
 pub mod firewall;
@@ -118,18 +119,90 @@ pub fn is_dependency_violation(e: &anyhow::Error) -> bool {
     crate::error::has_code(e, &["DependencyViolation"])
 }
 
+/// What `up` did for a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Recorded, checked, present: nothing done.
+    Unchanged,
+    Created,
+    /// Found the resource of an interrupted create and took it over.
+    Adopted,
+    /// Recorded but gone (deleted out of band): created again.
+    Recreated,
+    /// Recorded but failed: deleted and created again.
+    Replaced,
+    /// Created earlier; waited until usable (a resumed wait).
+    Resumed,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Unchanged => "unchanged",
+            Action::Created => "created",
+            Action::Adopted => "adopted",
+            Action::Recreated => "recreated",
+            Action::Replaced => "replaced",
+            Action::Resumed => "ready",
+        }
+    }
+}
+
 /// Creates (or adopts, or resumes) the resource of `step` and waits until it
-/// is usable. Each transition is in the state before the next call.
-pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
-    let rec = ctx.state.record(&step.id);
-    if rec.as_ref().and_then(|r| r.status) == Some(Status::Ready) {
-        return Ok(());
+/// is usable. Each transition is in the state before the next call. A
+/// resource recorded as ready (or retained by `down`) is checked first: one
+/// deleted out of band is created again, one in a failed state replaced.
+pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
+    let mut rec = ctx.state.record(&step.id);
+    let mut action = None;
+    if let Some(r) = rec
+        .as_ref()
+        .filter(|r| matches!(r.status, Some(Status::Ready | Status::Retained)))
+        && let Some(id) = r.id.clone()
+    {
+        let health = check::check(&ctx, &step, &id)
+            .await
+            .with_context(|| format!("checking {} {id} ({})", step.kind_name(), step.id))?;
+        match health {
+            check::Health::Present => {
+                if r.status == Some(Status::Retained) {
+                    ctx.state.ready(&step.id, &[])?;
+                    ctx.state.note(&step.id, None)?;
+                }
+                return Ok(Action::Unchanged);
+            }
+            check::Health::Missing => {
+                tracing::warn!(step = %step.id, %id, "recorded resource no longer exists; creating it again");
+                eprintln!(
+                    "{}: {} {id} no longer exists (deleted out of band?); creating it again",
+                    step.id,
+                    step.kind_name()
+                );
+                action = Some(Action::Recreated);
+            }
+            check::Health::Failed(why) => {
+                eprintln!(
+                    "{}: {} {id} is in a failed state ({why}); replacing it",
+                    step.id,
+                    step.kind_name()
+                );
+                delete(&ctx, &step, &id).await.with_context(|| {
+                    format!("deleting failed {} {id} ({})", step.kind_name(), step.id)
+                })?;
+                action = Some(Action::Replaced);
+            }
+        }
+        ctx.state.forget(&step.id)?;
+        rec = None;
     }
     // An intent without an id: an earlier create may have taken effect
     // without its answer reaching us. Look before creating again.
     let interrupted = rec.as_ref().is_some_and(|r| r.token.is_some());
     let id = match rec.and_then(|r| r.id) {
-        Some(id) => id,
+        Some(id) => {
+            action.get_or_insert(Action::Resumed);
+            id
+        }
         None => {
             let token = ctx
                 .state
@@ -145,11 +218,16 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
             let id = match found {
                 Some(id) => {
                     tracing::info!(step = %step.id, %id, "adopted existing resource");
+                    action.get_or_insert(Action::Adopted);
                     id
                 }
-                None => create(&ctx, &step, &token)
-                    .await
-                    .with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?,
+                None => {
+                    let id = create(&ctx, &step, &token)
+                        .await
+                        .with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
+                    action.get_or_insert(Action::Created);
+                    id
+                }
             };
             ctx.state.created(&step.id, &id, &[])?;
             id
@@ -158,7 +236,8 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
     settle(&ctx, &step, &id)
         .await
         .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
-    ctx.state.ready(&step.id, &[])
+    ctx.state.ready(&step.id, &[])?;
+    Ok(action.unwrap_or(Action::Created))
 }
 
 /// Why `down` keeps this step's resource, if it does.
@@ -222,7 +301,8 @@ const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --dele
 
 /// Deletes the resource of `step` (if it exists) and forgets it, or marks it
 /// retained when `down` keeps it.
-pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
+/// Returns what happened: "deleted", "kept" or "absent" (nothing to do).
+pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
     let rec = ctx.state.record(&step.id);
     let id = match rec.as_ref().and_then(|r| r.id.clone()) {
         Some(id) => Some(id),
@@ -252,12 +332,12 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
         if rec.is_some() {
             ctx.state.forget(&step.id)?;
         }
-        return Ok(());
+        return Ok("absent");
     };
     if let Some(why) = keep_reason(&ctx, &step) {
         ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
         ctx.state.note(&step.id, Some(why))?;
-        return Ok(());
+        return Ok("kept");
     }
     if let Spec::Bucket { .. } = step.spec
         && !ctx.down.delete_data
@@ -265,13 +345,14 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<()> {
     {
         ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
         ctx.state.note(&step.id, Some(BUCKET_KEPT.into()))?;
-        return Ok(());
+        return Ok("kept");
     }
     ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
     delete(&ctx, &step, &id)
         .await
         .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
-    ctx.state.forget(&step.id)
+    ctx.state.forget(&step.id)?;
+    Ok("deleted")
 }
 
 async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {

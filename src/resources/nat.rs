@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
 use super::Ctx;
+use super::check::Health;
 use crate::error::{aws, is_not_found};
 use crate::graph::Step;
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -79,6 +80,15 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>>
             Some((st, why))
         })),
     }
+}
+
+/// `failed` NAT gateways are replaced; `deleting`/`deleted` ones recreated.
+pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
+    Ok(match state(ctx, id).await? {
+        None | Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => Health::Missing,
+        Some((NatGatewayState::Failed, why)) => Health::Failed(why),
+        Some(_) => Health::Present,
+    })
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {

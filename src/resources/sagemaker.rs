@@ -12,6 +12,7 @@ use aws_sdk_sagemaker::types::{
     RetentionType, Tag, UserProfileStatus, UserSettings,
 };
 
+use super::check::Health;
 use super::{Ctx, DRAIN_BOUND, TAG_STACK};
 use crate::error::{aws, has_code, is_not_found};
 use crate::graph::Step;
@@ -162,6 +163,28 @@ fn record_leftovers(ctx: &Ctx, domain_id: &str, efs: &str) -> Result<()> {
     Ok(())
 }
 
+pub async fn domain_health(ctx: &Ctx, id: &str) -> Result<Health> {
+    match ctx
+        .aws
+        .sagemaker
+        .describe_domain()
+        .domain_id(id)
+        .send()
+        .await
+        .map_err(aws)
+    {
+        Err(e) if is_not_found(&e) => Ok(Health::Missing),
+        Err(e) => Err(e),
+        Ok(d) => Ok(match d.status() {
+            Some(DomainStatus::Deleting) => Health::Missing,
+            Some(DomainStatus::Failed | DomainStatus::DeleteFailed) => {
+                Health::Failed(d.failure_reason().unwrap_or("failed").to_string())
+            }
+            _ => Health::Present,
+        }),
+    }
+}
+
 pub async fn delete_domain(ctx: &Ctx, id: &str) -> Result<()> {
     let sm = &ctx.aws.sagemaker;
     match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
@@ -281,6 +304,29 @@ pub async fn wait_user(ctx: &Ctx, id: &str) -> Result<()> {
     .await
 }
 
+pub async fn user_health(ctx: &Ctx, id: &str) -> Result<Health> {
+    let (domain, name) = split_user(id)?;
+    let r = ctx
+        .aws
+        .sagemaker
+        .describe_user_profile()
+        .domain_id(domain)
+        .user_profile_name(name)
+        .send()
+        .await;
+    match r.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(Health::Missing),
+        Err(e) => Err(e),
+        Ok(u) => Ok(match u.status() {
+            Some(UserProfileStatus::Deleting) => Health::Missing,
+            Some(UserProfileStatus::Failed | UserProfileStatus::DeleteFailed) => {
+                Health::Failed(u.failure_reason().unwrap_or("failed").to_string())
+            }
+            _ => Health::Present,
+        }),
+    }
+}
+
 pub async fn delete_user(ctx: &Ctx, id: &str) -> Result<()> {
     let (domain, name) = split_user(id)?;
     let sm = &ctx.aws.sagemaker;
@@ -370,6 +416,14 @@ pub async fn find_app(ctx: &Ctx) -> Result<Option<String>> {
 pub async fn create_app(ctx: &Ctx, step: &Step) -> Result<String> {
     let domain = ctx.state.id("sm.domain")?;
     let user = &ctx.s.user_profile_name;
+    // An app of the same name still being deleted blocks the name until Deleted.
+    until("previous app deleted", Poll::slow(20 * 60), || async {
+        Ok(match app_status(ctx, &domain, user).await? {
+            Some((AppStatus::Deleting, _)) => None,
+            _ => Some(()),
+        })
+    })
+    .await?;
     ctx.aws
         .sagemaker
         .create_app()
@@ -395,6 +449,15 @@ pub async fn wait_app(ctx: &Ctx, id: &str) -> Result<()> {
         }
     })
     .await
+}
+
+pub async fn app_health(ctx: &Ctx, id: &str) -> Result<Health> {
+    let (domain, user) = split_app(id)?;
+    Ok(match app_status(ctx, domain, user).await? {
+        None | Some((AppStatus::Deleted | AppStatus::Deleting, _)) => Health::Missing,
+        Some((AppStatus::Failed, why)) => Health::Failed(why),
+        Some(_) => Health::Present,
+    })
 }
 
 pub async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {

@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use serde_json::json;
 
 use super::Ctx;
+use super::check::Health;
 use crate::error::{aws, is_not_found};
 use crate::graph::{Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -127,6 +128,14 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
             .and_then(|e| e.state())
             .map(|s| s.as_str().to_ascii_lowercase())),
     }
+}
+
+pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
+    Ok(match state(ctx, id).await?.as_deref() {
+        None | Some("deleted" | "deleting") => Health::Missing,
+        Some(s @ ("failed" | "rejected" | "expired")) => Health::Failed(format!("endpoint is {s}")),
+        Some(_) => Health::Present,
+    })
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
