@@ -1,0 +1,299 @@
+//! Crash-safe resume: an injected failure of any create, SIGKILL at random
+//! moments, Ctrl-C, EC2 throttling and 5xx bursts — after each, `up`
+//! converges to exactly one of each resource, and `down --purge-efs` then
+//! leaves nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+/// The stack's resources by kind, as `inventory` counts them (ENIs are
+/// left out: they are SageMaker's and the endpoints' own).
+fn expected() -> BTreeMap<String, usize> {
+    [
+        ("vpc", 1),
+        ("subnet", 3),
+        ("sg", 5), // sg.sagemaker, sg.vpce, the two NFS groups, the VPC's default group
+        ("eip", 1),
+        ("nat", 1),
+        ("igw", 1),
+        ("rtb", 4),
+        ("vpce", 12), // 10 interface, the S3 gateway, the firewall's endpoint
+        ("firewall", 1),
+        ("firewall-policy", 1),
+        ("rule-group", 1),
+        ("bucket", 2),
+        ("kms-key", 2),
+        ("alias", 2),
+        ("role", 1),
+        ("policy", 1),
+        ("domain", 1),
+        ("user-profile", 1),
+        ("app", 1),
+        ("efs", 1),
+        ("mount_target_subnet", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn counts(emu: &Emulator) -> BTreeMap<String, usize> {
+    let inv = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(inventory(emu));
+    let mut c = count_kinds(&inv);
+    c.remove("eni");
+    c
+}
+
+fn assert_nothing_left(emu: &Emulator) {
+    let inv = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(inventory(emu));
+    assert!(inv.is_empty(), "left after down --purge-efs: {inv:?}");
+}
+
+/// Every create operation of the stack fails once (a 400 the SDK does not
+/// retry); `up` reports it, and the next `up` converges without duplicates.
+#[test]
+fn a_failed_create_of_any_kind_then_up_converges() {
+    let emu = Emulator::start("0", &[]);
+    let ops = [
+        "ec2:CreateVpc",
+        "ec2:ModifyVpcAttribute",
+        "ec2:CreateSubnet",
+        "ec2:CreateSecurityGroup",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:AllocateAddress",
+        "ec2:CreateInternetGateway",
+        "ec2:AttachInternetGateway",
+        "ec2:CreateNatGateway",
+        "network-firewall:CreateRuleGroup",
+        "network-firewall:CreateFirewallPolicy",
+        "network-firewall:CreateFirewall",
+        "ec2:CreateRouteTable",
+        "ec2:AssociateRouteTable",
+        "ec2:CreateRoute",
+        "ec2:CreateVpcEndpoint",
+        "kms:CreateKey",
+        "kms:EnableKeyRotation",
+        "kms:CreateAlias",
+        "s3:CreateBucket",
+        "s3:PutBucketEncryption",
+        "s3:PutBucketPolicy",
+        "iam:CreatePolicy",
+        "iam:CreateRole",
+        "iam:AttachRolePolicy",
+        "sagemaker:CreateDomain",
+        "sagemaker:CreateUserProfile",
+        "sagemaker:CreateApp",
+    ];
+    for op in ops {
+        emu.control_post("reset", json!({}));
+        let dir = tempfile::tempdir().unwrap();
+        emu.control_post(
+            "faults",
+            json!({"operation": op, "count": 1, "error_code": "InvalidParameterValue", "status": 400, "message": format!("injected into {op}")}),
+        );
+        let o = provision(&emu, dir.path(), &["up"]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{op}: {t}");
+        assert!(
+            t.contains(&format!("injected into {op}")) && t.contains("failed:"),
+            "{op}: {t}"
+        );
+        provision_ok(&emu, dir.path(), &["up"]);
+        assert_eq!(counts(&emu), expected(), "after a failed {op}");
+    }
+}
+
+/// Tiny deterministic generator (xorshift) so kill points are reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn spawn(emu: &Emulator, dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir)
+        .args(["--endpoint-url", &emu.url, "--region", "us-east-1"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("PROVISION_TIME_SCALE", SCALE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `args`, SIGKILLs it after `ms` (if still running). True if it finished first.
+fn run_and_kill(emu: &Emulator, dir: &std::path::Path, args: &[&str], ms: u64) -> bool {
+    let mut child = spawn(emu, dir, args);
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    false
+}
+
+#[test]
+fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
+    let emu = Emulator::start(SCALE, &[]);
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let (mut up_kills, mut down_kills) = (0, 0);
+    // Three full cycles; kill points are spread over the first ~second of
+    // each run, and every killed run is resumed by the next one.
+    for cycle in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..12 {
+            if run_and_kill(&emu, dir.path(), &["up"], 40 + rng.below(900)) {
+                break;
+            }
+            up_kills += 1;
+        }
+        provision_ok(&emu, dir.path(), &["up"]);
+        assert_eq!(
+            counts(&emu),
+            expected(),
+            "cycle {cycle}: after kills during up"
+        );
+        let again = provision_ok(&emu, dir.path(), &["up"]);
+        assert!(again.contains("Nothing to do"), "{again}");
+        for _ in 0..8 {
+            if run_and_kill(
+                &emu,
+                dir.path(),
+                &["down", "--purge-efs"],
+                40 + rng.below(700),
+            ) {
+                break;
+            }
+            down_kills += 1;
+        }
+        provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+        assert_nothing_left(&emu);
+    }
+    println!("SIGKILL points exercised: {up_kills} during up, {down_kills} during down");
+    assert!(
+        up_kills >= 10 && down_kills >= 5,
+        "kills landed mid-run: up {up_kills}, down {down_kills}"
+    );
+}
+
+#[test]
+fn ctrl_c_lets_running_steps_finish_and_exits_130() {
+    let emu = Emulator::start("0.02", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("PROVISION_TIME_SCALE", "0.02")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The NAT gateway takes 105 s x 0.02 = 2.1 s: interrupt while it is pending.
+    let state = dir.path().join("state/sagemaker-studio-anfw.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = std::fs::read_to_string(&state).unwrap_or_default();
+        if s.contains("\"nat\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nat step never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let t = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(130), "{t}");
+    assert!(t.contains("starting nothing new"), "{t}");
+    let st = state_json(dir.path());
+    assert_eq!(
+        st["steps"]["nat"]["status"], "ready",
+        "the running NAT step finished and recorded: {st}"
+    );
+    assert!(
+        st["steps"]["sm.app"].is_null(),
+        "nothing new started after the interrupt"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("PROVISION_TIME_SCALE", "0.02")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(counts(&emu), expected());
+}
+
+/// EC2's request-rate buckets on, plus bursts of 503s on the hot calls: the
+/// SDK's retries absorb them; nothing reaches the user.
+#[test]
+fn throttling_and_503_bursts_never_reach_the_user() {
+    let emu = Emulator::start(SCALE, &["--throttle"]);
+    let dir = tempfile::tempdir().unwrap();
+    for op in [
+        "ec2:CreateVpcEndpoint",
+        "ec2:DescribeNatGateways",
+        "sagemaker:DescribeDomain",
+        "network-firewall:DescribeFirewall",
+        "ec2:DeleteVpcEndpoints",
+        "ec2:DeleteSubnet",
+    ] {
+        emu.control_post(
+            "faults",
+            json!({"operation": op, "count": 3, "error_code": "ServiceUnavailable", "status": 503}),
+        );
+    }
+    provision_ok(&emu, dir.path(), &["up"]);
+    assert_eq!(counts(&emu), expected());
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    assert_nothing_left(&emu);
+    let calls = emu.control_get("calls");
+    let statuses: Vec<(String, u64)> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["operation"].as_str().unwrap().to_string(),
+                c["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let n503 = statuses.iter().filter(|(_, s)| *s == 503).count();
+    assert!(
+        n503 >= 18,
+        "the bursts and throttling happened ({n503} answers were 503)"
+    );
+}
