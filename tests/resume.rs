@@ -204,7 +204,7 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
 fn ctrl_c_lets_running_steps_finish_and_exits_130() {
     let emu = Emulator::start("0.02", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
+    let child = Command::new(env!("CARGO_BIN_EXE_provision"))
         .current_dir(dir.path())
         .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
         .env("AWS_ACCESS_KEY_ID", "test")
