@@ -95,12 +95,51 @@ pub enum Command {
         #[arg(long)]
         delete_data: bool,
     },
+    /// Check every security control of the live stack (one line per control, with evidence).
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let Studio read JumpStart content (objects tagged SageMaker=true) through the S3 endpoint, or stop it.
+    Jumpstart {
+        #[command(subcommand)]
+        action: OnOff,
+    },
+    /// Show or edit the firewall's domain allow-list.
+    Firewall {
+        #[command(subcommand)]
+        action: FirewallAction,
+    },
+    /// Print the least-privilege IAM policy an operator needs to run provision.
+    IamPolicy,
     /// Print the stack's outputs (the original CloudFormation output keys).
     Outputs {
         #[arg(long)]
         json: bool,
         /// Print only this key's raw value.
         key: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum OnOff {
+    Enable,
+    Disable,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum FirewallAction {
+    /// Print the domains the firewall lets through.
+    List,
+    /// Add domains (or .suffixes) to the allow-list.
+    Allow {
+        #[arg(required = true)]
+        domains: Vec<String>,
+    },
+    /// Remove domains from the allow-list (the last one cannot be removed).
+    Remove {
+        #[arg(required = true)]
+        domains: Vec<String>,
     },
 }
 
@@ -195,12 +234,21 @@ async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig
     Ok((settings, path, sdk))
 }
 
-pub async fn run(cli: Cli) -> Result<()> {
-    match &cli.command {
-        Command::Outputs { json, key } => return outputs(&cli.global, *json, key.as_deref()).await,
-        Command::Up | Command::Down { .. } => {}
-    }
-    let (settings, path, sdk) = resolve(&cli.global).await?;
+/// How a command uses the state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `up`: lock, create if absent, record the parameters.
+    Create,
+    /// Mutating commands on an existing stack: lock.
+    Write,
+    /// Read-only commands: no lock, nothing written.
+    Read,
+}
+
+/// Resolves parameters, asks STS for the account, opens the state for the
+/// stack (refusing a foreign one) and builds the context every command uses.
+pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Arc<Ctx>> {
+    let (settings, path, sdk) = resolve(g).await?;
     let clients = Clients::new(&sdk);
     let account = clients.account().await?;
     let who = Identity {
@@ -208,33 +256,70 @@ pub async fn run(cli: Cli) -> Result<()> {
         region: &settings.region,
         account: &account,
     };
-    let create = matches!(cli.command, Command::Up);
-    let state = State::open(&path, &who, create)?;
-    let down = match cli.command {
-        Command::Down {
-            purge_efs,
-            delete_data,
-        } => DownOptions {
-            purge_efs,
-            delete_data,
-        },
-        _ => DownOptions::default(),
+    let state = match access {
+        Access::Read => State::open_read(&path, &who)?,
+        _ => State::open(&path, &who, access == Access::Create)?,
     };
-    if create {
+    if access == Access::Create {
         let params = settings.as_map();
         state.update(|d| d.params = params)?;
     }
-    let ctx = Arc::new(Ctx {
+    Ok(Arc::new(Ctx {
         aws: clients,
         s: Arc::new(settings),
         state,
         account,
         down,
-    });
+    }))
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    let parallelism = g.parallelism as usize;
     match cli.command {
-        Command::Up => up(ctx, cli.global.parallelism as usize).await,
-        Command::Down { .. } => teardown(ctx, cli.global.parallelism as usize).await,
-        Command::Outputs { .. } => unreachable!(),
+        Command::Outputs { json, ref key } => outputs(g, json, key.as_deref()).await,
+        Command::Up => {
+            up(
+                connect(g, Access::Create, DownOptions::default()).await?,
+                parallelism,
+            )
+            .await
+        }
+        Command::Down {
+            purge_efs,
+            delete_data,
+        } => {
+            let down = DownOptions {
+                purge_efs,
+                delete_data,
+            };
+            teardown(connect(g, Access::Write, down).await?, parallelism).await
+        }
+        Command::Verify { json } => {
+            crate::controls::verify(
+                connect(g, Access::Read, DownOptions::default()).await?,
+                json,
+            )
+            .await
+        }
+        Command::Jumpstart { ref action } => {
+            let enable = matches!(action, OnOff::Enable);
+            crate::controls::jumpstart(
+                connect(g, Access::Write, DownOptions::default()).await?,
+                enable,
+            )
+            .await
+        }
+        Command::Firewall { ref action } => {
+            let access = if matches!(action, FirewallAction::List) {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            crate::controls::firewall(connect(g, access, DownOptions::default()).await?, action)
+                .await
+        }
+        Command::IamPolicy => crate::controls::iam_policy(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod aws;
 mod cli;
 mod config;
+mod controls;
 mod engine;
 mod error;
 mod graph;

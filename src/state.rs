@@ -161,7 +161,8 @@ pub struct State {
 struct Inner {
     path: PathBuf,
     doc: StateDoc,
-    _lock: File,
+    /// Held for the life of the handle; `None` for read-only handles.
+    lock: Option<File>,
 }
 
 /// What the run is about to act on: the state must belong to it.
@@ -220,11 +221,30 @@ impl State {
             inner: Arc::new(Mutex::new(Inner {
                 path: path.to_path_buf(),
                 doc,
-                _lock: lock,
+                lock: Some(lock),
             })),
         };
         state.persist()?;
         Ok(state)
+    }
+
+    /// Opens an existing state file for reading only: no lock, no write.
+    /// Mutations through this handle are refused.
+    pub fn open_read(path: &Path, who: &Identity) -> Result<State> {
+        let doc = read(path)?.with_context(|| {
+            format!(
+                "no state file at {}: nothing was provisioned with it",
+                path.display()
+            )
+        })?;
+        check_identity(path, &doc, who)?;
+        Ok(State {
+            inner: Arc::new(Mutex::new(Inner {
+                path: path.to_path_buf(),
+                doc,
+                lock: None,
+            })),
+        })
     }
 
     fn persist(&self) -> Result<()> {
@@ -236,6 +256,9 @@ impl State {
     /// Applies `f` to the document and persists the result before returning.
     pub fn update(&self, f: impl FnOnce(&mut StateDoc)) -> Result<()> {
         let mut inner = self.inner.lock().expect("state mutex poisoned");
+        if inner.lock.is_none() {
+            bail!("state {} is open read-only", inner.path.display());
+        }
         f(&mut inner.doc);
         let bytes = serde_json::to_vec_pretty(&inner.doc)?;
         write_atomic(&inner.path, &bytes)

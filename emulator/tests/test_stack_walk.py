@@ -294,7 +294,8 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
 
     endpoint_enis = {eni for e in ec2.describe_vpc_endpoints(VpcEndpointIds=interface)["VpcEndpoints"]
                      for eni in e["NetworkInterfaceIds"]}
-    assert len(endpoint_enis) == 10  # the app's ENI went with the app; the mount target's stays
+    assert len(endpoint_enis) == 10
+    # the app's ENI went with the app; the mount target's stays, and with the endpoints' it blocks the subnet
     assert enis_in_sagemaker_subnet() == endpoint_enis | {mount_targets[0]["NetworkInterfaceId"]}
     refused("DependencyViolation", ec2.delete_subnet, SubnetId=subnet["sagemaker"])
     refused("FileSystemInUse", efs.delete_file_system, FileSystemId=home_efs)
