@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/provision
 EMU_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)
 
-.PHONY: up down build test test-rust test-emulator lint emulator-venv
+.PHONY: up down build test test-rust test-emulator lint emulator-venv bench
 
 build:
 	cargo build
@@ -44,3 +44,11 @@ test-emulator:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+# The benchmark (BENCHMARKS.md), not a test: `make test` never runs it.
+# Starts its own emulator on a free port (full latency profile, throttling on,
+# scale 0.02), one untimed warm-up cycle, then 3 timed `up` +
+# `down --purge-efs --delete-data` runs. Options: make bench BENCH_ARGS="--runs 5 --json out.json"
+BENCH_ARGS ?=
+bench: build emulator-venv
+	emulator/.venv/bin/python bench/run.py --bin $(BIN) $(BENCH_ARGS)

@@ -14,6 +14,7 @@ use crate::aws::{Clients, ConnOptions};
 use crate::config::{InvalidInput, RawParams, Settings};
 use crate::engine::{self, SkipReason};
 use crate::graph::{self, Graph};
+use crate::progress::{Progress, elapsed};
 use crate::resources::{self, Ctx, DownOptions};
 use crate::state::{self, Identity, State, Status};
 
@@ -51,6 +52,9 @@ pub struct Global {
     /// How many steps may run at once.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+    /// Plain line-per-event output even on a terminal (the default when stderr is not one).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
     /// Allow a region outside the Network Firewall list of the spec.
     #[arg(long, global = true)]
     pub any_region: bool,
@@ -80,6 +84,9 @@ pub struct ParamFlags {
     pub allowed_domains: Option<Vec<String>>,
     #[arg(long, global = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
+    /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
+    pub users: Option<Vec<String>>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +102,46 @@ pub enum Command {
         #[arg(long)]
         delete_data: bool,
     },
+    /// Show what `up` (or, with --destroy, `down`) would do, step by step; changes nothing.
+    #[command(
+        after_help = "Examples:\n  provision plan\n  provision plan --destroy --purge-efs\n  provision plan --json"
+    )]
+    Plan {
+        /// Plan `down` instead of `up`.
+        #[arg(long)]
+        destroy: bool,
+        /// With --destroy: plan `down --purge-efs`.
+        #[arg(long, requires = "destroy")]
+        purge_efs: bool,
+        /// With --destroy: plan `down --delete-data`.
+        #[arg(long, requires = "destroy")]
+        delete_data: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the recorded resources with what exists now (present, missing, changed, retained).
+    #[command(
+        after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json"
+    )]
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a presigned URL that opens Studio for a user profile (never stored).
+    #[command(after_help = "Example:\n  provision studio-url --expires 600")]
+    StudioUrl {
+        /// User profile (default: the stack's user_profile_name).
+        #[arg(long)]
+        user: Option<String>,
+        /// Seconds the URL stays valid (5 to 300 for the URL itself; AWS's rule).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i32).range(5..=300))]
+        expires: i32,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision"
+    )]
+    Completions { shell: clap_complete::Shell },
     /// Check every security control of the live stack (one line per control, with evidence).
     Verify {
         #[arg(long)]
@@ -172,6 +219,7 @@ impl ParamFlags {
             allowed_domains: self.allowed_domains.clone(),
             availability_zone: self.availability_zone.clone(),
             region: None,
+            users: self.users.clone(),
         }
     }
 }
@@ -243,6 +291,8 @@ pub enum Access {
     Write,
     /// Read-only commands: no lock, nothing written.
     Read,
+    /// Like `Read`, and a missing state file is an empty stack (`plan`).
+    ReadOrEmpty,
 }
 
 /// Resolves parameters, asks STS for the account, opens the state for the
@@ -257,7 +307,8 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Ar
         account: &account,
     };
     let state = match access {
-        Access::Read => State::open_read(&path, &who)?,
+        Access::Read => State::open_read(&path, &who, false)?,
+        Access::ReadOrEmpty => State::open_read(&path, &who, true)?,
         _ => State::open(&path, &who, access == Access::Create)?,
     };
     if access == Access::Create {
@@ -275,13 +326,16 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Ar
 
 pub async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
-    let parallelism = g.parallelism as usize;
+    let opts = RunOptions {
+        parallelism: g.parallelism as usize,
+        progress: !g.no_progress,
+    };
     match cli.command {
         Command::Outputs { json, ref key } => outputs(g, json, key.as_deref()).await,
         Command::Up => {
             up(
                 connect(g, Access::Create, DownOptions::default()).await?,
-                parallelism,
+                opts,
             )
             .await
         }
@@ -293,7 +347,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 purge_efs,
                 delete_data,
             };
-            teardown(connect(g, Access::Write, down).await?, parallelism).await
+            teardown(connect(g, Access::Write, down).await?, opts).await
         }
         Command::Verify { json } => {
             crate::controls::verify(
@@ -320,6 +374,38 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await
         }
         Command::IamPolicy => crate::controls::iam_policy(),
+        Command::Plan {
+            destroy,
+            purge_efs,
+            delete_data,
+            json,
+        } => {
+            let down = DownOptions {
+                purge_efs,
+                delete_data,
+            };
+            crate::inspect::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, json).await
+        }
+        Command::Status { json } => {
+            crate::inspect::status(
+                connect(g, Access::Read, DownOptions::default()).await?,
+                json,
+            )
+            .await
+        }
+        Command::StudioUrl { ref user, expires } => {
+            let ctx = connect(g, Access::Read, DownOptions::default()).await?;
+            studio_url(ctx, user.clone(), expires).await
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "provision",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }
 
@@ -344,7 +430,7 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
-async fn up(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
+async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let graph = graph::build(&ctx.s);
     let total = graph.steps.len();
     let recorded = graph
@@ -362,7 +448,7 @@ async fn up(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     let started = Instant::now();
     let stop = stop_on_ctrl_c();
     let edges = graph.edges();
-    let (out, changed) = run_graph(&ctx, &graph, &edges, parallelism, stop, true).await;
+    let (out, changed) = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
     report(&graph, out, started, "up", total)?;
     if changed == 0 {
         println!(
@@ -380,7 +466,7 @@ async fn up(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     Ok(())
 }
 
-async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
+async fn teardown(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
     let edges = graph.reversed_edges();
     eprintln!(
@@ -401,9 +487,8 @@ async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
         ctx.state.path().display()
     );
     let started = Instant::now();
-    resources::retain_data(&ctx).await?;
     let stop = stop_on_ctrl_c();
-    let (out, _) = run_graph(&ctx, &graph, &edges, parallelism, stop, false).await;
+    let (out, _) = run_graph(&ctx, &graph, &edges, &opts, stop, false).await;
     report(&graph, out, started, "down", graph.steps.len())?;
     let kept: Vec<(String, state::Record)> = ctx
         .state
@@ -435,25 +520,35 @@ async fn teardown(ctx: Arc<Ctx>, parallelism: usize) -> Result<()> {
     Ok(())
 }
 
-/// Runs every step of `graph` (up or down) with progress lines; returns
-/// the engine's outcome and how many steps changed something.
+/// Runs every step of `graph` (up or down) with progress; returns the
+/// engine's outcome and how many steps changed something.
 async fn run_graph(
     ctx: &Arc<Ctx>,
     graph: &Graph,
     edges: &[Vec<usize>],
-    parallelism: usize,
+    opts: &RunOptions,
     stop: tokio::sync::watch::Receiver<bool>,
     forward: bool,
 ) -> (engine::Outcome<anyhow::Error>, usize) {
     let total = edges.len();
+    let progress = Progress::start(total, opts.progress);
+    let ticker = {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                p.refresh();
+            }
+        })
+    };
     let finished = Arc::new(AtomicUsize::new(0));
     let changed = Arc::new(AtomicUsize::new(0));
-    let out = engine::run(edges, &HashSet::new(), parallelism, stop, |i| {
-        let (ctx, step) = (ctx.clone(), graph.steps[i].clone());
+    let out = engine::run(edges, &HashSet::new(), opts.parallelism, stop, |i| {
+        let (ctx, step, progress) = (ctx.clone(), graph.steps[i].clone(), progress.clone());
         let (finished, changed) = (finished.clone(), changed.clone());
-        async move {
+        crate::progress::STEP.scope(step.id.clone(), async move {
             let t = Instant::now();
-            tracing::info!(step = %step.id, "start");
+            progress.begin(&step.id);
             let r = if forward {
                 resources::up_step(ctx.clone(), step.clone())
                     .await
@@ -463,9 +558,7 @@ async fn run_graph(
             };
             let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
             match &r {
-                Ok(what @ ("unchanged" | "absent")) => {
-                    tracing::info!(step = %step.id, "{what}");
-                }
+                Ok("unchanged" | "absent") => progress.skip(&step.id),
                 Ok(what) => {
                     changed.fetch_add(1, Ordering::SeqCst);
                     let id = ctx
@@ -473,19 +566,34 @@ async fn run_graph(
                         .record(&step.id)
                         .and_then(|r| r.id)
                         .unwrap_or_default();
-                    eprintln!(
-                        "[{n:>2}/{total}] {:<24} {what:<9} {id} ({:.1}s)",
-                        step.id,
-                        t.elapsed().as_secs_f64()
+                    progress.end(
+                        &step.id,
+                        &format!(
+                            "[{n:>2}/{total}] {:<24} {what:<9} {id} ({})",
+                            step.id,
+                            elapsed(t.elapsed())
+                        ),
                     );
                 }
-                Err(e) => eprintln!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id),
+                Err(e) => progress.end(
+                    &step.id,
+                    &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id),
+                ),
             }
             r.map(|_| ())
-        }
+        })
     })
     .await;
+    ticker.abort();
+    progress.finish();
     (out, changed.load(Ordering::SeqCst))
+}
+
+/// How `up`/`down` run.
+pub struct RunOptions {
+    pub parallelism: usize,
+    /// Live view when stderr is a terminal.
+    pub progress: bool,
 }
 
 /// Prints root causes (and what was skipped because of them); errors out
@@ -527,6 +635,35 @@ fn report(
         EXIT_FAILED
     };
     Err(Exit(code, msg).into())
+}
+
+async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result<()> {
+    let domain = ctx.state.id("sm.domain").map_err(|_| {
+        Exit(
+            EXIT_FAILED,
+            "the stack has no SageMaker domain yet: run `provision up` first".into(),
+        )
+    })?;
+    let user = user.unwrap_or_else(|| ctx.s.user_profile_name.clone());
+    let out = ctx
+        .aws
+        .sagemaker
+        .create_presigned_domain_url()
+        .domain_id(&domain)
+        .user_profile_name(&user)
+        .expires_in_seconds(expires)
+        .send()
+        .await
+        .map_err(crate::error::aws)
+        .with_context(|| {
+            format!("creating a presigned URL for user profile {user} in domain {domain}")
+        })?;
+    println!(
+        "{}",
+        out.authorized_url()
+            .context("CreatePresignedDomainUrl returned no URL")?
+    );
+    Ok(())
 }
 
 /// The original stack's output keys, read from the state file (no AWS call).

@@ -38,6 +38,9 @@ pub struct RawParams {
     pub allowed_domains: Option<Vec<String>>,
     pub availability_zone: Option<String>,
     pub region: Option<String>,
+    /// User profiles, each with its own JupyterServer app; the first is the
+    /// primary one (`UserProfileName`). Default: [user_profile_name].
+    pub users: Option<Vec<String>>,
 }
 
 impl RawParams {
@@ -47,12 +50,16 @@ impl RawParams {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
-            let line = e
+            // Name the line and show it: it holds the parameter at fault.
+            let at = e
                 .span()
-                .map(|s| text[..s.start].matches('\n').count() + 1)
-                .map(|l| format!(" line {l}"))
+                .map(|s| {
+                    let n = text[..s.start].matches('\n').count();
+                    let src = text.lines().nth(n).unwrap_or_default().trim();
+                    format!(" line {} ({src})", n + 1)
+                })
                 .unwrap_or_default();
-            format!("config file {}{line}: {}", path.display(), e.message())
+            format!("config file {}{at}: {}", path.display(), e.message().trim())
         })
     }
 
@@ -69,6 +76,7 @@ impl RawParams {
             allowed_domains: over.allowed_domains.or(self.allowed_domains),
             availability_zone: over.availability_zone.or(self.availability_zone),
             region: over.region.or(self.region),
+            users: over.users.or(self.users),
         }
     }
 }
@@ -86,6 +94,8 @@ pub struct Settings {
     pub sagemaker_subnet_cidr: Ipv4Net,
     pub allowed_domains: Vec<String>,
     pub availability_zone: String,
+    /// All user profiles; `users[0] == user_profile_name`.
+    pub users: Vec<String>,
 }
 
 /// All the rules the input broke.
@@ -105,6 +115,9 @@ impl fmt::Display for InvalidInput {
 impl std::error::Error for InvalidInput {}
 
 pub const DEFAULT_PROJECT: &str = "sagemaker-studio-anfw";
+
+/// User profiles one stack may carry (each adds a profile and an app).
+pub const MAX_USERS: usize = 100;
 
 /// Longest account id AWS issues (12 digits): derived names are checked with it.
 const ACCOUNT_PLACEHOLDER: &str = "123456789012";
@@ -137,10 +150,34 @@ impl Settings {
             .domain_name
             .unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
         check_sagemaker_name("domain_name", &domain_name, &mut errs);
-        let user_profile_name = raw
-            .user_profile_name
-            .unwrap_or_else(|| format!("anfw-user-profile-{region}"));
-        check_sagemaker_name("user_profile_name", &user_profile_name, &mut errs);
+        let users = match (raw.users, raw.user_profile_name) {
+            (Some(_), Some(u)) => {
+                errs.push(format!(
+                    "user_profile_name: '{u}' given together with users; give one (the first of users is the primary profile)"
+                ));
+                vec![u]
+            }
+            (Some(list), None) => list,
+            (None, Some(u)) => vec![u],
+            (None, None) => vec![format!("anfw-user-profile-{region}")],
+        };
+        if users.is_empty() {
+            errs.push("users: the list is empty; give at least one user profile name".into());
+        }
+        if users.len() > MAX_USERS {
+            errs.push(format!(
+                "users: {} profiles given, at most {MAX_USERS}",
+                users.len()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for u in &users {
+            check_sagemaker_name("users", u, &mut errs);
+            if !seen.insert(u.as_str()) {
+                errs.push(format!("users: '{u}' appears twice"));
+            }
+        }
+        let user_profile_name = users.first().cloned().unwrap_or_default();
 
         let vpc_cidr = parse_cidr(
             "vpc_cidr",
@@ -227,6 +264,7 @@ impl Settings {
             sagemaker_subnet_cidr: s.expect("checked"),
             allowed_domains,
             availability_zone,
+            users,
         })
     }
 
@@ -259,7 +297,6 @@ impl Settings {
         put("project", self.project.clone().into());
         put("region", self.region.clone().into());
         put("domain_name", self.domain_name.clone().into());
-        put("user_profile_name", self.user_profile_name.clone().into());
         put("vpc_cidr", self.vpc_cidr.to_string().into());
         put(
             "firewall_subnet_cidr",
@@ -272,6 +309,11 @@ impl Settings {
         );
         put("allowed_domains", self.allowed_domains.clone().into());
         put("availability_zone", self.availability_zone.clone().into());
+        if self.users.len() > 1 {
+            put("users", self.users.clone().into());
+        } else {
+            put("user_profile_name", self.user_profile_name.clone().into());
+        }
         m
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! # Invariants
 //! - A node starts only when every node it needs has finished successfully.
-//! - At most `parallelism` nodes run at once (a semaphore around the work,
-//!   not part of the graph).
+//! - At most `parallelism` nodes are *working* at once (a semaphore around
+//!   the work, not part of the graph). A node that only waits — sleeping
+//!   between polls of a slow resource — gives its slot back for the sleep
+//!   (`idle`), so fifty apps becoming ready do not block the rest of the
+//!   graph, and the bound still caps concurrent API calls.
 //! - After the first failure (or a stop request) nothing new starts; nodes
 //!   already running are drained, so each records its own outcome. The
 //!   drain loop does not use `?`: one failure must not abandon the others.
@@ -18,7 +21,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 /// Which nodes wait on which; `edges[i]` lists the nodes node i needs.
@@ -85,6 +88,37 @@ impl DependencyQueue {
     }
 }
 
+/// A running node's concurrency slot.
+struct Slot {
+    sem: Arc<Semaphore>,
+    permit: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+tokio::task_local! {
+    static SLOT: Slot;
+}
+
+/// Awaits `fut` (a wait, not work) without holding the node's slot; takes
+/// a slot again before returning. Outside the engine it just awaits.
+pub async fn idle<F: Future>(fut: F) -> F::Output {
+    let released = SLOT
+        .try_with(|s| {
+            s.permit
+                .lock()
+                .expect("slot lock")
+                .take()
+                .map(|_| s.sem.clone())
+        })
+        .ok()
+        .flatten();
+    let out = fut.await;
+    if let Some(sem) = released {
+        let p = sem.acquire_owned().await.expect("semaphore never closed");
+        SLOT.with(|s| *s.permit.lock().expect("slot lock") = Some(p));
+    }
+    out
+}
+
 /// Why a node did not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
@@ -136,11 +170,16 @@ where
             let permit_sem = sem.clone();
             let fut = work(n);
             running.spawn(async move {
-                let _permit = permit_sem
+                let permit = permit_sem
+                    .clone()
                     .acquire_owned()
                     .await
                     .expect("semaphore never closed");
-                (n, fut.await)
+                let slot = Slot {
+                    sem: permit_sem,
+                    permit: std::sync::Mutex::new(Some(permit)),
+                };
+                (n, SLOT.scope(slot, fut).await)
             });
         }
         if running.is_empty() {
@@ -292,6 +331,37 @@ mod tests {
         .await;
         assert!(out.ok());
         assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn idle_waits_do_not_hold_a_slot() {
+        // Parallelism 1: node 0 waits (idle) for node 1, which could not run
+        // if the wait held the only slot.
+        let edges = vec![vec![], vec![]];
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let tx = Arc::new(tx);
+        let out = tokio::time::timeout(
+            Duration::from_secs(5),
+            run(&edges, &HashSet::new(), 1, no_stop(), move |n| {
+                let (tx, mut rx) = (tx.clone(), rx.clone());
+                async move {
+                    if n == 0 {
+                        idle(async {
+                            while !*rx.borrow_and_update() {
+                                rx.changed().await.unwrap();
+                            }
+                        })
+                        .await;
+                    } else {
+                        tx.send(true).unwrap();
+                    }
+                    Ok::<(), ()>(())
+                }
+            }),
+        )
+        .await
+        .expect("no deadlock: the waiting node gave its slot back");
+        assert!(out.ok());
     }
 
     #[tokio::test]

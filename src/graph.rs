@@ -60,8 +60,12 @@ pub enum Spec {
     IamPolicy,
     IamRole,
     Domain,
-    UserProfile,
-    App,
+    UserProfile {
+        name: String,
+    },
+    App {
+        user: String,
+    },
     /// Teardown only: SageMaker's EFS mount targets (and their ENIs).
     EfsMountTargets,
     /// Teardown only: SageMaker's EFS file system.
@@ -131,8 +135,8 @@ impl Step {
             Spec::IamPolicy => "IAM managed policy",
             Spec::IamRole => "IAM role",
             Spec::Domain => "SageMaker domain",
-            Spec::UserProfile => "SageMaker user profile",
-            Spec::App => "SageMaker app",
+            Spec::UserProfile { .. } => "SageMaker user profile",
+            Spec::App { .. } => "SageMaker app",
             Spec::EfsMountTargets => "EFS mount targets",
             Spec::EfsFileSystem => "EFS file system",
             Spec::NfsSecurityGroups => "NFS security groups",
@@ -457,11 +461,23 @@ pub fn build(s: &Settings) -> Graph {
         Spec::Domain,
         &["vpc", "subnet.sagemaker", "sg.sagemaker", "iam.role"],
     );
-    add("sm.user", Spec::UserProfile, &["sm.domain"]);
-    let mut app_needs = vec!["sm.user".to_string(), "route.sagemaker_egress".to_string()];
-    app_needs.extend(APP_ENDPOINTS.iter().map(|e| format!("vpce.{e}")));
-    let app_needs: Vec<&str> = app_needs.iter().map(String::as_str).collect();
-    add("sm.app", Spec::App, &app_needs);
+    // The primary profile keeps the spec's ids; more users get suffixed ids.
+    for (i, user) in s.users.iter().enumerate() {
+        let (user_id, app_id) = if i == 0 {
+            ("sm.user".to_string(), "sm.app".to_string())
+        } else {
+            (format!("sm.user.{user}"), format!("sm.app.{user}"))
+        };
+        add(
+            &user_id,
+            Spec::UserProfile { name: user.clone() },
+            &["sm.domain"],
+        );
+        let mut app_needs = vec![user_id.clone(), "route.sagemaker_egress".to_string()];
+        app_needs.extend(APP_ENDPOINTS.iter().map(|e| format!("vpce.{e}")));
+        let app_needs: Vec<&str> = app_needs.iter().map(String::as_str).collect();
+        add(&app_id, Spec::App { user: user.clone() }, &app_needs);
+    }
 
     Graph::new(steps)
 }

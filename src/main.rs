@@ -9,6 +9,8 @@ mod controls;
 mod engine;
 mod error;
 mod graph;
+mod inspect;
+mod progress;
 mod resources;
 mod retry;
 mod state;

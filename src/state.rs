@@ -230,14 +230,26 @@ impl State {
 
     /// Opens an existing state file for reading only: no lock, no write.
     /// Mutations through this handle are refused.
-    pub fn open_read(path: &Path, who: &Identity) -> Result<State> {
-        let doc = read(path)?.with_context(|| {
-            format!(
+    /// With `allow_missing`, an absent file reads as an empty stack.
+    pub fn open_read(path: &Path, who: &Identity, allow_missing: bool) -> Result<State> {
+        let doc = match read(path)? {
+            Some(doc) => {
+                check_identity(path, &doc, who)?;
+                doc
+            }
+            None if allow_missing => StateDoc {
+                schema: SCHEMA,
+                stack: who.stack.to_string(),
+                region: who.region.to_string(),
+                account: who.account.to_string(),
+                params: BTreeMap::new(),
+                steps: BTreeMap::new(),
+            },
+            None => bail!(
                 "no state file at {}: nothing was provisioned with it",
                 path.display()
-            )
-        })?;
-        check_identity(path, &doc, who)?;
+            ),
+        };
         Ok(State {
             inner: Arc::new(Mutex::new(Inner {
                 path: path.to_path_buf(),

@@ -28,34 +28,63 @@ pub fn scaled(d: Duration) -> Duration {
     d.mul_f64(time_scale())
 }
 
+/// Wall time measured under the scale, back in real-world terms.
+fn real_world(d: Duration) -> Duration {
+    let s = time_scale();
+    if s > 0.0 {
+        d.div_f64(s)
+    } else {
+        Duration::MAX / 4
+    }
+}
+
 pub async fn sleep(d: Duration) {
     tokio::time::sleep(scaled(d)).await
 }
 
-/// How to poll: first interval, growth, cap, and the give-up time (real-world
-/// values; scaled when used).
+/// How to poll a resource that takes `expected` to settle (its typical
+/// time on AWS, from shared/spec/latency-profile.json's public sources):
+/// sleep through most of it in long intervals, poll every `near` around the
+/// expected moment, then back off to `cap` if it runs late. Few calls, and a
+/// resource is noticed at most `near` after it is ready. Real-world values;
+/// scaled when used.
 #[derive(Debug, Clone, Copy)]
 pub struct Poll {
-    pub initial: Duration,
+    pub expected: Duration,
+    pub near: Duration,
     pub cap: Duration,
     pub timeout: Duration,
 }
 
 impl Poll {
-    /// Resources that take minutes (NAT gateway, firewall, endpoints, domain, app).
-    pub const fn slow(timeout_s: u64) -> Poll {
+    pub const fn expect(expected_s: u64, timeout_s: u64) -> Poll {
         Poll {
-            initial: Duration::from_secs(3),
-            cap: Duration::from_secs(10),
+            expected: Duration::from_secs(expected_s),
+            near: Duration::from_secs(2),
+            cap: Duration::from_secs(15),
             timeout: Duration::from_secs(timeout_s),
         }
     }
-    /// Resources that take seconds.
+
+    /// Resources that take a second or two.
     pub const fn fast(timeout_s: u64) -> Poll {
         Poll {
-            initial: Duration::from_millis(500),
+            expected: Duration::from_secs(1),
+            near: Duration::from_millis(500),
             cap: Duration::from_secs(5),
             timeout: Duration::from_secs(timeout_s),
+        }
+    }
+
+    /// The real-world interval before the next check, `t` (real-world) after the start.
+    pub fn next(&self, t: Duration, last: Duration) -> Duration {
+        let early = self.expected.mul_f64(0.8);
+        if t < early {
+            (early - t).clamp(self.near, Duration::from_secs(30))
+        } else if t < self.expected.mul_f64(1.5) {
+            self.near
+        } else {
+            last.max(self.near).mul_f64(1.5).min(self.cap)
         }
     }
 }
@@ -67,9 +96,10 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
+    crate::progress::waiting(what);
     let start = Instant::now();
     let timeout = scaled(poll.timeout);
-    let mut interval = poll.initial;
+    let mut interval = poll.near;
     loop {
         if let Some(v) = check().await? {
             return Ok(v);
@@ -80,8 +110,8 @@ where
                 poll.timeout
             ));
         }
-        sleep(interval).await;
-        interval = (interval.mul_f64(1.5)).min(poll.cap);
+        interval = poll.next(real_world(start.elapsed()), interval);
+        crate::engine::idle(sleep(interval)).await;
     }
 }
 
@@ -104,7 +134,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) if transient(&e) && start.elapsed() < bound => {
                 tracing::debug!("transient error, retrying: {e:#}");
-                sleep(interval).await;
+                crate::engine::idle(sleep(interval)).await;
                 interval = (interval.mul_f64(1.5)).min(Duration::from_secs(15));
             }
             Err(e) => return Err(e),
@@ -121,7 +151,8 @@ mod tests {
     async fn until_returns_when_ready_and_times_out_otherwise() {
         let n = Cell::new(0);
         let poll = Poll {
-            initial: Duration::from_millis(1),
+            expected: Duration::from_millis(1),
+            near: Duration::from_millis(1),
             cap: Duration::from_millis(2),
             timeout: Duration::from_secs(5),
         };
@@ -141,6 +172,22 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("waiting for never"));
+    }
+
+    #[test]
+    fn polls_sparsely_early_and_densely_near_the_expected_time() {
+        let p = Poll::expect(330, 1800);
+        let s = Duration::from_secs;
+        assert_eq!(p.next(s(0), s(2)), s(30), "long sleeps early");
+        assert_eq!(p.next(s(250), s(30)), s(14), "sleep up to 80% of expected");
+        assert_eq!(
+            p.next(s(264), s(14)),
+            s(2),
+            "every 2 s around the expected moment"
+        );
+        assert_eq!(p.next(s(494), s(2)), s(2));
+        assert_eq!(p.next(s(500), s(2)), s(3), "then back off");
+        assert_eq!(p.next(s(900), s(14)), s(15), "up to the cap");
     }
 
     #[tokio::test]

@@ -151,8 +151,8 @@ pub async fn check(ctx: &Ctx, step: &Step, id: &str) -> Result<Health> {
             |_| true,
         ),
         Spec::Domain => sagemaker::domain_health(ctx, id).await,
-        Spec::UserProfile => sagemaker::user_health(ctx, id).await,
-        Spec::App => sagemaker::app_health(ctx, id).await,
+        Spec::UserProfile { .. } => sagemaker::user_health(ctx, id).await,
+        Spec::App { .. } => sagemaker::app_health(ctx, id).await,
         Spec::EfsMountTargets | Spec::EfsFileSystem => {
             Ok(found(efs::find(ctx).await?.as_deref(), id))
         }

@@ -105,9 +105,11 @@ pub async fn delete_mount_targets(ctx: &Ctx, fs: &str) -> Result<()> {
             }
         }
     }
-    until("EFS mount targets deleted", Poll::slow(15 * 60), || async {
-        Ok(mount_targets(ctx, fs).await?.is_empty().then_some(()))
-    })
+    until(
+        "EFS mount targets deleted",
+        Poll::expect(75, 15 * 60),
+        || async { Ok(mount_targets(ctx, fs).await?.is_empty().then_some(())) },
+    )
     .await?;
     sweep_enis(ctx).await
 }
@@ -174,21 +176,25 @@ pub async fn delete_file_system(ctx: &Ctx, fs: &str) -> Result<()> {
             r?;
         }
     }
-    until("EFS file system deleted", Poll::fast(10 * 60), || async {
-        match ctx
-            .aws
-            .efs
-            .describe_file_systems()
-            .file_system_id(fs)
-            .send()
-            .await
-            .map_err(aws)
-        {
-            Err(e) if is_not_found(&e) => Ok(Some(())),
-            Err(e) => Err(e),
-            Ok(o) => Ok(o.file_systems().is_empty().then_some(())),
-        }
-    })
+    until(
+        "EFS file system deleted",
+        Poll::expect(10, 10 * 60),
+        || async {
+            match ctx
+                .aws
+                .efs
+                .describe_file_systems()
+                .file_system_id(fs)
+                .send()
+                .await
+                .map_err(aws)
+            {
+                Err(e) if is_not_found(&e) => Ok(Some(())),
+                Err(e) => Err(e),
+                Ok(o) => Ok(o.file_systems().is_empty().then_some(())),
+            }
+        },
+    )
     .await
 }
 

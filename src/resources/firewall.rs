@@ -213,7 +213,7 @@ pub async fn wait_ready(ctx: &Ctx, step: &Step, arn: &str) -> Result<()> {
     let az = ctx.s.availability_zone.clone();
     let endpoint = until(
         "firewall READY with its endpoints",
-        Poll::slow(30 * 60),
+        Poll::expect(330, 30 * 60),
         || async {
             let out = ctx
                 .aws
@@ -226,6 +226,7 @@ pub async fn wait_ready(ctx: &Ctx, step: &Step, arn: &str) -> Result<()> {
             let Some(status) = out.firewall_status else {
                 return Ok(None);
             };
+            crate::progress::observed(status.status.as_str());
             if status.status == FirewallStatusValue::Deleting {
                 bail!("firewall {arn} is being deleted (deleted out of band?)");
             }
@@ -279,7 +280,7 @@ pub async fn delete_firewall(ctx: &Ctx, arn: &str) -> Result<()> {
             r?;
         }
     }
-    until("firewall deleted", Poll::slow(30 * 60), || async {
+    until("firewall deleted", Poll::expect(450, 30 * 60), || async {
         match ctx
             .aws
             .nfw
@@ -337,5 +338,87 @@ pub async fn delete_rule_group(ctx: &Ctx, arn: &str) -> Result<()> {
     match r {
         Err(e) if is_not_found(&e) => Ok(()),
         r => r.map(|_| ()),
+    }
+}
+
+/// The domains of the rule group's allow-list, its whole body and the token
+/// its next update must carry.
+pub async fn read_allow_list(ctx: &Ctx, arn: &str) -> Result<(Vec<String>, RuleGroup, String)> {
+    let out = ctx
+        .aws
+        .nfw
+        .describe_rule_group()
+        .rule_group_arn(arn)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading rule group {arn}"))?;
+    let group = out
+        .rule_group
+        .with_context(|| format!("DescribeRuleGroup returned no RuleGroup for {arn}"))?;
+    let domains = group
+        .rules_source()
+        .and_then(|s| s.rules_source_list())
+        .map(|l| l.targets().to_vec())
+        .with_context(|| format!("rule group {arn} has no domain list (RulesSourceList)"))?;
+    Ok((domains, group, out.update_token))
+}
+
+/// How many times an allow-list edit reads the group again after another
+/// writer made its UpdateToken stale.
+const TOKEN_ATTEMPTS: u32 = 5;
+
+/// Edits the allow-list: reads the group and its UpdateToken, applies `edit`
+/// to the live list and writes the whole group back. Network Firewall
+/// refuses an update whose token another update made stale
+/// (InvalidTokenException): the group is then read again and `edit` applied
+/// to the fresh list, so the other writer's change is kept, up to
+/// `TOKEN_ATTEMPTS` times. Nothing is written when `edit` changes nothing.
+/// Returns the list before and after the edit.
+pub async fn edit_allow_list(
+    ctx: &Ctx,
+    arn: &str,
+    mut edit: impl FnMut(&[String]) -> Result<Vec<String>>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut attempt = 1;
+    loop {
+        let (before, mut group, token) = read_allow_list(ctx, arn).await?;
+        let after = edit(&before)?;
+        if after == before {
+            return Ok((before, after));
+        }
+        if let Some(list) = group
+            .rules_source
+            .as_mut()
+            .and_then(|s| s.rules_source_list.as_mut())
+        {
+            list.targets = after.clone();
+        }
+        let r = ctx
+            .aws
+            .nfw
+            .update_rule_group()
+            .rule_group_arn(arn)
+            .update_token(token)
+            .rule_group(group)
+            .send()
+            .await
+            .map_err(aws);
+        match r {
+            Ok(_) => return Ok((before, after)),
+            Err(e) if has_code(&e, &["InvalidTokenException"]) && attempt < TOKEN_ATTEMPTS => {
+                eprintln!(
+                    "rule group {arn} changed since it was read (stale UpdateToken); reading it again (attempt {} of {TOKEN_ATTEMPTS})",
+                    attempt + 1
+                );
+                attempt += 1;
+                crate::wait::sleep(std::time::Duration::from_millis(500 * attempt as u64)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("updating the allow-list of rule group {arn} (attempt {attempt})")
+                });
+            }
+        }
     }
 }

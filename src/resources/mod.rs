@@ -18,10 +18,11 @@ use anyhow::{Context, Result};
 
 use crate::aws::Clients;
 use crate::config::Settings;
-use crate::graph::{Spec, Step};
+use crate::graph::{KeyRole, Spec, Step};
 use crate::state::{State, Status};
 
 pub mod check;
+pub mod drift;
 pub mod efs;
 pub mod eip;
 pub mod firewall;
@@ -133,6 +134,8 @@ pub enum Action {
     Replaced,
     /// Created earlier; waited until usable (a resumed wait).
     Resumed,
+    /// Present, but changed out of band: put back as specified.
+    Restored,
 }
 
 impl Action {
@@ -144,6 +147,7 @@ impl Action {
             Action::Recreated => "recreated",
             Action::Replaced => "replaced",
             Action::Resumed => "ready",
+            Action::Restored => "restored",
         }
     }
 }
@@ -169,7 +173,7 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                     ctx.state.ready(&step.id, &[])?;
                     ctx.state.note(&step.id, None)?;
                 }
-                return Ok(Action::Unchanged);
+                return restore_drift(&ctx, &step, &id).await;
             }
             check::Health::Missing => {
                 tracing::warn!(step = %step.id, %id, "recorded resource no longer exists; creating it again");
@@ -240,69 +244,94 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
     Ok(action.unwrap_or(Action::Created))
 }
 
+/// Puts back what drifted on the resources the stack owns outright: the
+/// security groups' rules, the bucket settings and policy, the S3 endpoint
+/// policy. (Routes that point elsewhere are recreated through `check`; the
+/// firewall allow-list is `provision firewall`'s to change and `status`'s to
+/// report.)
+async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
+    if !matches!(
+        step.spec,
+        Spec::SecurityGroup(_) | Spec::Bucket { .. } | Spec::VpceGateway
+    ) {
+        return Ok(Action::Unchanged);
+    }
+    let changes = drift::drift(ctx, step, id)
+        .await
+        .with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))?;
+    if changes.is_empty() {
+        return Ok(Action::Unchanged);
+    }
+    eprintln!(
+        "{}: {} {id} changed out of band ({}); restoring it",
+        step.id,
+        step.kind_name(),
+        changes.join("; ")
+    );
+    match &step.spec {
+        Spec::VpceGateway => vpc_endpoint::reset_s3_policy(ctx, id).await,
+        _ => settle(ctx, step, id).await,
+    }
+    .with_context(|| format!("restoring {} {id} ({})", step.kind_name(), step.id))?;
+    Ok(Action::Restored)
+}
+
 /// Why `down` keeps this step's resource, if it does.
-fn keep_reason(ctx: &Ctx, step: &Step) -> Option<String> {
+async fn keep_reason(ctx: &Ctx, step: &Step, id: &str) -> Result<Option<String>> {
     let purge = ctx.down.purge_efs;
-    match (&step.spec, step.id.as_str()) {
+    let keep_data = !ctx.down.delete_data;
+    Ok(match (&step.spec, step.id.as_str()) {
         (Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups, _) if !purge => {
             Some(
                 "SageMaker home directories (EFS); remove with `provision down --purge-efs`".into(),
             )
         }
-        (_, "subnet.sagemaker" | "vpc") if !purge && efs_retained(ctx) => {
+        (_, "subnet.sagemaker" | "vpc") if !purge && efs_recorded(ctx) => {
             Some("the retained EFS needs it; remove with `provision down --purge-efs`".into())
         }
-        (Spec::KmsKey(crate::graph::KeyRole::S3) | Spec::KmsAlias { .. }, _)
-            if step.id.starts_with("kms.s3") && !ctx.down.delete_data && buckets_retained(ctx) =>
+        (Spec::Bucket { .. }, _) if keep_data && !bucket_empty(ctx, id).await? => {
+            Some(BUCKET_KEPT.into())
+        }
+        (Spec::KmsKey(KeyRole::S3), _) | (Spec::KmsAlias { .. }, "kms.s3.alias")
+            if keep_data && data_kept(ctx).await? =>
         {
             Some("it encrypts a retained bucket; remove with `provision down --delete-data`".into())
         }
         _ => None,
-    }
-}
-
-fn efs_retained(ctx: &Ctx) -> bool {
-    ctx.state
-        .record("efs.file_system")
-        .is_some_and(|r| r.status == Some(Status::Retained) || r.id.is_some())
-}
-
-fn buckets_retained(ctx: &Ctx) -> bool {
-    ["bucket.data", "bucket.models"].iter().any(|b| {
-        ctx.state
-            .record(b)
-            .is_some_and(|r| r.status == Some(Status::Retained))
     })
-}
-
-/// Before teardown starts: marks non-empty buckets retained (unless
-/// `--delete-data`), so that steps unrelated in the graph but tied to the
-/// data — the S3 key and its alias — know to stay before they run.
-pub async fn retain_data(ctx: &Ctx) -> Result<()> {
-    if ctx.down.delete_data {
-        return Ok(());
-    }
-    for step in ["bucket.data", "bucket.models"] {
-        let Some(name) = ctx.state.record(step).and_then(|r| r.id) else {
-            continue;
-        };
-        if !s3::is_empty(ctx, &name)
-            .await
-            .with_context(|| format!("checking whether bucket {name} is empty"))?
-        {
-            ctx.state.set(step, Status::Retained, None, &[])?;
-            ctx.state.note(step, Some(BUCKET_KEPT.into()))?;
-        }
-    }
-    Ok(())
 }
 
 const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --delete-data`";
 
-/// Deletes the resource of `step` (if it exists) and forgets it, or marks it
-/// retained when `down` keeps it.
-/// Returns what happened: "deleted", "kept" or "absent" (nothing to do).
-pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
+fn efs_recorded(ctx: &Ctx) -> bool {
+    ctx.state
+        .record("efs.file_system")
+        .is_some_and(|r| r.id.is_some())
+}
+
+async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
+    s3::is_empty(ctx, name)
+        .await
+        .with_context(|| format!("checking whether bucket {name} is empty"))
+}
+
+/// A recorded bucket holds data (so it, and the key that encrypts it, stay).
+/// Asked of the buckets themselves, not of their steps' progress, so the
+/// key and alias steps decide the same way whenever they run.
+async fn data_kept(ctx: &Ctx) -> Result<bool> {
+    for step in ["bucket.data", "bucket.models"] {
+        if let Some(name) = ctx.state.record(step).and_then(|r| r.id)
+            && !bucket_empty(ctx, &name).await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The resource `down` would act on for `step`, and why it would keep it
+/// (None: delete). `Ok(None)`: nothing recorded and nothing found. Read-only.
+pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String, Option<String>)>> {
     let rec = ctx.state.record(&step.id);
     let id = match rec.as_ref().and_then(|r| r.id.clone()) {
         Some(id) => Some(id),
@@ -320,7 +349,7 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
                 Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups
             );
             if interrupted || discoverable {
-                find(&ctx, &step, &token)
+                find(ctx, step, &token)
                     .await
                     .with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
             } else {
@@ -328,31 +357,41 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
             }
         }
     };
-    let Some(id) = id else {
-        if rec.is_some() {
-            ctx.state.forget(&step.id)?;
+    let Some(id) = id else { return Ok(None) };
+    let why = keep_reason(ctx, step, &id).await?;
+    Ok(Some((id, why)))
+}
+
+/// Deletes the resource of `step` (if it exists) and forgets it, or marks it
+/// retained when `down` keeps it. Returns what happened: "deleted", "kept"
+/// or "absent" (nothing to do).
+pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
+    match teardown_decision(&ctx, &step).await? {
+        None => {
+            if ctx.state.record(&step.id).is_some() {
+                ctx.state.forget(&step.id)?;
+            }
+            Ok("absent")
         }
-        return Ok("absent");
-    };
-    if let Some(why) = keep_reason(&ctx, &step) {
-        ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
-        ctx.state.note(&step.id, Some(why))?;
-        return Ok("kept");
+        Some((id, Some(why))) => {
+            ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
+            ctx.state.note(&step.id, Some(why))?;
+            Ok("kept")
+        }
+        Some((id, None)) => {
+            ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
+            delete(&ctx, &step, &id)
+                .await
+                .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
+            ctx.state.forget(&step.id)?;
+            Ok("deleted")
+        }
     }
-    if let Spec::Bucket { .. } = step.spec
-        && !ctx.down.delete_data
-        && !s3::is_empty(&ctx, &id).await?
-    {
-        ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
-        ctx.state.note(&step.id, Some(BUCKET_KEPT.into()))?;
-        return Ok("kept");
-    }
-    ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
-    delete(&ctx, &step, &id)
-        .await
-        .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
-    ctx.state.forget(&step.id)?;
-    Ok("deleted")
+}
+
+/// `find` for read-only callers (`plan`).
+pub async fn find_existing(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
+    find(ctx, step, token).await
 }
 
 async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
@@ -375,8 +414,8 @@ async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
         Spec::IamPolicy => iam::find_policy(ctx).await,
         Spec::IamRole => iam::find_role(ctx).await,
         Spec::Domain => sagemaker::find_domain(ctx).await,
-        Spec::UserProfile => sagemaker::find_user(ctx).await,
-        Spec::App => sagemaker::find_app(ctx).await,
+        Spec::UserProfile { name } => sagemaker::find_user(ctx, name).await,
+        Spec::App { user } => sagemaker::find_app(ctx, user).await,
         Spec::EfsMountTargets | Spec::EfsFileSystem => efs::find(ctx).await,
         Spec::NfsSecurityGroups => efs::find_nfs_groups(ctx).await,
     }
@@ -406,8 +445,8 @@ async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
         Spec::IamPolicy => iam::create_policy(ctx, step).await,
         Spec::IamRole => iam::create_role(ctx, step).await,
         Spec::Domain => sagemaker::create_domain(ctx, step).await,
-        Spec::UserProfile => sagemaker::create_user(ctx, step).await,
-        Spec::App => sagemaker::create_app(ctx, step).await,
+        Spec::UserProfile { name } => sagemaker::create_user(ctx, step, name).await,
+        Spec::App { user } => sagemaker::create_app(ctx, step, user).await,
         Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups => {
             anyhow::bail!("{} is created by SageMaker, not by provision", step.id)
         }
@@ -427,8 +466,8 @@ async fn settle(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
         Spec::Bucket { .. } => s3::settle(ctx, step, id).await,
         Spec::IamRole => iam::settle_role(ctx, id).await,
         Spec::Domain => sagemaker::wait_domain(ctx, id).await,
-        Spec::UserProfile => sagemaker::wait_user(ctx, id).await,
-        Spec::App => sagemaker::wait_app(ctx, id).await,
+        Spec::UserProfile { .. } => sagemaker::wait_user(ctx, id).await,
+        Spec::App { .. } => sagemaker::wait_app(ctx, id).await,
         _ => Ok(()),
     }
 }
@@ -455,8 +494,8 @@ async fn delete(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
         Spec::IamPolicy => iam::delete_policy(ctx, id).await,
         Spec::IamRole => iam::delete_role(ctx, id).await,
         Spec::Domain => sagemaker::delete_domain(ctx, id).await,
-        Spec::UserProfile => sagemaker::delete_user(ctx, id).await,
-        Spec::App => sagemaker::delete_app(ctx, id).await,
+        Spec::UserProfile { .. } => sagemaker::delete_user(ctx, id).await,
+        Spec::App { .. } => sagemaker::delete_app(ctx, id).await,
         Spec::EfsMountTargets => efs::delete_mount_targets(ctx, id).await,
         Spec::EfsFileSystem => efs::delete_file_system(ctx, id).await,
         Spec::NfsSecurityGroups => efs::delete_nfs_groups(ctx, id).await,

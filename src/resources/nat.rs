@@ -92,16 +92,24 @@ pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
-    until("NAT gateway available", Poll::slow(15 * 60), || async {
-        match state(ctx, id).await? {
-            Some((NatGatewayState::Available, _)) => Ok(Some(())),
-            Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
-            Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
-                bail!("NAT gateway {id} is being deleted (deleted out of band?)")
+    until(
+        "NAT gateway available",
+        Poll::expect(105, 15 * 60),
+        || async {
+            let st = state(ctx, id).await?;
+            if let Some((s, _)) = &st {
+                crate::progress::observed(s.as_str());
             }
-            _ => Ok(None),
-        }
-    })
+            match st {
+                Some((NatGatewayState::Available, _)) => Ok(Some(())),
+                Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
+                Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
+                    bail!("NAT gateway {id} is being deleted (deleted out of band?)")
+                }
+                _ => Ok(None),
+            }
+        },
+    )
     .await
 }
 
@@ -120,7 +128,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
             r?;
         }
     }
-    until("NAT gateway deleted", Poll::slow(15 * 60), || async {
+    until("NAT gateway deleted", Poll::expect(55, 15 * 60), || async {
         Ok(match state(ctx, id).await? {
             None | Some((NatGatewayState::Deleted, _)) => Some(()),
             _ => None,

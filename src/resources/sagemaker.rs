@@ -106,7 +106,7 @@ pub async fn create_domain(ctx: &Ctx, step: &Step) -> Result<String> {
 }
 
 pub async fn wait_domain(ctx: &Ctx, id: &str) -> Result<()> {
-    let d = until("domain InService", Poll::slow(30 * 60), || async {
+    let d = until("domain InService", Poll::expect(120, 30 * 60), || async {
         let d = ctx
             .aws
             .sagemaker
@@ -115,6 +115,7 @@ pub async fn wait_domain(ctx: &Ctx, id: &str) -> Result<()> {
             .send()
             .await
             .map_err(aws)?;
+        crate::progress::observed(d.status().map(|s| s.as_str()).unwrap_or("unknown"));
         match d.status() {
             Some(DomainStatus::InService) => Ok(Some(d)),
             Some(
@@ -216,7 +217,7 @@ pub async fn delete_domain(ctx: &Ctx, id: &str) -> Result<()> {
             r?;
         }
     }
-    until("domain deleted", Poll::slow(30 * 60), || async {
+    until("domain deleted", Poll::expect(120, 30 * 60), || async {
         match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(Some(())),
             Err(e) => Err(e),
@@ -237,9 +238,8 @@ fn split_user(id: &str) -> Result<(&str, &str)> {
         .ok_or_else(|| anyhow!("malformed user profile id '{id}' (want domain/profile)"))
 }
 
-pub async fn find_user(ctx: &Ctx) -> Result<Option<String>> {
+pub async fn find_user(ctx: &Ctx, name: &str) -> Result<Option<String>> {
     let domain = ctx.state.id("sm.domain")?;
-    let name = &ctx.s.user_profile_name;
     match ctx
         .aws
         .sagemaker
@@ -257,9 +257,8 @@ pub async fn find_user(ctx: &Ctx) -> Result<Option<String>> {
     }
 }
 
-pub async fn create_user(ctx: &Ctx, step: &Step) -> Result<String> {
+pub async fn create_user(ctx: &Ctx, step: &Step, name: &str) -> Result<String> {
     let domain = ctx.state.id("sm.domain")?;
-    let name = &ctx.s.user_profile_name;
     ctx.aws
         .sagemaker
         .create_user_profile()
@@ -275,32 +274,36 @@ pub async fn create_user(ctx: &Ctx, step: &Step) -> Result<String> {
 
 pub async fn wait_user(ctx: &Ctx, id: &str) -> Result<()> {
     let (domain, name) = split_user(id)?;
-    until("user profile InService", Poll::slow(15 * 60), || async {
-        let u = ctx
-            .aws
-            .sagemaker
-            .describe_user_profile()
-            .domain_id(domain)
-            .user_profile_name(name)
-            .send()
-            .await
-            .map_err(aws)?;
-        match u.status() {
-            Some(UserProfileStatus::InService) => Ok(Some(())),
-            Some(
-                s @ (UserProfileStatus::Failed
-                | UserProfileStatus::Deleting
-                | UserProfileStatus::DeleteFailed),
-            ) => {
-                bail!(
-                    "user profile {name} is {}: {}",
-                    s.as_str(),
-                    u.failure_reason().unwrap_or("no reason given")
-                )
+    until(
+        "user profile InService",
+        Poll::expect(20, 15 * 60),
+        || async {
+            let u = ctx
+                .aws
+                .sagemaker
+                .describe_user_profile()
+                .domain_id(domain)
+                .user_profile_name(name)
+                .send()
+                .await
+                .map_err(aws)?;
+            match u.status() {
+                Some(UserProfileStatus::InService) => Ok(Some(())),
+                Some(
+                    s @ (UserProfileStatus::Failed
+                    | UserProfileStatus::Deleting
+                    | UserProfileStatus::DeleteFailed),
+                ) => {
+                    bail!(
+                        "user profile {name} is {}: {}",
+                        s.as_str(),
+                        u.failure_reason().unwrap_or("no reason given")
+                    )
+                }
+                _ => Ok(None),
             }
-            _ => Ok(None),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -349,20 +352,24 @@ pub async fn delete_user(ctx: &Ctx, id: &str) -> Result<()> {
             r?;
         }
     }
-    until("user profile deleted", Poll::slow(15 * 60), || async {
-        match sm
-            .describe_user_profile()
-            .domain_id(domain)
-            .user_profile_name(name)
-            .send()
-            .await
-            .map_err(aws)
-        {
-            Err(e) if is_not_found(&e) => Ok(Some(())),
-            Err(e) => Err(e),
-            Ok(_) => Ok(None),
-        }
-    })
+    until(
+        "user profile deleted",
+        Poll::expect(15, 15 * 60),
+        || async {
+            match sm
+                .describe_user_profile()
+                .domain_id(domain)
+                .user_profile_name(name)
+                .send()
+                .await
+                .map_err(aws)
+            {
+                Err(e) if is_not_found(&e) => Ok(Some(())),
+                Err(e) => Err(e),
+                Ok(_) => Ok(None),
+            }
+        },
+    )
     .await
 }
 
@@ -404,25 +411,27 @@ async fn app_status(ctx: &Ctx, domain: &str, user: &str) -> Result<Option<(AppSt
     }
 }
 
-pub async fn find_app(ctx: &Ctx) -> Result<Option<String>> {
+pub async fn find_app(ctx: &Ctx, user: &str) -> Result<Option<String>> {
     let domain = ctx.state.id("sm.domain")?;
-    let user = &ctx.s.user_profile_name;
     Ok(match app_status(ctx, &domain, user).await? {
         Some((AppStatus::Pending | AppStatus::InService, _)) => Some(app_id(&domain, user)),
         _ => None,
     })
 }
 
-pub async fn create_app(ctx: &Ctx, step: &Step) -> Result<String> {
+pub async fn create_app(ctx: &Ctx, step: &Step, user: &str) -> Result<String> {
     let domain = ctx.state.id("sm.domain")?;
-    let user = &ctx.s.user_profile_name;
     // An app of the same name still being deleted blocks the name until Deleted.
-    until("previous app deleted", Poll::slow(20 * 60), || async {
-        Ok(match app_status(ctx, &domain, user).await? {
-            Some((AppStatus::Deleting, _)) => None,
-            _ => Some(()),
-        })
-    })
+    until(
+        "previous app deleted",
+        Poll::expect(90, 20 * 60),
+        || async {
+            Ok(match app_status(ctx, &domain, user).await? {
+                Some((AppStatus::Deleting, _)) => None,
+                _ => Some(()),
+            })
+        },
+    )
     .await?;
     ctx.aws
         .sagemaker
@@ -440,8 +449,10 @@ pub async fn create_app(ctx: &Ctx, step: &Step) -> Result<String> {
 
 pub async fn wait_app(ctx: &Ctx, id: &str) -> Result<()> {
     let (domain, user) = split_app(id)?;
-    until("app InService", Poll::slow(20 * 60), || async {
-        match app_status(ctx, domain, user).await? {
+    until("app InService", Poll::expect(120, 20 * 60), || async {
+        let st = app_status(ctx, domain, user).await?;
+        crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
+        match st {
             Some((AppStatus::InService, _)) => Ok(Some(())),
             Some((AppStatus::Pending, _)) => Ok(None),
             Some((s, why)) => bail!("app {id} is {}: {why}", s.as_str()),
@@ -485,7 +496,7 @@ pub async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
             }
         }
     }
-    until("app deleted", Poll::slow(20 * 60), || async {
+    until("app deleted", Poll::expect(90, 20 * 60), || async {
         Ok(match app_status(ctx, domain, user).await? {
             None | Some((AppStatus::Deleted, _)) => Some(()),
             Some((AppStatus::Failed, _)) => Some(()),

@@ -74,8 +74,9 @@ fn from_group(group: &str) -> UserIdGroupPair {
 }
 
 /// The ingress rules; a rule that already exists (resumed run) is fine.
-pub async fn settle(ctx: &Ctx, role: SgRole, id: &str) -> Result<()> {
-    let rules = match role {
+/// The ingress rules the stack specifies for a group.
+pub fn rules(ctx: &Ctx, role: SgRole, id: &str) -> Result<Vec<IpPermission>> {
+    Ok(match role {
         SgRole::Sagemaker => vec![
             IpPermission::builder()
                 .ip_protocol("-1")
@@ -98,7 +99,45 @@ pub async fn settle(ctx: &Ctx, role: SgRole, id: &str) -> Result<()> {
                 )
                 .build(),
         ],
-    };
+    })
+}
+
+/// Exactly the specified ingress rules: missing ones are added (a rule that
+/// already exists, on a resumed run, is fine), others are revoked.
+pub async fn settle(ctx: &Ctx, role: SgRole, id: &str) -> Result<()> {
+    let rules = rules(ctx, role, id)?;
+    let want: std::collections::BTreeSet<String> =
+        rules.iter().flat_map(super::drift::rule_strings).collect();
+    let g = ctx
+        .aws
+        .ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .map_err(aws)?;
+    let extra: Vec<IpPermission> = g
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| {
+            super::drift::rule_strings(p)
+                .iter()
+                .any(|r| !want.contains(r))
+        })
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        ctx.aws
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(extra))
+            .send()
+            .await
+            .map_err(aws)
+            .context("revoking ingress rules the stack does not specify")?;
+    }
     for rule in rules {
         let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
             ctx.aws

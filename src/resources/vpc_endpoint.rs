@@ -1,5 +1,6 @@
 //! VPC endpoints: the S3 gateway endpoint (`vpce.s3`, on `rtb.sagemaker`,
-//! policy limited to the two buckets) and the ten interface endpoints
+//! policy limited to the two buckets, plus JumpStart's content when
+//! `provision jumpstart enable` recorded it) and the ten interface endpoints
 //! (`vpce.*`, private DNS, in `subnet.sagemaker` with `sg.vpce`).
 
 use anyhow::{Context, Result, bail};
@@ -13,23 +14,53 @@ use crate::graph::{Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::{Poll, retry_while, until};
 
-/// The S3 endpoint policy: object and list calls on the stack's two buckets only.
+/// The state attribute (on `vpce.s3`) that records `provision jumpstart enable`.
+pub const JUMPSTART_ATTR: &str = "jumpstart";
+
+/// Whether the state records JumpStart access as enabled.
+pub fn jumpstart_enabled(ctx: &Ctx) -> bool {
+    ctx.state
+        .attr("vpce.s3", JUMPSTART_ATTR)
+        .is_ok_and(|v| v == "true")
+}
+
+/// The seed's JumpStart statement: read objects tagged `SageMaker=true` in
+/// any bucket (JumpStart's model and notebook content is tagged so).
+pub fn jumpstart_statement() -> serde_json::Value {
+    json!({
+        "Sid": "JumpStartContent",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::*"],
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/SageMaker": "true"}}
+    })
+}
+
+/// The S3 endpoint policy: object and list calls on the stack's two buckets
+/// only, plus the JumpStart statement when the state records it enabled (so
+/// an endpoint `up` creates again keeps it).
 pub fn s3_policy(ctx: &Ctx) -> serde_json::Value {
+    s3_policy_with(ctx, jumpstart_enabled(ctx))
+}
+
+pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
     let mut resources = Vec::new();
     for which in ["data", "models"] {
         let b = ctx.s.bucket_name(&ctx.account, which);
         resources.push(format!("arn:aws:s3:::{b}"));
         resources.push(format!("arn:aws:s3:::{b}/*"));
     }
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
-            "Resource": resources,
-        }]
-    })
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
+        "Resource": resources,
+    })];
+    if jumpstart {
+        statements.push(jumpstart_statement());
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 pub fn allow_all_policy() -> serde_json::Value {
@@ -139,16 +170,22 @@ pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
-    until("VPC endpoint available", Poll::slow(15 * 60), || async {
-        match state(ctx, id).await?.as_deref() {
-            Some("available") => Ok(Some(())),
-            Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
-                bail!("VPC endpoint {id} is {s}")
+    until(
+        "VPC endpoint available",
+        Poll::expect(90, 15 * 60),
+        || async {
+            let st = state(ctx, id).await?;
+            crate::progress::observed(st.as_deref().unwrap_or("absent"));
+            match st.as_deref() {
+                Some("available") => Ok(Some(())),
+                Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
+                    bail!("VPC endpoint {id} is {s}")
+                }
+                None => bail!("VPC endpoint {id} no longer exists"),
+                _ => Ok(None),
             }
-            None => bail!("VPC endpoint {id} no longer exists"),
-            _ => Ok(None),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -182,11 +219,28 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
             }
         }
     }
-    until("VPC endpoint deleted", Poll::slow(15 * 60), || async {
-        Ok(match state(ctx, id).await?.as_deref() {
-            None | Some("deleted") => Some(()),
-            _ => None,
-        })
-    })
+    until(
+        "VPC endpoint deleted",
+        Poll::expect(60, 15 * 60),
+        || async {
+            Ok(match state(ctx, id).await?.as_deref() {
+                None | Some("deleted") => Some(()),
+                _ => None,
+            })
+        },
+    )
     .await
+}
+
+/// Puts the stack's policy back on the S3 endpoint (drift repair).
+pub async fn reset_s3_policy(ctx: &Ctx, id: &str) -> Result<()> {
+    ctx.aws
+        .ec2
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(id)
+        .policy_document(s3_policy(ctx).to_string())
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(())
 }

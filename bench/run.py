@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Benchmark `provision up` / `provision down --purge-efs --delete-data` against
+the local AWS emulator with its full latency profile, time-scaled.
+
+Not a test: it reports figures, it asserts nothing about time (`make test`
+never runs it). Standard library only; run it with emulator/.venv/bin/python
+(or `make bench`).
+
+First one untimed up+down (`--warmup cycle`, the default): a fresh emulator
+process pays for importing moto's service modules on its first requests (up
+to ~0.8 s here), which is emulator time, not AWS time.
+
+For each run, in a fresh temporary directory (so a fresh state file), against a
+freshly reset emulator:
+  - wall time and peak RSS (ru_maxrss from os.wait4) of `up` and of `down`;
+  - the emulator's call log around each command: calls by operation, throttled
+    answers (HTTP 503, RequestLimitExceeded) and other error answers;
+and once: the bound from ../shared/tools/critical_path.py at the same scale
+(minimal schedule and the seed's nested-stack order), for `up` and for
+`down --purge-efs`.
+
+Ratios: wall / bound (1.00 = as fast as AWS allows; the goal is <= 1.05),
+seed / bound (how much slower the original order would be), wall / seed.
+"""
+import argparse
+import atexit
+import collections
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import shutil
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CRITICAL_PATH = os.path.join(REPO, "..", "shared", "tools", "critical_path.py")
+
+
+def default_bin():
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/provision-target")
+    return os.path.join(target, "debug", "provision")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Benchmark provision up/down against the time-scaled emulator.",
+    )
+    ap.add_argument("--scale", type=float, default=0.02,
+                    help="emulator --scale and PROVISION_TIME_SCALE (default 0.02)")
+    ap.add_argument("--runs", type=int, default=3, help="up+down cycles (default 3)")
+    ap.add_argument("--throttle", dest="throttle", action="store_true", default=True,
+                    help="emulator EC2 token buckets on (default)")
+    ap.add_argument("--no-throttle", dest="throttle", action="store_false",
+                    help="turn the emulator's EC2 throttling off")
+    ap.add_argument("--bin", default=default_bin(),
+                    help="provision binary (default $CARGO_TARGET_DIR/debug/provision, "
+                         "CARGO_TARGET_DIR defaulting to ~/.cache/provision-target)")
+    ap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
+                    help="passed through to `provision up` (repeatable), e.g. a config file")
+    ap.add_argument("--port", type=int, default=0, help="emulator port (default: a free one)")
+    ap.add_argument("--top", type=int, default=8, help="operations listed per command (default 8)")
+    ap.add_argument("--json", metavar="FILE", help="also write every figure (and the call logs) here")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary run directories")
+    ap.add_argument("--warmup", choices=["cycle", "none"], default="cycle",
+                    help="before the timed runs, one untimed up+down against the fresh emulator "
+                         "(default `cycle`): the emulator's first request to each service and "
+                         "operation imports moto's modules and builds its app, which costs up to "
+                         "~0.8 s on this machine and is not AWS time. `none` measures it too.")
+    a = ap.parse_args(argv)
+    if a.runs < 1:
+        ap.error("--runs must be >= 1")
+    if a.scale <= 0:
+        ap.error("--scale must be > 0 (0 = instant: there is no bound to compare with)")
+    return a
+
+
+# ---------------------------------------------------------------- emulator
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, port, scale, throttle, logdir):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = os.path.join(logdir, "emulator.log")
+        cmd = [os.path.join(REPO, "emulator", "run"), "--port", str(port), "--scale", str(scale)]
+        if throttle:
+            cmd.append("--throttle")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_ready(self, timeout=600):
+        """Waits for the `ready` line (the first start may create the venv)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                sys.exit(f"emulator exited with {self.proc.returncode}:\n{self.tail()}")
+            with open(self.log_path, errors="replace") as f:
+                if any("emulator ready on" in line for line in f):
+                    return
+            time.sleep(0.1)
+        sys.exit(f"emulator not ready after {timeout} s:\n{self.tail()}")
+
+    def tail(self, n=30):
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def request(self, method, path):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def calls(self):
+        return self.request("GET", "/_emulator/calls")["calls"]
+
+    def clear_calls(self):
+        self.request("DELETE", "/_emulator/calls")
+
+    def reset(self):
+        self.request("POST", "/_emulator/reset")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # `run` execs python: this pid is the server
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+# ---------------------------------------------------------------- bounds
+
+def bound(direction, scale, schedule="minimal", purge_efs=False):
+    cmd = [sys.executable, CRITICAL_PATH, "--direction", direction, "--schedule", schedule,
+           "--scale", repr(scale), "--json"]
+    if purge_efs:
+        cmd.append("--purge-efs")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+# ---------------------------------------------------------------- one command
+
+def run_command(binary, args, env, cwd, emu, name):
+    """Runs `binary args` with the call log cleared first; returns its figures."""
+    emu.clear_calls()
+    out_path = os.path.join(cwd, f"{name}.out")
+    with open(out_path, "w") as out:
+        t0_epoch = time.time()
+        t0 = time.monotonic()
+        proc = subprocess.Popen([binary, *args], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    calls = emu.calls()
+    by_op = collections.Counter(c["operation"] for c in calls)
+    throttled = [c for c in calls if c["status"] == 503]
+    errors = [c for c in calls if c["status"] >= 400 and c["status"] != 503]
+    t_first = min((c["t"] for c in calls), default=t0_epoch) - t0_epoch
+    t_last = max((c["t"] for c in calls), default=t0_epoch) - t0_epoch
+    return {
+        "command": args,
+        "exit": proc.returncode,
+        "wall_s": wall,
+        "peak_rss_mb": rusage.ru_maxrss / 1024.0,  # Linux: KiB
+        "cpu_s": rusage.ru_utime + rusage.ru_stime,
+        "calls": len(calls),
+        "by_operation": dict(by_op.most_common()),
+        "throttled_503": len(throttled),
+        "throttled_by_operation": dict(collections.Counter(c["operation"] for c in throttled)),
+        "error_answers": len(errors),
+        "errors_by_operation": dict(collections.Counter(
+            f'{c["operation"]} {c["status"]}' for c in errors).most_common()),
+        "first_call_s": t_first,
+        "last_call_s": t_last,
+        "output_path": out_path,
+        # the raw log, times relative to the command's start (for --json readers)
+        "call_log": [{"t": round(c["t"] - t0_epoch, 3), "op": c["operation"], "status": c["status"]}
+                     for c in calls],
+    }
+
+
+def sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_describe():
+    try:
+        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        return f"git {head}{' + uncommitted changes' if dirty else ''}"
+    except (OSError, subprocess.CalledProcessError):
+        return "git: unknown"
+
+
+def output_tail(path, n=15):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_top(by_op, n):
+    items = list(by_op.items())
+    shown = ", ".join(f"{op} {k}" for op, k in items[:n])
+    if len(items) > n:
+        shown += f", ... ({len(items) - n} more operations)"
+    return shown
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    binary = os.path.abspath(a.bin)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"no provision binary at {binary} (run `cargo build`, or pass --bin)")
+
+    b_up = bound("up", a.scale)
+    b_up_seed = bound("up", a.scale, "seed")
+    b_down = bound("down", a.scale, purge_efs=True)
+    b_down_seed = bound("down", a.scale, "seed", purge_efs=True)
+    up_bound, up_seed = b_up["bound_s"], b_up_seed["bound_s"]
+    down_bound, down_seed = b_down["bound_s"], b_down_seed["bound_s"]
+
+    workdir = tempfile.mkdtemp(prefix="provision-bench-")
+    if not a.keep:
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    # Run a copy: a `cargo build` elsewhere during the benchmark must not swap
+    # the binary between runs.
+    snapshot = os.path.join(workdir, "provision")
+    shutil.copy2(binary, snapshot)
+    source, binary = binary, snapshot
+    port = a.port or free_port()
+    emu = Emulator(port, a.scale, a.throttle, workdir)
+    runs = []
+    try:
+        emu.wait_ready()
+        print(f"# provision benchmark: scale {a.scale}, throttle {'on' if a.throttle else 'off'}, "
+              f"{a.runs} runs, {os.cpu_count()} CPUs, {platform.platform()}")
+        print(f"# binary {source} (copied; sha256 {sha256(binary)[:12]}); tree {git_describe()}")
+        print(f"# emulator {emu.url}; work dir {workdir}; warm-up {a.warmup}")
+        if a.extra_arg:
+            print(f"# extra arguments to `up`: {' '.join(a.extra_arg)}")
+        print(f"# bound up = {up_bound:.2f} s via {' -> '.join(b_up['path'])}")
+        print(f"#   seed order {up_seed:.2f} s (seed/bound {up_seed / up_bound:.2f})")
+        print(f"# bound down --purge-efs = {down_bound:.2f} s via {' -> '.join(b_down['path'])}")
+        print(f"#   seed order {down_seed:.2f} s (seed/bound {down_seed / down_bound:.2f})")
+        print(flush=True)
+
+        base_env = dict(os.environ)
+        for k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+            base_env.pop(k, None)
+        base_env.update({
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": emu.url,
+            "AWS_REGION": "us-east-1",
+            "PROVISION_TIME_SCALE": repr(a.scale),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+
+        if a.warmup == "cycle":
+            wdir = os.path.join(workdir, "warmup")
+            os.makedirs(wdir)
+            emu.reset()
+            w_up = run_command(binary, ["up", *a.extra_arg], base_env, wdir, emu, "up")
+            w_down = run_command(binary, ["down", "--purge-efs", "--delete-data"], base_env, wdir,
+                                 emu, "down")
+            print(f"warm-up (untimed): up {w_up['wall_s']:.2f} s exit {w_up['exit']}, "
+                  f"down {w_down['wall_s']:.2f} s exit {w_down['exit']}", flush=True)
+
+        for i in range(1, a.runs + 1):
+            emu.reset()
+            rundir = os.path.join(workdir, f"run{i}")
+            os.makedirs(rundir)
+            up = run_command(binary, ["up", *a.extra_arg], base_env, rundir, emu, "up")
+            if up["exit"] != 0:
+                print(f"run {i}: `provision up` exited {up['exit']}:\n{output_tail(up['output_path'])}",
+                      file=sys.stderr)
+            down = run_command(binary, ["down", "--purge-efs", "--delete-data"], base_env, rundir,
+                               emu, "down")
+            if down["exit"] != 0:
+                print(f"run {i}: `provision down` exited {down['exit']}:\n"
+                      f"{output_tail(down['output_path'])}", file=sys.stderr)
+            r = {"run": i, "up": up, "down": down,
+                 "up_ratio": up["wall_s"] / up_bound, "up_wall_over_seed": up["wall_s"] / up_seed,
+                 "down_ratio": down["wall_s"] / down_bound,
+                 "down_wall_over_seed": down["wall_s"] / down_seed}
+            runs.append(r)
+            print(f"run {i}: up {up['wall_s']:.2f} s (ratio {r['up_ratio']:.3f}, exit {up['exit']}), "
+                  f"down {down['wall_s']:.2f} s (ratio {r['down_ratio']:.3f}, exit {down['exit']})",
+                  flush=True)
+    finally:
+        emu.stop()
+
+    # ---- the table
+    print()
+    print("| run | up wall s | up bound s | up ratio | up seed/bound | up wall/seed "
+          "| down wall s | down bound s | down ratio | down seed/bound | down wall/seed "
+          "| API calls up / down | 503 up / down | other errors up / down | exit up / down "
+          "| peak RSS MB up / down |")
+    print("|" + "---|" * 16)
+    for r in runs:
+        up, down = r["up"], r["down"]
+        print(f"| {r['run']} | {up['wall_s']:.2f} | {up_bound:.2f} | {r['up_ratio']:.3f} "
+              f"| {up_seed / up_bound:.2f} | {r['up_wall_over_seed']:.3f} "
+              f"| {down['wall_s']:.2f} | {down_bound:.2f} | {r['down_ratio']:.3f} "
+              f"| {down_seed / down_bound:.2f} | {r['down_wall_over_seed']:.3f} "
+              f"| {up['calls']} / {down['calls']} | {up['throttled_503']} / {down['throttled_503']} "
+              f"| {up['error_answers']} / {down['error_answers']} | {up['exit']} / {down['exit']} "
+              f"| {up['peak_rss_mb']:.1f} / {down['peak_rss_mb']:.1f} |")
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    m = {
+        "up_wall_s": med([r["up"]["wall_s"] for r in runs]),
+        "up_ratio": med([r["up_ratio"] for r in runs]),
+        "up_wall_over_seed": med([r["up_wall_over_seed"] for r in runs]),
+        "down_wall_s": med([r["down"]["wall_s"] for r in runs]),
+        "down_ratio": med([r["down_ratio"] for r in runs]),
+        "down_wall_over_seed": med([r["down_wall_over_seed"] for r in runs]),
+        "calls_up": med([r["up"]["calls"] for r in runs]),
+        "calls_down": med([r["down"]["calls"] for r in runs]),
+        "throttled_total": sum(r["up"]["throttled_503"] + r["down"]["throttled_503"] for r in runs),
+        "failed_commands": sum((r["up"]["exit"] != 0) + (r["down"]["exit"] != 0) for r in runs),
+        "peak_rss_mb": max(max(r["up"]["peak_rss_mb"], r["down"]["peak_rss_mb"]) for r in runs),
+    }
+    print(f"| median | {m['up_wall_s']:.2f} | {up_bound:.2f} | **{m['up_ratio']:.3f}** "
+          f"| {up_seed / up_bound:.2f} | {m['up_wall_over_seed']:.3f} "
+          f"| {m['down_wall_s']:.2f} | {down_bound:.2f} | **{m['down_ratio']:.3f}** "
+          f"| {down_seed / down_bound:.2f} | {m['down_wall_over_seed']:.3f} "
+          f"| {m['calls_up']:g} / {m['calls_down']:g} | {m['throttled_total']} (all runs) "
+          f"| | {m['failed_commands']} failed | max {m['peak_rss_mb']:.1f} |")
+    print()
+    for r in runs:
+        for name in ("up", "down"):
+            c = r[name]
+            print(f"run {r['run']} {name}: {c['calls']} calls; top: {fmt_top(c['by_operation'], a.top)}")
+            if c["throttled_503"]:
+                print(f"  503 by operation: {fmt_top(c['throttled_by_operation'], a.top)}")
+            if c["error_answers"]:
+                print(f"  other error answers: {fmt_top(c['errors_by_operation'], a.top)}")
+            print(f"  first call at +{c['first_call_s']:.2f} s, last call at +{c['last_call_s']:.2f} s, "
+                  f"exit at +{c['wall_s']:.2f} s; provision CPU {c['cpu_s']:.2f} s")
+    print()
+    verdict = "within" if m["up_ratio"] <= 1.05 and m["down_ratio"] <= 1.05 else "NOT within"
+    print(f"median up ratio {m['up_ratio']:.3f}, median down ratio {m['down_ratio']:.3f}: "
+          f"{verdict} the 1.05 goal; {m['throttled_total']} throttled answers (503), "
+          f"{m['failed_commands']} failed commands over {len(runs)} runs")
+
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({
+                "scale": a.scale, "throttle": a.throttle, "runs_requested": a.runs,
+                "warmup": a.warmup, "source": git_describe(), "binary_sha256": sha256(binary),
+                "binary": source, "extra_args": a.extra_arg, "cpus": os.cpu_count(),
+                "platform": platform.platform(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "bounds": {"up": b_up, "up_seed": b_up_seed, "down": b_down, "down_seed": b_down_seed},
+                "runs": runs, "median": m,
+            }, f, indent=1)
+        print(f"figures written to {a.json}")
+    if a.keep:
+        print(f"run directories kept in {workdir}")
+    return 1 if m["failed_commands"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+//! `provision jumpstart enable|disable`: the seed's demo opened SageMaker
+//! JumpStart by editing the S3 endpoint policy by hand. JumpStart's models
+//! and notebooks live in AWS-owned buckets whose objects are tagged
+//! `SageMaker=true`; the statement lets the endpoint read exactly those
+//! (`vpc_endpoint::jumpstart_statement`), nothing else outside the stack's
+//! two buckets.
+//!
+//! The whole endpoint policy is written (ModifyVpcEndpoint), so the command
+//! also restores the stack's policy if it was changed out of band. The state
+//! records the choice (attribute `jumpstart` of `vpce.s3`): `verify` expects
+//! the statement exactly when it is recorded, and `up`, which builds the
+//! policy from the state, keeps it.
+
+use anyhow::{Context, Result};
+
+use crate::error::aws;
+use crate::resources::Ctx;
+use crate::resources::vpc_endpoint::{JUMPSTART_ATTR, s3_policy_with};
+
+pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
+    let vpce = ctx
+        .state
+        .id("vpce.s3")
+        .context("the stack has no S3 endpoint yet; run `provision up` first")?;
+    ctx.aws
+        .ec2
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(&vpce)
+        .policy_document(s3_policy_with(ctx, enable).to_string())
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("writing the policy of S3 endpoint {vpce} (ModifyVpcEndpoint)"))?;
+    ctx.state.update(|d| {
+        if let Some(r) = d.steps.get_mut("vpce.s3") {
+            if enable {
+                r.attrs.insert(JUMPSTART_ATTR.into(), "true".into());
+            } else {
+                r.attrs.remove(JUMPSTART_ATTR);
+            }
+        }
+    })?;
+    if enable {
+        println!(
+            "JumpStart enabled: S3 endpoint {vpce} now also lets Studio read objects tagged SageMaker=true (s3:GetObject, any bucket). `provision jumpstart disable` removes it."
+        );
+    } else {
+        println!("JumpStart disabled: S3 endpoint {vpce} allows the stack's two buckets only.");
+    }
+    Ok(())
+}

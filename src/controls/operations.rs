@@ -1,0 +1,644 @@
+//! Every AWS operation `provision` calls, with the IAM actions AWS checks for
+//! it: the one source `provision iam-policy` prints the operator's
+//! least-privilege policy from. An operation's actions include what AWS
+//! authorises on the side: tags given to a create call (ec2:CreateTags,
+//! iam:TagRole, kms:TagResource, sagemaker:AddTags, ...), iam:PassRole for
+//! the execution role SageMaker is given, the service-linked roles Network
+//! Firewall and SageMaker create on first use, the mount target's ENI that
+//! DeleteMountTarget removes. S3 names actions apart from its operations
+//! (HeadBucket is s3:ListBucket, PutBucketEncryption is
+//! s3:PutEncryptionConfiguration, ...).
+//!
+//! Tests keep the list honest: a unit test finds every SDK call in `src/`
+//! in it (and every entry in `src/`); `tests/controls.rs` runs up, verify,
+//! jumpstart, firewall, a second up and `down --purge-efs --delete-data`
+//! against the emulator and compares its call log with the list: every call
+//! is listed, every entry was called unless it is `Conditional`, with the
+//! code path that calls it only then.
+//!
+//! Resources are scoped by the names the spec derives (`domain-allow-*`,
+//! `*-sagemaker-execution-role`, buckets `*-data`/`*-models`, ...) where the
+//! action supports resource-level permissions; EC2, STS, and calls that list
+//! or create keys apply to `*`.
+
+use serde_json::{Value, json};
+
+/// When an operation is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// On the normal path of up, down, verify, jumpstart and firewall.
+    Run,
+    /// Only in the situation described (recovery after a crash, an
+    /// out-of-band change, a leftover): never in a clean run.
+    Conditional(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Op {
+    /// The operation as AWS logs it (CloudTrail's event source prefix and
+    /// event name; the emulator's call log): `ec2:CreateVpc`.
+    pub call: &'static str,
+    /// The IAM actions AWS authorises for it.
+    pub actions: &'static [&'static str],
+    pub when: When,
+}
+
+const fn run(call: &'static str, actions: &'static [&'static str]) -> Op {
+    Op {
+        call,
+        actions,
+        when: When::Run,
+    }
+}
+
+const fn only(call: &'static str, actions: &'static [&'static str], why: &'static str) -> Op {
+    Op {
+        call,
+        actions,
+        when: When::Conditional(why),
+    }
+}
+
+pub const OPS: &[Op] = &[
+    run("sts:GetCallerIdentity", &["sts:GetCallerIdentity"]),
+    // EC2: network (resources/{vpc,subnet,security_group,eip,igw,nat,route_table,route,vpc_endpoint}.rs)
+    run("ec2:CreateVpc", &["ec2:CreateVpc", "ec2:CreateTags"]),
+    run("ec2:ModifyVpcAttribute", &["ec2:ModifyVpcAttribute"]),
+    run("ec2:DescribeVpcs", &["ec2:DescribeVpcs"]),
+    run("ec2:DeleteVpc", &["ec2:DeleteVpc"]),
+    run("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),
+    run("ec2:DescribeSubnets", &["ec2:DescribeSubnets"]),
+    run("ec2:DeleteSubnet", &["ec2:DeleteSubnet"]),
+    run(
+        "ec2:CreateSecurityGroup",
+        &["ec2:CreateSecurityGroup", "ec2:CreateTags"],
+    ),
+    run(
+        "ec2:AuthorizeSecurityGroupIngress",
+        &["ec2:AuthorizeSecurityGroupIngress"],
+    ),
+    run(
+        "ec2:RevokeSecurityGroupIngress",
+        &["ec2:RevokeSecurityGroupIngress"],
+    ),
+    run(
+        "ec2:RevokeSecurityGroupEgress",
+        &["ec2:RevokeSecurityGroupEgress"],
+    ),
+    run(
+        "ec2:DescribeSecurityGroups",
+        &["ec2:DescribeSecurityGroups"],
+    ),
+    run("ec2:DeleteSecurityGroup", &["ec2:DeleteSecurityGroup"]),
+    run(
+        "ec2:AllocateAddress",
+        &["ec2:AllocateAddress", "ec2:CreateTags"],
+    ),
+    run("ec2:DescribeAddresses", &["ec2:DescribeAddresses"]),
+    run("ec2:ReleaseAddress", &["ec2:ReleaseAddress"]),
+    run(
+        "ec2:CreateInternetGateway",
+        &["ec2:CreateInternetGateway", "ec2:CreateTags"],
+    ),
+    run("ec2:AttachInternetGateway", &["ec2:AttachInternetGateway"]),
+    run(
+        "ec2:DescribeInternetGateways",
+        &["ec2:DescribeInternetGateways"],
+    ),
+    run("ec2:DetachInternetGateway", &["ec2:DetachInternetGateway"]),
+    run("ec2:DeleteInternetGateway", &["ec2:DeleteInternetGateway"]),
+    run(
+        "ec2:CreateNatGateway",
+        &["ec2:CreateNatGateway", "ec2:CreateTags"],
+    ),
+    run("ec2:DescribeNatGateways", &["ec2:DescribeNatGateways"]),
+    run("ec2:DeleteNatGateway", &["ec2:DeleteNatGateway"]),
+    run(
+        "ec2:CreateRouteTable",
+        &["ec2:CreateRouteTable", "ec2:CreateTags"],
+    ),
+    run("ec2:AssociateRouteTable", &["ec2:AssociateRouteTable"]),
+    run("ec2:DescribeRouteTables", &["ec2:DescribeRouteTables"]),
+    run(
+        "ec2:DisassociateRouteTable",
+        &["ec2:DisassociateRouteTable"],
+    ),
+    run("ec2:DeleteRouteTable", &["ec2:DeleteRouteTable"]),
+    run("ec2:CreateRoute", &["ec2:CreateRoute"]),
+    only(
+        "ec2:ReplaceRoute",
+        &["ec2:ReplaceRoute"],
+        "route::create, when the destination already has a route (RouteAlreadyExists)",
+    ),
+    run("ec2:DeleteRoute", &["ec2:DeleteRoute"]),
+    run(
+        "ec2:CreateVpcEndpoint",
+        &["ec2:CreateVpcEndpoint", "ec2:CreateTags"],
+    ),
+    run("ec2:DescribeVpcEndpoints", &["ec2:DescribeVpcEndpoints"]),
+    run("ec2:ModifyVpcEndpoint", &["ec2:ModifyVpcEndpoint"]),
+    run("ec2:DeleteVpcEndpoints", &["ec2:DeleteVpcEndpoints"]),
+    run(
+        "ec2:DescribeNetworkInterfaces",
+        &["ec2:DescribeNetworkInterfaces"],
+    ),
+    only(
+        "ec2:DeleteNetworkInterface",
+        &["ec2:DeleteNetworkInterface"],
+        "efs::sweep_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone",
+    ),
+    // Network Firewall (resources/firewall.rs, controls/firewall.rs)
+    run(
+        "network-firewall:CreateRuleGroup",
+        &[
+            "network-firewall:CreateRuleGroup",
+            "network-firewall:TagResource",
+        ],
+    ),
+    run(
+        "network-firewall:DescribeRuleGroup",
+        &["network-firewall:DescribeRuleGroup"],
+    ),
+    run(
+        "network-firewall:UpdateRuleGroup",
+        &["network-firewall:UpdateRuleGroup"],
+    ),
+    run(
+        "network-firewall:DeleteRuleGroup",
+        &["network-firewall:DeleteRuleGroup"],
+    ),
+    run(
+        "network-firewall:CreateFirewallPolicy",
+        &[
+            "network-firewall:CreateFirewallPolicy",
+            "network-firewall:TagResource",
+        ],
+    ),
+    run(
+        "network-firewall:DescribeFirewallPolicy",
+        &["network-firewall:DescribeFirewallPolicy"],
+    ),
+    run(
+        "network-firewall:DeleteFirewallPolicy",
+        &["network-firewall:DeleteFirewallPolicy"],
+    ),
+    run(
+        "network-firewall:CreateFirewall",
+        &[
+            "network-firewall:CreateFirewall",
+            "network-firewall:TagResource",
+            "iam:CreateServiceLinkedRole",
+        ],
+    ),
+    run(
+        "network-firewall:DescribeFirewall",
+        &["network-firewall:DescribeFirewall"],
+    ),
+    run(
+        "network-firewall:DeleteFirewall",
+        &["network-firewall:DeleteFirewall"],
+    ),
+    // KMS (resources/kms.rs)
+    run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
+    run("kms:DescribeKey", &["kms:DescribeKey"]),
+    run("kms:EnableKeyRotation", &["kms:EnableKeyRotation"]),
+    run("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]),
+    run("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]),
+    only(
+        "kms:ListKeys",
+        &["kms:ListKeys"],
+        "kms::find_key, resolving a CreateKey whose answer was lost",
+    ),
+    only(
+        "kms:ListResourceTags",
+        &["kms:ListResourceTags"],
+        "kms::find_key, resolving a CreateKey whose answer was lost",
+    ),
+    run("kms:CreateAlias", &["kms:CreateAlias"]),
+    run("kms:ListAliases", &["kms:ListAliases"]),
+    only(
+        "kms:UpdateAlias",
+        &["kms:UpdateAlias"],
+        "kms::create_alias, when the alias outlived a key that up replaced",
+    ),
+    run("kms:DeleteAlias", &["kms:DeleteAlias"]),
+    // S3 (resources/s3.rs)
+    run("s3:CreateBucket", &["s3:CreateBucket"]),
+    run("s3:HeadBucket", &["s3:ListBucket"]),
+    only(
+        "s3:GetBucketTagging",
+        &["s3:GetBucketTagging"],
+        "s3::find, resolving a CreateBucket whose answer was lost",
+    ),
+    run("s3:PutBucketTagging", &["s3:PutBucketTagging"]),
+    run(
+        "s3:PutPublicAccessBlock",
+        &["s3:PutBucketPublicAccessBlock"],
+    ),
+    run(
+        "s3:GetPublicAccessBlock",
+        &["s3:GetBucketPublicAccessBlock"],
+    ),
+    run("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"]),
+    run("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"]),
+    run("s3:PutBucketPolicy", &["s3:PutBucketPolicy"]),
+    run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
+    run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
+    run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
+    run(
+        "s3:DeleteObjects",
+        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    ),
+    run("s3:DeleteBucket", &["s3:DeleteBucket"]),
+    // IAM (resources/iam.rs)
+    run("iam:CreatePolicy", &["iam:CreatePolicy", "iam:TagPolicy"]),
+    run("iam:GetPolicy", &["iam:GetPolicy"]),
+    run("iam:ListPolicyVersions", &["iam:ListPolicyVersions"]),
+    only(
+        "iam:DeletePolicyVersion",
+        &["iam:DeletePolicyVersion"],
+        "iam::delete_policy, when the policy has versions besides the default (edited out of band)",
+    ),
+    run("iam:DeletePolicy", &["iam:DeletePolicy"]),
+    run("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"]),
+    run("iam:GetRole", &["iam:GetRole"]),
+    run("iam:AttachRolePolicy", &["iam:AttachRolePolicy"]),
+    run(
+        "iam:ListAttachedRolePolicies",
+        &["iam:ListAttachedRolePolicies"],
+    ),
+    run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
+    run("iam:DeleteRole", &["iam:DeleteRole"]),
+    // SageMaker (resources/sagemaker.rs; cli.rs studio-url)
+    only(
+        "sagemaker:ListDomains",
+        &["sagemaker:ListDomains"],
+        "sagemaker::find_domain, resolving a CreateDomain whose answer was lost",
+    ),
+    only(
+        "sagemaker:ListTags",
+        &["sagemaker:ListTags"],
+        "sagemaker::find_domain, resolving a CreateDomain whose answer was lost",
+    ),
+    run(
+        "sagemaker:CreateDomain",
+        &[
+            "sagemaker:CreateDomain",
+            "sagemaker:AddTags",
+            "iam:PassRole",
+            "iam:CreateServiceLinkedRole",
+        ],
+    ),
+    run("sagemaker:DescribeDomain", &["sagemaker:DescribeDomain"]),
+    run("sagemaker:DeleteDomain", &["sagemaker:DeleteDomain"]),
+    run(
+        "sagemaker:CreateUserProfile",
+        &[
+            "sagemaker:CreateUserProfile",
+            "sagemaker:AddTags",
+            "iam:PassRole",
+        ],
+    ),
+    run(
+        "sagemaker:DescribeUserProfile",
+        &["sagemaker:DescribeUserProfile"],
+    ),
+    run(
+        "sagemaker:DeleteUserProfile",
+        &["sagemaker:DeleteUserProfile"],
+    ),
+    run(
+        "sagemaker:CreateApp",
+        &["sagemaker:CreateApp", "sagemaker:AddTags"],
+    ),
+    run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),
+    run("sagemaker:DeleteApp", &["sagemaker:DeleteApp"]),
+    only(
+        "sagemaker:CreatePresignedDomainUrl",
+        &["sagemaker:CreatePresignedDomainUrl"],
+        "`provision studio-url` only",
+    ),
+    // EFS that SageMaker creates (resources/efs.rs)
+    run(
+        "elasticfilesystem:DescribeFileSystems",
+        &["elasticfilesystem:DescribeFileSystems"],
+    ),
+    run(
+        "elasticfilesystem:DescribeMountTargets",
+        &["elasticfilesystem:DescribeMountTargets"],
+    ),
+    run(
+        "elasticfilesystem:DeleteMountTarget",
+        &[
+            "elasticfilesystem:DeleteMountTarget",
+            "ec2:DeleteNetworkInterface",
+        ],
+    ),
+    run(
+        "elasticfilesystem:DeleteFileSystem",
+        &["elasticfilesystem:DeleteFileSystem"],
+    ),
+];
+
+/// One statement of the operator policy: the actions that apply to these
+/// resources (under this condition).
+struct Scope {
+    sid: &'static str,
+    resources: &'static [&'static str],
+    condition: Option<fn() -> Value>,
+}
+
+const ANY: Scope = Scope {
+    sid: "Unscoped",
+    resources: &["*"],
+    condition: None,
+};
+const BUCKETS: Scope = Scope {
+    sid: "StackBuckets",
+    resources: &["arn:aws:s3:::*-data", "arn:aws:s3:::*-models"],
+    condition: None,
+};
+const OBJECTS: Scope = Scope {
+    sid: "StackBucketObjects",
+    resources: &["arn:aws:s3:::*-data/*", "arn:aws:s3:::*-models/*"],
+    condition: None,
+};
+const KEYS: Scope = Scope {
+    sid: "Keys",
+    resources: &["arn:aws:kms:*:*:key/*"],
+    condition: None,
+};
+const ALIASES: Scope = Scope {
+    sid: "KeyAliases",
+    resources: &[
+        "arn:aws:kms:*:*:alias/kms-cmk-*",
+        "arn:aws:kms:*:*:alias/sagemaker-anfw-kms-*",
+        "arn:aws:kms:*:*:key/*",
+    ],
+    condition: None,
+};
+const FIREWALL: Scope = Scope {
+    sid: "Firewall",
+    resources: &[
+        "arn:aws:network-firewall:*:*:stateful-rulegroup/domain-allow-*",
+        "arn:aws:network-firewall:*:*:firewall-policy/network-firewall-policy-*",
+        "arn:aws:network-firewall:*:*:firewall/network-firewall-*",
+    ],
+    condition: None,
+};
+const ROLE: Scope = Scope {
+    sid: "ExecutionRole",
+    resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"],
+    condition: None,
+};
+const POLICY: Scope = Scope {
+    sid: "ExecutionPolicy",
+    resources: &["arn:aws:iam::*:policy/*-sagemaker-execution-policy"],
+    condition: None,
+};
+const PASS_ROLE: Scope = Scope {
+    sid: "PassExecutionRoleToSageMaker",
+    resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"],
+    condition: Some(|| json!({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})),
+};
+const SERVICE_ROLES: Scope = Scope {
+    sid: "ServiceLinkedRoles",
+    resources: &[
+        "arn:aws:iam::*:role/aws-service-role/network-firewall.amazonaws.com/AWSServiceRoleForNetworkFirewall",
+        "arn:aws:iam::*:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks",
+    ],
+    condition: Some(
+        || json!({"StringEquals": {"iam:AWSServiceName": ["network-firewall.amazonaws.com", "sagemaker.amazonaws.com"]}}),
+    ),
+};
+const STUDIO: Scope = Scope {
+    sid: "Studio",
+    resources: &[
+        "arn:aws:sagemaker:*:*:domain/*",
+        "arn:aws:sagemaker:*:*:user-profile/*/*",
+        "arn:aws:sagemaker:*:*:app/*/*/*/*",
+    ],
+    condition: None,
+};
+const EFS: Scope = Scope {
+    sid: "StudioHomeEfs",
+    resources: &["arn:aws:elasticfilesystem:*:*:file-system/*"],
+    condition: None,
+};
+
+/// The statements in the order they are printed.
+const SCOPES: [&Scope; 12] = [
+    &ANY,
+    &BUCKETS,
+    &OBJECTS,
+    &KEYS,
+    &ALIASES,
+    &FIREWALL,
+    &ROLE,
+    &POLICY,
+    &PASS_ROLE,
+    &SERVICE_ROLES,
+    &STUDIO,
+    &EFS,
+];
+
+/// Where an action may be scoped (AWS's service authorization reference:
+/// which actions take a resource ARN).
+fn scope(action: &str) -> &'static Scope {
+    let (service, name) = action.split_once(':').unwrap_or(("", action));
+    match (service, name) {
+        ("s3", "DeleteObject" | "DeleteObjectVersion") => &OBJECTS,
+        ("s3", _) => &BUCKETS,
+        ("kms", "CreateKey" | "ListKeys" | "ListAliases") => &ANY,
+        ("kms", "CreateAlias" | "UpdateAlias" | "DeleteAlias") => &ALIASES,
+        ("kms", _) => &KEYS,
+        ("network-firewall", _) => &FIREWALL,
+        ("iam", "PassRole") => &PASS_ROLE,
+        ("iam", "CreateServiceLinkedRole") => &SERVICE_ROLES,
+        ("iam", n) if n.ends_with("Policy") && !n.contains("Role") => &POLICY,
+        ("iam", "ListPolicyVersions" | "DeletePolicyVersion") => &POLICY,
+        ("iam", _) => &ROLE,
+        ("sagemaker", "ListDomains") => &ANY,
+        ("sagemaker", _) => &STUDIO,
+        // Without a file system id it lists them all.
+        ("elasticfilesystem", "DescribeFileSystems") => &ANY,
+        ("elasticfilesystem", _) => &EFS,
+        _ => &ANY,
+    }
+}
+
+/// The least-privilege policy for every operation of `OPS`.
+pub fn policy() -> Value {
+    let mut statements = Vec::new();
+    for s in SCOPES {
+        let mut actions: Vec<&str> = OPS
+            .iter()
+            .flat_map(|o| o.actions.iter().copied())
+            .filter(|a| scope(a).sid == s.sid)
+            .collect();
+        actions.sort_unstable();
+        actions.dedup();
+        if actions.is_empty() {
+            continue;
+        }
+        let mut st = json!({
+            "Sid": s.sid,
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": if s.resources == ["*"] { json!("*") } else { json!(s.resources) },
+        });
+        if let Some(c) = s.condition {
+            st["Condition"] = c();
+        }
+        statements.push(st);
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    /// Operation names (`CreateVpc`) of every SDK call in `src/`: each
+    /// `.verb_noun()` builder call, snake case turned into the API name.
+    fn sdk_calls_in(dir: &Path, out: &mut BTreeSet<String>) {
+        const VERBS: &[&str] = &[
+            "add",
+            "allocate",
+            "associate",
+            "attach",
+            "authorize",
+            "cancel",
+            "create",
+            "delete",
+            "describe",
+            "detach",
+            "disable",
+            "disassociate",
+            "enable",
+            "get",
+            "head",
+            "list",
+            "modify",
+            "put",
+            "release",
+            "remove",
+            "replace",
+            "revoke",
+            "schedule",
+            "tag",
+            "untag",
+            "update",
+        ];
+        // Accessors of SDK outputs that look like operations.
+        const NOT_CALLS: &[&str] = &[
+            "delete_markers",
+            "tag_key",
+            "tag_set",
+            "tag_value",
+            "update_token",
+        ];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sdk_calls_in(&path, out);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split('.').skip(1) {
+                let name: String = piece
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                let verb = name.split('_').next().unwrap_or_default();
+                if !piece[name.len()..].starts_with("()")
+                    || !name.contains('_')
+                    || !VERBS.contains(&verb)
+                    || NOT_CALLS.contains(&name.as_str())
+                {
+                    continue;
+                }
+                let api: String = name
+                    .split('_')
+                    .map(|w| w[..1].to_uppercase() + &w[1..])
+                    .collect();
+                out.insert(api);
+            }
+        }
+    }
+
+    #[test]
+    fn every_sdk_call_in_the_code_is_listed_and_every_entry_is_called() {
+        let mut in_code = BTreeSet::new();
+        sdk_calls_in(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut in_code,
+        );
+        let listed: BTreeSet<String> = OPS
+            .iter()
+            .map(|o| o.call.split_once(':').unwrap().1.to_string())
+            .collect();
+        let unlisted: Vec<&String> = in_code.difference(&listed).collect();
+        assert!(
+            unlisted.is_empty(),
+            "called in src/ but not in OPS: {unlisted:?}"
+        );
+        let uncalled: Vec<&String> = listed.difference(&in_code).collect();
+        assert!(
+            uncalled.is_empty(),
+            "in OPS but not called in src/: {uncalled:?}"
+        );
+    }
+
+    #[test]
+    fn policy_grants_exactly_the_listed_actions_within_iam_limits() {
+        let calls: BTreeSet<&str> = OPS.iter().map(|o| o.call).collect();
+        assert_eq!(calls.len(), OPS.len(), "an operation is listed twice");
+        let p = policy();
+        let mut granted = Vec::new();
+        let mut sids = BTreeSet::new();
+        for s in p["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            assert!(sids.insert(s["Sid"].as_str().unwrap().to_string()));
+            let sid = s["Sid"].as_str().unwrap();
+            assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "{sid}");
+            for a in s["Action"].as_array().unwrap() {
+                granted.push(a.as_str().unwrap().to_string());
+            }
+        }
+        let unique: BTreeSet<String> = granted.iter().cloned().collect();
+        assert_eq!(
+            unique.len(),
+            granted.len(),
+            "an action is in two statements"
+        );
+        let listed: BTreeSet<String> = OPS
+            .iter()
+            .flat_map(|o| o.actions.iter().map(|a| a.to_string()))
+            .collect();
+        assert_eq!(unique, listed);
+        for a in &listed {
+            let (service, name) = a.split_once(':').unwrap();
+            assert!(!service.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()));
+        }
+        // IAM's limit for a managed policy: 6,144 characters without whitespace.
+        let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
+        assert!(size <= 6144, "policy is {size} characters");
+        let pass = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == json!(["iam:PassRole"]))
+            .expect("PassRole has its own statement");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "sagemaker.amazonaws.com"
+        );
+    }
+}

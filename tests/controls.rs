@@ -1,0 +1,1003 @@
+//! The security controls against the emulator: `verify` passes on a fresh
+//! stack and names the control each out-of-band change breaks; `jumpstart`
+//! and `firewall` end to end (state, `up`, a stale UpdateToken, bad input);
+//! `iam-policy` grants exactly the operations of a full run's call log, and
+//! every policy document the stack holds is valid IAM policy grammar.
+
+mod common;
+
+// The one list of operations the tool calls, compiled into this test too.
+#[allow(dead_code)]
+#[path = "../src/controls/operations.rs"]
+mod operations;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::*;
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+
+/// `verify --json`: exit code and (control, pass, evidence) per control.
+fn verify(
+    emu: &Emulator,
+    dir: &Path,
+    extra: &[&str],
+) -> (Option<i32>, Vec<(String, bool, String)>) {
+    let mut args = vec!["verify", "--json"];
+    args.extend_from_slice(extra);
+    let o = provision(emu, dir, &args);
+    let out: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}):\n{}", text(&o)));
+    let controls = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["control"].as_str().unwrap().to_string(),
+                c["pass"].as_bool().unwrap(),
+                c["evidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (o.status.code(), controls)
+}
+
+fn failing(controls: &[(String, bool, String)]) -> BTreeSet<String> {
+    controls
+        .iter()
+        .filter(|c| !c.1)
+        .map(|c| c.0.clone())
+        .collect()
+}
+
+fn evidence<'a>(controls: &'a [(String, bool, String)], name: &str) -> &'a str {
+    &controls.iter().find(|c| c.0 == name).unwrap().2
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+async fn nfw(emu: &Emulator) -> aws_sdk_networkfirewall::Client {
+    aws_sdk_networkfirewall::Client::new(&emu.sdk().await)
+}
+
+async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&emu.sdk().await)
+}
+
+/// The rule group's live allow-list.
+async fn allow_list(emu: &Emulator, arn: &str) -> Vec<String> {
+    let g = nfw(emu)
+        .await
+        .describe_rule_group()
+        .rule_group_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    g.rule_group()
+        .unwrap()
+        .rules_source()
+        .unwrap()
+        .rules_source_list()
+        .unwrap()
+        .targets()
+        .to_vec()
+}
+
+/// Adds a domain to the allow-list behind the tool's back.
+async fn allow_out_of_band(emu: &Emulator, arn: &str, domain: &str) {
+    let client = nfw(emu).await;
+    let g = client
+        .describe_rule_group()
+        .rule_group_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut group = g.rule_group.unwrap();
+    let list = group
+        .rules_source
+        .as_mut()
+        .unwrap()
+        .rules_source_list
+        .as_mut()
+        .unwrap();
+    list.targets.push(domain.to_string());
+    client
+        .update_rule_group()
+        .rule_group_arn(arn)
+        .update_token(g.update_token)
+        .rule_group(group)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn endpoint_policy(emu: &Emulator, vpce: &str) -> Value {
+    let e = ec2(emu)
+        .await
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(vpce)
+        .send()
+        .await
+        .unwrap();
+    parse(e.vpc_endpoints()[0].policy_document().unwrap())
+}
+
+fn jumpstart_statement() -> Value {
+    json!({
+        "Sid": "JumpStartContent",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::*"],
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/SageMaker": "true"}}
+    })
+}
+
+#[test]
+fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    let out = provision_ok(&emu, dir.path(), &["verify"]);
+    assert_eq!(out.matches("PASS  ").count(), 12, "{out}");
+    assert!(out.contains("All 12 controls pass"), "{out}");
+    let (code, controls) = verify(&emu, dir.path(), &[]);
+    assert_eq!(code, Some(0), "{controls:?}");
+    assert_eq!(controls.len(), 12);
+    assert!(failing(&controls).is_empty(), "{controls:?}");
+
+    let st = state_json(dir.path());
+    let id = |s: &str| step_id(&st, s);
+    let (data, models, vpce) = (id("bucket.data"), id("bucket.models"), id("vpce.s3"));
+    let (rtb, igw, group) = (id("rtb.sagemaker"), id("igw"), id("nfw.rule_group"));
+    let rt = rt();
+    // Each change breaks its control and no other; they accumulate.
+    let mut broken = BTreeSet::new();
+    let mut expect = |control: &str, shows: &str| {
+        broken.insert(control.to_string());
+        let (code, controls) = verify(&emu, dir.path(), &[]);
+        assert_eq!(code, Some(1), "{controls:?}");
+        assert_eq!(failing(&controls), broken, "{controls:?}");
+        let ev = evidence(&controls, control);
+        assert!(ev.contains(shows), "{control}: {ev}");
+    };
+
+    rt.block_on(async {
+        emu.s3()
+            .await
+            .delete_bucket_policy()
+            .bucket(&data)
+            .send()
+            .await
+            .unwrap()
+    });
+    expect(
+        "buckets.policy_vpce_only",
+        &format!("{data}: no bucket policy"),
+    );
+
+    rt.block_on(async {
+        ec2(&emu)
+            .await
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&vpce)
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    expect("vpce.s3.policy", "allows * (outside the stack's buckets)");
+
+    rt.block_on(async {
+        ec2(&emu)
+            .await
+            .replace_route()
+            .route_table_id(&rtb)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap()
+    });
+    expect("route.sagemaker_default", &format!("0.0.0.0/0 -> {igw}"));
+
+    rt.block_on(allow_out_of_band(&emu, &group, "exfil.example.com"));
+    expect(
+        "firewall.allow_list",
+        "allows exfil.example.com (not configured)",
+    );
+
+    rt.block_on(async {
+        emu.s3()
+            .await
+            .put_public_access_block()
+            .bucket(&models)
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(false)
+                    .ignore_public_acls(false)
+                    .block_public_policy(false)
+                    .restrict_public_buckets(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    expect(
+        "buckets.public_access_block",
+        &format!(
+            "{models}: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off"
+        ),
+    );
+
+    // The text form names every failing control and exits 1.
+    let o = provision(&emu, dir.path(), &["verify"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("5 of 12 controls fail"), "{t}");
+    for c in &broken {
+        assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
+    }
+}
+
+#[test]
+fn jumpstart_and_firewall_commands_end_to_end() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let st = state_json(d);
+    let (vpce, group) = (step_id(&st, "vpce.s3"), step_id(&st, "nfw.rule_group"));
+    let rt = rt();
+    let statements = |doc: &Value| doc["Statement"].as_array().unwrap().clone();
+
+    // --- JumpStart: the statement, the state, verify, and up keeping it.
+    provision_ok(&emu, d, &["jumpstart", "enable"]);
+    let p = rt.block_on(endpoint_policy(&emu, &vpce));
+    assert_eq!(statements(&p).len(), 2, "{p}");
+    assert!(statements(&p).contains(&jumpstart_statement()), "{p}");
+    assert_eq!(
+        state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"],
+        "true"
+    );
+    let (code, controls) = verify(&emu, d, &[]);
+    assert_eq!(code, Some(0), "{controls:?}");
+    assert!(evidence(&controls, "vpce.s3.policy").contains("plus JumpStart"));
+    assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
+    assert!(
+        statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement())
+    );
+    // Removed behind the tool's back: verify knows it should be there.
+    let plain = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone()]});
+    rt.block_on(async {
+        ec2(&emu)
+            .await
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&vpce)
+            .policy_document(plain.to_string())
+            .send()
+            .await
+            .unwrap()
+    });
+    let (code, controls) = verify(&emu, d, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        evidence(&controls, "vpce.s3.policy").contains("lacks the JumpStart statement"),
+        "{controls:?}"
+    );
+    provision_ok(&emu, d, &["jumpstart", "disable"]);
+    let p = rt.block_on(endpoint_policy(&emu, &vpce));
+    assert_eq!(statements(&p).len(), 1, "{p}");
+    assert!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"].is_null());
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+
+    // --- Firewall: list, allow, remove; the edit becomes the recorded parameter.
+    let listed = provision_ok(&emu, d, &["firewall", "list"]);
+    assert!(
+        listed.starts_with(".kaggle.com\n.amazonaws.com\n"),
+        "{listed}"
+    );
+    provision_ok(
+        &emu,
+        d,
+        &["firewall", "allow", "pypi.org", ".github.com", "pypi.org"],
+    );
+    let want = [".kaggle.com", ".amazonaws.com", "pypi.org", ".github.com"];
+    assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
+    assert_eq!(state_json(d)["params"]["allowed_domains"], json!(want));
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+    provision_ok(&emu, d, &["firewall", "remove", ".github.com"]);
+    let want = [".kaggle.com", ".amazonaws.com", "pypi.org"];
+    assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
+    // A bare up keeps the edited list; an explicit one wins and shows the difference.
+    assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
+    assert_eq!(state_json(d)["params"]["allowed_domains"], json!(want));
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+    let (code, controls) = verify(&emu, d, &["--allowed-domains", ".kaggle.com"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        evidence(&controls, "firewall.allow_list")
+            .contains("allows .amazonaws.com, pypi.org (not configured)"),
+        "{controls:?}"
+    );
+
+    // --- Bad input: exit 2, the value named, no update call.
+    emu.clear_calls();
+    for (args, says) in [
+        (
+            vec!["allow", "bad domain.com"],
+            "'bad domain.com' is not a domain name",
+        ),
+        (
+            vec!["allow", "pypi.org", "localhost"],
+            "'localhost' is not a domain name",
+        ),
+        (vec!["allow", "Upper.COM"], "'Upper.COM'"),
+        (
+            vec!["remove", "not.there.com"],
+            "not in the allow-list: not.there.com",
+        ),
+        (
+            vec!["remove", ".kaggle.com", ".amazonaws.com", "pypi.org"],
+            "would leave allowed_domains empty",
+        ),
+    ] {
+        let mut a = vec!["firewall"];
+        a.extend(args);
+        let o = provision(&emu, d, &a);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {t}");
+        assert!(t.contains(says), "{a:?}: {t}");
+    }
+    assert!(
+        !emu.calls().iter().any(|c| c.ends_with("UpdateRuleGroup")),
+        "{:?}",
+        emu.calls()
+    );
+    assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
+
+    // --- A stale UpdateToken: another writer updates the group while our
+    // update is on its way; the command reads again, keeps their change.
+    emu.clear_calls();
+    emu.control_post(
+        "faults",
+        json!({"operation": "network-firewall:UpdateRuleGroup", "delay_s": 2}),
+    );
+    let out = std::thread::scope(|s| {
+        let cmd = s.spawn(|| provision(&emu, d, &["firewall", "allow", "huggingface.co"]));
+        let start = std::time::Instant::now();
+        while !emu.control_get("faults")["faults"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+        {
+            assert!(start.elapsed().as_secs() < 60, "the update never came");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        rt.block_on(allow_out_of_band(&emu, &group, "oob.example.com"));
+        cmd.join().unwrap()
+    });
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("stale UpdateToken"), "{t}");
+    assert!(
+        t.contains("also allows oob.example.com, which allowed_domains does not"),
+        "{t}"
+    );
+    let updates: Vec<Value> = emu.control_get("calls")["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == "network-firewall:UpdateRuleGroup")
+        .cloned()
+        .collect();
+    let statuses: Vec<i64> = updates
+        .iter()
+        .map(|c| c["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        1,
+        "{updates:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{updates:?}"
+    );
+    let live = rt.block_on(allow_list(&emu, &group));
+    assert!(
+        live.contains(&"huggingface.co".to_string())
+            && live.contains(&"oob.example.com".to_string()),
+        "{live:?}"
+    );
+    // Only what the operator asked for is recorded: verify flags the other writer's domain.
+    assert_eq!(
+        state_json(d)["params"]["allowed_domains"],
+        json!([
+            ".kaggle.com",
+            ".amazonaws.com",
+            "pypi.org",
+            "huggingface.co"
+        ])
+    );
+    let (code, controls) = verify(&emu, d, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        failing(&controls),
+        BTreeSet::from(["firewall.allow_list".to_string()])
+    );
+    assert!(evidence(&controls, "firewall.allow_list").contains("allows oob.example.com"));
+    provision_ok(&emu, d, &["firewall", "remove", "oob.example.com"]);
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+}
+
+#[test]
+fn iam_policy_grants_exactly_the_calls_of_a_full_run_and_every_policy_is_valid() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rt = rt();
+    let mut called: BTreeSet<String> = BTreeSet::new();
+    let mut log = |emu: &Emulator| {
+        called.extend(emu.calls());
+        emu.clear_calls();
+    };
+
+    emu.clear_calls();
+    provision_ok(&emu, d, &["up"]);
+    provision_ok(&emu, d, &["verify"]);
+    provision_ok(&emu, d, &["jumpstart", "enable"]);
+    log(&emu);
+    let st = state_json(d);
+    let id = |s: &str| step_id(&st, s);
+    // Every policy document the stack holds (JumpStart on), checked as stored.
+    rt.block_on(check_stored_policies(&emu, &st));
+    emu.clear_calls();
+    provision_ok(&emu, d, &["jumpstart", "disable"]);
+    provision_ok(&emu, d, &["firewall", "list"]);
+    provision_ok(&emu, d, &["firewall", "allow", "pypi.org"]);
+    provision_ok(&emu, d, &["firewall", "remove", "pypi.org"]);
+    provision_ok(&emu, d, &["up"]);
+    log(&emu);
+    // Data in a bucket (written as the endpoint would), so down empties it.
+    let data = id("bucket.data");
+    rt.block_on(async {
+        let s3 = emu.s3().await;
+        let policy = s3.get_bucket_policy().bucket(&data).send().await.unwrap();
+        s3.delete_bucket_policy()
+            .bucket(&data)
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket(&data)
+            .key("notebooks/a.ipynb")
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        s3.put_bucket_policy()
+            .bucket(&data)
+            .policy(policy.policy().unwrap())
+            .send()
+            .await
+            .unwrap();
+    });
+    emu.clear_calls();
+    let out = provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+    assert!(out.contains("is gone"), "{out}");
+    log(&emu);
+
+    let policy: Value = serde_json::from_str(&provision_ok(&emu, d, &["iam-policy"])).unwrap();
+    assert_grammar("operator policy", &policy, Kind::Identity);
+    let granted: BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let ops = operations::OPS;
+    // Every call made is listed, and the policy grants what it needs.
+    for call in &called {
+        let op = ops
+            .iter()
+            .find(|o| o.call == call)
+            .unwrap_or_else(|| panic!("{call} was called but is not in operations::OPS"));
+        for a in op.actions {
+            assert!(granted.contains(*a), "{call} needs {a}, not in the policy");
+        }
+    }
+    // Every listed operation was called, except those only a recovery or
+    // another command makes (each names its code path).
+    for op in ops {
+        match op.when {
+            operations::When::Run => {
+                assert!(called.contains(op.call), "{} was never called", op.call)
+            }
+            operations::When::Conditional(why) => {
+                assert!(!why.is_empty());
+                assert!(
+                    !called.contains(op.call),
+                    "{} was called in a clean run; it is not conditional ({why})",
+                    op.call
+                )
+            }
+        }
+    }
+    // Nothing else is granted.
+    let needed: BTreeSet<String> = ops
+        .iter()
+        .flat_map(|o| o.actions.iter().map(|a| a.to_string()))
+        .collect();
+    assert_eq!(granted, needed);
+}
+
+/// The stack's policies as AWS holds them: grammar, and their statements against the spec.
+async fn check_stored_policies(emu: &Emulator, st: &Value) {
+    let id = |s: &str| step_id(st, s);
+    let sdk = emu.sdk().await;
+    let vpce = id("vpce.s3");
+    let buckets = [id("bucket.data"), id("bucket.models")];
+    let s3 = emu.s3().await;
+    for b in &buckets {
+        let p = s3.get_bucket_policy().bucket(b).send().await.unwrap();
+        let doc = parse(p.policy().unwrap());
+        assert_grammar(&format!("bucket policy of {b}"), &doc, Kind::Resource);
+        let s = &doc["Statement"][0];
+        assert_eq!(s["Effect"], "Deny");
+        assert_eq!(s["Principal"], "*");
+        assert_eq!(
+            set(&s["Action"]),
+            set(&json!(["s3:GetObject", "s3:PutObject", "s3:ListBucket"]))
+        );
+        assert_eq!(
+            set(&s["Resource"]),
+            set(&json!([
+                format!("arn:aws:s3:::{b}"),
+                format!("arn:aws:s3:::{b}/*")
+            ]))
+        );
+        assert_eq!(s["Condition"]["StringNotEquals"]["aws:sourceVpce"], vpce);
+    }
+
+    let doc = endpoint_policy(emu, &vpce).await;
+    assert_grammar("S3 endpoint policy", &doc, Kind::Resource);
+    let mut arns = Vec::new();
+    for b in &buckets {
+        arns.push(format!("arn:aws:s3:::{b}"));
+        arns.push(format!("arn:aws:s3:::{b}/*"));
+    }
+    assert_eq!(set(&doc["Statement"][0]["Resource"]), set(&json!(arns)));
+    assert_eq!(doc["Statement"][1], jumpstart_statement());
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let all = ec2.describe_vpc_endpoints().send().await.unwrap();
+    for e in all.vpc_endpoints() {
+        let ours = e.tags().iter().any(|t| t.key() == Some("provision:stack"));
+        if let Some(p) = e.policy_document()
+            && ours
+            && e.vpc_endpoint_id() != Some(vpce.as_str())
+        {
+            let doc = parse(p);
+            assert_grammar(
+                &format!("policy of {:?}", e.service_name()),
+                &doc,
+                Kind::Resource,
+            );
+        }
+    }
+
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    for k in ["kms.s3", "kms.ebs"] {
+        let p = kms
+            .get_key_policy()
+            .key_id(id(k))
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        let doc = parse(p.policy().unwrap());
+        assert_grammar(&format!("key policy of {k}"), &doc, Kind::Resource);
+        let s = &doc["Statement"][0];
+        assert_eq!(
+            s["Principal"]["AWS"],
+            format!("arn:aws:iam::{ACCOUNT}:root")
+        );
+        assert_eq!(s["Action"], "kms:*");
+    }
+
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let role = id("iam.role");
+    let r = iam
+        .get_role()
+        .role_name(role.rsplit('/').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let doc = parse(r.role().unwrap().assume_role_policy_document().unwrap());
+    assert_grammar("trust policy", &doc, Kind::Trust);
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["Service"],
+        "sagemaker.amazonaws.com"
+    );
+    assert_eq!(doc["Statement"][0]["Action"], "sts:AssumeRole");
+
+    let arn = id("iam.policy");
+    let p = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+    let v = iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(p.policy().unwrap().default_version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let doc = parse(v.policy_version().unwrap().document().unwrap());
+    assert_grammar("execution role policy", &doc, Kind::Identity);
+    let by_sid = |sid: &str| {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+            .clone()
+    };
+    assert_eq!(
+        set(&by_sid("S3StackBuckets")["Resource"]),
+        set(&json!(arns))
+    );
+    let deny = by_sid("DenyJobsOutsideVpc");
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
+    assert_eq!(
+        by_sid("PassRoleToSageMaker")["Condition"]["StringEquals"]["iam:PassedToService"],
+        "sagemaker.amazonaws.com"
+    );
+}
+
+fn set(v: &Value) -> BTreeSet<String> {
+    match v {
+        Value::String(s) => BTreeSet::from([s.clone()]),
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        _ => panic!("not a string or list: {v}"),
+    }
+}
+
+/// A policy as AWS returns it: IAM URL-encodes, EC2 may wrap JSON in a string.
+fn parse(doc: &str) -> Value {
+    let v: Value = serde_json::from_str(doc)
+        .or_else(|_| serde_json::from_str(&percent_decode(doc)))
+        .unwrap_or_else(|e| panic!("policy is not JSON ({e}): {doc}"));
+    match v {
+        Value::String(s) => parse(&s),
+        v => v,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+        ) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Attached to an identity: Resource, no Principal.
+    Identity,
+    /// On a resource (bucket, endpoint, key): Principal and Resource.
+    Resource,
+    /// A role's trust policy: Principal, no Resource.
+    Trust,
+}
+
+/// IAM policy grammar (IAM User Guide, "Grammar of the IAM JSON policy language").
+fn assert_grammar(what: &str, doc: &Value, kind: Kind) {
+    let errs = grammar_errors(doc, kind);
+    assert!(
+        errs.is_empty(),
+        "{what} breaks the IAM grammar: {errs:?}\n{doc:#}"
+    );
+}
+
+fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
+    const OPERATORS: &[&str] = &[
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+    ];
+    let mut errs = Vec::new();
+    let Some(top) = doc.as_object() else {
+        return vec!["not a JSON object".into()];
+    };
+    for k in top.keys() {
+        if !["Version", "Id", "Statement"].contains(&k.as_str()) {
+            errs.push(format!("unknown top-level element {k}"));
+        }
+    }
+    if doc["Version"] != "2012-10-17" {
+        errs.push(format!("Version {} is not 2012-10-17", doc["Version"]));
+    }
+    let statements = match &doc["Statement"] {
+        Value::Array(a) if !a.is_empty() => a.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        other => {
+            return vec![format!(
+                "Statement is {other}, not a statement or a list of them"
+            )];
+        }
+    };
+    let names = |v: &Value| -> Option<Vec<String>> {
+        match v {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(a) if !a.is_empty() => {
+                a.iter().map(|x| x.as_str().map(str::to_string)).collect()
+            }
+            _ => None,
+        }
+    };
+    for (n, s) in statements.iter().enumerate() {
+        let n = n + 1;
+        let Some(obj) = s.as_object() else {
+            errs.push(format!("statement {n} is not an object"));
+            continue;
+        };
+        for k in obj.keys() {
+            if ![
+                "Sid",
+                "Effect",
+                "Principal",
+                "NotPrincipal",
+                "Action",
+                "NotAction",
+                "Resource",
+                "NotResource",
+                "Condition",
+            ]
+            .contains(&k.as_str())
+            {
+                errs.push(format!("statement {n}: unknown element {k}"));
+            }
+        }
+        if let Some(sid) = obj.get("Sid") {
+            let ok = sid.as_str().is_some_and(|s| {
+                kind != Kind::Identity || s.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+            if !ok {
+                errs.push(format!("statement {n}: Sid {sid} is not valid here"));
+            }
+        }
+        if !matches!(
+            obj.get("Effect").and_then(Value::as_str),
+            Some("Allow" | "Deny")
+        ) {
+            errs.push(format!("statement {n}: Effect must be Allow or Deny"));
+        }
+        let one_of = |a: &str, b: &str| obj.contains_key(a) as u8 + obj.contains_key(b) as u8 == 1;
+        if !one_of("Action", "NotAction") {
+            errs.push(format!(
+                "statement {n}: needs exactly one of Action, NotAction"
+            ));
+        }
+        for k in ["Action", "NotAction"] {
+            if let Some(v) = obj.get(k) {
+                match names(v) {
+                    Some(actions) => {
+                        for a in actions {
+                            let ok = a == "*"
+                                || a.split_once(':').is_some_and(|(svc, name)| {
+                                    !svc.is_empty()
+                                        && svc.chars().all(|c| {
+                                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                                        })
+                                        && !name.is_empty()
+                                        && name.chars().all(|c| {
+                                            c.is_ascii_alphanumeric() || c == '*' || c == '?'
+                                        })
+                                });
+                            if !ok {
+                                errs.push(format!("statement {n}: '{a}' is not an action"));
+                            }
+                        }
+                    }
+                    None => errs.push(format!(
+                        "statement {n}: {k} is not a string or list of strings"
+                    )),
+                }
+            }
+        }
+        let has_principal = obj.contains_key("Principal") || obj.contains_key("NotPrincipal");
+        let has_resource = obj.contains_key("Resource") || obj.contains_key("NotResource");
+        match kind {
+            Kind::Identity if has_principal => {
+                errs.push(format!("statement {n}: Principal in an identity policy"))
+            }
+            Kind::Resource | Kind::Trust if !one_of("Principal", "NotPrincipal") => errs.push(
+                format!("statement {n}: needs exactly one of Principal, NotPrincipal"),
+            ),
+            _ => {}
+        }
+        match kind {
+            Kind::Trust if has_resource => {
+                errs.push(format!("statement {n}: Resource in a trust policy"))
+            }
+            Kind::Identity | Kind::Resource if !one_of("Resource", "NotResource") => errs.push(
+                format!("statement {n}: needs exactly one of Resource, NotResource"),
+            ),
+            _ => {}
+        }
+        for k in ["Resource", "NotResource"] {
+            if let Some(v) = obj.get(k) {
+                for r in names(v).unwrap_or_default() {
+                    if r != "*" && !r.starts_with("arn:") {
+                        errs.push(format!("statement {n}: resource '{r}' is not * or an ARN"));
+                    }
+                }
+                if names(v).is_none() {
+                    errs.push(format!(
+                        "statement {n}: {k} is not a string or list of strings"
+                    ));
+                }
+            }
+        }
+        for k in ["Principal", "NotPrincipal"] {
+            match obj.get(k) {
+                None => {}
+                Some(Value::String(p)) if p == "*" => {}
+                Some(Value::Object(p)) => {
+                    for (t, v) in p {
+                        if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&t.as_str())
+                            || names(v).is_none()
+                        {
+                            errs.push(format!("statement {n}: principal {t}: {v} is not valid"));
+                        }
+                    }
+                }
+                Some(other) => errs.push(format!(
+                    "statement {n}: {k} {other} is not * or a principal map"
+                )),
+            }
+        }
+        if let Some(c) = obj.get("Condition") {
+            let Some(c) = c.as_object() else {
+                errs.push(format!("statement {n}: Condition is not an object"));
+                continue;
+            };
+            for (op, block) in c {
+                let base = op
+                    .strip_prefix("ForAllValues:")
+                    .or_else(|| op.strip_prefix("ForAnyValue:"))
+                    .unwrap_or(op);
+                let ok = base == "Null"
+                    || OPERATORS.contains(&base.strip_suffix("IfExists").unwrap_or(base));
+                if !ok {
+                    errs.push(format!("statement {n}: {op} is not a condition operator"));
+                }
+                match block.as_object() {
+                    Some(keys) if !keys.is_empty() => {
+                        for (key, v) in keys {
+                            let scalar =
+                                |x: &Value| x.is_string() || x.is_boolean() || x.is_number();
+                            let ok = key.contains(':')
+                                && (scalar(v)
+                                    || v.as_array()
+                                        .is_some_and(|a| !a.is_empty() && a.iter().all(scalar)));
+                            if !ok {
+                                errs.push(format!(
+                                    "statement {n}: {op} {key}: {v} is not a condition"
+                                ));
+                            }
+                        }
+                    }
+                    _ => errs.push(format!("statement {n}: {op} has no condition keys")),
+                }
+            }
+        }
+    }
+    errs
+}
+
+#[test]
+fn the_grammar_check_rejects_what_iam_rejects() {
+    let ok = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    assert!(grammar_errors(&ok, Kind::Identity).is_empty());
+    for (bad, kind, says) in [
+        (
+            json!({"Version": "2008-10-17", "Statement": ok["Statement"]}),
+            Kind::Identity,
+            "Version",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}]}),
+            Kind::Identity,
+            "Effect",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]}),
+            Kind::Identity,
+            "not an action",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "*"}]}),
+            Kind::Identity,
+            "exactly one of Action",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}),
+            Kind::Identity,
+            "exactly one of Resource",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+            Kind::Resource,
+            "Principal",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "x"}, "Action": "sts:AssumeRole", "Resource": "*"}]}),
+            Kind::Trust,
+            "Resource in a trust policy",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEqual": {"aws:x": "y"}}}]}),
+            Kind::Identity,
+            "not a condition operator",
+        ),
+        (
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "bucket"}]}),
+            Kind::Identity,
+            "not * or an ARN",
+        ),
+    ] {
+        let errs = grammar_errors(&bad, kind);
+        assert!(errs.iter().any(|e| e.contains(says)), "{bad}: {errs:?}");
+    }
+}
