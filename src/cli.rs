@@ -669,11 +669,8 @@ async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result
 /// The original stack's output keys, read from the state file (no AWS call).
 pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>)> {
     let id = |s: &str| doc.steps.get(s).and_then(|r| r.id.clone());
-    let user = doc
-        .params
-        .get("user_profile_name")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
+    // The primary user profile's id is "{domain}/{name}".
+    let user = id("sm.user").and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()));
     vec![
         ("VPCId", id("vpc")),
         ("S3VPCEndpointId", id("vpce.s3")),
@@ -685,10 +682,7 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
         ("SageMakerS3bucketData", id("bucket.data")),
         ("SageMakerS3bucketModels", id("bucket.models")),
         ("SageMakerStudioDomainId", id("sm.domain")),
-        (
-            "UserProfileName",
-            if id("sm.user").is_some() { user } else { None },
-        ),
+        ("UserProfileName", user),
     ]
 }
 

@@ -356,3 +356,42 @@ fn resources_deleted_out_of_band_are_created_again() {
     let again = provision_ok(&emu, dir.path(), &["up"]);
     assert!(again.contains("Nothing to do"), "{again}");
 }
+
+#[test]
+fn several_users_each_get_a_profile_and_an_app() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up", "--users", "alice,bob,carol"]);
+    let st = state_json(dir.path());
+    for step in [
+        "sm.user",
+        "sm.app",
+        "sm.user.bob",
+        "sm.app.bob",
+        "sm.user.carol",
+        "sm.app.carol",
+    ] {
+        assert_eq!(st["steps"][step]["status"], "ready", "{step}");
+    }
+    let inv = futures_inventory(&emu);
+    for u in ["alice", "bob", "carol"] {
+        assert!(inv.contains(&format!("user-profile {u}")), "{inv:?}");
+    }
+    assert_eq!(count_kinds(&inv).get("app"), Some(&3), "{inv:?}");
+    let o = provision_ok(&emu, dir.path(), &["outputs", "UserProfileName"]);
+    assert!(
+        o.starts_with("alice"),
+        "the first user is the primary profile: {o}"
+    );
+    // A bare re-run keeps the recorded users.
+    assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
+    let o = provision(&emu, dir.path(), &["up", "--users", "alice,alice"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("users: 'alice' appears twice"),
+        "{}",
+        text(&o)
+    );
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    assert!(futures_inventory(&emu).is_empty());
+}

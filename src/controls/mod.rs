@@ -42,7 +42,7 @@ pub fn iam_policy() -> Result<()> {
     for op in operations::OPS {
         let when = match op.when {
             operations::When::Run => "normal path",
-            operations::When::Conditional(why) => why,
+            operations::When::Conditional(why) | operations::When::Leftover(why) => why,
         };
         tracing::info!("{} needs {} ({when})", op.call, op.actions.join(", "));
     }

@@ -13,8 +13,8 @@
 //! in it (and every entry in `src/`); `tests/controls.rs` runs up, verify,
 //! jumpstart, firewall, a second up and `down --purge-efs --delete-data`
 //! against the emulator and compares its call log with the list: every call
-//! is listed, every entry was called unless it is `Conditional`, with the
-//! code path that calls it only then.
+//! is listed, every entry was called unless it is `Conditional` (never in a
+//! clean run; it names the code path that calls it) or `Leftover`.
 //!
 //! Resources are scoped by the names the spec derives (`domain-allow-*`,
 //! `*-sagemaker-execution-role`, buckets `*-data`/`*-models`, ...) where the
@@ -29,8 +29,11 @@ pub enum When {
     /// On the normal path of up, down, verify, jumpstart and firewall.
     Run,
     /// Only in the situation described (recovery after a crash, an
-    /// out-of-band change, a leftover): never in a clean run.
+    /// out-of-band change, another command): never in a clean run.
     Conditional(&'static str),
+    /// When something is left over, which a clean run may or may not meet
+    /// (it depends on what has drained by then).
+    Leftover(&'static str),
 }
 
 #[derive(Debug)]
@@ -56,6 +59,14 @@ const fn only(call: &'static str, actions: &'static [&'static str], why: &'stati
         call,
         actions,
         when: When::Conditional(why),
+    }
+}
+
+const fn leftover(call: &'static str, actions: &'static [&'static str], why: &'static str) -> Op {
+    Op {
+        call,
+        actions,
+        when: When::Leftover(why),
     }
 }
 
@@ -142,7 +153,7 @@ pub const OPS: &[Op] = &[
         "ec2:DescribeNetworkInterfaces",
         &["ec2:DescribeNetworkInterfaces"],
     ),
-    only(
+    leftover(
         "ec2:DeleteNetworkInterface",
         &["ec2:DeleteNetworkInterface"],
         "efs::sweep_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone",

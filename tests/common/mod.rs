@@ -372,7 +372,11 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     }
     for a in sm.list_apps().send().await.unwrap().apps() {
         if a.status().map(|s| s.as_str()) != Some("Deleted") {
-            out.insert(format!("app {}", a.app_name().unwrap_or_default()));
+            out.insert(format!(
+                "app {}/{}",
+                a.user_profile_name().unwrap_or_default(),
+                a.app_name().unwrap_or_default()
+            ));
         }
     }
     let efs = aws_sdk_efs::Client::new(&sdk);
