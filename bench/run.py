@@ -259,7 +259,7 @@ def main(argv=None):
         emu.wait_ready()
         print(f"# provision benchmark: scale {a.scale}, throttle {'on' if a.throttle else 'off'}, "
               f"{a.runs} runs, {os.cpu_count()} CPUs, {platform.platform()}")
-        print(f"# binary {source} (copied; sha256 {sha256(binary)[:12]}); tree {git_describe()}")
+        print(f"# binary {source} (copied; sha256 {sha256(binary)[:12]}); repository now at {git_describe()}")
         print(f"# emulator {emu.url}; work dir {workdir}; warm-up {a.warmup}")
         if a.extra_arg:
             print(f"# extra arguments to `up`: {' '.join(a.extra_arg)}")

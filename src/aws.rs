@@ -64,9 +64,7 @@ pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
 impl Clients {
     pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
         // An endpoint override means an emulator or a proxy: buckets by path.
-        let s3_cfg = aws_sdk_s3::config::Builder::from(cfg)
-            .force_path_style(cfg.endpoint_url().is_some())
-            .build();
+        let s3_cfg = aws_sdk_s3::config::Builder::from(cfg).force_path_style(cfg.endpoint_url().is_some()).build();
         Clients {
             ec2: aws_sdk_ec2::Client::new(cfg),
             nfw: aws_sdk_networkfirewall::Client::new(cfg),
@@ -88,7 +86,6 @@ impl Clients {
             .await
             .map_err(crate::error::aws)
             .context("asking STS who the credentials belong to (GetCallerIdentity)")?;
-        who.account
-            .context("STS GetCallerIdentity returned no account")
+        who.account.context("STS GetCallerIdentity returned no account")
     }
 }

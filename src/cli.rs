@@ -84,6 +84,18 @@ pub struct ParamFlags {
     pub allowed_domains: Option<Vec<String>>,
     #[arg(long, global = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
+    /// Comma-separated zones the stack spans (the first is --availability-zone's).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "AZS")]
+    pub availability_zones: Option<Vec<String>>,
+    /// One firewall subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub firewall_subnet_cidrs: Option<Vec<String>>,
+    /// One NAT subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub nat_subnet_cidrs: Option<Vec<String>>,
+    /// One SageMaker subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub sagemaker_subnet_cidrs: Option<Vec<String>>,
     /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
     #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
     pub users: Option<Vec<String>>,
@@ -120,9 +132,7 @@ pub enum Command {
         json: bool,
     },
     /// Compare the recorded resources with what exists now (present, missing, changed, retained).
-    #[command(
-        after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json"
-    )]
+    #[command(after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json")]
     Status {
         #[arg(long)]
         json: bool,
@@ -138,9 +148,7 @@ pub enum Command {
         expires: i32,
     },
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision"
-    )]
+    #[command(after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision")]
     Completions { shell: clap_complete::Shell },
     /// Check every security control of the live stack (one line per control, with evidence).
     Verify {
@@ -220,6 +228,10 @@ impl ParamFlags {
             availability_zone: self.availability_zone.clone(),
             region: None,
             users: self.users.clone(),
+            availability_zones: self.availability_zones.clone(),
+            firewall_subnet_cidrs: self.firewall_subnet_cidrs.clone(),
+            nat_subnet_cidrs: self.nat_subnet_cidrs.clone(),
+            sagemaker_subnet_cidrs: self.sagemaker_subnet_cidrs.clone(),
         }
     }
 }
@@ -242,42 +254,47 @@ async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig
         .clone()
         .or(from_file.project.clone())
         .unwrap_or_else(|| crate::config::DEFAULT_PROJECT.to_string());
-    let path = g
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(&project));
+    let path = g.state.clone().unwrap_or_else(|| default_state_path(&project));
     // The recorded parameters are the base, so a bare re-run means "same stack".
     let recorded = match state::read(&path) {
-        Ok(Some(doc)) => serde_json::from_value::<RawParams>(serde_json::Value::Object(
-            doc.params.into_iter().collect(),
-        ))
-        .unwrap_or_default(),
+        Ok(Some(doc)) => {
+            serde_json::from_value::<RawParams>(serde_json::Value::Object(doc.params.into_iter().collect()))
+                .unwrap_or_default()
+        }
         Ok(None) => RawParams::default(),
         Err(e) => return Err(e),
     };
     if g.region.is_some() {
         from_file.region = g.region.clone();
     }
+    let given = from_file.clone().overlay(flags.clone());
     let mut raw = recorded.overlay(from_file).overlay(flags);
-    let conn = ConnOptions {
-        region: raw.region.clone(),
-        profile: g.profile.clone(),
-        endpoint_url: g.endpoint_url.clone(),
-    };
+    // Recorded per-zone CIDRs follow the zones: when the zones now given are
+    // fewer, keep the CIDRs of those zones (the dropped zone is then refused
+    // by name, not by a CIDR count).
+    let zones = raw.availability_zones.as_ref().map(Vec::len).unwrap_or(1);
+    for (list, from_user) in [
+        (&mut raw.firewall_subnet_cidrs, given.firewall_subnet_cidrs.is_some()),
+        (&mut raw.nat_subnet_cidrs, given.nat_subnet_cidrs.is_some()),
+        (&mut raw.sagemaker_subnet_cidrs, given.sagemaker_subnet_cidrs.is_some()),
+    ] {
+        if let Some(l) = list
+            && !from_user
+        {
+            l.truncate(zones);
+        }
+    }
+    let conn =
+        ConnOptions { region: raw.region.clone(), profile: g.profile.clone(), endpoint_url: g.endpoint_url.clone() };
     let sdk = crate::aws::load(&conn).await;
     if raw.region.is_none() {
         raw.region = sdk.region().map(|r| r.to_string());
     }
-    let settings =
-        Settings::resolve(raw, g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
+    let settings = Settings::resolve(raw, g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
     let sdk = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
         sdk
     } else {
-        crate::aws::load(&ConnOptions {
-            region: Some(settings.region.clone()),
-            ..conn
-        })
-        .await
+        crate::aws::load(&ConnOptions { region: Some(settings.region.clone()), ..conn }).await
     };
     Ok((settings, path, sdk))
 }
@@ -301,97 +318,43 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Ar
     let (settings, path, sdk) = resolve(g).await?;
     let clients = Clients::new(&sdk);
     let account = clients.account().await?;
-    let who = Identity {
-        stack: settings.stack(),
-        region: &settings.region,
-        account: &account,
-    };
+    let who = Identity { stack: settings.stack(), region: &settings.region, account: &account };
     let state = match access {
         Access::Read => State::open_read(&path, &who, false)?,
         Access::ReadOrEmpty => State::open_read(&path, &who, true)?,
         _ => State::open(&path, &who, access == Access::Create)?,
     };
-    if access == Access::Create {
-        let params = settings.as_map();
-        state.update(|d| d.params = params)?;
-    }
-    Ok(Arc::new(Ctx {
-        aws: clients,
-        s: Arc::new(settings),
-        state,
-        account,
-        down,
-    }))
+    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, down }))
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
-    let opts = RunOptions {
-        parallelism: g.parallelism as usize,
-        progress: !g.no_progress,
-    };
+    let opts = RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress };
     match cli.command {
         Command::Outputs { json, ref key } => outputs(g, json, key.as_deref()).await,
-        Command::Up => {
-            up(
-                connect(g, Access::Create, DownOptions::default()).await?,
-                opts,
-            )
-            .await
-        }
-        Command::Down {
-            purge_efs,
-            delete_data,
-        } => {
-            let down = DownOptions {
-                purge_efs,
-                delete_data,
-            };
+        Command::Up => up(connect(g, Access::Create, DownOptions::default()).await?, opts).await,
+        Command::Down { purge_efs, delete_data } => {
+            let down = DownOptions { purge_efs, delete_data };
             teardown(connect(g, Access::Write, down).await?, opts).await
         }
         Command::Verify { json } => {
-            crate::controls::verify(
-                connect(g, Access::Read, DownOptions::default()).await?,
-                json,
-            )
-            .await
+            crate::controls::verify(connect(g, Access::Read, DownOptions::default()).await?, json).await
         }
         Command::Jumpstart { ref action } => {
             let enable = matches!(action, OnOff::Enable);
-            crate::controls::jumpstart(
-                connect(g, Access::Write, DownOptions::default()).await?,
-                enable,
-            )
-            .await
+            crate::controls::jumpstart(connect(g, Access::Write, DownOptions::default()).await?, enable).await
         }
         Command::Firewall { ref action } => {
-            let access = if matches!(action, FirewallAction::List) {
-                Access::Read
-            } else {
-                Access::Write
-            };
-            crate::controls::firewall(connect(g, access, DownOptions::default()).await?, action)
-                .await
+            let access = if matches!(action, FirewallAction::List) { Access::Read } else { Access::Write };
+            crate::controls::firewall(connect(g, access, DownOptions::default()).await?, action).await
         }
         Command::IamPolicy => crate::controls::iam_policy(),
-        Command::Plan {
-            destroy,
-            purge_efs,
-            delete_data,
-            json,
-        } => {
-            let down = DownOptions {
-                purge_efs,
-                delete_data,
-            };
+        Command::Plan { destroy, purge_efs, delete_data, json } => {
+            let down = DownOptions { purge_efs, delete_data };
             crate::inspect::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, json).await
         }
         Command::Status { json } => {
-            crate::inspect::status(
-                connect(g, Access::Read, DownOptions::default()).await?,
-                json,
-            )
-            .await
+            crate::inspect::status(connect(g, Access::Read, DownOptions::default()).await?, json).await
         }
         Command::StudioUrl { ref user, expires } => {
             let ctx = connect(g, Access::Read, DownOptions::default()).await?;
@@ -420,9 +383,7 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "interrupt: exiting now; the state file is consistent, `provision up` resumes"
-                );
+                eprintln!("interrupt: exiting now; the state file is consistent, `provision up` resumes");
                 std::process::exit(EXIT_INTERRUPTED);
             }
         }
@@ -430,14 +391,43 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// Refuses to act when the state records steps the parameters no longer
+/// produce (a zone or user dropped from the parameters): provision does not
+/// remove parts of a live stack, and acting on a partial graph would orphan them.
+fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
+    let known: HashSet<&str> = graph.steps.iter().map(|s| s.id.as_str()).collect();
+    let teardown_only: HashSet<&str> = graph::TEARDOWN_ONLY.iter().map(|(id, _)| *id).collect();
+    let dropped: Vec<String> = ctx
+        .state
+        .doc()
+        .steps
+        .into_keys()
+        .filter(|id| !known.contains(id.as_str()) && !teardown_only.contains(id.as_str()))
+        .collect();
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    Err(Exit(
+        EXIT_INVALID,
+        format!(
+            "the state {} records {} that the parameters no longer include ({}). Removing a zone or a user from a live stack is not supported: put it back in availability_zones / users, or remove the whole stack with `provision down`",
+            ctx.state.path().display(),
+            if dropped.len() == 1 { "a step".to_string() } else { format!("{} steps", dropped.len()) },
+            dropped.join(", ")
+        ),
+    )
+    .into())
+}
+
 async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let graph = graph::build(&ctx.s);
+    refuse_dropped_parts(&ctx, &graph)?;
+    // Only now do these parameters become the stack's record.
+    let params = ctx.s.as_map();
+    ctx.state.update(|d| d.params = params)?;
     let total = graph.steps.len();
-    let recorded = graph
-        .steps
-        .iter()
-        .filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready))
-        .count();
+    let recorded =
+        graph.steps.iter().filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready)).count();
     eprintln!(
         "provision up: stack {} in {} (account {}), {recorded} of {total} steps recorded as ready (checking them), state {}",
         ctx.stack(),
@@ -468,19 +458,12 @@ async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
 
 async fn teardown(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
+    refuse_dropped_parts(&ctx, &graph)?;
     let edges = graph.reversed_edges();
     eprintln!(
         "provision down{}{}: stack {} in {} (account {}), state {}",
-        if ctx.down.purge_efs {
-            " --purge-efs"
-        } else {
-            ""
-        },
-        if ctx.down.delete_data {
-            " --delete-data"
-        } else {
-            ""
-        },
+        if ctx.down.purge_efs { " --purge-efs" } else { "" },
+        if ctx.down.delete_data { " --delete-data" } else { "" },
         ctx.stack(),
         ctx.s.region,
         ctx.account,
@@ -490,19 +473,10 @@ async fn teardown(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let stop = stop_on_ctrl_c();
     let (out, _) = run_graph(&ctx, &graph, &edges, &opts, stop, false).await;
     report(&graph, out, started, "down", graph.steps.len())?;
-    let kept: Vec<(String, state::Record)> = ctx
-        .state
-        .doc()
-        .steps
-        .into_iter()
-        .filter(|(_, r)| r.status == Some(Status::Retained))
-        .collect();
+    let kept: Vec<(String, state::Record)> =
+        ctx.state.doc().steps.into_iter().filter(|(_, r)| r.status == Some(Status::Retained)).collect();
     if kept.is_empty() {
-        println!(
-            "Stack {} is gone ({:.1}s).",
-            ctx.stack(),
-            started.elapsed().as_secs_f64()
-        );
+        println!("Stack {} is gone ({:.1}s).", ctx.stack(), started.elapsed().as_secs_f64());
     } else {
         println!(
             "Stack {} removed except what holds data ({:.1}s); kept:",
@@ -510,11 +484,7 @@ async fn teardown(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
         for (step, r) in kept {
-            println!(
-                "  {step:<18} {:<28} {}",
-                r.id.unwrap_or_default(),
-                r.note.unwrap_or_default()
-            );
+            println!("  {step:<18} {:<28} {}", r.id.unwrap_or_default(), r.note.unwrap_or_default());
         }
     }
     Ok(())
@@ -550,9 +520,7 @@ async fn run_graph(
             let t = Instant::now();
             progress.begin(&step.id);
             let r = if forward {
-                resources::up_step(ctx.clone(), step.clone())
-                    .await
-                    .map(|a| a.as_str())
+                resources::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
             } else {
                 resources::down_step(ctx.clone(), step.clone()).await
             };
@@ -561,24 +529,13 @@ async fn run_graph(
                 Ok("unchanged" | "absent") => progress.skip(&step.id),
                 Ok(what) => {
                     changed.fetch_add(1, Ordering::SeqCst);
-                    let id = ctx
-                        .state
-                        .record(&step.id)
-                        .and_then(|r| r.id)
-                        .unwrap_or_default();
+                    let id = ctx.state.record(&step.id).and_then(|r| r.id).unwrap_or_default();
                     progress.end(
                         &step.id,
-                        &format!(
-                            "[{n:>2}/{total}] {:<24} {what:<9} {id} ({})",
-                            step.id,
-                            elapsed(t.elapsed())
-                        ),
+                        &format!("[{n:>2}/{total}] {:<24} {what:<9} {id} ({})", step.id, elapsed(t.elapsed())),
                     );
                 }
-                Err(e) => progress.end(
-                    &step.id,
-                    &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id),
-                ),
+                Err(e) => progress.end(&step.id, &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id)),
             }
             r.map(|_| ())
         })
@@ -608,16 +565,8 @@ fn report(
     if out.ok() {
         return Ok(());
     }
-    let upstream = out
-        .skipped
-        .iter()
-        .filter(|(_, w)| *w == SkipReason::UpstreamFailed)
-        .count();
-    let stopped = out
-        .skipped
-        .iter()
-        .filter(|(_, w)| *w == SkipReason::Stopped)
-        .count();
+    let upstream = out.skipped.iter().filter(|(_, w)| *w == SkipReason::UpstreamFailed).count();
+    let stopped = out.skipped.iter().filter(|(_, w)| *w == SkipReason::Stopped).count();
     let mut msg = String::new();
     for (i, e) in &out.failed {
         msg.push_str(&format!("step {} failed: {e:#}\n", graph.steps[*i].id));
@@ -629,21 +578,15 @@ fn report(
         out.failed.len(),
         started.elapsed().as_secs_f64()
     ));
-    let code = if out.failed.is_empty() {
-        EXIT_INTERRUPTED
-    } else {
-        EXIT_FAILED
-    };
+    let code = if out.failed.is_empty() { EXIT_INTERRUPTED } else { EXIT_FAILED };
     Err(Exit(code, msg).into())
 }
 
 async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result<()> {
-    let domain = ctx.state.id("sm.domain").map_err(|_| {
-        Exit(
-            EXIT_FAILED,
-            "the stack has no SageMaker domain yet: run `provision up` first".into(),
-        )
-    })?;
+    let domain = ctx
+        .state
+        .id("sm.domain")
+        .map_err(|_| Exit(EXIT_FAILED, "the stack has no SageMaker domain yet: run `provision up` first".into()))?;
     let user = user.unwrap_or_else(|| ctx.s.user_profile_name.clone());
     let out = ctx
         .aws
@@ -655,14 +598,8 @@ async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result
         .send()
         .await
         .map_err(crate::error::aws)
-        .with_context(|| {
-            format!("creating a presigned URL for user profile {user} in domain {domain}")
-        })?;
-    println!(
-        "{}",
-        out.authorized_url()
-            .context("CreatePresignedDomainUrl returned no URL")?
-    );
+        .with_context(|| format!("creating a presigned URL for user profile {user} in domain {domain}"))?;
+    println!("{}", out.authorized_url().context("CreatePresignedDomainUrl returned no URL")?);
     Ok(())
 }
 
@@ -687,21 +624,17 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
 }
 
 async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
-    let project = g.params.project.clone().or_else(|| {
-        g.config
-            .as_ref()
-            .and_then(|p| RawParams::from_file(p).ok())
-            .and_then(|r| r.project)
-    });
-    let path = g.state.clone().unwrap_or_else(|| {
-        default_state_path(project.as_deref().unwrap_or(crate::config::DEFAULT_PROJECT))
-    });
-    let doc = state::read(&path)?.with_context(|| {
-        format!(
-            "no state file at {}: run `provision up` first",
-            path.display()
-        )
-    })?;
+    let project = g
+        .params
+        .project
+        .clone()
+        .or_else(|| g.config.as_ref().and_then(|p| RawParams::from_file(p).ok()).and_then(|r| r.project));
+    let path = g
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_path(project.as_deref().unwrap_or(crate::config::DEFAULT_PROJECT)));
+    let doc = state::read(&path)?
+        .with_context(|| format!("no state file at {}: run `provision up` first", path.display()))?;
     let values = output_values(&doc);
     if let Some(k) = key {
         match values.iter().find(|(name, _)| *name == k) {
@@ -709,20 +642,14 @@ async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
             Some((_, None)) => bail!("output {k} has no value yet (the resource does not exist)"),
             None => {
                 let known: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
-                return Err(Exit(
-                    EXIT_INVALID,
-                    format!("unknown output key '{k}'; keys: {}", known.join(", ")),
-                )
-                .into());
+                return Err(Exit(EXIT_INVALID, format!("unknown output key '{k}'; keys: {}", known.join(", "))).into());
             }
         }
         return Ok(());
     }
     if json {
-        let map: serde_json::Map<String, serde_json::Value> = values
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k.to_string(), serde_json::Value::String(v))))
-            .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            values.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), serde_json::Value::String(v)))).collect();
         println!("{}", serde_json::to_string_pretty(&map)?);
     } else {
         for (k, v) in values {

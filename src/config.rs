@@ -41,14 +41,21 @@ pub struct RawParams {
     /// User profiles, each with its own JupyterServer app; the first is the
     /// primary one (`UserProfileName`). Default: [user_profile_name].
     pub users: Option<Vec<String>>,
+    /// Zones the stack spans (default: [availability_zone]); the first is
+    /// the one the single-zone parameters describe.
+    pub availability_zones: Option<Vec<String>>,
+    /// One CIDR per zone (default: the single-zone CIDR for the first zone,
+    /// then carved: see `carve`).
+    pub firewall_subnet_cidrs: Option<Vec<String>>,
+    pub nat_subnet_cidrs: Option<Vec<String>>,
+    pub sagemaker_subnet_cidrs: Option<Vec<String>>,
 }
 
 impl RawParams {
     /// Reads a TOML config file; unknown keys and wrong types are errors that
     /// name the file and the line.
     pub fn from_file(path: &Path) -> Result<RawParams, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
             // Name the line and show it: it holds the parameter at fault.
             let at = e
@@ -77,6 +84,10 @@ impl RawParams {
             availability_zone: over.availability_zone.or(self.availability_zone),
             region: over.region.or(self.region),
             users: over.users.or(self.users),
+            availability_zones: over.availability_zones.or(self.availability_zones),
+            firewall_subnet_cidrs: over.firewall_subnet_cidrs.or(self.firewall_subnet_cidrs),
+            nat_subnet_cidrs: over.nat_subnet_cidrs.or(self.nat_subnet_cidrs),
+            sagemaker_subnet_cidrs: over.sagemaker_subnet_cidrs.or(self.sagemaker_subnet_cidrs),
         }
     }
 }
@@ -96,6 +107,30 @@ pub struct Settings {
     pub availability_zone: String,
     /// All user profiles; `users[0] == user_profile_name`.
     pub users: Vec<String>,
+    /// Every zone with its three subnets; `zones[0]` is `availability_zone`
+    /// with the single-zone CIDRs above.
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub az: String,
+    pub firewall: Ipv4Net,
+    pub nat: Ipv4Net,
+    pub sagemaker: Ipv4Net,
+}
+
+/// Most zones one stack spans.
+pub const MAX_ZONES: usize = 6;
+
+/// The CIDR of zone `i` when not given: zone 0's CIDR moved up by `i` × 16
+/// blocks of its own size (10.2.1.0/24 → 10.2.17.0/24 → 10.2.33.0/24), so
+/// each kind of subnet keeps its place in every zone's range.
+pub fn carve(first: Ipv4Net, i: usize) -> Option<Ipv4Net> {
+    let size = 1u64 << (32 - first.prefix_len());
+    let start = u64::from(u32::from(first.network())) + (i as u64) * 16 * size;
+    let start = u32::try_from(start).ok()?;
+    Ipv4Net::new(std::net::Ipv4Addr::from(start), first.prefix_len()).ok()
 }
 
 /// All the rules the input broke.
@@ -132,13 +167,9 @@ impl Settings {
 
         let region = raw.region.unwrap_or_default();
         if region.is_empty() {
-            errs.push(
-                "region: no region given (--region, AWS_REGION or the AWS config file)".into(),
-            );
+            errs.push("region: no region given (--region, AWS_REGION or the AWS config file)".into());
         } else if !is_region_like(&region) {
-            errs.push(format!(
-                "region: '{region}' is not a region name (e.g. us-east-1)"
-            ));
+            errs.push(format!("region: '{region}' is not a region name (e.g. us-east-1)"));
         } else if !any_region && !FIREWALL_REGIONS.contains(&region.as_str()) {
             errs.push(format!(
                 "region: '{region}' is not one where the stack is supported (Network Firewall regions: {}); pass --any-region to override",
@@ -146,9 +177,7 @@ impl Settings {
             ));
         }
 
-        let domain_name = raw
-            .domain_name
-            .unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
+        let domain_name = raw.domain_name.unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
         check_sagemaker_name("domain_name", &domain_name, &mut errs);
         let users = match (raw.users, raw.user_profile_name) {
             (Some(_), Some(u)) => {
@@ -165,10 +194,7 @@ impl Settings {
             errs.push("users: the list is empty; give at least one user profile name".into());
         }
         if users.len() > MAX_USERS {
-            errs.push(format!(
-                "users: {} profiles given, at most {MAX_USERS}",
-                users.len()
-            ));
+            errs.push(format!("users: {} profiles given, at most {MAX_USERS}", users.len()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for u in &users {
@@ -179,32 +205,90 @@ impl Settings {
         }
         let user_profile_name = users.first().cloned().unwrap_or_default();
 
-        let vpc_cidr = parse_cidr(
-            "vpc_cidr",
-            raw.vpc_cidr.as_deref().unwrap_or("10.2.0.0/16"),
-            &mut errs,
-        );
-        let subnets: Vec<(&str, Option<Ipv4Net>)> = [
-            (
-                "firewall_subnet_cidr",
-                raw.firewall_subnet_cidr.as_deref().unwrap_or("10.2.1.0/24"),
-            ),
-            (
-                "nat_subnet_cidr",
-                raw.nat_subnet_cidr.as_deref().unwrap_or("10.2.2.0/24"),
-            ),
-            (
-                "sagemaker_subnet_cidr",
-                raw.sagemaker_subnet_cidr
-                    .as_deref()
-                    .unwrap_or("10.2.3.0/24"),
-            ),
-        ]
-        .into_iter()
-        .map(|(p, v)| (p, parse_cidr(p, v, &mut errs)))
-        .collect();
+        let vpc_cidr = parse_cidr("vpc_cidr", raw.vpc_cidr.as_deref().unwrap_or("10.2.0.0/16"), &mut errs);
+
+        // Zones: the list, or the single zone, or `{region}a`.
+        let (zone_param, azs) = match (raw.availability_zones, raw.availability_zone) {
+            (Some(list), Some(z)) if list.first() != Some(&z) => {
+                errs.push(format!(
+                    "availability_zone: '{z}' differs from the first of availability_zones {list:?}; give one, or make them agree"
+                ));
+                ("availability_zones", list)
+            }
+            (Some(list), _) => ("availability_zones", list),
+            (None, Some(z)) => ("availability_zone", vec![z]),
+            (None, None) => ("availability_zone", vec![format!("{region}a")]),
+        };
+        if azs.is_empty() {
+            errs.push("availability_zones: the list is empty; give at least one zone".into());
+        }
+        if azs.len() > MAX_ZONES {
+            errs.push(format!("availability_zones: {} zones given, at most {MAX_ZONES}", azs.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for az in &azs {
+            if !seen.insert(az.as_str()) {
+                errs.push(format!("availability_zones: '{az}' appears twice"));
+            }
+            if !region.is_empty() {
+                let suffix = az.strip_prefix(region.as_str());
+                if !matches!(suffix, Some(s) if s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase())) {
+                    errs.push(format!(
+                        "{zone_param}: '{az}' is not a zone of region '{region}' (expected {region}a, {region}b, ...)"
+                    ));
+                }
+            }
+        }
+
+        // Subnets: for each kind, zone 0 from the single parameter (or the
+        // list's first entry, or the default); further zones from the list or carved.
+        let kinds = [
+            ("firewall_subnet_cidr", raw.firewall_subnet_cidr, raw.firewall_subnet_cidrs, "10.2.1.0/24"),
+            ("nat_subnet_cidr", raw.nat_subnet_cidr, raw.nat_subnet_cidrs, "10.2.2.0/24"),
+            ("sagemaker_subnet_cidr", raw.sagemaker_subnet_cidr, raw.sagemaker_subnet_cidrs, "10.2.3.0/24"),
+        ];
+        // (parameter as named in messages, kind index, zone index, cidr)
+        let mut subnets: Vec<(String, usize, usize, Option<Ipv4Net>)> = Vec::new();
+        for (k, (param, single, list, default)) in kinds.into_iter().enumerate() {
+            let list_param = format!("{param}s");
+            if let Some(list) = &list {
+                if list.len() > azs.len() {
+                    errs.push(format!(
+                        "{list_param}: {} CIDRs for {} zones; give at most one per zone (the rest are carved)",
+                        list.len(),
+                        azs.len()
+                    ));
+                }
+                if let Some(single) = &single
+                    && list.first() != Some(single)
+                {
+                    errs.push(format!("{param}: '{single}' differs from the first of {list_param} {list:?}"));
+                }
+            }
+            let first_text = single.clone().or_else(|| list.as_ref().and_then(|l| l.first().cloned()));
+            let first = parse_cidr(param, first_text.as_deref().unwrap_or(default), &mut errs);
+            subnets.push((param.to_string(), k, 0, first));
+            for (i, az) in azs.iter().enumerate().skip(1) {
+                let (name, net) = match list.as_ref().and_then(|l| l.get(i)) {
+                    Some(text) => {
+                        let name = format!("{list_param}[{i}]");
+                        let net = parse_cidr(&name, text, &mut errs);
+                        (name, net)
+                    }
+                    None => {
+                        let name = format!("{param} (carved for {az})");
+                        let net = first.and_then(|f| carve(f, i));
+                        if first.is_some() && net.is_none() {
+                            errs.push(format!("{name}: no room to carve a subnet for zone {i}; give {list_param}"));
+                        }
+                        (name, net)
+                    }
+                };
+                subnets.push((name, k, i, net));
+            }
+        }
         if let Some(vpc) = vpc_cidr {
-            for (p, net) in &subnets {
+            for (p, _, _, net) in &subnets {
                 if let Some(net) = net
                     && !vpc.contains(net)
                 {
@@ -212,8 +296,8 @@ impl Settings {
                 }
             }
         }
-        for (i, (pa, a)) in subnets.iter().enumerate() {
-            for (pb, b) in &subnets[i + 1..] {
+        for (i, (pa, _, _, a)) in subnets.iter().enumerate() {
+            for (pb, _, _, b) in &subnets[i + 1..] {
                 if let (Some(a), Some(b)) = (a, b)
                     && (a.contains(b) || b.contains(a))
                 {
@@ -222,9 +306,8 @@ impl Settings {
             }
         }
 
-        let allowed_domains = raw
-            .allowed_domains
-            .unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
+        let allowed_domains =
+            raw.allowed_domains.unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
         if allowed_domains.is_empty() {
             errs.push("allowed_domains: the list is empty; give at least one domain".into());
         }
@@ -236,35 +319,32 @@ impl Settings {
             }
         }
 
-        let availability_zone = raw
-            .availability_zone
-            .unwrap_or_else(|| format!("{region}a"));
-        if !region.is_empty() {
-            let suffix = availability_zone.strip_prefix(region.as_str());
-            if !matches!(suffix, Some(s) if s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase()))
-            {
-                errs.push(format!(
-                    "availability_zone: '{availability_zone}' is not a zone of region '{region}' (expected {region}a, {region}b, ...)"
-                ));
-            }
-        }
-
         if !errs.is_empty() {
             return Err(InvalidInput(errs));
         }
-        let [f, n, s] = [subnets[0].1, subnets[1].1, subnets[2].1];
+        let cidr = |kind: usize, zone: usize| {
+            subnets.iter().find(|(_, k, z, _)| *k == kind && *z == zone).and_then(|(_, _, _, n)| *n).expect("checked")
+        };
+        let zones: Vec<Zone> = azs
+            .iter()
+            .enumerate()
+            .map(|(i, az)| Zone { az: az.clone(), firewall: cidr(0, i), nat: cidr(1, i), sagemaker: cidr(2, i) })
+            .collect();
+        let availability_zone = azs[0].clone();
+        let [f, n, s] = [zones[0].firewall, zones[0].nat, zones[0].sagemaker];
         Ok(Settings {
             project,
             region,
             domain_name,
             user_profile_name,
             vpc_cidr: vpc_cidr.expect("checked"),
-            firewall_subnet_cidr: f.expect("checked"),
-            nat_subnet_cidr: n.expect("checked"),
-            sagemaker_subnet_cidr: s.expect("checked"),
+            firewall_subnet_cidr: f,
+            nat_subnet_cidr: n,
+            sagemaker_subnet_cidr: s,
             allowed_domains,
             availability_zone,
             users,
+            zones,
         })
     }
 
@@ -282,10 +362,7 @@ impl Settings {
     }
 
     pub fn policy_name(&self) -> String {
-        format!(
-            "{}-{}-sagemaker-execution-policy",
-            self.project, self.region
-        )
+        format!("{}-{}-sagemaker-execution-policy", self.project, self.region)
     }
 
     /// The parameters as a map, for the state file and `plan`.
@@ -298,17 +375,19 @@ impl Settings {
         put("region", self.region.clone().into());
         put("domain_name", self.domain_name.clone().into());
         put("vpc_cidr", self.vpc_cidr.to_string().into());
-        put(
-            "firewall_subnet_cidr",
-            self.firewall_subnet_cidr.to_string().into(),
-        );
+        put("firewall_subnet_cidr", self.firewall_subnet_cidr.to_string().into());
         put("nat_subnet_cidr", self.nat_subnet_cidr.to_string().into());
-        put(
-            "sagemaker_subnet_cidr",
-            self.sagemaker_subnet_cidr.to_string().into(),
-        );
+        put("sagemaker_subnet_cidr", self.sagemaker_subnet_cidr.to_string().into());
         put("allowed_domains", self.allowed_domains.clone().into());
         put("availability_zone", self.availability_zone.clone().into());
+        if self.zones.len() > 1 {
+            let list =
+                |f: fn(&Zone) -> String| -> serde_json::Value { self.zones.iter().map(f).collect::<Vec<_>>().into() };
+            put("availability_zones", list(|z| z.az.clone()));
+            put("firewall_subnet_cidrs", list(|z| z.firewall.to_string()));
+            put("nat_subnet_cidrs", list(|z| z.nat.to_string()));
+            put("sagemaker_subnet_cidrs", list(|z| z.sagemaker.to_string()));
+        }
         if self.users.len() > 1 {
             put("users", self.users.clone().into());
         } else {
@@ -319,9 +398,7 @@ impl Settings {
 }
 
 fn check_project(project: &str, errs: &mut Vec<String>) {
-    let ok_chars = project
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok_chars = project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if project.is_empty() || !project.starts_with(|c: char| c.is_ascii_lowercase()) || !ok_chars {
         errs.push(format!(
             "project: '{project}' must start with a lowercase letter and contain only lowercase letters, digits and '-'"
@@ -360,32 +437,22 @@ fn check_sagemaker_name(param: &str, name: &str, errs: &mut Vec<String>) {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
         && alnum <= 63;
     if !ok {
-        errs.push(format!(
-            "{param}: '{name}' does not match SageMaker's name rule [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"
-        ));
+        errs.push(format!("{param}: '{name}' does not match SageMaker's name rule [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"));
     }
 }
 
 fn parse_cidr(param: &str, value: &str, errs: &mut Vec<String>) -> Option<Ipv4Net> {
     match value.parse::<Ipv4Net>() {
         Err(_) => {
-            errs.push(format!(
-                "{param}: '{value}' is not an IPv4 CIDR (a.b.c.d/n)"
-            ));
+            errs.push(format!("{param}: '{value}' is not an IPv4 CIDR (a.b.c.d/n)"));
             None
         }
         Ok(net) if net != net.trunc() => {
-            errs.push(format!(
-                "{param}: '{value}' has host bits set; did you mean '{}'?",
-                net.trunc()
-            ));
+            errs.push(format!("{param}: '{value}' has host bits set; did you mean '{}'?", net.trunc()));
             None
         }
         Ok(net) if !(16..=28).contains(&net.prefix_len()) => {
-            errs.push(format!(
-                "{param}: '{value}' has prefix /{}, AWS allows /16 to /28",
-                net.prefix_len()
-            ));
+            errs.push(format!("{param}: '{value}' has prefix /{}, AWS allows /16 to /28", net.prefix_len()));
             None
         }
         Ok(net) => Some(net),
@@ -395,14 +462,8 @@ fn parse_cidr(param: &str, value: &str, errs: &mut Vec<String>) -> Option<Ipv4Ne
 fn is_region_like(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A domain (`example.com`) or a suffix (`.example.com`), as Network Firewall
@@ -416,8 +477,7 @@ fn is_domain_pattern(d: &str) -> bool {
         && labels.iter().all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
@@ -428,10 +488,7 @@ mod tests {
     use super::*;
 
     fn raw() -> RawParams {
-        RawParams {
-            region: Some("us-east-1".into()),
-            ..Default::default()
-        }
+        RawParams { region: Some("us-east-1".into()), ..Default::default() }
     }
 
     #[test]
@@ -443,10 +500,7 @@ mod tests {
         assert_eq!(s.vpc_cidr.to_string(), "10.2.0.0/16");
         assert_eq!(s.availability_zone, "us-east-1a");
         assert_eq!(s.allowed_domains, vec![".kaggle.com", ".amazonaws.com"]);
-        assert_eq!(
-            s.bucket_name("123456789012", "data"),
-            "sagemaker-studio-anfw-123456789012-us-east-1-data"
-        );
+        assert_eq!(s.bucket_name("123456789012", "data"), "sagemaker-studio-anfw-123456789012-us-east-1-data");
     }
 
     #[test]
@@ -461,54 +515,64 @@ mod tests {
         let e = Settings::resolve(r, false).unwrap_err();
         let all = e.to_string();
         assert!(all.contains("project: 'Bad_Name'"), "{all}");
-        assert!(
-            all.contains("vpc_cidr: '10.0.0.0/8' has prefix /8"),
-            "{all}"
-        );
-        assert!(
-            all.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"),
-            "{all}"
-        );
+        assert!(all.contains("vpc_cidr: '10.0.0.0/8' has prefix /8"), "{all}");
+        assert!(all.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"), "{all}");
         assert!(all.contains("allowed_domains: the list is empty"), "{all}");
     }
 
     #[test]
     fn subnet_outside_vpc_and_long_project_are_refused() {
-        let r = RawParams {
-            sagemaker_subnet_cidr: Some("10.3.0.0/24".into()),
-            project: Some("a".repeat(30)),
-            ..raw()
-        };
+        let r = RawParams { sagemaker_subnet_cidr: Some("10.3.0.0/24".into()), project: Some("a".repeat(30)), ..raw() };
         let all = Settings::resolve(r, false).unwrap_err().to_string();
-        assert!(
-            all.contains("sagemaker_subnet_cidr: '10.3.0.0/24' is not inside vpc_cidr"),
-            "{all}"
-        );
+        assert!(all.contains("sagemaker_subnet_cidr: '10.3.0.0/24' is not inside vpc_cidr"), "{all}");
         assert!(all.contains("S3 allows at most 63"), "{all}");
     }
 
     #[test]
     fn region_and_zone_rules() {
-        let r = RawParams {
-            region: Some("sa-east-1".into()),
-            ..Default::default()
-        };
-        assert!(
-            Settings::resolve(r.clone(), false)
-                .unwrap_err()
-                .to_string()
-                .contains("--any-region")
-        );
+        let r = RawParams { region: Some("sa-east-1".into()), ..Default::default() };
+        assert!(Settings::resolve(r.clone(), false).unwrap_err().to_string().contains("--any-region"));
         assert!(Settings::resolve(r, true).is_ok());
+        let r = RawParams { availability_zone: Some("us-west-2a".into()), ..raw() };
+        assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("availability_zone: 'us-west-2a'"));
+    }
+
+    #[test]
+    fn zones_are_carved_and_checked() {
         let r = RawParams {
-            availability_zone: Some("us-west-2a".into()),
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into(), "us-east-1c".into()]),
             ..raw()
         };
+        let s = Settings::resolve(r, false).unwrap();
+        let nat: Vec<String> = s.zones.iter().map(|z| z.nat.to_string()).collect();
+        assert_eq!(nat, ["10.2.2.0/24", "10.2.18.0/24", "10.2.34.0/24"]);
+        assert_eq!(s.zones[2].sagemaker.to_string(), "10.2.35.0/24");
+        let r = RawParams {
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1a".into(), "us-west-2b".into()]),
+            ..raw()
+        };
+        let all = Settings::resolve(r, false).unwrap_err().to_string();
+        assert!(all.contains("availability_zones: 'us-east-1a' appears twice"), "{all}");
+        assert!(all.contains("availability_zones: 'us-west-2b' is not a zone of region 'us-east-1'"), "{all}");
+        let r = RawParams {
+            availability_zones: Some(vec!["us-east-1a".into()]),
+            nat_subnet_cidrs: Some(vec!["10.2.2.0/24".into(), "10.2.18.0/24".into()]),
+            ..raw()
+        };
+        let one = Settings::resolve(r, false).unwrap_err().to_string();
+        assert!(one.contains("nat_subnet_cidrs: 2 CIDRs for 1 zones"), "{one}");
+        let seven: Vec<String> = "abcdefg".chars().map(|c| format!("us-east-1{c}")).collect();
+        let r = RawParams { availability_zones: Some(seven), vpc_cidr: Some("10.2.0.0/16".into()), ..raw() };
+        assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("at most 6"));
+        let r = RawParams {
+            vpc_cidr: Some("10.2.0.0/20".into()),
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+            ..raw()
+        };
+        let all = Settings::resolve(r, false).unwrap_err().to_string();
         assert!(
-            Settings::resolve(r, false)
-                .unwrap_err()
-                .to_string()
-                .contains("availability_zone: 'us-west-2a'")
+            all.contains("firewall_subnet_cidr (carved for us-east-1b): '10.2.17.0/24' is not inside vpc_cidr"),
+            "{all}"
         );
     }
 
@@ -529,10 +593,7 @@ mod tests {
             ("eu-west-1", include_str!("../examples/eu-west-1.toml")),
         ] {
             let r: RawParams = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let r = RawParams {
-                region: r.region.clone().or(Some("us-east-1".into())),
-                ..r
-            };
+            let r = RawParams { region: r.region.clone().or(Some("us-east-1".into())), ..r };
             Settings::resolve(r, false).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }

@@ -50,15 +50,8 @@ impl DependencyQueue {
         for &d in done {
             started[d] = true;
         }
-        let ready = (0..n)
-            .filter(|&i| remaining[i] == 0 && !started[i])
-            .collect();
-        DependencyQueue {
-            remaining,
-            dependents,
-            ready,
-            started,
-        }
+        let ready = (0..n).filter(|&i| remaining[i] == 0 && !started[i]).collect();
+        DependencyQueue { remaining, dependents, ready, started }
     }
 
     pub fn pop_ready(&mut self) -> Option<usize> {
@@ -82,9 +75,7 @@ impl DependencyQueue {
 
     /// Nodes never started.
     pub fn blocked(&self) -> Vec<usize> {
-        (0..self.started.len())
-            .filter(|&i| !self.started[i])
-            .collect()
+        (0..self.started.len()).filter(|&i| !self.started[i]).collect()
     }
 }
 
@@ -101,16 +92,7 @@ tokio::task_local! {
 /// Awaits `fut` (a wait, not work) without holding the node's slot; takes
 /// a slot again before returning. Outside the engine it just awaits.
 pub async fn idle<F: Future>(fut: F) -> F::Output {
-    let released = SLOT
-        .try_with(|s| {
-            s.permit
-                .lock()
-                .expect("slot lock")
-                .take()
-                .map(|_| s.sem.clone())
-        })
-        .ok()
-        .flatten();
+    let released = SLOT.try_with(|s| s.permit.lock().expect("slot lock").take().map(|_| s.sem.clone())).ok().flatten();
     let out = fut.await;
     if let Some(sem) = released {
         let p = sem.acquire_owned().await.expect("semaphore never closed");
@@ -156,11 +138,7 @@ where
     let mut q = DependencyQueue::new(edges, done);
     let sem = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
-    let mut out = Outcome {
-        succeeded: Vec::new(),
-        failed: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut out = Outcome { succeeded: Vec::new(), failed: Vec::new(), skipped: Vec::new() };
     let mut halted = false;
     loop {
         if !halted && *stop.borrow() {
@@ -170,15 +148,8 @@ where
             let permit_sem = sem.clone();
             let fut = work(n);
             running.spawn(async move {
-                let permit = permit_sem
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore never closed");
-                let slot = Slot {
-                    sem: permit_sem,
-                    permit: std::sync::Mutex::new(Some(permit)),
-                };
+                let permit = permit_sem.clone().acquire_owned().await.expect("semaphore never closed");
+                let slot = Slot { sem: permit_sem, permit: std::sync::Mutex::new(Some(permit)) };
                 (n, SLOT.scope(slot, fut).await)
             });
         }
@@ -220,9 +191,7 @@ where
         let mut changed = false;
         for &n in &blocked {
             if !upstream_failed.contains(&n)
-                && edges[n]
-                    .iter()
-                    .any(|j| failed.contains(j) || upstream_failed.contains(j))
+                && edges[n].iter().any(|j| failed.contains(j) || upstream_failed.contains(j))
             {
                 upstream_failed.insert(n);
                 changed = true;
@@ -233,11 +202,7 @@ where
         }
     }
     for n in blocked {
-        let why = if upstream_failed.contains(&n) {
-            SkipReason::UpstreamFailed
-        } else {
-            SkipReason::Stopped
-        };
+        let why = if upstream_failed.contains(&n) { SkipReason::UpstreamFailed } else { SkipReason::Stopped };
         out.skipped.push((n, why));
     }
     out
@@ -305,10 +270,7 @@ mod tests {
         .await;
         assert_eq!(out.succeeded, vec![0], "running step 0 drained");
         assert_eq!(out.failed, vec![(1, "boom")]);
-        assert_eq!(
-            out.skipped,
-            vec![(2, SkipReason::UpstreamFailed), (3, SkipReason::Stopped)]
-        );
+        assert_eq!(out.skipped, vec![(2, SkipReason::UpstreamFailed), (3, SkipReason::Stopped)]);
         assert_eq!(*finished.lock().unwrap(), vec![0]);
     }
 
@@ -381,9 +343,6 @@ mod tests {
         })
         .await;
         assert_eq!(out.succeeded, vec![0]);
-        assert_eq!(
-            out.skipped,
-            vec![(1, SkipReason::Stopped), (2, SkipReason::Stopped)]
-        );
+        assert_eq!(out.skipped, vec![(1, SkipReason::Stopped), (2, SkipReason::Stopped)]);
     }
 }

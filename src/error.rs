@@ -39,11 +39,7 @@ where
             let raw = se.raw();
             let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default());
             let body: String = body.chars().take(200).collect();
-            format!(
-                "HTTP {} with no AWS error code: {}",
-                raw.status().as_u16(),
-                body.trim()
-            )
+            format!("HTTP {} with no AWS error code: {}", raw.status().as_u16(), body.trim())
         }
         _ => DisplayErrorContext(&e).to_string(),
     };
@@ -52,9 +48,7 @@ where
 
 /// The AWS error code anywhere in the chain of `e`.
 pub fn code(e: &anyhow::Error) -> Option<&str> {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<AwsError>())
-        .and_then(|a| a.code.as_deref())
+    e.chain().find_map(|c| c.downcast_ref::<AwsError>()).and_then(|a| a.code.as_deref())
 }
 
 pub fn has_code(e: &anyhow::Error, codes: &[&str]) -> bool {

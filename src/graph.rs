@@ -23,15 +23,25 @@ pub enum Spec {
     Subnet {
         cidr: Ipv4Net,
         name: String,
+        az: String,
     },
     SecurityGroup(SgRole),
-    Eip,
+    Eip {
+        name: String,
+    },
     InternetGateway,
     IgwAttach,
-    NatGateway,
+    NatGateway {
+        subnet: String,
+        eip: String,
+        name: String,
+    },
     RuleGroup,
     FirewallPolicy,
-    Firewall,
+    /// Mapped to every zone's firewall subnet (step ids).
+    Firewall {
+        subnets: Vec<String>,
+    },
     RouteTable {
         name: String,
     },
@@ -44,10 +54,15 @@ pub enum Spec {
         destination: String,
         target: RouteTarget,
     },
-    VpceGateway,
+    /// On every zone's SageMaker route table (step ids).
+    VpceGateway {
+        route_tables: Vec<String>,
+    },
+    /// In every zone's SageMaker subnet (step ids).
     VpceInterface {
         service: String,
         policy: bool,
+        subnets: Vec<String>,
     },
     KmsKey(KeyRole),
     KmsAlias {
@@ -59,7 +74,10 @@ pub enum Spec {
     },
     IamPolicy,
     IamRole,
-    Domain,
+    /// Spans every zone's SageMaker subnet (step ids).
+    Domain {
+        subnets: Vec<String>,
+    },
     UserProfile {
         name: String,
     },
@@ -96,7 +114,9 @@ pub enum AssocTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteTarget {
     InternetGateway,
-    NatGateway,
+    NatGateway {
+        nat: String,
+    },
     /// The firewall endpoint in this availability zone.
     FirewallEndpoint {
         az: String,
@@ -117,24 +137,24 @@ impl Step {
             Spec::Vpc => "VPC",
             Spec::Subnet { .. } => "subnet",
             Spec::SecurityGroup(_) => "security group",
-            Spec::Eip => "Elastic IP",
+            Spec::Eip { .. } => "Elastic IP",
             Spec::InternetGateway => "internet gateway",
             Spec::IgwAttach => "internet gateway attachment",
-            Spec::NatGateway => "NAT gateway",
+            Spec::NatGateway { .. } => "NAT gateway",
             Spec::RuleGroup => "Network Firewall rule group",
             Spec::FirewallPolicy => "Network Firewall policy",
-            Spec::Firewall => "Network Firewall",
+            Spec::Firewall { .. } => "Network Firewall",
             Spec::RouteTable { .. } => "route table",
             Spec::RouteTableAssoc { .. } => "route table association",
             Spec::Route { .. } => "route",
-            Spec::VpceGateway => "gateway VPC endpoint",
+            Spec::VpceGateway { .. } => "gateway VPC endpoint",
             Spec::VpceInterface { .. } => "interface VPC endpoint",
             Spec::KmsKey(_) => "KMS key",
             Spec::KmsAlias { .. } => "KMS alias",
             Spec::Bucket { .. } => "S3 bucket",
             Spec::IamPolicy => "IAM managed policy",
             Spec::IamRole => "IAM role",
-            Spec::Domain => "SageMaker domain",
+            Spec::Domain { .. } => "SageMaker domain",
             Spec::UserProfile { .. } => "SageMaker user profile",
             Spec::App { .. } => "SageMaker app",
             Spec::EfsMountTargets => "EFS mount targets",
@@ -146,16 +166,8 @@ impl Step {
 
 /// The ten interface endpoints: (step id suffix, service name template, has a policy).
 pub const INTERFACE_ENDPOINTS: &[(&str, &str, bool)] = &[
-    (
-        "sagemaker.api",
-        "com.amazonaws.{region}.sagemaker.api",
-        true,
-    ),
-    (
-        "sagemaker.runtime",
-        "com.amazonaws.{region}.sagemaker.runtime",
-        true,
-    ),
+    ("sagemaker.api", "com.amazonaws.{region}.sagemaker.api", true),
+    ("sagemaker.runtime", "com.amazonaws.{region}.sagemaker.runtime", true),
     ("notebook", "aws.sagemaker.{region}.notebook", true),
     ("sts", "com.amazonaws.{region}.sts", true),
     ("ssm", "com.amazonaws.{region}.ssm", false),
@@ -163,11 +175,7 @@ pub const INTERFACE_ENDPOINTS: &[(&str, &str, bool)] = &[
     ("logs", "com.amazonaws.{region}.logs", true),
     ("ecr.dkr", "com.amazonaws.{region}.ecr.dkr", true),
     ("ecr.api", "com.amazonaws.{region}.ecr.api", true),
-    (
-        "servicecatalog",
-        "com.amazonaws.{region}.servicecatalog",
-        false,
-    ),
+    ("servicecatalog", "com.amazonaws.{region}.servicecatalog", false),
 ];
 
 /// Steps the app needs besides its user profile: the network paths Studio uses.
@@ -182,8 +190,7 @@ pub const TEARDOWN_ONLY: &[(&str, &[&str])] = &[
 ];
 
 /// Steps that must wait for a teardown-only step: (step, waits for).
-pub const TEARDOWN_EXTRA: &[(&str, &str)] =
-    &[("subnet.sagemaker", "efs.mount_target"), ("vpc", "sg.nfs")];
+pub const TEARDOWN_EXTRA: &[(&str, &str)] = &[("subnet.sagemaker", "efs.mount_target"), ("vpc", "sg.nfs")];
 
 #[derive(Debug, Clone)]
 pub struct Graph {
@@ -193,11 +200,7 @@ pub struct Graph {
 
 impl Graph {
     fn new(steps: Vec<Step>) -> Graph {
-        let index = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i))
-            .collect();
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         let g = Graph { steps, index };
         if let Err(e) = g.validate() {
             panic!("step graph is invalid: {e}");
@@ -237,32 +240,16 @@ impl Graph {
                 order += 1;
             }
             if order != self.steps.len() {
-                let stuck: Vec<&str> = q
-                    .blocked()
-                    .iter()
-                    .map(|&i| self.steps[i].id.as_str())
-                    .collect();
+                let stuck: Vec<&str> = q.blocked().iter().map(|&i| self.steps[i].id.as_str()).collect();
                 errs.push(format!("cycle among: {}", stuck.join(", ")));
             }
         }
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(errs.join("; "))
-        }
+        if errs.is_empty() { Ok(()) } else { Err(errs.join("; ")) }
     }
 
     /// Forward edges as indices: `edges[i]` = the steps step i needs.
     pub fn edges(&self) -> Vec<Vec<usize>> {
-        self.steps
-            .iter()
-            .map(|s| {
-                s.needs
-                    .iter()
-                    .filter_map(|n| self.index.get(n).copied())
-                    .collect()
-            })
-            .collect()
+        self.steps.iter().map(|s| s.needs.iter().filter_map(|n| self.index.get(n).copied()).collect()).collect()
     }
 
     /// Reversed edges for teardown: a step is deleted only after every step
@@ -281,186 +268,137 @@ impl Graph {
 }
 
 /// The `up` graph for the settings.
+/// A zone's step id: the spec's id for the first zone, `{base}.{az}` for the others.
+pub fn zone_id(base: &str, zone: usize, az: &str) -> String {
+    if zone == 0 { base.to_string() } else { format!("{base}.{az}") }
+}
+
+/// A zone's Name tag: the spec's name for the first zone, `{name}-{az}` for the others.
+fn zone_name(name: String, zone: usize, az: &str) -> String {
+    if zone == 0 { name } else { format!("{name}-{az}") }
+}
+
 pub fn build(s: &Settings) -> Graph {
     let mut steps = Vec::new();
     let mut add = |id: &str, spec: Spec, needs: &[&str]| {
-        steps.push(Step {
-            id: id.to_string(),
-            spec,
-            needs: needs.iter().map(|n| n.to_string()).collect(),
-        });
+        steps.push(Step { id: id.to_string(), spec, needs: needs.iter().map(|n| n.to_string()).collect() });
     };
     let p = &s.project;
-    let az = s.availability_zone.clone();
+    let per_zone =
+        |base: &str| -> Vec<String> { s.zones.iter().enumerate().map(|(i, z)| zone_id(base, i, &z.az)).collect() };
+    let firewall_subnets = per_zone("subnet.firewall");
+    let sagemaker_subnets = per_zone("subnet.sagemaker");
+    let sagemaker_tables = per_zone("rtb.sagemaker");
 
     add("vpc", Spec::Vpc, &[]);
-    add(
-        "subnet.firewall",
-        Spec::Subnet {
-            cidr: s.firewall_subnet_cidr,
-            name: format!("sn-{p}-firewall"),
-        },
-        &["vpc"],
-    );
-    add(
-        "subnet.nat",
-        Spec::Subnet {
-            cidr: s.nat_subnet_cidr,
-            name: format!("sn-{p}-nat-gateway"),
-        },
-        &["vpc"],
-    );
-    add(
-        "subnet.sagemaker",
-        Spec::Subnet {
-            cidr: s.sagemaker_subnet_cidr,
-            name: format!("sn-{p}-sagemaker-studio"),
-        },
-        &["vpc"],
-    );
-    add(
-        "sg.sagemaker",
-        Spec::SecurityGroup(SgRole::Sagemaker),
-        &["vpc"],
-    );
-    add(
-        "sg.vpce",
-        Spec::SecurityGroup(SgRole::Vpce),
-        &["vpc", "sg.sagemaker"],
-    );
-    add("eip", Spec::Eip, &[]);
+    add("sg.sagemaker", Spec::SecurityGroup(SgRole::Sagemaker), &["vpc"]);
+    add("sg.vpce", Spec::SecurityGroup(SgRole::Vpce), &["vpc", "sg.sagemaker"]);
     add("igw", Spec::InternetGateway, &[]);
     add("igw.attach", Spec::IgwAttach, &["vpc", "igw"]);
-    add(
-        "nat",
-        Spec::NatGateway,
-        &["subnet.nat", "eip", "igw.attach"],
-    );
     add("nfw.rule_group", Spec::RuleGroup, &[]);
     add("nfw.policy", Spec::FirewallPolicy, &["nfw.rule_group"]);
-    add(
-        "nfw.firewall",
-        Spec::Firewall,
-        &["nfw.policy", "subnet.firewall"],
-    );
-
-    for (t, name) in [
-        ("igw", format!("rtb-{p}-igw")),
-        ("firewall", format!("rtb-{p}-firewall")),
-        ("nat", format!("rtb-{p}-nat-gateway")),
-        ("sagemaker", format!("rtb-{p}-sagemaker")),
-    ] {
-        add(&format!("rtb.{t}"), Spec::RouteTable { name }, &["vpc"]);
-    }
+    let mut fw_needs = vec!["nfw.policy"];
+    fw_needs.extend(firewall_subnets.iter().map(String::as_str));
+    add("nfw.firewall", Spec::Firewall { subnets: firewall_subnets.clone() }, &fw_needs);
+    add("rtb.igw", Spec::RouteTable { name: format!("rtb-{p}-igw") }, &["vpc"]);
     add(
         "rtb.igw.assoc",
-        Spec::RouteTableAssoc {
-            table: "rtb.igw".into(),
-            target: AssocTarget::Gateway("igw".into()),
-        },
+        Spec::RouteTableAssoc { table: "rtb.igw".into(), target: AssocTarget::Gateway("igw".into()) },
         &["rtb.igw", "igw.attach"],
     );
-    for t in ["firewall", "nat", "sagemaker"] {
-        let (table, subnet) = (format!("rtb.{t}"), format!("subnet.{t}"));
+
+    for (i, z) in s.zones.iter().enumerate() {
+        let az = z.az.as_str();
+        let id = |base: &str| zone_id(base, i, az);
+        let name = |n: String| zone_name(n, i, az);
+        for (kind, cidr, tag) in [
+            ("firewall", z.firewall, format!("sn-{p}-firewall")),
+            ("nat", z.nat, format!("sn-{p}-nat-gateway")),
+            ("sagemaker", z.sagemaker, format!("sn-{p}-sagemaker-studio")),
+        ] {
+            add(&id(&format!("subnet.{kind}")), Spec::Subnet { cidr, name: name(tag), az: az.to_string() }, &["vpc"]);
+        }
+        let (eip, nat, nat_subnet) = (id("eip"), id("nat"), id("subnet.nat"));
+        add(&eip, Spec::Eip { name: name(format!("eip-{p}")) }, &[]);
         add(
-            &format!("{table}.assoc"),
-            Spec::RouteTableAssoc {
-                table: table.clone(),
-                target: AssocTarget::Subnet(subnet.clone()),
+            &nat,
+            Spec::NatGateway { subnet: nat_subnet.clone(), eip: eip.clone(), name: name(format!("nat-gateway-{p}")) },
+            &[&nat_subnet, &eip, "igw.attach"],
+        );
+        for (kind, tag) in [("firewall", "firewall"), ("nat", "nat-gateway"), ("sagemaker", "sagemaker")] {
+            let table = id(&format!("rtb.{kind}"));
+            let subnet = id(&format!("subnet.{kind}"));
+            add(&table, Spec::RouteTable { name: name(format!("rtb-{p}-{tag}")) }, &["vpc"]);
+            add(
+                &format!("{table}.assoc"),
+                Spec::RouteTableAssoc { table: table.clone(), target: AssocTarget::Subnet(subnet.clone()) },
+                &[&table, &subnet],
+            );
+        }
+        let fw = RouteTarget::FirewallEndpoint { az: az.to_string() };
+        let (fw_table, nat_table, sm_table) = (id("rtb.firewall"), id("rtb.nat"), id("rtb.sagemaker"));
+        add(
+            &id("route.igw_ingress"),
+            Spec::Route { table: "rtb.igw".into(), destination: z.nat.to_string(), target: fw.clone() },
+            &["rtb.igw", "nfw.firewall"],
+        );
+        add(
+            &id("route.firewall_egress"),
+            Spec::Route {
+                table: fw_table.clone(),
+                destination: "0.0.0.0/0".into(),
+                target: RouteTarget::InternetGateway,
             },
-            &[&table, &subnet],
+            &[&fw_table, "igw.attach"],
+        );
+        add(
+            &id("route.nat_egress"),
+            Spec::Route { table: nat_table.clone(), destination: "0.0.0.0/0".into(), target: fw },
+            &[&nat_table, "nfw.firewall"],
+        );
+        add(
+            &id("route.sagemaker_egress"),
+            Spec::Route {
+                table: sm_table.clone(),
+                destination: "0.0.0.0/0".into(),
+                target: RouteTarget::NatGateway { nat: nat.clone() },
+            },
+            &[&sm_table, &nat],
         );
     }
-    let fw = RouteTarget::FirewallEndpoint { az: az.clone() };
-    add(
-        "route.igw_ingress",
-        Spec::Route {
-            table: "rtb.igw".into(),
-            destination: s.nat_subnet_cidr.to_string(),
-            target: fw.clone(),
-        },
-        &["rtb.igw", "nfw.firewall"],
-    );
-    add(
-        "route.firewall_egress",
-        Spec::Route {
-            table: "rtb.firewall".into(),
-            destination: "0.0.0.0/0".into(),
-            target: RouteTarget::InternetGateway,
-        },
-        &["rtb.firewall", "igw.attach"],
-    );
-    add(
-        "route.nat_egress",
-        Spec::Route {
-            table: "rtb.nat".into(),
-            destination: "0.0.0.0/0".into(),
-            target: fw,
-        },
-        &["rtb.nat", "nfw.firewall"],
-    );
-    add(
-        "route.sagemaker_egress",
-        Spec::Route {
-            table: "rtb.sagemaker".into(),
-            destination: "0.0.0.0/0".into(),
-            target: RouteTarget::NatGateway,
-        },
-        &["rtb.sagemaker", "nat"],
-    );
 
-    add("vpce.s3", Spec::VpceGateway, &["rtb.sagemaker"]);
+    let tables: Vec<&str> = sagemaker_tables.iter().map(String::as_str).collect();
+    add("vpce.s3", Spec::VpceGateway { route_tables: sagemaker_tables.clone() }, &tables);
+    let mut vpce_needs: Vec<&str> = sagemaker_subnets.iter().map(String::as_str).collect();
+    vpce_needs.push("sg.vpce");
     for (name, service, policy) in INTERFACE_ENDPOINTS {
         add(
             &format!("vpce.{name}"),
             Spec::VpceInterface {
                 service: service.replace("{region}", &s.region),
                 policy: *policy,
+                subnets: sagemaker_subnets.clone(),
             },
-            &["subnet.sagemaker", "sg.vpce"],
+            &vpce_needs,
         );
     }
 
     add("kms.s3", Spec::KmsKey(KeyRole::S3), &["vpce.s3"]);
-    add(
-        "kms.s3.alias",
-        Spec::KmsAlias {
-            key: "kms.s3".into(),
-            alias: format!("alias/kms-cmk-{p}"),
-        },
-        &["kms.s3"],
-    );
-    add(
-        "bucket.data",
-        Spec::Bucket {
-            suffix: "data".into(),
-        },
-        &["kms.s3", "vpce.s3"],
-    );
-    add(
-        "bucket.models",
-        Spec::Bucket {
-            suffix: "models".into(),
-        },
-        &["kms.s3", "vpce.s3"],
-    );
+    add("kms.s3.alias", Spec::KmsAlias { key: "kms.s3".into(), alias: format!("alias/kms-cmk-{p}") }, &["kms.s3"]);
+    add("bucket.data", Spec::Bucket { suffix: "data".into() }, &["kms.s3", "vpce.s3"]);
+    add("bucket.models", Spec::Bucket { suffix: "models".into() }, &["kms.s3", "vpce.s3"]);
     add("kms.ebs", Spec::KmsKey(KeyRole::Ebs), &[]);
     add(
         "kms.ebs.alias",
-        Spec::KmsAlias {
-            key: "kms.ebs".into(),
-            alias: format!("alias/sagemaker-anfw-kms-{p}"),
-        },
+        Spec::KmsAlias { key: "kms.ebs".into(), alias: format!("alias/sagemaker-anfw-kms-{p}") },
         &["kms.ebs"],
     );
     add("iam.policy", Spec::IamPolicy, &[]);
     add("iam.role", Spec::IamRole, &["iam.policy"]);
 
-    add(
-        "sm.domain",
-        Spec::Domain,
-        &["vpc", "subnet.sagemaker", "sg.sagemaker", "iam.role"],
-    );
+    let mut domain_needs = vec!["vpc", "sg.sagemaker", "iam.role"];
+    domain_needs.extend(sagemaker_subnets.iter().map(String::as_str));
+    add("sm.domain", Spec::Domain { subnets: sagemaker_subnets.clone() }, &domain_needs);
     // The primary profile keeps the spec's ids; more users get suffixed ids.
     for (i, user) in s.users.iter().enumerate() {
         let (user_id, app_id) = if i == 0 {
@@ -468,11 +406,7 @@ pub fn build(s: &Settings) -> Graph {
         } else {
             (format!("sm.user.{user}"), format!("sm.app.{user}"))
         };
-        add(
-            &user_id,
-            Spec::UserProfile { name: user.clone() },
-            &["sm.domain"],
-        );
+        add(&user_id, Spec::UserProfile { name: user.clone() }, &["sm.domain"]);
         let mut app_needs = vec![user_id.clone(), "route.sagemaker_egress".to_string()];
         app_needs.extend(APP_ENDPOINTS.iter().map(|e| format!("vpce.{e}")));
         let app_needs: Vec<&str> = app_needs.iter().map(String::as_str).collect();
@@ -495,11 +429,7 @@ pub fn build_teardown(s: &Settings) -> Graph {
             "efs.file_system" => Spec::EfsFileSystem,
             _ => Spec::NfsSecurityGroups,
         };
-        steps.push(Step {
-            id: id.to_string(),
-            spec,
-            needs: Vec::new(),
-        });
+        steps.push(Step { id: id.to_string(), spec, needs: Vec::new() });
     }
     // "A deleted after B" is the forward edge "B needs A".
     let mut after: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -510,6 +440,10 @@ pub fn build_teardown(s: &Settings) -> Graph {
     }
     for (a, b) in TEARDOWN_EXTRA {
         after.entry(b.to_string()).or_default().push(a.to_string());
+    }
+    // Every zone's SageMaker subnet holds a mount target.
+    for (i, z) in s.zones.iter().enumerate().skip(1) {
+        after.entry("efs.mount_target".into()).or_default().push(zone_id("subnet.sagemaker", i, &z.az));
     }
     for s in steps.iter_mut() {
         if let Some(extra) = after.remove(&s.id) {
@@ -526,14 +460,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn settings() -> Settings {
-        Settings::resolve(
-            RawParams {
-                region: Some("us-east-1".into()),
-                ..Default::default()
-            },
-            false,
-        )
-        .unwrap()
+        Settings::resolve(RawParams { region: Some("us-east-1".into()), ..Default::default() }, false).unwrap()
     }
 
     fn spec_edges() -> BTreeSet<(String, String)> {
@@ -542,10 +469,7 @@ mod tests {
         let mut out = BTreeSet::new();
         for n in v["nodes"].as_array().unwrap() {
             for a in n["after"].as_array().unwrap() {
-                out.insert((
-                    n["id"].as_str().unwrap().to_string(),
-                    a.as_str().unwrap().to_string(),
-                ));
+                out.insert((n["id"].as_str().unwrap().to_string(), a.as_str().unwrap().to_string()));
             }
         }
         out
@@ -554,18 +478,12 @@ mod tests {
     #[test]
     fn edges_are_exactly_the_necessary_dependencies() {
         let g = build(&settings());
-        let ours: BTreeSet<(String, String)> = g
-            .steps
-            .iter()
-            .flat_map(|s| s.needs.iter().map(move |n| (s.id.clone(), n.clone())))
-            .collect();
+        let ours: BTreeSet<(String, String)> =
+            g.steps.iter().flat_map(|s| s.needs.iter().map(move |n| (s.id.clone(), n.clone()))).collect();
         let spec = spec_edges();
         let extra: Vec<_> = ours.difference(&spec).collect();
         let missing: Vec<_> = spec.difference(&ours).collect();
-        assert!(
-            extra.is_empty() && missing.is_empty(),
-            "extra edges {extra:?}, missing {missing:?}"
-        );
+        assert!(extra.is_empty() && missing.is_empty(), "extra edges {extra:?}, missing {missing:?}");
     }
 
     #[test]
@@ -573,14 +491,59 @@ mod tests {
         let g = build(&settings());
         let text = include_str!("../tests/fixtures/dependencies.json");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
-        let spec: BTreeSet<&str> = v["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["id"].as_str().unwrap())
-            .collect();
+        let spec: BTreeSet<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
         let ours: BTreeSet<&str> = g.ids().collect();
         assert_eq!(spec, ours);
+    }
+
+    #[test]
+    fn every_zone_routes_through_its_own_nat_and_firewall_endpoint() {
+        let r = RawParams {
+            region: Some("us-east-1".into()),
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into(), "us-east-1c".into()]),
+            ..Default::default()
+        };
+        let g = build(&Settings::resolve(r, false).unwrap());
+        let zone_of = |id: &str| -> String {
+            ["us-east-1b", "us-east-1c"]
+                .iter()
+                .find(|z| id.ends_with(*z))
+                .map(|z| z.to_string())
+                .unwrap_or("us-east-1a".into())
+        };
+        let mut routes = 0;
+        for step in &g.steps {
+            let Spec::Route { table, target, .. } = &step.spec else { continue };
+            routes += 1;
+            let zone = zone_of(&step.id);
+            match target {
+                RouteTarget::FirewallEndpoint { az } => assert_eq!(az, &zone, "{}", step.id),
+                RouteTarget::NatGateway { nat } => assert_eq!(zone_of(nat), zone, "{}", step.id),
+                RouteTarget::InternetGateway => {}
+            }
+            if table != "rtb.igw" {
+                assert_eq!(zone_of(table), zone, "{} is in its zone's table", step.id);
+            }
+        }
+        assert_eq!(routes, 12, "four routes per zone");
+        let Spec::Firewall { subnets } = &g.get("nfw.firewall").unwrap().spec else { panic!() };
+        assert_eq!(subnets, &["subnet.firewall", "subnet.firewall.us-east-1b", "subnet.firewall.us-east-1c"]);
+        let Spec::Domain { subnets } = &g.get("sm.domain").unwrap().spec else { panic!() };
+        assert_eq!(subnets.len(), 3);
+        let Spec::Subnet { az, .. } = &g.get("subnet.nat.us-east-1c").unwrap().spec else { panic!() };
+        assert_eq!(az, "us-east-1c");
+        let t = build_teardown(
+            &Settings::resolve(
+                RawParams {
+                    region: Some("us-east-1".into()),
+                    availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+                    ..Default::default()
+                },
+                false,
+            )
+            .unwrap(),
+        );
+        assert!(t.get("efs.mount_target").unwrap().needs.contains(&"subnet.sagemaker.us-east-1b".to_string()));
     }
 
     #[test]
@@ -603,20 +566,12 @@ mod tests {
             needs: needs.iter().map(|s| s.to_string()).collect(),
         };
         let steps = vec![mk("a", &["b"]), mk("b", &["a"]), mk("c", &["zz"])];
-        let index = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i))
-            .collect();
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         let g = Graph { steps, index };
         let e = g.validate().unwrap_err();
         assert!(e.contains("c needs unknown step zz"), "{e}");
         let steps = vec![mk("a", &["b"]), mk("b", &["a"]), mk("c", &[])];
-        let index = steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i))
-            .collect();
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         let g = Graph { steps, index };
         assert_eq!(g.validate().unwrap_err(), "cycle among: a, b");
     }

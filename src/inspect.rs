@@ -25,12 +25,7 @@ pub struct Line {
 }
 
 fn line(step: &Step, action: &str, id: Option<String>, detail: String) -> Line {
-    Line {
-        step: step.id.clone(),
-        action: action.into(),
-        id: id.unwrap_or_default(),
-        detail,
-    }
+    Line { step: step.id.clone(), action: action.into(), id: id.unwrap_or_default(), detail }
 }
 
 /// What `up` would do for each step: create, exists, adopt, recreate, replace, wait.
@@ -45,36 +40,17 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
                 (Some(Status::Ready | Status::Retained), Some(id)) => {
                     match resources::check::check(ctx, step, &id).await {
                         Ok(Health::Present) => line(step, "exists", Some(id), String::new()),
-                        Ok(Health::Missing) => line(
-                            step,
-                            "recreate",
-                            Some(id),
-                            "no longer exists (deleted out of band?)".into(),
-                        ),
+                        Ok(Health::Missing) => {
+                            line(step, "recreate", Some(id), "no longer exists (deleted out of band?)".into())
+                        }
                         Ok(Health::Failed(why)) => line(step, "replace", Some(id), why),
                         Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
                     }
                 }
                 (_, Some(id)) => line(step, "wait", Some(id), "created; not yet ready".into()),
-                (_, None) => match resources::find_existing(
-                    ctx,
-                    step,
-                    r.token.as_deref().unwrap_or_default(),
-                )
-                .await
-                {
-                    Ok(Some(id)) => line(
-                        step,
-                        "adopt",
-                        Some(id),
-                        "an interrupted create made it".into(),
-                    ),
-                    Ok(None) => line(
-                        step,
-                        "create",
-                        None,
-                        "an interrupted create left nothing".into(),
-                    ),
+                (_, None) => match resources::find_existing(ctx, step, r.token.as_deref().unwrap_or_default()).await {
+                    Ok(Some(id)) => line(step, "adopt", Some(id), "an interrupted create made it".into()),
+                    Ok(None) => line(step, "create", None, "an interrupted create left nothing".into()),
                     Err(e) => line(step, "unknown", None, format!("{e:#}")),
                 },
             },
@@ -105,11 +81,7 @@ fn print_lines(lines: &[Line], json: bool) -> Result<()> {
         return Ok(());
     }
     for l in lines {
-        let detail = if l.detail.is_empty() {
-            String::new()
-        } else {
-            format!("  ({})", l.detail)
-        };
+        let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
         println!("{:<9} {:<24} {}{detail}", l.action, l.step, l.id);
     }
     Ok(())
@@ -123,19 +95,11 @@ fn summary(lines: &[Line]) -> String {
             None => counts.push((l.action.clone(), 1)),
         }
     }
-    counts
-        .iter()
-        .map(|(a, n)| format!("{n} {a}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    counts.iter().map(|(a, n)| format!("{n} {a}")).collect::<Vec<_>>().join(", ")
 }
 
 pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
-    let lines = if destroy {
-        plan_down(&ctx).await
-    } else {
-        plan_up(&ctx).await
-    };
+    let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {
         let verb = if destroy { "down" } else { "up" };
@@ -160,12 +124,7 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
             continue;
         };
         let Some(id) = rec.id.clone() else {
-            lines.push(line(
-                step,
-                "unknown",
-                None,
-                "create was interrupted; `provision up` resolves it".into(),
-            ));
+            lines.push(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
             continue;
         };
         let health = resources::check::check(&ctx, step, &id).await;
@@ -181,12 +140,9 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
             }
             Ok(Health::Present) => match drift::drift(&ctx, step, &id).await {
                 Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
-                Ok(_) if rec.status == Some(Status::Retained) => line(
-                    step,
-                    "retained",
-                    Some(id),
-                    rec.note.clone().unwrap_or_default(),
-                ),
+                Ok(_) if rec.status == Some(Status::Retained) => {
+                    line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
+                }
                 Ok(_) => line(step, "present", Some(id), String::new()),
                 Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
             },
@@ -194,19 +150,9 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         lines.push(l);
     }
     print_lines(&lines, json)?;
-    let bad: Vec<&Line> = lines
-        .iter()
-        .filter(|l| !matches!(l.action.as_str(), "present" | "retained"))
-        .collect();
+    let bad: Vec<&Line> = lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained")).collect();
     if !json {
-        println!(
-            "Status: {}.",
-            if lines.is_empty() {
-                "nothing recorded".to_string()
-            } else {
-                summary(&lines)
-            }
-        );
+        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
     }
     if !bad.is_empty() {
         return Err(Exit(

@@ -21,17 +21,12 @@ use clap::Parser;
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args).await {
-        let code = e
-            .downcast_ref::<cli::Exit>()
-            .map(|x| x.0)
-            .unwrap_or(cli::EXIT_FAILED);
+        let code = e.downcast_ref::<cli::Exit>().map(|x| x.0).unwrap_or(cli::EXIT_FAILED);
         eprintln!("error: {e:#}");
         std::process::exit(code);
     }

@@ -31,20 +31,12 @@ pub struct Progress {
 static CURRENT: OnceLock<Mutex<Option<Arc<Progress>>>> = OnceLock::new();
 
 fn current() -> Option<Arc<Progress>> {
-    CURRENT
-        .get_or_init(|| Mutex::new(None))
-        .lock()
-        .ok()?
-        .clone()
+    CURRENT.get_or_init(|| Mutex::new(None)).lock().ok()?.clone()
 }
 
 pub fn elapsed(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{:.1}s", d.as_secs_f64()) }
 }
 
 impl Progress {
@@ -53,33 +45,22 @@ impl Progress {
         let bar = (live && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(total as u64);
             b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{pos}/{len}] {elapsed_precise} {wide_msg}",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed_precise} {wide_msg}")
+                    .expect("valid template"),
             );
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        let p = Arc::new(Progress {
-            bar,
-            running: Mutex::new(BTreeMap::new()),
-        });
-        *CURRENT
-            .get_or_init(|| Mutex::new(None))
-            .lock()
-            .expect("progress lock") = Some(p.clone());
+        let p = Arc::new(Progress { bar, running: Mutex::new(BTreeMap::new()) });
+        *CURRENT.get_or_init(|| Mutex::new(None)).lock().expect("progress lock") = Some(p.clone());
         p
     }
 
     pub fn begin(&self, step: &str) {
-        self.running.lock().expect("progress lock").insert(
-            step.to_string(),
-            Running {
-                started: Instant::now(),
-                what: "starting".into(),
-            },
-        );
+        self.running
+            .lock()
+            .expect("progress lock")
+            .insert(step.to_string(), Running { started: Instant::now(), what: "starting".into() });
         self.refresh();
     }
 
@@ -127,10 +108,8 @@ impl Progress {
     pub fn refresh(&self) {
         let Some(b) = &self.bar else { return };
         let r = self.running.lock().expect("progress lock");
-        let msg: Vec<String> = r
-            .iter()
-            .map(|(step, run)| format!("{step} {} {}", run.what, elapsed(run.started.elapsed())))
-            .collect();
+        let msg: Vec<String> =
+            r.iter().map(|(step, run)| format!("{step} {} {}", run.what, elapsed(run.started.elapsed()))).collect();
         b.set_message(msg.join(" · "));
     }
 
@@ -138,10 +117,7 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-        *CURRENT
-            .get_or_init(|| Mutex::new(None))
-            .lock()
-            .expect("progress lock") = None;
+        *CURRENT.get_or_init(|| Mutex::new(None)).lock().expect("progress lock") = None;
     }
 }
 

@@ -72,10 +72,7 @@ pub struct StateDoc {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Reads and checks a state file without locking it. `Ok(None)` if absent.
@@ -104,10 +101,7 @@ pub fn read(path: &Path) -> Result<Option<StateDoc>> {
         ),
     }
     let doc: StateDoc = serde_json::from_value(v).map_err(|e| {
-        anyhow!(
-            "state file {} does not match schema {SCHEMA} ({e}); it was left untouched",
-            path.display()
-        )
+        anyhow!("state file {} does not match schema {SCHEMA} ({e}); it was left untouched", path.display())
     })?;
     Ok(Some(doc))
 }
@@ -126,14 +120,8 @@ fn lock_path(path: &Path) -> PathBuf {
 
 /// Atomically replaces `path` with `bytes` (mode 0600).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp_name = path
-        .file_name()
-        .context("state path has no file name")?
-        .to_owned();
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp_name = path.file_name().context("state path has no file name")?.to_owned();
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = dir.join(tmp_name);
     {
@@ -200,8 +188,7 @@ impl State {
         let doc = match read(path)? {
             Some(doc) => {
                 check_identity(path, &doc, who)?;
-                fs::copy(path, backup_path(path))
-                    .with_context(|| format!("backing up {}", path.display()))?;
+                fs::copy(path, backup_path(path)).with_context(|| format!("backing up {}", path.display()))?;
                 doc
             }
             None if create => StateDoc {
@@ -212,18 +199,9 @@ impl State {
                 params: BTreeMap::new(),
                 steps: BTreeMap::new(),
             },
-            None => bail!(
-                "no state file at {}: nothing was provisioned with it",
-                path.display()
-            ),
+            None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
-        let state = State {
-            inner: Arc::new(Mutex::new(Inner {
-                path: path.to_path_buf(),
-                doc,
-                lock: Some(lock),
-            })),
-        };
+        let state = State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: Some(lock) })) };
         state.persist()?;
         Ok(state)
     }
@@ -245,18 +223,9 @@ impl State {
                 params: BTreeMap::new(),
                 steps: BTreeMap::new(),
             },
-            None => bail!(
-                "no state file at {}: nothing was provisioned with it",
-                path.display()
-            ),
+            None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
-        Ok(State {
-            inner: Arc::new(Mutex::new(Inner {
-                path: path.to_path_buf(),
-                doc,
-                lock: None,
-            })),
-        })
+        Ok(State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: None })) })
     }
 
     fn persist(&self) -> Result<()> {
@@ -273,8 +242,7 @@ impl State {
         }
         f(&mut inner.doc);
         let bytes = serde_json::to_vec_pretty(&inner.doc)?;
-        write_atomic(&inner.path, &bytes)
-            .with_context(|| format!("saving state {}", inner.path.display()))
+        write_atomic(&inner.path, &bytes).with_context(|| format!("saving state {}", inner.path.display()))
     }
 
     pub fn doc(&self) -> StateDoc {
@@ -282,21 +250,11 @@ impl State {
     }
 
     pub fn path(&self) -> PathBuf {
-        self.inner
-            .lock()
-            .expect("state mutex poisoned")
-            .path
-            .clone()
+        self.inner.lock().expect("state mutex poisoned").path.clone()
     }
 
     pub fn record(&self, step: &str) -> Option<Record> {
-        self.inner
-            .lock()
-            .expect("state mutex poisoned")
-            .doc
-            .steps
-            .get(step)
-            .cloned()
+        self.inner.lock().expect("state mutex poisoned").doc.steps.get(step).cloned()
     }
 
     /// The recorded id of `step`, which a dependent needs.
@@ -341,13 +299,7 @@ impl State {
         self.set(step, Status::Ready, None, attrs)
     }
 
-    pub fn set(
-        &self,
-        step: &str,
-        status: Status,
-        id: Option<&str>,
-        attrs: &[(&str, String)],
-    ) -> Result<()> {
+    pub fn set(&self, step: &str, status: Status, id: Option<&str>, attrs: &[(&str, String)]) -> Result<()> {
         self.update(|d| {
             let r = d.steps.entry(step.to_string()).or_default();
             r.status = Some(status);
@@ -383,16 +335,10 @@ fn check_identity(path: &Path, doc: &StateDoc, who: &Identity) -> Result<()> {
         diffs.push(format!("stack '{}' (this run: '{}')", doc.stack, who.stack));
     }
     if doc.region != who.region {
-        diffs.push(format!(
-            "region '{}' (this run: '{}')",
-            doc.region, who.region
-        ));
+        diffs.push(format!("region '{}' (this run: '{}')", doc.region, who.region));
     }
     if doc.account != who.account {
-        diffs.push(format!(
-            "account '{}' (this run: '{}')",
-            doc.account, who.account
-        ));
+        diffs.push(format!("account '{}' (this run: '{}')", doc.account, who.account));
     }
     if !diffs.is_empty() {
         bail!(
@@ -409,11 +355,7 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    const WHO: Identity = Identity {
-        stack: "s",
-        region: "us-east-1",
-        account: "123456789012",
-    };
+    const WHO: Identity = Identity { stack: "s", region: "us-east-1", account: "123456789012" };
 
     #[test]
     fn transitions_persist_atomically_with_mode_0600() {
@@ -426,10 +368,7 @@ mod tests {
         assert_eq!(doc.steps["vpc"].id.as_deref(), Some("vpc-1"));
         assert_eq!(doc.steps["vpc"].token.as_deref(), Some("tok"));
         assert_eq!(doc.steps["vpc"].status, Some(Status::Created));
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -444,16 +383,10 @@ mod tests {
         let p = dir.path().join("s.json");
         {
             let st = State::open(&p, &WHO, true).unwrap();
-            assert_eq!(
-                st.intent("nat", Some("first".into())).unwrap().as_deref(),
-                Some("first")
-            );
+            assert_eq!(st.intent("nat", Some("first".into())).unwrap().as_deref(), Some("first"));
         }
         let st = State::open(&p, &WHO, true).unwrap();
-        assert_eq!(
-            st.intent("nat", Some("second".into())).unwrap().as_deref(),
-            Some("first")
-        );
+        assert_eq!(st.intent("nat", Some("second".into())).unwrap().as_deref(), Some("first"));
     }
 
     #[test]
@@ -478,10 +411,7 @@ mod tests {
                 "{\"schema\": 1, \"stack\": \"other\", \"region\": \"us-east-1\", \"account\": \"123456789012\"}",
                 "stack 'other'",
             ),
-            (
-                "{\"schema\": 1, \"stack\": \"s\", \"region\": \"us-east-1\", \"account\": \"999\"}",
-                "account '999'",
-            ),
+            ("{\"schema\": 1, \"stack\": \"s\", \"region\": \"us-east-1\", \"account\": \"999\"}", "account '999'"),
             ("{\"schema\": 7, \"stack\": \"s\"}", "schema version 7"),
             ("{\"schema\": 1, \"stack\": \"s\", \"regi", "not valid JSON"),
             ("[]", "no schema version"),

@@ -31,11 +31,7 @@ pub fn scaled(d: Duration) -> Duration {
 /// Wall time measured under the scale, back in real-world terms.
 fn real_world(d: Duration) -> Duration {
     let s = time_scale();
-    if s > 0.0 {
-        d.div_f64(s)
-    } else {
-        Duration::MAX / 4
-    }
+    if s > 0.0 { d.div_f64(s) } else { Duration::MAX / 4 }
 }
 
 pub async fn sleep(d: Duration) {
@@ -105,10 +101,7 @@ where
             return Ok(v);
         }
         if start.elapsed() >= timeout {
-            return Err(anyhow!(
-                "timed out after {:?} waiting for {what}",
-                poll.timeout
-            ));
+            return Err(anyhow!("timed out after {:?} waiting for {what}", poll.timeout));
         }
         interval = poll.next(real_world(start.elapsed()), interval);
         crate::engine::idle(sleep(interval)).await;
@@ -117,11 +110,7 @@ where
 
 /// Runs `op` again while `transient(err)` holds, for up to `bound`
 /// (real-world time, scaled). Other errors, and the last one, are returned.
-pub async fn retry_while<T, F, Fut>(
-    bound: Duration,
-    transient: fn(&anyhow::Error) -> bool,
-    mut op: F,
-) -> Result<T>
+pub async fn retry_while<T, F, Fut>(bound: Duration, transient: fn(&anyhow::Error) -> bool, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -164,13 +153,8 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(v, 3);
-        let poll = Poll {
-            timeout: Duration::from_millis(5),
-            ..poll
-        };
-        let e = until("never", poll, || async { Ok::<Option<()>, _>(None) })
-            .await
-            .unwrap_err();
+        let poll = Poll { timeout: Duration::from_millis(5), ..poll };
+        let e = until("never", poll, || async { Ok::<Option<()>, _>(None) }).await.unwrap_err();
         assert!(e.to_string().contains("waiting for never"));
     }
 
@@ -180,11 +164,7 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(p.next(s(0), s(2)), s(30), "long sleeps early");
         assert_eq!(p.next(s(250), s(30)), s(14), "sleep up to 80% of expected");
-        assert_eq!(
-            p.next(s(264), s(14)),
-            s(2),
-            "every 2 s around the expected moment"
-        );
+        assert_eq!(p.next(s(264), s(14)), s(2), "every 2 s around the expected moment");
         assert_eq!(p.next(s(494), s(2)), s(2));
         assert_eq!(p.next(s(500), s(2)), s(3), "then back off");
         assert_eq!(p.next(s(900), s(14)), s(15), "up to the cap");
@@ -199,13 +179,7 @@ mod tests {
             || {
                 n.set(n.get() + 1);
                 let k = n.get();
-                async move {
-                    if k < 2 {
-                        Err(anyhow!("busy"))
-                    } else {
-                        Err(anyhow!("fatal"))
-                    }
-                }
+                async move { if k < 2 { Err(anyhow!("busy")) } else { Err(anyhow!("fatal")) } }
             },
         )
         .await;

@@ -18,35 +18,17 @@ fn invalid_input_is_refused_before_any_aws_call() {
     let o = provision(
         &emu,
         dir.path(),
-        &[
-            "up",
-            "--vpc-cidr",
-            "10.0.0.0/8",
-            "--project",
-            "Bad_Name",
-            "--nat-subnet-cidr",
-            "10.2.1.0/24",
-        ],
+        &["up", "--vpc-cidr", "10.0.0.0/8", "--project", "Bad_Name", "--nat-subnet-cidr", "10.2.1.0/24"],
     );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("vpc_cidr: '10.0.0.0/8' has prefix /8, AWS allows /16 to /28"),
-        "{t}"
-    );
+    assert!(t.contains("vpc_cidr: '10.0.0.0/8' has prefix /8, AWS allows /16 to /28"), "{t}");
     assert!(t.contains("project: 'Bad_Name'"), "{t}");
-    assert!(
-        t.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"),
-        "{t}"
-    );
+    assert!(t.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"), "{t}");
     assert!(emu.calls().is_empty(), "no AWS call: {:?}", emu.calls());
     assert!(!dir.path().join("state").exists(), "no state written");
 
-    std::fs::write(
-        dir.path().join("c.toml"),
-        "project = \"ok\"\nvpc_cdir = \"10.0.0.0/16\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("c.toml"), "project = \"ok\"\nvpc_cdir = \"10.0.0.0/16\"\n").unwrap();
     let o = provision(&emu, dir.path(), &["up", "--config", "c.toml"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
@@ -65,21 +47,13 @@ fn foreign_or_locked_state_is_refused_and_left_untouched() {
     let o = provision(&emu, dir.path(), &["up"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("account '999999999999' (this run: '123456789012')"),
-        "{t}"
-    );
+    assert!(t.contains("account '999999999999' (this run: '123456789012')"), "{t}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign);
     let calls = emu.calls();
-    assert_eq!(
-        calls,
-        ["sts:GetCallerIdentity"],
-        "only the identity check ran"
-    );
+    assert_eq!(calls, ["sts:GetCallerIdentity"], "only the identity check ran");
 
     std::fs::remove_file(&path).unwrap();
-    let lock =
-        std::fs::File::create(dir.path().join("state/sagemaker-studio-anfw.json.lock")).unwrap();
+    let lock = std::fs::File::create(dir.path().join("state/sagemaker-studio-anfw.json.lock")).unwrap();
     lock.lock().unwrap();
     let o = provision(&emu, dir.path(), &["up"]);
     let t = text(&o);
@@ -99,30 +73,17 @@ fn failed_step_is_reported_then_up_resumes_without_duplicates() {
     let o = provision(&emu, dir.path(), &["up"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("step nat failed") && t.contains("InvalidParameterValue: injected"),
-        "{t}"
-    );
+    assert!(t.contains("step nat failed") && t.contains("InvalidParameterValue: injected"), "{t}");
     let st = state_json(dir.path());
     assert_eq!(st["steps"]["nat"]["status"], "creating", "intent recorded");
-    assert!(
-        st["steps"]["route.sagemaker_egress"].is_null(),
-        "downstream of nat not started"
-    );
-    assert!(
-        st["steps"]["sm.app"].is_null(),
-        "downstream of nat not started"
-    );
+    assert!(st["steps"]["route.sagemaker_egress"].is_null(), "downstream of nat not started");
+    assert!(st["steps"]["sm.app"].is_null(), "downstream of nat not started");
 
     provision_ok(&emu, dir.path(), &["up"]);
     let kinds = count_kinds(&futures_inventory(&emu));
     assert_eq!(kinds.get("nat"), Some(&1), "{kinds:?}");
     assert_eq!(kinds.get("vpc"), Some(&1), "{kinds:?}");
-    assert_eq!(
-        kinds.get("vpce"),
-        Some(&12),
-        "10 interface, S3, firewall: {kinds:?}"
-    );
+    assert_eq!(kinds.get("vpce"), Some(&12), "10 interface, S3, firewall: {kinds:?}");
 }
 
 /// Each create below takes effect in the emulator, but the client gets an
@@ -155,16 +116,9 @@ fn lost_answers_are_adopted_not_duplicated() {
         failures += 1;
         assert!(text(&o).contains("lost answer"), "{}", text(&o));
     }
-    assert!(
-        failures >= 1 && failures <= ops.len(),
-        "runs failed: {failures}"
-    );
+    assert!(failures >= 1 && failures <= ops.len(), "runs failed: {failures}");
     let pending = emu.control_get("faults");
-    assert_eq!(
-        pending["faults"].as_array().map(|a| a.len()),
-        Some(0),
-        "every fault fired: {pending}"
-    );
+    assert_eq!(pending["faults"].as_array().map(|a| a.len()), Some(0), "every fault fired: {pending}");
     provision_ok(&emu, dir.path(), &["up"]);
     let kinds = count_kinds(&futures_inventory(&emu));
     let want: BTreeMap<&str, usize> = BTreeMap::from([
@@ -198,54 +152,19 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
         let s3 = emu.s3().await;
         // The bucket policy denies writes from outside the S3 endpoint (the
         // emulator enforces it, as AWS does): write as the endpoint would.
-        let policy = s3
-            .get_bucket_policy()
-            .bucket(&data)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .unwrap();
-        s3.delete_bucket_policy()
-            .bucket(&data)
-            .send()
-            .await
-            .unwrap();
-        s3.put_object()
-            .bucket(&data)
-            .key("notebooks/a.ipynb")
-            .body(b"{}".to_vec().into())
-            .send()
-            .await
-            .unwrap();
-        s3.put_bucket_policy()
-            .bucket(&data)
-            .policy(policy)
-            .send()
-            .await
-            .unwrap();
+        let policy = s3.get_bucket_policy().bucket(&data).send().await.unwrap().policy.unwrap();
+        s3.delete_bucket_policy().bucket(&data).send().await.unwrap();
+        s3.put_object().bucket(&data).key("notebooks/a.ipynb").body(b"{}".to_vec().into()).send().await.unwrap();
+        s3.put_bucket_policy().bucket(&data).policy(policy).send().await.unwrap();
     });
     let out = provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     assert!(out.contains("--delete-data"), "says how to finish: {out}");
     let inv = futures_inventory(&emu);
-    assert!(
-        inv.contains(&format!("bucket {data}")),
-        "non-empty bucket kept: {inv:?}"
-    );
-    assert!(
-        !inv.contains(&format!("bucket {models}")),
-        "empty bucket removed: {inv:?}"
-    );
+    assert!(inv.contains(&format!("bucket {data}")), "non-empty bucket kept: {inv:?}");
+    assert!(!inv.contains(&format!("bucket {models}")), "empty bucket removed: {inv:?}");
     let keys = count_kinds(&inv);
-    assert_eq!(
-        keys.get("kms-key"),
-        Some(&1),
-        "the key of the kept bucket stays: {inv:?}"
-    );
-    assert!(
-        inv.contains("alias alias/kms-cmk-sagemaker-studio-anfw"),
-        "{inv:?}"
-    );
+    assert_eq!(keys.get("kms-key"), Some(&1), "the key of the kept bucket stays: {inv:?}");
+    assert!(inv.contains("alias alias/kms-cmk-sagemaker-studio-anfw"), "{inv:?}");
 
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data"]);
     let inv = futures_inventory(&emu);
@@ -253,9 +172,7 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
 }
 
 fn futures_inventory(emu: &Emulator) -> std::collections::BTreeSet<String> {
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(inventory(emu))
+    tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu))
 }
 
 #[test]
@@ -271,19 +188,9 @@ fn resources_deleted_out_of_band_are_created_again() {
     rt.block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        ec2.delete_route()
-            .route_table_id(&rtb)
-            .destination_cidr_block("0.0.0.0/0")
-            .send()
-            .await
-            .unwrap();
+        ec2.delete_route().route_table_id(&rtb).destination_cidr_block("0.0.0.0/0").send().await.unwrap();
         let kms = aws_sdk_kms::Client::new(&sdk);
-        kms.schedule_key_deletion()
-            .key_id(&old_key)
-            .pending_window_in_days(7)
-            .send()
-            .await
-            .unwrap();
+        kms.schedule_key_deletion().key_id(&old_key).pending_window_in_days(7).send().await.unwrap();
         let sm = aws_sdk_sagemaker::Client::new(&sdk);
         sm.delete_app()
             .domain_id(&domain)
@@ -296,50 +203,30 @@ fn resources_deleted_out_of_band_are_created_again() {
     });
     let out = provision_ok(&emu, dir.path(), &["up"]);
     for step in ["route.sagemaker_egress", "kms.ebs", "sm.app"] {
-        assert!(
-            out.contains(&format!("{step}: ")) && out.contains("no longer exists"),
-            "{step}: {out}"
-        );
+        assert!(out.contains(&format!("{step}: ")) && out.contains("no longer exists"), "{step}: {out}");
     }
     let st = state_json(dir.path());
     let new_key = step_id(&st, "kms.ebs");
-    assert_ne!(
-        new_key, old_key,
-        "a new EBS key replaced the one pending deletion"
-    );
+    assert_ne!(new_key, old_key, "a new EBS key replaced the one pending deletion");
     rt.block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let t = ec2
-            .describe_route_tables()
-            .route_table_ids(&rtb)
-            .send()
-            .await
-            .unwrap();
+        let t = ec2.describe_route_tables().route_table_ids(&rtb).send().await.unwrap();
         let nat = step_id(&st, "nat");
         assert!(
             t.route_tables()[0]
                 .routes()
                 .iter()
-                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
-                    && r.nat_gateway_id() == Some(nat.as_str())),
+                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id() == Some(nat.as_str())),
             "default route to the NAT gateway is back"
         );
         let kms = aws_sdk_kms::Client::new(&sdk);
         let aliases = kms.list_aliases().key_id(&new_key).send().await.unwrap();
         assert!(
-            aliases
-                .aliases()
-                .iter()
-                .any(|a| a.alias_name() == Some("alias/sagemaker-anfw-kms-sagemaker-studio-anfw")),
+            aliases.aliases().iter().any(|a| a.alias_name() == Some("alias/sagemaker-anfw-kms-sagemaker-studio-anfw")),
             "the alias now names the new key"
         );
-        let rot = kms
-            .get_key_rotation_status()
-            .key_id(&new_key)
-            .send()
-            .await
-            .unwrap();
+        let rot = kms.get_key_rotation_status().key_id(&new_key).send().await.unwrap();
         assert!(rot.key_rotation_enabled());
         let sm = aws_sdk_sagemaker::Client::new(&sdk);
         let a = sm
@@ -363,14 +250,7 @@ fn several_users_each_get_a_profile_and_an_app() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up", "--users", "alice,bob,carol"]);
     let st = state_json(dir.path());
-    for step in [
-        "sm.user",
-        "sm.app",
-        "sm.user.bob",
-        "sm.app.bob",
-        "sm.user.carol",
-        "sm.app.carol",
-    ] {
+    for step in ["sm.user", "sm.app", "sm.user.bob", "sm.app.bob", "sm.user.carol", "sm.app.carol"] {
         assert_eq!(st["steps"][step]["status"], "ready", "{step}");
     }
     let inv = futures_inventory(&emu);
@@ -379,19 +259,12 @@ fn several_users_each_get_a_profile_and_an_app() {
     }
     assert_eq!(count_kinds(&inv).get("app"), Some(&3), "{inv:?}");
     let o = provision_ok(&emu, dir.path(), &["outputs", "UserProfileName"]);
-    assert!(
-        o.starts_with("alice"),
-        "the first user is the primary profile: {o}"
-    );
+    assert!(o.starts_with("alice"), "the first user is the primary profile: {o}");
     // A bare re-run keeps the recorded users.
     assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
     let o = provision(&emu, dir.path(), &["up", "--users", "alice,alice"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o).contains("users: 'alice' appears twice"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("users: 'alice' appears twice"), "{}", text(&o));
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     assert!(futures_inventory(&emu).is_empty());
 }

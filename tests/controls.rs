@@ -20,11 +20,7 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "123456789012";
 
 /// `verify --json`: exit code and (control, pass, evidence) per control.
-fn verify(
-    emu: &Emulator,
-    dir: &Path,
-    extra: &[&str],
-) -> (Option<i32>, Vec<(String, bool, String)>) {
+fn verify(emu: &Emulator, dir: &Path, extra: &[&str]) -> (Option<i32>, Vec<(String, bool, String)>) {
     let mut args = vec!["verify", "--json"];
     args.extend_from_slice(extra);
     let o = provision(emu, dir, &args);
@@ -46,11 +42,7 @@ fn verify(
 }
 
 fn failing(controls: &[(String, bool, String)]) -> BTreeSet<String> {
-    controls
-        .iter()
-        .filter(|c| !c.1)
-        .map(|c| c.0.clone())
-        .collect()
+    controls.iter().filter(|c| !c.1).map(|c| c.0.clone()).collect()
 }
 
 fn evidence<'a>(controls: &'a [(String, bool, String)], name: &str) -> &'a str {
@@ -71,59 +63,22 @@ async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
 
 /// The rule group's live allow-list.
 async fn allow_list(emu: &Emulator, arn: &str) -> Vec<String> {
-    let g = nfw(emu)
-        .await
-        .describe_rule_group()
-        .rule_group_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    g.rule_group()
-        .unwrap()
-        .rules_source()
-        .unwrap()
-        .rules_source_list()
-        .unwrap()
-        .targets()
-        .to_vec()
+    let g = nfw(emu).await.describe_rule_group().rule_group_arn(arn).send().await.unwrap();
+    g.rule_group().unwrap().rules_source().unwrap().rules_source_list().unwrap().targets().to_vec()
 }
 
 /// Adds a domain to the allow-list behind the tool's back.
 async fn allow_out_of_band(emu: &Emulator, arn: &str, domain: &str) {
     let client = nfw(emu).await;
-    let g = client
-        .describe_rule_group()
-        .rule_group_arn(arn)
-        .send()
-        .await
-        .unwrap();
+    let g = client.describe_rule_group().rule_group_arn(arn).send().await.unwrap();
     let mut group = g.rule_group.unwrap();
-    let list = group
-        .rules_source
-        .as_mut()
-        .unwrap()
-        .rules_source_list
-        .as_mut()
-        .unwrap();
+    let list = group.rules_source.as_mut().unwrap().rules_source_list.as_mut().unwrap();
     list.targets.push(domain.to_string());
-    client
-        .update_rule_group()
-        .rule_group_arn(arn)
-        .update_token(g.update_token)
-        .rule_group(group)
-        .send()
-        .await
-        .unwrap();
+    client.update_rule_group().rule_group_arn(arn).update_token(g.update_token).rule_group(group).send().await.unwrap();
 }
 
 async fn endpoint_policy(emu: &Emulator, vpce: &str) -> Value {
-    let e = ec2(emu)
-        .await
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(vpce)
-        .send()
-        .await
-        .unwrap();
+    let e = ec2(emu).await.describe_vpc_endpoints().vpc_endpoint_ids(vpce).send().await.unwrap();
     parse(e.vpc_endpoints()[0].policy_document().unwrap())
 }
 
@@ -167,19 +122,8 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
         assert!(ev.contains(shows), "{control}: {ev}");
     };
 
-    rt.block_on(async {
-        emu.s3()
-            .await
-            .delete_bucket_policy()
-            .bucket(&data)
-            .send()
-            .await
-            .unwrap()
-    });
-    expect(
-        "buckets.policy_vpce_only",
-        &format!("{data}: no bucket policy"),
-    );
+    rt.block_on(async { emu.s3().await.delete_bucket_policy().bucket(&data).send().await.unwrap() });
+    expect("buckets.policy_vpce_only", &format!("{data}: no bucket policy"));
 
     rt.block_on(async {
         ec2(&emu)
@@ -210,10 +154,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     expect("route.sagemaker_default", &format!("0.0.0.0/0 -> {igw}"));
 
     rt.block_on(allow_out_of_band(&emu, &group, "exfil.example.com"));
-    expect(
-        "firewall.allow_list",
-        "allows exfil.example.com (not configured)",
-    );
+    expect("firewall.allow_list", "allows exfil.example.com (not configured)");
 
     rt.block_on(async {
         emu.s3()
@@ -234,9 +175,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     });
     expect(
         "buckets.public_access_block",
-        &format!(
-            "{models}: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off"
-        ),
+        &format!("{models}: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off"),
     );
 
     // The text form names every failing control and exits 1.
@@ -265,18 +204,13 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
     assert_eq!(statements(&p).len(), 2, "{p}");
     assert!(statements(&p).contains(&jumpstart_statement()), "{p}");
-    assert_eq!(
-        state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"],
-        "true"
-    );
+    assert_eq!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"], "true");
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(0), "{controls:?}");
     assert!(evidence(&controls, "vpce.s3.policy").contains("plus JumpStart"));
     assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
-    assert!(
-        statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement())
-    );
-    // Removed behind the tool's back: verify knows it should be there.
+    assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
+    // Removed behind the tool's back: verify knows it should be there, up puts it back.
     let plain = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone()]});
     rt.block_on(async {
         ec2(&emu)
@@ -290,10 +224,11 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     });
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(1));
-    assert!(
-        evidence(&controls, "vpce.s3.policy").contains("lacks the JumpStart statement"),
-        "{controls:?}"
-    );
+    assert!(evidence(&controls, "vpce.s3.policy").contains("lacks the JumpStart statement"), "{controls:?}");
+    let out = provision_ok(&emu, d, &["up"]);
+    assert!(out.contains("vpce.s3: ") && out.contains("restoring"), "{out}");
+    assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
     provision_ok(&emu, d, &["jumpstart", "disable"]);
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
     assert_eq!(statements(&p).len(), 1, "{p}");
@@ -302,15 +237,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
 
     // --- Firewall: list, allow, remove; the edit becomes the recorded parameter.
     let listed = provision_ok(&emu, d, &["firewall", "list"]);
-    assert!(
-        listed.starts_with(".kaggle.com\n.amazonaws.com\n"),
-        "{listed}"
-    );
-    provision_ok(
-        &emu,
-        d,
-        &["firewall", "allow", "pypi.org", ".github.com", "pypi.org"],
-    );
+    assert!(listed.starts_with(".kaggle.com\n.amazonaws.com\n"), "{listed}");
+    provision_ok(&emu, d, &["firewall", "allow", "pypi.org", ".github.com", "pypi.org"]);
     let want = [".kaggle.com", ".amazonaws.com", "pypi.org", ".github.com"];
     assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
     assert_eq!(state_json(d)["params"]["allowed_domains"], json!(want));
@@ -325,31 +253,18 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let (code, controls) = verify(&emu, d, &["--allowed-domains", ".kaggle.com"]);
     assert_eq!(code, Some(1));
     assert!(
-        evidence(&controls, "firewall.allow_list")
-            .contains("allows .amazonaws.com, pypi.org (not configured)"),
+        evidence(&controls, "firewall.allow_list").contains("allows .amazonaws.com, pypi.org (not configured)"),
         "{controls:?}"
     );
 
     // --- Bad input: exit 2, the value named, no update call.
     emu.clear_calls();
     for (args, says) in [
-        (
-            vec!["allow", "bad domain.com"],
-            "'bad domain.com' is not a domain name",
-        ),
-        (
-            vec!["allow", "pypi.org", "localhost"],
-            "'localhost' is not a domain name",
-        ),
+        (vec!["allow", "bad domain.com"], "'bad domain.com' is not a domain name"),
+        (vec!["allow", "pypi.org", "localhost"], "'localhost' is not a domain name"),
         (vec!["allow", "Upper.COM"], "'Upper.COM'"),
-        (
-            vec!["remove", "not.there.com"],
-            "not in the allow-list: not.there.com",
-        ),
-        (
-            vec!["remove", ".kaggle.com", ".amazonaws.com", "pypi.org"],
-            "would leave allowed_domains empty",
-        ),
+        (vec!["remove", "not.there.com"], "not in the allow-list: not.there.com"),
+        (vec!["remove", ".kaggle.com", ".amazonaws.com", "pypi.org"], "would leave allowed_domains empty"),
     ] {
         let mut a = vec!["firewall"];
         a.extend(args);
@@ -358,28 +273,17 @@ fn jumpstart_and_firewall_commands_end_to_end() {
         assert_eq!(o.status.code(), Some(2), "{a:?}: {t}");
         assert!(t.contains(says), "{a:?}: {t}");
     }
-    assert!(
-        !emu.calls().iter().any(|c| c.ends_with("UpdateRuleGroup")),
-        "{:?}",
-        emu.calls()
-    );
+    assert!(!emu.calls().iter().any(|c| c.ends_with("UpdateRuleGroup")), "{:?}", emu.calls());
     assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
 
     // --- A stale UpdateToken: another writer updates the group while our
     // update is on its way; the command reads again, keeps their change.
     emu.clear_calls();
-    emu.control_post(
-        "faults",
-        json!({"operation": "network-firewall:UpdateRuleGroup", "delay_s": 2}),
-    );
+    emu.control_post("faults", json!({"operation": "network-firewall:UpdateRuleGroup", "delay_s": 2}));
     let out = std::thread::scope(|s| {
         let cmd = s.spawn(|| provision(&emu, d, &["firewall", "allow", "huggingface.co"]));
         let start = std::time::Instant::now();
-        while !emu.control_get("faults")["faults"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-        {
+        while !emu.control_get("faults")["faults"].as_array().unwrap().is_empty() {
             assert!(start.elapsed().as_secs() < 60, "the update never came");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -389,10 +293,7 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("stale UpdateToken"), "{t}");
-    assert!(
-        t.contains("also allows oob.example.com, which allowed_domains does not"),
-        "{t}"
-    );
+    assert!(t.contains("also allows oob.example.com, which allowed_domains does not"), "{t}");
     let updates: Vec<Value> = emu.control_get("calls")["calls"]
         .as_array()
         .unwrap()
@@ -400,44 +301,28 @@ fn jumpstart_and_firewall_commands_end_to_end() {
         .filter(|c| c["operation"] == "network-firewall:UpdateRuleGroup")
         .cloned()
         .collect();
-    let statuses: Vec<i64> = updates
-        .iter()
-        .map(|c| c["status"].as_i64().unwrap())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 400).count(),
-        1,
-        "{updates:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        2,
-        "{updates:?}"
-    );
+    let statuses: Vec<i64> = updates.iter().map(|c| c["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 1, "{updates:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{updates:?}");
     let live = rt.block_on(allow_list(&emu, &group));
-    assert!(
-        live.contains(&"huggingface.co".to_string())
-            && live.contains(&"oob.example.com".to_string()),
-        "{live:?}"
-    );
+    assert!(live.contains(&"huggingface.co".to_string()) && live.contains(&"oob.example.com".to_string()), "{live:?}");
     // Only what the operator asked for is recorded: verify flags the other writer's domain.
     assert_eq!(
         state_json(d)["params"]["allowed_domains"],
-        json!([
-            ".kaggle.com",
-            ".amazonaws.com",
-            "pypi.org",
-            "huggingface.co"
-        ])
+        json!([".kaggle.com", ".amazonaws.com", "pypi.org", "huggingface.co"])
     );
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(1));
-    assert_eq!(
-        failing(&controls),
-        BTreeSet::from(["firewall.allow_list".to_string()])
-    );
+    assert_eq!(failing(&controls), BTreeSet::from(["firewall.allow_list".to_string()]));
     assert!(evidence(&controls, "firewall.allow_list").contains("allows oob.example.com"));
     provision_ok(&emu, d, &["firewall", "remove", "oob.example.com"]);
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+
+    // An explicit list overrides the recorded one: the edit applies to the
+    // firewall and the record, never copies the override into the state.
+    let out = provision_ok(&emu, d, &["firewall", "remove", "huggingface.co", "--allowed-domains", ".kaggle.com"]);
+    assert!(out.contains("--allowed-domains or the config file sets allowed_domains (.kaggle.com)"), "{out}");
+    assert_eq!(state_json(d)["params"]["allowed_domains"], json!([".kaggle.com", ".amazonaws.com", "pypi.org"]));
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
 }
 
@@ -474,24 +359,9 @@ fn iam_policy_grants_exactly_the_calls_of_a_full_run_and_every_policy_is_valid()
     rt.block_on(async {
         let s3 = emu.s3().await;
         let policy = s3.get_bucket_policy().bucket(&data).send().await.unwrap();
-        s3.delete_bucket_policy()
-            .bucket(&data)
-            .send()
-            .await
-            .unwrap();
-        s3.put_object()
-            .bucket(&data)
-            .key("notebooks/a.ipynb")
-            .body(b"{}".to_vec().into())
-            .send()
-            .await
-            .unwrap();
-        s3.put_bucket_policy()
-            .bucket(&data)
-            .policy(policy.policy().unwrap())
-            .send()
-            .await
-            .unwrap();
+        s3.delete_bucket_policy().bucket(&data).send().await.unwrap();
+        s3.put_object().bucket(&data).key("notebooks/a.ipynb").body(b"{}".to_vec().into()).send().await.unwrap();
+        s3.put_bucket_policy().bucket(&data).policy(policy.policy().unwrap()).send().await.unwrap();
     });
     emu.clear_calls();
     let out = provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
@@ -539,10 +409,7 @@ fn iam_policy_grants_exactly_the_calls_of_a_full_run_and_every_policy_is_valid()
         }
     }
     // Nothing else is granted.
-    let needed: BTreeSet<String> = ops
-        .iter()
-        .flat_map(|o| o.actions.iter().map(|a| a.to_string()))
-        .collect();
+    let needed: BTreeSet<String> = ops.iter().flat_map(|o| o.actions.iter().map(|a| a.to_string())).collect();
     assert_eq!(granted, needed);
 }
 
@@ -560,17 +427,8 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
         let s = &doc["Statement"][0];
         assert_eq!(s["Effect"], "Deny");
         assert_eq!(s["Principal"], "*");
-        assert_eq!(
-            set(&s["Action"]),
-            set(&json!(["s3:GetObject", "s3:PutObject", "s3:ListBucket"]))
-        );
-        assert_eq!(
-            set(&s["Resource"]),
-            set(&json!([
-                format!("arn:aws:s3:::{b}"),
-                format!("arn:aws:s3:::{b}/*")
-            ]))
-        );
+        assert_eq!(set(&s["Action"]), set(&json!(["s3:GetObject", "s3:PutObject", "s3:ListBucket"])));
+        assert_eq!(set(&s["Resource"]), set(&json!([format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])));
         assert_eq!(s["Condition"]["StringNotEquals"]["aws:sourceVpce"], vpce);
     }
 
@@ -588,23 +446,14 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     let mut checked = 0;
     for e in all.vpc_endpoints() {
         // ssm and servicecatalog get no policy from the tool (AWS's default applies).
-        let step = e
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some("provision:step"))
-            .and_then(|t| t.value())
-            .unwrap_or_default();
-        let tool_set = step.starts_with("vpce.")
-            && !["vpce.s3", "vpce.ssm", "vpce.servicecatalog"].contains(&step);
+        let step =
+            e.tags().iter().find(|t| t.key() == Some("provision:step")).and_then(|t| t.value()).unwrap_or_default();
+        let tool_set = step.starts_with("vpce.") && !["vpce.s3", "vpce.ssm", "vpce.servicecatalog"].contains(&step);
         if let Some(p) = e.policy_document()
             && tool_set
         {
             let doc = parse(p);
-            assert_grammar(
-                &format!("policy of {:?}", e.service_name()),
-                &doc,
-                Kind::Resource,
-            );
+            assert_grammar(&format!("policy of {:?}", e.service_name()), &doc, Kind::Resource);
             checked += 1;
         }
     }
@@ -612,37 +461,20 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
 
     let kms = aws_sdk_kms::Client::new(&sdk);
     for k in ["kms.s3", "kms.ebs"] {
-        let p = kms
-            .get_key_policy()
-            .key_id(id(k))
-            .policy_name("default")
-            .send()
-            .await
-            .unwrap();
+        let p = kms.get_key_policy().key_id(id(k)).policy_name("default").send().await.unwrap();
         let doc = parse(p.policy().unwrap());
         assert_grammar(&format!("key policy of {k}"), &doc, Kind::Resource);
         let s = &doc["Statement"][0];
-        assert_eq!(
-            s["Principal"]["AWS"],
-            format!("arn:aws:iam::{ACCOUNT}:root")
-        );
+        assert_eq!(s["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:root"));
         assert_eq!(s["Action"], "kms:*");
     }
 
     let iam = aws_sdk_iam::Client::new(&sdk);
     let role = id("iam.role");
-    let r = iam
-        .get_role()
-        .role_name(role.rsplit('/').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let r = iam.get_role().role_name(role.rsplit('/').next().unwrap()).send().await.unwrap();
     let doc = parse(r.role().unwrap().assume_role_policy_document().unwrap());
     assert_grammar("trust policy", &doc, Kind::Trust);
-    assert_eq!(
-        doc["Statement"][0]["Principal"]["Service"],
-        "sagemaker.amazonaws.com"
-    );
+    assert_eq!(doc["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com");
     assert_eq!(doc["Statement"][0]["Action"], "sts:AssumeRole");
 
     let arn = id("iam.policy");
@@ -665,10 +497,7 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
             .unwrap_or_else(|| panic!("no statement {sid}"))
             .clone()
     };
-    assert_eq!(
-        set(&by_sid("S3StackBuckets")["Resource"]),
-        set(&json!(arns))
-    );
+    assert_eq!(set(&by_sid("S3StackBuckets")["Resource"]), set(&json!(arns)));
     let deny = by_sid("DenyJobsOutsideVpc");
     assert_eq!(deny["Effect"], "Deny");
     assert_eq!(deny["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
@@ -702,11 +531,7 @@ fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        match (
-            b[i],
-            b.get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
-        ) {
+        match (b[i], b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
             (b'%', Some(v)) => {
                 out.push(v);
                 i += 3;
@@ -733,10 +558,7 @@ enum Kind {
 /// IAM policy grammar (IAM User Guide, "Grammar of the IAM JSON policy language").
 fn assert_grammar(what: &str, doc: &Value, kind: Kind) {
     let errs = grammar_errors(doc, kind);
-    assert!(
-        errs.is_empty(),
-        "{what} breaks the IAM grammar: {errs:?}\n{doc:#}"
-    );
+    assert!(errs.is_empty(), "{what} breaks the IAM grammar: {errs:?}\n{doc:#}");
 }
 
 fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
@@ -784,17 +606,13 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
         Value::Array(a) if !a.is_empty() => a.clone(),
         s @ Value::Object(_) => vec![s.clone()],
         other => {
-            return vec![format!(
-                "Statement is {other}, not a statement or a list of them"
-            )];
+            return vec![format!("Statement is {other}, not a statement or a list of them")];
         }
     };
     let names = |v: &Value| -> Option<Vec<String>> {
         match v {
             Value::String(s) => Some(vec![s.clone()]),
-            Value::Array(a) if !a.is_empty() => {
-                a.iter().map(|x| x.as_str().map(str::to_string)).collect()
-            }
+            Value::Array(a) if !a.is_empty() => a.iter().map(|x| x.as_str().map(str::to_string)).collect(),
             _ => None,
         }
     };
@@ -822,24 +640,18 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
             }
         }
         if let Some(sid) = obj.get("Sid") {
-            let ok = sid.as_str().is_some_and(|s| {
-                kind != Kind::Identity || s.chars().all(|c| c.is_ascii_alphanumeric())
-            });
+            let ok =
+                sid.as_str().is_some_and(|s| kind != Kind::Identity || s.chars().all(|c| c.is_ascii_alphanumeric()));
             if !ok {
                 errs.push(format!("statement {n}: Sid {sid} is not valid here"));
             }
         }
-        if !matches!(
-            obj.get("Effect").and_then(Value::as_str),
-            Some("Allow" | "Deny")
-        ) {
+        if !matches!(obj.get("Effect").and_then(Value::as_str), Some("Allow" | "Deny")) {
             errs.push(format!("statement {n}: Effect must be Allow or Deny"));
         }
         let one_of = |a: &str, b: &str| obj.contains_key(a) as u8 + obj.contains_key(b) as u8 == 1;
         if !one_of("Action", "NotAction") {
-            errs.push(format!(
-                "statement {n}: needs exactly one of Action, NotAction"
-            ));
+            errs.push(format!("statement {n}: needs exactly one of Action, NotAction"));
         }
         for k in ["Action", "NotAction"] {
             if let Some(v) = obj.get(k) {
@@ -849,43 +661,33 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
                             let ok = a == "*"
                                 || a.split_once(':').is_some_and(|(svc, name)| {
                                     !svc.is_empty()
-                                        && svc.chars().all(|c| {
-                                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-                                        })
+                                        && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                                         && !name.is_empty()
-                                        && name.chars().all(|c| {
-                                            c.is_ascii_alphanumeric() || c == '*' || c == '?'
-                                        })
+                                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
                                 });
                             if !ok {
                                 errs.push(format!("statement {n}: '{a}' is not an action"));
                             }
                         }
                     }
-                    None => errs.push(format!(
-                        "statement {n}: {k} is not a string or list of strings"
-                    )),
+                    None => errs.push(format!("statement {n}: {k} is not a string or list of strings")),
                 }
             }
         }
         let has_principal = obj.contains_key("Principal") || obj.contains_key("NotPrincipal");
         let has_resource = obj.contains_key("Resource") || obj.contains_key("NotResource");
         match kind {
-            Kind::Identity if has_principal => {
-                errs.push(format!("statement {n}: Principal in an identity policy"))
+            Kind::Identity if has_principal => errs.push(format!("statement {n}: Principal in an identity policy")),
+            Kind::Resource | Kind::Trust if !one_of("Principal", "NotPrincipal") => {
+                errs.push(format!("statement {n}: needs exactly one of Principal, NotPrincipal"))
             }
-            Kind::Resource | Kind::Trust if !one_of("Principal", "NotPrincipal") => errs.push(
-                format!("statement {n}: needs exactly one of Principal, NotPrincipal"),
-            ),
             _ => {}
         }
         match kind {
-            Kind::Trust if has_resource => {
-                errs.push(format!("statement {n}: Resource in a trust policy"))
+            Kind::Trust if has_resource => errs.push(format!("statement {n}: Resource in a trust policy")),
+            Kind::Identity | Kind::Resource if !one_of("Resource", "NotResource") => {
+                errs.push(format!("statement {n}: needs exactly one of Resource, NotResource"))
             }
-            Kind::Identity | Kind::Resource if !one_of("Resource", "NotResource") => errs.push(
-                format!("statement {n}: needs exactly one of Resource, NotResource"),
-            ),
             _ => {}
         }
         for k in ["Resource", "NotResource"] {
@@ -896,9 +698,7 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
                     }
                 }
                 if names(v).is_none() {
-                    errs.push(format!(
-                        "statement {n}: {k} is not a string or list of strings"
-                    ));
+                    errs.push(format!("statement {n}: {k} is not a string or list of strings"));
                 }
             }
         }
@@ -908,16 +708,13 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
                 Some(Value::String(p)) if p == "*" => {}
                 Some(Value::Object(p)) => {
                     for (t, v) in p {
-                        if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&t.as_str())
-                            || names(v).is_none()
+                        if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&t.as_str()) || names(v).is_none()
                         {
                             errs.push(format!("statement {n}: principal {t}: {v} is not valid"));
                         }
                     }
                 }
-                Some(other) => errs.push(format!(
-                    "statement {n}: {k} {other} is not * or a principal map"
-                )),
+                Some(other) => errs.push(format!("statement {n}: {k} {other} is not * or a principal map")),
             }
         }
         if let Some(c) = obj.get("Condition") {
@@ -926,28 +723,19 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
                 continue;
             };
             for (op, block) in c {
-                let base = op
-                    .strip_prefix("ForAllValues:")
-                    .or_else(|| op.strip_prefix("ForAnyValue:"))
-                    .unwrap_or(op);
-                let ok = base == "Null"
-                    || OPERATORS.contains(&base.strip_suffix("IfExists").unwrap_or(base));
+                let base = op.strip_prefix("ForAllValues:").or_else(|| op.strip_prefix("ForAnyValue:")).unwrap_or(op);
+                let ok = base == "Null" || OPERATORS.contains(&base.strip_suffix("IfExists").unwrap_or(base));
                 if !ok {
                     errs.push(format!("statement {n}: {op} is not a condition operator"));
                 }
                 match block.as_object() {
                     Some(keys) if !keys.is_empty() => {
                         for (key, v) in keys {
-                            let scalar =
-                                |x: &Value| x.is_string() || x.is_boolean() || x.is_number();
+                            let scalar = |x: &Value| x.is_string() || x.is_boolean() || x.is_number();
                             let ok = key.contains(':')
-                                && (scalar(v)
-                                    || v.as_array()
-                                        .is_some_and(|a| !a.is_empty() && a.iter().all(scalar)));
+                                && (scalar(v) || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(scalar)));
                             if !ok {
-                                errs.push(format!(
-                                    "statement {n}: {op} {key}: {v} is not a condition"
-                                ));
+                                errs.push(format!("statement {n}: {op} {key}: {v} is not a condition"));
                             }
                         }
                     }
@@ -961,14 +749,11 @@ fn grammar_errors(doc: &Value, kind: Kind) -> Vec<String> {
 
 #[test]
 fn the_grammar_check_rejects_what_iam_rejects() {
-    let ok = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    let ok =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
     assert!(grammar_errors(&ok, Kind::Identity).is_empty());
     for (bad, kind, says) in [
-        (
-            json!({"Version": "2008-10-17", "Statement": ok["Statement"]}),
-            Kind::Identity,
-            "Version",
-        ),
+        (json!({"Version": "2008-10-17", "Statement": ok["Statement"]}), Kind::Identity, "Version"),
         (
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}]}),
             Kind::Identity,

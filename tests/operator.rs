@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 
 fn is_mutating(op: &str) -> bool {
     let name = op.split(':').nth(1).unwrap_or_default();
-    !["Describe", "List", "Get", "Head"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    !["Describe", "List", "Get", "Head"].iter().any(|p| name.starts_with(p))
 }
 
 fn plan_json(emu: &Emulator, dir: &std::path::Path, extra: &[&str]) -> Vec<Value> {
@@ -22,18 +20,11 @@ fn plan_json(emu: &Emulator, dir: &std::path::Path, extra: &[&str]) -> Vec<Value
     let out = provision_ok(emu, dir, &args);
     let start = out.find('[').expect("json array");
     let end = out.rfind(']').expect("json array");
-    serde_json::from_str::<Value>(&out[start..=end])
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    serde_json::from_str::<Value>(&out[start..=end]).unwrap().as_array().unwrap().clone()
 }
 
 fn action<'a>(plan: &'a [Value], step: &str) -> &'a str {
-    plan.iter()
-        .find(|l| l["step"] == step)
-        .and_then(|l| l["action"].as_str())
-        .unwrap_or("(absent)")
+    plan.iter().find(|l| l["step"] == step).and_then(|l| l["action"].as_str()).unwrap_or("(absent)")
 }
 
 #[test]
@@ -43,10 +34,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &[]);
     assert_eq!(plan.len(), 47);
-    assert!(
-        plan.iter().all(|l| l["action"] == "create"),
-        "fresh stack: all create"
-    );
+    assert!(plan.iter().all(|l| l["action"] == "create"), "fresh stack: all create");
     assert!(!dir.path().join("state").exists(), "plan wrote no state");
 
     emu.control_post(
@@ -60,18 +48,11 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     let plan = plan_json(&emu, dir.path(), &[]);
     assert_eq!(action(&plan, "vpc"), "exists");
     assert_eq!(action(&plan, "nfw.firewall"), "exists");
-    assert_eq!(
-        action(&plan, "nat"),
-        "create",
-        "the failed create left nothing"
-    );
+    assert_eq!(action(&plan, "nat"), "create", "the failed create left nothing");
     assert_eq!(action(&plan, "route.sagemaker_egress"), "create");
     assert_eq!(action(&plan, "sm.app"), "create");
     let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
-    assert!(
-        mutating.is_empty(),
-        "plan made mutating calls: {mutating:?}"
-    );
+    assert!(mutating.is_empty(), "plan made mutating calls: {mutating:?}");
     assert_eq!(
         std::fs::read(dir.path().join("state/sagemaker-studio-anfw.json")).unwrap(),
         before,
@@ -81,11 +62,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     provision_ok(&emu, dir.path(), &["up"]);
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &["--destroy"]);
-    assert_eq!(
-        action(&plan, "vpc"),
-        "keep",
-        "the retained EFS needs the VPC"
-    );
+    assert_eq!(action(&plan, "vpc"), "keep", "the retained EFS needs the VPC");
     assert_eq!(action(&plan, "efs.file_system"), "keep");
     assert_eq!(action(&plan, "nat"), "delete");
     let plan = plan_json(&emu, dir.path(), &["--destroy", "--purge-efs"]);
@@ -93,10 +70,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     assert_eq!(action(&plan, "efs.mount_target"), "delete");
     assert_eq!(action(&plan, "sg.nfs"), "delete");
     let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
-    assert!(
-        mutating.is_empty(),
-        "plan --destroy made mutating calls: {mutating:?}"
-    );
+    assert!(mutating.is_empty(), "plan --destroy made mutating calls: {mutating:?}");
 }
 
 #[test]
@@ -132,50 +106,28 @@ fn status_reports_drift_and_out_of_band_deletion() {
             .send()
             .await
             .unwrap();
-        emu.s3()
-            .await
-            .delete_bucket_policy()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
+        emu.s3().await.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
     });
     let o = provision(&emu, dir.path(), &["status"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "drift is a non-zero exit: {t}");
-    let line = |step: &str| {
-        t.lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(step))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let line =
+        |step: &str| t.lines().find(|l| l.split_whitespace().nth(1) == Some(step)).unwrap_or_default().to_string();
     assert!(
-        line("route.sagemaker_egress").starts_with("changed")
-            && line("route.sagemaker_egress").contains(&igw),
+        line("route.sagemaker_egress").starts_with("changed") && line("route.sagemaker_egress").contains(&igw),
         "{t}"
     );
+    assert!(line("sg.vpce").starts_with("changed") && line("sg.vpce").contains("tcp 22-22 from 0.0.0.0/0"), "{t}");
     assert!(
-        line("sg.vpce").starts_with("changed")
-            && line("sg.vpce").contains("tcp 22-22 from 0.0.0.0/0"),
-        "{t}"
-    );
-    assert!(
-        line("bucket.models").starts_with("changed")
-            && line("bucket.models").contains("bucket policy removed"),
+        line("bucket.models").starts_with("changed") && line("bucket.models").contains("bucket policy removed"),
         "{t}"
     );
     assert!(line("vpc").starts_with("present"), "{t}");
 
     // `up` restores them; a subnet deleted out of band is reported missing.
     let out = provision_ok(&emu, dir.path(), &["up"]);
-    assert!(
-        out.contains("sg.vpce: security group") && out.contains("restoring"),
-        "{out}"
-    );
-    assert!(
-        out.contains("bucket.models: S3 bucket") && out.contains("restoring"),
-        "{out}"
-    );
+    assert!(out.contains("sg.vpce: security group") && out.contains("restoring"), "{out}");
+    assert!(out.contains("bucket.models: S3 bucket") && out.contains("restoring"), "{out}");
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "restored by up: {}", text(&o));
     let state = dir.path().join("state/sagemaker-studio-anfw.json");
@@ -183,13 +135,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     let subnet = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         let vpc = step_id(&st, "vpc");
-        let s = ec2
-            .create_subnet()
-            .vpc_id(vpc)
-            .cidr_block("10.2.9.0/24")
-            .send()
-            .await
-            .unwrap();
+        let s = ec2.create_subnet().vpc_id(vpc).cidr_block("10.2.9.0/24").send().await.unwrap();
         let id = s.subnet().unwrap().subnet_id().unwrap().to_string();
         ec2.delete_subnet().subnet_id(&id).send().await.unwrap();
         id
@@ -200,14 +146,8 @@ fn status_reports_drift_and_out_of_band_deletion() {
     let o = provision(&emu, dir.path(), &["status", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let t = text(&o);
-    let arr: Value =
-        serde_json::from_str(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap();
-    let l = arr
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["step"] == "subnet.firewall")
-        .unwrap();
+    let arr: Value = serde_json::from_str(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap();
+    let l = arr.as_array().unwrap().iter().find(|l| l["step"] == "subnet.firewall").unwrap();
     assert_eq!(l["action"], "missing", "{l}");
 }
 
@@ -222,37 +162,20 @@ fn studio_url_outputs_and_completions() {
     assert!(o.status.success(), "{}", text(&o));
     let url = String::from_utf8(o.stdout).unwrap();
     assert_eq!(url.lines().count(), 1, "prints the URL only: {url}");
-    assert!(
-        url.starts_with("https://") && url.contains("token="),
-        "{url}"
-    );
-    let state =
-        std::fs::read_to_string(dir.path().join("state/sagemaker-studio-anfw.json")).unwrap();
-    assert!(
-        !state.contains(url.trim()) && !state.contains("token="),
-        "the URL is never stored"
-    );
+    assert!(url.starts_with("https://") && url.contains("token="), "{url}");
+    let state = std::fs::read_to_string(dir.path().join("state/sagemaker-studio-anfw.json")).unwrap();
+    assert!(!state.contains(url.trim()) && !state.contains("token="), "the URL is never stored");
 
     let st = state_json(dir.path());
     let o = provision(&emu, dir.path(), &["outputs", "VPCId"]);
-    assert_eq!(
-        String::from_utf8(o.stdout).unwrap().trim(),
-        step_id(&st, "vpc")
-    );
+    assert_eq!(String::from_utf8(o.stdout).unwrap().trim(), step_id(&st, "vpc"));
     let o = provision(&emu, dir.path(), &["outputs", "NoSuchKey"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o).contains("unknown output key 'NoSuchKey'"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("unknown output key 'NoSuchKey'"), "{}", text(&o));
 
     for shell in ["bash", "zsh", "fish"] {
         let o = provision(&emu, dir.path(), &["completions", shell]);
-        assert!(
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("studio-url"),
-            "{shell}"
-        );
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("studio-url"), "{shell}");
     }
 }
 
@@ -266,10 +189,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     assert!(o.status.success(), "{err}");
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(step_lines.len(), 47, "{err}");
-    assert!(
-        !err.contains('\r') && !err.contains("\u{1b}["),
-        "no terminal control codes: {err:?}"
-    );
+    assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
 
     // A terminal (script(1) gives one): the live view shows running steps
     // with what they wait for, then the summary.
@@ -292,14 +212,8 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
         .unwrap();
     assert!(st.status.success(), "{}", text(&st));
     let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).to_string();
-    assert!(
-        screen.contains("waiting for firewall READY") || screen.contains("PROVISIONING"),
-        "live view shows waits"
-    );
+    assert!(screen.contains("waiting for firewall READY") || screen.contains("PROVISIONING"), "live view shows waits");
     assert!(screen.contains("/47]"), "completed of total");
-    assert!(
-        screen.contains('\r') || screen.contains("\u{1b}["),
-        "redraws in place"
-    );
+    assert!(screen.contains('\r') || screen.contains("\u{1b}["), "redraws in place");
     assert!(screen.contains("is up ("), "final summary");
 }

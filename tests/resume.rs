@@ -44,18 +44,14 @@ fn expected() -> BTreeMap<String, usize> {
 }
 
 fn counts(emu: &Emulator) -> BTreeMap<String, usize> {
-    let inv = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(inventory(emu));
+    let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu));
     let mut c = count_kinds(&inv);
     c.remove("eni");
     c
 }
 
 fn assert_nothing_left(emu: &Emulator) {
-    let inv = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(inventory(emu));
+    let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu));
     assert!(inv.is_empty(), "left after down --purge-efs: {inv:?}");
 }
 
@@ -104,10 +100,7 @@ fn a_failed_create_of_any_kind_then_up_converges() {
         let o = provision(&emu, dir.path(), &["up"]);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{op}: {t}");
-        assert!(
-            t.contains(&format!("injected into {op}")) && t.contains("failed:"),
-            "{op}: {t}"
-        );
+        assert!(t.contains(&format!("injected into {op}")) && t.contains("failed:"), "{op}: {t}");
         provision_ok(&emu, dir.path(), &["up"]);
         assert_eq!(counts(&emu), expected(), "after a failed {op}");
     }
@@ -172,20 +165,11 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
             up_kills += 1;
         }
         provision_ok(&emu, dir.path(), &["up"]);
-        assert_eq!(
-            counts(&emu),
-            expected(),
-            "cycle {cycle}: after kills during up"
-        );
+        assert_eq!(counts(&emu), expected(), "cycle {cycle}: after kills during up");
         let again = provision_ok(&emu, dir.path(), &["up"]);
         assert!(again.contains("Nothing to do"), "{again}");
         for _ in 0..8 {
-            if run_and_kill(
-                &emu,
-                dir.path(),
-                &["down", "--purge-efs"],
-                40 + rng.below(700),
-            ) {
+            if run_and_kill(&emu, dir.path(), &["down", "--purge-efs"], 40 + rng.below(700)) {
                 break;
             }
             down_kills += 1;
@@ -194,10 +178,7 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
         assert_nothing_left(&emu);
     }
     println!("SIGKILL points exercised: {up_kills} during up, {down_kills} during down");
-    assert!(
-        up_kills >= 10 && down_kills >= 5,
-        "kills landed mid-run: up {up_kills}, down {down_kills}"
-    );
+    assert!(up_kills >= 10 && down_kills >= 5, "kills landed mid-run: up {up_kills}, down {down_kills}");
 }
 
 #[test]
@@ -228,22 +209,12 @@ fn ctrl_c_lets_running_steps_finish_and_exits_130() {
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let out = child.wait_with_output().unwrap();
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(130), "{t}");
     assert!(t.contains("starting nothing new"), "{t}");
     let st = state_json(dir.path());
-    assert_eq!(
-        st["steps"]["nat"]["status"], "ready",
-        "the running NAT step finished and recorded: {st}"
-    );
-    assert!(
-        st["steps"]["sm.app"].is_null(),
-        "nothing new started after the interrupt"
-    );
+    assert_eq!(st["steps"]["nat"]["status"], "ready", "the running NAT step finished and recorded: {st}");
+    assert!(st["steps"]["sm.app"].is_null(), "nothing new started after the interrupt");
     let o = Command::new(env!("CARGO_BIN_EXE_provision"))
         .current_dir(dir.path())
         .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
@@ -284,16 +255,8 @@ fn throttling_and_503_bursts_never_reach_the_user() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| {
-            (
-                c["operation"].as_str().unwrap().to_string(),
-                c["status"].as_u64().unwrap(),
-            )
-        })
+        .map(|c| (c["operation"].as_str().unwrap().to_string(), c["status"].as_u64().unwrap()))
         .collect();
     let n503 = statuses.iter().filter(|(_, s)| *s == 503).count();
-    assert!(
-        n503 >= 18,
-        "the bursts and throttling happened ({n503} answers were 503)"
-    );
+    assert!(n503 >= 18, "the bursts and throttling happened ({n503} answers were 503)");
 }

@@ -14,43 +14,20 @@ const STACK: &str = "sagemaker-studio-anfw";
 const ACCOUNT: &str = "123456789012";
 
 fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> HashMap<String, String> {
-    tags.iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
 fn assert_stack_tags(what: &str, tags: &HashMap<String, String>, step: &str) {
-    assert_eq!(
-        tags.get("provision:stack").map(String::as_str),
-        Some(STACK),
-        "{what}: provision:stack tag"
-    );
-    assert_eq!(
-        tags.get("provision:step").map(String::as_str),
-        Some(step),
-        "{what}: provision:step tag"
-    );
+    assert_eq!(tags.get("provision:stack").map(String::as_str), Some(STACK), "{what}: provision:stack tag");
+    assert_eq!(tags.get("provision:step").map(String::as_str), Some(step), "{what}: provision:step tag");
 }
 
 fn assert_name(what: &str, tags: &HashMap<String, String>, name: &str) {
-    assert_eq!(
-        tags.get("Name").map(String::as_str),
-        Some(name),
-        "{what}: Name tag"
-    );
+    assert_eq!(tags.get("Name").map(String::as_str), Some(name), "{what}: Name tag");
 }
 
 fn policy(doc: &str) -> Value {
-    let decoded = if doc.starts_with('%') || doc.contains("%22") {
-        percent_decode(doc)
-    } else {
-        doc.to_string()
-    };
+    let decoded = if doc.starts_with('%') || doc.contains("%22") { percent_decode(doc) } else { doc.to_string() };
     serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {doc}"))
 }
 
@@ -60,10 +37,8 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex =
+            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -106,54 +81,23 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         let ec2 = ec2.clone();
         let vpc_id = vpc_id.clone();
         async move {
-            let a = ec2
-                .describe_vpc_attribute()
-                .vpc_id(vpc_id)
-                .attribute(attr)
-                .send()
-                .await
-                .unwrap();
-            a.enable_dns_support()
-                .or(a.enable_dns_hostnames())
-                .and_then(|v| v.value())
+            let a = ec2.describe_vpc_attribute().vpc_id(vpc_id).attribute(attr).send().await.unwrap();
+            a.enable_dns_support().or(a.enable_dns_hostnames()).and_then(|v| v.value())
         }
     };
-    assert_eq!(
-        dns(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport).await,
-        Some(true)
-    );
-    assert_eq!(
-        dns(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames).await,
-        Some(true)
-    );
+    assert_eq!(dns(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport).await, Some(true));
+    assert_eq!(dns(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames).await, Some(true));
     let t = ec2_tags(vpc.tags());
     assert_name("vpc", &t, &format!("{STACK}-vpc"));
     assert_stack_tags("vpc", &t, "vpc");
 
     // --- Subnets
     for (step, cidr, name) in [
-        (
-            "subnet.firewall",
-            "10.2.1.0/24",
-            format!("sn-{STACK}-firewall"),
-        ),
-        (
-            "subnet.nat",
-            "10.2.2.0/24",
-            format!("sn-{STACK}-nat-gateway"),
-        ),
-        (
-            "subnet.sagemaker",
-            "10.2.3.0/24",
-            format!("sn-{STACK}-sagemaker-studio"),
-        ),
+        ("subnet.firewall", "10.2.1.0/24", format!("sn-{STACK}-firewall")),
+        ("subnet.nat", "10.2.2.0/24", format!("sn-{STACK}-nat-gateway")),
+        ("subnet.sagemaker", "10.2.3.0/24", format!("sn-{STACK}-sagemaker-studio")),
     ] {
-        let s = ec2
-            .describe_subnets()
-            .subnet_ids(id(step))
-            .send()
-            .await
-            .unwrap();
+        let s = ec2.describe_subnets().subnet_ids(id(step)).send().await.unwrap();
         let s = &s.subnets()[0];
         assert_eq!(s.cidr_block(), Some(cidr), "{step} cidr");
         assert_eq!(s.availability_zone(), Some("us-east-1a"), "{step} az");
@@ -166,12 +110,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     // --- Security groups
     let sg_sm = id("sg.sagemaker");
     let sg_vpce = id("sg.vpce");
-    let g = ec2
-        .describe_security_groups()
-        .group_ids(&sg_sm)
-        .send()
-        .await
-        .unwrap();
+    let g = ec2.describe_security_groups().group_ids(&sg_sm).send().await.unwrap();
     let g = &g.security_groups()[0];
     assert_eq!(
         g.description(),
@@ -181,25 +120,12 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let t = ec2_tags(g.tags());
     assert_name("sg.sagemaker", &t, &format!("sg-sagemaker-{STACK}"));
     assert_stack_tags("sg.sagemaker", &t, "sg.sagemaker");
-    assert_eq!(
-        g.ip_permissions().len(),
-        1,
-        "sg.sagemaker has one ingress rule"
-    );
+    assert_eq!(g.ip_permissions().len(), 1, "sg.sagemaker has one ingress rule");
     let r = &g.ip_permissions()[0];
     assert_eq!(r.ip_protocol(), Some("-1"));
-    assert_eq!(
-        r.user_id_group_pairs()[0].group_id(),
-        Some(sg_sm.as_str()),
-        "self reference"
-    );
+    assert_eq!(r.user_id_group_pairs()[0].group_id(), Some(sg_sm.as_str()), "self reference");
 
-    let g = ec2
-        .describe_security_groups()
-        .group_ids(&sg_vpce)
-        .send()
-        .await
-        .unwrap();
+    let g = ec2.describe_security_groups().group_ids(&sg_vpce).send().await.unwrap();
     let g = &g.security_groups()[0];
     assert_eq!(g.description(), Some("Allow TLS for VPC Endpoint"));
     let t = ec2_tags(g.tags());
@@ -208,89 +134,42 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let tls = g
         .ip_permissions()
         .iter()
-        .find(|p| {
-            p.ip_protocol() == Some("tcp") && p.from_port() == Some(443) && p.to_port() == Some(443)
-        })
+        .find(|p| p.ip_protocol() == Some("tcp") && p.from_port() == Some(443) && p.to_port() == Some(443))
         .expect("tcp 443 rule");
-    assert_eq!(
-        tls.user_id_group_pairs()[0].group_id(),
-        Some(sg_sm.as_str()),
-        "443 from sg.sagemaker"
-    );
-    let all = g
-        .ip_permissions()
-        .iter()
-        .find(|p| p.ip_protocol() == Some("-1"))
-        .expect("all-protocols rule");
-    assert_eq!(
-        all.ip_ranges()[0].cidr_ip(),
-        Some("10.2.0.0/16"),
-        "all from vpc cidr"
-    );
+    assert_eq!(tls.user_id_group_pairs()[0].group_id(), Some(sg_sm.as_str()), "443 from sg.sagemaker");
+    let all = g.ip_permissions().iter().find(|p| p.ip_protocol() == Some("-1")).expect("all-protocols rule");
+    assert_eq!(all.ip_ranges()[0].cidr_ip(), Some("10.2.0.0/16"), "all from vpc cidr");
 
     // --- EIP, IGW, NAT
-    let eip = ec2
-        .describe_addresses()
-        .allocation_ids(id("eip"))
-        .send()
-        .await
-        .unwrap();
+    let eip = ec2.describe_addresses().allocation_ids(id("eip")).send().await.unwrap();
     let eip = &eip.addresses()[0];
     assert_eq!(eip.domain(), Some(&aws_sdk_ec2::types::DomainType::Vpc));
     assert_stack_tags("eip", &ec2_tags(eip.tags()), "eip");
 
     let igw_id = id("igw");
-    let igw = ec2
-        .describe_internet_gateways()
-        .internet_gateway_ids(&igw_id)
-        .send()
-        .await
-        .unwrap();
+    let igw = ec2.describe_internet_gateways().internet_gateway_ids(&igw_id).send().await.unwrap();
     let igw = &igw.internet_gateways()[0];
     let t = ec2_tags(igw.tags());
     assert_name("igw", &t, &format!("igw-{STACK}"));
     assert_stack_tags("igw", &t, "igw");
-    assert_eq!(
-        igw.attachments()[0].vpc_id(),
-        Some(vpc_id.as_str()),
-        "igw attached to the vpc"
-    );
+    assert_eq!(igw.attachments()[0].vpc_id(), Some(vpc_id.as_str()), "igw attached to the vpc");
 
     let nat_id = id("nat");
-    let nat = ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(&nat_id)
-        .send()
-        .await
-        .unwrap();
+    let nat = ec2.describe_nat_gateways().nat_gateway_ids(&nat_id).send().await.unwrap();
     let nat = &nat.nat_gateways()[0];
     assert_eq!(nat.subnet_id(), Some(id("subnet.nat").as_str()));
-    assert_eq!(
-        nat.nat_gateway_addresses()[0].allocation_id(),
-        Some(id("eip").as_str())
-    );
-    assert_eq!(
-        nat.state(),
-        Some(&aws_sdk_ec2::types::NatGatewayState::Available)
-    );
+    assert_eq!(nat.nat_gateway_addresses()[0].allocation_id(), Some(id("eip").as_str()));
+    assert_eq!(nat.state(), Some(&aws_sdk_ec2::types::NatGatewayState::Available));
     let t = ec2_tags(nat.tags());
     assert_name("nat", &t, &format!("nat-gateway-{STACK}"));
     assert_stack_tags("nat", &t, "nat");
 
     // --- Network Firewall
     let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
-    let rg = nfw
-        .describe_rule_group()
-        .rule_group_arn(id("nfw.rule_group"))
-        .send()
-        .await
-        .unwrap();
+    let rg = nfw.describe_rule_group().rule_group_arn(id("nfw.rule_group")).send().await.unwrap();
     let meta = rg.rule_group_response().unwrap();
     assert_eq!(meta.rule_group_name(), format!("domain-allow-{STACK}"));
-    assert_eq!(
-        meta.r#type(),
-        Some(&aws_sdk_networkfirewall::types::RuleGroupType::Stateful)
-    );
+    assert_eq!(meta.r#type(), Some(&aws_sdk_networkfirewall::types::RuleGroupType::Stateful));
     assert_eq!(meta.capacity(), Some(100));
     let body = rg.rule_group().unwrap();
     let home = &body.rule_variables().unwrap().ip_sets().unwrap()["HOME_NET"];
@@ -300,32 +179,19 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let types: BTreeSet<&str> = list.target_types().iter().map(|t| t.as_str()).collect();
     assert_eq!(types, BTreeSet::from(["HTTP_HOST", "TLS_SNI"]));
     assert_eq!(list.generated_rules_type().as_str(), "ALLOWLIST");
-    let rg_tags: HashMap<String, String> = meta
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
+    let rg_tags: HashMap<String, String> =
+        meta.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
     assert_stack_tags("nfw.rule_group", &rg_tags, "nfw.rule_group");
 
-    let pol = nfw
-        .describe_firewall_policy()
-        .firewall_policy_arn(id("nfw.policy"))
-        .send()
-        .await
-        .unwrap();
+    let pol = nfw.describe_firewall_policy().firewall_policy_arn(id("nfw.policy")).send().await.unwrap();
     assert_eq!(
-        pol.firewall_policy_response()
-            .unwrap()
-            .firewall_policy_name(),
+        pol.firewall_policy_response().unwrap().firewall_policy_name(),
         format!("network-firewall-policy-{STACK}")
     );
     let p = pol.firewall_policy().unwrap();
     assert_eq!(p.stateless_default_actions(), ["aws:forward_to_sfe"]);
     assert_eq!(p.stateless_fragment_default_actions(), ["aws:pass"]);
-    assert_eq!(
-        p.stateful_rule_group_references()[0].resource_arn(),
-        id("nfw.rule_group")
-    );
+    assert_eq!(p.stateful_rule_group_references()[0].resource_arn(), id("nfw.rule_group"));
     let pol_tags: HashMap<String, String> = pol
         .firewall_policy_response()
         .unwrap()
@@ -335,17 +201,9 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         .collect();
     assert_stack_tags("nfw.policy", &pol_tags, "nfw.policy");
 
-    let fw = nfw
-        .describe_firewall()
-        .firewall_arn(id("nfw.firewall"))
-        .send()
-        .await
-        .unwrap();
+    let fw = nfw.describe_firewall().firewall_arn(id("nfw.firewall")).send().await.unwrap();
     let f = fw.firewall().unwrap();
-    assert_eq!(
-        f.firewall_name(),
-        Some(format!("network-firewall-{STACK}").as_str())
-    );
+    assert_eq!(f.firewall_name(), Some(format!("network-firewall-{STACK}").as_str()));
     assert_eq!(f.firewall_policy_arn(), id("nfw.policy"));
     assert_eq!(f.vpc_id(), vpc_id);
     assert_eq!(f.subnet_mappings()[0].subnet_id(), id("subnet.firewall"));
@@ -353,17 +211,12 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert!(!f.delete_protection());
     assert!(!f.subnet_change_protection());
     assert!(!f.firewall_policy_change_protection());
-    let fw_tags: HashMap<String, String> = f
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
+    let fw_tags: HashMap<String, String> =
+        f.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
     assert_stack_tags("nfw.firewall", &fw_tags, "nfw.firewall");
     let status = fw.firewall_status().unwrap();
     assert_eq!(status.status().as_str(), "READY");
-    let att = status.sync_states().unwrap()["us-east-1a"]
-        .attachment()
-        .unwrap();
+    let att = status.sync_states().unwrap()["us-east-1a"].attachment().unwrap();
     let endpoint = att.endpoint_id().unwrap().to_string();
     assert_eq!(att.status().map(|s| s.as_str()), Some("READY"));
 
@@ -371,102 +224,36 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let rtb = |step: &'static str| {
         let ec2 = ec2.clone();
         let rid = id(step);
-        async move {
-            ec2.describe_route_tables()
-                .route_table_ids(rid)
-                .send()
-                .await
-                .unwrap()
-                .route_tables()[0]
-                .clone()
-        }
+        async move { ec2.describe_route_tables().route_table_ids(rid).send().await.unwrap().route_tables()[0].clone() }
     };
-    let route_to =
-        |t: &aws_sdk_ec2::types::RouteTable, dest: &str| -> (Option<String>, Option<String>) {
-            let r = t
-                .routes()
-                .iter()
-                .find(|r| r.destination_cidr_block() == Some(dest))
-                .expect("route exists");
-            (
-                r.gateway_id().map(str::to_string),
-                r.nat_gateway_id().map(str::to_string),
-            )
-        };
+    let route_to = |t: &aws_sdk_ec2::types::RouteTable, dest: &str| -> (Option<String>, Option<String>) {
+        let r = t.routes().iter().find(|r| r.destination_cidr_block() == Some(dest)).expect("route exists");
+        (r.gateway_id().map(str::to_string), r.nat_gateway_id().map(str::to_string))
+    };
     let t = rtb("rtb.igw").await;
     let tags = ec2_tags(t.tags());
     assert_name("rtb.igw", &tags, &format!("rtb-{STACK}-igw"));
     assert_stack_tags("rtb.igw", &tags, "rtb.igw");
-    assert!(
-        t.associations()
-            .iter()
-            .any(|a| a.gateway_id() == Some(igw_id.as_str())),
-        "edge association"
-    );
-    assert_eq!(
-        route_to(&t, "10.2.2.0/24").0.as_deref(),
-        Some(endpoint.as_str()),
-        "igw ingress to firewall"
-    );
+    assert!(t.associations().iter().any(|a| a.gateway_id() == Some(igw_id.as_str())), "edge association");
+    assert_eq!(route_to(&t, "10.2.2.0/24").0.as_deref(), Some(endpoint.as_str()), "igw ingress to firewall");
 
     let t = rtb("rtb.firewall").await;
-    assert_name(
-        "rtb.firewall",
-        &ec2_tags(t.tags()),
-        &format!("rtb-{STACK}-firewall"),
-    );
-    assert!(
-        t.associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(id("subnet.firewall").as_str()))
-    );
-    assert_eq!(
-        route_to(&t, "0.0.0.0/0").0.as_deref(),
-        Some(igw_id.as_str()),
-        "firewall subnet to igw"
-    );
+    assert_name("rtb.firewall", &ec2_tags(t.tags()), &format!("rtb-{STACK}-firewall"));
+    assert!(t.associations().iter().any(|a| a.subnet_id() == Some(id("subnet.firewall").as_str())));
+    assert_eq!(route_to(&t, "0.0.0.0/0").0.as_deref(), Some(igw_id.as_str()), "firewall subnet to igw");
 
     let t = rtb("rtb.nat").await;
-    assert_name(
-        "rtb.nat",
-        &ec2_tags(t.tags()),
-        &format!("rtb-{STACK}-nat-gateway"),
-    );
-    assert!(
-        t.associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(id("subnet.nat").as_str()))
-    );
-    assert_eq!(
-        route_to(&t, "0.0.0.0/0").0.as_deref(),
-        Some(endpoint.as_str()),
-        "nat subnet to firewall"
-    );
+    assert_name("rtb.nat", &ec2_tags(t.tags()), &format!("rtb-{STACK}-nat-gateway"));
+    assert!(t.associations().iter().any(|a| a.subnet_id() == Some(id("subnet.nat").as_str())));
+    assert_eq!(route_to(&t, "0.0.0.0/0").0.as_deref(), Some(endpoint.as_str()), "nat subnet to firewall");
 
     let t = rtb("rtb.sagemaker").await;
-    assert_name(
-        "rtb.sagemaker",
-        &ec2_tags(t.tags()),
-        &format!("rtb-{STACK}-sagemaker"),
-    );
-    assert!(
-        t.associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(id("subnet.sagemaker").as_str()))
-    );
-    assert_eq!(
-        route_to(&t, "0.0.0.0/0").1.as_deref(),
-        Some(nat_id.as_str()),
-        "sagemaker subnet to nat"
-    );
+    assert_name("rtb.sagemaker", &ec2_tags(t.tags()), &format!("rtb-{STACK}-sagemaker"));
+    assert!(t.associations().iter().any(|a| a.subnet_id() == Some(id("subnet.sagemaker").as_str())));
+    assert_eq!(route_to(&t, "0.0.0.0/0").1.as_deref(), Some(nat_id.as_str()), "sagemaker subnet to nat");
 
     // --- Endpoints
-    let e = ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(id("vpce.s3"))
-        .send()
-        .await
-        .unwrap();
+    let e = ec2.describe_vpc_endpoints().vpc_endpoint_ids(id("vpce.s3")).send().await.unwrap();
     let e = &e.vpc_endpoints()[0];
     assert_eq!(e.vpc_endpoint_type().map(|t| t.as_str()), Some("Gateway"));
     assert_eq!(e.service_name(), Some("com.amazonaws.us-east-1.s3"));
@@ -477,95 +264,43 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(stmt["Effect"], "Allow");
     assert_eq!(stmt["Principal"], "*");
     assert_eq!(
-        as_list(&stmt["Action"])
-            .into_iter()
-            .collect::<BTreeSet<_>>(),
-        BTreeSet::from(
-            [
-                "s3:GetObject",
-                "s3:PutObject",
-                "s3:ListBucket",
-                "s3:DeleteObject"
-            ]
-            .map(String::from)
-        )
+        as_list(&stmt["Action"]).into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from(["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"].map(String::from))
     );
     let data = format!("{STACK}-{ACCOUNT}-us-east-1-data");
     let models = format!("{STACK}-{ACCOUNT}-us-east-1-models");
-    let want: BTreeSet<String> = [&data, &models]
-        .iter()
-        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
-        .collect();
-    assert_eq!(
-        as_list(&stmt["Resource"])
-            .into_iter()
-            .collect::<BTreeSet<_>>(),
-        want
-    );
+    let want: BTreeSet<String> =
+        [&data, &models].iter().flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")]).collect();
+    assert_eq!(as_list(&stmt["Resource"]).into_iter().collect::<BTreeSet<_>>(), want);
 
     let services = [
-        (
-            "vpce.sagemaker.api",
-            "com.amazonaws.us-east-1.sagemaker.api",
-            true,
-        ),
-        (
-            "vpce.sagemaker.runtime",
-            "com.amazonaws.us-east-1.sagemaker.runtime",
-            true,
-        ),
+        ("vpce.sagemaker.api", "com.amazonaws.us-east-1.sagemaker.api", true),
+        ("vpce.sagemaker.runtime", "com.amazonaws.us-east-1.sagemaker.runtime", true),
         ("vpce.notebook", "aws.sagemaker.us-east-1.notebook", true),
         ("vpce.sts", "com.amazonaws.us-east-1.sts", true),
         ("vpce.ssm", "com.amazonaws.us-east-1.ssm", false),
-        (
-            "vpce.monitoring",
-            "com.amazonaws.us-east-1.monitoring",
-            true,
-        ),
+        ("vpce.monitoring", "com.amazonaws.us-east-1.monitoring", true),
         ("vpce.logs", "com.amazonaws.us-east-1.logs", true),
         ("vpce.ecr.dkr", "com.amazonaws.us-east-1.ecr.dkr", true),
         ("vpce.ecr.api", "com.amazonaws.us-east-1.ecr.api", true),
-        (
-            "vpce.servicecatalog",
-            "com.amazonaws.us-east-1.servicecatalog",
-            false,
-        ),
+        ("vpce.servicecatalog", "com.amazonaws.us-east-1.servicecatalog", false),
     ];
     for (step, service, has_policy) in services {
-        let e = ec2
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id(step))
-            .send()
-            .await
-            .unwrap();
+        let e = ec2.describe_vpc_endpoints().vpc_endpoint_ids(id(step)).send().await.unwrap();
         let e = &e.vpc_endpoints()[0];
-        assert_eq!(
-            e.vpc_endpoint_type().map(|t| t.as_str()),
-            Some("Interface"),
-            "{step} type"
-        );
+        assert_eq!(e.vpc_endpoint_type().map(|t| t.as_str()), Some("Interface"), "{step} type");
         assert_eq!(e.service_name(), Some(service), "{step} service");
         assert_eq!(e.private_dns_enabled(), Some(true), "{step} private dns");
         assert_eq!(e.subnet_ids(), [id("subnet.sagemaker")], "{step} subnets");
         let sgs: Vec<&str> = e.groups().iter().filter_map(|g| g.group_id()).collect();
         assert_eq!(sgs, [sg_vpce.as_str()], "{step} security groups");
-        assert_eq!(
-            e.state()
-                .map(|s| s.as_str().to_ascii_lowercase())
-                .as_deref(),
-            Some("available"),
-            "{step} state"
-        );
+        assert_eq!(e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref(), Some("available"), "{step} state");
         assert_stack_tags(step, &ec2_tags(e.tags()), step);
         if has_policy {
             let doc = policy(e.policy_document().unwrap());
             let s = &doc["Statement"][0];
             assert_eq!(
-                (
-                    s["Effect"].as_str(),
-                    s["Action"].as_str(),
-                    s["Resource"].as_str()
-                ),
+                (s["Effect"].as_str(), s["Action"].as_str(), s["Resource"].as_str()),
                 (Some("Allow"), Some("*"), Some("*")),
                 "{step} policy"
             );
@@ -576,43 +311,18 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let kms = aws_sdk_kms::Client::new(&sdk);
     let kms_s3 = id("kms.s3");
     let k = kms.describe_key().key_id(&kms_s3).send().await.unwrap();
-    assert_eq!(
-        k.key_metadata().unwrap().description(),
-        Some("KMS key for S3 buckets")
-    );
-    let kp = kms
-        .get_key_policy()
-        .key_id(&kms_s3)
-        .policy_name("default")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(k.key_metadata().unwrap().description(), Some("KMS key for S3 buckets"));
+    let kp = kms.get_key_policy().key_id(&kms_s3).policy_name("default").send().await.unwrap();
     let kp = policy(kp.policy().unwrap());
-    assert_eq!(
-        kp["Statement"][0]["Principal"]["AWS"],
-        format!("arn:aws:iam::{ACCOUNT}:root")
-    );
+    assert_eq!(kp["Statement"][0]["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:root"));
     assert_eq!(kp["Statement"][0]["Action"], "kms:*");
-    let kt = kms
-        .list_resource_tags()
-        .key_id(&kms_s3)
-        .send()
-        .await
-        .unwrap();
-    let kt: HashMap<String, String> = kt
-        .tags()
-        .iter()
-        .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
-        .collect();
+    let kt = kms.list_resource_tags().key_id(&kms_s3).send().await.unwrap();
+    let kt: HashMap<String, String> =
+        kt.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
     assert_name("kms.s3", &kt, STACK);
     assert_stack_tags("kms.s3", &kt, "kms.s3");
     let aliases = kms.list_aliases().key_id(&kms_s3).send().await.unwrap();
-    assert!(
-        aliases
-            .aliases()
-            .iter()
-            .any(|a| a.alias_name() == Some(&format!("alias/kms-cmk-{STACK}")))
-    );
+    assert!(aliases.aliases().iter().any(|a| a.alias_name() == Some(&format!("alias/kms-cmk-{STACK}"))));
 
     let kms_ebs = id("kms.ebs");
     let k = kms.describe_key().key_id(&kms_ebs).send().await.unwrap();
@@ -620,70 +330,35 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         k.key_metadata().unwrap().description(),
         Some("Generated KMS Key for sagemaker Notebook's EBS encryption")
     );
-    let rot = kms
-        .get_key_rotation_status()
-        .key_id(&kms_ebs)
-        .send()
-        .await
-        .unwrap();
+    let rot = kms.get_key_rotation_status().key_id(&kms_ebs).send().await.unwrap();
     assert!(rot.key_rotation_enabled(), "ebs key rotation");
-    let kp = kms
-        .get_key_policy()
-        .key_id(&kms_ebs)
-        .policy_name("default")
-        .send()
-        .await
-        .unwrap();
+    let kp = kms.get_key_policy().key_id(&kms_ebs).policy_name("default").send().await.unwrap();
     assert_eq!(
         policy(kp.policy().unwrap())["Statement"][0]["Principal"]["AWS"],
         format!("arn:aws:iam::{ACCOUNT}:root")
     );
     let aliases = kms.list_aliases().key_id(&kms_ebs).send().await.unwrap();
-    assert!(
-        aliases
-            .aliases()
-            .iter()
-            .any(|a| a.alias_name() == Some(&format!("alias/sagemaker-anfw-kms-{STACK}")))
-    );
+    assert!(aliases.aliases().iter().any(|a| a.alias_name() == Some(&format!("alias/sagemaker-anfw-kms-{STACK}"))));
 
     // --- Buckets
     let s3 = emu.s3().await;
     let vpce_s3 = id("vpce.s3");
     for (step, name) in [("bucket.data", &data), ("bucket.models", &models)] {
         assert_eq!(&id(step), name, "{step} name");
-        let pab = s3
-            .get_public_access_block()
-            .bucket(name)
-            .send()
-            .await
-            .unwrap();
+        let pab = s3.get_public_access_block().bucket(name).send().await.unwrap();
         let c = pab.public_access_block_configuration().unwrap();
         assert_eq!(
-            (
-                c.block_public_acls(),
-                c.block_public_policy(),
-                c.ignore_public_acls(),
-                c.restrict_public_buckets()
-            ),
+            (c.block_public_acls(), c.block_public_policy(), c.ignore_public_acls(), c.restrict_public_buckets()),
             (Some(true), Some(true), Some(true), Some(true)),
             "{step} public access block"
         );
-        let enc = s3
-            .get_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .unwrap();
+        let enc = s3.get_bucket_encryption().bucket(name).send().await.unwrap();
         let rule = enc.server_side_encryption_configuration().unwrap().rules()[0]
             .apply_server_side_encryption_by_default()
             .unwrap()
             .clone();
         assert_eq!(rule.sse_algorithm().as_str(), "aws:kms", "{step} SSE-KMS");
-        assert_eq!(
-            rule.kms_master_key_id(),
-            Some(kms_s3.as_str()),
-            "{step} encrypted with kms.s3"
-        );
+        assert_eq!(rule.kms_master_key_id(), Some(kms_s3.as_str()), "{step} encrypted with kms.s3");
         let pol = s3.get_bucket_policy().bucket(name).send().await.unwrap();
         let doc = policy(pol.policy().unwrap());
         let s = &doc["Statement"][0];
@@ -695,21 +370,12 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         );
         assert_eq!(
             as_list(&s["Resource"]).into_iter().collect::<BTreeSet<_>>(),
-            BTreeSet::from([
-                format!("arn:aws:s3:::{name}"),
-                format!("arn:aws:s3:::{name}/*")
-            ])
+            BTreeSet::from([format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")])
         );
-        assert_eq!(
-            s["Condition"]["StringNotEquals"]["aws:sourceVpce"],
-            vpce_s3.as_str()
-        );
+        assert_eq!(s["Condition"]["StringNotEquals"]["aws:sourceVpce"], vpce_s3.as_str());
         let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
-        let tags: HashMap<String, String> = tags
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
+        let tags: HashMap<String, String> =
+            tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         assert_stack_tags(step, &tags, step);
     }
 
@@ -721,55 +387,23 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(role.arn(), id("iam.role"));
     assert_eq!(role.path(), "/");
     let trust = policy(role.assume_role_policy_document().unwrap());
-    assert_eq!(
-        trust["Statement"][0]["Principal"]["Service"],
-        "sagemaker.amazonaws.com"
-    );
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com");
     assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(&role_name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        attached.attached_policies()[0].policy_arn(),
-        Some(id("iam.policy").as_str())
-    );
-    let p = iam
-        .get_policy()
-        .policy_arn(id("iam.policy"))
-        .send()
-        .await
-        .unwrap();
-    let ver = p
-        .policy()
-        .unwrap()
-        .default_version_id()
-        .unwrap()
-        .to_string();
-    let v = iam
-        .get_policy_version()
-        .policy_arn(id("iam.policy"))
-        .version_id(ver)
-        .send()
-        .await
-        .unwrap();
+    let attached = iam.list_attached_role_policies().role_name(&role_name).send().await.unwrap();
+    assert_eq!(attached.attached_policies()[0].policy_arn(), Some(id("iam.policy").as_str()));
+    let p = iam.get_policy().policy_arn(id("iam.policy")).send().await.unwrap();
+    let ver = p.policy().unwrap().default_version_id().unwrap().to_string();
+    let v = iam.get_policy_version().policy_arn(id("iam.policy")).version_id(ver).send().await.unwrap();
     let doc = policy(v.policy_version().unwrap().document().unwrap());
     let stmts = doc["Statement"].as_array().unwrap();
     let has = |pred: &dyn Fn(&Value) -> bool| stmts.iter().any(pred);
     let actions = |s: &Value| as_list(&s["Action"]);
     assert!(
         has(&|s| actions(s).contains(&"logs:CreateLogGroup".into())
-            && as_list(&s["Resource"])
-                .iter()
-                .all(|r| r.contains("/aws/sagemaker/"))),
+            && as_list(&s["Resource"]).iter().all(|r| r.contains("/aws/sagemaker/"))),
         "logs on /aws/sagemaker/*"
     );
-    assert!(
-        has(&|s| actions(s).contains(&"cloudwatch:PutMetricData".into()) && s["Resource"] == "*"),
-        "metrics"
-    );
+    assert!(has(&|s| actions(s).contains(&"cloudwatch:PutMetricData".into()) && s["Resource"] == "*"), "metrics");
     assert!(
         has(&|s| {
             let a = actions(s);
@@ -788,9 +422,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     );
     assert!(
         has(&|s| actions(s).contains(&"s3:GetObject".into())
-            && as_list(&s["Resource"])
-                .iter()
-                .all(|r| r.contains(&data) || r.contains(&models))),
+            && as_list(&s["Resource"]).iter().all(|r| r.contains(&data) || r.contains(&models))),
         "s3 on the two buckets only"
     );
     assert!(
@@ -809,53 +441,30 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
             && s["Condition"]["Null"]["sagemaker:VpcSubnets"] == "true"),
         "deny jobs outside vpc"
     );
-    assert!(has(&|s| actions(s).contains(&"sagemaker:Describe*".into())
-        && actions(s).contains(&"sagemaker:List*".into())));
-    assert!(
-        has(&|s| actions(s) == ["sagemaker:CreateApp"]),
-        "create app"
-    );
-    assert!(
-        has(&|s| actions(s).contains(&"ec2:CreateNetworkInterface".into())),
-        "ec2 eni"
-    );
+    assert!(has(
+        &|s| actions(s).contains(&"sagemaker:Describe*".into()) && actions(s).contains(&"sagemaker:List*".into())
+    ));
+    assert!(has(&|s| actions(s) == ["sagemaker:CreateApp"]), "create app");
+    assert!(has(&|s| actions(s).contains(&"ec2:CreateNetworkInterface".into())), "ec2 eni");
 
     // --- SageMaker
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
     let domain_id = id("sm.domain");
-    let d = sm
-        .describe_domain()
-        .domain_id(&domain_id)
-        .send()
-        .await
-        .unwrap();
+    let d = sm.describe_domain().domain_id(&domain_id).send().await.unwrap();
     assert_eq!(d.domain_name(), Some("sagemaker-anfw-domain-us-east-1"));
     assert_eq!(d.auth_mode().map(|a| a.as_str()), Some("IAM"));
-    assert_eq!(
-        d.app_network_access_type().map(|a| a.as_str()),
-        Some("VpcOnly")
-    );
+    assert_eq!(d.app_network_access_type().map(|a| a.as_str()), Some("VpcOnly"));
     assert_eq!(d.vpc_id(), Some(vpc_id.as_str()));
     assert_eq!(d.subnet_ids(), [id("subnet.sagemaker")]);
     let us = d.default_user_settings().unwrap();
     assert_eq!(us.execution_role(), Some(id("iam.role").as_str()));
     assert_eq!(us.security_groups(), std::slice::from_ref(&sg_sm));
     assert_eq!(d.status().map(|s| s.as_str()), Some("InService"));
-    let dt = sm
-        .list_tags()
-        .resource_arn(d.domain_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let dt = sm.list_tags().resource_arn(d.domain_arn().unwrap()).send().await.unwrap();
     let dt: HashMap<String, String> = dt
         .tags()
         .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
         .collect();
     assert_eq!(dt.get("ProjectName").map(String::as_str), Some(STACK));
     assert_stack_tags("sm.domain", &dt, "sm.domain");
@@ -885,14 +494,9 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
 
     // --- Outputs: the seed's keys, from the state.
     let o = provision_ok(&emu, dir.path(), &["outputs", "--json"]);
-    let o: BTreeMap<String, String> = serde_json::from_str(
-        o.lines()
-            .skip_while(|l| !l.starts_with('{'))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .as_str(),
-    )
-    .unwrap();
+    let o: BTreeMap<String, String> =
+        serde_json::from_str(o.lines().skip_while(|l| !l.starts_with('{')).collect::<Vec<_>>().join("\n").as_str())
+            .unwrap();
     assert_eq!(o["VPCId"], vpc_id);
     assert_eq!(o["S3VPCEndpointId"], vpce_s3);
     assert_eq!(o["SageMakerStudioSubnetId"], id("subnet.sagemaker"));
@@ -915,16 +519,10 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         .into_iter()
         .filter(|c| {
             let op = c.split(':').nth(1).unwrap_or_default();
-            !(op.starts_with("Describe")
-                || op.starts_with("List")
-                || op.starts_with("Get")
-                || op.starts_with("Head"))
+            !(op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get") || op.starts_with("Head"))
         })
         .collect();
-    assert!(
-        mutating.is_empty(),
-        "second up made mutating calls: {mutating:?}"
-    );
+    assert!(mutating.is_empty(), "second up made mutating calls: {mutating:?}");
 
     // --- `down` without --purge-efs keeps exactly the EFS and what it needs.
     let sagemaker_subnet = id("subnet.sagemaker");
@@ -933,10 +531,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
     let fs_id = fs_before.file_systems()[0].file_system_id().to_string();
     let out = provision_ok(&emu, dir.path(), &["down"]);
-    assert!(
-        out.contains("--purge-efs"),
-        "down says how to finish: {out}"
-    );
+    assert!(out.contains("--purge-efs"), "down says how to finish: {out}");
     let left = inventory(&emu).await;
     let expect_kept: BTreeSet<String> = [
         format!("efs {fs_id}"),
@@ -950,10 +545,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(
-        left, expect_kept,
-        "down without --purge-efs keeps exactly the EFS and what it needs"
-    );
+    assert_eq!(left, expect_kept, "down without --purge-efs keeps exactly the EFS and what it needs");
     let st = state_json(dir.path());
     let retained: BTreeSet<&str> = st["steps"]
         .as_object()
@@ -964,13 +556,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         .collect();
     assert_eq!(
         retained,
-        BTreeSet::from([
-            "efs.file_system",
-            "efs.mount_target",
-            "sg.nfs",
-            "subnet.sagemaker",
-            "vpc"
-        ]),
+        BTreeSet::from(["efs.file_system", "efs.mount_target", "sg.nfs", "subnet.sagemaker", "vpc"]),
         "state records what was kept"
     );
 
@@ -979,9 +565,5 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let left = inventory(&emu).await;
     assert!(left.is_empty(), "left after down --purge-efs: {left:?}");
     let st = state_json(dir.path());
-    assert_eq!(
-        st["steps"].as_object().unwrap().len(),
-        0,
-        "state is empty: {st}"
-    );
+    assert_eq!(st["steps"].as_object().unwrap().len(), 0, "state is empty: {st}");
 }

@@ -7,142 +7,49 @@ use common::*;
 
 /// (args, what the message must contain)
 const CASES: &[(&[&str], &str)] = &[
-    (
-        &["--vpc-cidr", "10.0.0.0/8"],
-        "vpc_cidr: '10.0.0.0/8' has prefix /8, AWS allows /16 to /28",
-    ),
-    (
-        &["--vpc-cidr", "10.2.0.0/29"],
-        "vpc_cidr: '10.2.0.0/29' has prefix /29",
-    ),
-    (
-        &["--vpc-cidr", "not-a-cidr"],
-        "vpc_cidr: 'not-a-cidr' is not an IPv4 CIDR",
-    ),
-    (
-        &["--vpc-cidr", "10.2.0.1/16"],
-        "vpc_cidr: '10.2.0.1/16' has host bits set",
-    ),
-    (
-        &["--vpc-cidr", "300.1.1.0/24"],
-        "vpc_cidr: '300.1.1.0/24' is not an IPv4 CIDR",
-    ),
+    (&["--vpc-cidr", "10.0.0.0/8"], "vpc_cidr: '10.0.0.0/8' has prefix /8, AWS allows /16 to /28"),
+    (&["--vpc-cidr", "10.2.0.0/29"], "vpc_cidr: '10.2.0.0/29' has prefix /29"),
+    (&["--vpc-cidr", "not-a-cidr"], "vpc_cidr: 'not-a-cidr' is not an IPv4 CIDR"),
+    (&["--vpc-cidr", "10.2.0.1/16"], "vpc_cidr: '10.2.0.1/16' has host bits set"),
+    (&["--vpc-cidr", "300.1.1.0/24"], "vpc_cidr: '300.1.1.0/24' is not an IPv4 CIDR"),
     (
         &["--firewall-subnet-cidr", "10.3.1.0/24"],
         "firewall_subnet_cidr: '10.3.1.0/24' is not inside vpc_cidr '10.2.0.0/16'",
     ),
-    (
-        &["--nat-subnet-cidr", "10.2.1.0/24"],
-        "nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr",
-    ),
-    (
-        &["--sagemaker-subnet-cidr", "10.2.0.0/16"],
-        "sagemaker_subnet_cidr: '10.2.0.0/16' overlaps",
-    ),
-    (
-        &["--sagemaker-subnet-cidr", "10.2.3.0/30"],
-        "sagemaker_subnet_cidr: '10.2.3.0/30' has prefix /30",
-    ),
-    (
-        &["--project", "Bad_Name"],
-        "project: 'Bad_Name' must start with a lowercase letter",
-    ),
-    (
-        &["--project", "1abc"],
-        "project: '1abc' must start with a lowercase letter",
-    ),
-    (
-        &["--project", "abc-"],
-        "project: 'abc-' must not end with '-'",
-    ),
-    (
-        &["--project", "a--b"],
-        "project: 'a--b' must not end with '-' or contain '--'",
-    ),
-    (
-        &["--project", "abcdefghijklmnopqrstuvwxyz-abcd"],
-        "S3 allows at most 63",
-    ),
-    (
-        &["--project", ""],
-        "project: '' must start with a lowercase letter",
-    ),
-    (
-        &["--domain-name=-bad"],
-        "domain_name: '-bad' does not match SageMaker's name rule",
-    ),
-    (
-        &["--domain-name", "a_b"],
-        "domain_name: 'a_b' does not match",
-    ),
-    (
-        &[
-            "--domain-name",
-            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ],
-        "domain_name: 'aaaa",
-    ),
-    (
-        &["--user-profile-name", "bad name"],
-        "user_profile_name: 'bad name' does not match",
-    ),
-    (
-        &["--allowed-domains", ""],
-        "allowed_domains: '' is not a domain name",
-    ),
-    (
-        &["--allowed-domains", "localhost"],
-        "allowed_domains: 'localhost' is not a domain name",
-    ),
-    (
-        &["--allowed-domains", "exa mple.com"],
-        "allowed_domains: 'exa mple.com'",
-    ),
-    (
-        &["--allowed-domains", "*.example.com"],
-        "allowed_domains: '*.example.com'",
-    ),
-    (
-        &["--allowed-domains", ".kaggle.com,.-bad.com"],
-        "allowed_domains: '.-bad.com'",
-    ),
-    (
-        &["--region", "sa-east-1"],
-        "region: 'sa-east-1' is not one where the stack is supported",
-    ),
-    (
-        &["--region", "moon-1"],
-        "region: 'moon-1' is not a region name",
-    ),
-    (
-        &["--availability-zone", "us-west-2a"],
-        "availability_zone: 'us-west-2a' is not a zone of region 'us-east-1'",
-    ),
-    (
-        &["--availability-zone", "us-east-1"],
-        "availability_zone: 'us-east-1' is not a zone",
-    ),
+    (&["--nat-subnet-cidr", "10.2.1.0/24"], "nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"),
+    (&["--sagemaker-subnet-cidr", "10.2.0.0/16"], "sagemaker_subnet_cidr: '10.2.0.0/16' overlaps"),
+    (&["--sagemaker-subnet-cidr", "10.2.3.0/30"], "sagemaker_subnet_cidr: '10.2.3.0/30' has prefix /30"),
+    (&["--project", "Bad_Name"], "project: 'Bad_Name' must start with a lowercase letter"),
+    (&["--project", "1abc"], "project: '1abc' must start with a lowercase letter"),
+    (&["--project", "abc-"], "project: 'abc-' must not end with '-'"),
+    (&["--project", "a--b"], "project: 'a--b' must not end with '-' or contain '--'"),
+    (&["--project", "abcdefghijklmnopqrstuvwxyz-abcd"], "S3 allows at most 63"),
+    (&["--project", ""], "project: '' must start with a lowercase letter"),
+    (&["--domain-name=-bad"], "domain_name: '-bad' does not match SageMaker's name rule"),
+    (&["--domain-name", "a_b"], "domain_name: 'a_b' does not match"),
+    (&["--domain-name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], "domain_name: 'aaaa"),
+    (&["--user-profile-name", "bad name"], "user_profile_name: 'bad name' does not match"),
+    (&["--allowed-domains", ""], "allowed_domains: '' is not a domain name"),
+    (&["--allowed-domains", "localhost"], "allowed_domains: 'localhost' is not a domain name"),
+    (&["--allowed-domains", "exa mple.com"], "allowed_domains: 'exa mple.com'"),
+    (&["--allowed-domains", "*.example.com"], "allowed_domains: '*.example.com'"),
+    (&["--allowed-domains", ".kaggle.com,.-bad.com"], "allowed_domains: '.-bad.com'"),
+    (&["--region", "sa-east-1"], "region: 'sa-east-1' is not one where the stack is supported"),
+    (&["--region", "moon-1"], "region: 'moon-1' is not a region name"),
+    (&["--availability-zone", "us-west-2a"], "availability_zone: 'us-west-2a' is not a zone of region 'us-east-1'"),
+    (&["--availability-zone", "us-east-1"], "availability_zone: 'us-east-1' is not a zone"),
     (&["--parallelism", "0"], "--parallelism"),
     (&["--parallelism", "1000"], "--parallelism"),
 ];
 
 /// (config file body, what the message must contain)
 const CONFIG_CASES: &[(&str, &str)] = &[
-    (
-        "vpc_cidrr = \"10.0.0.0/16\"\n",
-        "line 1 (vpc_cidrr = \"10.0.0.0/16\"): unknown field `vpc_cidrr`",
-    ),
+    ("vpc_cidrr = \"10.0.0.0/16\"\n", "line 1 (vpc_cidrr = \"10.0.0.0/16\"): unknown field `vpc_cidrr`"),
     ("project = \"ok\"\nvpc_cidr = 5\n", "line 2"),
     ("allowed_domains = \".kaggle.com\"\n", "allowed_domains"),
     ("project = \"unterminated\n", "line 1"),
-    (
-        "vpc_cidr = \"10.0.0.0/8\"\n",
-        "vpc_cidr: '10.0.0.0/8' has prefix /8",
-    ),
-    (
-        "allowed_domains = []\n",
-        "allowed_domains: the list is empty",
-    ),
+    ("vpc_cidr = \"10.0.0.0/8\"\n", "vpc_cidr: '10.0.0.0/8' has prefix /8"),
+    ("allowed_domains = []\n", "allowed_domains: the list is empty"),
 ];
 
 fn run(emu: &Emulator, args: &[&str]) -> (Option<i32>, String, bool) {
@@ -163,11 +70,7 @@ fn every_rule_refuses_before_any_aws_call() {
         let (code, t, state) = run(&emu, args);
         assert_eq!(code, Some(2), "{args:?}: {t}");
         assert!(t.contains(want), "{args:?}: expected {want:?} in:\n{t}");
-        assert!(
-            emu.calls().is_empty(),
-            "{args:?}: AWS calls made: {:?}",
-            emu.calls()
-        );
+        assert!(emu.calls().is_empty(), "{args:?}: AWS calls made: {:?}", emu.calls());
         assert!(!state, "{args:?}: a state directory appeared");
         n += 1;
     }
@@ -180,10 +83,7 @@ fn every_rule_refuses_before_any_aws_call() {
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{body:?}: {t}");
         assert!(t.contains(want), "{body:?}: expected {want:?} in:\n{t}");
-        assert!(
-            t.contains("bad.toml") || want.contains(':'),
-            "{body:?}: names the file: {t}"
-        );
+        assert!(t.contains("bad.toml") || want.contains(':'), "{body:?}: names the file: {t}");
         assert!(emu.calls().is_empty(), "{body:?}: AWS calls made");
         assert!(!dir.path().join("state").exists());
         n += 1;
@@ -208,12 +108,7 @@ fn all_broken_rules_are_reported_in_one_run() {
         ],
     );
     assert_eq!(code, Some(2), "{t}");
-    for p in [
-        "vpc_cidr:",
-        "project:",
-        "allowed_domains:",
-        "availability_zone:",
-    ] {
+    for p in ["vpc_cidr:", "project:", "allowed_domains:", "availability_zone:"] {
         assert!(t.contains(p), "{p} missing from: {t}");
     }
     assert!(emu.calls().is_empty());

@@ -13,6 +13,10 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
   and routes removed. Interface endpoints' ENIs carry the endpoint's security groups;
   GatewayLoadBalancer endpoints get an ENI per subnet too (moto makes none).
   Unknown ids come back in ``Unsuccessful`` (InvalidVpcEndpoint.NotFound).
+  ModifyVpcEndpoint (moto edits only the id lists): Add/RemoveSubnetIds create/remove an
+  Interface endpoint's ENIs (one subnet per AZ: DuplicateSubnetsInSameZone), Add/Remove
+  SecurityGroupIds reach its ENIs, Add/RemoveRouteTableIds add/remove a Gateway endpoint's
+  prefix-list routes.
 * DependencyViolation (moto lets these through): DeleteSubnet while any ENI is in the
   subnet; DeleteSecurityGroup while an ENI uses the group or another group's rule
   references it; DeleteVpc while an internet gateway is attached, a non-default security
@@ -138,6 +142,71 @@ def create_vpc_endpoint(self, *args, **kwargs):
             if groups:
                 eni._group_set = list(groups)
     return ep
+
+
+_orig_modify_vpce = EC2Backend.modify_vpc_endpoint
+
+
+def modify_vpc_endpoint(self, vpc_id, policy_doc, add_subnets=None, remove_subnets=None, remove_route_tables=None,
+                        add_route_tables=None, add_security_groups=None, remove_security_groups=None):
+    """moto's ModifyVpcEndpoint only edits the id lists; AWS also moves the ENIs and routes.
+
+    Interface endpoints: an ENI (the endpoint's groups) per added subnet, one subnet per AZ
+    (DuplicateSubnetsInSameZone); a removed subnet's ENI goes at once; changed groups reach
+    every ENI. Gateway endpoints: a prefix-list route per added table, removed per removed one.
+    (`vpc_id` is the endpoint id: moto's parameter name.)"""
+    ep = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0]  # InvalidVpcEndpointId.NotFound
+    etype = (ep.vpc_endpoint_type or "gateway").lower()
+    current = list(ep.subnet_ids or [])
+    new_subnets = [s for s in dict.fromkeys(add_subnets or []) if s not in current]
+    gone_subnets = [s for s in current if s in (remove_subnets or [])]
+    if etype == "interface" and new_subnets:
+        zones = {self.get_subnet(s).availability_zone for s in current if s not in gone_subnets}
+        for subnet_id in new_subnets:
+            subnet = self.get_subnet(subnet_id)  # InvalidSubnetID.NotFound
+            if subnet.vpc_id != ep.vpc_id:
+                raise EC2ClientError("InvalidParameter", f"Subnet {subnet_id} is not in VPC {ep.vpc_id}")
+            if subnet.availability_zone in zones:
+                raise EC2ClientError(
+                    "DuplicateSubnetsInSameZone",
+                    f"Found another VPC endpoint subnet in the availability zone of {subnet_id}. VPC endpoint "
+                    "subnets should be in different availability zones supported by the VPC endpoint service.")
+            zones.add(subnet.availability_zone)
+    new_tables = [t for t in dict.fromkeys(add_route_tables or []) if t not in ep.route_table_ids]
+    gone_tables = [t for t in ep.route_table_ids if t in (remove_route_tables or [])]
+    for rt_id in new_tables:
+        self.get_route_table(rt_id)  # InvalidRouteTableID.NotFound
+    _orig_modify_vpce(self, vpc_id, policy_doc, add_subnets, remove_subnets, remove_route_tables,
+                      add_route_tables, add_security_groups, remove_security_groups)
+    if etype == "interface":
+        for eni_id in list(ep.network_interface_ids):
+            eni = self.enis.get(eni_id)
+            if eni is None or (eni.subnet is not None and eni.subnet.id in gone_subnets):
+                ep.network_interface_ids.remove(eni_id)
+                self.enis.pop(eni_id, None)
+        for subnet_id in new_subnets:
+            ep.network_interface_ids.append(_endpoint_eni(self, ep, subnet_id).id)
+        if add_security_groups or remove_security_groups:
+            groups = [g for g in map(self.get_security_group_from_id, ep.security_group_ids) if g]
+            for eni_id in ep.network_interface_ids:
+                self.enis[eni_id]._group_set = list(groups)
+    if ep.destination_prefix_list_id:
+        for rt_id in new_tables:
+            self.create_route(rt_id, None, gateway_id=ep.id, destination_prefix_list_id=ep.destination_prefix_list_id)
+        for rt_id in gone_tables:
+            try:
+                self.delete_route(rt_id, ep.destination_prefix_list_id)
+            except EC2ClientError:  # route or table already gone
+                pass
+
+
+def _endpoint_eni(backend, ep, subnet_id):
+    """An interface endpoint's ENI in `subnet_id`, as CreateVpcEndpoint makes them here."""
+    groups = [g for g in map(backend.get_security_group_from_id, ep.security_group_ids) if g]
+    eni = backend.create_network_interface(backend.get_subnet(subnet_id), None)
+    eni.requester_managed, eni.description = True, f"VPC Endpoint Interface {ep.id}"
+    eni.interface_type, eni._group_set = "vpc_endpoint", list(groups)
+    return eni
 
 
 def begin_delete_vpc_endpoint(backend, ep):
@@ -308,7 +377,7 @@ def call_action(self):
 def install(app):
     NatGateway.state = property(_nat_get_state, _nat_set_state)
     VPCEndPoint.state = property(_vpce_get_state, _vpce_set_state)
-    for fn in (create_nat_gateway, delete_nat_gateway, create_vpc_endpoint, delete_vpc_endpoints,
+    for fn in (create_nat_gateway, delete_nat_gateway, create_vpc_endpoint, modify_vpc_endpoint, delete_vpc_endpoints,
                delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway):
         setattr(EC2Backend, fn.__name__, fn)
     EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response

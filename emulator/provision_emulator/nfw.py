@@ -14,6 +14,10 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   DeleteFirewall: DELETING for delete_s, then gone along with its endpoints.
   UpdateFirewallDeleteProtection. moto's NotFound (HTTP 409, from the es module) becomes
   ResourceNotFoundException (400), as AWS answers.
+* AssociateSubnets / DisassociateSubnets (multi-AZ): a new AZ's endpoint is created as at
+  CreateFirewall and is CREATING for ``nfw.firewall`` create_s (the firewall PROVISIONING
+  meanwhile); a removed one is DELETING for delete_s, then gone with its ENI. One subnet per
+  AZ, never the last AZ, not under SubnetChangeProtection (UpdateSubnetChangeProtection).
 * TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
 """
 import copy
@@ -150,7 +154,11 @@ def _init(self, region_name, account_id):
 
 
 def _settle(self):
-    """Drop resources whose deletion time is up (their tags go with them)."""
+    """Drop resources whose deletion time is up (their tags go with them), and finished disassociations."""
+    for fw in self.firewalls.values():
+        for az, (_, _, since) in list(getattr(fw, "detaching", {}).items()):
+            if time.time() - since >= profile.delay("nfw.firewall", "delete_s"):
+                del fw.detaching[az]
     for store, kind in ((self.firewalls, "nfw.firewall"), (self.firewall_policies, "nfw.policy"),
                         (self.rule_groups, "nfw.rule_group")):
         for arn, obj in list(store.items()):
@@ -290,15 +298,96 @@ def create_firewall(self, **kw):
     fw.subnet_mappings = [{"SubnetId": m["SubnetId"], "IPAddressType": m.get("IPAddressType") or "IPV4"}
                           for m in kw["subnet_mappings"]]
     fw.encryption_configuration = fw.encryption_configuration or dict(DEFAULT_ENCRYPTION)
-    fw.endpoints = {}
+    fw.endpoints, fw.attached_t, fw.detaching = {}, {}, {}
     for az, subnet_id in subnets.items():
-        ep = ec2.create_vpc_endpoint(
-            kw["vpc_id"], f"com.amazonaws.vpce.{self.region_name}.vpce-svc-{uuid.uuid4().hex[:17]}",
-            "GatewayLoadBalancer", None, [], subnet_ids=[subnet_id],
-            tags={"AWSNetworkFirewallManaged": "true", "Firewall": fw.arn})
-        ep.lifecycle_kind = "nfw.firewall"  # ready and gone together with the firewall
-        ep._created_t = fw.created_t
-        fw.endpoints[az] = (subnet_id, ep.id)
+        _attach(ec2, fw, az, subnet_id, fw.created_t)
+    return fw
+
+
+def _attach(ec2, fw, az, subnet_id, at):
+    """The firewall endpoint of one AZ: a GWLB VPC endpoint (with its ENI) in the subnet, CREATING from `at`."""
+    ep = ec2.create_vpc_endpoint(
+        fw.vpc_id, f"com.amazonaws.vpce.{fw.backend.region_name}.vpce-svc-{uuid.uuid4().hex[:17]}",
+        "GatewayLoadBalancer", None, [], subnet_ids=[subnet_id],
+        tags={"AWSNetworkFirewallManaged": "true", "Firewall": fw.arn})
+    ep.lifecycle_kind = "nfw.firewall"  # ready and gone on the firewall's timing
+    ep._created_t = at
+    fw.endpoints[az] = (subnet_id, ep.id)
+    fw.attached_t[az] = at
+
+
+def _check_subnet_change(fw, token):
+    if fw.deleting_since is not None:
+        raise InvalidOperation(f"Unable to change the subnets of firewall {fw.firewall_name}: it is being deleted")
+    if fw.subnet_change_protection:
+        raise InvalidOperation("Unable to change the subnet associations: SubnetChangeProtection is enabled. "
+                               "Disable it with UpdateSubnetChangeProtection first.")
+    if token and token != fw.update_token:
+        raise InvalidToken("Update token is invalid or stale; describe the firewall again for a current token.")
+
+
+def associate_subnets(self, token, arn, name, subnet_mappings):
+    """One new firewall endpoint per mapping's AZ (CREATING for nfw.firewall create_s, then READY)."""
+    fw = self._get_firewall(arn, name)
+    _check_subnet_change(fw, token)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    taken = {az: s for az, (s, _) in fw.endpoints.items()}
+    taken.update({az: s for az, (s, _, _) in fw.detaching.items()})
+    new = {}
+    for m in subnet_mappings or []:
+        sub = next((s for s in ec2.describe_subnets() if s.id == m.get("SubnetId")), None)
+        if sub is None or sub.vpc_id != fw.vpc_id:
+            raise InvalidRequest(f"Subnet {m.get('SubnetId')} does not exist in VPC {fw.vpc_id}")
+        az = sub.availability_zone
+        if az in taken:
+            what = "is already associated" if taken[az] == sub.id else f"already has subnet {taken[az]} associated"
+            if az in fw.detaching:
+                what = f"still has subnet {taken[az]} being disassociated"
+            raise InvalidRequest(f"Availability Zone {az} {what}; a firewall has one subnet per Availability Zone")
+        if az in new:
+            raise InvalidRequest("Each subnet mapping must be in a different Availability Zone")
+        new[az] = m
+    if not new:
+        raise InvalidRequest("SubnetMappings must contain at least one subnet")
+    now = time.time()
+    for az, m in new.items():
+        fw.subnet_mappings.append({"SubnetId": m["SubnetId"], "IPAddressType": m.get("IPAddressType") or "IPV4"})
+        _attach(ec2, fw, az, m["SubnetId"], now)
+    fw.update_token = str(uuid.uuid4())
+    return fw
+
+
+def disassociate_subnets(self, token, arn, name, subnet_ids):
+    """The subnets' endpoints go DELETING (nfw.firewall delete_s), then they and their ENIs are gone."""
+    fw = self._get_firewall(arn, name)
+    _check_subnet_change(fw, token)
+    by_subnet = {s: az for az, (s, _) in fw.endpoints.items()}
+    unknown = [s for s in subnet_ids or [] if s not in by_subnet]
+    if unknown or not subnet_ids:
+        raise InvalidRequest(f"Subnets {unknown} are not associated with firewall {fw.firewall_name}")
+    if len(set(subnet_ids)) >= len(fw.endpoints):
+        raise InvalidRequest("You can't remove the firewall's last Availability Zone; delete the firewall instead")
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    now = time.time()
+    for subnet_id in set(subnet_ids):
+        az = by_subnet[subnet_id]
+        _, vpce_id = fw.endpoints.pop(az)
+        fw.attached_t.pop(az, None)
+        fw.detaching[az] = (subnet_id, vpce_id, now)
+        ep = ec2.vpc_end_points.get(vpce_id)
+        if ep is not None:  # gone (with its ENI) after nfw.firewall delete_s
+            ec2_ext.begin_delete_vpc_endpoint(ec2, ep)
+    fw.subnet_mappings = [m for m in fw.subnet_mappings if m["SubnetId"] not in subnet_ids]
+    fw.update_token = str(uuid.uuid4())
+    ec2_ext.settle(ec2)
+    return fw
+
+
+def update_subnet_change_protection(self, token, arn, name, flag):
+    fw = self._get_firewall(arn, name)
+    if token and token != fw.update_token:
+        raise InvalidToken("Update token is invalid or stale; describe the firewall again for a current token.")
+    fw.subnet_change_protection, fw.update_token = bool(flag), str(uuid.uuid4())
     return fw
 
 
@@ -349,26 +438,43 @@ def list_tags_for_resource(self, arn):
 
 
 def _firewall_status(self):
-    """Status, sync summary and per-AZ attachment computed from the firewall's timestamps."""
+    """Status, sync summary and per-AZ attachment computed from the firewall's timestamps.
+
+    Each AZ's attachment is CREATING for nfw.firewall create_s from its association (the
+    firewall's creation for the first ones), DELETING while it is being disassociated; the
+    firewall is PROVISIONING while any attachment is not READY."""
+    now, ready_after = time.time(), profile.delay("nfw.firewall", "create_s")
+    attachments = {}
+    for az, (s, e) in self.endpoints.items():
+        if self.deleting_since is not None:
+            state = "DELETING"
+        else:
+            state = "READY" if now - self.attached_t.get(az, self.created_t) >= ready_after else "CREATING"
+        attachments[az] = (s, e, state)
+    for az, (s, e, _) in self.detaching.items():
+        attachments[az] = (s, e, "DELETING")
     if self.deleting_since is not None:
-        status, attachment = "DELETING", "DELETING"
-    elif time.time() - self.created_t < profile.delay("nfw.firewall", "create_s"):
-        status, attachment = "PROVISIONING", "CREATING"
+        status = "DELETING"
     else:
-        status, attachment = "READY", "READY"
+        status = "READY" if all(a[2] == "READY" for a in attachments.values()) else "PROVISIONING"
     sync = "IN_SYNC" if status == "READY" else "PENDING"
     pol = self.backend.firewall_policies.get(self.firewall_policy_arn)
-    config = {}
-    if pol is not None:
-        config[pol.name] = {"SyncStatus": sync, "UpdateToken": pol.update_token}
-        for arn in pol.rule_group_arns():
-            group = self.backend.rule_groups.get(arn)
-            if group is not None:
-                config[group.name] = {"SyncStatus": sync, "UpdateToken": group.update_token}
+
+    def config(state):
+        az_sync = "IN_SYNC" if state == "READY" else "PENDING"
+        out = {}
+        if pol is not None:
+            out[pol.name] = {"SyncStatus": az_sync, "UpdateToken": pol.update_token}
+            for arn in pol.rule_group_arns():
+                group = self.backend.rule_groups.get(arn)
+                if group is not None:
+                    out[group.name] = {"SyncStatus": az_sync, "UpdateToken": group.update_token}
+        return copy.deepcopy(out)
+
     return {"Status": status, "ConfigurationSyncStateSummary": sync,
-            "SyncStates": {az: {"Attachment": {"SubnetId": s, "EndpointId": e, "Status": attachment},
-                                "Config": copy.deepcopy(config)}
-                           for az, (s, e) in self.endpoints.items()}}
+            "SyncStates": {az: {"Attachment": {"SubnetId": s, "EndpointId": e, "Status": state},
+                                "Config": config(state)}
+                           for az, (s, e, state) in sorted(attachments.items())}}
 
 
 _orig_firewall_dict = nfw_responses._firewall
@@ -460,6 +566,29 @@ class _Responses:
         return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
                              "DeleteProtection": fw.delete_protection, "UpdateToken": fw.update_token})
 
+    def _subnet_result(self, fw):
+        return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
+                             "SubnetMappings": fw.subnet_mappings, "UpdateToken": fw.update_token})
+
+    def associate_subnets(self):
+        fw = self.networkfirewall_backend.associate_subnets(
+            self._get_param("UpdateToken"), self._get_param("FirewallArn"), self._get_param("FirewallName"),
+            self._get_param("SubnetMappings"))
+        return self._subnet_result(fw)
+
+    def disassociate_subnets(self):
+        fw = self.networkfirewall_backend.disassociate_subnets(
+            self._get_param("UpdateToken"), self._get_param("FirewallArn"), self._get_param("FirewallName"),
+            self._get_param("SubnetIds"))
+        return self._subnet_result(fw)
+
+    def update_subnet_change_protection(self):
+        fw = self.networkfirewall_backend.update_subnet_change_protection(
+            self._get_param("UpdateToken"), self._get_param("FirewallArn"), self._get_param("FirewallName"),
+            self._get_param("SubnetChangeProtection"))
+        return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
+                             "SubnetChangeProtection": fw.subnet_change_protection, "UpdateToken": fw.update_token})
+
     def tag_resource(self):
         self.networkfirewall_backend.tag_resource(self._get_param("ResourceArn"), self._get_param("Tags"))
         return ActionResult({})
@@ -481,7 +610,8 @@ def install(app):
     for fn in (_settle, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
                create_firewall_policy, get_firewall_policy, update_firewall_policy, delete_firewall_policy,
                list_firewall_policies, _get_firewall, create_firewall, delete_firewall,
-               update_firewall_delete_protection, _resource, tag_resource, untag_resource, list_tags_for_resource):
+               update_firewall_delete_protection, associate_subnets, disassociate_subnets,
+               update_subnet_change_protection, _resource, tag_resource, untag_resource, list_tags_for_resource):
         setattr(NetworkFirewallBackend, fn.__name__, fn)
     NetworkFirewallModel.firewall_status = property(_firewall_status, lambda self, value: None)
     nfw_responses._firewall = _firewall_dict

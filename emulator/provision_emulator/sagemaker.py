@@ -15,7 +15,9 @@ answers 500 for user profiles, apps and presigned URLs. This module adds:
   reference each other, an encrypted EFS tagged with the domain ARN and a
   mount target (with its ENI) in every domain subnet; an ENI per app.
   DeleteDomain keeps all that (RetentionPolicy Retain, the default) or
-  deletes the EFS and its mount targets (Delete); the groups always stay.
+  deletes the EFS and its mount targets (Delete); the groups always stay;
+- UpdateDomain (moto has none): settings, and SubnetIds, whose new AZs get a
+  mount target of the home EFS; removing subnets is refused while apps run.
 """
 import importlib
 import importlib.util
@@ -282,14 +284,69 @@ class StudioBackend(SageMakerModelBackend):
             throughput_mode="bursting", provisioned_throughput_in_mibps=None, availability_zone_name=None,
             backup=False, tags=[{"Key": SM_TAG, "Value": domain.arn}])
         domain.home_efs_file_system_id = fs.file_system_id
+        self._mount_home(domain, subnets)
+
+    def _mount_home(self, domain, subnets):
+        """A mount target of the home EFS (inbound NFS group) in each subnet whose AZ has none yet."""
+        fs_id = domain.home_efs_file_system_id
+        if not fs_id or fs_id not in self.efs.file_systems_by_id:
+            return
+        inbound = domain.nfs_security_group_ids["inbound"]
         for subnet in subnets:
             try:
-                self.efs.create_mount_target(fs.file_system_id, subnet.id, security_groups=[inbound])
+                self.efs.create_mount_target(fs_id, subnet.id, security_groups=[inbound])
             except MountTargetConflict:  # EFS allows one mount target per AZ
                 pass
 
     def describe_domain(self, domain_id):
         return self._domain(domain_id).describe()
+
+    def update_domain(self, domain_id, default_user_settings=None, domain_settings_for_update=None,
+                      app_security_group_management=None, default_space_settings=None, subnet_ids=None,
+                      app_network_access_type=None, tag_propagation=None):
+        """UpdateDomain (moto has none). New SubnetIds get a mount target of the home EFS in every AZ
+        that has none (inbound NFS group), as at CreateDomain. Removing subnets, or changing
+        AppNetworkAccessType, is refused (ValidationException) while apps are Pending, InService or
+        Deleting, as the API reference says. Applied at once; the domain stays InService."""
+        with _lock:
+            domain = self._domain(domain_id)
+            if domain.status != "InService":
+                raise ResourceInUseException(
+                    f"Unable to update Domain [{domain.arn}] because it is in {domain.status} state")
+            active = [a for a in self.apps.values()
+                      if a.domain_id == domain_id and a.status in ("Pending", "InService", "Deleting")]
+            subnets = []
+            if subnet_ids is not None:
+                if not subnet_ids:
+                    raise ValidationError("SubnetIds must contain at least one subnet")
+                subnets = self._domain_subnets(domain.vpc_id, subnet_ids)
+                removed = [s for s in domain.subnet_ids or [] if s not in subnet_ids]
+                if removed and active:
+                    raise ValidationError(
+                        f"Unable to remove subnets {removed} from Domain [{domain.arn}]: "
+                        "it has apps in InService, Pending or Deleting state")
+            if app_network_access_type and app_network_access_type != domain.app_network_access_type and active:
+                raise ValidationError(
+                    f"Unable to update AppNetworkAccessType of Domain [{domain.arn}]: "
+                    "it has apps in InService, Pending or Deleting state")
+            if subnet_ids is not None:
+                added = [s for s in subnets if s.id not in (domain.subnet_ids or [])]
+                self._mount_home(domain, added)
+                domain.subnet_ids = list(subnet_ids)
+            if default_user_settings is not None:
+                domain.default_user_settings = dict(domain.default_user_settings or {}, **default_user_settings)
+            if domain_settings_for_update is not None:
+                domain.domain_settings = dict(domain.domain_settings or {}, **domain_settings_for_update)
+            if default_space_settings is not None:
+                domain.default_space_settings = dict(domain.default_space_settings or {}, **default_space_settings)
+            if app_security_group_management is not None:
+                domain.app_security_group_management = app_security_group_management
+            if app_network_access_type:
+                domain.app_network_access_type = app_network_access_type
+            if tag_propagation is not None:
+                domain.tag_propagation = tag_propagation
+            domain.last_modified_time = _dt(time.time())
+            return domain.arn
 
     def list_domains(self, *args, **kwargs):
         self.refresh()
@@ -451,6 +508,15 @@ class StudioResponses:
 
     def _studio_args(self, **names):
         return {arg: self._get_param(param) for arg, param in names.items() if self._get_param(param) is not None}
+
+    def update_domain(self):
+        arn = self.sagemaker_backend.update_domain(**self._studio_args(
+            domain_id="DomainId", default_user_settings="DefaultUserSettings",
+            domain_settings_for_update="DomainSettingsForUpdate",
+            app_security_group_management="AppSecurityGroupManagement",
+            default_space_settings="DefaultSpaceSettings", subnet_ids="SubnetIds",
+            app_network_access_type="AppNetworkAccessType", tag_propagation="TagPropagation"))
+        return ActionResult({"DomainArn": arn})
 
     def create_user_profile(self):
         profile = self.sagemaker_backend.create_user_profile(**self._studio_args(

@@ -4,15 +4,17 @@
 //!
 //! How edits and the `allowed_domains` parameter interact: parameters are
 //! resolved as everywhere — flags over the config file over the parameters
-//! the state records. `allow` and `remove` change the live list and record
-//! the configured list with the same change as the stack's `allowed_domains`
-//! in the state, so a bare `up`, `verify` and `status` take the edited list
+//! the state records. `allow` and `remove` change the live list and make
+//! the same change to the stack's `allowed_domains` recorded in the state,
+//! so a bare `up`, `verify` and `status` take the edited list
 //! as configured (and a rule group `up` has to create again gets it). A
 //! domain on the firewall that is not configured (added out of band) is kept
 //! there by an edit but never recorded: `verify` keeps failing on it. An
 //! explicit `--allowed-domains` or config-file value still wins over the
 //! recorded list: the command warns, and `verify`/`status` report the
-//! difference until the config says the same.
+//! difference until the config says the same. (`up` records the parameters
+//! it ran with, an explicit list included, but leaves an existing rule
+//! group's allow-list to this command.)
 
 use std::collections::BTreeSet;
 
@@ -25,22 +27,20 @@ use crate::resources::Ctx;
 use crate::resources::firewall::{edit_allow_list, read_allow_list};
 
 pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
-    let arn = ctx
-        .state
-        .id("nfw.rule_group")
-        .context("the stack has no firewall rule group yet; run `provision up` first")?;
+    let arn =
+        ctx.state.id("nfw.rule_group").context("the stack has no firewall rule group yet; run `provision up` first")?;
     let (add, domains) = match action {
         FirewallAction::List => return list(ctx, &arn).await,
         FirewallAction::Allow { domains } => (true, dedup(domains)),
         FirewallAction::Remove { domains } => (false, dedup(domains)),
     };
     check_domains(ctx, &domains)?;
-    // What the operator configured, edited: recorded as allowed_domains.
-    // Domains on the firewall that are not configured (added out of band)
-    // stay on it but are not blessed: verify and status keep reporting them.
-    let configured = &ctx.s.allowed_domains;
-    let overridden = recorded_domains(ctx).as_ref() != Some(configured);
-    let intended = apply(configured, &domains, add);
+    // The recorded list, edited, is recorded again. Domains on the firewall
+    // that it lacks (added out of band) stay there but are not blessed:
+    // verify and status keep reporting them.
+    let recorded = recorded_domains(ctx);
+    let overridden = recorded.as_ref() != Some(&ctx.s.allowed_domains);
+    let intended = apply(recorded.as_ref().unwrap_or(&ctx.s.allowed_domains), &domains, add);
     if intended.is_empty() {
         return Err(invalid(format!(
             "removing {} would leave allowed_domains empty; at least one domain must stay (allow another first)",
@@ -50,11 +50,7 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
     let (before, after) = edit_allow_list(ctx, &arn, |live| {
         let absent: Vec<&String> = domains.iter().filter(|d| !live.contains(d)).collect();
         if !add && !absent.is_empty() {
-            return Err(invalid(format!(
-                "not in the allow-list: {}; it holds: {}",
-                join(absent),
-                live.join(", ")
-            )));
+            return Err(invalid(format!("not in the allow-list: {}; it holds: {}", join(absent), live.join(", "))));
         }
         let out = apply(live, &domains, add);
         if out.is_empty() {
@@ -88,7 +84,8 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
     }
     if overridden {
         eprintln!(
-            "note: --allowed-domains or the config file sets allowed_domains; it overrides the recorded list on every run (verify, status, up). Change it there to keep this edit."
+            "note: --allowed-domains or the config file sets allowed_domains ({}); it overrides the recorded list on every run (verify, status, up). Change it there to keep this edit.",
+            ctx.s.allowed_domains.join(", ")
         );
     }
     Ok(())
@@ -96,11 +93,7 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
 
 /// `list` with `domains` added (at the end, in order) or removed.
 fn apply(list: &[String], domains: &[String], add: bool) -> Vec<String> {
-    let mut out: Vec<String> = list
-        .iter()
-        .filter(|d| add || !domains.contains(d))
-        .cloned()
-        .collect();
+    let mut out: Vec<String> = list.iter().filter(|d| add || !domains.contains(d)).cloned().collect();
     if add {
         out.extend(domains.iter().filter(|d| !list.contains(d)).cloned());
     }
@@ -128,12 +121,8 @@ async fn list(ctx: &Ctx, arn: &str) -> Result<()> {
 
 /// Domains in `live` but not `configured`, and the other way round.
 pub fn difference(live: &[String], configured: &[String]) -> (Vec<String>, Vec<String>) {
-    let (l, c): (BTreeSet<&String>, BTreeSet<&String>) =
-        (live.iter().collect(), configured.iter().collect());
-    (
-        l.difference(&c).map(|s| s.to_string()).collect(),
-        c.difference(&l).map(|s| s.to_string()).collect(),
-    )
+    let (l, c): (BTreeSet<&String>, BTreeSet<&String>) = (live.iter().collect(), configured.iter().collect());
+    (l.difference(&c).map(|s| s.to_string()).collect(), c.difference(&l).map(|s| s.to_string()).collect())
 }
 
 fn dedup(domains: &[String]) -> Vec<String> {
@@ -147,11 +136,7 @@ fn dedup(domains: &[String]) -> Vec<String> {
 }
 
 fn recorded_domains(ctx: &Ctx) -> Option<Vec<String>> {
-    ctx.state
-        .doc()
-        .params
-        .get("allowed_domains")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+    ctx.state.doc().params.get("allowed_domains").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 /// The config module's rule for `allowed_domains`, applied through
@@ -161,9 +146,7 @@ fn check_domains(ctx: &Ctx, domains: &[String]) -> Result<()> {
     params.insert("allowed_domains".into(), json!(domains));
     let raw: RawParams = serde_json::from_value(Value::Object(params.into_iter().collect()))
         .context("the stack's parameters do not read back")?;
-    Settings::resolve(raw, true)
-        .map(|_| ())
-        .map_err(|e| invalid(e.to_string()))
+    Settings::resolve(raw, true).map(|_| ()).map_err(|e| invalid(e.to_string()))
 }
 
 fn invalid(msg: String) -> anyhow::Error {

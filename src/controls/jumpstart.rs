@@ -18,10 +18,7 @@ use crate::resources::Ctx;
 use crate::resources::vpc_endpoint::{JUMPSTART_ATTR, s3_policy_with};
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
-    let vpce = ctx
-        .state
-        .id("vpce.s3")
-        .context("the stack has no S3 endpoint yet; run `provision up` first")?;
+    let vpce = ctx.state.id("vpce.s3").context("the stack has no S3 endpoint yet; run `provision up` first")?;
     ctx.aws
         .ec2
         .modify_vpc_endpoint()

@@ -21,7 +21,7 @@ use crate::resources::Ctx;
 
 mod firewall;
 mod jumpstart;
-pub mod operations;
+mod operations;
 mod verify;
 
 pub async fn verify(ctx: Arc<Ctx>, json: bool) -> Result<()> {
@@ -55,8 +55,9 @@ pub fn iam_policy() -> Result<()> {
 pub fn parse_policy(doc: &str) -> Result<Value> {
     let v: Value = match serde_json::from_str(doc) {
         Ok(v) => v,
-        Err(_) => serde_json::from_str(&percent_decode(doc))
-            .with_context(|| format!("policy document is not JSON: {doc}"))?,
+        Err(_) => {
+            serde_json::from_str(&percent_decode(doc)).with_context(|| format!("policy document is not JSON: {doc}"))?
+        }
     };
     match v {
         Value::String(inner) => parse_policy(&inner),
@@ -69,10 +70,8 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex =
+            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -100,10 +99,7 @@ pub fn statements(doc: &Value) -> Vec<&Value> {
 pub fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     }
 }

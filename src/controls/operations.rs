@@ -47,27 +47,15 @@ pub struct Op {
 }
 
 const fn run(call: &'static str, actions: &'static [&'static str]) -> Op {
-    Op {
-        call,
-        actions,
-        when: When::Run,
-    }
+    Op { call, actions, when: When::Run }
 }
 
 const fn only(call: &'static str, actions: &'static [&'static str], why: &'static str) -> Op {
-    Op {
-        call,
-        actions,
-        when: When::Conditional(why),
-    }
+    Op { call, actions, when: When::Conditional(why) }
 }
 
 const fn leftover(call: &'static str, actions: &'static [&'static str], why: &'static str) -> Op {
-    Op {
-        call,
-        actions,
-        when: When::Leftover(why),
-    }
+    Op { call, actions, when: When::Leftover(why) }
 }
 
 pub const OPS: &[Op] = &[
@@ -80,60 +68,27 @@ pub const OPS: &[Op] = &[
     run("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),
     run("ec2:DescribeSubnets", &["ec2:DescribeSubnets"]),
     run("ec2:DeleteSubnet", &["ec2:DeleteSubnet"]),
-    run(
-        "ec2:CreateSecurityGroup",
-        &["ec2:CreateSecurityGroup", "ec2:CreateTags"],
-    ),
-    run(
-        "ec2:AuthorizeSecurityGroupIngress",
-        &["ec2:AuthorizeSecurityGroupIngress"],
-    ),
-    run(
-        "ec2:RevokeSecurityGroupIngress",
-        &["ec2:RevokeSecurityGroupIngress"],
-    ),
-    run(
-        "ec2:RevokeSecurityGroupEgress",
-        &["ec2:RevokeSecurityGroupEgress"],
-    ),
-    run(
-        "ec2:DescribeSecurityGroups",
-        &["ec2:DescribeSecurityGroups"],
-    ),
+    run("ec2:CreateSecurityGroup", &["ec2:CreateSecurityGroup", "ec2:CreateTags"]),
+    run("ec2:AuthorizeSecurityGroupIngress", &["ec2:AuthorizeSecurityGroupIngress"]),
+    run("ec2:RevokeSecurityGroupIngress", &["ec2:RevokeSecurityGroupIngress"]),
+    run("ec2:RevokeSecurityGroupEgress", &["ec2:RevokeSecurityGroupEgress"]),
+    run("ec2:DescribeSecurityGroups", &["ec2:DescribeSecurityGroups"]),
     run("ec2:DeleteSecurityGroup", &["ec2:DeleteSecurityGroup"]),
-    run(
-        "ec2:AllocateAddress",
-        &["ec2:AllocateAddress", "ec2:CreateTags"],
-    ),
+    run("ec2:AllocateAddress", &["ec2:AllocateAddress", "ec2:CreateTags"]),
     run("ec2:DescribeAddresses", &["ec2:DescribeAddresses"]),
     run("ec2:ReleaseAddress", &["ec2:ReleaseAddress"]),
-    run(
-        "ec2:CreateInternetGateway",
-        &["ec2:CreateInternetGateway", "ec2:CreateTags"],
-    ),
+    run("ec2:CreateInternetGateway", &["ec2:CreateInternetGateway", "ec2:CreateTags"]),
     run("ec2:AttachInternetGateway", &["ec2:AttachInternetGateway"]),
-    run(
-        "ec2:DescribeInternetGateways",
-        &["ec2:DescribeInternetGateways"],
-    ),
+    run("ec2:DescribeInternetGateways", &["ec2:DescribeInternetGateways"]),
     run("ec2:DetachInternetGateway", &["ec2:DetachInternetGateway"]),
     run("ec2:DeleteInternetGateway", &["ec2:DeleteInternetGateway"]),
-    run(
-        "ec2:CreateNatGateway",
-        &["ec2:CreateNatGateway", "ec2:CreateTags"],
-    ),
+    run("ec2:CreateNatGateway", &["ec2:CreateNatGateway", "ec2:CreateTags"]),
     run("ec2:DescribeNatGateways", &["ec2:DescribeNatGateways"]),
     run("ec2:DeleteNatGateway", &["ec2:DeleteNatGateway"]),
-    run(
-        "ec2:CreateRouteTable",
-        &["ec2:CreateRouteTable", "ec2:CreateTags"],
-    ),
+    run("ec2:CreateRouteTable", &["ec2:CreateRouteTable", "ec2:CreateTags"]),
     run("ec2:AssociateRouteTable", &["ec2:AssociateRouteTable"]),
     run("ec2:DescribeRouteTables", &["ec2:DescribeRouteTables"]),
-    run(
-        "ec2:DisassociateRouteTable",
-        &["ec2:DisassociateRouteTable"],
-    ),
+    run("ec2:DisassociateRouteTable", &["ec2:DisassociateRouteTable"]),
     run("ec2:DeleteRouteTable", &["ec2:DeleteRouteTable"]),
     run("ec2:CreateRoute", &["ec2:CreateRoute"]),
     only(
@@ -142,84 +97,45 @@ pub const OPS: &[Op] = &[
         "route::create, when the destination already has a route (RouteAlreadyExists)",
     ),
     run("ec2:DeleteRoute", &["ec2:DeleteRoute"]),
-    run(
-        "ec2:CreateVpcEndpoint",
-        &["ec2:CreateVpcEndpoint", "ec2:CreateTags"],
-    ),
+    run("ec2:CreateVpcEndpoint", &["ec2:CreateVpcEndpoint", "ec2:CreateTags"]),
     run("ec2:DescribeVpcEndpoints", &["ec2:DescribeVpcEndpoints"]),
     run("ec2:ModifyVpcEndpoint", &["ec2:ModifyVpcEndpoint"]),
     run("ec2:DeleteVpcEndpoints", &["ec2:DeleteVpcEndpoints"]),
-    run(
-        "ec2:DescribeNetworkInterfaces",
-        &["ec2:DescribeNetworkInterfaces"],
-    ),
+    run("ec2:DescribeNetworkInterfaces", &["ec2:DescribeNetworkInterfaces"]),
     leftover(
         "ec2:DeleteNetworkInterface",
         &["ec2:DeleteNetworkInterface"],
         "efs::sweep_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone",
     ),
     // Network Firewall (resources/firewall.rs, controls/firewall.rs)
-    run(
-        "network-firewall:CreateRuleGroup",
-        &[
-            "network-firewall:CreateRuleGroup",
-            "network-firewall:TagResource",
-        ],
-    ),
-    run(
-        "network-firewall:DescribeRuleGroup",
-        &["network-firewall:DescribeRuleGroup"],
-    ),
-    run(
-        "network-firewall:UpdateRuleGroup",
-        &["network-firewall:UpdateRuleGroup"],
-    ),
-    run(
-        "network-firewall:DeleteRuleGroup",
-        &["network-firewall:DeleteRuleGroup"],
-    ),
+    run("network-firewall:CreateRuleGroup", &["network-firewall:CreateRuleGroup", "network-firewall:TagResource"]),
+    run("network-firewall:DescribeRuleGroup", &["network-firewall:DescribeRuleGroup"]),
+    run("network-firewall:UpdateRuleGroup", &["network-firewall:UpdateRuleGroup"]),
+    run("network-firewall:DeleteRuleGroup", &["network-firewall:DeleteRuleGroup"]),
     run(
         "network-firewall:CreateFirewallPolicy",
-        &[
-            "network-firewall:CreateFirewallPolicy",
-            "network-firewall:TagResource",
-        ],
+        &["network-firewall:CreateFirewallPolicy", "network-firewall:TagResource"],
     ),
-    run(
-        "network-firewall:DescribeFirewallPolicy",
-        &["network-firewall:DescribeFirewallPolicy"],
-    ),
-    run(
-        "network-firewall:DeleteFirewallPolicy",
-        &["network-firewall:DeleteFirewallPolicy"],
-    ),
+    run("network-firewall:DescribeFirewallPolicy", &["network-firewall:DescribeFirewallPolicy"]),
+    run("network-firewall:DeleteFirewallPolicy", &["network-firewall:DeleteFirewallPolicy"]),
     run(
         "network-firewall:CreateFirewall",
-        &[
-            "network-firewall:CreateFirewall",
-            "network-firewall:TagResource",
-            "iam:CreateServiceLinkedRole",
-        ],
+        &["network-firewall:CreateFirewall", "network-firewall:TagResource", "iam:CreateServiceLinkedRole"],
     ),
-    run(
-        "network-firewall:DescribeFirewall",
-        &["network-firewall:DescribeFirewall"],
+    run("network-firewall:DescribeFirewall", &["network-firewall:DescribeFirewall"]),
+    only(
+        "network-firewall:AssociateSubnets",
+        &["network-firewall:AssociateSubnets"],
+        "firewall::associate_subnets, when availability zones are added to a live stack",
     ),
-    run(
-        "network-firewall:DeleteFirewall",
-        &["network-firewall:DeleteFirewall"],
-    ),
+    run("network-firewall:DeleteFirewall", &["network-firewall:DeleteFirewall"]),
     // KMS (resources/kms.rs)
     run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
     run("kms:DescribeKey", &["kms:DescribeKey"]),
     run("kms:EnableKeyRotation", &["kms:EnableKeyRotation"]),
     run("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]),
     run("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]),
-    only(
-        "kms:ListKeys",
-        &["kms:ListKeys"],
-        "kms::find_key, resolving a CreateKey whose answer was lost",
-    ),
+    only("kms:ListKeys", &["kms:ListKeys"], "kms::find_key, resolving a CreateKey whose answer was lost"),
     only(
         "kms:ListResourceTags",
         &["kms:ListResourceTags"],
@@ -227,39 +143,22 @@ pub const OPS: &[Op] = &[
     ),
     run("kms:CreateAlias", &["kms:CreateAlias"]),
     run("kms:ListAliases", &["kms:ListAliases"]),
-    only(
-        "kms:UpdateAlias",
-        &["kms:UpdateAlias"],
-        "kms::create_alias, when the alias outlived a key that up replaced",
-    ),
+    only("kms:UpdateAlias", &["kms:UpdateAlias"], "kms::create_alias, when the alias outlived a key that up replaced"),
     run("kms:DeleteAlias", &["kms:DeleteAlias"]),
     // S3 (resources/s3.rs)
     run("s3:CreateBucket", &["s3:CreateBucket"]),
     run("s3:HeadBucket", &["s3:ListBucket"]),
-    only(
-        "s3:GetBucketTagging",
-        &["s3:GetBucketTagging"],
-        "s3::find, resolving a CreateBucket whose answer was lost",
-    ),
+    only("s3:GetBucketTagging", &["s3:GetBucketTagging"], "s3::find, resolving a CreateBucket whose answer was lost"),
     run("s3:PutBucketTagging", &["s3:PutBucketTagging"]),
-    run(
-        "s3:PutPublicAccessBlock",
-        &["s3:PutBucketPublicAccessBlock"],
-    ),
-    run(
-        "s3:GetPublicAccessBlock",
-        &["s3:GetBucketPublicAccessBlock"],
-    ),
+    run("s3:PutPublicAccessBlock", &["s3:PutBucketPublicAccessBlock"]),
+    run("s3:GetPublicAccessBlock", &["s3:GetBucketPublicAccessBlock"]),
     run("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"]),
     run("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"]),
     run("s3:PutBucketPolicy", &["s3:PutBucketPolicy"]),
     run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
     run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
-    run(
-        "s3:DeleteObjects",
-        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
-    ),
+    run("s3:DeleteObjects", &["s3:DeleteObject", "s3:DeleteObjectVersion"]),
     run("s3:DeleteBucket", &["s3:DeleteBucket"]),
     // IAM (resources/iam.rs)
     run("iam:CreatePolicy", &["iam:CreatePolicy", "iam:TagPolicy"]),
@@ -274,10 +173,7 @@ pub const OPS: &[Op] = &[
     run("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"]),
     run("iam:GetRole", &["iam:GetRole"]),
     run("iam:AttachRolePolicy", &["iam:AttachRolePolicy"]),
-    run(
-        "iam:ListAttachedRolePolicies",
-        &["iam:ListAttachedRolePolicies"],
-    ),
+    run("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"]),
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
     // SageMaker (resources/sagemaker.rs; cli.rs studio-url)
@@ -293,62 +189,27 @@ pub const OPS: &[Op] = &[
     ),
     run(
         "sagemaker:CreateDomain",
-        &[
-            "sagemaker:CreateDomain",
-            "sagemaker:AddTags",
-            "iam:PassRole",
-            "iam:CreateServiceLinkedRole",
-        ],
+        &["sagemaker:CreateDomain", "sagemaker:AddTags", "iam:PassRole", "iam:CreateServiceLinkedRole"],
     ),
     run("sagemaker:DescribeDomain", &["sagemaker:DescribeDomain"]),
+    only(
+        "sagemaker:UpdateDomain",
+        &["sagemaker:UpdateDomain"],
+        "sagemaker::add_subnets, when availability zones are added to a live stack",
+    ),
     run("sagemaker:DeleteDomain", &["sagemaker:DeleteDomain"]),
-    run(
-        "sagemaker:CreateUserProfile",
-        &[
-            "sagemaker:CreateUserProfile",
-            "sagemaker:AddTags",
-            "iam:PassRole",
-        ],
-    ),
-    run(
-        "sagemaker:DescribeUserProfile",
-        &["sagemaker:DescribeUserProfile"],
-    ),
-    run(
-        "sagemaker:DeleteUserProfile",
-        &["sagemaker:DeleteUserProfile"],
-    ),
-    run(
-        "sagemaker:CreateApp",
-        &["sagemaker:CreateApp", "sagemaker:AddTags"],
-    ),
+    run("sagemaker:CreateUserProfile", &["sagemaker:CreateUserProfile", "sagemaker:AddTags", "iam:PassRole"]),
+    run("sagemaker:DescribeUserProfile", &["sagemaker:DescribeUserProfile"]),
+    run("sagemaker:DeleteUserProfile", &["sagemaker:DeleteUserProfile"]),
+    run("sagemaker:CreateApp", &["sagemaker:CreateApp", "sagemaker:AddTags"]),
     run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),
     run("sagemaker:DeleteApp", &["sagemaker:DeleteApp"]),
-    only(
-        "sagemaker:CreatePresignedDomainUrl",
-        &["sagemaker:CreatePresignedDomainUrl"],
-        "`provision studio-url` only",
-    ),
+    only("sagemaker:CreatePresignedDomainUrl", &["sagemaker:CreatePresignedDomainUrl"], "`provision studio-url` only"),
     // EFS that SageMaker creates (resources/efs.rs)
-    run(
-        "elasticfilesystem:DescribeFileSystems",
-        &["elasticfilesystem:DescribeFileSystems"],
-    ),
-    run(
-        "elasticfilesystem:DescribeMountTargets",
-        &["elasticfilesystem:DescribeMountTargets"],
-    ),
-    run(
-        "elasticfilesystem:DeleteMountTarget",
-        &[
-            "elasticfilesystem:DeleteMountTarget",
-            "ec2:DeleteNetworkInterface",
-        ],
-    ),
-    run(
-        "elasticfilesystem:DeleteFileSystem",
-        &["elasticfilesystem:DeleteFileSystem"],
-    ),
+    run("elasticfilesystem:DescribeFileSystems", &["elasticfilesystem:DescribeFileSystems"]),
+    run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
+    run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),
+    run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
 ];
 
 /// One statement of the operator policy: the actions that apply to these
@@ -359,26 +220,15 @@ struct Scope {
     condition: Option<fn() -> Value>,
 }
 
-const ANY: Scope = Scope {
-    sid: "Unscoped",
-    resources: &["*"],
-    condition: None,
-};
-const BUCKETS: Scope = Scope {
-    sid: "StackBuckets",
-    resources: &["arn:aws:s3:::*-data", "arn:aws:s3:::*-models"],
-    condition: None,
-};
+const ANY: Scope = Scope { sid: "Unscoped", resources: &["*"], condition: None };
+const BUCKETS: Scope =
+    Scope { sid: "StackBuckets", resources: &["arn:aws:s3:::*-data", "arn:aws:s3:::*-models"], condition: None };
 const OBJECTS: Scope = Scope {
     sid: "StackBucketObjects",
     resources: &["arn:aws:s3:::*-data/*", "arn:aws:s3:::*-models/*"],
     condition: None,
 };
-const KEYS: Scope = Scope {
-    sid: "Keys",
-    resources: &["arn:aws:kms:*:*:key/*"],
-    condition: None,
-};
+const KEYS: Scope = Scope { sid: "Keys", resources: &["arn:aws:kms:*:*:key/*"], condition: None };
 const ALIASES: Scope = Scope {
     sid: "KeyAliases",
     resources: &[
@@ -397,11 +247,8 @@ const FIREWALL: Scope = Scope {
     ],
     condition: None,
 };
-const ROLE: Scope = Scope {
-    sid: "ExecutionRole",
-    resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"],
-    condition: None,
-};
+const ROLE: Scope =
+    Scope { sid: "ExecutionRole", resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"], condition: None };
 const POLICY: Scope = Scope {
     sid: "ExecutionPolicy",
     resources: &["arn:aws:iam::*:policy/*-sagemaker-execution-policy"],
@@ -431,27 +278,12 @@ const STUDIO: Scope = Scope {
     ],
     condition: None,
 };
-const EFS: Scope = Scope {
-    sid: "StudioHomeEfs",
-    resources: &["arn:aws:elasticfilesystem:*:*:file-system/*"],
-    condition: None,
-};
+const EFS: Scope =
+    Scope { sid: "StudioHomeEfs", resources: &["arn:aws:elasticfilesystem:*:*:file-system/*"], condition: None };
 
 /// The statements in the order they are printed.
-const SCOPES: [&Scope; 12] = [
-    &ANY,
-    &BUCKETS,
-    &OBJECTS,
-    &KEYS,
-    &ALIASES,
-    &FIREWALL,
-    &ROLE,
-    &POLICY,
-    &PASS_ROLE,
-    &SERVICE_ROLES,
-    &STUDIO,
-    &EFS,
-];
+const SCOPES: [&Scope; 12] =
+    [&ANY, &BUCKETS, &OBJECTS, &KEYS, &ALIASES, &FIREWALL, &ROLE, &POLICY, &PASS_ROLE, &SERVICE_ROLES, &STUDIO, &EFS];
 
 /// Where an action may be scoped (AWS's service authorization reference:
 /// which actions take a resource ARN).
@@ -482,11 +314,8 @@ fn scope(action: &str) -> &'static Scope {
 pub fn policy() -> Value {
     let mut statements = Vec::new();
     for s in SCOPES {
-        let mut actions: Vec<&str> = OPS
-            .iter()
-            .flat_map(|o| o.actions.iter().copied())
-            .filter(|a| scope(a).sid == s.sid)
-            .collect();
+        let mut actions: Vec<&str> =
+            OPS.iter().flat_map(|o| o.actions.iter().copied()).filter(|a| scope(a).sid == s.sid).collect();
         actions.sort_unstable();
         actions.dedup();
         if actions.is_empty() {
@@ -545,13 +374,7 @@ mod tests {
             "update",
         ];
         // Accessors of SDK outputs that look like operations.
-        const NOT_CALLS: &[&str] = &[
-            "delete_markers",
-            "tag_key",
-            "tag_set",
-            "tag_value",
-            "update_token",
-        ];
+        const NOT_CALLS: &[&str] = &["delete_markers", "tag_key", "tag_set", "tag_value", "update_token"];
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -563,10 +386,8 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             for piece in text.split('.').skip(1) {
-                let name: String = piece
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
-                    .collect();
+                let name: String =
+                    piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit()).collect();
                 let verb = name.split('_').next().unwrap_or_default();
                 if !piece[name.len()..].starts_with("()")
                     || !name.contains('_')
@@ -575,10 +396,7 @@ mod tests {
                 {
                     continue;
                 }
-                let api: String = name
-                    .split('_')
-                    .map(|w| w[..1].to_uppercase() + &w[1..])
-                    .collect();
+                let api: String = name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
                 out.insert(api);
             }
         }
@@ -587,24 +405,12 @@ mod tests {
     #[test]
     fn every_sdk_call_in_the_code_is_listed_and_every_entry_is_called() {
         let mut in_code = BTreeSet::new();
-        sdk_calls_in(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut in_code,
-        );
-        let listed: BTreeSet<String> = OPS
-            .iter()
-            .map(|o| o.call.split_once(':').unwrap().1.to_string())
-            .collect();
+        sdk_calls_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut in_code);
+        let listed: BTreeSet<String> = OPS.iter().map(|o| o.call.split_once(':').unwrap().1.to_string()).collect();
         let unlisted: Vec<&String> = in_code.difference(&listed).collect();
-        assert!(
-            unlisted.is_empty(),
-            "called in src/ but not in OPS: {unlisted:?}"
-        );
+        assert!(unlisted.is_empty(), "called in src/ but not in OPS: {unlisted:?}");
         let uncalled: Vec<&String> = listed.difference(&in_code).collect();
-        assert!(
-            uncalled.is_empty(),
-            "in OPS but not called in src/: {uncalled:?}"
-        );
+        assert!(uncalled.is_empty(), "in OPS but not called in src/: {uncalled:?}");
     }
 
     #[test]
@@ -624,15 +430,8 @@ mod tests {
             }
         }
         let unique: BTreeSet<String> = granted.iter().cloned().collect();
-        assert_eq!(
-            unique.len(),
-            granted.len(),
-            "an action is in two statements"
-        );
-        let listed: BTreeSet<String> = OPS
-            .iter()
-            .flat_map(|o| o.actions.iter().map(|a| a.to_string()))
-            .collect();
+        assert_eq!(unique.len(), granted.len(), "an action is in two statements");
+        let listed: BTreeSet<String> = OPS.iter().flat_map(|o| o.actions.iter().map(|a| a.to_string())).collect();
         assert_eq!(unique, listed);
         for a in &listed {
             let (service, name) = a.split_once(':').unwrap();
@@ -647,9 +446,6 @@ mod tests {
             .iter()
             .find(|s| s["Action"] == json!(["iam:PassRole"]))
             .expect("PassRole has its own statement");
-        assert_eq!(
-            pass["Condition"]["StringEquals"]["iam:PassedToService"],
-            "sagemaker.amazonaws.com"
-        );
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "sagemaker.amazonaws.com");
     }
 }

@@ -41,12 +41,8 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         domain_vpc_only(ctx),
         routes(ctx),
     );
-    let (g, h, i, j) = tokio::join!(
-        firewall_allow_list(ctx),
-        endpoint_sg(ctx),
-        ebs_key_rotation(ctx),
-        role_trust(ctx),
-    );
+    let (g, h, i, j) =
+        tokio::join!(firewall_allow_list(ctx), endpoint_sg(ctx), ebs_key_rotation(ctx), role_trust(ctx),);
     let (sm_route, nat_route, edge_route) = match f {
         Ok(r) => (Ok(r.0), Ok(r.1), Ok(r.2)),
         Err(e) => {
@@ -73,11 +69,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         .into_iter()
         .map(|(control, r)| {
             let (pass, evidence) = r.unwrap_or_else(|e| (false, format!("could not check: {e:#}")));
-            Control {
-                control,
-                pass,
-                evidence,
-            }
+            Control { control, pass, evidence }
         })
         .collect();
     if json {
@@ -88,29 +80,16 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
             println!("{verdict}  {:<28} {}", c.control, c.evidence);
         }
     }
-    let failed: Vec<&str> = controls
-        .iter()
-        .filter(|c| !c.pass)
-        .map(|c| c.control)
-        .collect();
+    let failed: Vec<&str> = controls.iter().filter(|c| !c.pass).map(|c| c.control).collect();
     if !failed.is_empty() {
         return Err(Exit(
             EXIT_FAILED,
-            format!(
-                "{} of {} controls fail: {}",
-                failed.len(),
-                controls.len(),
-                failed.join(", ")
-            ),
+            format!("{} of {} controls fail: {}", failed.len(), controls.len(), failed.join(", ")),
         )
         .into());
     }
     if !json {
-        println!(
-            "All {} controls pass for stack {}.",
-            controls.len(),
-            ctx.stack()
-        );
+        println!("All {} controls pass for stack {}.", controls.len(), ctx.stack());
     }
     Ok(())
 }
@@ -122,15 +101,7 @@ async fn buckets_sse_kms(ctx: &Ctx) -> Verdict {
     let (mut ok, mut evidence) = (true, Vec::new());
     for step in BUCKETS {
         let b = ctx.state.id(step)?;
-        let out = match ctx
-            .aws
-            .s3
-            .get_bucket_encryption()
-            .bucket(&b)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        let out = match ctx.aws.s3.get_bucket_encryption().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
                 ok = false;
                 evidence.push(format!("{b}: no default encryption"));
@@ -143,10 +114,7 @@ async fn buckets_sse_kms(ctx: &Ctx) -> Verdict {
             .and_then(|c| c.rules().first())
             .and_then(|r| r.apply_server_side_encryption_by_default());
         let (alg, kid) = match default {
-            Some(d) => (
-                d.sse_algorithm().as_str().to_string(),
-                d.kms_master_key_id().unwrap_or("no key").to_string(),
-            ),
+            Some(d) => (d.sse_algorithm().as_str().to_string(), d.kms_master_key_id().unwrap_or("no key").to_string()),
             None => ("none".into(), "no key".into()),
         };
         let good = alg == ServerSideEncryption::AwsKms.as_str() && (kid == key || kid == key_id);
@@ -165,15 +133,7 @@ async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
     let (mut ok, mut evidence) = (true, Vec::new());
     for step in BUCKETS {
         let b = ctx.state.id(step)?;
-        let out = match ctx
-            .aws
-            .s3
-            .get_public_access_block()
-            .bucket(&b)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        let out = match ctx.aws.s3.get_public_access_block().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => {
                 ok = false;
                 evidence.push(format!("{b}: no public access block"));
@@ -186,16 +146,9 @@ async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
             ("BlockPublicAcls", c.and_then(|c| c.block_public_acls())),
             ("IgnorePublicAcls", c.and_then(|c| c.ignore_public_acls())),
             ("BlockPublicPolicy", c.and_then(|c| c.block_public_policy())),
-            (
-                "RestrictPublicBuckets",
-                c.and_then(|c| c.restrict_public_buckets()),
-            ),
+            ("RestrictPublicBuckets", c.and_then(|c| c.restrict_public_buckets())),
         ];
-        let off: Vec<&str> = settings
-            .iter()
-            .filter(|(_, v)| *v != Some(true))
-            .map(|(n, _)| *n)
-            .collect();
+        let off: Vec<&str> = settings.iter().filter(|(_, v)| *v != Some(true)).map(|(n, _)| *n).collect();
         ok &= off.is_empty();
         evidence.push(if off.is_empty() {
             format!("{b}: all four on")
@@ -213,15 +166,7 @@ async fn buckets_policy(ctx: &Ctx) -> Verdict {
     let (mut ok, mut evidence) = (true, Vec::new());
     for step in BUCKETS {
         let b = ctx.state.id(step)?;
-        let doc = match ctx
-            .aws
-            .s3
-            .get_bucket_policy()
-            .bucket(&b)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
                 ok = false;
                 evidence.push(format!("{b}: no bucket policy"));
@@ -230,9 +175,7 @@ async fn buckets_policy(ctx: &Ctx) -> Verdict {
             r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
         };
         let doc = parse_policy(doc.policy().unwrap_or_default())?;
-        let good = statements(&doc)
-            .into_iter()
-            .any(|s| denies_outside_endpoint(s, &b, &vpce));
+        let good = statements(&doc).into_iter().any(|s| denies_outside_endpoint(s, &b, &vpce));
         ok &= good;
         evidence.push(if good {
             format!("{b}: denies object and list calls not from {vpce}")
@@ -245,8 +188,7 @@ async fn buckets_policy(ctx: &Ctx) -> Verdict {
 
 fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
     let covers = |have: &[String], want: &str| {
-        have.iter()
-            .any(|h| h == want || h == "*" || h == "s3:*" || h == "arn:aws:s3:::*")
+        have.iter().any(|h| h == want || h == "*" || h == "s3:*" || h == "arn:aws:s3:::*")
     };
     let actions = strings(s.get("Action"));
     let resources = strings(s.get("Resource"));
@@ -259,22 +201,12 @@ fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
         .get("Condition")
         .and_then(|c| c.get("StringNotEquals"))
         .and_then(|c| c.as_object())
-        .and_then(|c| {
-            c.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("aws:sourceVpce"))
-        })
+        .and_then(|c| c.iter().find(|(k, _)| k.eq_ignore_ascii_case("aws:sourceVpce")))
         .map(|(_, v)| strings(Some(v)));
     s.get("Effect").and_then(Value::as_str) == Some("Deny")
         && everyone
-        && ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
-            .iter()
-            .all(|a| covers(&actions, a))
-        && [
-            format!("arn:aws:s3:::{bucket}"),
-            format!("arn:aws:s3:::{bucket}/*"),
-        ]
-        .iter()
-        .all(|r| covers(&resources, r))
+        && ["s3:GetObject", "s3:PutObject", "s3:ListBucket"].iter().all(|a| covers(&actions, a))
+        && [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")].iter().all(|r| covers(&resources, r))
         && condition.is_some_and(|v| v == [vpce])
 }
 
@@ -291,11 +223,7 @@ async fn endpoint_policy(ctx: &Ctx) -> Verdict {
         .await
         .map_err(aws)
         .with_context(|| format!("reading S3 endpoint {vpce}"))?;
-    let Some(doc) = out
-        .vpc_endpoints()
-        .first()
-        .and_then(|e| e.policy_document())
-    else {
+    let Some(doc) = out.vpc_endpoints().first().and_then(|e| e.policy_document()) else {
         bail!("S3 endpoint {vpce} not found or has no policy")
     };
     let doc = parse_policy(doc)?;
@@ -318,25 +246,15 @@ async fn endpoint_policy(ctx: &Ctx) -> Verdict {
         if s.get("NotResource").is_some() || s.get("NotAction").is_some() {
             problems.push(format!("statement {} uses NotResource/NotAction", n + 1));
         }
-        let outside: Vec<String> = strings(s.get("Resource"))
-            .into_iter()
-            .filter(|r| !allowed.contains(r))
-            .collect();
+        let outside: Vec<String> = strings(s.get("Resource")).into_iter().filter(|r| !allowed.contains(r)).collect();
         if !outside.is_empty() {
-            problems.push(format!(
-                "statement {} allows {} (outside the stack's buckets)",
-                n + 1,
-                outside.join(", ")
-            ));
+            problems.push(format!("statement {} allows {} (outside the stack's buckets)", n + 1, outside.join(", ")));
         }
     }
     let want = jumpstart_enabled(ctx);
     match (jumpstart, want) {
-        (true, false) => problems
-            .push("has the JumpStart statement, but the state records JumpStart disabled".into()),
-        (false, true) => {
-            problems.push("lacks the JumpStart statement the state records as enabled".into())
-        }
+        (true, false) => problems.push("has the JumpStart statement, but the state records JumpStart disabled".into()),
+        (false, true) => problems.push("lacks the JumpStart statement the state records as enabled".into()),
         _ => {}
     }
     if problems.is_empty() {
@@ -344,11 +262,7 @@ async fn endpoint_policy(ctx: &Ctx) -> Verdict {
             true,
             format!(
                 "{vpce} allows the two buckets only{}",
-                if jumpstart {
-                    ", plus JumpStart (objects tagged SageMaker=true)"
-                } else {
-                    ""
-                }
+                if jumpstart { ", plus JumpStart (objects tagged SageMaker=true)" } else { "" }
             ),
         ))
     } else {
@@ -359,15 +273,7 @@ async fn endpoint_policy(ctx: &Ctx) -> Verdict {
 /// Statements compared with list-or-string elements normalised.
 fn same_statement(a: &Value, b: &Value) -> bool {
     let key = |s: &Value| {
-        [
-            "Effect",
-            "Principal",
-            "Action",
-            "Resource",
-            "NotAction",
-            "NotResource",
-        ]
-        .map(|k| match s.get(k) {
+        ["Effect", "Principal", "Action", "Resource", "NotAction", "NotResource"].map(|k| match s.get(k) {
             Some(Value::String(_) | Value::Array(_)) => {
                 let mut v = strings(s.get(k));
                 v.sort();
@@ -382,11 +288,7 @@ fn same_statement(a: &Value, b: &Value) -> bool {
 /// VpcOnly, in the stack's VPC and subnet, with the stack's security group.
 async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
     let id = ctx.state.id("sm.domain")?;
-    let (vpc, subnet, sg) = (
-        ctx.state.id("vpc")?,
-        ctx.state.id("subnet.sagemaker")?,
-        ctx.state.id("sg.sagemaker")?,
-    );
+    let (vpc, subnet, sg) = (ctx.state.id("vpc")?, ctx.state.id("subnet.sagemaker")?, ctx.state.id("sg.sagemaker")?);
     let d = ctx
         .aws
         .sagemaker
@@ -396,24 +298,15 @@ async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
         .await
         .map_err(aws)
         .with_context(|| format!("reading domain {id}"))?;
-    let access = d
-        .app_network_access_type()
-        .map(|a| a.as_str())
-        .unwrap_or("unset");
+    let access = d.app_network_access_type().map(|a| a.as_str()).unwrap_or("unset");
     let subnets = d.subnet_ids().to_vec();
-    let groups = d
-        .default_user_settings()
-        .map(|s| s.security_groups().to_vec())
-        .unwrap_or_default();
+    let groups = d.default_user_settings().map(|s| s.security_groups().to_vec()).unwrap_or_default();
     let mut problems = Vec::new();
     if access != AppNetworkAccessType::VpcOnly.as_str() {
         problems.push(format!("network access {access}, expected VpcOnly"));
     }
     if d.vpc_id() != Some(vpc.as_str()) {
-        problems.push(format!(
-            "VPC {}, expected {vpc}",
-            d.vpc_id().unwrap_or("none")
-        ));
+        problems.push(format!("VPC {}, expected {vpc}", d.vpc_id().unwrap_or("none")));
     }
     if subnets != [subnet.clone()] {
         problems.push(format!("subnets {subnets:?}, expected [{subnet}]"));
@@ -422,10 +315,7 @@ async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
         problems.push(format!("security groups {groups:?}, expected [{sg}]"));
     }
     Ok(if problems.is_empty() {
-        (
-            true,
-            format!("{id}: VpcOnly in {vpc}, subnet {subnet}, security group {sg}"),
-        )
+        (true, format!("{id}: VpcOnly in {vpc}, subnet {subnet}, security group {sg}"))
     } else {
         (false, format!("{id}: {}", problems.join("; ")))
     })
@@ -447,46 +337,21 @@ async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, Str
     let tables = out.route_tables();
     let endpoint = firewall_endpoint(ctx).await?;
     let nat = ctx.state.id("nat")?;
-    let sm = default_route_is(
-        tables,
-        &ctx.state.id("subnet.sagemaker")?,
-        &nat,
-        "the NAT gateway",
-    );
-    let natr = default_route_is(
-        tables,
-        &ctx.state.id("subnet.nat")?,
-        &endpoint,
-        "the firewall endpoint",
-    );
+    let sm = default_route_is(tables, &ctx.state.id("subnet.sagemaker")?, &nat, "the NAT gateway");
+    let natr = default_route_is(tables, &ctx.state.id("subnet.nat")?, &endpoint, "the firewall endpoint");
     let igw = ctx.state.id("igw")?;
     let cidr = ctx.s.nat_subnet_cidr.to_string();
-    let edge = match tables.iter().find(|t| {
-        t.associations()
-            .iter()
-            .any(|a| a.gateway_id() == Some(igw.as_str()))
-    }) {
-        None => (
-            false,
-            format!("no route table is edge-associated with {igw}"),
-        ),
+    let edge = match tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str()))) {
+        None => (false, format!("no route table is edge-associated with {igw}")),
         Some(t) => {
             let id = t.route_table_id().unwrap_or_default();
-            match t
-                .routes()
-                .iter()
-                .find(|r| r.destination_cidr_block() == Some(cidr.as_str()))
-            {
-                Some(r) if target(r) == endpoint => (
-                    true,
-                    format!("{id} (edge of {igw}): {cidr} -> firewall endpoint {endpoint}"),
-                ),
+            match t.routes().iter().find(|r| r.destination_cidr_block() == Some(cidr.as_str())) {
+                Some(r) if target(r) == endpoint => {
+                    (true, format!("{id} (edge of {igw}): {cidr} -> firewall endpoint {endpoint}"))
+                }
                 Some(r) => (
                     false,
-                    format!(
-                        "{id} (edge of {igw}): {cidr} -> {}, expected the firewall endpoint {endpoint}",
-                        target(r)
-                    ),
+                    format!("{id} (edge of {igw}): {cidr} -> {}, expected the firewall endpoint {endpoint}", target(r)),
                 ),
                 None => (false, format!("{id} (edge of {igw}): no route for {cidr}")),
             }
@@ -497,41 +362,26 @@ async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, Str
 
 /// The subnet's route table has exactly one default route, to `want`.
 fn default_route_is(tables: &[RouteTable], subnet: &str, want: &str, what: &str) -> (bool, String) {
-    let explicit = tables.iter().find(|t| {
-        t.associations()
-            .iter()
-            .any(|a| a.subnet_id() == Some(subnet))
-    });
+    let explicit = tables.iter().find(|t| t.associations().iter().any(|a| a.subnet_id() == Some(subnet)));
     let Some(t) = explicit else {
-        return (
-            false,
-            format!("{subnet} has no route table of its own (it uses the VPC's main table)"),
-        );
+        return (false, format!("{subnet} has no route table of its own (it uses the VPC's main table)"));
     };
     let id = t.route_table_id().unwrap_or_default();
     let defaults: Vec<String> = t
         .routes()
         .iter()
-        .filter(|r| {
-            r.destination_cidr_block() == Some("0.0.0.0/0")
-                || r.destination_ipv6_cidr_block() == Some("::/0")
-        })
+        .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0") || r.destination_ipv6_cidr_block() == Some("::/0"))
         .map(|r| {
             format!(
                 "{} -> {}",
-                r.destination_cidr_block()
-                    .or(r.destination_ipv6_cidr_block())
-                    .unwrap_or_default(),
+                r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).unwrap_or_default(),
                 target(r)
             )
         })
         .collect();
     let good = defaults == [format!("0.0.0.0/0 -> {want}")];
     if good {
-        (
-            true,
-            format!("{subnet} via {id}: 0.0.0.0/0 -> {what} {want}"),
-        )
+        (true, format!("{subnet} via {id}: 0.0.0.0/0 -> {what} {want}"))
     } else {
         (
             false,
@@ -579,11 +429,8 @@ async fn firewall_endpoint(ctx: &Ctx) -> Result<String> {
 /// stack's rule group: an ALLOWLIST (HTTP_HOST and TLS_SNI) of exactly the
 /// configured domains.
 async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
-    let (fw, policy, group) = (
-        ctx.state.id("nfw.firewall")?,
-        ctx.state.id("nfw.policy")?,
-        ctx.state.id("nfw.rule_group")?,
-    );
+    let (fw, policy, group) =
+        (ctx.state.id("nfw.firewall")?, ctx.state.id("nfw.policy")?, ctx.state.id("nfw.rule_group")?);
     let nfw = &ctx.aws.nfw;
     let f = nfw
         .describe_firewall()
@@ -592,15 +439,9 @@ async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
         .await
         .map_err(aws)
         .with_context(|| format!("reading firewall {fw}"))?;
-    let used = f
-        .firewall
-        .map(|f| f.firewall_policy_arn)
-        .unwrap_or_default();
+    let used = f.firewall.map(|f| f.firewall_policy_arn).unwrap_or_default();
     if used != policy {
-        return Ok((
-            false,
-            format!("firewall uses policy {used}, expected {policy}"),
-        ));
+        return Ok((false, format!("firewall uses policy {used}, expected {policy}")));
     }
     let p = nfw
         .describe_firewall_policy()
@@ -611,18 +452,10 @@ async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
         .with_context(|| format!("reading firewall policy {policy}"))?;
     let refs: Vec<String> = p
         .firewall_policy()
-        .map(|p| {
-            p.stateful_rule_group_references()
-                .iter()
-                .map(|r| r.resource_arn().to_string())
-                .collect()
-        })
+        .map(|p| p.stateful_rule_group_references().iter().map(|r| r.resource_arn().to_string()).collect())
         .unwrap_or_default();
     if refs != [group.clone()] {
-        return Ok((
-            false,
-            format!("policy's stateful rule groups are {refs:?}, expected [{group}]"),
-        ));
+        return Ok((false, format!("policy's stateful rule groups are {refs:?}, expected [{group}]")));
     }
     let out = nfw
         .describe_rule_group()
@@ -631,26 +464,17 @@ async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
         .await
         .map_err(aws)
         .with_context(|| format!("reading rule group {group}"))?;
-    let Some(list) = out
-        .rule_group()
-        .and_then(|g| g.rules_source())
-        .and_then(|s| s.rules_source_list())
-    else {
+    let Some(list) = out.rule_group().and_then(|g| g.rules_source()).and_then(|s| s.rules_source_list()) else {
         return Ok((false, format!("{group} is not a domain list")));
     };
     let mut problems = Vec::new();
     if list.generated_rules_type() != &GeneratedRulesType::Allowlist {
-        problems.push(format!(
-            "type {}, expected ALLOWLIST",
-            list.generated_rules_type().as_str()
-        ));
+        problems.push(format!("type {}, expected ALLOWLIST", list.generated_rules_type().as_str()));
     }
     let types: BTreeSet<&str> = list.target_types().iter().map(|t| t.as_str()).collect();
     let want_types = BTreeSet::from([TargetType::HttpHost.as_str(), TargetType::TlsSni.as_str()]);
     if types != want_types {
-        problems.push(format!(
-            "target types {types:?}, expected HTTP_HOST and TLS_SNI"
-        ));
+        problems.push(format!("target types {types:?}, expected HTTP_HOST and TLS_SNI"));
     }
     let (extra, missing) = super::firewall::difference(list.targets(), &ctx.s.allowed_domains);
     if !extra.is_empty() {
@@ -660,13 +484,7 @@ async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
         problems.push(format!("lacks configured {}", missing.join(", ")));
     }
     Ok(if problems.is_empty() {
-        (
-            true,
-            format!(
-                "policy {policy} -> allow-list of {}",
-                list.targets().join(", ")
-            ),
-        )
+        (true, format!("policy {policy} -> allow-list of {}", list.targets().join(", ")))
     } else {
         (false, format!("{group}: {}", problems.join("; ")))
     })
@@ -684,28 +502,16 @@ async fn endpoint_sg(ctx: &Ctx) -> Verdict {
         .await
         .map_err(aws)
         .with_context(|| format!("reading security group {id}"))?;
-    let admits = out
-        .security_groups()
-        .iter()
-        .flat_map(|g| g.ip_permissions())
-        .any(|p| {
-            let proto = p.ip_protocol().unwrap_or_default();
-            let port = proto == "-1"
-                || (proto == "tcp"
-                    && p.from_port().unwrap_or(i32::MAX) <= 443
-                    && p.to_port().unwrap_or(i32::MIN) >= 443);
-            port && p
-                .user_id_group_pairs()
-                .iter()
-                .any(|g| g.group_id() == Some(sm.as_str()))
-        });
+    let admits = out.security_groups().iter().flat_map(|g| g.ip_permissions()).any(|p| {
+        let proto = p.ip_protocol().unwrap_or_default();
+        let port = proto == "-1"
+            || (proto == "tcp" && p.from_port().unwrap_or(i32::MAX) <= 443 && p.to_port().unwrap_or(i32::MIN) >= 443);
+        port && p.user_id_group_pairs().iter().any(|g| g.group_id() == Some(sm.as_str()))
+    });
     Ok(if admits {
         (true, format!("{id} admits tcp 443 from {sm}"))
     } else {
-        (
-            false,
-            format!("{id} has no ingress rule admitting tcp 443 from {sm}"),
-        )
+        (false, format!("{id} has no ingress rule admitting tcp 443 from {sm}"))
     })
 }
 
@@ -721,13 +527,7 @@ async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
         .map_err(aws)
         .with_context(|| format!("reading the rotation status of key {key}"))?;
     let on = out.key_rotation_enabled();
-    Ok((
-        on,
-        format!(
-            "{key}: rotation {}",
-            if on { "enabled" } else { "disabled" }
-        ),
-    ))
+    Ok((on, format!("{key}: rotation {}", if on { "enabled" } else { "disabled" })))
 }
 
 /// Every Allow statement of the trust policy names sagemaker.amazonaws.com
@@ -775,12 +575,6 @@ async fn role_trust(ctx: &Ctx) -> Verdict {
         (true, format!("{name} trusts sagemaker.amazonaws.com only"))
     } else {
         let all: Vec<String> = trusted.into_iter().collect();
-        (
-            false,
-            format!(
-                "{name} trusts [{}], expected sagemaker.amazonaws.com only",
-                all.join(", ")
-            ),
-        )
+        (false, format!("{name} trusts [{}], expected sagemaker.amazonaws.com only", all.join(", ")))
     })
 }

@@ -24,32 +24,17 @@ fn domain_id(ctx: &Ctx) -> Option<String> {
 
 /// The domain's EFS: recorded, or found by SageMaker's tag on it.
 pub async fn find(ctx: &Ctx) -> Result<Option<String>> {
-    if let Some(id) = ctx
-        .state
-        .attr("sm.domain", "home_efs")
-        .ok()
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(id) = ctx.state.attr("sm.domain", "home_efs").ok().filter(|s| !s.is_empty()) {
         return Ok(Some(id));
     }
     let Some(arn) = ctx.state.attr("sm.domain", "arn").ok() else {
         return Ok(None);
     };
-    let out = ctx
-        .aws
-        .efs
-        .describe_file_systems()
-        .send()
-        .await
-        .map_err(aws)?;
+    let out = ctx.aws.efs.describe_file_systems().send().await.map_err(aws)?;
     Ok(out
         .file_systems()
         .iter()
-        .find(|f| {
-            f.tags()
-                .iter()
-                .any(|t| t.key() == SAGEMAKER_TAG && t.value() == arn)
-        })
+        .find(|f| f.tags().iter().any(|t| t.key() == SAGEMAKER_TAG && t.value() == arn))
         .map(|f| f.file_system_id().to_string()))
 }
 
@@ -61,26 +46,13 @@ pub async fn find_nfs_groups(ctx: &Ctx) -> Result<Option<String>> {
 }
 
 async fn mount_targets(ctx: &Ctx, fs: &str) -> Result<Vec<(String, String)>> {
-    match ctx
-        .aws
-        .efs
-        .describe_mount_targets()
-        .file_system_id(fs)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.efs.describe_mount_targets().file_system_id(fs).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(Vec::new()),
         Err(e) => Err(e),
         Ok(o) => Ok(o
             .mount_targets()
             .iter()
-            .map(|m| {
-                (
-                    m.mount_target_id().to_string(),
-                    m.life_cycle_state().as_str().to_string(),
-                )
-            })
+            .map(|m| (m.mount_target_id().to_string(), m.life_cycle_state().as_str().to_string()))
             .collect()),
     }
 }
@@ -90,26 +62,16 @@ pub async fn delete_mount_targets(ctx: &Ctx, fs: &str) -> Result<()> {
         if state == "deleting" || state == "deleted" {
             continue;
         }
-        match ctx
-            .aws
-            .efs
-            .delete_mount_target()
-            .mount_target_id(&mt)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        match ctx.aws.efs.delete_mount_target().mount_target_id(&mt).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => {}
             r => {
                 r?;
             }
         }
     }
-    until(
-        "EFS mount targets deleted",
-        Poll::expect(75, 15 * 60),
-        || async { Ok(mount_targets(ctx, fs).await?.is_empty().then_some(())) },
-    )
+    until("EFS mount targets deleted", Poll::expect(75, 15 * 60), || async {
+        Ok(mount_targets(ctx, fs).await?.is_empty().then_some(()))
+    })
     .await?;
     sweep_enis(ctx).await
 }
@@ -137,15 +99,7 @@ async fn sweep_enis(ctx: &Ctx) -> Result<()> {
             continue;
         };
         tracing::info!(eni = id, "deleting leftover network interface");
-        match ctx
-            .aws
-            .ec2
-            .delete_network_interface()
-            .network_interface_id(id)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        match ctx.aws.ec2.delete_network_interface().network_interface_id(id).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => {}
             r => {
                 r?;
@@ -159,15 +113,7 @@ pub async fn delete_file_system(ctx: &Ctx, fs: &str) -> Result<()> {
     let r = retry_while(
         super::DRAIN_BOUND,
         |e| has_code(e, &["FileSystemInUse"]),
-        || async {
-            ctx.aws
-                .efs
-                .delete_file_system()
-                .file_system_id(fs)
-                .send()
-                .await
-                .map_err(aws)
-        },
+        || async { ctx.aws.efs.delete_file_system().file_system_id(fs).send().await.map_err(aws) },
     )
     .await;
     match r {
@@ -176,48 +122,28 @@ pub async fn delete_file_system(ctx: &Ctx, fs: &str) -> Result<()> {
             r?;
         }
     }
-    until(
-        "EFS file system deleted",
-        Poll::expect(10, 10 * 60),
-        || async {
-            match ctx
-                .aws
-                .efs
-                .describe_file_systems()
-                .file_system_id(fs)
-                .send()
-                .await
-                .map_err(aws)
-            {
-                Err(e) if is_not_found(&e) => Ok(Some(())),
-                Err(e) => Err(e),
-                Ok(o) => Ok(o.file_systems().is_empty().then_some(())),
-            }
-        },
-    )
+    until("EFS file system deleted", Poll::expect(10, 10 * 60), || async {
+        match ctx.aws.efs.describe_file_systems().file_system_id(fs).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(Some(())),
+            Err(e) => Err(e),
+            Ok(o) => Ok(o.file_systems().is_empty().then_some(())),
+        }
+    })
     .await
 }
 
 pub fn nfs_group_names(domain: &str) -> [String; 2] {
-    [
-        format!("security-group-for-inbound-nfs-{domain}"),
-        format!("security-group-for-outbound-nfs-{domain}"),
-    ]
+    [format!("security-group-for-inbound-nfs-{domain}"), format!("security-group-for-outbound-nfs-{domain}")]
 }
 
 /// (group id, ingress rules, egress rules) of the domain's NFS groups.
-async fn nfs_groups(
-    ctx: &Ctx,
-    domain: &str,
-) -> Result<Vec<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
+async fn nfs_groups(ctx: &Ctx, domain: &str) -> Result<Vec<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
     let [inbound, outbound] = nfs_group_names(domain);
-    let mut call = ctx.aws.ec2.describe_security_groups().filters(
-        aws_sdk_ec2::types::Filter::builder()
-            .name("group-name")
-            .values(inbound)
-            .values(outbound)
-            .build(),
-    );
+    let mut call = ctx
+        .aws
+        .ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(inbound).values(outbound).build());
     if let Ok(vpc) = ctx.state.id("vpc") {
         call = call.filters(ec2_filter("vpc-id", vpc));
     }
@@ -226,11 +152,7 @@ async fn nfs_groups(
         .security_groups()
         .iter()
         .filter_map(|g| {
-            Some((
-                g.group_id()?.to_string(),
-                g.ip_permissions().to_vec(),
-                g.ip_permissions_egress().to_vec(),
-            ))
+            Some((g.group_id()?.to_string(), g.ip_permissions().to_vec(), g.ip_permissions_egress().to_vec()))
         })
         .collect())
 }
@@ -239,11 +161,7 @@ async fn nfs_groups(
 pub async fn delete_nfs_groups(ctx: &Ctx, domain: &str) -> Result<()> {
     let groups = nfs_groups(ctx, domain).await?;
     let refs = |perms: &[IpPermission]| -> Vec<IpPermission> {
-        perms
-            .iter()
-            .filter(|p| !p.user_id_group_pairs().is_empty())
-            .cloned()
-            .collect()
+        perms.iter().filter(|p| !p.user_id_group_pairs().is_empty()).cloned().collect()
     };
     for (id, ingress, egress) in &groups {
         let (ingress, egress) = (refs(ingress), refs(egress));

@@ -7,9 +7,8 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_networkfirewall::types::{
-    FirewallPolicy, FirewallStatusValue, GeneratedRulesType, IpSet, RuleGroup, RuleGroupType,
-    RuleVariables, RulesSource, RulesSourceList, StatefulRuleGroupReference, SubnetMapping, Tag,
-    TargetType,
+    FirewallPolicy, FirewallStatusValue, GeneratedRulesType, IpSet, RuleGroup, RuleGroupType, RuleVariables,
+    RulesSource, RulesSourceList, StatefulRuleGroupReference, SubnetMapping, Tag, TargetType,
 };
 
 use super::check::Health;
@@ -31,13 +30,7 @@ pub fn firewall_name(ctx: &Ctx) -> String {
 fn tags(ctx: &Ctx, step: &Step) -> Vec<Tag> {
     ctx.tags(&step.id, None)
         .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value set")
-        })
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
         .collect()
 }
 
@@ -64,47 +57,26 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
             }
         }
         Spec::FirewallPolicy => {
-            match nfw
-                .describe_firewall_policy()
-                .firewall_policy_name(policy_name(ctx))
-                .send()
-                .await
-                .map_err(aws)
-            {
+            match nfw.describe_firewall_policy().firewall_policy_name(policy_name(ctx)).send().await.map_err(aws) {
                 Err(e) if is_not_found(&e) => return Ok(None),
                 r => {
-                    let r = r?
-                        .firewall_policy_response
-                        .context("no FirewallPolicyResponse")?;
+                    let r = r?.firewall_policy_response.context("no FirewallPolicyResponse")?;
                     (r.firewall_policy_arn, r.tags.unwrap_or_default())
                 }
             }
         }
-        Spec::Firewall => {
-            match nfw
-                .describe_firewall()
-                .firewall_name(firewall_name(ctx))
-                .send()
-                .await
-                .map_err(aws)
-            {
+        Spec::Firewall { .. } => {
+            match nfw.describe_firewall().firewall_name(firewall_name(ctx)).send().await.map_err(aws) {
                 Err(e) if is_not_found(&e) => return Ok(None),
                 r => {
-                    let f = r?
-                        .firewall
-                        .context("DescribeFirewall returned no Firewall")?;
-                    (
-                        f.firewall_arn.unwrap_or_default(),
-                        f.tags.unwrap_or_default(),
-                    )
+                    let f = r?.firewall.context("DescribeFirewall returned no Firewall")?;
+                    (f.firewall_arn.unwrap_or_default(), f.tags.unwrap_or_default())
                 }
             }
         }
         _ => bail!("{} is not a Network Firewall resource", step.id),
     };
-    let ours = tags
-        .iter()
-        .any(|t| t.key == TAG_STACK && t.value == ctx.stack())
+    let ours = tags.iter().any(|t| t.key == TAG_STACK && t.value == ctx.stack())
         && tags.iter().any(|t| t.key == TAG_STEP && t.value == step.id);
     if !ours {
         bail!(
@@ -117,9 +89,7 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
 }
 
 pub fn rule_group_body(ctx: &Ctx) -> Result<RuleGroup> {
-    let home = IpSet::builder()
-        .definition(ctx.s.vpc_cidr.to_string())
-        .build()?;
+    let home = IpSet::builder().definition(ctx.s.vpc_cidr.to_string()).build()?;
     let list = RulesSourceList::builder()
         .set_targets(Some(ctx.s.allowed_domains.clone()))
         .target_types(TargetType::HttpHost)
@@ -128,9 +98,7 @@ pub fn rule_group_body(ctx: &Ctx) -> Result<RuleGroup> {
         .build()?;
     Ok(RuleGroup::builder()
         .rule_variables(
-            RuleVariables::builder()
-                .set_ip_sets(Some(HashMap::from([("HOME_NET".to_string(), home)])))
-                .build(),
+            RuleVariables::builder().set_ip_sets(Some(HashMap::from([("HOME_NET".to_string(), home)]))).build(),
         )
         .rules_source(RulesSource::builder().rules_source_list(list).build())
         .build())
@@ -149,10 +117,7 @@ pub async fn create_rule_group(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    Ok(out
-        .rule_group_response
-        .context("CreateRuleGroup returned no RuleGroupResponse")?
-        .rule_group_arn)
+    Ok(out.rule_group_response.context("CreateRuleGroup returned no RuleGroupResponse")?.rule_group_arn)
 }
 
 pub async fn create_policy(ctx: &Ctx, step: &Step) -> Result<String> {
@@ -160,11 +125,7 @@ pub async fn create_policy(ctx: &Ctx, step: &Step) -> Result<String> {
     let policy = FirewallPolicy::builder()
         .stateless_default_actions("aws:forward_to_sfe")
         .stateless_fragment_default_actions("aws:pass")
-        .stateful_rule_group_references(
-            StatefulRuleGroupReference::builder()
-                .resource_arn(group)
-                .build()?,
-        )
+        .stateful_rule_group_references(StatefulRuleGroupReference::builder().resource_arn(group).build()?)
         .build()?;
     let out = ctx
         .aws
@@ -176,18 +137,17 @@ pub async fn create_policy(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    Ok(out
-        .firewall_policy_response
-        .context("CreateFirewallPolicy returned no response")?
-        .firewall_policy_arn)
+    Ok(out.firewall_policy_response.context("CreateFirewallPolicy returned no response")?.firewall_policy_arn)
 }
 
 pub async fn create_firewall(ctx: &Ctx, step: &Step) -> Result<String> {
-    let (policy, subnet, vpc) = (
-        ctx.state.id("nfw.policy")?,
-        ctx.state.id("subnet.firewall")?,
-        ctx.state.id("vpc")?,
-    );
+    let Spec::Firewall { subnets } = &step.spec else { bail!("{} is not a firewall", step.id) };
+    let (policy, vpc) = (ctx.state.id("nfw.policy")?, ctx.state.id("vpc")?);
+    let mappings = ctx
+        .ids(subnets)?
+        .into_iter()
+        .map(|s| SubnetMapping::builder().subnet_id(s).build())
+        .collect::<Result<Vec<_>, _>>()?;
     let out = ctx
         .aws
         .nfw
@@ -195,7 +155,7 @@ pub async fn create_firewall(ctx: &Ctx, step: &Step) -> Result<String> {
         .firewall_name(firewall_name(ctx))
         .firewall_policy_arn(policy)
         .vpc_id(vpc)
-        .subnet_mappings(SubnetMapping::builder().subnet_id(subnet).build()?)
+        .set_subnet_mappings(Some(mappings))
         .delete_protection(false)
         .subnet_change_protection(false)
         .firewall_policy_change_protection(false)
@@ -203,59 +163,43 @@ pub async fn create_firewall(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    out.firewall
-        .and_then(|f| f.firewall_arn)
-        .context("CreateFirewall returned no FirewallArn")
+    out.firewall.and_then(|f| f.firewall_arn).context("CreateFirewall returned no FirewallArn")
 }
 
-/// READY, and the endpoint of every mapped AZ READY; records each endpoint id.
+/// READY, and the endpoint of every zone's AZ READY; records each endpoint
+/// id as `endpoint.{az}` (routes read them by zone, never "the first").
 pub async fn wait_ready(ctx: &Ctx, step: &Step, arn: &str) -> Result<()> {
-    let az = ctx.s.availability_zone.clone();
-    let endpoint = until(
-        "firewall READY with its endpoints",
-        Poll::expect(330, 30 * 60),
-        || async {
-            let out = ctx
-                .aws
-                .nfw
-                .describe_firewall()
-                .firewall_arn(arn)
-                .send()
-                .await
-                .map_err(aws)?;
-            let Some(status) = out.firewall_status else {
-                return Ok(None);
-            };
-            crate::progress::observed(status.status.as_str());
-            if status.status == FirewallStatusValue::Deleting {
-                bail!("firewall {arn} is being deleted (deleted out of band?)");
+    let azs: Vec<String> = ctx.s.zones.iter().map(|z| z.az.clone()).collect();
+    let endpoints = until("firewall READY with its endpoints", Poll::expect(330, 30 * 60), || async {
+        let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+        let Some(status) = out.firewall_status else {
+            return Ok(None);
+        };
+        crate::progress::observed(status.status.as_str());
+        if status.status == FirewallStatusValue::Deleting {
+            bail!("firewall {arn} is being deleted (deleted out of band?)");
+        }
+        if status.status != FirewallStatusValue::Ready {
+            return Ok(None);
+        }
+        let sync = status.sync_states.unwrap_or_default();
+        let mut found = Vec::new();
+        for az in &azs {
+            let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
+            match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
+                (Some("READY"), Some(e)) => found.push((format!("endpoint.{az}"), e.clone())),
+                _ => return Ok(None),
             }
-            if status.status != FirewallStatusValue::Ready {
-                return Ok(None);
-            }
-            let sync = status.sync_states.unwrap_or_default();
-            let Some(att) = sync.get(&az).and_then(|s| s.attachment.as_ref()) else {
-                return Ok(None);
-            };
-            let ready = att.status.as_ref().map(|s| s.as_str()) == Some("READY");
-            Ok(if ready { att.endpoint_id.clone() } else { None })
-        },
-    )
+        }
+        Ok(Some(found))
+    })
     .await?;
-    ctx.state
-        .ready(&step.id, &[(&format!("endpoint.{az}"), endpoint)])
+    let attrs: Vec<(&str, String)> = endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    ctx.state.ready(&step.id, &attrs)
 }
 
 pub async fn health(ctx: &Ctx, arn: &str) -> Result<Health> {
-    match ctx
-        .aws
-        .nfw
-        .describe_firewall()
-        .firewall_arn(arn)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(Health::Missing),
         Err(e) => Err(e),
         Ok(o) => Ok(match o.firewall_status.map(|s| s.status) {
@@ -266,30 +210,14 @@ pub async fn health(ctx: &Ctx, arn: &str) -> Result<Health> {
 }
 
 pub async fn delete_firewall(ctx: &Ctx, arn: &str) -> Result<()> {
-    match ctx
-        .aws
-        .nfw
-        .delete_firewall()
-        .firewall_arn(arn)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.nfw.delete_firewall().firewall_arn(arn).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => return Ok(()),
         r => {
             r?;
         }
     }
     until("firewall deleted", Poll::expect(450, 30 * 60), || async {
-        match ctx
-            .aws
-            .nfw
-            .describe_firewall()
-            .firewall_arn(arn)
-            .send()
-            .await
-            .map_err(aws)
-        {
+        match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(Some(())),
             Err(e) => Err(e),
             Ok(_) => Ok(None),
@@ -309,13 +237,7 @@ const REFERENCE_BOUND: std::time::Duration = std::time::Duration::from_secs(5 * 
 
 pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
     let r = retry_while(REFERENCE_BOUND, in_use, || async {
-        ctx.aws
-            .nfw
-            .delete_firewall_policy()
-            .firewall_policy_arn(arn)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
     })
     .await;
     match r {
@@ -326,13 +248,7 @@ pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
 
 pub async fn delete_rule_group(ctx: &Ctx, arn: &str) -> Result<()> {
     let r = retry_while(REFERENCE_BOUND, in_use, || async {
-        ctx.aws
-            .nfw
-            .delete_rule_group()
-            .rule_group_arn(arn)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.nfw.delete_rule_group().rule_group_arn(arn).send().await.map_err(aws)
     })
     .await;
     match r {
@@ -353,9 +269,7 @@ pub async fn read_allow_list(ctx: &Ctx, arn: &str) -> Result<(Vec<String>, RuleG
         .await
         .map_err(aws)
         .with_context(|| format!("reading rule group {arn}"))?;
-    let group = out
-        .rule_group
-        .with_context(|| format!("DescribeRuleGroup returned no RuleGroup for {arn}"))?;
+    let group = out.rule_group.with_context(|| format!("DescribeRuleGroup returned no RuleGroup for {arn}"))?;
     let domains = group
         .rules_source()
         .and_then(|s| s.rules_source_list())
@@ -387,11 +301,7 @@ pub async fn edit_allow_list(
         if after == before {
             return Ok((before, after));
         }
-        if let Some(list) = group
-            .rules_source
-            .as_mut()
-            .and_then(|s| s.rules_source_list.as_mut())
-        {
+        if let Some(list) = group.rules_source.as_mut().and_then(|s| s.rules_source_list.as_mut()) {
             list.targets = after.clone();
         }
         let r = ctx
@@ -415,10 +325,28 @@ pub async fn edit_allow_list(
                 crate::wait::sleep(std::time::Duration::from_millis(500 * attempt as u64)).await;
             }
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("updating the allow-list of rule group {arn} (attempt {attempt})")
-                });
+                return Err(e)
+                    .with_context(|| format!("updating the allow-list of rule group {arn} (attempt {attempt})"));
             }
         }
     }
+}
+
+/// Maps the firewall to subnets of zones added to a live stack, then waits
+/// until every zone's endpoint is READY (recording the new endpoints).
+pub async fn associate_subnets(ctx: &Ctx, step: &Step, arn: &str, subnets: Vec<String>) -> Result<()> {
+    if !subnets.is_empty() {
+        let mappings =
+            subnets.iter().map(|s| SubnetMapping::builder().subnet_id(s).build()).collect::<Result<Vec<_>, _>>()?;
+        ctx.aws
+            .nfw
+            .associate_subnets()
+            .firewall_arn(arn)
+            .set_subnet_mappings(Some(mappings))
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("mapping firewall {arn} to subnets {}", subnets.join(", ")))?;
+    }
+    wait_ready(ctx, step, arn).await
 }

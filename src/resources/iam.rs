@@ -16,13 +16,7 @@ use crate::wait::retry_while;
 fn tags(ctx: &Ctx, step: &Step) -> Vec<Tag> {
     ctx.tags(&step.id, None)
         .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value set")
-        })
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
         .collect()
 }
 
@@ -133,23 +127,11 @@ pub fn execution_policy(ctx: &Ctx) -> serde_json::Value {
 }
 
 fn policy_arn(ctx: &Ctx) -> String {
-    format!(
-        "arn:aws:iam::{}:policy/{}",
-        ctx.account,
-        ctx.s.policy_name()
-    )
+    format!("arn:aws:iam::{}:policy/{}", ctx.account, ctx.s.policy_name())
 }
 
 pub async fn find_policy(ctx: &Ctx) -> Result<Option<String>> {
-    match ctx
-        .aws
-        .iam
-        .get_policy()
-        .policy_arn(policy_arn(ctx))
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(None),
         r => Ok(r?.policy().and_then(|p| p.arn()).map(str::to_string)),
     }
@@ -168,32 +150,18 @@ pub async fn create_policy(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    out.policy()
-        .and_then(|p| p.arn())
-        .map(str::to_string)
-        .context("CreatePolicy returned no ARN")
+    out.policy().and_then(|p| p.arn()).map(str::to_string).context("CreatePolicy returned no ARN")
 }
 
 pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
     let iam = &ctx.aws.iam;
-    match iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match iam.list_policy_versions().policy_arn(arn).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(e),
         Ok(v) => {
             for ver in v.versions().iter().filter(|v| !v.is_default_version()) {
                 if let Some(id) = ver.version_id() {
-                    iam.delete_policy_version()
-                        .policy_arn(arn)
-                        .version_id(id)
-                        .send()
-                        .await
-                        .map_err(aws)?;
+                    iam.delete_policy_version().policy_arn(arn).version_id(id).send().await.map_err(aws)?;
                 }
             }
         }
@@ -201,13 +169,7 @@ pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
     let r = retry_while(
         DRAIN_BOUND,
         |e| has_code(e, &["DeleteConflict"]),
-        || async {
-            iam.delete_policy()
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(aws)
-        },
+        || async { iam.delete_policy().policy_arn(arn).send().await.map_err(aws) },
     )
     .await;
     match r {
@@ -217,15 +179,7 @@ pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
 }
 
 pub async fn find_role(ctx: &Ctx) -> Result<Option<String>> {
-    match ctx
-        .aws
-        .iam
-        .get_role()
-        .role_name(ctx.s.role_name())
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(None),
         r => Ok(r?.role().map(|r| r.arn().to_string())),
     }
@@ -244,9 +198,7 @@ pub async fn create_role(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    out.role()
-        .map(|r| r.arn().to_string())
-        .context("CreateRole returned no role")
+    out.role().map(|r| r.arn().to_string()).context("CreateRole returned no role")
 }
 
 fn role_name(arn: &str) -> &str {
@@ -257,14 +209,7 @@ fn role_name(arn: &str) -> &str {
 pub async fn settle_role(ctx: &Ctx, arn: &str) -> Result<()> {
     let policy = ctx.state.id("iam.policy")?;
     retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
-        ctx.aws
-            .iam
-            .attach_role_policy()
-            .role_name(role_name(arn))
-            .policy_arn(&policy)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.iam.attach_role_policy().role_name(role_name(arn)).policy_arn(&policy).send().await.map_err(aws)
     })
     .await?;
     Ok(())
@@ -273,24 +218,13 @@ pub async fn settle_role(ctx: &Ctx, arn: &str) -> Result<()> {
 pub async fn delete_role(ctx: &Ctx, arn: &str) -> Result<()> {
     let iam = &ctx.aws.iam;
     let name = role_name(arn);
-    match iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(e),
         Ok(out) => {
             for p in out.attached_policies() {
                 if let Some(parn) = p.policy_arn() {
-                    iam.detach_role_policy()
-                        .role_name(name)
-                        .policy_arn(parn)
-                        .send()
-                        .await
-                        .map_err(aws)?;
+                    iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
                 }
             }
         }

@@ -19,10 +19,7 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
         .send()
         .await
         .map_err(aws)?;
-    Ok(out
-        .internet_gateways()
-        .iter()
-        .find_map(|g| g.internet_gateway_id().map(str::to_string)))
+    Ok(out.internet_gateways().iter().find_map(|g| g.internet_gateway_id().map(str::to_string)))
 }
 
 pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
@@ -44,33 +41,16 @@ pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
 /// The attachment exists if the gateway is attached to our VPC.
 pub async fn find_attachment(ctx: &Ctx) -> Result<Option<String>> {
     let (igw, vpc) = (ctx.state.id("igw")?, ctx.state.id("vpc")?);
-    let out = ctx
-        .aws
-        .ec2
-        .describe_internet_gateways()
-        .internet_gateway_ids(&igw)
-        .send()
-        .await
-        .map_err(aws)?;
-    let attached = out
-        .internet_gateways()
-        .iter()
-        .flat_map(|g| g.attachments())
-        .any(|a| a.vpc_id() == Some(vpc.as_str()));
+    let out = ctx.aws.ec2.describe_internet_gateways().internet_gateway_ids(&igw).send().await.map_err(aws)?;
+    let attached =
+        out.internet_gateways().iter().flat_map(|g| g.attachments()).any(|a| a.vpc_id() == Some(vpc.as_str()));
     Ok(attached.then(|| format!("{igw}|{vpc}")))
 }
 
 pub async fn attach(ctx: &Ctx) -> Result<String> {
     let (igw, vpc) = (ctx.state.id("igw")?, ctx.state.id("vpc")?);
     let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-        ctx.aws
-            .ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(&igw)
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.map_err(aws)
     })
     .await;
     match r {
@@ -83,8 +63,7 @@ pub async fn attach(ctx: &Ctx) -> Result<String> {
 }
 
 fn split(id: &str) -> Result<(&str, &str)> {
-    id.split_once('|')
-        .ok_or_else(|| anyhow!("malformed attachment id '{id}' (want igw|vpc)"))
+    id.split_once('|').ok_or_else(|| anyhow!("malformed attachment id '{id}' (want igw|vpc)"))
 }
 
 /// Detaching fails with DependencyViolation while the VPC still has mapped
@@ -92,14 +71,7 @@ fn split(id: &str) -> Result<(&str, &str)> {
 pub async fn detach(ctx: &Ctx, id: &str) -> Result<()> {
     let (igw, vpc) = split(id)?;
     let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
-        ctx.aws
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(igw)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.ec2.detach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await.map_err(aws)
     })
     .await;
     match r {
@@ -110,13 +82,7 @@ pub async fn detach(ctx: &Ctx, id: &str) -> Result<()> {
 
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
     let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
-        ctx.aws
-            .ec2
-            .delete_internet_gateway()
-            .internet_gateway_id(id)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map_err(aws)
     })
     .await;
     match r {

@@ -45,41 +45,17 @@ pub async fn find_key(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     while let Some(page) = pages.next().await {
         for k in page.map_err(aws)?.keys() {
             let Some(id) = k.key_id() else { continue };
-            let tags = match ctx
-                .aws
-                .kms
-                .list_resource_tags()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(aws)
-            {
+            let tags = match ctx.aws.kms.list_resource_tags().key_id(id).send().await.map_err(aws) {
                 Ok(t) => t,
                 Err(e) if has_code(&e, &["AccessDeniedException"]) || is_not_found(&e) => continue,
                 Err(e) => return Err(e),
             };
-            let has = |k: &str, v: &str| {
-                tags.tags()
-                    .iter()
-                    .any(|t| t.tag_key() == k && t.tag_value() == v)
-            };
+            let has = |k: &str, v: &str| tags.tags().iter().any(|t| t.tag_key() == k && t.tag_value() == v);
             if has(TAG_STACK, ctx.stack()) && has(TAG_STEP, &step.id) {
-                let meta = ctx
-                    .aws
-                    .kms
-                    .describe_key()
-                    .key_id(id)
-                    .send()
-                    .await
-                    .map_err(aws)?;
+                let meta = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
                 let state = meta.key_metadata().and_then(|m| m.key_state().cloned());
-                if !matches!(
-                    state,
-                    Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)
-                ) {
-                    return Ok(meta
-                        .key_metadata()
-                        .map(|m| m.arn().unwrap_or(id).to_string()));
+                if !matches!(state, Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
+                    return Ok(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
                 }
             }
         }
@@ -95,13 +71,7 @@ pub async fn create_key(ctx: &Ctx, step: &Step) -> Result<String> {
     let tags: Vec<Tag> = ctx
         .tags(&step.id, name)
         .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .expect("key and value set")
-        })
+        .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().expect("key and value set"))
         .collect();
     let out = ctx
         .aws
@@ -113,35 +83,19 @@ pub async fn create_key(ctx: &Ctx, step: &Step) -> Result<String> {
         .send()
         .await
         .map_err(aws)?;
-    out.key_metadata()
-        .and_then(|m| m.arn())
-        .map(str::to_string)
-        .context("CreateKey returned no key ARN")
+    out.key_metadata().and_then(|m| m.arn()).map(str::to_string).context("CreateKey returned no key ARN")
 }
 
 /// Rotation for the EBS key; then wait until the key is Enabled.
 pub async fn settle_key(ctx: &Ctx, role: KeyRole, id: &str) -> Result<()> {
     if role == KeyRole::Ebs {
         retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-            ctx.aws
-                .kms
-                .enable_key_rotation()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(aws)
+            ctx.aws.kms.enable_key_rotation().key_id(id).send().await.map_err(aws)
         })
         .await?;
     }
     until("KMS key enabled", Poll::fast(300), || async {
-        let out = ctx
-            .aws
-            .kms
-            .describe_key()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(aws)?;
+        let out = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
         match out.key_metadata().and_then(|m| m.key_state()) {
             Some(KeyState::Enabled) => Ok(Some(())),
             Some(KeyState::PendingDeletion) => {
@@ -155,15 +109,7 @@ pub async fn settle_key(ctx: &Ctx, role: KeyRole, id: &str) -> Result<()> {
 
 /// A key pending deletion cannot be used: treated as missing (a new one is made).
 pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
-    match ctx
-        .aws
-        .kms
-        .describe_key()
-        .key_id(id)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(Health::Missing),
         Err(e) => Err(e),
         Ok(o) => Ok(match o.key_metadata().and_then(|m| m.key_state()) {
@@ -175,16 +121,7 @@ pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
 }
 
 pub async fn delete_key(ctx: &Ctx, id: &str) -> Result<()> {
-    match ctx
-        .aws
-        .kms
-        .schedule_key_deletion()
-        .key_id(id)
-        .pending_window_in_days(7)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.kms.schedule_key_deletion().key_id(id).pending_window_in_days(7).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(()),
         // Already pending deletion (an earlier, interrupted down).
         Err(e) if has_code(&e, &["KMSInvalidStateException"]) => Ok(()),
@@ -203,46 +140,21 @@ fn alias_parts(step: &Step) -> Result<(&str, &str)> {
 pub async fn find_alias(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     let (key_step, alias) = alias_parts(step)?;
     let key = ctx.state.id(key_step)?;
-    let out = ctx
-        .aws
-        .kms
-        .list_aliases()
-        .key_id(&key)
-        .send()
-        .await
-        .map_err(aws)?;
-    Ok(out
-        .aliases()
-        .iter()
-        .any(|a| a.alias_name() == Some(alias))
-        .then(|| alias.to_string()))
+    let out = ctx.aws.kms.list_aliases().key_id(&key).send().await.map_err(aws)?;
+    Ok(out.aliases().iter().any(|a| a.alias_name() == Some(alias)).then(|| alias.to_string()))
 }
 
 pub async fn create_alias(ctx: &Ctx, step: &Step) -> Result<String> {
     let (key_step, alias) = alias_parts(step)?;
     let key = ctx.state.id(key_step)?;
     let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-        ctx.aws
-            .kms
-            .create_alias()
-            .alias_name(alias)
-            .target_key_id(&key)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.kms.create_alias().alias_name(alias).target_key_id(&key).send().await.map_err(aws)
     })
     .await;
     match r {
         // The alias survived its key (the key was replaced): point it at ours.
         Err(e) if has_code(&e, &["AlreadyExistsException"]) => {
-            ctx.aws
-                .kms
-                .update_alias()
-                .alias_name(alias)
-                .target_key_id(&key)
-                .send()
-                .await
-                .map_err(aws)?;
+            ctx.aws.kms.update_alias().alias_name(alias).target_key_id(&key).send().await.map_err(aws)?;
         }
         r => {
             r?;
@@ -252,15 +164,7 @@ pub async fn create_alias(ctx: &Ctx, step: &Step) -> Result<String> {
 }
 
 pub async fn delete_alias(ctx: &Ctx, alias: &str) -> Result<()> {
-    match ctx
-        .aws
-        .kms
-        .delete_alias()
-        .alias_name(alias)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(()),
         r => r.map(|_| ()),
     }

@@ -64,14 +64,16 @@ impl Ctx {
 
     /// `provision:stack`, `provision:step` and, when given, `Name`.
     pub fn tags(&self, step: &str, name: Option<&str>) -> Vec<(String, String)> {
-        let mut t = vec![
-            (TAG_STACK.to_string(), self.stack().to_string()),
-            (TAG_STEP.to_string(), step.to_string()),
-        ];
+        let mut t = vec![(TAG_STACK.to_string(), self.stack().to_string()), (TAG_STEP.to_string(), step.to_string())];
         if let Some(n) = name {
             t.push(("Name".to_string(), n.to_string()));
         }
         t
+    }
+
+    /// The recorded ids of several steps (a resource spanning every zone).
+    pub fn ids(&self, steps: &[String]) -> Result<Vec<String>> {
+        steps.iter().map(|s| self.state.id(s)).collect()
     }
 
     /// EC2 tag specifications for a create call.
@@ -92,23 +94,14 @@ impl Ctx {
     pub fn ec2_tag_filters(&self, step: &str) -> Vec<aws_sdk_ec2::types::Filter> {
         use aws_sdk_ec2::types::Filter;
         vec![
-            Filter::builder()
-                .name(format!("tag:{TAG_STACK}"))
-                .values(self.stack())
-                .build(),
-            Filter::builder()
-                .name(format!("tag:{TAG_STEP}"))
-                .values(step)
-                .build(),
+            Filter::builder().name(format!("tag:{TAG_STACK}")).values(self.stack()).build(),
+            Filter::builder().name(format!("tag:{TAG_STEP}")).values(step).build(),
         ]
     }
 }
 
 pub fn ec2_filter(name: &str, value: impl Into<String>) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder()
-        .name(name)
-        .values(value)
-        .build()
+    aws_sdk_ec2::types::Filter::builder().name(name).values(value).build()
 }
 
 /// How long teardown keeps retrying DependencyViolation while ENIs and
@@ -159,9 +152,7 @@ impl Action {
 pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
     let mut rec = ctx.state.record(&step.id);
     let mut action = None;
-    if let Some(r) = rec
-        .as_ref()
-        .filter(|r| matches!(r.status, Some(Status::Ready | Status::Retained)))
+    if let Some(r) = rec.as_ref().filter(|r| matches!(r.status, Some(Status::Ready | Status::Retained)))
         && let Some(id) = r.id.clone()
     {
         let health = check::check(&ctx, &step, &id)
@@ -185,14 +176,10 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                 action = Some(Action::Recreated);
             }
             check::Health::Failed(why) => {
-                eprintln!(
-                    "{}: {} {id} is in a failed state ({why}); replacing it",
-                    step.id,
-                    step.kind_name()
-                );
-                delete(&ctx, &step, &id).await.with_context(|| {
-                    format!("deleting failed {} {id} ({})", step.kind_name(), step.id)
-                })?;
+                eprintln!("{}: {} {id} is in a failed state ({why}); replacing it", step.id, step.kind_name());
+                delete(&ctx, &step, &id)
+                    .await
+                    .with_context(|| format!("deleting failed {} {id} ({})", step.kind_name(), step.id))?;
                 action = Some(Action::Replaced);
             }
         }
@@ -208,14 +195,12 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             id
         }
         None => {
-            let token = ctx
-                .state
-                .intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
+            let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
             let token = token.unwrap_or_default();
             let found = if interrupted {
-                find(&ctx, &step, &token).await.with_context(|| {
-                    format!("looking for an existing {} ({})", step.kind_name(), step.id)
-                })?
+                find(&ctx, &step, &token)
+                    .await
+                    .with_context(|| format!("looking for an existing {} ({})", step.kind_name(), step.id))?
             } else {
                 None
             };
@@ -237,9 +222,7 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             id
         }
     };
-    settle(&ctx, &step, &id)
-        .await
-        .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
+    settle(&ctx, &step, &id).await.with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
     ctx.state.ready(&step.id, &[])?;
     Ok(action.unwrap_or(Action::Created))
 }
@@ -252,7 +235,12 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
 async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
     if !matches!(
         step.spec,
-        Spec::SecurityGroup(_) | Spec::Bucket { .. } | Spec::VpceGateway
+        Spec::SecurityGroup(_)
+            | Spec::Bucket { .. }
+            | Spec::VpceGateway { .. }
+            | Spec::VpceInterface { .. }
+            | Spec::Firewall { .. }
+            | Spec::Domain { .. }
     ) {
         return Ok(Action::Unchanged);
     }
@@ -262,14 +250,19 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
     if changes.is_empty() {
         return Ok(Action::Unchanged);
     }
-    eprintln!(
-        "{}: {} {id} changed out of band ({}); restoring it",
-        step.id,
-        step.kind_name(),
-        changes.join("; ")
-    );
+    eprintln!("{}: {} {id} changed out of band ({}); restoring it", step.id, step.kind_name(), changes.join("; "));
+    let missing = drift::missing_members(ctx, step, id).await?;
     match &step.spec {
-        Spec::VpceGateway => vpc_endpoint::reset_s3_policy(ctx, id).await,
+        Spec::Firewall { .. } => firewall::associate_subnets(ctx, step, id, missing).await,
+        Spec::VpceInterface { .. } => vpc_endpoint::extend(ctx, id, missing, Vec::new()).await,
+        Spec::VpceGateway { .. } => {
+            async {
+                vpc_endpoint::extend(ctx, id, Vec::new(), missing).await?;
+                vpc_endpoint::reset_s3_policy(ctx, id).await
+            }
+            .await
+        }
+        Spec::Domain { .. } => sagemaker::add_subnets(ctx, id, missing).await,
         _ => settle(ctx, step, id).await,
     }
     .with_context(|| format!("restoring {} {id} ({})", step.kind_name(), step.id))?;
@@ -282,16 +275,14 @@ async fn keep_reason(ctx: &Ctx, step: &Step, id: &str) -> Result<Option<String>>
     let keep_data = !ctx.down.delete_data;
     Ok(match (&step.spec, step.id.as_str()) {
         (Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups, _) if !purge => {
-            Some(
-                "SageMaker home directories (EFS); remove with `provision down --purge-efs`".into(),
-            )
+            Some("SageMaker home directories (EFS); remove with `provision down --purge-efs`".into())
         }
-        (_, "subnet.sagemaker" | "vpc") if !purge && efs_recorded(ctx) => {
+        (Spec::Vpc | Spec::Subnet { .. }, _)
+            if (step.id == "vpc" || step.id.starts_with("subnet.sagemaker")) && !purge && efs_recorded(ctx) =>
+        {
             Some("the retained EFS needs it; remove with `provision down --purge-efs`".into())
         }
-        (Spec::Bucket { .. }, _) if keep_data && !bucket_empty(ctx, id).await? => {
-            Some(BUCKET_KEPT.into())
-        }
+        (Spec::Bucket { .. }, _) if keep_data && !bucket_empty(ctx, id).await? => Some(BUCKET_KEPT.into()),
         (Spec::KmsKey(KeyRole::S3), _) | (Spec::KmsAlias { .. }, "kms.s3.alias")
             if keep_data && data_kept(ctx).await? =>
         {
@@ -304,15 +295,11 @@ async fn keep_reason(ctx: &Ctx, step: &Step, id: &str) -> Result<Option<String>>
 const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --delete-data`";
 
 fn efs_recorded(ctx: &Ctx) -> bool {
-    ctx.state
-        .record("efs.file_system")
-        .is_some_and(|r| r.id.is_some())
+    ctx.state.record("efs.file_system").is_some_and(|r| r.id.is_some())
 }
 
 async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
-    s3::is_empty(ctx, name)
-        .await
-        .with_context(|| format!("checking whether bucket {name} is empty"))
+    s3::is_empty(ctx, name).await.with_context(|| format!("checking whether bucket {name} is empty"))
 }
 
 /// A recorded bucket holds data (so it, and the key that encrypts it, stay).
@@ -337,17 +324,10 @@ pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String,
         Some(id) => Some(id),
         None => {
             // Never recorded, or a create whose answer was lost: look for it.
-            let token = rec
-                .as_ref()
-                .and_then(|r| r.token.clone())
-                .unwrap_or_default();
-            let interrupted = rec
-                .as_ref()
-                .is_some_and(|r| r.status == Some(Status::Creating));
-            let discoverable = matches!(
-                step.spec,
-                Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups
-            );
+            let token = rec.as_ref().and_then(|r| r.token.clone()).unwrap_or_default();
+            let interrupted = rec.as_ref().is_some_and(|r| r.status == Some(Status::Creating));
+            let discoverable =
+                matches!(step.spec, Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups);
             if interrupted || discoverable {
                 find(ctx, step, &token)
                     .await
@@ -399,21 +379,21 @@ async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
         Spec::Vpc => vpc::find(ctx, step).await,
         Spec::Subnet { .. } => subnet::find(ctx, step).await,
         Spec::SecurityGroup(_) => security_group::find(ctx, step).await,
-        Spec::Eip => eip::find(ctx, step).await,
+        Spec::Eip { .. } => eip::find(ctx, step).await,
         Spec::InternetGateway => igw::find(ctx, step).await,
         Spec::IgwAttach => igw::find_attachment(ctx).await,
-        Spec::NatGateway => nat::find(ctx, step, token).await,
-        Spec::RuleGroup | Spec::FirewallPolicy | Spec::Firewall => firewall::find(ctx, step).await,
+        Spec::NatGateway { .. } => nat::find(ctx, step, token).await,
+        Spec::RuleGroup | Spec::FirewallPolicy | Spec::Firewall { .. } => firewall::find(ctx, step).await,
         Spec::RouteTable { .. } => route_table::find(ctx, step).await,
         Spec::RouteTableAssoc { .. } => route_table::find_assoc(ctx, step).await,
         Spec::Route { .. } => route::find(ctx, step).await,
-        Spec::VpceGateway | Spec::VpceInterface { .. } => vpc_endpoint::find(ctx, step).await,
+        Spec::VpceGateway { .. } | Spec::VpceInterface { .. } => vpc_endpoint::find(ctx, step).await,
         Spec::KmsKey(_) => kms::find_key(ctx, step).await,
         Spec::KmsAlias { .. } => kms::find_alias(ctx, step).await,
         Spec::Bucket { .. } => s3::find(ctx, step).await,
         Spec::IamPolicy => iam::find_policy(ctx).await,
         Spec::IamRole => iam::find_role(ctx).await,
-        Spec::Domain => sagemaker::find_domain(ctx).await,
+        Spec::Domain { .. } => sagemaker::find_domain(ctx).await,
         Spec::UserProfile { name } => sagemaker::find_user(ctx, name).await,
         Spec::App { user } => sagemaker::find_app(ctx, user).await,
         Spec::EfsMountTargets | Spec::EfsFileSystem => efs::find(ctx).await,
@@ -426,25 +406,23 @@ async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
         Spec::Vpc => vpc::create(ctx, step).await,
         Spec::Subnet { .. } => subnet::create(ctx, step).await,
         Spec::SecurityGroup(_) => security_group::create(ctx, step).await,
-        Spec::Eip => eip::create(ctx, step).await,
+        Spec::Eip { .. } => eip::create(ctx, step).await,
         Spec::InternetGateway => igw::create(ctx, step).await,
         Spec::IgwAttach => igw::attach(ctx).await,
-        Spec::NatGateway => nat::create(ctx, step, token).await,
+        Spec::NatGateway { .. } => nat::create(ctx, step, token).await,
         Spec::RuleGroup => firewall::create_rule_group(ctx, step).await,
         Spec::FirewallPolicy => firewall::create_policy(ctx, step).await,
-        Spec::Firewall => firewall::create_firewall(ctx, step).await,
+        Spec::Firewall { .. } => firewall::create_firewall(ctx, step).await,
         Spec::RouteTable { .. } => route_table::create(ctx, step, token).await,
         Spec::RouteTableAssoc { .. } => route_table::associate(ctx, step).await,
         Spec::Route { .. } => route::create(ctx, step).await,
-        Spec::VpceGateway | Spec::VpceInterface { .. } => {
-            vpc_endpoint::create(ctx, step, token).await
-        }
+        Spec::VpceGateway { .. } | Spec::VpceInterface { .. } => vpc_endpoint::create(ctx, step, token).await,
         Spec::KmsKey(_) => kms::create_key(ctx, step).await,
         Spec::KmsAlias { .. } => kms::create_alias(ctx, step).await,
         Spec::Bucket { .. } => s3::create(ctx, step).await,
         Spec::IamPolicy => iam::create_policy(ctx, step).await,
         Spec::IamRole => iam::create_role(ctx, step).await,
-        Spec::Domain => sagemaker::create_domain(ctx, step).await,
+        Spec::Domain { .. } => sagemaker::create_domain(ctx, step).await,
         Spec::UserProfile { name } => sagemaker::create_user(ctx, step, name).await,
         Spec::App { user } => sagemaker::create_app(ctx, step, user).await,
         Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups => {
@@ -457,15 +435,13 @@ async fn settle(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
     match &step.spec {
         Spec::Vpc => vpc::settle(ctx, id).await,
         Spec::SecurityGroup(role) => security_group::settle(ctx, *role, id).await,
-        Spec::NatGateway => nat::wait_available(ctx, id).await,
-        Spec::Firewall => firewall::wait_ready(ctx, step, id).await,
-        Spec::VpceGateway | Spec::VpceInterface { .. } => {
-            vpc_endpoint::wait_available(ctx, id).await
-        }
+        Spec::NatGateway { .. } => nat::wait_available(ctx, id).await,
+        Spec::Firewall { .. } => firewall::wait_ready(ctx, step, id).await,
+        Spec::VpceGateway { .. } | Spec::VpceInterface { .. } => vpc_endpoint::wait_available(ctx, id).await,
         Spec::KmsKey(role) => kms::settle_key(ctx, *role, id).await,
         Spec::Bucket { .. } => s3::settle(ctx, step, id).await,
         Spec::IamRole => iam::settle_role(ctx, id).await,
-        Spec::Domain => sagemaker::wait_domain(ctx, id).await,
+        Spec::Domain { .. } => sagemaker::wait_domain(ctx, id).await,
         Spec::UserProfile { .. } => sagemaker::wait_user(ctx, id).await,
         Spec::App { .. } => sagemaker::wait_app(ctx, id).await,
         _ => Ok(()),
@@ -477,23 +453,23 @@ async fn delete(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
         Spec::Vpc => vpc::delete(ctx, id).await,
         Spec::Subnet { .. } => subnet::delete(ctx, id).await,
         Spec::SecurityGroup(_) => security_group::delete(ctx, id).await,
-        Spec::Eip => eip::delete(ctx, id).await,
+        Spec::Eip { .. } => eip::delete(ctx, id).await,
         Spec::InternetGateway => igw::delete(ctx, id).await,
         Spec::IgwAttach => igw::detach(ctx, id).await,
-        Spec::NatGateway => nat::delete(ctx, id).await,
+        Spec::NatGateway { .. } => nat::delete(ctx, id).await,
         Spec::RuleGroup => firewall::delete_rule_group(ctx, id).await,
         Spec::FirewallPolicy => firewall::delete_policy(ctx, id).await,
-        Spec::Firewall => firewall::delete_firewall(ctx, id).await,
+        Spec::Firewall { .. } => firewall::delete_firewall(ctx, id).await,
         Spec::RouteTable { .. } => route_table::delete(ctx, id).await,
         Spec::RouteTableAssoc { .. } => route_table::disassociate(ctx, id).await,
         Spec::Route { .. } => route::delete(ctx, id).await,
-        Spec::VpceGateway | Spec::VpceInterface { .. } => vpc_endpoint::delete(ctx, id).await,
+        Spec::VpceGateway { .. } | Spec::VpceInterface { .. } => vpc_endpoint::delete(ctx, id).await,
         Spec::KmsKey(_) => kms::delete_key(ctx, id).await,
         Spec::KmsAlias { .. } => kms::delete_alias(ctx, id).await,
         Spec::Bucket { .. } => s3::delete(ctx, id).await,
         Spec::IamPolicy => iam::delete_policy(ctx, id).await,
         Spec::IamRole => iam::delete_role(ctx, id).await,
-        Spec::Domain => sagemaker::delete_domain(ctx, id).await,
+        Spec::Domain { .. } => sagemaker::delete_domain(ctx, id).await,
         Spec::UserProfile { .. } => sagemaker::delete_user(ctx, id).await,
         Spec::App { .. } => sagemaker::delete_app(ctx, id).await,
         Spec::EfsMountTargets => efs::delete_mount_targets(ctx, id).await,

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 use super::Ctx;
 use super::check::Health;
 use crate::error::{aws, is_not_found};
-use crate::graph::Step;
+use crate::graph::{Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::{Poll, retry_while, until};
 
@@ -16,21 +16,8 @@ use crate::wait::{Poll, retry_while, until};
 /// client token is tried first, since tags may not be visible yet.
 pub async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
     let mut filters = ctx.ec2_tag_filters(&step.id);
-    filters.push(
-        Filter::builder()
-            .name("state")
-            .values("pending")
-            .values("available")
-            .build(),
-    );
-    let out = ctx
-        .aws
-        .ec2
-        .describe_nat_gateways()
-        .set_filter(Some(filters))
-        .send()
-        .await
-        .map_err(aws)?;
+    filters.push(Filter::builder().name("state").values("pending").values("available").build());
+    let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;
     if let Some(id) = out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()) {
         return Ok(Some(id.to_string()));
     }
@@ -41,8 +28,8 @@ pub async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>>
 }
 
 pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
-    let (subnet, eip) = (ctx.state.id("subnet.nat")?, ctx.state.id("eip")?);
-    let name = format!("nat-gateway-{}", ctx.s.project);
+    let Spec::NatGateway { subnet, eip, name } = &step.spec else { bail!("{} is not a NAT gateway", step.id) };
+    let (subnet, eip) = (ctx.state.id(subnet)?, ctx.state.id(eip)?);
     let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
         ctx.aws
             .ec2
@@ -50,7 +37,7 @@ pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
             .subnet_id(&subnet)
             .allocation_id(&eip)
             .client_token(token)
-            .tag_specifications(ctx.ec2_tags(ResourceType::Natgateway, &step.id, Some(&name)))
+            .tag_specifications(ctx.ec2_tags(ResourceType::Natgateway, &step.id, Some(name)))
             .send()
             .await
             .map_err(aws)
@@ -63,14 +50,7 @@ pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
 }
 
 async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>> {
-    let r = ctx
-        .aws
-        .ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(id)
-        .send()
-        .await
-        .map_err(aws);
+    let r = ctx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.map_err(aws);
     match r {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
@@ -92,37 +72,25 @@ pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
-    until(
-        "NAT gateway available",
-        Poll::expect(105, 15 * 60),
-        || async {
-            let st = state(ctx, id).await?;
-            if let Some((s, _)) = &st {
-                crate::progress::observed(s.as_str());
+    until("NAT gateway available", Poll::expect(105, 15 * 60), || async {
+        let st = state(ctx, id).await?;
+        if let Some((s, _)) = &st {
+            crate::progress::observed(s.as_str());
+        }
+        match st {
+            Some((NatGatewayState::Available, _)) => Ok(Some(())),
+            Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
+            Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
+                bail!("NAT gateway {id} is being deleted (deleted out of band?)")
             }
-            match st {
-                Some((NatGatewayState::Available, _)) => Ok(Some(())),
-                Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
-                Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
-                    bail!("NAT gateway {id} is being deleted (deleted out of band?)")
-                }
-                _ => Ok(None),
-            }
-        },
-    )
+            _ => Ok(None),
+        }
+    })
     .await
 }
 
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
-    match ctx
-        .aws
-        .ec2
-        .delete_nat_gateway()
-        .nat_gateway_id(id)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => return Ok(()),
         r => {
             r?;

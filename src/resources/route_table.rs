@@ -20,16 +20,11 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
         .send()
         .await
         .map_err(aws)?;
-    Ok(out
-        .route_tables()
-        .iter()
-        .find_map(|t| t.route_table_id().map(str::to_string)))
+    Ok(out.route_tables().iter().find_map(|t| t.route_table_id().map(str::to_string)))
 }
 
 pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
-    let Spec::RouteTable { name } = &step.spec else {
-        bail!("{} is not a route table", step.id)
-    };
+    let Spec::RouteTable { name } = &step.spec else { bail!("{} is not a route table", step.id) };
     let vpc = ctx.state.id("vpc")?;
     let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
         ctx.aws
@@ -50,19 +45,9 @@ pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
 }
 
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
-    let r = retry_while(
-        super::DRAIN_BOUND,
-        super::is_dependency_violation,
-        || async {
-            ctx.aws
-                .ec2
-                .delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await
-                .map_err(aws)
-        },
-    )
+    let r = retry_while(super::DRAIN_BOUND, super::is_dependency_violation, || async {
+        ctx.aws.ec2.delete_route_table().route_table_id(id).send().await.map_err(aws)
+    })
     .await;
     match r {
         Err(e) if is_not_found(&e) => Ok(()),
@@ -81,25 +66,14 @@ fn assoc_parts(step: &Step) -> Result<(&str, &AssocTarget)> {
 pub async fn find_assoc(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     let (table, target) = assoc_parts(step)?;
     let (table_id, target_id) = match target {
-        AssocTarget::Subnet(s) | AssocTarget::Gateway(s) => {
-            (ctx.state.id(table)?, ctx.state.id(s)?)
-        }
+        AssocTarget::Subnet(s) | AssocTarget::Gateway(s) => (ctx.state.id(table)?, ctx.state.id(s)?),
     };
-    let out = ctx
-        .aws
-        .ec2
-        .describe_route_tables()
-        .route_table_ids(&table_id)
-        .send()
-        .await
-        .map_err(aws)?;
+    let out = ctx.aws.ec2.describe_route_tables().route_table_ids(&table_id).send().await.map_err(aws)?;
     Ok(out
         .route_tables()
         .iter()
         .flat_map(|t| t.associations())
-        .find(|a| {
-            a.subnet_id() == Some(target_id.as_str()) || a.gateway_id() == Some(target_id.as_str())
-        })
+        .find(|a| a.subnet_id() == Some(target_id.as_str()) || a.gateway_id() == Some(target_id.as_str()))
         .and_then(|a| a.route_table_association_id().map(str::to_string)))
 }
 
@@ -107,11 +81,7 @@ pub async fn associate(ctx: &Ctx, step: &Step) -> Result<String> {
     let (table, target) = assoc_parts(step)?;
     let table_id = ctx.state.id(table)?;
     let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-        let call = ctx
-            .aws
-            .ec2
-            .associate_route_table()
-            .route_table_id(&table_id);
+        let call = ctx.aws.ec2.associate_route_table().route_table_id(&table_id);
         let call = match target {
             AssocTarget::Subnet(s) => call.subnet_id(ctx.state.id(s)?),
             AssocTarget::Gateway(g) => call.gateway_id(ctx.state.id(g)?),
@@ -119,21 +89,11 @@ pub async fn associate(ctx: &Ctx, step: &Step) -> Result<String> {
         call.send().await.map_err(aws)
     })
     .await?;
-    out.association_id()
-        .map(str::to_string)
-        .context("AssociateRouteTable returned no AssociationId")
+    out.association_id().map(str::to_string).context("AssociateRouteTable returned no AssociationId")
 }
 
 pub async fn disassociate(ctx: &Ctx, id: &str) -> Result<()> {
-    match ctx
-        .aws
-        .ec2
-        .disassociate_route_table()
-        .association_id(id)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.ec2.disassociate_route_table().association_id(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) || has_code(&e, &["InvalidAssociationID.NotFound"]) => Ok(()),
         r => r.map(|_| ()),
     }

@@ -8,9 +8,9 @@
 
 use anyhow::{Result, bail};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
 };
 use serde_json::json;
 
@@ -43,33 +43,14 @@ pub fn bucket_policy(bucket: &str, vpce: &str) -> serde_json::Value {
 /// The bucket if it exists and is this stack's; another owner's is an error.
 pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     let name = bucket_name(ctx, step)?;
-    match ctx
-        .aws
-        .s3
-        .head_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.s3.head_bucket().bucket(&name).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) || has_code(&e, &["NotFound"]) => return Ok(None),
         r => {
             r?;
         }
     }
-    let ours = match ctx
-        .aws
-        .s3
-        .get_bucket_tagging()
-        .bucket(&name)
-        .send()
-        .await
-        .map_err(aws)
-    {
-        Ok(t) => t
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == TAG_STACK && t.value() == ctx.stack()),
+    let ours = match ctx.aws.s3.get_bucket_tagging().bucket(&name).send().await.map_err(aws) {
+        Ok(t) => t.tag_set().iter().any(|t| t.key() == TAG_STACK && t.value() == ctx.stack()),
         // Created by an interrupted run before its tags were set.
         Err(e) if has_code(&e, &["NoSuchTagSet"]) => true,
         Err(e) => return Err(e),
@@ -106,12 +87,7 @@ pub async fn settle(ctx: &Ctx, step: &Step, name: &str) -> Result<()> {
         tagging = tagging.tag_set(Tag::builder().key(k).value(v).build()?);
     }
     let s3 = &ctx.aws.s3;
-    s3.put_bucket_tagging()
-        .bucket(name)
-        .tagging(tagging.build()?)
-        .send()
-        .await
-        .map_err(aws)?;
+    s3.put_bucket_tagging().bucket(name).tagging(tagging.build()?).send().await.map_err(aws)?;
     s3.put_public_access_block()
         .bucket(name)
         .public_access_block_configuration(
@@ -146,28 +122,14 @@ pub async fn settle(ctx: &Ctx, step: &Step, name: &str) -> Result<()> {
         .await
         .map_err(aws)?;
     let vpce = ctx.state.id("vpce.s3")?;
-    s3.put_bucket_policy()
-        .bucket(name)
-        .policy(bucket_policy(name, &vpce).to_string())
-        .send()
-        .await
-        .map_err(aws)?;
+    s3.put_bucket_policy().bucket(name).policy(bucket_policy(name, &vpce).to_string()).send().await.map_err(aws)?;
     Ok(())
 }
 
 /// No object versions and no delete markers. ListObjectVersions is
 /// s3:ListBucketVersions, which the bucket policy does not deny.
 pub async fn is_empty(ctx: &Ctx, name: &str) -> Result<bool> {
-    match ctx
-        .aws
-        .s3
-        .list_object_versions()
-        .bucket(name)
-        .max_keys(1)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.s3.list_object_versions().bucket(name).max_keys(1).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(true),
         Err(e) => Err(e),
         Ok(o) => Ok(o.versions().is_empty() && o.delete_markers().is_empty()),
@@ -176,25 +138,14 @@ pub async fn is_empty(ctx: &Ctx, name: &str) -> Result<bool> {
 
 pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let s3 = &ctx.aws.s3;
-    match s3
-        .delete_bucket_policy()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match s3.delete_bucket_policy().bucket(name).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => return Ok(()),
         r => {
             r?;
         }
     }
     loop {
-        let page = s3
-            .list_object_versions()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(aws)?;
+        let page = s3.list_object_versions().bucket(name).send().await.map_err(aws)?;
         let mut ids: Vec<ObjectIdentifier> = Vec::new();
         for v in page.versions() {
             ids.push(
@@ -216,17 +167,8 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
             break;
         }
         for chunk in ids.chunks(1000) {
-            let del = Delete::builder()
-                .set_objects(Some(chunk.to_vec()))
-                .quiet(true)
-                .build()?;
-            let out = s3
-                .delete_objects()
-                .bucket(name)
-                .delete(del)
-                .send()
-                .await
-                .map_err(aws)?;
+            let del = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
+            let out = s3.delete_objects().bucket(name).delete(del).send().await.map_err(aws)?;
             if let Some(err) = out.errors().first() {
                 bail!(
                     "emptying bucket {name}: {} {}",

@@ -8,14 +8,14 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainStatus, RetentionPolicy,
-    RetentionType, Tag, UserProfileStatus, UserSettings,
+    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag,
+    UserProfileStatus, UserSettings,
 };
 
 use super::check::Health;
 use super::{Ctx, DRAIN_BOUND, TAG_STACK};
 use crate::error::{aws, has_code, is_not_found};
-use crate::graph::Step;
+use crate::graph::{Spec, Step};
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
 use crate::wait::{Poll, retry_while, until};
@@ -24,11 +24,8 @@ pub const APP_TYPE: AppType = AppType::JupyterServer;
 pub const APP_NAME: &str = "default";
 
 fn tags(ctx: &Ctx, step: &Step, extra: &[(&str, &str)]) -> Vec<Tag> {
-    let mut t: Vec<Tag> = ctx
-        .tags(&step.id, None)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let mut t: Vec<Tag> =
+        ctx.tags(&step.id, None).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     for (k, v) in extra {
         t.push(Tag::builder().key(*k).value(*v).build());
     }
@@ -49,26 +46,12 @@ pub async fn find_domain(ctx: &Ctx) -> Result<Option<String>> {
         if d.domain_name() != Some(ctx.s.domain_name.as_str()) {
             continue;
         }
-        if matches!(
-            d.status(),
-            Some(DomainStatus::Deleting) | Some(DomainStatus::DeleteFailed)
-        ) {
+        if matches!(d.status(), Some(DomainStatus::Deleting) | Some(DomainStatus::DeleteFailed)) {
             continue;
         }
         let arn = d.domain_arn().unwrap_or_default();
-        let tags = ctx
-            .aws
-            .sagemaker
-            .list_tags()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(aws)?;
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack()))
-        {
+        let tags = ctx.aws.sagemaker.list_tags().resource_arn(arn).send().await.map_err(aws)?;
+        if tags.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack())) {
             return Ok(d.domain_id().map(str::to_string));
         }
     }
@@ -76,7 +59,8 @@ pub async fn find_domain(ctx: &Ctx) -> Result<Option<String>> {
 }
 
 pub async fn create_domain(ctx: &Ctx, step: &Step) -> Result<String> {
-    let (vpc, subnet) = (ctx.state.id("vpc")?, ctx.state.id("subnet.sagemaker")?);
+    let Spec::Domain { subnets } = &step.spec else { bail!("{} is not a SageMaker domain", step.id) };
+    let (vpc, subnets) = (ctx.state.id("vpc")?, ctx.ids(subnets)?);
     let settings = user_settings(ctx)?;
     let project = ctx.s.project.clone();
     // A role created seconds ago may not yet be assumable by SageMaker.
@@ -88,7 +72,7 @@ pub async fn create_domain(ctx: &Ctx, step: &Step) -> Result<String> {
             .auth_mode(AuthMode::Iam)
             .app_network_access_type(AppNetworkAccessType::VpcOnly)
             .vpc_id(&vpc)
-            .subnet_ids(&subnet)
+            .set_subnet_ids(Some(subnets.clone()))
             .default_user_settings(settings.clone())
             .set_tags(Some(tags(ctx, step, &[("ProjectName", &project)])))
             .send()
@@ -96,36 +80,18 @@ pub async fn create_domain(ctx: &Ctx, step: &Step) -> Result<String> {
             .map_err(aws)
     })
     .await?;
-    let arn = out
-        .domain_arn()
-        .context("CreateDomain returned no DomainArn")?;
-    arn.rsplit('/')
-        .next()
-        .map(str::to_string)
-        .context("malformed DomainArn")
+    let arn = out.domain_arn().context("CreateDomain returned no DomainArn")?;
+    arn.rsplit('/').next().map(str::to_string).context("malformed DomainArn")
 }
 
 pub async fn wait_domain(ctx: &Ctx, id: &str) -> Result<()> {
     let d = until("domain InService", Poll::expect(120, 30 * 60), || async {
-        let d = ctx
-            .aws
-            .sagemaker
-            .describe_domain()
-            .domain_id(id)
-            .send()
-            .await
-            .map_err(aws)?;
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
         crate::progress::observed(d.status().map(|s| s.as_str()).unwrap_or("unknown"));
         match d.status() {
             Some(DomainStatus::InService) => Ok(Some(d)),
-            Some(
-                s @ (DomainStatus::Failed | DomainStatus::Deleting | DomainStatus::DeleteFailed),
-            ) => {
-                bail!(
-                    "domain {id} is {}: {}",
-                    s.as_str(),
-                    d.failure_reason().unwrap_or("no reason given")
-                )
+            Some(s @ (DomainStatus::Failed | DomainStatus::Deleting | DomainStatus::DeleteFailed)) => {
+                bail!("domain {id} is {}: {}", s.as_str(), d.failure_reason().unwrap_or("no reason given"))
             }
             _ => Ok(None),
         }
@@ -133,10 +99,7 @@ pub async fn wait_domain(ctx: &Ctx, id: &str) -> Result<()> {
     .await?;
     let arn = d.domain_arn().unwrap_or_default().to_string();
     let efs = d.home_efs_file_system_id().unwrap_or_default().to_string();
-    ctx.state.ready(
-        "sm.domain",
-        &[("arn", arn.clone()), ("home_efs", efs.clone())],
-    )?;
+    ctx.state.ready("sm.domain", &[("arn", arn.clone()), ("home_efs", efs.clone())])?;
     record_leftovers(ctx, id, &efs)
 }
 
@@ -146,34 +109,20 @@ fn record_leftovers(ctx: &Ctx, domain_id: &str, efs: &str) -> Result<()> {
     if !efs.is_empty() {
         for step in ["efs.file_system", "efs.mount_target"] {
             if ctx.state.record(step).and_then(|r| r.id).is_none() {
-                ctx.state.set(
-                    step,
-                    Status::Created,
-                    Some(efs),
-                    &[("domain", domain_id.to_string())],
-                )?;
+                ctx.state.set(step, Status::Created, Some(efs), &[("domain", domain_id.to_string())])?;
                 ctx.state.note(step, note.clone())?;
             }
         }
     }
     if ctx.state.record("sg.nfs").and_then(|r| r.id).is_none() {
-        ctx.state
-            .set("sg.nfs", Status::Created, Some(domain_id), &[])?;
+        ctx.state.set("sg.nfs", Status::Created, Some(domain_id), &[])?;
         ctx.state.note("sg.nfs", note)?;
     }
     Ok(())
 }
 
 pub async fn domain_health(ctx: &Ctx, id: &str) -> Result<Health> {
-    match ctx
-        .aws
-        .sagemaker
-        .describe_domain()
-        .domain_id(id)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(Health::Missing),
         Err(e) => Err(e),
         Ok(d) => Ok(match d.status() {
@@ -200,11 +149,7 @@ pub async fn delete_domain(ctx: &Ctx, id: &str) -> Result<()> {
         || async {
             sm.delete_domain()
                 .domain_id(id)
-                .retention_policy(
-                    RetentionPolicy::builder()
-                        .home_efs_file_system(RetentionType::Retain)
-                        .build(),
-                )
+                .retention_policy(RetentionPolicy::builder().home_efs_file_system(RetentionType::Retain).build())
                 .send()
                 .await
                 .map_err(aws)
@@ -222,10 +167,7 @@ pub async fn delete_domain(ctx: &Ctx, id: &str) -> Result<()> {
             Err(e) if is_not_found(&e) => Ok(Some(())),
             Err(e) => Err(e),
             Ok(d) if d.status() == Some(&DomainStatus::DeleteFailed) => {
-                bail!(
-                    "domain {id} deletion failed: {}",
-                    d.failure_reason().unwrap_or("no reason given")
-                )
+                bail!("domain {id} deletion failed: {}", d.failure_reason().unwrap_or("no reason given"))
             }
             Ok(_) => Ok(None),
         }
@@ -234,21 +176,12 @@ pub async fn delete_domain(ctx: &Ctx, id: &str) -> Result<()> {
 }
 
 fn split_user(id: &str) -> Result<(&str, &str)> {
-    id.split_once('/')
-        .ok_or_else(|| anyhow!("malformed user profile id '{id}' (want domain/profile)"))
+    id.split_once('/').ok_or_else(|| anyhow!("malformed user profile id '{id}' (want domain/profile)"))
 }
 
 pub async fn find_user(ctx: &Ctx, name: &str) -> Result<Option<String>> {
     let domain = ctx.state.id("sm.domain")?;
-    match ctx
-        .aws
-        .sagemaker
-        .describe_user_profile()
-        .domain_id(&domain)
-        .user_profile_name(name)
-        .send()
-        .await
-        .map_err(aws)
+    match ctx.aws.sagemaker.describe_user_profile().domain_id(&domain).user_profile_name(name).send().await.map_err(aws)
     {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
@@ -274,49 +207,30 @@ pub async fn create_user(ctx: &Ctx, step: &Step, name: &str) -> Result<String> {
 
 pub async fn wait_user(ctx: &Ctx, id: &str) -> Result<()> {
     let (domain, name) = split_user(id)?;
-    until(
-        "user profile InService",
-        Poll::expect(20, 15 * 60),
-        || async {
-            let u = ctx
-                .aws
-                .sagemaker
-                .describe_user_profile()
-                .domain_id(domain)
-                .user_profile_name(name)
-                .send()
-                .await
-                .map_err(aws)?;
-            match u.status() {
-                Some(UserProfileStatus::InService) => Ok(Some(())),
-                Some(
-                    s @ (UserProfileStatus::Failed
-                    | UserProfileStatus::Deleting
-                    | UserProfileStatus::DeleteFailed),
-                ) => {
-                    bail!(
-                        "user profile {name} is {}: {}",
-                        s.as_str(),
-                        u.failure_reason().unwrap_or("no reason given")
-                    )
-                }
-                _ => Ok(None),
+    until("user profile InService", Poll::expect(20, 15 * 60), || async {
+        let u = ctx
+            .aws
+            .sagemaker
+            .describe_user_profile()
+            .domain_id(domain)
+            .user_profile_name(name)
+            .send()
+            .await
+            .map_err(aws)?;
+        match u.status() {
+            Some(UserProfileStatus::InService) => Ok(Some(())),
+            Some(s @ (UserProfileStatus::Failed | UserProfileStatus::Deleting | UserProfileStatus::DeleteFailed)) => {
+                bail!("user profile {name} is {}: {}", s.as_str(), u.failure_reason().unwrap_or("no reason given"))
             }
-        },
-    )
+            _ => Ok(None),
+        }
+    })
     .await
 }
 
 pub async fn user_health(ctx: &Ctx, id: &str) -> Result<Health> {
     let (domain, name) = split_user(id)?;
-    let r = ctx
-        .aws
-        .sagemaker
-        .describe_user_profile()
-        .domain_id(domain)
-        .user_profile_name(name)
-        .send()
-        .await;
+    let r = ctx.aws.sagemaker.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
     match r.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(Health::Missing),
         Err(e) => Err(e),
@@ -336,14 +250,7 @@ pub async fn delete_user(ctx: &Ctx, id: &str) -> Result<()> {
     let r = retry_while(
         DRAIN_BOUND,
         |e| has_code(e, &["ResourceInUse"]),
-        || async {
-            sm.delete_user_profile()
-                .domain_id(domain)
-                .user_profile_name(name)
-                .send()
-                .await
-                .map_err(aws)
-        },
+        || async { sm.delete_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws) },
     )
     .await;
     match r {
@@ -352,24 +259,13 @@ pub async fn delete_user(ctx: &Ctx, id: &str) -> Result<()> {
             r?;
         }
     }
-    until(
-        "user profile deleted",
-        Poll::expect(15, 15 * 60),
-        || async {
-            match sm
-                .describe_user_profile()
-                .domain_id(domain)
-                .user_profile_name(name)
-                .send()
-                .await
-                .map_err(aws)
-            {
-                Err(e) if is_not_found(&e) => Ok(Some(())),
-                Err(e) => Err(e),
-                Ok(_) => Ok(None),
-            }
-        },
-    )
+    until("user profile deleted", Poll::expect(15, 15 * 60), || async {
+        match sm.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(Some(())),
+            Err(e) => Err(e),
+            Ok(_) => Ok(None),
+        }
+    })
     .await
 }
 
@@ -377,9 +273,7 @@ fn split_app(id: &str) -> Result<(&str, &str)> {
     let mut parts = id.splitn(4, '/');
     match (parts.next(), parts.next()) {
         (Some(d), Some(u)) => Ok((d, u)),
-        _ => Err(anyhow!(
-            "malformed app id '{id}' (want domain/profile/type/name)"
-        )),
+        _ => Err(anyhow!("malformed app id '{id}' (want domain/profile/type/name)")),
     }
 }
 
@@ -402,12 +296,7 @@ async fn app_status(ctx: &Ctx, domain: &str, user: &str) -> Result<Option<(AppSt
     match r {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
-        Ok(a) => Ok(a.status().map(|s| {
-            (
-                s.clone(),
-                a.failure_reason().unwrap_or_default().to_string(),
-            )
-        })),
+        Ok(a) => Ok(a.status().map(|s| (s.clone(), a.failure_reason().unwrap_or_default().to_string()))),
     }
 }
 
@@ -422,16 +311,12 @@ pub async fn find_app(ctx: &Ctx, user: &str) -> Result<Option<String>> {
 pub async fn create_app(ctx: &Ctx, step: &Step, user: &str) -> Result<String> {
     let domain = ctx.state.id("sm.domain")?;
     // An app of the same name still being deleted blocks the name until Deleted.
-    until(
-        "previous app deleted",
-        Poll::expect(90, 20 * 60),
-        || async {
-            Ok(match app_status(ctx, &domain, user).await? {
-                Some((AppStatus::Deleting, _)) => None,
-                _ => Some(()),
-            })
-        },
-    )
+    until("previous app deleted", Poll::expect(90, 20 * 60), || async {
+        Ok(match app_status(ctx, &domain, user).await? {
+            Some((AppStatus::Deleting, _)) => None,
+            _ => Some(()),
+        })
+    })
     .await?;
     ctx.aws
         .sagemaker
@@ -504,4 +389,25 @@ pub async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
         })
     })
     .await
+}
+
+/// Adds the SageMaker subnets of zones added to a live stack to the domain
+/// (UpdateDomain can add subnets; it cannot remove them), then waits.
+pub async fn add_subnets(ctx: &Ctx, id: &str, subnets: Vec<String>) -> Result<()> {
+    if subnets.is_empty() {
+        return Ok(());
+    }
+    let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+    let mut all = d.subnet_ids().to_vec();
+    all.extend(subnets);
+    ctx.aws
+        .sagemaker
+        .update_domain()
+        .domain_id(id)
+        .set_subnet_ids(Some(all))
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("adding subnets to domain {id}"))?;
+    wait_domain(ctx, id).await
 }

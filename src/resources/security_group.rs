@@ -37,10 +37,7 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
         .send()
         .await
         .map_err(aws)?;
-    Ok(out
-        .security_groups()
-        .iter()
-        .find_map(|g| g.group_id().map(str::to_string)))
+    Ok(out.security_groups().iter().find_map(|g| g.group_id().map(str::to_string)))
 }
 
 pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
@@ -64,9 +61,7 @@ pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
             .map_err(aws)
     })
     .await?;
-    out.group_id()
-        .map(str::to_string)
-        .context("CreateSecurityGroup returned no GroupId")
+    out.group_id().map(str::to_string).context("CreateSecurityGroup returned no GroupId")
 }
 
 fn from_group(group: &str) -> UserIdGroupPair {
@@ -77,12 +72,9 @@ fn from_group(group: &str) -> UserIdGroupPair {
 /// The ingress rules the stack specifies for a group.
 pub fn rules(ctx: &Ctx, role: SgRole, id: &str) -> Result<Vec<IpPermission>> {
     Ok(match role {
-        SgRole::Sagemaker => vec![
-            IpPermission::builder()
-                .ip_protocol("-1")
-                .user_id_group_pairs(from_group(id))
-                .build(),
-        ],
+        SgRole::Sagemaker => {
+            vec![IpPermission::builder().ip_protocol("-1").user_id_group_pairs(from_group(id)).build()]
+        }
         SgRole::Vpce => vec![
             IpPermission::builder()
                 .ip_protocol("tcp")
@@ -92,11 +84,7 @@ pub fn rules(ctx: &Ctx, role: SgRole, id: &str) -> Result<Vec<IpPermission>> {
                 .build(),
             IpPermission::builder()
                 .ip_protocol("-1")
-                .ip_ranges(
-                    IpRange::builder()
-                        .cidr_ip(ctx.s.vpc_cidr.to_string())
-                        .build(),
-                )
+                .ip_ranges(IpRange::builder().cidr_ip(ctx.s.vpc_cidr.to_string()).build())
                 .build(),
         ],
     })
@@ -106,25 +94,13 @@ pub fn rules(ctx: &Ctx, role: SgRole, id: &str) -> Result<Vec<IpPermission>> {
 /// already exists, on a resumed run, is fine), others are revoked.
 pub async fn settle(ctx: &Ctx, role: SgRole, id: &str) -> Result<()> {
     let rules = rules(ctx, role, id)?;
-    let want: std::collections::BTreeSet<String> =
-        rules.iter().flat_map(super::drift::rule_strings).collect();
-    let g = ctx
-        .aws
-        .ec2
-        .describe_security_groups()
-        .group_ids(id)
-        .send()
-        .await
-        .map_err(aws)?;
+    let want: std::collections::BTreeSet<String> = rules.iter().flat_map(super::drift::rule_strings).collect();
+    let g = ctx.aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(aws)?;
     let extra: Vec<IpPermission> = g
         .security_groups()
         .iter()
         .flat_map(|g| g.ip_permissions())
-        .filter(|p| {
-            super::drift::rule_strings(p)
-                .iter()
-                .any(|r| !want.contains(r))
-        })
+        .filter(|p| super::drift::rule_strings(p).iter().any(|r| !want.contains(r)))
         .cloned()
         .collect();
     if !extra.is_empty() {
@@ -167,13 +143,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
 /// Deletes a group, waiting out DependencyViolation while ENIs drain.
 pub async fn delete_group(ctx: &Ctx, id: &str) -> Result<()> {
     let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
-        ctx.aws
-            .ec2
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-            .map_err(aws)
+        ctx.aws.ec2.delete_security_group().group_id(id).send().await.map_err(aws)
     })
     .await;
     match r {

@@ -19,9 +19,7 @@ pub const JUMPSTART_ATTR: &str = "jumpstart";
 
 /// Whether the state records JumpStart access as enabled.
 pub fn jumpstart_enabled(ctx: &Ctx) -> bool {
-    ctx.state
-        .attr("vpce.s3", JUMPSTART_ATTR)
-        .is_ok_and(|v| v == "true")
+    ctx.state.attr("vpce.s3", JUMPSTART_ATTR).is_ok_and(|v| v == "true")
 }
 
 /// The seed's JumpStart statement: read objects tagged `SageMaker=true` in
@@ -80,59 +78,38 @@ pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
             .values("pendingAcceptance")
             .build(),
     );
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .set_filters(Some(filters))
-        .send()
-        .await
-        .map_err(aws)?;
-    Ok(out
-        .vpc_endpoints()
-        .iter()
-        .find_map(|e| e.vpc_endpoint_id().map(str::to_string)))
+    let out = ctx.aws.ec2.describe_vpc_endpoints().set_filters(Some(filters)).send().await.map_err(aws)?;
+    Ok(out.vpc_endpoints().iter().find_map(|e| e.vpc_endpoint_id().map(str::to_string)))
 }
 
 pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
     let vpc = ctx.state.id("vpc")?;
-    let name = format!(
-        "vpce-{}-{}",
-        ctx.s.project,
-        step.id.trim_start_matches("vpce.")
-    );
-    let base = ctx
-        .aws
-        .ec2
-        .create_vpc_endpoint()
-        .vpc_id(&vpc)
-        .client_token(token)
-        .tag_specifications(ctx.ec2_tags(ResourceType::VpcEndpoint, &step.id, Some(&name)));
+    let name = format!("vpce-{}-{}", ctx.s.project, step.id.trim_start_matches("vpce."));
+    let base = ctx.aws.ec2.create_vpc_endpoint().vpc_id(&vpc).client_token(token).tag_specifications(ctx.ec2_tags(
+        ResourceType::VpcEndpoint,
+        &step.id,
+        Some(&name),
+    ));
     let call = match &step.spec {
-        Spec::VpceGateway => base
+        Spec::VpceGateway { route_tables } => base
             .vpc_endpoint_type(VpcEndpointType::Gateway)
             .service_name(format!("com.amazonaws.{}.s3", ctx.s.region))
-            .route_table_ids(ctx.state.id("rtb.sagemaker")?)
+            .set_route_table_ids(Some(ctx.ids(route_tables)?))
             .policy_document(s3_policy(ctx).to_string()),
-        Spec::VpceInterface { service, policy } => {
+        Spec::VpceInterface { service, policy, subnets } => {
             let c = base
                 .vpc_endpoint_type(VpcEndpointType::Interface)
                 .service_name(service)
-                .subnet_ids(ctx.state.id("subnet.sagemaker")?)
+                .set_subnet_ids(Some(ctx.ids(subnets)?))
                 .security_group_ids(ctx.state.id("sg.vpce")?)
                 .private_dns_enabled(true);
-            if *policy {
-                c.policy_document(allow_all_policy().to_string())
-            } else {
-                c
-            }
+            if *policy { c.policy_document(allow_all_policy().to_string()) } else { c }
         }
         _ => bail!("{} is not a VPC endpoint", step.id),
     };
-    let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-        call.clone().send().await.map_err(aws)
-    })
-    .await?;
+    let out =
+        retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async { call.clone().send().await.map_err(aws) })
+            .await?;
     out.vpc_endpoint()
         .and_then(|e| e.vpc_endpoint_id())
         .map(str::to_string)
@@ -142,22 +119,10 @@ pub async fn create(ctx: &Ctx, step: &Step, token: &str) -> Result<String> {
 /// The endpoint's state, lowercased: EC2 answers `available`, `pending`, ...
 /// in lowercase, which the SDK's `State` enum (capitalised) does not parse.
 async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
-    match ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws)
-    {
+    match ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
-        Ok(out) => Ok(out
-            .vpc_endpoints()
-            .first()
-            .and_then(|e| e.state())
-            .map(|s| s.as_str().to_ascii_lowercase())),
+        Ok(out) => Ok(out.vpc_endpoints().first().and_then(|e| e.state()).map(|s| s.as_str().to_ascii_lowercase())),
     }
 }
 
@@ -170,43 +135,28 @@ pub async fn health(ctx: &Ctx, id: &str) -> Result<Health> {
 }
 
 pub async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
-    until(
-        "VPC endpoint available",
-        Poll::expect(90, 15 * 60),
-        || async {
-            let st = state(ctx, id).await?;
-            crate::progress::observed(st.as_deref().unwrap_or("absent"));
-            match st.as_deref() {
-                Some("available") => Ok(Some(())),
-                Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
-                    bail!("VPC endpoint {id} is {s}")
-                }
-                None => bail!("VPC endpoint {id} no longer exists"),
-                _ => Ok(None),
+    until("VPC endpoint available", Poll::expect(90, 15 * 60), || async {
+        let st = state(ctx, id).await?;
+        crate::progress::observed(st.as_deref().unwrap_or("absent"));
+        match st.as_deref() {
+            Some("available") => Ok(Some(())),
+            Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
+                bail!("VPC endpoint {id} is {s}")
             }
-        },
-    )
+            None => bail!("VPC endpoint {id} no longer exists"),
+            _ => Ok(None),
+        }
+    })
     .await
 }
 
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
-    let out = ctx
-        .aws
-        .ec2
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws);
+    let out = ctx.aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws);
     match out {
         Err(e) if is_not_found(&e) => return Ok(()),
         Err(e) => return Err(e),
         Ok(o) => {
-            if let Some(u) = o
-                .unsuccessful()
-                .iter()
-                .find(|u| u.resource_id() == Some(id))
-            {
+            if let Some(u) = o.unsuccessful().iter().find(|u| u.resource_id() == Some(id)) {
                 let err = u.error();
                 let code = err.and_then(|e| e.code()).unwrap_or_default();
                 if !code.contains("NotFound") {
@@ -219,16 +169,12 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
             }
         }
     }
-    until(
-        "VPC endpoint deleted",
-        Poll::expect(60, 15 * 60),
-        || async {
-            Ok(match state(ctx, id).await?.as_deref() {
-                None | Some("deleted") => Some(()),
-                _ => None,
-            })
-        },
-    )
+    until("VPC endpoint deleted", Poll::expect(60, 15 * 60), || async {
+        Ok(match state(ctx, id).await?.as_deref() {
+            None | Some("deleted") => Some(()),
+            _ => None,
+        })
+    })
     .await
 }
 
@@ -243,4 +189,17 @@ pub async fn reset_s3_policy(ctx: &Ctx, id: &str) -> Result<()> {
         .await
         .map_err(aws)?;
     Ok(())
+}
+
+/// Adds the subnets (interface) or route tables (gateway) of zones added
+/// to a live stack, then waits until the endpoint is available again.
+pub async fn extend(ctx: &Ctx, id: &str, subnets: Vec<String>, route_tables: Vec<String>) -> Result<()> {
+    if subnets.is_empty() && route_tables.is_empty() {
+        return Ok(());
+    }
+    let call = ctx.aws.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+    let call = if subnets.is_empty() { call } else { call.set_add_subnet_ids(Some(subnets)) };
+    let call = if route_tables.is_empty() { call } else { call.set_add_route_table_ids(Some(route_tables)) };
+    call.send().await.map_err(aws).with_context(|| format!("extending VPC endpoint {id} to the new zones"))?;
+    wait_available(ctx, id).await
 }

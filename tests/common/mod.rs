@@ -29,11 +29,7 @@ fn repo() -> PathBuf {
 
 impl Emulator {
     pub fn start(scale: &str, extra: &[&str]) -> Emulator {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(repo().join("emulator/run"))
             .args(["--port", &port.to_string(), "--scale", scale])
             .args(extra)
@@ -51,19 +47,12 @@ impl Emulator {
         }
         // Keep draining its stdout so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Emulator {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        }
+        Emulator { url: format!("http://127.0.0.1:{port}"), child }
     }
 
     pub fn control_get(&self, path: &str) -> serde_json::Value {
-        let body = ureq::get(&format!("{}/_emulator/{path}", self.url))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap();
+        let body =
+            ureq::get(&format!("{}/_emulator/{path}", self.url)).call().unwrap().into_body().read_to_string().unwrap();
         serde_json::from_str(&body).unwrap()
     }
 
@@ -89,29 +78,21 @@ impl Emulator {
     }
 
     pub fn clear_calls(&self) {
-        ureq::delete(&format!("{}/_emulator/calls", self.url))
-            .call()
-            .unwrap();
+        ureq::delete(&format!("{}/_emulator/calls", self.url)).call().unwrap();
     }
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                "test", "test", None, None, "tests",
-            ))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new("test", "test", None, None, "tests"))
             .load()
             .await
     }
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         let cfg = self.sdk().await;
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&cfg)
-                .force_path_style(true)
-                .build(),
-        )
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build())
     }
 }
 
@@ -130,22 +111,14 @@ pub fn provision(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
 }
 
 pub fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Runs and asserts success, printing all output on failure.
 pub fn provision_ok(emu: &Emulator, dir: &Path, args: &[&str]) -> String {
     let o = provision(emu, dir, args);
     let t = text(&o);
-    assert!(
-        o.status.success(),
-        "provision {args:?} failed ({:?}):\n{t}",
-        o.status.code()
-    );
+    assert!(o.status.success(), "provision {args:?} failed ({:?}):\n{t}", o.status.code());
     t
 }
 
@@ -155,18 +128,14 @@ pub fn state_json(dir: &Path) -> serde_json::Value {
 }
 
 pub fn step_id(state: &serde_json::Value, step: &str) -> String {
-    state["steps"][step]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id for {step}"))
-        .to_string()
+    state["steps"][step]["id"].as_str().unwrap_or_else(|| panic!("no id for {step}")).to_string()
 }
 
 /// How many resources of each kind (the first word of `inventory`'s entries).
 pub fn count_kinds(inv: &BTreeSet<String>) -> std::collections::BTreeMap<String, usize> {
     let mut m = std::collections::BTreeMap::new();
     for e in inv {
-        *m.entry(e.split(' ').next().unwrap_or_default().to_string())
-            .or_insert(0) += 1;
+        *m.entry(e.split(' ').next().unwrap_or_default().to_string()).or_insert(0) += 1;
     }
     m
 }
@@ -195,13 +164,7 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
             out.insert(format!("subnet {}", s.subnet_id().unwrap()));
         }
     }
-    for g in ec2
-        .describe_security_groups()
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-    {
+    for g in ec2.describe_security_groups().send().await.unwrap().security_groups() {
         if ours(g.vpc_id()) {
             let name = g.group_name().unwrap_or_default();
             if name == "default" {
@@ -211,101 +174,41 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
             }
         }
     }
-    for e in ec2
-        .describe_network_interfaces()
-        .send()
-        .await
-        .unwrap()
-        .network_interfaces()
-    {
+    for e in ec2.describe_network_interfaces().send().await.unwrap().network_interfaces() {
         if ours(e.vpc_id()) {
-            let kind = if e
-                .description()
-                .unwrap_or_default()
-                .contains("EFS mount target")
-            {
-                "mount target"
-            } else {
-                "other"
-            };
-            out.insert(format!(
-                "eni {kind} in {}",
-                e.subnet_id().unwrap_or_default()
-            ));
+            let kind =
+                if e.description().unwrap_or_default().contains("EFS mount target") { "mount target" } else { "other" };
+            out.insert(format!("eni {kind} in {}", e.subnet_id().unwrap_or_default()));
         }
     }
     for a in ec2.describe_addresses().send().await.unwrap().addresses() {
         out.insert(format!("eip {}", a.allocation_id().unwrap_or_default()));
     }
-    for n in ec2
-        .describe_nat_gateways()
-        .send()
-        .await
-        .unwrap()
-        .nat_gateways()
-    {
+    for n in ec2.describe_nat_gateways().send().await.unwrap().nat_gateways() {
         if n.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted) {
             out.insert(format!("nat {}", n.nat_gateway_id().unwrap_or_default()));
         }
     }
-    for g in ec2
-        .describe_internet_gateways()
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-    {
-        if !g
-            .attachments()
-            .iter()
-            .any(|a| a.vpc_id().is_some_and(|v| default_vpcs.contains(v)))
-        {
-            out.insert(format!(
-                "igw {}",
-                g.internet_gateway_id().unwrap_or_default()
-            ));
+    for g in ec2.describe_internet_gateways().send().await.unwrap().internet_gateways() {
+        if !g.attachments().iter().any(|a| a.vpc_id().is_some_and(|v| default_vpcs.contains(v))) {
+            out.insert(format!("igw {}", g.internet_gateway_id().unwrap_or_default()));
         }
     }
-    for t in ec2
-        .describe_route_tables()
-        .send()
-        .await
-        .unwrap()
-        .route_tables()
-    {
+    for t in ec2.describe_route_tables().send().await.unwrap().route_tables() {
         if ours(t.vpc_id()) && !t.associations().iter().any(|a| a.main() == Some(true)) {
             out.insert(format!("rtb {}", t.route_table_id().unwrap_or_default()));
         }
     }
-    for e in ec2
-        .describe_vpc_endpoints()
-        .send()
-        .await
-        .unwrap()
-        .vpc_endpoints()
-    {
-        if e.state()
-            .map(|s| s.as_str().to_ascii_lowercase())
-            .as_deref()
-            != Some("deleted")
-        {
+    for e in ec2.describe_vpc_endpoints().send().await.unwrap().vpc_endpoints() {
+        if e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref() != Some("deleted") {
             out.insert(format!("vpce {}", e.vpc_endpoint_id().unwrap_or_default()));
         }
     }
     let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
     for f in nfw.list_firewalls().send().await.unwrap().firewalls() {
-        out.insert(format!(
-            "firewall {}",
-            f.firewall_name().unwrap_or_default()
-        ));
+        out.insert(format!("firewall {}", f.firewall_name().unwrap_or_default()));
     }
-    for p in nfw
-        .list_firewall_policies()
-        .send()
-        .await
-        .unwrap()
-        .firewall_policies()
-    {
+    for p in nfw.list_firewall_policies().send().await.unwrap().firewall_policies() {
         out.insert(format!("firewall-policy {}", p.name().unwrap_or_default()));
     }
     for g in nfw.list_rule_groups().send().await.unwrap().rule_groups() {
@@ -317,17 +220,8 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     }
     let kms = aws_sdk_kms::Client::new(&sdk);
     for k in kms.list_keys().send().await.unwrap().keys() {
-        let m = kms
-            .describe_key()
-            .key_id(k.key_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let state = m
-            .key_metadata()
-            .unwrap()
-            .key_state()
-            .map(|s| s.as_str().to_string());
+        let m = kms.describe_key().key_id(k.key_id().unwrap()).send().await.unwrap();
+        let state = m.key_metadata().unwrap().key_state().map(|s| s.as_str().to_string());
         if state.as_deref() != Some("PendingDeletion") {
             out.insert(format!("kms-key {}", k.key_id().unwrap()));
         }
@@ -344,31 +238,15 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
             out.insert(format!("role {}", r.role_name()));
         }
     }
-    for p in iam
-        .list_policies()
-        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-        .send()
-        .await
-        .unwrap()
-        .policies()
-    {
+    for p in iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap().policies() {
         out.insert(format!("policy {}", p.policy_name().unwrap_or_default()));
     }
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
     for d in sm.list_domains().send().await.unwrap().domains() {
         out.insert(format!("domain {}", d.domain_id().unwrap_or_default()));
     }
-    for u in sm
-        .list_user_profiles()
-        .send()
-        .await
-        .unwrap()
-        .user_profiles()
-    {
-        out.insert(format!(
-            "user-profile {}",
-            u.user_profile_name().unwrap_or_default()
-        ));
+    for u in sm.list_user_profiles().send().await.unwrap().user_profiles() {
+        out.insert(format!("user-profile {}", u.user_profile_name().unwrap_or_default()));
     }
     for a in sm.list_apps().send().await.unwrap().apps() {
         if a.status().map(|s| s.as_str()) != Some("Deleted") {
@@ -380,20 +258,9 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
         }
     }
     let efs = aws_sdk_efs::Client::new(&sdk);
-    for f in efs
-        .describe_file_systems()
-        .send()
-        .await
-        .unwrap()
-        .file_systems()
-    {
+    for f in efs.describe_file_systems().send().await.unwrap().file_systems() {
         out.insert(format!("efs {}", f.file_system_id()));
-        let mts = efs
-            .describe_mount_targets()
-            .file_system_id(f.file_system_id())
-            .send()
-            .await
-            .unwrap();
+        let mts = efs.describe_mount_targets().file_system_id(f.file_system_id()).send().await.unwrap();
         for m in mts.mount_targets() {
             out.insert(format!("mount_target_subnet {}", m.subnet_id()));
         }
