@@ -104,8 +104,14 @@ pub struct ParamFlags {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the stack, or resume where a failed or killed run stopped.
+    #[command(
+        after_help = "Examples:\n  provision up\n  provision --region eu-west-1 up --availability-zones eu-west-1a,eu-west-1b"
+    )]
     Up,
     /// Remove the stack in reverse dependency order.
+    #[command(
+        after_help = "Without --purge-efs the EFS with the users' home directories, what it needs (its mount\ntargets, NFS security groups, SageMaker subnet, VPC) and non-empty buckets stay, recorded as\nretained.\n\nExamples:\n  provision down\n  provision down --purge-efs --delete-data"
+    )]
     Down {
         /// Also remove SageMaker's EFS (user home directories), its mount targets and NFS security groups.
         #[arg(long)]
@@ -151,23 +157,30 @@ pub enum Command {
     #[command(after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision")]
     Completions { shell: clap_complete::Shell },
     /// Check every security control of the live stack (one line per control, with evidence).
+    #[command(after_help = "Exit code 1 when a control fails.\n\nExample:\n  provision verify --json")]
     Verify {
         #[arg(long)]
         json: bool,
     },
     /// Let Studio read JumpStart content (objects tagged SageMaker=true) through the S3 endpoint, or stop it.
+    #[command(after_help = "Example:\n  provision jumpstart enable")]
     Jumpstart {
         #[command(subcommand)]
         action: OnOff,
     },
     /// Show or edit the firewall's domain allow-list.
+    #[command(
+        after_help = "allow/remove change the live rule group and the recorded allowed_domains, so a bare\n`provision up` keeps the edit; an explicit --allowed-domains or config value wins over it,\nand `provision status` shows any difference.\n\nExamples:\n  provision firewall list\n  provision firewall allow pypi.org .pythonhosted.org\n  provision firewall remove .kaggle.com"
+    )]
     Firewall {
         #[command(subcommand)]
         action: FirewallAction,
     },
     /// Print the least-privilege IAM policy an operator needs to run provision.
+    #[command(after_help = "Example:\n  provision iam-policy > operator-policy.json")]
     IamPolicy,
     /// Print the stack's outputs (the original CloudFormation output keys).
+    #[command(after_help = "Examples:\n  provision outputs --json\n  provision outputs SageMakerStudioDomainId")]
     Outputs {
         #[arg(long)]
         json: bool,
@@ -178,7 +191,9 @@ pub enum Command {
 
 #[derive(Subcommand, Debug, Clone, Copy)]
 pub enum OnOff {
+    /// Add the JumpStart statement to the S3 endpoint policy (recorded; `up` keeps it).
     Enable,
+    /// Remove it again.
     Disable,
 }
 
@@ -657,4 +672,20 @@ async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        let cmd = super::Cli::command();
+        cmd.clone().debug_assert();
+        for sub in cmd.get_subcommands() {
+            let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(sub.get_about().is_some(), "{} has no description", sub.get_name());
+            assert!(after.contains("Example"), "{} --help has no example", sub.get_name());
+        }
+    }
 }

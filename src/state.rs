@@ -327,6 +327,17 @@ impl State {
             d.steps.remove(step);
         })
     }
+
+    /// The recorded resource is gone and will be made again: drop its id,
+    /// token and status but keep its attributes (settings such as JumpStart
+    /// that the new resource must carry too).
+    pub fn reset(&self, step: &str) -> Result<()> {
+        self.update(|d| {
+            if let Some(r) = d.steps.get_mut(step) {
+                *r = Record { attrs: std::mem::take(&mut r.attrs), updated: now(), ..Record::default() };
+            }
+        })
+    }
 }
 
 fn check_identity(path: &Path, doc: &StateDoc, who: &Identity) -> Result<()> {

@@ -92,6 +92,10 @@ fn three_zones_route_within_each_zone_and_come_down_completely() {
         let e = ec2.describe_vpc_endpoints().vpc_endpoint_ids(step_id(&st, "vpce.sts")).send().await.unwrap();
         assert_eq!(e.vpc_endpoints()[0].subnet_ids().len(), 3, "interface endpoints span every zone");
     });
+    let v = provision_ok(&emu, dir.path(), &["verify"]);
+    assert!(v.contains("us-east-1c"), "verify covers every zone: {v}");
+    let o = provision_ok(&emu, dir.path(), &["outputs", "--json"]);
+    assert!(o.contains("SageMakerStudioSubnetId"), "{o}");
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     let left = rt.block_on(inventory(&emu));
     assert!(left.is_empty(), "{left:?}");

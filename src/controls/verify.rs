@@ -285,10 +285,21 @@ fn same_statement(a: &Value, b: &Value) -> bool {
     key(a) == key(b) && a.get("Condition") == b.get("Condition")
 }
 
-/// VpcOnly, in the stack's VPC and subnet, with the stack's security group.
+/// The step ids of one kind of resource in every zone (`subnet.sagemaker`,
+/// `subnet.sagemaker.us-east-1b`, ...), with each zone's name.
+fn per_zone(ctx: &Ctx, base: &str) -> Vec<(String, String)> {
+    ctx.s.zones.iter().enumerate().map(|(i, z)| (z.az.clone(), crate::graph::zone_id(base, i, &z.az))).collect()
+}
+
+/// VpcOnly, in the stack's VPC and every zone's SageMaker subnet, with the
+/// stack's security group.
 async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
     let id = ctx.state.id("sm.domain")?;
-    let (vpc, subnet, sg) = (ctx.state.id("vpc")?, ctx.state.id("subnet.sagemaker")?, ctx.state.id("sg.sagemaker")?);
+    let (vpc, sg) = (ctx.state.id("vpc")?, ctx.state.id("sg.sagemaker")?);
+    let mut want_subnets =
+        per_zone(ctx, "subnet.sagemaker").iter().map(|(_, s)| ctx.state.id(s)).collect::<Result<Vec<_>>>()?;
+    want_subnets.sort();
+    let subnet = want_subnets.join(", ");
     let d = ctx
         .aws
         .sagemaker
@@ -299,7 +310,8 @@ async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
         .map_err(aws)
         .with_context(|| format!("reading domain {id}"))?;
     let access = d.app_network_access_type().map(|a| a.as_str()).unwrap_or("unset");
-    let subnets = d.subnet_ids().to_vec();
+    let mut subnets = d.subnet_ids().to_vec();
+    subnets.sort();
     let groups = d.default_user_settings().map(|s| s.security_groups().to_vec()).unwrap_or_default();
     let mut problems = Vec::new();
     if access != AppNetworkAccessType::VpcOnly.as_str() {
@@ -308,7 +320,7 @@ async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
     if d.vpc_id() != Some(vpc.as_str()) {
         problems.push(format!("VPC {}, expected {vpc}", d.vpc_id().unwrap_or("none")));
     }
-    if subnets != [subnet.clone()] {
+    if subnets != want_subnets {
         problems.push(format!("subnets {subnets:?}, expected [{subnet}]"));
     }
     if groups != [sg.clone()] {
@@ -335,29 +347,44 @@ async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, Str
         .map_err(aws)
         .with_context(|| format!("reading the route tables of {vpc}"))?;
     let tables = out.route_tables();
-    let endpoint = firewall_endpoint(ctx).await?;
-    let nat = ctx.state.id("nat")?;
-    let sm = default_route_is(tables, &ctx.state.id("subnet.sagemaker")?, &nat, "the NAT gateway");
-    let natr = default_route_is(tables, &ctx.state.id("subnet.nat")?, &endpoint, "the firewall endpoint");
     let igw = ctx.state.id("igw")?;
-    let cidr = ctx.s.nat_subnet_cidr.to_string();
-    let edge = match tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str()))) {
-        None => (false, format!("no route table is edge-associated with {igw}")),
-        Some(t) => {
-            let id = t.route_table_id().unwrap_or_default();
-            match t.routes().iter().find(|r| r.destination_cidr_block() == Some(cidr.as_str())) {
-                Some(r) if target(r) == endpoint => {
-                    (true, format!("{id} (edge of {igw}): {cidr} -> firewall endpoint {endpoint}"))
+    let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
+    // Every zone: its own NAT gateway and its own zone's firewall endpoint.
+    let (mut sm, mut natr, mut edge) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, z) in ctx.s.zones.iter().enumerate() {
+        let id = |base: &str| ctx.state.id(&crate::graph::zone_id(base, i, &z.az));
+        let endpoint = firewall_endpoint(ctx, &z.az).await?;
+        let nat = id("nat")?;
+        sm.push(default_route_is(tables, &id("subnet.sagemaker")?, &nat, "the NAT gateway"));
+        natr.push(default_route_is(tables, &id("subnet.nat")?, &endpoint, "the firewall endpoint"));
+        let cidr = z.nat.to_string();
+        edge.push(match edge_table {
+            None => (false, format!("no route table is edge-associated with {igw}")),
+            Some(t) => {
+                let tid = t.route_table_id().unwrap_or_default();
+                match t.routes().iter().find(|r| r.destination_cidr_block() == Some(cidr.as_str())) {
+                    Some(r) if target(r) == endpoint => {
+                        (true, format!("{tid} (edge of {igw}): {cidr} -> firewall endpoint {endpoint} ({})", z.az))
+                    }
+                    Some(r) => (
+                        false,
+                        format!(
+                            "{tid} (edge of {igw}): {cidr} -> {}, expected the firewall endpoint {endpoint} of {}",
+                            target(r),
+                            z.az
+                        ),
+                    ),
+                    None => (false, format!("{tid} (edge of {igw}): no route for {cidr}")),
                 }
-                Some(r) => (
-                    false,
-                    format!("{id} (edge of {igw}): {cidr} -> {}, expected the firewall endpoint {endpoint}", target(r)),
-                ),
-                None => (false, format!("{id} (edge of {igw}): no route for {cidr}")),
             }
-        }
+        });
+    }
+    let all = |v: Vec<(bool, String)>| {
+        let pass = v.iter().all(|(p, _)| *p);
+        let evidence: Vec<String> = v.into_iter().filter(|(p, _)| pass || !*p).map(|(_, e)| e).collect();
+        (pass, evidence.join("; "))
     };
-    Ok((sm, natr, edge))
+    Ok((all(sm), all(natr), all(edge)))
 }
 
 /// The subnet's route table has exactly one default route, to `want`.
@@ -405,8 +432,8 @@ fn target(r: &Route) -> String {
         .to_string()
 }
 
-/// The firewall's endpoint in the stack's availability zone, as AWS reports it now.
-async fn firewall_endpoint(ctx: &Ctx) -> Result<String> {
+/// The firewall's endpoint in availability zone `az`, as AWS reports it now.
+async fn firewall_endpoint(ctx: &Ctx, az: &str) -> Result<String> {
     let arn = ctx.state.id("nfw.firewall")?;
     let out = ctx
         .aws
@@ -417,7 +444,6 @@ async fn firewall_endpoint(ctx: &Ctx) -> Result<String> {
         .await
         .map_err(aws)
         .with_context(|| format!("reading firewall {arn}"))?;
-    let az = &ctx.s.availability_zone;
     out.firewall_status
         .and_then(|s| s.sync_states)
         .and_then(|s| s.get(az).and_then(|s| s.attachment.clone()))

@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use super::{Ctx, efs, kms, route, route_table, sagemaker};
+use super::{Ctx, efs, kms, route, route_table, s3, sagemaker};
 use crate::error::{aws, is_not_found};
 use crate::graph::{Spec, Step};
 
@@ -72,10 +72,7 @@ pub async fn check(ctx: &Ctx, step: &Step, id: &str) -> Result<Health> {
         Spec::VpceGateway { .. } | Spec::VpceInterface { .. } => super::vpc_endpoint::health(ctx, id).await,
         Spec::KmsKey(_) => kms::health(ctx, id).await,
         Spec::KmsAlias { .. } => Ok(found(kms::find_alias(ctx, step).await?.as_deref(), id)),
-        Spec::Bucket { .. } => {
-            present_unless_not_found(ctx.aws.s3.head_bucket().bucket(id).send().await.map_err(aws), |_| true)
-                .or_else(|e| if crate::error::has_code(&e, &["NotFound"]) { Ok(Health::Missing) } else { Err(e) })
-        }
+        Spec::Bucket { .. } => Ok(if s3::owned(ctx, id).await?.is_some() { Health::Present } else { Health::Missing }),
         Spec::IamPolicy => {
             present_unless_not_found(ctx.aws.iam.get_policy().policy_arn(id).send().await.map_err(aws), |_| true)
         }

@@ -183,7 +183,7 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                 action = Some(Action::Replaced);
             }
         }
-        ctx.state.forget(&step.id)?;
+        ctx.state.reset(&step.id)?;
         rec = None;
     }
     // An intent without an id: an earlier create may have taken effect

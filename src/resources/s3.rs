@@ -40,25 +40,28 @@ pub fn bucket_policy(bucket: &str, vpce: &str) -> serde_json::Value {
     })
 }
 
+/// Does the bucket exist, and do its tags say it is this stack's? Asked with
+/// GetBucketTagging, a bucket-level call the bucket policy does not deny
+/// (HeadBucket needs s3:ListBucket, which the policy denies outside the
+/// endpoint). `None`: no such bucket.
+pub async fn owned(ctx: &Ctx, name: &str) -> Result<Option<bool>> {
+    match ctx.aws.s3.get_bucket_tagging().bucket(name).send().await.map_err(aws) {
+        Ok(t) => Ok(Some(t.tag_set().iter().any(|t| t.key() == TAG_STACK && t.value() == ctx.stack()))),
+        // Created by an interrupted run before its tags were set.
+        Err(e) if has_code(&e, &["NoSuchTagSet"]) => Ok(Some(true)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The bucket if it exists and is this stack's; another owner's is an error.
 pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     let name = bucket_name(ctx, step)?;
-    match ctx.aws.s3.head_bucket().bucket(&name).send().await.map_err(aws) {
-        Err(e) if is_not_found(&e) || has_code(&e, &["NotFound"]) => return Ok(None),
-        r => {
-            r?;
-        }
+    match owned(ctx, &name).await? {
+        None => Ok(None),
+        Some(true) => Ok(Some(name)),
+        Some(false) => bail!("bucket {name} exists but is not tagged as this stack's; refusing to adopt it"),
     }
-    let ours = match ctx.aws.s3.get_bucket_tagging().bucket(&name).send().await.map_err(aws) {
-        Ok(t) => t.tag_set().iter().any(|t| t.key() == TAG_STACK && t.value() == ctx.stack()),
-        // Created by an interrupted run before its tags were set.
-        Err(e) if has_code(&e, &["NoSuchTagSet"]) => true,
-        Err(e) => return Err(e),
-    };
-    if !ours {
-        bail!("bucket {name} exists but is not tagged as this stack's; refusing to adopt it");
-    }
-    Ok(Some(name))
 }
 
 pub async fn create(ctx: &Ctx, step: &Step) -> Result<String> {
