@@ -384,6 +384,8 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
+            // Production code only: test modules call other APIs (clap's, the SDK's for checks).
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
             for piece in text.split('.').skip(1) {
                 let name: String =
                     piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit()).collect();
