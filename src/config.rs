@@ -179,6 +179,7 @@ impl Settings {
 
         let domain_name = raw.domain_name.unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
         check_sagemaker_name("domain_name", &domain_name, &mut errs);
+        let users_param = if raw.users.is_some() { "users" } else { "user_profile_name" };
         let users = match (raw.users, raw.user_profile_name) {
             (Some(_), Some(u)) => {
                 errs.push(format!(
@@ -198,7 +199,7 @@ impl Settings {
         }
         let mut seen = std::collections::BTreeSet::new();
         for u in &users {
-            check_sagemaker_name("users", u, &mut errs);
+            check_sagemaker_name(users_param, u, &mut errs);
             if !seen.insert(u.as_str()) {
                 errs.push(format!("users: '{u}' appears twice"));
             }
