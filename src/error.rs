@@ -72,3 +72,11 @@ pub fn is_not_found(e: &anyhow::Error) -> bool {
             )
     })
 }
+
+/// Deleting what is already gone succeeds: teardown treats gone as done.
+pub fn gone_ok<T>(r: anyhow::Result<T>) -> anyhow::Result<()> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(()),
+        r => r.map(|_| ()),
+    }
+}

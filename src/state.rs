@@ -71,6 +71,20 @@ pub struct StateDoc {
     pub steps: BTreeMap<String, Record>,
 }
 
+impl StateDoc {
+    /// An empty stack for `who`.
+    pub fn new(who: &Identity) -> StateDoc {
+        StateDoc {
+            schema: SCHEMA,
+            stack: who.stack.to_string(),
+            region: who.region.to_string(),
+            account: who.account.to_string(),
+            params: BTreeMap::new(),
+            steps: BTreeMap::new(),
+        }
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -191,14 +205,7 @@ impl State {
                 fs::copy(path, backup_path(path)).with_context(|| format!("backing up {}", path.display()))?;
                 doc
             }
-            None if create => StateDoc {
-                schema: SCHEMA,
-                stack: who.stack.to_string(),
-                region: who.region.to_string(),
-                account: who.account.to_string(),
-                params: BTreeMap::new(),
-                steps: BTreeMap::new(),
-            },
+            None if create => StateDoc::new(who),
             None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
         let state = State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: Some(lock) })) };
@@ -215,14 +222,7 @@ impl State {
                 check_identity(path, &doc, who)?;
                 doc
             }
-            None if allow_missing => StateDoc {
-                schema: SCHEMA,
-                stack: who.stack.to_string(),
-                region: who.region.to_string(),
-                account: who.account.to_string(),
-                params: BTreeMap::new(),
-                steps: BTreeMap::new(),
-            },
+            None if allow_missing => StateDoc::new(who),
             None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
         Ok(State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: None })) })

@@ -9,7 +9,7 @@ use anyhow::Result;
 use aws_sdk_ec2::types::{IpPermission, NetworkInterfaceStatus};
 
 use super::{Ctx, ec2_filter};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::wait::{Poll, retry_while, until};
 
 pub const SAGEMAKER_TAG: &str = "ManagedByAmazonSageMakerResource";
@@ -165,39 +165,14 @@ pub async fn delete_nfs_groups(ctx: &Ctx, domain: &str) -> Result<()> {
     };
     for (id, ingress, egress) in &groups {
         let (ingress, egress) = (refs(ingress), refs(egress));
+        let ec2 = &ctx.aws.ec2;
         if !ingress.is_empty() {
-            match ctx
-                .aws
-                .ec2
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(ingress))
-                .send()
-                .await
-                .map_err(aws)
-            {
-                Err(e) if is_not_found(&e) => {}
-                r => {
-                    r?;
-                }
-            }
+            let r = ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(ingress));
+            gone_ok(r.send().await.map_err(aws))?;
         }
         if !egress.is_empty() {
-            match ctx
-                .aws
-                .ec2
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(egress))
-                .send()
-                .await
-                .map_err(aws)
-            {
-                Err(e) if is_not_found(&e) => {}
-                r => {
-                    r?;
-                }
-            }
+            let r = ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(egress));
+            gone_ok(r.send().await.map_err(aws))?;
         }
     }
     for (id, _, _) in &groups {

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::Ctx;
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, gone_ok};
 use crate::graph::{Spec, Step};
 use crate::wait::retry_while;
 
@@ -35,10 +35,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
         ctx.aws.ec2.release_address().allocation_id(id).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
 
 fn is_address_in_use(e: &anyhow::Error) -> bool {

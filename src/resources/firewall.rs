@@ -13,7 +13,7 @@ use aws_sdk_networkfirewall::types::{
 
 use super::check::Health;
 use super::{Ctx, TAG_STACK, TAG_STEP};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::graph::{Spec, Step};
 use crate::wait::{Poll, retry_while, until};
 
@@ -240,10 +240,7 @@ pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
         ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
 
 pub async fn delete_rule_group(ctx: &Ctx, arn: &str) -> Result<()> {
@@ -251,10 +248,7 @@ pub async fn delete_rule_group(ctx: &Ctx, arn: &str) -> Result<()> {
         ctx.aws.nfw.delete_rule_group().rule_group_arn(arn).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
 
 /// The domains of the rule group's allow-list, its whole body and the token

@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use super::{Ctx, DRAIN_BOUND};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::graph::Step;
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::wait::retry_while;
@@ -172,10 +172,7 @@ pub async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
         || async { iam.delete_policy().policy_arn(arn).send().await.map_err(aws) },
     )
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
 
 pub async fn find_role(ctx: &Ctx) -> Result<Option<String>> {

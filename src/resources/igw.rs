@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow};
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{Ctx, DRAIN_BOUND, is_dependency_violation};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::graph::Step;
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::retry_while;
@@ -85,8 +85,5 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
         ctx.aws.ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::check::Health;
 use super::{Ctx, TAG_STACK, TAG_STEP};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::graph::{KeyRole, Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::{Poll, retry_while, until};
@@ -164,8 +164,5 @@ pub async fn create_alias(ctx: &Ctx, step: &Step) -> Result<String> {
 }
 
 pub async fn delete_alias(ctx: &Ctx, alias: &str) -> Result<()> {
-    match ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws) {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws))
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_ec2::types::ResourceType;
 
 use super::Ctx;
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::graph::{AssocTarget, Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::retry_while;
@@ -49,10 +49,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
         ctx.aws.ec2.delete_route_table().route_table_id(id).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
 
 fn assoc_parts(step: &Step) -> Result<(&str, &AssocTarget)> {

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
 use super::{Ctx, DRAIN_BOUND, is_dependency_violation};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, gone_ok, has_code};
 use crate::graph::{SgRole, Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::retry_while;
@@ -146,8 +146,5 @@ pub async fn delete_group(ctx: &Ctx, id: &str) -> Result<()> {
         ctx.aws.ec2.delete_security_group().group_id(id).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::{Ctx, DRAIN_BOUND, is_dependency_violation};
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, gone_ok};
 use crate::graph::Step;
 use crate::wait::retry_while;
 
@@ -53,8 +53,5 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
         ctx.aws.ec2.delete_vpc().vpc_id(id).send().await.map_err(aws)
     })
     .await;
-    match r {
-        Err(e) if is_not_found(&e) => Ok(()),
-        r => r.map(|_| ()),
-    }
+    gone_ok(r)
 }
