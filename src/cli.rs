@@ -409,7 +409,7 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
 /// Refuses to act when the state records steps the parameters no longer
 /// produce (a zone or user dropped from the parameters): provision does not
 /// remove parts of a live stack, and acting on a partial graph would orphan them.
-fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
+pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
     let known: HashSet<&str> = graph.steps.iter().map(|s| s.id.as_str()).collect();
     let teardown_only: HashSet<&str> = graph::TEARDOWN_ONLY.iter().map(|(id, _)| *id).collect();
     let dropped: Vec<String> = ctx
@@ -623,7 +623,7 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
     let id = |s: &str| doc.steps.get(s).and_then(|r| r.id.clone());
     // The primary user profile's id is "{domain}/{name}".
     let user = id("sm.user").and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()));
-    vec![
+    let mut values = vec![
         ("VPCId", id("vpc")),
         ("S3VPCEndpointId", id("vpce.s3")),
         ("SageMakerStudioSubnetId", id("subnet.sagemaker")),
@@ -635,7 +635,22 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
         ("SageMakerS3bucketModels", id("bucket.models")),
         ("SageMakerStudioDomainId", id("sm.domain")),
         ("UserProfileName", user),
-    ]
+    ];
+    // A stack across several zones also lists every zone's SageMaker subnet.
+    let mut zones: Vec<(&String, String)> = doc
+        .steps
+        .iter()
+        .filter(|(k, _)| k.starts_with("subnet.sagemaker."))
+        .filter_map(|(k, r)| r.id.clone().map(|id| (k, id)))
+        .collect();
+    zones.sort();
+    if !zones.is_empty()
+        && let Some(first) = id("subnet.sagemaker")
+    {
+        let all: Vec<String> = std::iter::once(first).chain(zones.into_iter().map(|(_, id)| id)).collect();
+        values.push(("SageMakerStudioSubnetIds", Some(all.join(","))));
+    }
+    values
 }
 
 async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::Exit;
-use crate::graph::{self, Step};
+use crate::graph::{self, Spec, Step};
 use crate::resources::check::Health;
 use crate::resources::{self, Ctx, drift};
 use crate::state::Status;
@@ -39,7 +39,14 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
             Some(r) => match (r.status, r.id.clone()) {
                 (Some(Status::Ready | Status::Retained), Some(id)) => {
                     match resources::check::check(ctx, step, &id).await {
-                        Ok(Health::Present) => line(step, "exists", Some(id), String::new()),
+                        Ok(Health::Present) => match resources::restorable_drift(ctx, step, &id).await {
+                            Ok(d) if d.is_empty() => match new_members(ctx, step) {
+                                new if new.is_empty() => line(step, "exists", Some(id), String::new()),
+                                new => line(step, "update", Some(id), format!("will span {}", new.join(", "))),
+                            },
+                            Ok(d) => line(step, "update", Some(id), d.join("; ")),
+                            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+                        },
                         Ok(Health::Missing) => {
                             line(step, "recreate", Some(id), "no longer exists (deleted out of band?)".into())
                         }
@@ -58,6 +65,17 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
         out.push(l);
     }
     out
+}
+
+/// Members of a resource spanning every zone (subnets, route tables) that
+/// `up` has yet to create: the resource is extended to them in place.
+fn new_members(ctx: &Ctx, step: &Step) -> Vec<String> {
+    let members = match &step.spec {
+        Spec::Firewall { subnets } | Spec::Domain { subnets } | Spec::VpceInterface { subnets, .. } => subnets,
+        Spec::VpceGateway { route_tables } => route_tables,
+        _ => return Vec::new(),
+    };
+    members.iter().filter(|m| ctx.state.record(m).and_then(|r| r.id).is_none()).cloned().collect()
 }
 
 /// What `down` would do: delete, keep (with the reason), or nothing.
@@ -99,6 +117,9 @@ fn summary(lines: &[Line]) -> String {
 }
 
 pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
+    // What `up`/`down` would refuse, `plan` refuses the same way.
+    let graph = if destroy { graph::build_teardown(&ctx.s) } else { graph::build(&ctx.s) };
+    crate::cli::refuse_dropped_parts(&ctx, &graph)?;
     let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {

@@ -126,8 +126,8 @@ fn status_reports_drift_and_out_of_band_deletion() {
 
     // `up` restores them; a subnet deleted out of band is reported missing.
     let out = provision_ok(&emu, dir.path(), &["up"]);
-    assert!(out.contains("sg.vpce: security group") && out.contains("restoring"), "{out}");
-    assert!(out.contains("bucket.models: S3 bucket") && out.contains("restoring"), "{out}");
+    assert!(out.contains("sg.vpce: security group") && out.contains("updating it"), "{out}");
+    assert!(out.contains("bucket.models: S3 bucket") && out.contains("updating it"), "{out}");
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "restored by up: {}", text(&o));
     let state = dir.path().join("state/sagemaker-studio-anfw.json");

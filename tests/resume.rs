@@ -55,55 +55,72 @@ fn assert_nothing_left(emu: &Emulator) {
     assert!(inv.is_empty(), "left after down --purge-efs: {inv:?}");
 }
 
-/// Every create operation of the stack fails once (a 400 the SDK does not
-/// retry); `up` reports it, and the next `up` converges without duplicates.
+/// Every step's create fails once: each create operation of the stack gets
+/// as many injected failures (a 400 the SDK does not retry) as steps call
+/// it, so every step of that kind hits one, run after run, until `up`
+/// converges — with exactly one of each resource.
 #[test]
-fn a_failed_create_of_any_kind_then_up_converges() {
+fn a_failed_create_of_every_step_then_up_converges() {
     let emu = Emulator::start("0", &[]);
-    let ops = [
-        "ec2:CreateVpc",
-        "ec2:ModifyVpcAttribute",
-        "ec2:CreateSubnet",
-        "ec2:CreateSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AllocateAddress",
-        "ec2:CreateInternetGateway",
-        "ec2:AttachInternetGateway",
-        "ec2:CreateNatGateway",
-        "network-firewall:CreateRuleGroup",
-        "network-firewall:CreateFirewallPolicy",
-        "network-firewall:CreateFirewall",
-        "ec2:CreateRouteTable",
-        "ec2:AssociateRouteTable",
-        "ec2:CreateRoute",
-        "ec2:CreateVpcEndpoint",
-        "kms:CreateKey",
-        "kms:EnableKeyRotation",
-        "kms:CreateAlias",
-        "s3:CreateBucket",
-        "s3:PutBucketEncryption",
-        "s3:PutBucketPolicy",
-        "iam:CreatePolicy",
-        "iam:CreateRole",
-        "iam:AttachRolePolicy",
-        "sagemaker:CreateDomain",
-        "sagemaker:CreateUserProfile",
-        "sagemaker:CreateApp",
+    // (operation, how many steps call it)
+    let ops: &[(&str, usize)] = &[
+        ("ec2:CreateVpc", 1),
+        ("ec2:ModifyVpcAttribute", 1),
+        ("ec2:CreateSubnet", 3),
+        ("ec2:CreateSecurityGroup", 2),
+        ("ec2:AuthorizeSecurityGroupIngress", 2),
+        ("ec2:AllocateAddress", 1),
+        ("ec2:CreateInternetGateway", 1),
+        ("ec2:AttachInternetGateway", 1),
+        ("ec2:CreateNatGateway", 1),
+        ("network-firewall:CreateRuleGroup", 1),
+        ("network-firewall:CreateFirewallPolicy", 1),
+        ("network-firewall:CreateFirewall", 1),
+        ("ec2:CreateRouteTable", 4),
+        ("ec2:AssociateRouteTable", 4),
+        ("ec2:CreateRoute", 4),
+        ("ec2:CreateVpcEndpoint", 11),
+        ("kms:CreateKey", 2),
+        ("kms:EnableKeyRotation", 1),
+        ("kms:CreateAlias", 2),
+        ("s3:CreateBucket", 2),
+        ("s3:PutBucketEncryption", 2),
+        ("s3:PutBucketPolicy", 2),
+        ("iam:CreatePolicy", 1),
+        ("iam:CreateRole", 1),
+        ("iam:AttachRolePolicy", 1),
+        ("sagemaker:CreateDomain", 1),
+        ("sagemaker:CreateUserProfile", 1),
+        ("sagemaker:CreateApp", 1),
     ];
-    for op in ops {
+    let mut failed_runs = 0;
+    for (op, steps) in ops {
         emu.control_post("reset", json!({}));
         let dir = tempfile::tempdir().unwrap();
         emu.control_post(
             "faults",
-            json!({"operation": op, "count": 1, "error_code": "InvalidParameterValue", "status": 400, "message": format!("injected into {op}")}),
+            json!({"operation": op, "count": steps, "error_code": "InvalidParameterValue", "status": 400, "message": format!("injected into {op}")}),
         );
-        let o = provision(&emu, dir.path(), &["up"]);
-        let t = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{op}: {t}");
-        assert!(t.contains(&format!("injected into {op}")) && t.contains("failed:"), "{op}: {t}");
-        provision_ok(&emu, dir.path(), &["up"]);
-        assert_eq!(counts(&emu), expected(), "after a failed {op}");
+        let mut runs = 0;
+        loop {
+            let o = provision(&emu, dir.path(), &["up"]);
+            runs += 1;
+            if o.status.success() {
+                break;
+            }
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{op}: {t}");
+            assert!(t.contains(&format!("injected into {op}")) && t.contains("failed:"), "{op}: {t}");
+            failed_runs += 1;
+            assert!(runs <= steps + 1, "{op}: still failing after {runs} runs");
+        }
+        assert!(runs >= 2, "{op}: the injected failure was reported");
+        let left = emu.control_get("faults");
+        assert_eq!(left["faults"].as_array().map(Vec::len), Some(0), "{op}: every step's failure fired: {left}");
+        assert_eq!(counts(&emu), expected(), "after failed {op} calls");
     }
+    let total: usize = ops.iter().map(|(_, n)| n).sum();
+    println!("injected create failures: {total} over {} operations; failed runs: {failed_runs}", ops.len());
 }
 
 /// Tiny deterministic generator (xorshift) so kill points are reproducible.

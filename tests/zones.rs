@@ -94,8 +94,8 @@ fn three_zones_route_within_each_zone_and_come_down_completely() {
     });
     let v = provision_ok(&emu, dir.path(), &["verify"]);
     assert!(v.contains("us-east-1c"), "verify covers every zone: {v}");
-    let o = provision_ok(&emu, dir.path(), &["outputs", "--json"]);
-    assert!(o.contains("SageMakerStudioSubnetId"), "{o}");
+    let o = provision_ok(&emu, dir.path(), &["outputs", "SageMakerStudioSubnetIds"]);
+    assert_eq!(o.trim().split(',').count(), 3, "every zone's SageMaker subnet: {o}");
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     let left = rt.block_on(inventory(&emu));
     assert!(left.is_empty(), "{left:?}");
@@ -134,7 +134,16 @@ fn adding_a_zone_to_a_live_stack_adds_only_that_zone() {
         assert_eq!(f.firewall().unwrap().subnet_mappings().len(), 2);
     });
     assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
-    // Dropping the zone again is refused, before any change.
+    // Growing to a third zone: `plan` shows the additions and the in-place updates.
+    let p = provision_ok(&emu, dir.path(), &["plan", "--availability-zones", "us-east-1a,us-east-1b,us-east-1c"]);
+    let action =
+        |step: &str| p.lines().find(|l| l.split_whitespace().nth(1) == Some(step)).unwrap_or_default().to_string();
+    assert!(action("subnet.nat.us-east-1c").starts_with("create"), "{p}");
+    assert!(action("nfw.firewall").starts_with("update") && action("sm.domain").starts_with("update"), "{p}");
+    assert!(action("nat").starts_with("exists"), "{p}");
+    // Dropping the zone again is refused, before any change, by plan and up alike.
+    let o = provision(&emu, dir.path(), &["plan", "--availability-zones", "us-east-1a"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = provision(&emu, dir.path(), &["up", "--availability-zones", "us-east-1a"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Removing a zone or a user from a live stack is not supported"), "{}", text(&o));

@@ -232,7 +232,9 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
 /// policy. (Routes that point elsewhere are recreated through `check`; the
 /// firewall allow-list is `provision firewall`'s to change and `status`'s to
 /// report.)
-async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
+/// The drift `up` would put back for this step (empty: none, or not a kind
+/// `up` restores). Read-only.
+pub async fn restorable_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Vec<String>> {
     if !matches!(
         step.spec,
         Spec::SecurityGroup(_)
@@ -242,15 +244,17 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
             | Spec::Firewall { .. }
             | Spec::Domain { .. }
     ) {
-        return Ok(Action::Unchanged);
+        return Ok(Vec::new());
     }
-    let changes = drift::drift(ctx, step, id)
-        .await
-        .with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))?;
+    drift::drift(ctx, step, id).await.with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))
+}
+
+async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
+    let changes = restorable_drift(ctx, step, id).await?;
     if changes.is_empty() {
         return Ok(Action::Unchanged);
     }
-    eprintln!("{}: {} {id} changed out of band ({}); restoring it", step.id, step.kind_name(), changes.join("; "));
+    eprintln!("{}: {} {id} does not match the stack ({}); updating it", step.id, step.kind_name(), changes.join("; "));
     let missing = drift::missing_members(ctx, step, id).await?;
     match &step.spec {
         Spec::Firewall { .. } => firewall::associate_subnets(ctx, step, id, missing).await,
