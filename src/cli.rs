@@ -360,6 +360,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::controls::jumpstart(connect(g, Access::Write, DownOptions::default()).await?, enable).await
         }
         Command::Firewall { ref action } => {
+            // Bad domains are refused before any AWS call.
+            if let FirewallAction::Allow { domains } | FirewallAction::Remove { domains } = action {
+                crate::controls::check_domains(domains)?;
+            }
             let access = if matches!(action, FirewallAction::List) { Access::Read } else { Access::Write };
             crate::controls::firewall(connect(g, access, DownOptions::default()).await?, action).await
         }

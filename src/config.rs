@@ -309,16 +309,7 @@ impl Settings {
 
         let allowed_domains =
             raw.allowed_domains.unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
-        if allowed_domains.is_empty() {
-            errs.push("allowed_domains: the list is empty; give at least one domain".into());
-        }
-        for d in &allowed_domains {
-            if !is_domain_pattern(d) {
-                errs.push(format!(
-                    "allowed_domains: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels)"
-                ));
-            }
-        }
+        errs.extend(domain_errors("allowed_domains", &allowed_domains));
 
         if !errs.is_empty() {
             return Err(InvalidInput(errs));
@@ -396,6 +387,23 @@ impl Settings {
         }
         m
     }
+}
+
+/// The `allowed_domains` rule: at least one, each a domain or a `.suffix`.
+/// `param` names where the list came from in the messages.
+pub fn domain_errors(param: &str, domains: &[String]) -> Vec<String> {
+    let mut errs = Vec::new();
+    if domains.is_empty() {
+        errs.push(format!("{param}: the list is empty; give at least one domain"));
+    }
+    for d in domains {
+        if !is_domain_pattern(d) {
+            errs.push(format!(
+                "{param}: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels)"
+            ));
+        }
+    }
+    errs
 }
 
 fn check_project(project: &str, errs: &mut Vec<String>) {

@@ -226,7 +226,7 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(code, Some(1));
     assert!(evidence(&controls, "vpce.s3.policy").contains("lacks the JumpStart statement"), "{controls:?}");
     let out = provision_ok(&emu, d, &["up"]);
-    assert!(out.contains("vpce.s3: ") && out.contains("restoring"), "{out}");
+    assert!(out.contains("vpce.s3: ") && out.contains("updating it"), "{out}");
     assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
     provision_ok(&emu, d, &["jumpstart", "disable"]);
@@ -268,10 +268,14 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     ] {
         let mut a = vec!["firewall"];
         a.extend(args);
+        let before = emu.calls().len();
         let o = provision(&emu, d, &a);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{a:?}: {t}");
         assert!(t.contains(says), "{a:?}: {t}");
+        if says.contains("is not a domain name") || says.contains("'Upper.COM'") {
+            assert_eq!(emu.calls().len(), before, "{a:?}: a malformed domain is refused before any AWS call");
+        }
     }
     assert!(!emu.calls().iter().any(|c| c.ends_with("UpdateRuleGroup")), "{:?}", emu.calls());
     assert_eq!(rt.block_on(allow_list(&emu, &group)), want);

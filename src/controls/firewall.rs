@@ -19,10 +19,9 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cli::{EXIT_INVALID, Exit, FirewallAction};
-use crate::config::{RawParams, Settings};
 use crate::resources::Ctx;
 use crate::resources::firewall::{edit_allow_list, read_allow_list};
 
@@ -34,7 +33,7 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
         FirewallAction::Allow { domains } => (true, dedup(domains)),
         FirewallAction::Remove { domains } => (false, dedup(domains)),
     };
-    check_domains(ctx, &domains)?;
+    check_domains(&domains)?;
     // The recorded list, edited, is recorded again. Domains on the firewall
     // that it lacks (added out of band) stay there but are not blessed:
     // verify and status keep reporting them.
@@ -139,14 +138,10 @@ fn recorded_domains(ctx: &Ctx) -> Option<Vec<String>> {
     ctx.state.doc().params.get("allowed_domains").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The config module's rule for `allowed_domains`, applied through
-/// `Settings::resolve` to the stack's parameters with these domains.
-fn check_domains(ctx: &Ctx, domains: &[String]) -> Result<()> {
-    let mut params = ctx.s.as_map();
-    params.insert("allowed_domains".into(), json!(domains));
-    let raw: RawParams = serde_json::from_value(Value::Object(params.into_iter().collect()))
-        .context("the stack's parameters do not read back")?;
-    Settings::resolve(raw, true).map(|_| ()).map_err(|e| invalid(e.to_string()))
+/// The `allowed_domains` rule (also checked before any AWS call, in `cli`).
+pub fn check_domains(domains: &[String]) -> Result<()> {
+    let errs = crate::config::domain_errors("domains", domains);
+    if errs.is_empty() { Ok(()) } else { Err(invalid(format!("invalid input:\n  - {}", errs.join("\n  - ")))) }
 }
 
 fn invalid(msg: String) -> anyhow::Error {

@@ -20,6 +20,7 @@ use crate::cli::FirewallAction;
 use crate::resources::Ctx;
 
 mod firewall;
+pub use firewall::check_domains;
 mod jumpstart;
 mod operations;
 mod verify;
