@@ -23,7 +23,7 @@ emulator-venv:
 # running so you can explore (`make down` removes the stack and stops it).
 up: build emulator-venv
 	@if ! curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1; then \
-	  emulator/run --port $(PORT) --scale $(SCALE) > .emulator.log 2>&1 & \
+	  emulator/run --port $(PORT) --scale $(SCALE) > .emulator.log 2>&1 & echo $$! > .emulator.pid; \
 	  for i in $$(seq 1 100); do curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1 && break; sleep 0.2; done; \
 	fi
 	$(EMU_ENV) $(BIN) up
@@ -31,7 +31,7 @@ up: build emulator-venv
 
 down: build
 	$(EMU_ENV) $(BIN) down --purge-efs --delete-data
-	-pkill -f "provision_emulator --port $(PORT)"
+	@if [ -f .emulator.pid ]; then kill "$$(cat .emulator.pid)" 2>/dev/null; rm -f .emulator.pid; echo "emulator stopped"; fi
 
 test: emulator-venv lint test-rust test-emulator
 
