@@ -55,7 +55,7 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
                     }
                 }
                 (_, Some(id)) => line(step, "wait", Some(id), "created; not yet ready".into()),
-                (_, None) => match resources::find_existing(ctx, step, r.token.as_deref().unwrap_or_default()).await {
+                (_, None) => match resources::find_existing(ctx, step).await {
                     Ok(Some(id)) => line(step, "adopt", Some(id), "an interrupted create made it".into()),
                     Ok(None) => line(step, "create", None, "an interrupted create left nothing".into()),
                     Err(e) => line(step, "unknown", None, format!("{e:#}")),

@@ -1,8 +1,11 @@
 //! One file per AWS resource kind. Each offers the same four verbs:
 //!
-//! - `find`: the resource a crashed create may have made, by its client
-//!   token, its `provision:stack`/`provision:step` tags or its unique name;
-//! - `create`: the one create call; returns the id, which is recorded at once;
+//! - `find`: the resource a crashed create may have made, by its
+//!   `provision:stack`/`provision:step` tags or its unique name;
+//! - `create`: the one create call; returns the id, which is recorded at once.
+//!   Where the API takes a ClientToken (NAT gateway, endpoints, route tables)
+//!   it sends the token recorded with the intent, so a repeated create after
+//!   a lost answer gets the same resource back;
 //! - `settle`: idempotent follow-up calls (attributes, rules, policies) and
 //!   the wait until the resource is usable; safe to repeat after a crash;
 //! - `delete`: delete and wait until gone; "already gone" is success.
@@ -198,7 +201,7 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
             let token = token.unwrap_or_default();
             let found = if interrupted {
-                find(&ctx, &step, &token)
+                find(&ctx, &step)
                     .await
                     .with_context(|| format!("looking for an existing {} ({})", step.kind_name(), step.id))?
             } else {
@@ -328,14 +331,11 @@ pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String,
         Some(id) => Some(id),
         None => {
             // Never recorded, or a create whose answer was lost: look for it.
-            let token = rec.as_ref().and_then(|r| r.token.clone()).unwrap_or_default();
             let interrupted = rec.as_ref().is_some_and(|r| r.status == Some(Status::Creating));
             let discoverable =
                 matches!(step.spec, Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups);
             if interrupted || discoverable {
-                find(ctx, step, &token)
-                    .await
-                    .with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
+                find(ctx, step).await.with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
             } else {
                 None
             }
@@ -374,11 +374,11 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
 }
 
 /// `find` for read-only callers (`plan`).
-pub async fn find_existing(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
-    find(ctx, step, token).await
+pub async fn find_existing(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
+    find(ctx, step).await
 }
 
-async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
+async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     match &step.spec {
         Spec::Vpc => vpc::find(ctx, step).await,
         Spec::Subnet { .. } => subnet::find(ctx, step).await,
@@ -386,7 +386,7 @@ async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
         Spec::Eip { .. } => eip::find(ctx, step).await,
         Spec::InternetGateway => igw::find(ctx, step).await,
         Spec::IgwAttach => igw::find_attachment(ctx).await,
-        Spec::NatGateway { .. } => nat::find(ctx, step, token).await,
+        Spec::NatGateway { .. } => nat::find(ctx, step).await,
         Spec::RuleGroup | Spec::FirewallPolicy | Spec::Firewall { .. } => firewall::find(ctx, step).await,
         Spec::RouteTable { .. } => route_table::find(ctx, step).await,
         Spec::RouteTableAssoc { .. } => route_table::find_assoc(ctx, step).await,

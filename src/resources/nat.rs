@@ -12,18 +12,16 @@ use crate::graph::{Spec, Step};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::wait::{Poll, retry_while, until};
 
-/// Gateways of this step that are not deleted or failed (by tags); the
-/// client token is tried first, since tags may not be visible yet.
-pub async fn find(ctx: &Ctx, step: &Step, token: &str) -> Result<Option<String>> {
+/// A gateway of this step (by its tags) that is pending or available. If
+/// none is visible, `create` repeats the call with the recorded ClientToken,
+/// and CreateNatGateway answers with the gateway a lost call made.
+pub async fn find(ctx: &Ctx, step: &Step) -> Result<Option<String>> {
     let mut filters = ctx.ec2_tag_filters(&step.id);
     filters.push(Filter::builder().name("state").values("pending").values("available").build());
     let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;
     if let Some(id) = out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()) {
         return Ok(Some(id.to_string()));
     }
-    // Not visible by tags: `create` repeats the call with the recorded
-    // token, and CreateNatGateway answers with the gateway a lost call made.
-    let _ = token;
     Ok(None)
 }
 
