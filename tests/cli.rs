@@ -268,3 +268,56 @@ fn several_users_each_get_a_profile_and_an_app() {
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     assert!(futures_inventory(&emu).is_empty());
 }
+
+/// A NAT gateway AWS left `failed` and an app left `Failed` are deleted and
+/// made again by the next `up`, and what points at them follows.
+#[test]
+fn failed_resources_are_replaced() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    let st = state_json(dir.path());
+    let (old_nat, domain) = (step_id(&st, "nat"), step_id(&st, "sm.domain"));
+    emu.control_post(
+        "force-state",
+        json!({"kind": "nat_gateway", "id": old_nat, "state": "failed", "message": "injected NAT failure"}),
+    );
+    emu.control_post(
+        "force-state",
+        json!({"kind": "sagemaker_app", "domain_id": domain, "user_profile_name": "anfw-user-profile-us-east-1",
+               "app_type": "JupyterServer", "app_name": "default", "state": "Failed", "message": "injected app failure"}),
+    );
+    let out = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(
+        out.contains(&format!("nat: NAT gateway {old_nat} is in a failed state")) && out.contains("replacing"),
+        "{out}"
+    );
+    assert!(out.contains("sm.app: SageMaker app") && out.contains("injected app failure"), "{out}");
+    let st = state_json(dir.path());
+    let new_nat = step_id(&st, "nat");
+    assert_ne!(new_nat, old_nat, "a new NAT gateway");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let sdk = emu.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let t = ec2.describe_route_tables().route_table_ids(step_id(&st, "rtb.sagemaker")).send().await.unwrap();
+        let r = t.route_tables()[0].routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).cloned();
+        assert_eq!(r.and_then(|r| r.nat_gateway_id().map(String::from)), Some(new_nat.clone()), "route follows");
+        let n = ec2.describe_nat_gateways().nat_gateway_ids(&old_nat).send().await.unwrap();
+        let old_state = n.nat_gateways().first().and_then(|g| g.state().map(|s| s.as_str().to_string()));
+        assert_eq!(old_state.as_deref(), Some("deleted"), "the failed one was deleted");
+        let sm = aws_sdk_sagemaker::Client::new(&sdk);
+        let a = sm
+            .describe_app()
+            .domain_id(&domain)
+            .user_profile_name("anfw-user-profile-us-east-1")
+            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+            .app_name("default")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(a.status().map(|s| s.as_str()), Some("InService"), "the app was made again");
+    });
+    assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    assert!(futures_inventory(&emu).is_empty());
+}

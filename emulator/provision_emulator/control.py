@@ -21,9 +21,25 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
   POST   /_emulator/reset   -> moto's reset of every backend, faults, call log, and every
                                hook registered with ``on_reset(fn)`` (throttle buckets, ...)
   GET    /_emulator/health  -> {"ready": true, "scale": S, "throttle": bool}
+  POST   /_emulator/force-state  {"kind": "nat_gateway", "id": "nat-...", "state": "failed",
+                                  "message": "...", "failure_code": "InternalError"}
+  POST   /_emulator/force-state  {"kind": "sagemaker_app", "domain_id": "d-...",
+                                  "user_profile_name": "...", "app_type": "JupyterServer",
+                                  "app_name": "default", "state": "Failed", "message": "..."}
+         Put a resource into the failed state AWS sometimes leaves it in; answers what was set
+         (``{"kind", ..., "state", "message", ...}``). A failed NAT gateway shows State
+         ``failed``, FailureCode (``failure_code``, default InternalError) and FailureMessage,
+         never becomes available, and has its ENI and EIP association released at once;
+         DeleteNatGateway: ``deleting`` -> ``deleted``. A Failed app shows Status ``Failed``
+         and (DescribeApp) FailureReason; DeleteApp: ``Deleting`` -> ``Deleted``, then its name
+         is free. Unknown kind or id, a state other than those, or a resource already
+         deleting/deleted -> 400 {"error": "..."}. Nothing of this is kept outside moto's
+         backends, so reset needs nothing extra.
 
 Extensions keep extra state outside moto's backends? Register ``control.on_reset(fn)``;
-``fn()`` runs on every reset, after moto's backends are reset.
+``fn()`` runs on every reset, after moto's backends are reset. Extensions offer a kind to
+force-state with ``control.on_force_state(kind, fn)``: ``fn(request dict)`` returns what it
+set (a dict) or raises ValueError (400).
 """
 import io
 import json
@@ -57,11 +73,29 @@ _lock = threading.Lock()
 _faults = []
 _calls = []
 _reset_hooks = []
+_force_state = {}  # kind -> fn(request dict) -> dict of what was set (ValueError: 400)
 
 
 def on_reset(fn):
     """Register ``fn()`` to run on POST /_emulator/reset."""
     _reset_hooks.append(fn)
+
+
+def on_force_state(kind, fn):
+    """Register ``fn(data)`` to serve POST /_emulator/force-state for ``{"kind": kind, ...}``."""
+    _force_state[kind] = fn
+
+
+def force_state(data):
+    """POST /_emulator/force-state: dispatch to the kind's extension; the answer echoes what was set."""
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    kind = data.get("kind")
+    if kind not in _force_state:
+        raise ValueError(f'unknown "kind" {kind!r}: one of {sorted(_force_state)}')
+    if data.get("message") is not None and not isinstance(data["message"], str):
+        raise ValueError('"message" must be a string')
+    return dict({"kind": kind}, **_force_state[kind](data))
 
 
 def reset():
@@ -194,6 +228,9 @@ class ControlApp:
                     if method == "DELETE":
                         _faults.clear()
                     out = {"faults": [dict(f) for f in _faults]}
+            elif path == "/_emulator/force-state" and method == "POST":
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                out = force_state(json.loads(raw or b"{}"))
             elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
                 with _lock:
                     if method == "DELETE":

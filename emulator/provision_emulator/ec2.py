@@ -6,6 +6,9 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
   DeleteNatGateway -> ``deleting`` for delete_s, then ``deleted`` (still listed, as AWS
   does); only then is its ENI released and its Elastic IP disassociated.
   DeleteNatGateway of an unknown id -> NatGatewayNotFound (moto: HTTP 500).
+  The control path can force a gateway to ``failed`` (``force_nat_gateway_state``): it
+  stays ``failed`` (FailureCode/FailureMessage) with its ENI and EIP association released,
+  until DeleteNatGateway takes it through ``deleting`` -> ``deleted``.
 * VPC endpoints: ``pending`` -> ``available`` (``ec2.vpce_interface`` for Interface and
   GatewayLoadBalancer endpoints, ``ec2.vpce_gateway`` for Gateway endpoints; an endpoint
   may carry ``lifecycle_kind`` to borrow another kind's timing, as firewall endpoints do).
@@ -58,6 +61,8 @@ def _elapsed(start, kind, key):
 def _nat_get_state(self):
     if self._deleting_since is not None:
         return "deleted" if _elapsed(self._deleting_since, "ec2.nat_gateway", "delete_s") else "deleting"
+    if getattr(self, "_failed", False):  # forced through the control path; stays until deleted
+        return "failed"
     return "available" if _elapsed(self._created_t, "ec2.nat_gateway", "create_s") else "pending"
 
 
@@ -99,6 +104,45 @@ def delete_nat_gateway(self, nat_gateway_id):
     if nat_gateway_id not in self.nat_gateways:
         raise EC2ClientError("NatGatewayNotFound", f"The Nat Gateway {nat_gateway_id} was not found")
     return _orig_delete_nat(self, nat_gateway_id)
+
+
+# --- forced failure (control path: POST /_emulator/force-state) -----------------------
+
+NAT_FORCEABLE_STATES = ("failed",)
+
+
+def force_nat_gateway_state(data):
+    """Put a pending or available NAT gateway into ``failed``, as AWS sometimes leaves one.
+
+    ``data``: {"id": "nat-...", "state": "failed", "message": "...", "failure_code"?: "InternalError"}.
+    DescribeNatGateways then shows State ``failed``, FailureCode and FailureMessage; the
+    lifecycle no longer makes it ``available``; its ENI and Elastic IP association are released
+    at once (AWS releases a failed gateway's resources). It stays listed as ``failed``;
+    DeleteNatGateway takes it through ``deleting`` -> ``deleted`` as any other gateway.
+    Raises ValueError (control answers 400) for a bad state, an unknown id, or a gateway that is
+    already ``deleting``/``deleted``."""
+    from moto.ec2.models import ec2_backends
+
+    nat_id, state = data.get("id"), data.get("state")
+    if state not in NAT_FORCEABLE_STATES:
+        raise ValueError(f"state {state!r} not allowed for nat_gateway: one of {list(NAT_FORCEABLE_STATES)}")
+    if not isinstance(nat_id, str) or not nat_id:
+        raise ValueError('nat_gateway needs "id": "nat-..."')
+    for account in list(ec2_backends.values()):
+        for backend in list(account.values()):
+            nat = backend.nat_gateways.get(nat_id)
+            if nat is None:
+                continue
+            if nat.state in ("deleting", "deleted"):
+                raise ValueError(f"NAT gateway {nat_id} is {nat.state}: only a pending, available or failed "
+                                 "gateway can be forced to failed")
+            nat._failed = True
+            nat.failure_code = str(data.get("failure_code") or "InternalError")
+            nat.failure_message = str(data.get("message") or "The NAT gateway failed (forced by the emulator)")
+            _release_nat(backend, nat)
+            return {"id": nat_id, "state": "failed", "failure_code": nat.failure_code,
+                    "message": nat.failure_message, "region": backend.region_name}
+    raise ValueError(f"no NAT gateway {nat_id}")
 
 
 # --- VPC endpoints ------------------------------------------------------------------
@@ -385,3 +429,5 @@ def install(app):
     from . import control
 
     control.on_reset(_buckets.clear)
+    if hasattr(control, "on_force_state"):
+        control.on_force_state("nat_gateway", force_nat_gateway_state)

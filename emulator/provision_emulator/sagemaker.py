@@ -17,7 +17,9 @@ answers 500 for user profiles, apps and presigned URLs. This module adds:
   DeleteDomain keeps all that (RetentionPolicy Retain, the default) or
   deletes the EFS and its mount targets (Delete); the groups always stay;
 - UpdateDomain (moto has none): settings, and SubnetIds, whose new AZs get a
-  mount target of the home EFS; removing subnets is refused while apps run.
+  mount target of the home EFS; removing subnets is refused while apps run;
+- for the control path, ``force_app_state``: an app forced to Failed (FailureReason)
+  stays Failed until DeleteApp (Deleting -> Deleted, then its name is free again).
 """
 import importlib
 import importlib.util
@@ -151,6 +153,7 @@ class App(Lifecycle, BaseObject):
 
     KIND = "sm.app"
     STATES = ("Pending", "InService", "Deleting", "Deleted")
+    failure_reason = None  # set by force_failed (control path)
 
     def __init__(self, profile, app_type, name, resource_spec, tags, account_id, region_name):
         self.domain_id, self.user_profile_name = profile.domain_id, profile.name
@@ -168,8 +171,22 @@ class App(Lifecycle, BaseObject):
         return {k: v for k, v in out.items() if v is not None}
 
     def describe(self):
-        return dict(self.summary(), AppArn=self.arn, LastUserActivityTimestamp=self.last_modified_time,
-                    LastHealthCheckTimestamp=self.last_modified_time)
+        out = dict(self.summary(), AppArn=self.arn, LastUserActivityTimestamp=self.last_modified_time,
+                   LastHealthCheckTimestamp=self.last_modified_time)
+        if self.status == "Failed":
+            out["FailureReason"] = self.failure_reason
+        return out
+
+    def advance(self, now):
+        """A Failed app stays Failed until DeleteApp (then Deleting -> Deleted as usual)."""
+        if self.status == "Failed" and self.deleting_since is None:
+            return True
+        return super().advance(now)
+
+    def force_failed(self, reason):
+        """Status Failed with FailureReason `reason` (as AWS leaves an app that could not start)."""
+        self.failure_reason = reason
+        self._set("Failed", time.time())
 
 
 class StudioBackend(SageMakerModelBackend):
@@ -585,6 +602,43 @@ def reset():
     efs.reset()
 
 
+APP_FORCEABLE_STATES = ("Failed",)
+
+
+def force_app_state(data):
+    """Control path (POST /_emulator/force-state, kind sagemaker_app): a Pending or InService app
+    becomes Failed with FailureReason = ``message``. DescribeApp shows both; ListApps shows the
+    Status (AWS's AppDetails has no FailureReason). The lifecycle leaves it Failed; DeleteApp takes
+    it Deleting -> Deleted, and then CreateApp may reuse the name. Its ENI stays until Deleted, as
+    for any app. Raises ValueError (control answers 400) for a bad state, an unknown domain, profile
+    or app, or an app already Deleting or Deleted."""
+    state = data.get("state")
+    if state not in APP_FORCEABLE_STATES:
+        raise ValueError(f"state {state!r} not allowed for sagemaker_app: one of {list(APP_FORCEABLE_STATES)}")
+    key = {k: data.get(k) for k in ("domain_id", "user_profile_name", "app_type", "app_name")}
+    missing = [k for k, v in key.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise ValueError(f"sagemaker_app needs {', '.join(repr(k) for k in missing)}")
+    reason = str(data.get("message") or "The app failed to start (forced by the emulator)")
+    with _lock:
+        refresh_all()
+        for account in list(sagemaker_backends.values()):
+            for backend in list(account.values()):
+                if key["domain_id"] not in getattr(backend, "domains", {}):
+                    continue
+                try:
+                    app = backend._app(key["domain_id"], key["user_profile_name"], key["app_type"], key["app_name"])
+                except ResourceNotFound:
+                    raise ValueError(f"no app {key['app_type']}/{key['app_name']} of user profile "
+                                     f"{key['user_profile_name']} in domain {key['domain_id']}")
+                if app.status not in ("Pending", "InService", "Failed"):
+                    raise ValueError(f"app {app.arn} is {app.status}: only a Pending, InService or Failed app "
+                                     "can be forced to Failed")
+                app.force_failed(reason)
+                return dict(key, state="Failed", message=reason, app_arn=app.arn, region=backend.region_name)
+    raise ValueError(f"no SageMaker domain {key['domain_id']}")
+
+
 def install(app):
     """Swap in the extended backends, add the response methods, and refresh lifecycles per request."""
     efs.install()
@@ -601,6 +655,8 @@ def install(app):
         control = importlib.import_module(f"{__package__}.control")
         if hasattr(control, "on_reset"):
             control.on_reset(reset)
+        if hasattr(control, "on_force_state"):
+            control.on_force_state("sagemaker_app", force_app_state)
 
     def refreshing_app(environ, start_response):
         # ENIs of mount targets and apps must vanish on time even if only EC2 is asked.
