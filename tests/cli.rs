@@ -228,17 +228,7 @@ fn resources_deleted_out_of_band_are_created_again() {
         );
         let rot = kms.get_key_rotation_status().key_id(&new_key).send().await.unwrap();
         assert!(rot.key_rotation_enabled());
-        let sm = aws_sdk_sagemaker::Client::new(&sdk);
-        let a = sm
-            .describe_app()
-            .domain_id(&domain)
-            .user_profile_name("anfw-user-profile-us-east-1")
-            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
-            .app_name("default")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(a.status().map(|s| s.as_str()), Some("InService"));
+        assert_eq!(app_status(&emu, &domain, "anfw-user-profile-us-east-1").await.as_deref(), Some("InService"));
     });
     let again = provision_ok(&emu, dir.path(), &["up"]);
     assert!(again.contains("Nothing to do"), "{again}");
@@ -305,17 +295,11 @@ fn failed_resources_are_replaced() {
         let n = ec2.describe_nat_gateways().nat_gateway_ids(&old_nat).send().await.unwrap();
         let old_state = n.nat_gateways().first().and_then(|g| g.state().map(|s| s.as_str().to_string()));
         assert_eq!(old_state.as_deref(), Some("deleted"), "the failed one was deleted");
-        let sm = aws_sdk_sagemaker::Client::new(&sdk);
-        let a = sm
-            .describe_app()
-            .domain_id(&domain)
-            .user_profile_name("anfw-user-profile-us-east-1")
-            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
-            .app_name("default")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(a.status().map(|s| s.as_str()), Some("InService"), "the app was made again");
+        assert_eq!(
+            app_status(&emu, &domain, "anfw-user-profile-us-east-1").await.as_deref(),
+            Some("InService"),
+            "the app was made again"
+        );
     });
     assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);

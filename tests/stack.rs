@@ -31,28 +31,6 @@ fn policy(doc: &str) -> Value {
     serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {doc}"))
 }
 
-/// IAM returns policy documents URL-encoded (RFC 3986).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex =
-            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 fn as_list(v: &Value) -> Vec<String> {
     match v {
         Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
