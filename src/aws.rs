@@ -46,7 +46,7 @@ pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_attempt_timeout(crate::retry::IN_FLIGHT_BOUND)
                 .build(),
         );
     if let Some(r) = &opts.region {

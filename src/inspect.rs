@@ -83,7 +83,7 @@ async fn plan_down(ctx: &Ctx) -> Vec<Line> {
     let graph = graph::build_teardown(&ctx.s);
     let mut out = Vec::new();
     for step in &graph.steps {
-        match resources::teardown_decision(ctx, step).await {
+        match resources::teardown_decision(ctx, step, false).await {
             Ok(None) => {}
             Ok(Some((id, None))) => out.push(line(step, "delete", Some(id), String::new())),
             Ok(Some((id, Some(why)))) => out.push(line(step, "keep", Some(id), why)),

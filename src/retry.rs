@@ -16,6 +16,12 @@ pub const CONSISTENCY_BOUND: Duration = Duration::from_secs(5 * 60);
 /// "Changes that I make are not always immediately visible").
 pub const IAM_PROPAGATION_BOUND: Duration = Duration::from_secs(2 * 60);
 
+/// How long after a client sent a request AWS may still act on it: the
+/// SDK's per-attempt timeout (`aws.rs`). A create whose client died in
+/// flight has landed, or never will, once this has passed. Real-world
+/// time, scaled.
+pub const IN_FLIGHT_BOUND: Duration = Duration::from_secs(60);
+
 pub fn is_eventual_consistency(e: &anyhow::Error) -> bool {
     has_code(
         e,

@@ -54,6 +54,11 @@ pub struct Record {
     pub attrs: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When the last create call was about to be sent (ms since the epoch):
+    /// a resumed run lets a call the killed run left in flight land before
+    /// it looks for its resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_ms: Option<u64>,
     pub updated: u64,
 }
 
@@ -83,6 +88,10 @@ impl StateDoc {
             steps: BTreeMap::new(),
         }
     }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn now() -> u64 {
@@ -285,9 +294,20 @@ impl State {
             if r.id.is_none() {
                 r.status = Some(Status::Creating);
             }
+            r.intent_ms = Some(now_ms());
             r.updated = now();
         })?;
         Ok(out)
+    }
+
+    /// The create call of an intent got an answer (an error): it is not in
+    /// flight, so a resumed run need not wait for it to land.
+    pub fn answered(&self, step: &str) -> Result<()> {
+        self.update(|d| {
+            if let Some(r) = d.steps.get_mut(step) {
+                r.intent_ms = None;
+            }
+        })
     }
 
     /// Records the id AWS returned (status `created`: maybe not ready yet).

@@ -12,10 +12,38 @@ from . import profile
 EXTENSIONS = ["ec2", "nfw", "sagemaker", "kms", "control"]
 
 
+#: moto services the stack uses, with the backend region to build (global services: "aws").
+SERVICES = [("sts", "us-east-1"), ("ec2", "us-east-1"), ("kms", "us-east-1"), ("s3", "aws"), ("iam", "aws"),
+            ("networkfirewall", "us-east-1"), ("sagemaker", "us-east-1"), ("efs", "us-east-1")]
+
+
+def warm_up(dispatcher, account="123456789012"):
+    """Builds each service's app and default-region backend before serving.
+
+    moto does this lazily on the first request, which then takes up to a
+    second: emulator time that real AWS does not have, and that would make
+    a request sent just before a client was killed land late — after the
+    client's successor looked for its result.
+    """
+    from moto.backends import get_backend
+
+    for service, region in SERVICES:
+        with dispatcher.lock:
+            if service not in dispatcher.app_instances:
+                dispatcher.app_instances[service] = dispatcher.create_app(service)
+        backends = get_backend(service)[account]
+        for name in (region, "aws", "global"):
+            try:
+                backends[name]
+                break
+            except KeyError:
+                continue
+
+
 def build_app():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    app = DomainDispatcherApplication(create_backend_app)
+    dispatcher = app = DomainDispatcherApplication(create_backend_app)
     for name in EXTENSIONS:
         try:
             mod = importlib.import_module(f"provision_emulator.{name}")
@@ -26,6 +54,7 @@ def build_app():
         wrap = getattr(mod, "install")(app)
         if wrap is not None:  # an extension may wrap the WSGI app (control path)
             app = wrap
+    warm_up(dispatcher)  # after the extensions patched moto's classes
     return app
 
 

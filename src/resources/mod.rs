@@ -190,17 +190,18 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
         rec = None;
     }
     // An intent without an id: an earlier create may have taken effect
-    // without its answer reaching us. Look before creating again.
+    // without its answer reaching us — or may still be in flight. Let it
+    // land, then look before creating again.
     let interrupted = rec.as_ref().is_some_and(|r| r.token.is_some());
+    let last_intent = rec.as_ref().and_then(|r| r.intent_ms);
     let id = match rec.and_then(|r| r.id) {
         Some(id) => {
             action.get_or_insert(Action::Resumed);
             id
         }
         None => {
-            let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
-            let token = token.unwrap_or_default();
             let found = if interrupted {
+                let_in_flight_land(last_intent).await;
                 find(&ctx, &step)
                     .await
                     .with_context(|| format!("looking for an existing {} ({})", step.kind_name(), step.id))?
@@ -214,9 +215,15 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                     id
                 }
                 None => {
-                    let id = create(&ctx, &step, &token)
-                        .await
-                        .with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
+                    let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
+                    let created = create(&ctx, &step, &token.unwrap_or_default()).await;
+                    if let Err(e) = &created
+                        && crate::error::code(e).is_some()
+                    {
+                        // AWS answered: nothing of this call is still in flight.
+                        ctx.state.answered(&step.id)?;
+                    }
+                    let id = created.with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
                     action.get_or_insert(Action::Created);
                     id
                 }
@@ -228,6 +235,22 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
     settle(&ctx, &step, &id).await.with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
     ctx.state.ready(&step.id, &[])?;
     Ok(action.unwrap_or(Action::Created))
+}
+
+/// Waits until a create call recorded at `intent_ms` can no longer land
+/// (`IN_FLIGHT_BOUND` after it was sent), so that looking for its resource
+/// is conclusive: a killed run's request may still be processed after the
+/// next run has started.
+async fn let_in_flight_land(intent_ms: Option<u64>) {
+    let Some(sent) = intent_ms else { return };
+    let bound = crate::wait::scaled(crate::retry::IN_FLIGHT_BOUND);
+    let since = Duration::from_millis(crate::state::now_ms().saturating_sub(sent));
+    if since < bound {
+        let rest = bound - since;
+        tracing::info!("waiting {rest:?} for a create call an interrupted run left in flight");
+        crate::progress::waiting("an interrupted create call to land");
+        crate::engine::idle(tokio::time::sleep(rest)).await;
+    }
 }
 
 /// Puts back what drifted on the resources the stack owns outright: the
@@ -325,7 +348,13 @@ async fn data_kept(ctx: &Ctx) -> Result<bool> {
 
 /// The resource `down` would act on for `step`, and why it would keep it
 /// (None: delete). `Ok(None)`: nothing recorded and nothing found. Read-only.
-pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String, Option<String>)>> {
+/// `wait_in_flight`: first let a create an interrupted run left in flight
+/// land (`down`; `plan` only reports what it sees now).
+pub async fn teardown_decision(
+    ctx: &Ctx,
+    step: &Step,
+    wait_in_flight: bool,
+) -> Result<Option<(String, Option<String>)>> {
     let rec = ctx.state.record(&step.id);
     let id = match rec.as_ref().and_then(|r| r.id.clone()) {
         Some(id) => Some(id),
@@ -335,6 +364,9 @@ pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String,
             let discoverable =
                 matches!(step.spec, Spec::EfsMountTargets | Spec::EfsFileSystem | Spec::NfsSecurityGroups);
             if interrupted || discoverable {
+                if interrupted && wait_in_flight {
+                    let_in_flight_land(rec.as_ref().and_then(|r| r.intent_ms)).await;
+                }
                 find(ctx, step).await.with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
             } else {
                 None
@@ -350,7 +382,7 @@ pub async fn teardown_decision(ctx: &Ctx, step: &Step) -> Result<Option<(String,
 /// retained when `down` keeps it. Returns what happened: "deleted", "kept"
 /// or "absent" (nothing to do).
 pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
-    match teardown_decision(&ctx, &step).await? {
+    match teardown_decision(&ctx, &step, true).await? {
         None => {
             if ctx.state.record(&step.id).is_some() {
                 ctx.state.forget(&step.id)?;
