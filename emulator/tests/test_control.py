@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import err
 
 
 def ctl(emu, method, path, body=None):
@@ -25,10 +26,6 @@ def emu(emulator):
     ctl(emulator, "DELETE", "/_emulator/calls")
     yield emulator
     ctl(emulator, "DELETE", "/_emulator/faults")
-
-
-def err(exc_info):
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def test_health(emu):

@@ -8,21 +8,9 @@ from botocore.exceptions import ClientError
 
 from provision_emulator import ec2 as ec2_ext
 from provision_emulator import profile
+from helpers import err, wait_for
 
 SCALE = 0.01  # NAT: 105 s -> 1.05 s up, 55 s -> 0.55 s down; interface endpoint: 0.9 s up, 0.6 s down
-
-
-def err(exc_info):
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def wait_for(fn, timeout=10, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(step)
-    return False
 
 
 def vpc_with_subnet(ec2, cidr="10.2.0.0/16", subnet_cidr="10.2.3.0/24"):

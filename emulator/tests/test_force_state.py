@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import err
+from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
 NAT_SCALE = 0.01  # ec2.nat_gateway: 105 s -> 1.05 s up, 55 s -> 0.55 s down
@@ -30,20 +32,6 @@ def post_raw(emu, data):
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
         return e.code, json.load(e)
-
-
-def err(exc_info):
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def wait_for(fn, predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if predicate(value):
-            return value
-        assert time.time() < deadline, f"timed out, last value: {value!r}"
-        time.sleep(0.02)
 
 
 # --- NAT gateways -------------------------------------------------------------------------------

@@ -1,27 +1,14 @@
 """Multi-AZ growth of a live stack: firewall subnet (dis)associations, endpoint subnets and route
 tables, domain subnets, with the side effects each has in EC2 and EFS."""
-import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import err, wait_for
 
 SCALE = 0.002  # nfw.firewall 330 s -> 0.66 s up, 450 s -> 0.9 s down; sm.domain 120 s -> 0.24 s
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
 S3 = "com.amazonaws.us-east-1.s3"
-
-
-def err(exc_info):
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def wait_for(fn, timeout=10, step=0.03):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(step)
-    return False
 
 
 def name(prefix):

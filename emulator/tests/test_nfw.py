@@ -1,9 +1,9 @@
 """Network Firewall: rule groups, policies, firewall lifecycle with real endpoints, refusals, tags."""
-import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import err, wait_for
 
 SCALE = 0.004  # firewall: 330 s -> 1.3 s to READY, 450 s -> 1.8 s to gone
 
@@ -15,10 +15,6 @@ RULES = {
 }
 
 
-def err(exc_info):
-    return exc_info.value.response["Error"]["Code"], exc_info.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
 def name(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -26,15 +22,6 @@ def name(prefix):
 def policy_doc(*group_arns):
     return {"StatelessDefaultActions": ["aws:forward_to_sfe"], "StatelessFragmentDefaultActions": ["aws:pass"],
             "StatefulRuleGroupReferences": [{"ResourceArn": a} for a in group_arns]}
-
-
-def wait_for(fn, timeout=10, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(step)
-    return False
 
 
 def network(ec2, azs=("us-east-1a",)):

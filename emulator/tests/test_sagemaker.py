@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
 TAG = "ManagedByAmazonSageMakerResource"
@@ -13,16 +14,6 @@ SCALE = 0.005  # sm.domain 120 s -> 0.6 s, efs.mount_target delete 75 s -> 0.375
 
 def error_code(excinfo):
     return excinfo.value.response["Error"]["Code"]
-
-
-def wait_for(fn, predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if predicate(value):
-            return value
-        assert time.time() < deadline, f"timed out, last value: {value!r}"
-        time.sleep(0.02)
 
 
 def gone(call, code, **kw):
