@@ -14,9 +14,11 @@ use crate::aws::{Clients, ConnOptions};
 use crate::config::{InvalidInput, RawParams, Settings};
 use crate::engine::{self, SkipReason};
 use crate::graph::{self, Graph};
+use crate::kinds::{Ctx, DownOptions};
+use crate::lifecycle;
 use crate::progress::{Progress, elapsed};
-use crate::resources::{self, Ctx, DownOptions};
 use crate::state::{self, Identity, State, Status};
+use crate::step_id::StepId;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -414,15 +416,8 @@ fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
 /// produce (a zone or user dropped from the parameters): provision does not
 /// remove parts of a live stack, and acting on a partial graph would orphan them.
 pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
-    let known: HashSet<&str> = graph.steps.iter().map(|s| s.id.as_str()).collect();
-    let teardown_only: HashSet<&str> = graph::TEARDOWN_ONLY.iter().map(|(id, _)| *id).collect();
-    let dropped: Vec<String> = ctx
-        .state
-        .doc()
-        .steps
-        .into_keys()
-        .filter(|id| !known.contains(id.as_str()) && !teardown_only.contains(id.as_str()))
-        .collect();
+    let dropped: Vec<String> =
+        ctx.state.doc().steps.into_keys().filter(|id| !graph.contains(id) && !graph::is_teardown_only(id)).collect();
     if dropped.is_empty() {
         return Ok(());
     }
@@ -535,26 +530,26 @@ async fn run_graph(
     let out = engine::run(edges, &HashSet::new(), opts.parallelism, stop, |i| {
         let (ctx, step, progress) = (ctx.clone(), graph.steps[i].clone(), progress.clone());
         let (finished, changed) = (finished.clone(), changed.clone());
-        crate::progress::STEP.scope(step.id.clone(), async move {
+        crate::progress::STEP.scope(step.id.to_string(), async move {
             let t = Instant::now();
-            progress.begin(&step.id);
+            progress.begin(step.id.as_str());
             let r = if forward {
-                resources::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
+                lifecycle::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
             } else {
-                resources::down_step(ctx.clone(), step.clone()).await
+                lifecycle::down_step(ctx.clone(), step.clone()).await
             };
             let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
             match &r {
-                Ok("unchanged" | "absent") => progress.skip(&step.id),
+                Ok("unchanged" | "absent") => progress.skip(step.id.as_str()),
                 Ok(what) => {
                     changed.fetch_add(1, Ordering::SeqCst);
                     let id = ctx.state.record(&step.id).and_then(|r| r.id).unwrap_or_default();
                     progress.end(
-                        &step.id,
+                        step.id.as_str(),
                         &format!("[{n:>2}/{total}] {:<24} {what:<9} {id} ({})", step.id, elapsed(t.elapsed())),
                     );
                 }
-                Err(e) => progress.end(&step.id, &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id)),
+                Err(e) => progress.end(step.id.as_str(), &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id)),
             }
             r.map(|_| ())
         })
@@ -604,7 +599,7 @@ fn report(
 async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result<()> {
     let domain = ctx
         .state
-        .id("sm.domain")
+        .id(&StepId::DOMAIN)
         .map_err(|_| Exit(EXIT_FAILED, "the stack has no SageMaker domain yet: run `provision up` first".into()))?;
     let user = user.unwrap_or_else(|| ctx.s.user_profile_name.clone());
     let out = ctx
@@ -624,32 +619,35 @@ async fn studio_url(ctx: Arc<Ctx>, user: Option<String>, expires: i32) -> Result
 
 /// The original stack's output keys, read from the state file (no AWS call).
 pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>)> {
-    let id = |s: &str| doc.steps.get(s).and_then(|r| r.id.clone());
+    let id = |s: StepId| doc.steps.get(s.as_str()).and_then(|r| r.id.clone());
     // The primary user profile's id is "{domain}/{name}".
-    let user = id("sm.user").and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()));
+    let user = id(StepId::USER).and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()));
     let mut values = vec![
-        ("VPCId", id("vpc")),
-        ("S3VPCEndpointId", id("vpce.s3")),
-        ("SageMakerStudioSubnetId", id("subnet.sagemaker")),
-        ("SageMakerStudioSecurityGroupId", id("sg.sagemaker")),
-        ("SageMakerExecutionRoleArn", id("iam.role")),
-        ("KMSKeyEBSArn", id("kms.ebs")),
-        ("KMSKeyS3bucketsArn", id("kms.s3")),
-        ("SageMakerS3bucketData", id("bucket.data")),
-        ("SageMakerS3bucketModels", id("bucket.models")),
-        ("SageMakerStudioDomainId", id("sm.domain")),
+        ("VPCId", id(StepId::VPC)),
+        ("S3VPCEndpointId", id(StepId::VPCE_S3)),
+        ("SageMakerStudioSubnetId", id(StepId::SUBNET_SAGEMAKER)),
+        ("SageMakerStudioSecurityGroupId", id(StepId::SG_SAGEMAKER)),
+        ("SageMakerExecutionRoleArn", id(StepId::IAM_ROLE)),
+        ("KMSKeyEBSArn", id(StepId::KMS_EBS)),
+        ("KMSKeyS3bucketsArn", id(StepId::KMS_S3)),
+        ("SageMakerS3bucketData", id(StepId::BUCKET_DATA)),
+        ("SageMakerS3bucketModels", id(StepId::BUCKET_MODELS)),
+        ("SageMakerStudioDomainId", id(StepId::DOMAIN)),
         ("UserProfileName", user),
     ];
     // A stack across several zones also lists every zone's SageMaker subnet.
     let mut zones: Vec<(&String, String)> = doc
         .steps
         .iter()
-        .filter(|(k, _)| k.starts_with("subnet.sagemaker."))
+        .filter(|(k, _)| {
+            StepId::recorded(k.as_str()).is_zone_of(&StepId::SUBNET_SAGEMAKER)
+                && *k != StepId::SUBNET_SAGEMAKER.as_str()
+        })
         .filter_map(|(k, r)| r.id.clone().map(|id| (k, id)))
         .collect();
     zones.sort();
     if !zones.is_empty()
-        && let Some(first) = id("subnet.sagemaker")
+        && let Some(first) = id(StepId::SUBNET_SAGEMAKER)
     {
         let all: Vec<String> = std::iter::once(first).chain(zones.into_iter().map(|(_, id)| id)).collect();
         values.push(("SageMakerStudioSubnetIds", Some(all.join(","))));

@@ -9,9 +9,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::Exit;
-use crate::graph::{self, Spec, Step};
-use crate::resources::check::Health;
-use crate::resources::{self, Ctx, drift};
+use crate::graph::{self, Step};
+use crate::kinds::{Ctx, Health};
+use crate::lifecycle::{new_members, restorable_drift, teardown_decision};
 use crate::state::Status;
 
 #[derive(Debug, Serialize)]
@@ -25,7 +25,7 @@ pub struct Line {
 }
 
 fn line(step: &Step, action: &str, id: Option<String>, detail: String) -> Line {
-    Line { step: step.id.clone(), action: action.into(), id: id.unwrap_or_default(), detail }
+    Line { step: step.id.to_string(), action: action.into(), id: id.unwrap_or_default(), detail }
 }
 
 /// What `up` would do for each step: create, exists, adopt, recreate, replace, wait.
@@ -38,8 +38,8 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
             None => line(step, "create", None, String::new()),
             Some(r) => match (r.status, r.id.clone()) {
                 (Some(Status::Ready | Status::Retained), Some(id)) => {
-                    match resources::check::check(ctx, step, &id).await {
-                        Ok(Health::Present) => match resources::restorable_drift(ctx, step, &id).await {
+                    match step.kind.health(ctx, &step.id, &id).await {
+                        Ok(Health::Present) => match restorable_drift(ctx, step, &id).await {
                             Ok(d) if d.is_empty() => match new_members(ctx, step) {
                                 new if new.is_empty() => line(step, "exists", Some(id), String::new()),
                                 new => line(step, "update", Some(id), format!("will span {}", new.join(", "))),
@@ -55,7 +55,7 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
                     }
                 }
                 (_, Some(id)) => line(step, "wait", Some(id), "created; not yet ready".into()),
-                (_, None) => match resources::find_existing(ctx, step).await {
+                (_, None) => match step.kind.find(ctx, &step.id).await {
                     Ok(Some(id)) => line(step, "adopt", Some(id), "an interrupted create made it".into()),
                     Ok(None) => line(step, "create", None, "an interrupted create left nothing".into()),
                     Err(e) => line(step, "unknown", None, format!("{e:#}")),
@@ -67,23 +67,12 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
     out
 }
 
-/// Members of a resource spanning every zone (subnets, route tables) that
-/// `up` has yet to create: the resource is extended to them in place.
-fn new_members(ctx: &Ctx, step: &Step) -> Vec<String> {
-    let members = match &step.spec {
-        Spec::Firewall { subnets } | Spec::Domain { subnets } | Spec::VpceInterface { subnets, .. } => subnets,
-        Spec::VpceGateway { route_tables } => route_tables,
-        _ => return Vec::new(),
-    };
-    members.iter().filter(|m| ctx.state.record(m).and_then(|r| r.id).is_none()).cloned().collect()
-}
-
 /// What `down` would do: delete, keep (with the reason), or nothing.
 async fn plan_down(ctx: &Ctx) -> Vec<Line> {
     let graph = graph::build_teardown(&ctx.s);
     let mut out = Vec::new();
     for step in &graph.steps {
-        match resources::teardown_decision(ctx, step, false).await {
+        match teardown_decision(ctx, step, false).await {
             Ok(None) => {}
             Ok(Some((id, None))) => out.push(line(step, "delete", Some(id), String::new())),
             Ok(Some((id, Some(why)))) => out.push(line(step, "keep", Some(id), why)),
@@ -141,25 +130,25 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
     let doc = ctx.state.doc();
     let mut lines = Vec::new();
     for step in &graph.steps {
-        let Some(rec) = doc.steps.get(&step.id) else {
+        let Some(rec) = doc.steps.get(step.id.as_str()) else {
             continue;
         };
         let Some(id) = rec.id.clone() else {
             lines.push(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
             continue;
         };
-        let health = resources::check::check(&ctx, step, &id).await;
+        let health = step.kind.health(&ctx, &step.id, &id).await;
         let l = match health {
             Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
             Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
             Ok(Health::Missing) => {
                 // A route or association that points elsewhere is drift, not absence.
-                match drift::drift(&ctx, step, &id).await {
+                match step.kind.drift(&ctx, &step.id, &id).await {
                     Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
                     _ => line(step, "missing", Some(id), "deleted out of band?".into()),
                 }
             }
-            Ok(Health::Present) => match drift::drift(&ctx, step, &id).await {
+            Ok(Health::Present) => match step.kind.drift(&ctx, &step.id, &id).await {
                 Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
                 Ok(_) if rec.status == Some(Status::Retained) => {
                     line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())

@@ -10,10 +10,13 @@ mod engine;
 mod error;
 mod graph;
 mod inspect;
+mod kinds;
+mod lifecycle;
+mod policy;
 mod progress;
-mod resources;
 mod retry;
 mod state;
+mod step_id;
 mod wait;
 
 use clap::Parser;

@@ -24,6 +24,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::step_id::StepId;
+
 pub const SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,18 +264,18 @@ impl State {
         self.inner.lock().expect("state mutex poisoned").path.clone()
     }
 
-    pub fn record(&self, step: &str) -> Option<Record> {
-        self.inner.lock().expect("state mutex poisoned").doc.steps.get(step).cloned()
+    pub fn record(&self, step: &StepId) -> Option<Record> {
+        self.inner.lock().expect("state mutex poisoned").doc.steps.get(step.as_str()).cloned()
     }
 
     /// The recorded id of `step`, which a dependent needs.
-    pub fn id(&self, step: &str) -> Result<String> {
+    pub fn id(&self, step: &StepId) -> Result<String> {
         self.record(step)
             .and_then(|r| r.id)
             .ok_or_else(|| anyhow!("step {step} has no recorded id (it must be created first)"))
     }
 
-    pub fn attr(&self, step: &str, key: &str) -> Result<String> {
+    pub fn attr(&self, step: &StepId, key: &str) -> Result<String> {
         self.record(step)
             .and_then(|r| r.attrs.get(key).cloned())
             .ok_or_else(|| anyhow!("step {step} has no recorded {key}"))
@@ -282,7 +284,7 @@ impl State {
     /// Records the intent to create `step` with `token`; returns the token to
     /// send (a token recorded by an earlier, interrupted run is reused so
     /// AWS answers with the same resource).
-    pub fn intent(&self, step: &str, token: Option<String>) -> Result<Option<String>> {
+    pub fn intent(&self, step: &StepId, token: Option<String>) -> Result<Option<String>> {
         let mut out = token.clone();
         self.update(|d| {
             let r = d.steps.entry(step.to_string()).or_default();
@@ -302,24 +304,24 @@ impl State {
 
     /// The create call of an intent got an answer (an error): it is not in
     /// flight, so a resumed run need not wait for it to land.
-    pub fn answered(&self, step: &str) -> Result<()> {
+    pub fn answered(&self, step: &StepId) -> Result<()> {
         self.update(|d| {
-            if let Some(r) = d.steps.get_mut(step) {
+            if let Some(r) = d.steps.get_mut(step.as_str()) {
                 r.intent_ms = None;
             }
         })
     }
 
     /// Records the id AWS returned (status `created`: maybe not ready yet).
-    pub fn created(&self, step: &str, id: &str, attrs: &[(&str, String)]) -> Result<()> {
+    pub fn created(&self, step: &StepId, id: &str, attrs: &[(&str, String)]) -> Result<()> {
         self.set(step, Status::Created, Some(id), attrs)
     }
 
-    pub fn ready(&self, step: &str, attrs: &[(&str, String)]) -> Result<()> {
+    pub fn ready(&self, step: &StepId, attrs: &[(&str, String)]) -> Result<()> {
         self.set(step, Status::Ready, None, attrs)
     }
 
-    pub fn set(&self, step: &str, status: Status, id: Option<&str>, attrs: &[(&str, String)]) -> Result<()> {
+    pub fn set(&self, step: &StepId, status: Status, id: Option<&str>, attrs: &[(&str, String)]) -> Result<()> {
         self.update(|d| {
             let r = d.steps.entry(step.to_string()).or_default();
             r.status = Some(status);
@@ -333,27 +335,27 @@ impl State {
         })
     }
 
-    pub fn note(&self, step: &str, note: Option<String>) -> Result<()> {
+    pub fn note(&self, step: &StepId, note: Option<String>) -> Result<()> {
         self.update(|d| {
-            if let Some(r) = d.steps.get_mut(step) {
+            if let Some(r) = d.steps.get_mut(step.as_str()) {
                 r.note = note;
             }
         })
     }
 
     /// The resource is gone: forget it.
-    pub fn forget(&self, step: &str) -> Result<()> {
+    pub fn forget(&self, step: &StepId) -> Result<()> {
         self.update(|d| {
-            d.steps.remove(step);
+            d.steps.remove(step.as_str());
         })
     }
 
     /// The recorded resource is gone and will be made again: drop its id,
     /// token and status but keep its attributes (settings such as JumpStart
     /// that the new resource must carry too).
-    pub fn reset(&self, step: &str) -> Result<()> {
+    pub fn reset(&self, step: &StepId) -> Result<()> {
         self.update(|d| {
-            if let Some(r) = d.steps.get_mut(step) {
+            if let Some(r) = d.steps.get_mut(step.as_str()) {
                 *r = Record { attrs: std::mem::take(&mut r.attrs), updated: now(), ..Record::default() };
             }
         })
@@ -393,8 +395,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("st/s.json");
         let st = State::open(&p, &WHO, true).unwrap();
-        st.intent("vpc", Some("tok".into())).unwrap();
-        st.created("vpc", "vpc-1", &[("arn", "a".into())]).unwrap();
+        st.intent(&StepId::VPC, Some("tok".into())).unwrap();
+        st.created(&StepId::VPC, "vpc-1", &[("arn", "a".into())]).unwrap();
         let doc = read(&p).unwrap().unwrap();
         assert_eq!(doc.steps["vpc"].id.as_deref(), Some("vpc-1"));
         assert_eq!(doc.steps["vpc"].token.as_deref(), Some("tok"));
@@ -414,10 +416,10 @@ mod tests {
         let p = dir.path().join("s.json");
         {
             let st = State::open(&p, &WHO, true).unwrap();
-            assert_eq!(st.intent("nat", Some("first".into())).unwrap().as_deref(), Some("first"));
+            assert_eq!(st.intent(&StepId::NAT, Some("first".into())).unwrap().as_deref(), Some("first"));
         }
         let st = State::open(&p, &WHO, true).unwrap();
-        assert_eq!(st.intent("nat", Some("second".into())).unwrap().as_deref(), Some("first"));
+        assert_eq!(st.intent(&StepId::NAT, Some("second".into())).unwrap().as_deref(), Some("first"));
     }
 
     #[test]

@@ -131,6 +131,27 @@ where
     }
 }
 
+/// Runs `op` (given the attempt number, from 1) up to `attempts` times while
+/// its error is `transient`, sleeping with backoff (scaled) in between; for
+/// conflicts that a fresh read resolves, such as a stale UpdateToken.
+pub async fn retry_attempts<T, F, Fut>(attempts: u32, transient: fn(&anyhow::Error) -> bool, mut op: F) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op(attempt).await {
+            Err(e) if transient(&e) && attempt < attempts => {
+                tracing::debug!("attempt {attempt} of {attempts} failed, retrying: {e:#}");
+                crate::engine::idle(sleep(Duration::from_millis(500 * u64::from(attempt)))).await;
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! `provision firewall list|allow DOMAIN...|remove DOMAIN...`: the rule
 //! group's domain allow-list, edited in place with UpdateRuleGroup (the
-//! stale-UpdateToken retry is `resources::firewall::edit_allow_list`).
+//! stale-UpdateToken retry is `kinds::rule_group::edit_allow_list`).
 //!
 //! How edits and the `allowed_domains` parameter interact: parameters are
 //! resolved as everywhere — flags over the config file over the parameters
@@ -22,12 +22,15 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{EXIT_INVALID, Exit, FirewallAction};
-use crate::resources::Ctx;
-use crate::resources::firewall::{edit_allow_list, read_allow_list};
+use crate::kinds::Ctx;
+use crate::kinds::rule_group::{edit_allow_list, read_allow_list};
+use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
-    let arn =
-        ctx.state.id("nfw.rule_group").context("the stack has no firewall rule group yet; run `provision up` first")?;
+    let arn = ctx
+        .state
+        .id(&StepId::RULE_GROUP)
+        .context("the stack has no firewall rule group yet; run `provision up` first")?;
     let (add, domains) = match action {
         FirewallAction::List => return list(ctx, &arn).await,
         FirewallAction::Allow { domains } => (true, dedup(domains)),

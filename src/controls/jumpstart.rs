@@ -14,11 +14,12 @@
 use anyhow::{Context, Result};
 
 use crate::error::aws;
-use crate::resources::Ctx;
-use crate::resources::vpc_endpoint::{JUMPSTART_ATTR, s3_policy_with};
+use crate::kinds::Ctx;
+use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, s3_policy_with};
+use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
-    let vpce = ctx.state.id("vpce.s3").context("the stack has no S3 endpoint yet; run `provision up` first")?;
+    let vpce = ctx.state.id(&StepId::VPCE_S3).context("the stack has no S3 endpoint yet; run `provision up` first")?;
     ctx.aws
         .ec2
         .modify_vpc_endpoint()
@@ -29,7 +30,7 @@ pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
         .map_err(aws)
         .with_context(|| format!("writing the policy of S3 endpoint {vpce} (ModifyVpcEndpoint)"))?;
     ctx.state.update(|d| {
-        if let Some(r) = d.steps.get_mut("vpce.s3") {
+        if let Some(r) = d.steps.get_mut(StepId::VPCE_S3.as_str()) {
             if enable {
                 r.attrs.insert(JUMPSTART_ATTR.into(), "true".into());
             } else {

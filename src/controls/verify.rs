@@ -17,10 +17,9 @@ use serde_json::Value;
 use super::{parse_policy, statements, strings};
 use crate::cli::{EXIT_FAILED, Exit};
 use crate::error::{aws, has_code};
-use crate::resources::vpc_endpoint::{jumpstart_enabled, jumpstart_statement};
-use crate::resources::{Ctx, ec2_filter};
-
-const BUCKETS: [&str; 2] = ["bucket.data", "bucket.models"];
+use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement};
+use crate::kinds::{Ctx, ec2_filter};
+use crate::step_id::StepId;
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -96,10 +95,10 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
 
 /// Both buckets encrypt by default with SSE-KMS and the stack's S3 key.
 async fn buckets_sse_kms(ctx: &Ctx) -> Verdict {
-    let key = ctx.state.id("kms.s3")?;
+    let key = ctx.state.id(&StepId::KMS_S3)?;
     let key_id = key.rsplit('/').next().unwrap_or(&key);
     let (mut ok, mut evidence) = (true, Vec::new());
-    for step in BUCKETS {
+    for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let out = match ctx.aws.s3.get_bucket_encryption().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
@@ -131,7 +130,7 @@ async fn buckets_sse_kms(ctx: &Ctx) -> Verdict {
 /// All four public access block settings on, on both buckets.
 async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
     let (mut ok, mut evidence) = (true, Vec::new());
-    for step in BUCKETS {
+    for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let out = match ctx.aws.s3.get_public_access_block().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => {
@@ -162,9 +161,9 @@ async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
 /// Each bucket's policy denies GetObject, PutObject and ListBucket on the
 /// bucket and its objects unless the request comes through `vpce.s3`.
 async fn buckets_policy(ctx: &Ctx) -> Verdict {
-    let vpce = ctx.state.id("vpce.s3")?;
+    let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let (mut ok, mut evidence) = (true, Vec::new());
-    for step in BUCKETS {
+    for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
@@ -213,7 +212,7 @@ fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
 /// The S3 endpoint allows the stack's two buckets only, plus the JumpStart
 /// statement exactly when the state records it enabled.
 async fn endpoint_policy(ctx: &Ctx) -> Verdict {
-    let vpce = ctx.state.id("vpce.s3")?;
+    let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let out = ctx
         .aws
         .ec2
@@ -285,19 +284,12 @@ fn same_statement(a: &Value, b: &Value) -> bool {
     key(a) == key(b) && a.get("Condition") == b.get("Condition")
 }
 
-/// The step ids of one kind of resource in every zone (`subnet.sagemaker`,
-/// `subnet.sagemaker.us-east-1b`, ...), with each zone's name.
-fn per_zone(ctx: &Ctx, base: &str) -> Vec<(String, String)> {
-    ctx.s.zones.iter().enumerate().map(|(i, z)| (z.az.clone(), crate::graph::zone_id(base, i, &z.az))).collect()
-}
-
 /// VpcOnly, in the stack's VPC and every zone's SageMaker subnet, with the
 /// stack's security group.
 async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
-    let id = ctx.state.id("sm.domain")?;
-    let (vpc, sg) = (ctx.state.id("vpc")?, ctx.state.id("sg.sagemaker")?);
-    let mut want_subnets =
-        per_zone(ctx, "subnet.sagemaker").iter().map(|(_, s)| ctx.state.id(s)).collect::<Result<Vec<_>>>()?;
+    let id = ctx.state.id(&StepId::DOMAIN)?;
+    let (vpc, sg) = (ctx.state.id(&StepId::VPC)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
+    let mut want_subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &StepId::SUBNET_SAGEMAKER))?;
     want_subnets.sort();
     let subnet = want_subnets.join(", ");
     let d = ctx
@@ -336,7 +328,7 @@ async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
 /// The three routing controls, from one read of the VPC's route tables and
 /// the firewall's endpoint.
 async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, String))> {
-    let vpc = ctx.state.id("vpc")?;
+    let vpc = ctx.state.id(&StepId::VPC)?;
     let out = ctx
         .aws
         .ec2
@@ -347,16 +339,16 @@ async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, Str
         .map_err(aws)
         .with_context(|| format!("reading the route tables of {vpc}"))?;
     let tables = out.route_tables();
-    let igw = ctx.state.id("igw")?;
+    let igw = ctx.state.id(&StepId::IGW)?;
     let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
     // Every zone: its own NAT gateway and its own zone's firewall endpoint.
     let (mut sm, mut natr, mut edge) = (Vec::new(), Vec::new(), Vec::new());
     for (i, z) in ctx.s.zones.iter().enumerate() {
-        let id = |base: &str| ctx.state.id(&crate::graph::zone_id(base, i, &z.az));
+        let id = |base: &StepId| ctx.state.id(&base.in_zone(i, &z.az));
         let endpoint = firewall_endpoint(ctx, &z.az).await?;
-        let nat = id("nat")?;
-        sm.push(default_route_is(tables, &id("subnet.sagemaker")?, &nat, "the NAT gateway"));
-        natr.push(default_route_is(tables, &id("subnet.nat")?, &endpoint, "the firewall endpoint"));
+        let nat = id(&StepId::NAT)?;
+        sm.push(default_route_is(tables, &id(&StepId::SUBNET_SAGEMAKER)?, &nat, "the NAT gateway"));
+        natr.push(default_route_is(tables, &id(&StepId::SUBNET_NAT)?, &endpoint, "the firewall endpoint"));
         let cidr = z.nat.to_string();
         edge.push(match edge_table {
             None => (false, format!("no route table is edge-associated with {igw}")),
@@ -434,7 +426,7 @@ fn target(r: &Route) -> String {
 
 /// The firewall's endpoint in availability zone `az`, as AWS reports it now.
 async fn firewall_endpoint(ctx: &Ctx, az: &str) -> Result<String> {
-    let arn = ctx.state.id("nfw.firewall")?;
+    let arn = ctx.state.id(&StepId::FIREWALL)?;
     let out = ctx
         .aws
         .nfw
@@ -456,7 +448,7 @@ async fn firewall_endpoint(ctx: &Ctx, az: &str) -> Result<String> {
 /// configured domains.
 async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     let (fw, policy, group) =
-        (ctx.state.id("nfw.firewall")?, ctx.state.id("nfw.policy")?, ctx.state.id("nfw.rule_group")?);
+        (ctx.state.id(&StepId::FIREWALL)?, ctx.state.id(&StepId::FIREWALL_POLICY)?, ctx.state.id(&StepId::RULE_GROUP)?);
     let nfw = &ctx.aws.nfw;
     let f = nfw
         .describe_firewall()
@@ -518,7 +510,7 @@ async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
 
 /// The endpoint security group admits TCP 443 from the SageMaker group.
 async fn endpoint_sg(ctx: &Ctx) -> Verdict {
-    let (id, sm) = (ctx.state.id("sg.vpce")?, ctx.state.id("sg.sagemaker")?);
+    let (id, sm) = (ctx.state.id(&StepId::SG_VPCE)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
     let out = ctx
         .aws
         .ec2
@@ -542,7 +534,7 @@ async fn endpoint_sg(ctx: &Ctx) -> Verdict {
 }
 
 async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
-    let key = ctx.state.id("kms.ebs")?;
+    let key = ctx.state.id(&StepId::KMS_EBS)?;
     let out = ctx
         .aws
         .kms
@@ -559,7 +551,7 @@ async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
 /// Every Allow statement of the trust policy names sagemaker.amazonaws.com
 /// and nothing else.
 async fn role_trust(ctx: &Ctx) -> Verdict {
-    let arn = ctx.state.id("iam.role")?;
+    let arn = ctx.state.id(&StepId::IAM_ROLE)?;
     let name = arn.rsplit('/').next().unwrap_or(&arn);
     let out = ctx
         .aws

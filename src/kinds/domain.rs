@@ -1,0 +1,226 @@
+//! The SageMaker Studio domain (`sm.domain`, id = domain id): IAM auth,
+//! VpcOnly in every zone's SageMaker subnet, default user settings with the
+//! execution role and `sg.sagemaker`. When it is ready, what SageMaker made
+//! on its own (the EFS, its mount targets, the NFS security groups) is
+//! recorded in the state too, so teardown finds it after the domain is gone.
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use aws_sdk_sagemaker::types::{
+    AppNetworkAccessType, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, UserSettings,
+};
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, TAG_STACK, accepted, members_drift, missing_members};
+use crate::error::{aws, has_code, is_not_found};
+use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
+use crate::state::Status;
+use crate::step_id::StepId;
+use crate::wait::{Poll, retry_while, until};
+
+#[derive(Debug)]
+pub struct Domain {
+    pub vpc: StepId,
+    pub subnets: Vec<StepId>,
+    pub role: StepId,
+    pub sg: StepId,
+}
+
+/// The stack's tags (plus `extra`) as SageMaker tags.
+pub(super) fn sm_tags(ctx: &Ctx, me: &StepId, extra: &[(&str, &str)]) -> Vec<Tag> {
+    let mut t: Vec<Tag> = ctx.tags(me, None).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    for (k, v) in extra {
+        t.push(Tag::builder().key(*k).value(*v).build());
+    }
+    t
+}
+
+/// The execution role and security group every profile runs with.
+pub(super) fn user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<UserSettings> {
+    Ok(UserSettings::builder().execution_role(ctx.state.id(role)?).security_groups(ctx.state.id(sg)?).build())
+}
+
+async fn wait_in_service(ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+    let d = until("domain InService", Poll::expect(120, 30 * 60), || async {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        crate::progress::observed(d.status().map(|s| s.as_str()).unwrap_or("unknown"));
+        match d.status() {
+            Some(DomainStatus::InService) => Ok(Some(d)),
+            Some(s @ (DomainStatus::Failed | DomainStatus::Deleting | DomainStatus::DeleteFailed)) => {
+                bail!("domain {id} is {}: {}", s.as_str(), d.failure_reason().unwrap_or("no reason given"))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    let arn = d.domain_arn().unwrap_or_default().to_string();
+    let efs = d.home_efs_file_system_id().unwrap_or_default().to_string();
+    ctx.state.ready(me, &[("arn", arn), ("home_efs", efs.clone())])?;
+    record_leftovers(ctx, id, &efs)
+}
+
+/// Records SageMaker's own resources (so teardown knows them).
+fn record_leftovers(ctx: &Ctx, domain_id: &str, efs: &str) -> Result<()> {
+    let note = Some("created by SageMaker for the domain".to_string());
+    if !efs.is_empty() {
+        for step in [StepId::EFS_FILE_SYSTEM, StepId::EFS_MOUNT_TARGET] {
+            if ctx.state.record(&step).and_then(|r| r.id).is_none() {
+                ctx.state.set(&step, Status::Created, Some(efs), &[("domain", domain_id.to_string())])?;
+                ctx.state.note(&step, note.clone())?;
+            }
+        }
+    }
+    if ctx.state.record(&StepId::SG_NFS).and_then(|r| r.id).is_none() {
+        ctx.state.set(&StepId::SG_NFS, Status::Created, Some(domain_id), &[])?;
+        ctx.state.note(&StepId::SG_NFS, note)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for Domain {
+    fn name(&self) -> &'static str {
+        "SageMaker domain"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        let mut n = vec![self.vpc.clone(), self.sg.clone(), self.role.clone()];
+        n.extend(self.subnets.iter().cloned());
+        n
+    }
+
+    fn members(&self) -> &[StepId] {
+        &self.subnets
+    }
+
+    /// A live domain of this name that carries our stack tag.
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        let out = ctx.aws.sagemaker.list_domains().send().await.map_err(aws)?;
+        for d in out.domains() {
+            if d.domain_name() != Some(ctx.s.domain_name.as_str()) {
+                continue;
+            }
+            if matches!(d.status(), Some(DomainStatus::Deleting) | Some(DomainStatus::DeleteFailed)) {
+                continue;
+            }
+            let arn = d.domain_arn().unwrap_or_default();
+            let tags = ctx.aws.sagemaker.list_tags().resource_arn(arn).send().await.map_err(aws)?;
+            if tags.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack())) {
+                return Ok(d.domain_id().map(str::to_string));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let (vpc, subnets) = (ctx.state.id(&self.vpc)?, ctx.ids(&self.subnets)?);
+        let settings = user_settings(ctx, &self.role, &self.sg)?;
+        let project = ctx.s.project.clone();
+        // A role created seconds ago may not yet be assumable by SageMaker.
+        let out = retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
+            ctx.aws
+                .sagemaker
+                .create_domain()
+                .domain_name(&ctx.s.domain_name)
+                .auth_mode(AuthMode::Iam)
+                .app_network_access_type(AppNetworkAccessType::VpcOnly)
+                .vpc_id(&vpc)
+                .set_subnet_ids(Some(subnets.clone()))
+                .default_user_settings(settings.clone())
+                .set_tags(Some(sm_tags(ctx, me, &[("ProjectName", &project)])))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        let arn = out.domain_arn().context("CreateDomain returned no DomainArn")?;
+        arn.rsplit('/').next().map(str::to_string).context("malformed DomainArn")
+    }
+
+    async fn settle(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        wait_in_service(ctx, me, id).await
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(Health::Missing),
+            Err(e) => Err(e),
+            Ok(d) => Ok(match d.status() {
+                Some(DomainStatus::Deleting) => Health::Missing,
+                Some(DomainStatus::Failed | DomainStatus::DeleteFailed) => {
+                    Health::Failed(d.failure_reason().unwrap_or("failed").to_string())
+                }
+                _ => Health::Present,
+            }),
+        }
+    }
+
+    /// Keeps the home EFS (RetentionPolicy Retain): `down --purge-efs`
+    /// removes it as a step of its own.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let sm = &ctx.aws.sagemaker;
+        match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(d) => record_leftovers(ctx, id, d.home_efs_file_system_id().unwrap_or_default())?,
+        }
+        // Profiles whose deletion is still settling make SageMaker answer ResourceInUse.
+        let r = retry_while(
+            DRAIN_BOUND,
+            |e| has_code(e, &["ResourceInUse"]),
+            || async {
+                sm.delete_domain()
+                    .domain_id(id)
+                    .retention_policy(RetentionPolicy::builder().home_efs_file_system(RetentionType::Retain).build())
+                    .send()
+                    .await
+                    .map_err(aws)
+            },
+        )
+        .await;
+        if !accepted(r)? {
+            return Ok(());
+        }
+        until("domain deleted", Poll::expect(120, 30 * 60), || async {
+            match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
+                Err(e) if is_not_found(&e) => Ok(Some(())),
+                Err(e) => Err(e),
+                Ok(d) if d.status() == Some(&DomainStatus::DeleteFailed) => {
+                    bail!("domain {id} deletion failed: {}", d.failure_reason().unwrap_or("no reason given"))
+                }
+                Ok(_) => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        Ok(members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids())))
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+
+    /// Adds the SageMaker subnets of zones added to a live stack
+    /// (UpdateDomain can add subnets; it cannot remove them), then waits.
+    async fn restore(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        let missing = missing_members(ctx, &self.subnets, d.subnet_ids());
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut all = d.subnet_ids().to_vec();
+        all.extend(missing);
+        ctx.aws
+            .sagemaker
+            .update_domain()
+            .domain_id(id)
+            .set_subnet_ids(Some(all))
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("adding subnets to domain {id}"))?;
+        wait_in_service(ctx, me, id).await
+    }
+}

@@ -1,0 +1,109 @@
+//! The mount targets (and their ENIs) of SageMaker's EFS
+//! (`efs.mount_target`, teardown only; id = the file system id), one per
+//! SageMaker subnet. Deleted after the domain and before those subnets;
+//! then ENIs left `available` in the VPC are swept.
+
+use anyhow::Result;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::NetworkInterfaceStatus;
+
+use super::efs_file_system::home_efs;
+use super::{Ctx, Health, Kind, ec2_filter, efs_kept};
+use crate::error::{aws, gone_ok, is_not_found};
+use crate::step_id::StepId;
+use crate::wait::{Poll, until};
+
+#[derive(Debug)]
+pub struct EfsMountTargets {
+    pub domain: StepId,
+    /// Every zone's SageMaker subnet: each holds a mount target.
+    pub subnets: Vec<StepId>,
+    pub vpc: StepId,
+}
+
+async fn mount_targets(ctx: &Ctx, fs: &str) -> Result<Vec<(String, String)>> {
+    match ctx.aws.efs.describe_mount_targets().file_system_id(fs).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+        Ok(o) => Ok(o
+            .mount_targets()
+            .iter()
+            .map(|m| (m.mount_target_id().to_string(), m.life_cycle_state().as_str().to_string()))
+            .collect()),
+    }
+}
+
+impl EfsMountTargets {
+    /// ENIs left `available` in the stack's VPC (SageMaker apps, EFS) block
+    /// the subnet and VPC deletion.
+    async fn sweep_enis(&self, ctx: &Ctx) -> Result<()> {
+        let Ok(vpc) = ctx.state.id(&self.vpc) else {
+            return Ok(());
+        };
+        let out = ctx
+            .aws
+            .ec2
+            .describe_network_interfaces()
+            .filters(ec2_filter("vpc-id", &vpc))
+            .filters(ec2_filter("status", "available"))
+            .send()
+            .await
+            .map_err(aws)?;
+        for eni in out.network_interfaces() {
+            if eni.status() != Some(&NetworkInterfaceStatus::Available) {
+                continue;
+            }
+            let Some(id) = eni.network_interface_id() else {
+                continue;
+            };
+            tracing::info!(eni = id, "deleting leftover network interface");
+            gone_ok(ctx.aws.ec2.delete_network_interface().network_interface_id(id).send().await.map_err(aws))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for EfsMountTargets {
+    fn name(&self) -> &'static str {
+        "EFS mount targets"
+    }
+
+    fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {
+        (vec![self.domain.clone()], self.subnets.clone())
+    }
+
+    fn discovered(&self) -> bool {
+        true
+    }
+
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        home_efs(ctx, &self.domain).await
+    }
+
+    async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        anyhow::bail!("{me} is created by SageMaker, not by provision")
+    }
+
+    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
+        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
+    }
+
+    async fn delete(&self, ctx: &Ctx, fs: &str) -> Result<()> {
+        for (mt, state) in mount_targets(ctx, fs).await? {
+            if state == "deleting" || state == "deleted" {
+                continue;
+            }
+            gone_ok(ctx.aws.efs.delete_mount_target().mount_target_id(&mt).send().await.map_err(aws))?;
+        }
+        until("EFS mount targets deleted", Poll::expect(75, 15 * 60), || async {
+            Ok(mount_targets(ctx, fs).await?.is_empty().then_some(()))
+        })
+        .await?;
+        self.sweep_enis(ctx).await
+    }
+
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(efs_kept(ctx))
+    }
+}

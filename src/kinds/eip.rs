@@ -1,0 +1,60 @@
+//! The NAT gateway's Elastic IP (domain vpc).
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind};
+use crate::error::{aws, gone_ok};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct Eip {
+    pub name: String,
+}
+
+fn is_address_in_use(e: &anyhow::Error) -> bool {
+    crate::error::has_code(e, &["InvalidIPAddress.InUse"])
+}
+
+#[async_trait]
+impl Kind for Eip {
+    fn name(&self) -> &'static str {
+        "Elastic IP"
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out =
+            ctx.aws.ec2.describe_addresses().set_filters(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
+        Ok(out.addresses().iter().find_map(|a| a.allocation_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let out = ctx
+            .aws
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(ctx.ec2_tags(ResourceType::ElasticIp, me, Some(&self.name)))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.allocation_id().map(str::to_string).context("AllocateAddress returned no AllocationId")
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_addresses().allocation_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.addresses().is_empty())
+    }
+
+    /// Released once the NAT gateway is deleted; the association can linger
+    /// a moment after the NAT gateway reports `deleted`.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = retry_while(DRAIN_BOUND, is_address_in_use, || async {
+            ctx.aws.ec2.release_address().allocation_id(id).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+}

@@ -1,0 +1,189 @@
+//! The Network Firewall (`nfw.firewall`), mapped to every zone's firewall
+//! subnet, with the stack's policy. Id = ARN. Once READY, each zone's
+//! endpoint id is recorded as attribute `endpoint.{az}` (routes read them
+//! by zone, never "the first"). Also what the rule group and policy share:
+//! tags and the reference-settling retry.
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
+
+use super::{Ctx, Health, Kind, accepted, adopt_if_ours, members_drift, missing_members};
+use crate::error::{aws, has_code, is_not_found};
+use crate::step_id::StepId;
+use crate::wait::{Poll, until};
+
+#[derive(Debug)]
+pub struct Firewall {
+    pub policy: StepId,
+    /// Every zone's firewall subnet, with the zone.
+    pub subnets: Vec<StepId>,
+    pub azs: Vec<String>,
+    /// Reached through the subnets.
+    pub vpc: StepId,
+}
+
+pub fn firewall_name(ctx: &Ctx) -> String {
+    format!("network-firewall-{}", ctx.s.project)
+}
+
+/// The state attribute (of the firewall's step) holding the endpoint of `az`.
+pub fn endpoint_attr(az: &str) -> String {
+    format!("endpoint.{az}")
+}
+
+pub(super) fn nfw_tags(ctx: &Ctx, me: &StepId) -> Vec<Tag> {
+    ctx.tags(me, None)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+        .collect()
+}
+
+/// A policy or group still referenced (the firewall's deletion settling)
+/// is refused with InvalidOperationException for a moment.
+pub(super) fn in_use(e: &anyhow::Error) -> bool {
+    has_code(e, &["InvalidOperationException"])
+}
+
+/// How long a reference may take to clear after its holder is deleted.
+pub(super) const REFERENCE_BOUND: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+fn mappings(subnets: Vec<String>) -> Result<Vec<SubnetMapping>> {
+    Ok(subnets.into_iter().map(|s| SubnetMapping::builder().subnet_id(s).build()).collect::<Result<Vec<_>, _>>()?)
+}
+
+impl Firewall {
+    async fn mapped_subnets(&self, ctx: &Ctx, arn: &str) -> Result<Vec<String>> {
+        let f = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+        Ok(f.firewall()
+            .map(|f| f.subnet_mappings().iter().map(|m| m.subnet_id().to_string()).collect())
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Kind for Firewall {
+    fn name(&self) -> &'static str {
+        "Network Firewall"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        let mut n = vec![self.policy.clone()];
+        n.extend(self.subnets.iter().cloned());
+        n
+    }
+
+    fn reads(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
+    }
+
+    fn members(&self) -> &[StepId] {
+        &self.subnets
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let r = ctx.aws.nfw.describe_firewall().firewall_name(firewall_name(ctx)).send().await.map_err(aws);
+        let f = match r {
+            Err(e) if is_not_found(&e) => return Ok(None),
+            r => r?.firewall.context("DescribeFirewall returned no Firewall")?,
+        };
+        let tags = f.tags.unwrap_or_default();
+        let arn = f.firewall_arn.unwrap_or_default();
+        adopt_if_ours(ctx, me, self.name(), arn, tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let (policy, vpc) = (ctx.state.id(&self.policy)?, ctx.state.id(&self.vpc)?);
+        let out = ctx
+            .aws
+            .nfw
+            .create_firewall()
+            .firewall_name(firewall_name(ctx))
+            .firewall_policy_arn(policy)
+            .vpc_id(vpc)
+            .set_subnet_mappings(Some(mappings(ctx.ids(&self.subnets)?)?))
+            .delete_protection(false)
+            .subnet_change_protection(false)
+            .firewall_policy_change_protection(false)
+            .set_tags(Some(nfw_tags(ctx, me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.firewall.and_then(|f| f.firewall_arn).context("CreateFirewall returned no FirewallArn")
+    }
+
+    /// READY, and the endpoint of every zone's AZ READY; records each
+    /// endpoint id as `endpoint.{az}`.
+    async fn settle(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        let endpoints = until("firewall READY with its endpoints", Poll::expect(330, 30 * 60), || async {
+            let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+            let Some(status) = out.firewall_status else {
+                return Ok(None);
+            };
+            crate::progress::observed(status.status.as_str());
+            if status.status == FirewallStatusValue::Deleting {
+                bail!("firewall {arn} is being deleted (deleted out of band?)");
+            }
+            if status.status != FirewallStatusValue::Ready {
+                return Ok(None);
+            }
+            let sync = status.sync_states.unwrap_or_default();
+            let mut found = Vec::new();
+            for az in &self.azs {
+                let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
+                match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
+                    (Some("READY"), Some(e)) => found.push((endpoint_attr(az), e.clone())),
+                    _ => return Ok(None),
+                }
+            }
+            Ok(Some(found))
+        })
+        .await?;
+        let attrs: Vec<(&str, String)> = endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        ctx.state.ready(me, &attrs)
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Health> {
+        let r = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws);
+        Health::of_describe(r, |o| o.firewall_status.map(|s| s.status) != Some(FirewallStatusValue::Deleting))
+    }
+
+    async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
+        if !accepted(ctx.aws.nfw.delete_firewall().firewall_arn(arn).send().await.map_err(aws))? {
+            return Ok(());
+        }
+        until("firewall deleted", Poll::expect(450, 30 * 60), || async {
+            let r = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws);
+            Ok((!accepted(r)?).then_some(()))
+        })
+        .await
+    }
+
+    /// Subnets of zones added to a live stack that the firewall is not mapped to yet.
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
+        let have = self.mapped_subnets(ctx, arn).await?;
+        Ok(members_drift("subnets", &missing_members(ctx, &self.subnets, &have)))
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+
+    /// Maps the firewall to the new zones' subnets (AssociateSubnets), then
+    /// waits until every zone's endpoint is READY (recording the new ones).
+    async fn restore(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        let missing = missing_members(ctx, &self.subnets, &self.mapped_subnets(ctx, arn).await?);
+        if !missing.is_empty() {
+            ctx.aws
+                .nfw
+                .associate_subnets()
+                .firewall_arn(arn)
+                .set_subnet_mappings(Some(mappings(missing.clone())?))
+                .send()
+                .await
+                .map_err(aws)
+                .with_context(|| format!("mapping firewall {arn} to subnets {}", missing.join(", ")))?;
+        }
+        self.settle(ctx, me, arn).await
+    }
+}

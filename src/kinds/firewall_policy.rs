@@ -1,0 +1,81 @@
+//! The Network Firewall policy (`nfw.policy`): stateless traffic to the
+//! stateful engine, whose only group is the stack's rule group. Id = ARN.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleGroupReference};
+
+use super::firewall::{REFERENCE_BOUND, in_use, nfw_tags};
+use super::{Ctx, Health, Kind, adopt_if_ours};
+use crate::error::{aws, gone_ok, is_not_found};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct FirewallPolicy {
+    pub rule_group: StepId,
+}
+
+pub fn policy_name(ctx: &Ctx) -> String {
+    format!("network-firewall-policy-{}", ctx.s.project)
+}
+
+#[async_trait]
+impl Kind for FirewallPolicy {
+    fn name(&self) -> &'static str {
+        "Network Firewall policy"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.rule_group.clone()]
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(policy_name(ctx)).send().await.map_err(aws);
+        let r = match r {
+            Err(e) if is_not_found(&e) => return Ok(None),
+            r => r?.firewall_policy_response.context("no FirewallPolicyResponse")?,
+        };
+        let tags = r.tags.unwrap_or_default();
+        adopt_if_ours(
+            ctx,
+            me,
+            self.name(),
+            r.firewall_policy_arn,
+            tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+        )
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let group = ctx.state.id(&self.rule_group)?;
+        let policy = PolicyBody::builder()
+            .stateless_default_actions("aws:forward_to_sfe")
+            .stateless_fragment_default_actions("aws:pass")
+            .stateful_rule_group_references(StatefulRuleGroupReference::builder().resource_arn(group).build()?)
+            .build()?;
+        let out = ctx
+            .aws
+            .nfw
+            .create_firewall_policy()
+            .firewall_policy_name(policy_name(ctx))
+            .firewall_policy(policy)
+            .set_tags(Some(nfw_tags(ctx, me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.firewall_policy_response.context("CreateFirewallPolicy returned no response")?.firewall_policy_arn)
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(id).send().await.map_err(aws);
+        Health::of_describe(r, |_| true)
+    }
+
+    async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
+        let r = retry_while(REFERENCE_BOUND, in_use, || async {
+            ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+}

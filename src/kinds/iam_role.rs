@@ -1,0 +1,100 @@
+//! The SageMaker execution role (`iam.role`), trusted by
+//! sagemaker.amazonaws.com only, with the stack's managed policy attached.
+//! Id = ARN; the name is unique per account, which is how an interrupted
+//! create is found.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::iam_policy::iam_tags;
+use super::{Ctx, Health, Kind};
+use crate::error::{aws, gone_ok, is_not_found};
+use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct IamRole {
+    pub policy: StepId,
+}
+
+pub fn trust_policy() -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+#[async_trait]
+impl Kind for IamRole {
+    fn name(&self) -> &'static str {
+        "IAM role"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.policy.clone()]
+    }
+
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(None),
+            r => Ok(r?.role().map(|r| r.arn().to_string())),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let out = ctx
+            .aws
+            .iam
+            .create_role()
+            .role_name(ctx.s.role_name())
+            .path("/")
+            .description("SageMaker Studio execution role (provision)")
+            .assume_role_policy_document(trust_policy().to_string())
+            .set_tags(Some(iam_tags(ctx, me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.role().map(|r| r.arn().to_string()).context("CreateRole returned no role")
+    }
+
+    /// Attaches the managed policy (idempotent).
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<()> {
+        let policy = ctx.state.id(&self.policy)?;
+        retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
+            ctx.aws.iam.attach_role_policy().role_name(role_name(arn)).policy_arn(&policy).send().await.map_err(aws)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        Health::of_describe(ctx.aws.iam.get_role().role_name(role_name(id)).send().await.map_err(aws), |_| true)
+    }
+
+    async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
+        let iam = &ctx.aws.iam;
+        let name = role_name(arn);
+        match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(out) => {
+                for p in out.attached_policies() {
+                    if let Some(parn) = p.policy_arn() {
+                        iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
+                    }
+                }
+            }
+        }
+        gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
+    }
+}

@@ -1,0 +1,61 @@
+//! The internet gateway (`igw`).
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use crate::error::{aws, gone_ok};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct InternetGateway;
+
+#[async_trait]
+impl Kind for InternetGateway {
+    fn name(&self) -> &'static str {
+        "internet gateway"
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out = ctx
+            .aws
+            .ec2
+            .describe_internet_gateways()
+            .set_filters(Some(ctx.ec2_tag_filters(me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.internet_gateways().iter().find_map(|g| g.internet_gateway_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let name = format!("igw-{}", ctx.s.project);
+        let out = ctx
+            .aws
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(ctx.ec2_tags(ResourceType::InternetGateway, me, Some(&name)))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .map(str::to_string)
+            .context("CreateInternetGateway returned no InternetGatewayId")
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_internet_gateways().internet_gateway_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.internet_gateways().is_empty())
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+            ctx.aws.ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+}

@@ -1,0 +1,67 @@
+//! KMS aliases (`kms.s3.alias`, `kms.ebs.alias`). Id = the alias name. An
+//! alias that survived its key (the key was replaced) is pointed at ours.
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use super::kms_key::s3_key_kept;
+use super::{Ctx, Health, Kind};
+use crate::error::{aws, gone_ok, has_code};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct KmsAlias {
+    pub key: StepId,
+    pub alias: String,
+}
+
+#[async_trait]
+impl Kind for KmsAlias {
+    fn name(&self) -> &'static str {
+        "KMS alias"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.key.clone()]
+    }
+
+    /// The alias, if it exists and points at our key.
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        let key = ctx.state.id(&self.key)?;
+        let out = ctx.aws.kms.list_aliases().key_id(&key).send().await.map_err(aws)?;
+        Ok(out.aliases().iter().any(|a| a.alias_name() == Some(self.alias.as_str())).then(|| self.alias.clone()))
+    }
+
+    async fn create(&self, ctx: &Ctx, _me: &StepId, _token: &str) -> Result<String> {
+        let key = ctx.state.id(&self.key)?;
+        let alias = self.alias.as_str();
+        let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws.kms.create_alias().alias_name(alias).target_key_id(&key).send().await.map_err(aws)
+        })
+        .await;
+        match r {
+            Err(e) if has_code(&e, &["AlreadyExistsException"]) => {
+                ctx.aws.kms.update_alias().alias_name(alias).target_key_id(&key).send().await.map_err(aws)?;
+            }
+            r => {
+                r?;
+            }
+        }
+        Ok(self.alias.clone())
+    }
+
+    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
+        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
+    }
+
+    async fn delete(&self, ctx: &Ctx, alias: &str) -> Result<()> {
+        gone_ok(ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws))
+    }
+
+    /// The S3 key's alias stays with its key.
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        if self.key == StepId::KMS_S3 { s3_key_kept(ctx).await } else { Ok(None) }
+    }
+}

@@ -1,0 +1,159 @@
+//! KMS keys (`kms.s3` for the buckets, `kms.ebs` for Studio's volumes, with
+//! rotation). Keys have no client token: an interrupted create is found by
+//! its stack/step tags. Teardown schedules deletion with the minimum 7-day
+//! window; the S3 key stays while a bucket it encrypts is kept.
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use aws_sdk_kms::types::{KeyState, Tag};
+use serde_json::json;
+
+use super::s3_bucket::data_kept;
+use super::{Ctx, Health, Kind, gone_or};
+use crate::error::{aws, has_code, is_not_found};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::{Poll, retry_while, until};
+
+pub const S3_DESCRIPTION: &str = "KMS key for S3 buckets";
+pub const EBS_DESCRIPTION: &str = "Generated KMS Key for sagemaker Notebook's EBS encryption";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    S3,
+    Ebs,
+}
+
+#[derive(Debug)]
+pub struct KmsKey {
+    pub role: KeyRole,
+    /// Steps that must exist first although the key does not read them
+    /// (`kms.s3` after `vpce.s3`, as the spec's dependencies say).
+    pub after: Vec<StepId>,
+}
+
+/// The account root may administer and use the key (`kms:*`).
+pub fn key_policy(account: &str) -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    })
+}
+
+/// The reason `down` keeps the S3 key (and its alias): it encrypts a kept bucket.
+pub async fn s3_key_kept(ctx: &Ctx) -> Result<Option<String>> {
+    Ok((!ctx.down.delete_data && data_kept(ctx).await?)
+        .then(|| "it encrypts a retained bucket; remove with `provision down --delete-data`".to_string()))
+}
+
+#[async_trait]
+impl Kind for KmsKey {
+    fn name(&self) -> &'static str {
+        "KMS key"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        self.after.clone()
+    }
+
+    /// Keys of this stack and step that are not pending deletion (pages
+    /// through the account's keys: only used to resolve an interrupted create).
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let mut pages = ctx.aws.kms.list_keys().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for k in page.map_err(aws)?.keys() {
+                let Some(id) = k.key_id() else { continue };
+                let tags = match ctx.aws.kms.list_resource_tags().key_id(id).send().await.map_err(aws) {
+                    Ok(t) => t,
+                    Err(e) if has_code(&e, &["AccessDeniedException"]) || is_not_found(&e) => continue,
+                    Err(e) => return Err(e),
+                };
+                if ctx.tagged_as(me, tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()))) {
+                    let meta = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
+                    let state = meta.key_metadata().and_then(|m| m.key_state().cloned());
+                    if !matches!(state, Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
+                        return Ok(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let (description, name) = match self.role {
+            KeyRole::S3 => (S3_DESCRIPTION, Some(ctx.s.project.as_str())),
+            KeyRole::Ebs => (EBS_DESCRIPTION, None),
+        };
+        let tags: Vec<Tag> = ctx
+            .tags(me, name)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().expect("key and value set"))
+            .collect();
+        let out = ctx
+            .aws
+            .kms
+            .create_key()
+            .description(description)
+            .policy(key_policy(&ctx.account).to_string())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.key_metadata().and_then(|m| m.arn()).map(str::to_string).context("CreateKey returned no key ARN")
+    }
+
+    /// Rotation for the EBS key; then wait until the key is Enabled.
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        if self.role == KeyRole::Ebs {
+            retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+                ctx.aws.kms.enable_key_rotation().key_id(id).send().await.map_err(aws)
+            })
+            .await?;
+        }
+        until("KMS key enabled", Poll::fast(300), || async {
+            let out = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
+            match out.key_metadata().and_then(|m| m.key_state()) {
+                Some(KeyState::Enabled) => Ok(Some(())),
+                Some(KeyState::PendingDeletion) => {
+                    bail!("KMS key {id} is pending deletion (scheduled out of band?)")
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// A key pending deletion cannot be used: treated as missing (a new one is made).
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        match ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(Health::Missing),
+            Err(e) => Err(e),
+            Ok(o) => Ok(match o.key_metadata().and_then(|m| m.key_state()) {
+                Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion) => Health::Missing,
+                Some(KeyState::Disabled) => Health::Failed("key is disabled".into()),
+                _ => Health::Present,
+            }),
+        }
+    }
+
+    /// Already pending deletion (an earlier, interrupted down) is done too.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = ctx.aws.kms.schedule_key_deletion().key_id(id).pending_window_in_days(7).send().await;
+        gone_or(r.map_err(aws), &["KMSInvalidStateException"])
+    }
+
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        match self.role {
+            KeyRole::S3 => s3_key_kept(ctx).await,
+            KeyRole::Ebs => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! One file per AWS resource kind, each implementing `Kind`.
+//!
+//! A kind's struct holds its parameters and typed references (`StepId`s) to
+//! the steps it needs; `needs` lists them, and the graph's edges are built
+//! from that list, so a dependency is written once. What a kind reads but
+//! reaches through another need (the firewall's VPC, through its subnets)
+//! is listed by `reads`; the graph checks that it is ordered anyway.
+//!
+//! Required verbs:
+//! - `find`: the resource a crashed create may have made, by its
+//!   `provision:stack`/`provision:step` tags or its unique name;
+//! - `create`: the one create call; returns the id, which is recorded at
+//!   once. Where the API takes a ClientToken it sends the token recorded
+//!   with the intent, so a repeated create after a lost answer gets the
+//!   same resource back;
+//! - `health`: is a recorded resource still there, and not failed;
+//! - `delete`: delete and wait until gone; "already gone" is success.
+//!
+//! Optional capabilities, with defaults: `settle` (idempotent follow-ups
+//! and the wait until usable), `drift` (what `status` reports),
+//! `restores_drift`/`restore` (what `up` puts back), `keep_reason` (what
+//! `down` keeps), `members` (the zones' steps a resource spans),
+//! `teardown_order` and `discovered` (what SageMaker makes on its own).
+//!
+//! This module holds what every kind shares: the context, tags and tag
+//! filters, `Health`, and small helpers. It names no particular kind.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use crate::aws::Clients;
+use crate::config::Settings;
+use crate::error::is_not_found;
+use crate::state::State;
+use crate::step_id::StepId;
+
+pub mod app;
+pub mod domain;
+pub mod efs_file_system;
+pub mod efs_mount_targets;
+pub mod eip;
+pub mod firewall;
+pub mod firewall_policy;
+pub mod iam_policy;
+pub mod iam_role;
+pub mod igw_attachment;
+pub mod internet_gateway;
+pub mod kms_alias;
+pub mod kms_key;
+pub mod nat_gateway;
+pub mod nfs_security_groups;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
+pub mod rule_group;
+pub mod s3_bucket;
+pub mod security_group;
+pub mod subnet;
+pub mod user_profile;
+pub mod vpc;
+pub mod vpc_endpoint;
+
+pub const TAG_STACK: &str = "provision:stack";
+pub const TAG_STEP: &str = "provision:step";
+
+/// How far `down` goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    pub purge_efs: bool,
+    pub delete_data: bool,
+}
+
+/// What every step of a run shares: clients, settings, the state, the account.
+pub struct Ctx {
+    pub aws: Clients,
+    pub s: Arc<Settings>,
+    pub state: State,
+    pub account: String,
+    pub down: DownOptions,
+}
+
+impl Ctx {
+    pub fn stack(&self) -> &str {
+        self.s.stack()
+    }
+
+    /// `provision:stack`, `provision:step` and, when given, `Name`.
+    pub fn tags(&self, step: &StepId, name: Option<&str>) -> Vec<(String, String)> {
+        let mut t = vec![(TAG_STACK.to_string(), self.stack().to_string()), (TAG_STEP.to_string(), step.to_string())];
+        if let Some(n) = name {
+            t.push(("Name".to_string(), n.to_string()));
+        }
+        t
+    }
+
+    /// Whether a resource's tags prove it is this stack's `step`.
+    pub fn tagged_as<'a>(&self, step: &StepId, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let (mut stack, mut is_step) = (false, false);
+        for (k, v) in tags {
+            stack |= k == TAG_STACK && v == self.stack();
+            is_step |= k == TAG_STEP && v == step.as_str();
+        }
+        stack && is_step
+    }
+
+    /// The recorded ids of several steps (a resource spanning every zone).
+    pub fn ids(&self, steps: &[StepId]) -> Result<Vec<String>> {
+        steps.iter().map(|s| self.state.id(s)).collect()
+    }
+
+    /// EC2 tag specifications for a create call.
+    pub fn ec2_tags(
+        &self,
+        rt: aws_sdk_ec2::types::ResourceType,
+        step: &StepId,
+        name: Option<&str>,
+    ) -> aws_sdk_ec2::types::TagSpecification {
+        let mut b = aws_sdk_ec2::types::TagSpecification::builder().resource_type(rt);
+        for (k, v) in self.tags(step, name) {
+            b = b.tags(aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
+        }
+        b.build()
+    }
+
+    /// EC2 filters that find a resource by its stack and step tags.
+    pub fn ec2_tag_filters(&self, step: &StepId) -> Vec<aws_sdk_ec2::types::Filter> {
+        vec![
+            ec2_filter(&format!("tag:{TAG_STACK}"), self.stack()),
+            ec2_filter(&format!("tag:{TAG_STEP}"), step.as_str()),
+        ]
+    }
+}
+
+pub fn ec2_filter(name: &str, value: impl Into<String>) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name(name).values(value).build()
+}
+
+/// Is a recorded resource still there?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Present,
+    /// Gone (deleted out of band, or being deleted).
+    Missing,
+    /// Exists in a failed state: delete and create again.
+    Failed(String),
+}
+
+impl Health {
+    /// Present when the recorded id is the one found now.
+    pub fn found(actual: Option<&str>, recorded: &str) -> Health {
+        if actual == Some(recorded) { Health::Present } else { Health::Missing }
+    }
+
+    /// The answer of a describe call by id: not-found or an empty answer is
+    /// Missing, anything else Present.
+    pub fn of_describe<T>(r: Result<T>, exists: impl FnOnce(T) -> bool) -> Result<Health> {
+        match r {
+            Err(e) if is_not_found(&e) => Ok(Health::Missing),
+            Err(e) => Err(e),
+            Ok(v) => Ok(if exists(v) { Health::Present } else { Health::Missing }),
+        }
+    }
+}
+
+/// How long teardown keeps retrying DependencyViolation while ENIs and
+/// attachments drain (they go away asynchronously; cloud-nuke #285,
+/// terraform-provider-aws #26090). Real-world time, scaled.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(20 * 60);
+
+pub fn is_dependency_violation(e: &anyhow::Error) -> bool {
+    crate::error::has_code(e, &["DependencyViolation"])
+}
+
+/// One AWS resource kind. See the module documentation.
+#[async_trait]
+pub trait Kind: std::any::Any + Debug + Send + Sync {
+    /// Human name, for messages ("creating NAT gateway").
+    fn name(&self) -> &'static str;
+
+    /// The steps this one cannot be created before (the graph's edges).
+    fn needs(&self) -> Vec<StepId> {
+        Vec::new()
+    }
+
+    /// Steps whose ids this kind reads but reaches through one of its needs
+    /// (no edge of their own; the graph checks they are ordered).
+    fn reads(&self) -> Vec<StepId> {
+        Vec::new()
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>>;
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String>;
+
+    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health>;
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()>;
+
+    /// Idempotent follow-up calls and the wait until usable.
+    async fn settle(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Differences between the cheap-to-read properties and the stack's spec.
+    async fn drift(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// Whether `up` puts this kind's drift back (`restore`).
+    fn restores_drift(&self) -> bool {
+        false
+    }
+
+    /// Puts drift back (only called when `restores_drift`).
+    async fn restore(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        self.settle(ctx, me, id).await
+    }
+
+    /// Why `down` keeps this resource, if it does.
+    async fn keep_reason(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// The zones' steps a resource spanning every zone must include.
+    fn members(&self) -> &[StepId] {
+        &[]
+    }
+
+    /// Teardown-only kinds: the steps this one is deleted after, and before.
+    fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {
+        (Vec::new(), Vec::new())
+    }
+
+    /// Made by AWS on its own (SageMaker's EFS and groups): `down` looks
+    /// for it even when nothing was recorded, `up` never creates it.
+    fn discovered(&self) -> bool {
+        false
+    }
+}
+
+/// The recorded ids of `wanted` members that `actual` lacks: a zone added to
+/// a live stack. A member not recorded yet is being created in this run.
+pub fn missing_members(ctx: &Ctx, wanted: &[StepId], actual: &[String]) -> Vec<String> {
+    wanted.iter().filter_map(|m| ctx.state.id(m).ok()).filter(|id| !actual.contains(id)).collect()
+}
+
+/// The drift line for missing members (empty when none).
+pub fn members_drift(what: &str, missing: &[String]) -> Vec<String> {
+    if missing.is_empty() { Vec::new() } else { vec![format!("not yet in the zones' {what}: {}", missing.join(", "))] }
+}
+
+/// Why `down` keeps what the retained EFS needs (the VPC, the SageMaker subnets).
+pub fn efs_keeps(ctx: &Ctx) -> Option<String> {
+    let efs_recorded = ctx.state.record(&StepId::EFS_FILE_SYSTEM).is_some_and(|r| r.id.is_some());
+    (!ctx.down.purge_efs && efs_recorded)
+        .then(|| "the retained EFS needs it; remove with `provision down --purge-efs`".to_string())
+}
+
+/// Why `down` keeps SageMaker's EFS and what belongs to it.
+pub fn efs_kept(ctx: &Ctx) -> Option<String> {
+    (!ctx.down.purge_efs)
+        .then(|| "SageMaker home directories (EFS); remove with `provision down --purge-efs`".to_string())
+}
+
+/// Delete `r`'s result where "not found" also counts as gone, plus `codes`.
+pub fn gone_or(r: Result<impl Sized>, codes: &[&str]) -> Result<()> {
+    match r {
+        Err(e) if crate::error::has_code(&e, codes) => Ok(()),
+        r => crate::error::gone_ok(r),
+    }
+}
+
+/// The answer of a delete call: `Ok(false)` when the resource was already
+/// gone (nothing left to wait for), `Ok(true)` when the call was accepted.
+pub fn accepted(r: Result<impl Sized>) -> Result<bool> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e),
+        Ok(_) => Ok(true),
+    }
+}
+
+/// The resource found by a unique name, if its tags prove it is this
+/// stack's `step`; one of the same name that is not is an error (another
+/// stack's, or another team's), never adopted.
+pub fn adopt_if_ours<'a>(
+    ctx: &Ctx,
+    me: &StepId,
+    what: &str,
+    id: String,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Option<String>> {
+    if ctx.tagged_as(me, tags) {
+        Ok(Some(id))
+    } else {
+        anyhow::bail!(
+            "a {what} named by this stack already exists ({id}) but is not tagged as this stack's {me}; refusing to adopt it"
+        )
+    }
+}

@@ -1,0 +1,119 @@
+//! The public NAT gateway of a zone, in its NAT subnet with its Elastic IP.
+//! Created with a ClientToken (a retried or resumed create returns the same
+//! gateway) and recorded the moment AWS answers; then waited on until
+//! `available`.
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
+
+use super::{Ctx, Health, Kind, accepted};
+use crate::error::{aws, is_not_found};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::{Poll, retry_while, until};
+
+#[derive(Debug)]
+pub struct NatGateway {
+    pub subnet: StepId,
+    pub eip: StepId,
+    /// A NAT gateway in a VPC without an attached internet gateway fails.
+    pub attachment: StepId,
+    pub name: String,
+}
+
+async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>> {
+    let r = ctx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.map_err(aws);
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(out) => Ok(out.nat_gateways().first().and_then(|g| {
+            let st = g.state()?.clone();
+            let why = g.failure_message().unwrap_or_default().to_string();
+            Some((st, why))
+        })),
+    }
+}
+
+#[async_trait]
+impl Kind for NatGateway {
+    fn name(&self) -> &'static str {
+        "NAT gateway"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.subnet.clone(), self.eip.clone(), self.attachment.clone()]
+    }
+
+    /// A gateway of this step (by its tags) that is pending or available.
+    /// If none is visible, `create` repeats the call with the recorded
+    /// ClientToken, and CreateNatGateway answers with the gateway a lost
+    /// call made.
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let mut filters = ctx.ec2_tag_filters(me);
+        filters.push(Filter::builder().name("state").values("pending").values("available").build());
+        let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;
+        Ok(out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()).map(str::to_string))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
+        let (subnet, eip) = (ctx.state.id(&self.subnet)?, ctx.state.id(&self.eip)?);
+        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&subnet)
+                .allocation_id(&eip)
+                .client_token(token)
+                .tag_specifications(ctx.ec2_tags(ResourceType::Natgateway, me, Some(&self.name)))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        out.nat_gateway()
+            .and_then(|g| g.nat_gateway_id())
+            .map(str::to_string)
+            .context("CreateNatGateway returned no NatGatewayId")
+    }
+
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        until("NAT gateway available", Poll::expect(105, 15 * 60), || async {
+            let st = state(ctx, id).await?;
+            if let Some((s, _)) = &st {
+                crate::progress::observed(s.as_str());
+            }
+            match st {
+                Some((NatGatewayState::Available, _)) => Ok(Some(())),
+                Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
+                Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {
+                    bail!("NAT gateway {id} is being deleted (deleted out of band?)")
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// `failed` NAT gateways are replaced; `deleting`/`deleted` ones recreated.
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        Ok(match state(ctx, id).await? {
+            None | Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => Health::Missing,
+            Some((NatGatewayState::Failed, why)) => Health::Failed(why),
+            Some(_) => Health::Present,
+        })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        if !accepted(ctx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send().await.map_err(aws))? {
+            return Ok(());
+        }
+        until("NAT gateway deleted", Poll::expect(55, 15 * 60), || async {
+            Ok(match state(ctx, id).await? {
+                None | Some((NatGatewayState::Deleted, _)) => Some(()),
+                _ => None,
+            })
+        })
+        .await
+    }
+}

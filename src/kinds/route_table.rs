@@ -1,0 +1,67 @@
+//! Route tables (`rtb.*`), created with a ClientToken.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use crate::error::{aws, gone_ok};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct RouteTable {
+    pub vpc: StepId,
+    pub name: String,
+}
+
+#[async_trait]
+impl Kind for RouteTable {
+    fn name(&self) -> &'static str {
+        "route table"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out =
+            ctx.aws.ec2.describe_route_tables().set_filters(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
+        Ok(out.route_tables().iter().find_map(|t| t.route_table_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
+        let vpc = ctx.state.id(&self.vpc)?;
+        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws
+                .ec2
+                .create_route_table()
+                .vpc_id(&vpc)
+                .client_token(token)
+                .tag_specifications(ctx.ec2_tags(ResourceType::RouteTable, me, Some(&self.name)))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        out.route_table()
+            .and_then(|t| t.route_table_id())
+            .map(str::to_string)
+            .context("CreateRouteTable returned no RouteTableId")
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_route_tables().route_table_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.route_tables().is_empty())
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+            ctx.aws.ec2.delete_route_table().route_table_id(id).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+}

@@ -1,0 +1,195 @@
+//! The Network Firewall stateful rule group (`nfw.rule_group`): an
+//! ALLOWLIST of `allowed_domains` for HTTP_HOST and TLS_SNI, HOME_NET the
+//! VPC CIDR. Id = ARN. The allow-list is `provision firewall`'s to edit
+//! (`edit_allow_list`) and `status`'s to report; `up` does not restore it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_networkfirewall::types::{
+    GeneratedRulesType, IpSet, RuleGroup as RuleGroupBody, RuleGroupType, RuleVariables, RulesSource, RulesSourceList,
+    TargetType,
+};
+
+use super::firewall::{REFERENCE_BOUND, in_use, nfw_tags};
+use super::{Ctx, Health, Kind, adopt_if_ours};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
+use crate::step_id::StepId;
+use crate::wait::{retry_attempts, retry_while};
+
+#[derive(Debug)]
+pub struct RuleGroup;
+
+pub fn rule_group_name(ctx: &Ctx) -> String {
+    format!("domain-allow-{}", ctx.s.project)
+}
+
+fn body(ctx: &Ctx) -> Result<RuleGroupBody> {
+    let home = IpSet::builder().definition(ctx.s.vpc_cidr.to_string()).build()?;
+    let list = RulesSourceList::builder()
+        .set_targets(Some(ctx.s.allowed_domains.clone()))
+        .target_types(TargetType::HttpHost)
+        .target_types(TargetType::TlsSni)
+        .generated_rules_type(GeneratedRulesType::Allowlist)
+        .build()?;
+    Ok(RuleGroupBody::builder()
+        .rule_variables(
+            RuleVariables::builder().set_ip_sets(Some(HashMap::from([("HOME_NET".to_string(), home)]))).build(),
+        )
+        .rules_source(RulesSource::builder().rules_source_list(list).build())
+        .build())
+}
+
+/// The domains of the rule group's allow-list, its whole body and the
+/// token its next update must carry.
+pub async fn read_allow_list(ctx: &Ctx, arn: &str) -> Result<(Vec<String>, RuleGroupBody, String)> {
+    let out = ctx
+        .aws
+        .nfw
+        .describe_rule_group()
+        .rule_group_arn(arn)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading rule group {arn}"))?;
+    let group = out.rule_group.with_context(|| format!("DescribeRuleGroup returned no RuleGroup for {arn}"))?;
+    let domains = group
+        .rules_source()
+        .and_then(|s| s.rules_source_list())
+        .map(|l| l.targets().to_vec())
+        .with_context(|| format!("rule group {arn} has no domain list (RulesSourceList)"))?;
+    Ok((domains, group, out.update_token))
+}
+
+/// How many times an allow-list edit reads the group again after another
+/// writer made its UpdateToken stale.
+const TOKEN_ATTEMPTS: u32 = 5;
+
+fn stale_token(e: &anyhow::Error) -> bool {
+    has_code(e, &["InvalidTokenException"])
+}
+
+/// Edits the allow-list: reads the group and its UpdateToken, applies `edit`
+/// to the live list and writes the whole group back. Network Firewall
+/// refuses an update whose token another update made stale
+/// (InvalidTokenException): the group is then read again and `edit` applied
+/// to the fresh list, so the other writer's change is kept, up to
+/// `TOKEN_ATTEMPTS` times. Nothing is written when `edit` changes nothing.
+/// Returns the list before and after the edit.
+pub async fn edit_allow_list(
+    ctx: &Ctx,
+    arn: &str,
+    edit: impl Fn(&[String]) -> Result<Vec<String>>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    retry_attempts(TOKEN_ATTEMPTS, stale_token, |attempt| {
+        let edit = &edit;
+        async move {
+            if attempt > 1 {
+                eprintln!(
+                    "rule group {arn} changed since it was read (stale UpdateToken); reading it again (attempt {attempt} of {TOKEN_ATTEMPTS})"
+                );
+            }
+            let (before, mut group, token) = read_allow_list(ctx, arn).await?;
+            let after = edit(&before)?;
+            if after == before {
+                return Ok((before, after));
+            }
+            if let Some(list) = group.rules_source.as_mut().and_then(|s| s.rules_source_list.as_mut()) {
+                list.targets = after.clone();
+            }
+            let r = ctx
+                .aws
+                .nfw
+                .update_rule_group()
+                .rule_group_arn(arn)
+                .update_token(token)
+                .rule_group(group)
+                .send()
+                .await
+                .map_err(aws);
+            match r {
+                Ok(_) => Ok((before, after)),
+                Err(e) if stale_token(&e) => Err(e),
+                Err(e) => {
+                    Err(e).with_context(|| format!("updating the allow-list of rule group {arn} (attempt {attempt})"))
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[async_trait]
+impl Kind for RuleGroup {
+    fn name(&self) -> &'static str {
+        "Network Firewall rule group"
+    }
+
+    /// By unique name (names are unique per account and region); adopted
+    /// only when its tags say it is this stack's.
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let r = ctx
+            .aws
+            .nfw
+            .describe_rule_group()
+            .rule_group_name(rule_group_name(ctx))
+            .r#type(RuleGroupType::Stateful)
+            .send()
+            .await
+            .map_err(aws);
+        let r = match r {
+            Err(e) if is_not_found(&e) => return Ok(None),
+            r => r?.rule_group_response.context("DescribeRuleGroup returned no RuleGroupResponse")?,
+        };
+        let tags = r.tags.unwrap_or_default();
+        adopt_if_ours(ctx, me, self.name(), r.rule_group_arn, tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let out = ctx
+            .aws
+            .nfw
+            .create_rule_group()
+            .rule_group_name(rule_group_name(ctx))
+            .r#type(RuleGroupType::Stateful)
+            .capacity(100)
+            .rule_group(body(ctx)?)
+            .set_tags(Some(nfw_tags(ctx, me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.rule_group_response.context("CreateRuleGroup returned no RuleGroupResponse")?.rule_group_arn)
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.nfw.describe_rule_group().rule_group_arn(id).send().await.map_err(aws);
+        Health::of_describe(r, |_| true)
+    }
+
+    async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
+        let r = retry_while(REFERENCE_BOUND, in_use, || async {
+            ctx.aws.nfw.delete_rule_group().rule_group_arn(arn).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+
+    /// The allow-list against `allowed_domains` (reported, not restored).
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let rg = ctx.aws.nfw.describe_rule_group().rule_group_arn(id).send().await.map_err(aws)?;
+        let targets: BTreeSet<String> = rg
+            .rule_group()
+            .and_then(|g| g.rules_source())
+            .and_then(|s| s.rules_source_list())
+            .map(|l| l.targets().iter().cloned().collect())
+            .unwrap_or_default();
+        let want: BTreeSet<String> = ctx.s.allowed_domains.iter().cloned().collect();
+        if targets == want {
+            return Ok(Vec::new());
+        }
+        let added: Vec<&String> = targets.difference(&want).collect();
+        let removed: Vec<&String> = want.difference(&targets).collect();
+        Ok(vec![format!("allow-list differs from allowed_domains: added {added:?}, removed {removed:?}")])
+    }
+}

@@ -1,0 +1,241 @@
+//! The data and models buckets (`bucket.data`, `bucket.models`): public
+//! access blocked, SSE-KMS with `kms.s3`, and a policy denying object and
+//! list calls that do not come through the stack's S3 endpoint. Id = bucket
+//! name.
+//!
+//! Teardown keeps a non-empty bucket unless `--delete-data`: then it removes
+//! the policy first (the deny covers object calls only, so the account's
+//! administrators may), empties every version, and deletes the bucket.
+
+use anyhow::{Result, bail};
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
+};
+use serde_json::json;
+
+use super::{Ctx, Health, Kind, TAG_STACK, accepted};
+use crate::error::{aws, gone_ok, has_code, is_not_found};
+use crate::step_id::StepId;
+
+#[derive(Debug)]
+pub struct S3Bucket {
+    /// `data` or `models`: the bucket is `{project}-{account}-{region}-{suffix}`.
+    pub suffix: &'static str,
+    pub key: StepId,
+    pub endpoint: StepId,
+}
+
+const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --delete-data`";
+
+/// Deny object and list calls unless they come through `vpce`.
+pub fn bucket_policy(bucket: &str, vpce: &str) -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyOutsideVpce",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"StringNotEquals": {"aws:sourceVpce": vpce}}
+        }]
+    })
+}
+
+/// Does the bucket exist, and do its tags say it is this stack's? Asked with
+/// GetBucketTagging, a bucket-level call the bucket policy does not deny
+/// (HeadBucket needs s3:ListBucket, which the policy denies outside the
+/// endpoint). `None`: no such bucket.
+pub async fn owned(ctx: &Ctx, name: &str) -> Result<Option<bool>> {
+    match ctx.aws.s3.get_bucket_tagging().bucket(name).send().await.map_err(aws) {
+        Ok(t) => Ok(Some(t.tag_set().iter().any(|t| t.key() == TAG_STACK && t.value() == ctx.stack()))),
+        // Created by an interrupted run before its tags were set.
+        Err(e) if has_code(&e, &["NoSuchTagSet"]) => Ok(Some(true)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// No object versions and no delete markers. ListObjectVersions is
+/// s3:ListBucketVersions, which the bucket policy does not deny.
+pub async fn is_empty(ctx: &Ctx, name: &str) -> Result<bool> {
+    match ctx.aws.s3.list_object_versions().bucket(name).max_keys(1).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(true),
+        Err(e) => Err(e),
+        Ok(o) => Ok(o.versions().is_empty() && o.delete_markers().is_empty()),
+    }
+}
+
+/// A recorded bucket holds data (so it, and the key that encrypts it, stay).
+/// Asked of the buckets themselves, not of their steps' progress, so the
+/// key and alias steps decide the same way whenever they run.
+pub async fn data_kept(ctx: &Ctx) -> Result<bool> {
+    for step in &StepId::BUCKETS {
+        if let Some(name) = ctx.state.record(step).and_then(|r| r.id)
+            && !bucket_empty(ctx, &name).await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
+    use anyhow::Context;
+    is_empty(ctx, name).await.with_context(|| format!("checking whether bucket {name} is empty"))
+}
+
+#[async_trait]
+impl Kind for S3Bucket {
+    fn name(&self) -> &'static str {
+        "S3 bucket"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.key.clone(), self.endpoint.clone()]
+    }
+
+    /// The bucket if it exists and is this stack's; another owner's is an error.
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        let name = ctx.s.bucket_name(&ctx.account, self.suffix);
+        match owned(ctx, &name).await? {
+            None => Ok(None),
+            Some(true) => Ok(Some(name)),
+            Some(false) => bail!("bucket {name} exists but is not tagged as this stack's; refusing to adopt it"),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, _me: &StepId, _token: &str) -> Result<String> {
+        let name = ctx.s.bucket_name(&ctx.account, self.suffix);
+        let mut call = ctx.aws.s3.create_bucket().bucket(&name);
+        if ctx.s.region != "us-east-1" {
+            call = call.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.s.region.as_str()))
+                    .build(),
+            );
+        }
+        match call.send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["BucketAlreadyOwnedByYou"]) => {}
+            r => {
+                r?;
+            }
+        }
+        Ok(name)
+    }
+
+    /// Tags, public access block, encryption and policy (each idempotent).
+    async fn settle(&self, ctx: &Ctx, me: &StepId, name: &str) -> Result<()> {
+        let mut tagging = Tagging::builder();
+        for (k, v) in ctx.tags(me, None) {
+            tagging = tagging.tag_set(Tag::builder().key(k).value(v).build()?);
+        }
+        let s3 = &ctx.aws.s3;
+        s3.put_bucket_tagging().bucket(name).tagging(tagging.build()?).send().await.map_err(aws)?;
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .block_public_policy(true)
+                    .ignore_public_acls(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        let key = ctx.state.id(&self.key)?;
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                                    .kms_master_key_id(key)
+                                    .build()?,
+                            )
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        let vpce = ctx.state.id(&self.endpoint)?;
+        s3.put_bucket_policy().bucket(name).policy(bucket_policy(name, &vpce).to_string()).send().await.map_err(aws)?;
+        Ok(())
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        Ok(if owned(ctx, id).await?.is_some() { Health::Present } else { Health::Missing })
+    }
+
+    async fn delete(&self, ctx: &Ctx, name: &str) -> Result<()> {
+        let s3 = &ctx.aws.s3;
+        if !accepted(s3.delete_bucket_policy().bucket(name).send().await.map_err(aws))? {
+            return Ok(());
+        }
+        loop {
+            let page = s3.list_object_versions().bucket(name).send().await.map_err(aws)?;
+            let mut ids: Vec<ObjectIdentifier> = Vec::new();
+            for v in page.versions() {
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(v.key().unwrap_or_default())
+                        .set_version_id(v.version_id().map(str::to_string))
+                        .build()?,
+                );
+            }
+            for m in page.delete_markers() {
+                ids.push(
+                    ObjectIdentifier::builder()
+                        .key(m.key().unwrap_or_default())
+                        .set_version_id(m.version_id().map(str::to_string))
+                        .build()?,
+                );
+            }
+            if ids.is_empty() {
+                break;
+            }
+            for chunk in ids.chunks(1000) {
+                let del = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
+                let out = s3.delete_objects().bucket(name).delete(del).send().await.map_err(aws)?;
+                if let Some(err) = out.errors().first() {
+                    bail!(
+                        "emptying bucket {name}: {} {}",
+                        err.code().unwrap_or_default(),
+                        err.message().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        gone_ok(s3.delete_bucket().bucket(name).send().await.map_err(aws))
+    }
+
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Option<String>> {
+        Ok((!ctx.down.delete_data && !bucket_empty(ctx, id).await?).then(|| BUCKET_KEPT.to_string()))
+    }
+
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let want = bucket_policy(id, &ctx.state.id(&self.endpoint)?);
+        Ok(match ctx.aws.s3.get_bucket_policy().bucket(id).send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => vec!["bucket policy removed".into()],
+            Err(e) => return Err(e),
+            Ok(p) if p.policy().and_then(|d| crate::policy::parse(d).ok()) != Some(want) => {
+                vec!["bucket policy differs from the stack's deny-unless-endpoint policy".into()]
+            }
+            Ok(_) => Vec::new(),
+        })
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+}

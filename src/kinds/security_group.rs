@@ -1,0 +1,212 @@
+//! The stack's two security groups: `sg.sagemaker` (all traffic from
+//! itself) and `sg.vpce` (TLS from `sg.sagemaker`, everything from the VPC
+//! CIDR). Exactly the specified ingress rules: `settle` adds what is
+//! missing and revokes the rest, so drift is restored by `up`.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use crate::error::{aws, gone_ok, has_code};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+pub const SAGEMAKER_DESCRIPTION: &str =
+    "security group for SageMaker notebook instance, training jobs and hosting endpoint";
+pub const VPCE_DESCRIPTION: &str = "Allow TLS for VPC Endpoint";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SgRole {
+    /// All traffic from itself.
+    Sagemaker,
+    /// TLS from the SageMaker group, everything from the VPC CIDR.
+    Vpce { sagemaker: StepId },
+}
+
+#[derive(Debug)]
+pub struct SecurityGroup {
+    pub vpc: StepId,
+    pub role: SgRole,
+}
+
+impl SecurityGroup {
+    fn group_name(&self, ctx: &Ctx) -> String {
+        match self.role {
+            SgRole::Sagemaker => format!("sg-sagemaker-{}", ctx.s.project),
+            SgRole::Vpce { .. } => format!("sg-vpce-{}", ctx.s.project),
+        }
+    }
+
+    /// The ingress rules the stack specifies for the group `id`.
+    fn rules(&self, ctx: &Ctx, id: &str) -> Result<Vec<IpPermission>> {
+        let from_group = |g: &str| UserIdGroupPair::builder().group_id(g).build();
+        Ok(match &self.role {
+            SgRole::Sagemaker => {
+                vec![IpPermission::builder().ip_protocol("-1").user_id_group_pairs(from_group(id)).build()]
+            }
+            SgRole::Vpce { sagemaker } => vec![
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(443)
+                    .to_port(443)
+                    .user_id_group_pairs(from_group(&ctx.state.id(sagemaker)?))
+                    .build(),
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(IpRange::builder().cidr_ip(ctx.s.vpc_cidr.to_string()).build())
+                    .build(),
+            ],
+        })
+    }
+
+    async fn live_rules(&self, ctx: &Ctx, id: &str) -> Result<Option<Vec<IpPermission>>> {
+        let g = ctx.aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(aws)?;
+        Ok(g.security_groups().first().map(|g| g.ip_permissions().to_vec()))
+    }
+}
+
+/// "proto from-to from source" for each source of an ingress rule.
+pub fn rule_strings(p: &IpPermission) -> Vec<String> {
+    let proto = p.ip_protocol().unwrap_or_default();
+    let ports = match (p.from_port(), p.to_port()) {
+        (Some(f), Some(t)) if proto != "-1" => format!(" {f}-{t}"),
+        _ => String::new(),
+    };
+    let mut out = Vec::new();
+    for g in p.user_id_group_pairs() {
+        out.push(format!("{proto}{ports} from {}", g.group_id().unwrap_or_default()));
+    }
+    for r in p.ip_ranges() {
+        out.push(format!("{proto}{ports} from {}", r.cidr_ip().unwrap_or_default()));
+    }
+    out
+}
+
+/// Deletes a group, waiting out DependencyViolation while ENIs drain.
+pub async fn delete_group(ctx: &Ctx, id: &str) -> Result<()> {
+    let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+        ctx.aws.ec2.delete_security_group().group_id(id).send().await.map_err(aws)
+    })
+    .await;
+    gone_ok(r)
+}
+
+#[async_trait]
+impl Kind for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "security group"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        match &self.role {
+            SgRole::Sagemaker => vec![self.vpc.clone()],
+            SgRole::Vpce { sagemaker } => vec![self.vpc.clone(), sagemaker.clone()],
+        }
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out = ctx
+            .aws
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(ctx.ec2_tag_filters(me)))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.security_groups().iter().find_map(|g| g.group_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let vpc = ctx.state.id(&self.vpc)?;
+        let name = self.group_name(ctx);
+        let description = match self.role {
+            SgRole::Sagemaker => SAGEMAKER_DESCRIPTION,
+            SgRole::Vpce { .. } => VPCE_DESCRIPTION,
+        };
+        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws
+                .ec2
+                .create_security_group()
+                .group_name(&name)
+                .description(description)
+                .vpc_id(&vpc)
+                .tag_specifications(ctx.ec2_tags(ResourceType::SecurityGroup, me, Some(&name)))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        out.group_id().map(str::to_string).context("CreateSecurityGroup returned no GroupId")
+    }
+
+    /// Exactly the specified ingress rules: missing ones are added (a rule
+    /// that already exists, on a resumed run, is fine), others are revoked.
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        let rules = self.rules(ctx, id)?;
+        let want: BTreeSet<String> = rules.iter().flat_map(rule_strings).collect();
+        let extra: Vec<IpPermission> = self
+            .live_rules(ctx, id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| rule_strings(p).iter().any(|r| !want.contains(r)))
+            .collect();
+        if !extra.is_empty() {
+            ctx.aws
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(extra))
+                .send()
+                .await
+                .map_err(aws)
+                .context("revoking ingress rules the stack does not specify")?;
+        }
+        for rule in rules {
+            let r = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+                ctx.aws
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(id)
+                    .ip_permissions(rule.clone())
+                    .send()
+                    .await
+                    .map_err(aws)
+            })
+            .await;
+            match r {
+                Err(e) if has_code(&e, &["InvalidPermission.Duplicate"]) => {}
+                r => {
+                    r.context("adding an ingress rule")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.security_groups().is_empty())
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        delete_group(ctx, id).await
+    }
+
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let Some(live) = self.live_rules(ctx, id).await? else { return Ok(Vec::new()) };
+        let actual: BTreeSet<String> = live.iter().flat_map(rule_strings).collect();
+        let want: BTreeSet<String> = self.rules(ctx, id)?.iter().flat_map(rule_strings).collect();
+        let mut out: Vec<String> = actual.difference(&want).map(|r| format!("ingress rule added: {r}")).collect();
+        out.extend(want.difference(&actual).map(|r| format!("ingress rule removed: {r}")));
+        Ok(out)
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+}

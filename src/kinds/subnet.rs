@@ -1,0 +1,75 @@
+//! Subnets: CIDR, availability zone, Name.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use ipnet::Ipv4Net;
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, efs_keeps, is_dependency_violation};
+use crate::error::{aws, gone_ok};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct Subnet {
+    pub vpc: StepId,
+    pub cidr: Ipv4Net,
+    pub name: String,
+    pub az: String,
+    /// A SageMaker subnet: it holds an EFS mount target, so `down` keeps it
+    /// while the EFS is retained.
+    pub holds_efs: bool,
+}
+
+#[async_trait]
+impl Kind for Subnet {
+    fn name(&self) -> &'static str {
+        "subnet"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out =
+            ctx.aws.ec2.describe_subnets().set_filters(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
+        Ok(out.subnets().iter().find_map(|s| s.subnet_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let vpc = ctx.state.id(&self.vpc)?;
+        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(self.cidr.to_string())
+                .availability_zone(&self.az)
+                .tag_specifications(ctx.ec2_tags(ResourceType::Subnet, me, Some(&self.name)))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        out.subnet().and_then(|s| s.subnet_id()).map(str::to_string).context("CreateSubnet returned no SubnetId")
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_subnets().subnet_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.subnets().is_empty())
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+            ctx.aws.ec2.delete_subnet().subnet_id(id).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(if self.holds_efs { efs_keeps(ctx) } else { None })
+    }
+}

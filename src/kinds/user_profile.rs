@@ -1,0 +1,126 @@
+//! SageMaker user profiles (`sm.user`, `sm.user.{name}`; id
+//! `{domain}/{profile}`), with the domain's execution role and group.
+
+use anyhow::{Result, anyhow, bail};
+use async_trait::async_trait;
+use aws_sdk_sagemaker::types::UserProfileStatus;
+
+use super::domain::{sm_tags, user_settings};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted};
+use crate::error::{aws, has_code, is_not_found};
+use crate::step_id::StepId;
+use crate::wait::{Poll, retry_while, until};
+
+#[derive(Debug)]
+pub struct UserProfile {
+    pub domain: StepId,
+    pub name: String,
+    /// Reached through the domain.
+    pub role: StepId,
+    pub sg: StepId,
+}
+
+fn split_user(id: &str) -> Result<(&str, &str)> {
+    id.split_once('/').ok_or_else(|| anyhow!("malformed user profile id '{id}' (want domain/profile)"))
+}
+
+#[async_trait]
+impl Kind for UserProfile {
+    fn name(&self) -> &'static str {
+        "SageMaker user profile"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.domain.clone()]
+    }
+
+    fn reads(&self) -> Vec<StepId> {
+        vec![self.role.clone(), self.sg.clone()]
+    }
+
+    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+        let domain = ctx.state.id(&self.domain)?;
+        let r = ctx.aws.sagemaker.describe_user_profile().domain_id(&domain).user_profile_name(&self.name).send().await;
+        match r.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+            Ok(u) if u.status() == Some(&UserProfileStatus::Deleting) => Ok(None),
+            Ok(_) => Ok(Some(format!("{domain}/{}", self.name))),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let domain = ctx.state.id(&self.domain)?;
+        ctx.aws
+            .sagemaker
+            .create_user_profile()
+            .domain_id(&domain)
+            .user_profile_name(&self.name)
+            .user_settings(user_settings(ctx, &self.role, &self.sg)?)
+            .set_tags(Some(sm_tags(ctx, me, &[])))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(format!("{domain}/{}", self.name))
+    }
+
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        let (domain, name) = split_user(id)?;
+        until("user profile InService", Poll::expect(20, 15 * 60), || async {
+            let u = ctx
+                .aws
+                .sagemaker
+                .describe_user_profile()
+                .domain_id(domain)
+                .user_profile_name(name)
+                .send()
+                .await
+                .map_err(aws)?;
+            match u.status() {
+                Some(UserProfileStatus::InService) => Ok(Some(())),
+                Some(
+                    s @ (UserProfileStatus::Failed | UserProfileStatus::Deleting | UserProfileStatus::DeleteFailed),
+                ) => {
+                    bail!("user profile {name} is {}: {}", s.as_str(), u.failure_reason().unwrap_or("no reason given"))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let (domain, name) = split_user(id)?;
+        let r = ctx.aws.sagemaker.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
+        match r.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(Health::Missing),
+            Err(e) => Err(e),
+            Ok(u) => Ok(match u.status() {
+                Some(UserProfileStatus::Deleting) => Health::Missing,
+                Some(UserProfileStatus::Failed | UserProfileStatus::DeleteFailed) => {
+                    Health::Failed(u.failure_reason().unwrap_or("failed").to_string())
+                }
+                _ => Health::Present,
+            }),
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let (domain, name) = split_user(id)?;
+        let sm = &ctx.aws.sagemaker;
+        let r = retry_while(
+            DRAIN_BOUND,
+            |e| has_code(e, &["ResourceInUse"]),
+            || async { sm.delete_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws) },
+        )
+        .await;
+        if !accepted(r)? {
+            return Ok(());
+        }
+        until("user profile deleted", Poll::expect(15, 15 * 60), || async {
+            let r = sm.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
+            Ok((!accepted(r.map_err(aws))?).then_some(()))
+        })
+        .await
+    }
+}

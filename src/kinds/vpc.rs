@@ -1,0 +1,76 @@
+//! The VPC: CIDR, DNS support and hostnames on, Name `{project}-vpc`.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::{Ctx, DRAIN_BOUND, Health, Kind, efs_keeps, is_dependency_violation};
+use crate::error::{aws, gone_ok};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::retry_while;
+
+#[derive(Debug)]
+pub struct Vpc;
+
+#[async_trait]
+impl Kind for Vpc {
+    fn name(&self) -> &'static str {
+        "VPC"
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let out = ctx.aws.ec2.describe_vpcs().set_filters(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
+        Ok(out.vpcs().iter().find_map(|v| v.vpc_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let name = format!("{}-vpc", ctx.s.project);
+        let out = ctx
+            .aws
+            .ec2
+            .create_vpc()
+            .cidr_block(ctx.s.vpc_cidr.to_string())
+            .tag_specifications(ctx.ec2_tags(ResourceType::Vpc, me, Some(&name)))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.vpc().and_then(|v| v.vpc_id()).map(str::to_string).context("CreateVpc returned no VpcId")
+    }
+
+    /// DNS support and hostnames, one attribute per call as EC2 requires,
+    /// sent together. There is no wait for `available`: the VPC is on the
+    /// critical path (vpc → subnet → firewall) and usable as soon as
+    /// CreateVpc answers; dependents retry the brief eventual-consistency
+    /// window. (New VPCs have DNS support on already, which hostnames require.)
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        let on = || AttributeBooleanValue::builder().value(true).build();
+        let set = |support: bool| async move {
+            retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+                let call = ctx.aws.ec2.modify_vpc_attribute().vpc_id(id);
+                let call = if support { call.enable_dns_support(on()) } else { call.enable_dns_hostnames(on()) };
+                call.send().await.map_err(aws)
+            })
+            .await
+        };
+        tokio::try_join!(set(true), set(false))?;
+        Ok(())
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.ec2.describe_vpcs().vpc_ids(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.vpcs().is_empty())
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+            ctx.aws.ec2.delete_vpc().vpc_id(id).send().await.map_err(aws)
+        })
+        .await;
+        gone_ok(r)
+    }
+
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(efs_keeps(ctx))
+    }
+}

@@ -1,0 +1,289 @@
+//! VPC endpoints: the S3 gateway endpoint (`vpce.s3`, on every zone's
+//! SageMaker route table, policy limited to the two buckets, plus
+//! JumpStart's content when `provision jumpstart enable` recorded it) and
+//! the ten interface endpoints (`vpce.*`, private DNS, in every zone's
+//! SageMaker subnet with `sg.vpce`). Created with a ClientToken. Zones added
+//! to a live stack are added with ModifyVpcEndpoint.
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use serde_json::json;
+
+use super::{Ctx, Health, Kind, members_drift, missing_members};
+use crate::error::{aws, is_not_found};
+use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
+use crate::step_id::StepId;
+use crate::wait::{Poll, retry_while, until};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flavor {
+    /// S3, on the route tables.
+    Gateway { route_tables: Vec<StepId> },
+    /// In the subnets, with the endpoints' security group.
+    Interface { service: String, policy: bool, subnets: Vec<StepId>, sg: StepId },
+}
+
+#[derive(Debug)]
+pub struct VpcEndpoint {
+    /// Reached through the subnets or route tables.
+    pub vpc: StepId,
+    /// The last part of its Name tag (`vpce-{project}-{short}`).
+    pub short: &'static str,
+    pub flavor: Flavor,
+}
+
+/// The state attribute (on `vpce.s3`) that records `provision jumpstart enable`.
+pub const JUMPSTART_ATTR: &str = "jumpstart";
+
+/// Whether the state records JumpStart access as enabled.
+pub fn jumpstart_enabled(ctx: &Ctx) -> bool {
+    ctx.state.attr(&StepId::VPCE_S3, JUMPSTART_ATTR).is_ok_and(|v| v == "true")
+}
+
+/// The seed's JumpStart statement: read objects tagged `SageMaker=true` in
+/// any bucket (JumpStart's model and notebook content is tagged so).
+pub fn jumpstart_statement() -> serde_json::Value {
+    json!({
+        "Sid": "JumpStartContent",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::*"],
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/SageMaker": "true"}}
+    })
+}
+
+/// The S3 endpoint policy: object and list calls on the stack's two buckets
+/// only, plus the JumpStart statement when the state records it enabled (so
+/// an endpoint `up` creates again keeps it).
+pub fn s3_policy(ctx: &Ctx) -> serde_json::Value {
+    s3_policy_with(ctx, jumpstart_enabled(ctx))
+}
+
+pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
+    let mut resources = Vec::new();
+    for which in ["data", "models"] {
+        let b = ctx.s.bucket_name(&ctx.account, which);
+        resources.push(format!("arn:aws:s3:::{b}"));
+        resources.push(format!("arn:aws:s3:::{b}/*"));
+    }
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
+        "Resource": resources,
+    })];
+    if jumpstart {
+        statements.push(jumpstart_statement());
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+pub fn allow_all_policy() -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]
+    })
+}
+
+/// The endpoint's state, lowercased: EC2 answers `available`, `pending`, ...
+/// in lowercase, which the SDK's `State` enum (capitalised) does not parse.
+async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+    match ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(out) => Ok(out.vpc_endpoints().first().and_then(|e| e.state()).map(|s| s.as_str().to_ascii_lowercase())),
+    }
+}
+
+async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+    until("VPC endpoint available", Poll::expect(90, 15 * 60), || async {
+        let st = state(ctx, id).await?;
+        crate::progress::observed(st.as_deref().unwrap_or("absent"));
+        match st.as_deref() {
+            Some("available") => Ok(Some(())),
+            Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
+                bail!("VPC endpoint {id} is {s}")
+            }
+            None => bail!("VPC endpoint {id} no longer exists"),
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+impl VpcEndpoint {
+    fn member_steps(&self) -> &[StepId] {
+        match &self.flavor {
+            Flavor::Gateway { route_tables } => route_tables,
+            Flavor::Interface { subnets, .. } => subnets,
+        }
+    }
+
+    /// The recorded members (route tables or subnets) the endpoint lacks.
+    async fn missing(&self, ctx: &Ctx, id: &str) -> Result<Vec<String>> {
+        let e = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
+        let have = e.vpc_endpoints().first().map(|e| match self.flavor {
+            Flavor::Gateway { .. } => e.route_table_ids().to_vec(),
+            Flavor::Interface { .. } => e.subnet_ids().to_vec(),
+        });
+        Ok(missing_members(ctx, self.member_steps(), &have.unwrap_or_default()))
+    }
+}
+
+#[async_trait]
+impl Kind for VpcEndpoint {
+    fn name(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Gateway { .. } => "gateway VPC endpoint",
+            Flavor::Interface { .. } => "interface VPC endpoint",
+        }
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        let mut n = self.member_steps().to_vec();
+        if let Flavor::Interface { sg, .. } = &self.flavor {
+            n.push(sg.clone());
+        }
+        n
+    }
+
+    fn reads(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
+    }
+
+    fn members(&self) -> &[StepId] {
+        self.member_steps()
+    }
+
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let mut filters = ctx.ec2_tag_filters(me);
+        filters.push(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-endpoint-state")
+                .values("pending")
+                .values("available")
+                .values("pendingAcceptance")
+                .build(),
+        );
+        let out = ctx.aws.ec2.describe_vpc_endpoints().set_filters(Some(filters)).send().await.map_err(aws)?;
+        Ok(out.vpc_endpoints().iter().find_map(|e| e.vpc_endpoint_id().map(str::to_string)))
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
+        let vpc = ctx.state.id(&self.vpc)?;
+        let name = format!("vpce-{}-{}", ctx.s.project, self.short);
+        let base = ctx.aws.ec2.create_vpc_endpoint().vpc_id(&vpc).client_token(token).tag_specifications(ctx.ec2_tags(
+            ResourceType::VpcEndpoint,
+            me,
+            Some(&name),
+        ));
+        let call = match &self.flavor {
+            Flavor::Gateway { route_tables } => base
+                .vpc_endpoint_type(VpcEndpointType::Gateway)
+                .service_name(format!("com.amazonaws.{}.s3", ctx.s.region))
+                .set_route_table_ids(Some(ctx.ids(route_tables)?))
+                .policy_document(s3_policy(ctx).to_string()),
+            Flavor::Interface { service, policy, subnets, sg } => {
+                let c = base
+                    .vpc_endpoint_type(VpcEndpointType::Interface)
+                    .service_name(service)
+                    .set_subnet_ids(Some(ctx.ids(subnets)?))
+                    .security_group_ids(ctx.state.id(sg)?)
+                    .private_dns_enabled(true);
+                if *policy { c.policy_document(allow_all_policy().to_string()) } else { c }
+            }
+        };
+        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            call.clone().send().await.map_err(aws)
+        })
+        .await?;
+        out.vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .map(str::to_string)
+            .context("CreateVpcEndpoint returned no VpcEndpointId")
+    }
+
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        wait_available(ctx, id).await
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        Ok(match state(ctx, id).await?.as_deref() {
+            None | Some("deleted" | "deleting") => Health::Missing,
+            Some(s @ ("failed" | "rejected" | "expired")) => Health::Failed(format!("endpoint is {s}")),
+            Some(_) => Health::Present,
+        })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let out = match ctx.aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => return Ok(()),
+            r => r?,
+        };
+        if let Some(u) = out.unsuccessful().iter().find(|u| u.resource_id() == Some(id)) {
+            let err = u.error();
+            let code = err.and_then(|e| e.code()).unwrap_or_default();
+            if !code.contains("NotFound") {
+                bail!("DeleteVpcEndpoints refused {id}: {code}: {}", err.and_then(|e| e.message()).unwrap_or_default());
+            }
+            return Ok(());
+        }
+        until("VPC endpoint deleted", Poll::expect(60, 15 * 60), || async {
+            Ok(match state(ctx, id).await?.as_deref() {
+                None | Some("deleted") => Some(()),
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// The zones' members it lacks, and (S3) the policy.
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let what = match self.flavor {
+            Flavor::Gateway { .. } => "route tables",
+            Flavor::Interface { .. } => "subnets",
+        };
+        let mut out = members_drift(what, &self.missing(ctx, id).await?);
+        if let Flavor::Gateway { .. } = self.flavor {
+            let e = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
+            let actual =
+                e.vpc_endpoints().first().and_then(|e| e.policy_document()).and_then(|d| crate::policy::parse(d).ok());
+            if actual != Some(s3_policy(ctx)) {
+                out.push("S3 endpoint policy differs from the stack's two-bucket policy".into());
+            }
+        }
+        Ok(out)
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+
+    /// Adds the new zones' members (ModifyVpcEndpoint), waits until the
+    /// endpoint is available again, and puts the S3 policy back.
+    async fn restore(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        let missing = self.missing(ctx, id).await?;
+        if !missing.is_empty() {
+            let call = ctx.aws.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+            let call = match self.flavor {
+                Flavor::Gateway { .. } => call.set_add_route_table_ids(Some(missing)),
+                Flavor::Interface { .. } => call.set_add_subnet_ids(Some(missing)),
+            };
+            call.send().await.map_err(aws).with_context(|| format!("extending VPC endpoint {id} to the new zones"))?;
+            wait_available(ctx, id).await?;
+        }
+        if let Flavor::Gateway { .. } = self.flavor {
+            ctx.aws
+                .ec2
+                .modify_vpc_endpoint()
+                .vpc_endpoint_id(id)
+                .policy_document(s3_policy(ctx).to_string())
+                .send()
+                .await
+                .map_err(aws)?;
+        }
+        Ok(())
+    }
+}

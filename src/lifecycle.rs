@@ -1,0 +1,258 @@
+//! The per-step algorithm `up` and `down` run for every step, whatever
+//! its kind: `up_step` (check what is recorded, resolve an interrupted
+//! create, create, record, settle) and `down_step` (decide, delete or keep,
+//! record). It names no particular kind: everything kind-specific is a
+//! `Kind` method.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::graph::Step;
+use crate::kinds::{Ctx, Health};
+use crate::state::Status;
+
+/// What `up` did for a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Recorded, checked, present: nothing done.
+    Unchanged,
+    Created,
+    /// Found the resource of an interrupted create and took it over.
+    Adopted,
+    /// Recorded but gone (deleted out of band): created again.
+    Recreated,
+    /// Recorded but failed: deleted and created again.
+    Replaced,
+    /// Created earlier; waited until usable (a resumed wait).
+    Resumed,
+    /// Present, but changed out of band: put back as specified.
+    Restored,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Unchanged => "unchanged",
+            Action::Created => "created",
+            Action::Adopted => "adopted",
+            Action::Recreated => "recreated",
+            Action::Replaced => "replaced",
+            Action::Resumed => "ready",
+            Action::Restored => "restored",
+        }
+    }
+}
+
+/// Creates (or adopts, or resumes) the resource of `step` and waits until it
+/// is usable. Each transition is in the state before the next call. A
+/// resource recorded as ready (or retained by `down`) is checked first: one
+/// deleted out of band is created again, one in a failed state replaced.
+pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
+    let mut rec = ctx.state.record(&step.id);
+    let mut action = None;
+    if let Some(r) = rec.as_ref().filter(|r| matches!(r.status, Some(Status::Ready | Status::Retained)))
+        && let Some(id) = r.id.clone()
+    {
+        let health = step
+            .kind
+            .health(&ctx, &step.id, &id)
+            .await
+            .with_context(|| format!("checking {} {id} ({})", step.kind_name(), step.id))?;
+        match health {
+            Health::Present => {
+                if r.status == Some(Status::Retained) {
+                    ctx.state.ready(&step.id, &[])?;
+                    ctx.state.note(&step.id, None)?;
+                }
+                return restore_drift(&ctx, &step, &id).await;
+            }
+            Health::Missing => {
+                tracing::warn!(step = %step.id, %id, "recorded resource no longer exists; creating it again");
+                eprintln!(
+                    "{}: {} {id} no longer exists (deleted out of band?); creating it again",
+                    step.id,
+                    step.kind_name()
+                );
+                action = Some(Action::Recreated);
+            }
+            Health::Failed(why) => {
+                eprintln!("{}: {} {id} is in a failed state ({why}); replacing it", step.id, step.kind_name());
+                step.kind
+                    .delete(&ctx, &id)
+                    .await
+                    .with_context(|| format!("deleting failed {} {id} ({})", step.kind_name(), step.id))?;
+                action = Some(Action::Replaced);
+            }
+        }
+        ctx.state.reset(&step.id)?;
+        rec = None;
+    }
+    // An intent without an id: an earlier create may have taken effect
+    // without its answer reaching us — or may still be in flight. Let it
+    // land, then look before creating again.
+    let interrupted = rec.as_ref().is_some_and(|r| r.token.is_some());
+    let last_intent = rec.as_ref().and_then(|r| r.intent_ms);
+    let id = match rec.and_then(|r| r.id) {
+        Some(id) => {
+            action.get_or_insert(Action::Resumed);
+            id
+        }
+        None => {
+            let found = if interrupted {
+                let_in_flight_land(last_intent).await;
+                step.kind
+                    .find(&ctx, &step.id)
+                    .await
+                    .with_context(|| format!("looking for an existing {} ({})", step.kind_name(), step.id))?
+            } else {
+                None
+            };
+            let id = match found {
+                Some(id) => {
+                    tracing::info!(step = %step.id, %id, "adopted existing resource");
+                    action.get_or_insert(Action::Adopted);
+                    id
+                }
+                None => {
+                    let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
+                    let created = step.kind.create(&ctx, &step.id, &token.unwrap_or_default()).await;
+                    if let Err(e) = &created
+                        && crate::error::code(e).is_some()
+                    {
+                        // AWS answered: nothing of this call is still in flight.
+                        ctx.state.answered(&step.id)?;
+                    }
+                    let id = created.with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
+                    action.get_or_insert(Action::Created);
+                    id
+                }
+            };
+            ctx.state.created(&step.id, &id, &[])?;
+            id
+        }
+    };
+    step.kind
+        .settle(&ctx, &step.id, &id)
+        .await
+        .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
+    ctx.state.ready(&step.id, &[])?;
+    Ok(action.unwrap_or(Action::Created))
+}
+
+/// Waits until a create call recorded at `intent_ms` can no longer land
+/// (`IN_FLIGHT_BOUND` after it was sent), so that looking for its resource
+/// is conclusive: a killed run's request may still be processed after the
+/// next run has started.
+async fn let_in_flight_land(intent_ms: Option<u64>) {
+    let Some(sent) = intent_ms else { return };
+    let bound = crate::wait::scaled(crate::retry::IN_FLIGHT_BOUND);
+    let since = Duration::from_millis(crate::state::now_ms().saturating_sub(sent));
+    if since < bound {
+        let rest = bound - since;
+        tracing::info!("waiting {rest:?} for a create call an interrupted run left in flight");
+        crate::progress::waiting("an interrupted create call to land");
+        crate::engine::idle(tokio::time::sleep(rest)).await;
+    }
+}
+
+/// The drift `up` would put back for this step (empty: none, or not a
+/// kind `up` restores: routes that point elsewhere are recreated through
+/// `health`; the firewall allow-list is `provision firewall`'s to change and
+/// `status`'s to report). Read-only.
+pub async fn restorable_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Vec<String>> {
+    if !step.kind.restores_drift() {
+        return Ok(Vec::new());
+    }
+    step.kind.drift(ctx, &step.id, id).await.with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))
+}
+
+/// Puts back what drifted on the resources the stack owns outright: the
+/// security groups' rules, the bucket settings and policy, the S3 endpoint
+/// policy, and the zones a spanning resource lacks.
+async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
+    let changes = restorable_drift(ctx, step, id).await?;
+    if changes.is_empty() {
+        return Ok(Action::Unchanged);
+    }
+    eprintln!("{}: {} {id} does not match the stack ({}); updating it", step.id, step.kind_name(), changes.join("; "));
+    step.kind
+        .restore(ctx, &step.id, id)
+        .await
+        .with_context(|| format!("restoring {} {id} ({})", step.kind_name(), step.id))?;
+    Ok(Action::Restored)
+}
+
+/// The resource `down` would act on for `step`, and why it would keep it
+/// (None: delete). `Ok(None)`: nothing recorded and nothing found. Read-only.
+/// `wait_in_flight`: first let a create an interrupted run left in flight
+/// land (`down`; `plan` only reports what it sees now).
+pub async fn teardown_decision(
+    ctx: &Ctx,
+    step: &Step,
+    wait_in_flight: bool,
+) -> Result<Option<(String, Option<String>)>> {
+    let rec = ctx.state.record(&step.id);
+    let id = match rec.as_ref().and_then(|r| r.id.clone()) {
+        Some(id) => Some(id),
+        None => {
+            // Never recorded, or a create whose answer was lost: look for it.
+            let interrupted = rec.as_ref().is_some_and(|r| r.status == Some(Status::Creating));
+            let discoverable = step.kind.discovered();
+            if interrupted || discoverable {
+                if interrupted && wait_in_flight {
+                    let_in_flight_land(rec.as_ref().and_then(|r| r.intent_ms)).await;
+                }
+                step.kind
+                    .find(ctx, &step.id)
+                    .await
+                    .with_context(|| format!("looking for {} ({})", step.kind_name(), step.id))?
+            } else {
+                None
+            }
+        }
+    };
+    let Some(id) = id else { return Ok(None) };
+    let why = step.kind.keep_reason(ctx, &step.id, &id).await?;
+    Ok(Some((id, why)))
+}
+
+/// Deletes the resource of `step` (if it exists) and forgets it, or marks it
+/// retained when `down` keeps it. Returns what happened: "deleted", "kept"
+/// or "absent" (nothing to do).
+pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
+    match teardown_decision(&ctx, &step, true).await? {
+        None => {
+            if ctx.state.record(&step.id).is_some() {
+                ctx.state.forget(&step.id)?;
+            }
+            Ok("absent")
+        }
+        Some((id, Some(why))) => {
+            ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
+            ctx.state.note(&step.id, Some(why))?;
+            Ok("kept")
+        }
+        Some((id, None)) => {
+            ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
+            step.kind
+                .delete(&ctx, &id)
+                .await
+                .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
+            ctx.state.forget(&step.id)?;
+            Ok("deleted")
+        }
+    }
+}
+
+/// Members of a resource spanning every zone (subnets, route tables) that
+/// `up` has yet to create: the resource is extended to them in place.
+pub fn new_members(ctx: &Ctx, step: &Step) -> Vec<String> {
+    step.kind
+        .members()
+        .iter()
+        .filter(|m| ctx.state.record(m).and_then(|r| r.id).is_none())
+        .map(|m| m.to_string())
+        .collect()
+}
