@@ -1,6 +1,11 @@
 """provision_emulator: moto's server plus what moto lacks for the provision stack.
 
-Each extension module (nfw, ec2, sagemaker, control) exposes ``install()``,
-which patches moto's backend/response classes in moto's own style. The server
-(``__main__``) calls every ``install()`` once before serving.
+Each extension module (ec2, nfw, efs, sagemaker, kms) exposes ``install(app)``,
+which patches moto's backend/response classes in moto's own style and may return
+a wrapped WSGI app. An extension that needs the control path does
+``from . import control`` and calls ``control.on_reset(fn)`` /
+``control.on_force_state(kind, fn)`` from its ``install``. The server
+(``__main__``) calls every extension's ``install(app)`` once before serving, then
+``control.install(app)`` around them all. ``profile`` is shared configuration,
+not an extension.
 """

@@ -1,15 +1,17 @@
 """Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
 import argparse
-import importlib
 import logging
 import signal
 import sys
 
 from werkzeug.serving import make_server
 
-from . import profile
+from . import control, ec2, efs, kms, nfw, profile, sagemaker
 
-EXTENSIONS = ["ec2", "nfw", "sagemaker", "kms", "control"]
+#: Installed in this order, each by ``install(app)``. They reach the control path the same way:
+#: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
+#: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").
@@ -44,16 +46,9 @@ def build_app():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     dispatcher = app = DomainDispatcherApplication(create_backend_app)
-    for name in EXTENSIONS:
-        try:
-            mod = importlib.import_module(f"provision_emulator.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"provision_emulator.{name}":
-                continue
-            raise
-        wrap = getattr(mod, "install")(app)
-        if wrap is not None:  # an extension may wrap the WSGI app (control path)
-            app = wrap
+    for ext in EXTENSIONS:
+        app = ext.install(app) or app  # an extension may wrap the WSGI app (sagemaker: refresh per request)
+    app = control.install(app)  # outermost: /_emulator/, faults and the call log see every request
     warm_up(dispatcher)  # after the extensions patched moto's classes
     return app
 

@@ -36,10 +36,13 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
          deleting/deleted -> 400 {"error": "..."}. Nothing of this is kept outside moto's
          backends, so reset needs nothing extra.
 
-Extensions keep extra state outside moto's backends? Register ``control.on_reset(fn)``;
-``fn()`` runs on every reset, after moto's backends are reset. Extensions offer a kind to
-force-state with ``control.on_force_state(kind, fn)``: ``fn(request dict)`` returns what it
-set (a dict) or raises ValueError (400).
+Extensions reach this module one way only: ``from . import control`` at the top of the
+extension, and calls to ``control.on_reset(fn)`` / ``control.on_force_state(kind, fn)`` from
+its ``install(app)`` (no import checks, no ``hasattr``); ``__main__`` runs every extension's
+``install(app)`` and then ``control.install(app)``, which wraps them all. ``on_reset(fn)``:
+``fn()`` runs on every reset, after moto's backends are reset (for state kept outside them,
+e.g. throttle buckets). ``on_force_state(kind, fn)`` offers a kind to force-state:
+``fn(request dict)`` returns what it set (a dict) or raises ValueError (400).
 """
 import io
 import json
@@ -247,4 +250,5 @@ class ControlApp:
 
 
 def install(app):
+    """Wrap the (already extended) moto app; ``__main__`` calls this last, so it is outermost."""
     return ControlApp(app)

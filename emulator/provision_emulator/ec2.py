@@ -42,7 +42,7 @@ from moto.ec2.models.nat_gateways import NatGateway
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.ec2.responses import EC2Response
 
-from . import profile
+from . import control, profile
 
 _settle_hooks = []
 
@@ -426,8 +426,5 @@ def install(app):
         setattr(EC2Backend, fn.__name__, fn)
     EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response
     EC2Response.call_action = call_action
-    from . import control
-
     control.on_reset(_buckets.clear)
-    if hasattr(control, "on_force_state"):
-        control.on_force_state("nat_gateway", force_nat_gateway_state)
+    control.on_force_state("nat_gateway", force_nat_gateway_state)

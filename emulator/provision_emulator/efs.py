@@ -15,6 +15,7 @@ from moto.efs import urls as efs_urls
 from moto.efs.exceptions import FileSystemInUse, FileSystemNotFound, MountTargetNotFound
 from moto.efs.models import EFSBackend, efs_backends
 
+from . import control
 from .profile import delay
 
 
@@ -114,10 +115,11 @@ def reset():
         account.reset()
 
 
-def install():
+def install(app):
     """Make every EFS backend (existing or future, also after a moto reset) a LifecycleEFSBackend."""
     efs_backends.backend = LifecycleEFSBackend
     for account in efs_backends.values():
         account.backend = LifecycleEFSBackend
         for backend in account.values():
             backend.__class__ = LifecycleEFSBackend
+    control.on_reset(reset)

@@ -21,8 +21,6 @@ answers 500 for user profiles, apps and presigned URLs. This module adds:
 - for the control path, ``force_app_state``: an app forced to Failed (FailureReason)
   stays Failed until DeleteApp (Deleting -> Deleted, then its name is free again).
 """
-import importlib
-import importlib.util
 import threading
 import time
 from datetime import datetime, timezone
@@ -40,7 +38,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.utilities.paginator import paginate
 
-from . import efs
+from . import control, efs
 from .profile import delay
 
 SM_TAG = "ManagedByAmazonSageMakerResource"
@@ -596,10 +594,10 @@ def refresh_all():
 
 
 def reset():
-    """Drop all SageMaker and EFS state (kept in moto's backends; this module keeps none of its own)."""
+    """Drop all SageMaker state (kept in moto's backends; this module keeps none of its own; efs
+    registers its own reset)."""
     for account in list(sagemaker_backends.values()):
         account.reset()
-    efs.reset()
 
 
 APP_FORCEABLE_STATES = ("Failed",)
@@ -640,8 +638,8 @@ def force_app_state(data):
 
 
 def install(app):
-    """Swap in the extended backends, add the response methods, and refresh lifecycles per request."""
-    efs.install()
+    """Swap in the extended backends, add the response methods, and refresh lifecycles per request
+    (EFS's too: efs must be installed as well, before this)."""
     sagemaker_backends.backend = StudioBackend
     for account in sagemaker_backends.values():
         account.backend = StudioBackend
@@ -651,12 +649,8 @@ def install(app):
     for name, fn in vars(StudioResponses).items():
         if callable(fn):
             setattr(SageMakerResponse, name, fn)
-    if importlib.util.find_spec(f"{__package__}.control") is not None:
-        control = importlib.import_module(f"{__package__}.control")
-        if hasattr(control, "on_reset"):
-            control.on_reset(reset)
-        if hasattr(control, "on_force_state"):
-            control.on_force_state("sagemaker_app", force_app_state)
+    control.on_reset(reset)
+    control.on_force_state("sagemaker_app", force_app_state)
 
     def refreshing_app(environ, start_response):
         # ENIs of mount targets and apps must vanish on time even if only EC2 is asked.
