@@ -1,9 +1,9 @@
 //! Step ids: the names of the spec's steps (`vpc`, `subnet.nat`,
 //! `nfw.firewall`, ...), which are also the keys of the state file.
 //!
-//! Every id is spelled once, here, as a constant; ids of the other zones
-//! and users are built from those constants by `in_zone` and `for_user`.
-//! Nothing else in the program writes a step id as a string.
+//! Every id is spelled once, as a constant (the spec's steps here); ids of
+//! the other zones and users are built from those constants by `in_zone`
+//! and `for_user`. Nothing else in the program writes a step id as a string.
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
@@ -63,7 +63,9 @@ impl StepId {
     /// The two buckets, in the order the spec lists them.
     pub const BUCKETS: [StepId; 2] = [StepId::BUCKET_DATA, StepId::BUCKET_MODELS];
 
-    const fn of(s: &'static str) -> StepId {
+    /// A step id constant. A kind added later may declare its steps' ids
+    /// in its own file (`impl StepId { pub const X: StepId = StepId::of("x"); }`).
+    pub(crate) const fn of(s: &'static str) -> StepId {
         StepId(Cow::Borrowed(s))
     }
 

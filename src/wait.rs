@@ -207,4 +207,27 @@ mod tests {
         assert_eq!(r.unwrap_err().to_string(), "fatal");
         assert_eq!(n.get(), 2);
     }
+
+    #[tokio::test]
+    async fn retry_attempts_gives_up_after_the_last_attempt() {
+        let n = Cell::new(0);
+        let r: Result<u32> = retry_attempts(
+            3,
+            |e| e.to_string() == "stale",
+            |attempt| {
+                n.set(n.get() + 1);
+                async move { if attempt < 5 { Err(anyhow!("stale")) } else { Ok(attempt) } }
+            },
+        )
+        .await;
+        assert_eq!(r.unwrap_err().to_string(), "stale");
+        assert_eq!(n.get(), 3, "three attempts, numbered 1..=3");
+        let r = retry_attempts(
+            5,
+            |e| e.to_string() == "stale",
+            |attempt| async move { if attempt < 2 { Err(anyhow!("stale")) } else { Ok(attempt) } },
+        )
+        .await;
+        assert_eq!(r.unwrap(), 2);
+    }
 }
