@@ -5,7 +5,7 @@
 use anyhow::Result;
 use async_trait::async_trait;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, efs_kept};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, efs_kept, made_by_aws};
 use crate::error::{aws, has_code};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
@@ -54,7 +54,7 @@ impl Kind for EfsFileSystem {
     }
 
     async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        anyhow::bail!("{me} is created by SageMaker, not by provision")
+        made_by_aws(me)
     }
 
     async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {

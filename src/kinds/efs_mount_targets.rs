@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::NetworkInterfaceStatus;
 
 use super::efs_file_system::home_efs;
-use super::{Ctx, Health, Kind, ec2_filter, efs_kept};
+use super::{Ctx, Health, Kind, ec2_filter, efs_kept, made_by_aws};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -82,7 +82,7 @@ impl Kind for EfsMountTargets {
     }
 
     async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        anyhow::bail!("{me} is created by SageMaker, not by provision")
+        made_by_aws(me)
     }
 
     async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {

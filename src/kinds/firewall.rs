@@ -32,6 +32,19 @@ pub fn endpoint_attr(az: &str) -> String {
     format!("endpoint.{az}")
 }
 
+/// A firewall resource found by its unique name, adopted only when its tags
+/// say it is this stack's `me`.
+pub(super) fn adopt_nfw(
+    ctx: &Ctx,
+    me: &StepId,
+    what: &str,
+    arn: String,
+    tags: Option<Vec<Tag>>,
+) -> Result<Option<String>> {
+    let tags = tags.unwrap_or_default();
+    adopt_if_ours(ctx, me, what, arn, tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+}
+
 pub(super) fn nfw_tags(ctx: &Ctx, me: &StepId) -> Vec<Tag> {
     ctx.tags(me, None)
         .into_iter()
@@ -87,9 +100,7 @@ impl Kind for Firewall {
             Err(e) if is_not_found(&e) => return Ok(None),
             r => r?.firewall.context("DescribeFirewall returned no Firewall")?,
         };
-        let tags = f.tags.unwrap_or_default();
-        let arn = f.firewall_arn.unwrap_or_default();
-        adopt_if_ours(ctx, me, self.name(), arn, tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+        adopt_nfw(ctx, me, self.name(), f.firewall_arn.unwrap_or_default(), f.tags)
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleGroupReference};
 
-use super::firewall::{REFERENCE_BOUND, in_use, nfw_tags};
-use super::{Ctx, Health, Kind, adopt_if_ours};
+use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
+use super::{Ctx, Health, Kind};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -36,14 +36,7 @@ impl Kind for FirewallPolicy {
             Err(e) if is_not_found(&e) => return Ok(None),
             r => r?.firewall_policy_response.context("no FirewallPolicyResponse")?,
         };
-        let tags = r.tags.unwrap_or_default();
-        adopt_if_ours(
-            ctx,
-            me,
-            self.name(),
-            r.firewall_policy_arn,
-            tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
-        )
+        adopt_nfw(ctx, me, self.name(), r.firewall_policy_arn, r.tags)
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -302,3 +302,9 @@ pub fn adopt_if_ours<'a>(
         )
     }
 }
+
+/// `create` of a kind AWS makes on its own (`Kind::discovered`): never called
+/// by `up`, whose graph does not hold such kinds.
+pub fn made_by_aws(me: &StepId) -> Result<String> {
+    anyhow::bail!("{me} is created by SageMaker, not by provision")
+}

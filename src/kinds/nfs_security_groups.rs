@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::IpPermission;
 
 use super::security_group::delete_group;
-use super::{Ctx, Health, Kind, ec2_filter, efs_kept};
+use super::{Ctx, Health, Kind, ec2_filter, efs_kept, made_by_aws};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
@@ -78,7 +78,7 @@ impl Kind for NfsSecurityGroups {
     }
 
     async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        anyhow::bail!("{me} is created by SageMaker, not by provision")
+        made_by_aws(me)
     }
 
     async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {

@@ -12,8 +12,8 @@ use aws_sdk_networkfirewall::types::{
     TargetType,
 };
 
-use super::firewall::{REFERENCE_BOUND, in_use, nfw_tags};
-use super::{Ctx, Health, Kind, adopt_if_ours};
+use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
+use super::{Ctx, Health, Kind};
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{retry_attempts, retry_while};
@@ -142,8 +142,7 @@ impl Kind for RuleGroup {
             Err(e) if is_not_found(&e) => return Ok(None),
             r => r?.rule_group_response.context("DescribeRuleGroup returned no RuleGroupResponse")?,
         };
-        let tags = r.tags.unwrap_or_default();
-        adopt_if_ours(ctx, me, self.name(), r.rule_group_arn, tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+        adopt_nfw(ctx, me, self.name(), r.rule_group_arn, r.tags)
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
