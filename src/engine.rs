@@ -17,7 +17,7 @@
 //! The scheduler (`DependencyQueue`) is a small data structure with no I/O:
 //! `finish(n)` returns the nodes that just became ready.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -33,24 +33,18 @@ pub struct DependencyQueue {
 }
 
 impl DependencyQueue {
-    /// `done` nodes count as already finished (they will not be popped).
-    pub fn new(edges: &[Vec<usize>], done: &HashSet<usize>) -> DependencyQueue {
+    pub fn new(edges: &[Vec<usize>]) -> DependencyQueue {
         let n = edges.len();
         let mut remaining = vec![0; n];
         let mut dependents = vec![Vec::new(); n];
         for (i, needs) in edges.iter().enumerate() {
             for &j in needs {
-                if !done.contains(&j) {
-                    remaining[i] += 1;
-                }
+                remaining[i] += 1;
                 dependents[j].push(i);
             }
         }
-        let mut started = vec![false; n];
-        for &d in done {
-            started[d] = true;
-        }
-        let ready = (0..n).filter(|&i| remaining[i] == 0 && !started[i]).collect();
+        let started = vec![false; n];
+        let ready = (0..n).filter(|&i| remaining[i] == 0).collect();
         DependencyQueue { remaining, dependents, ready, started }
     }
 
@@ -121,13 +115,14 @@ impl<E> Outcome<E> {
     }
 }
 
-/// Runs every node not in `done`, each as soon as its needs have finished.
-/// `stop` turning true stops new starts (Ctrl-C).
+/// Runs every node, each as soon as its needs have finished.
+/// `stop` turning true stops new starts (Ctrl-C). A node whose work panics
+/// fails with the error `panicked` makes from the panic message.
 pub async fn run<E, F, Fut>(
     edges: &[Vec<usize>],
-    done: &HashSet<usize>,
     parallelism: usize,
     mut stop: watch::Receiver<bool>,
+    panicked: fn(String) -> E,
     work: F,
 ) -> Outcome<E>
 where
@@ -135,9 +130,11 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    let mut q = DependencyQueue::new(edges, done);
+    let mut q = DependencyQueue::new(edges);
     let sem = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
+    // A panic loses the task's output, so its node is found by task id.
+    let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut out = Outcome { succeeded: Vec::new(), failed: Vec::new(), skipped: Vec::new() };
     let mut halted = false;
     loop {
@@ -147,29 +144,34 @@ where
         while let Some(n) = if halted { None } else { q.pop_ready() } {
             let permit_sem = sem.clone();
             let fut = work(n);
-            running.spawn(async move {
+            let task = running.spawn(async move {
                 let permit = permit_sem.clone().acquire_owned().await.expect("semaphore never closed");
                 let slot = Slot { sem: permit_sem, permit: std::sync::Mutex::new(Some(permit)) };
                 (n, SLOT.scope(slot, fut).await)
             });
+            tasks.insert(task.id(), n);
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
-            joined = running.join_next() => {
+            joined = running.join_next_with_id() => {
                 match joined {
-                    Some(Ok((n, Ok(())))) => {
+                    Some(Ok((id, (n, Ok(()))))) => {
+                        tasks.remove(&id);
                         out.succeeded.push(n);
                         q.finish(n);
                     }
-                    Some(Ok((n, Err(e)))) => {
+                    Some(Ok((id, (n, Err(e))))) => {
+                        tasks.remove(&id);
                         out.failed.push((n, e));
                         halted = true;
                     }
                     Some(Err(join_err)) => {
-                        // A panic in a step: nothing to record for it; stop cleanly.
+                        // A panic in a step: that step failed; stop cleanly.
+                        let n = tasks.remove(&join_err.id()).expect("every task is recorded");
                         tracing::error!("step task panicked: {join_err}");
+                        out.failed.push((n, panicked(panic_message(join_err))));
                         halted = true;
                     }
                     None => break,
@@ -208,6 +210,21 @@ where
     out
 }
 
+/// What a panicked (or cancelled) task said.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string payload".into());
+            format!("panicked: {what}")
+        }
+        Err(e) => format!("{e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,7 +242,7 @@ mod tests {
     fn finish_returns_newly_ready() {
         // 0 <- 1, 0 <- 2, {1,2} <- 3
         let edges = vec![vec![], vec![0], vec![0], vec![1, 2]];
-        let mut q = DependencyQueue::new(&edges, &HashSet::new());
+        let mut q = DependencyQueue::new(&edges);
         assert_eq!(q.pop_ready(), Some(0));
         assert_eq!(q.pop_ready(), None);
         assert_eq!(q.finish(0), vec![1, 2]);
@@ -235,14 +252,6 @@ mod tests {
         assert_eq!(q.finish(2), vec![3]);
     }
 
-    #[test]
-    fn done_nodes_are_not_rerun() {
-        let edges = vec![vec![], vec![0]];
-        let mut q = DependencyQueue::new(&edges, &HashSet::from([0]));
-        assert_eq!(q.pop_ready(), Some(1));
-        assert_eq!(q.pop_ready(), None);
-    }
-
     #[tokio::test]
     async fn failure_drains_running_and_skips_downstream() {
         // 0 and 1 independent; 1 fails fast while 0 is still running;
@@ -250,23 +259,29 @@ mod tests {
         let edges = vec![vec![], vec![], vec![1], vec![0]];
         let finished = Arc::new(Mutex::new(Vec::new()));
         let f2 = finished.clone();
-        let out = run(&edges, &HashSet::new(), 4, no_stop(), move |n| {
-            let finished = f2.clone();
-            async move {
-                match n {
-                    0 => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        finished.lock().unwrap().push(0);
-                        Ok(())
-                    }
-                    1 => Err("boom"),
-                    _ => {
-                        finished.lock().unwrap().push(n);
-                        Ok(())
+        let out = run(
+            &edges,
+            4,
+            no_stop(),
+            |_| "panicked",
+            move |n| {
+                let finished = f2.clone();
+                async move {
+                    match n {
+                        0 => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            finished.lock().unwrap().push(0);
+                            Ok(())
+                        }
+                        1 => Err("boom"),
+                        _ => {
+                            finished.lock().unwrap().push(n);
+                            Ok(())
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(out.succeeded, vec![0], "running step 0 drained");
         assert_eq!(out.failed, vec![(1, "boom")]);
@@ -280,16 +295,22 @@ mod tests {
         let live = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let (l, p) = (live.clone(), peak.clone());
-        let out = run(&edges, &HashSet::new(), 3, no_stop(), move |_| {
-            let (live, peak) = (l.clone(), p.clone());
-            async move {
-                let now = live.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                live.fetch_sub(1, Ordering::SeqCst);
-                Ok::<(), ()>(())
-            }
-        })
+        let out = run(
+            &edges,
+            3,
+            no_stop(),
+            |_| (),
+            move |_| {
+                let (live, peak) = (l.clone(), p.clone());
+                async move {
+                    let now = live.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    live.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<(), ()>(())
+                }
+            },
+        )
         .await;
         assert!(out.ok());
         assert_eq!(peak.load(Ordering::SeqCst), 3);
@@ -304,22 +325,28 @@ mod tests {
         let tx = Arc::new(tx);
         let out = tokio::time::timeout(
             Duration::from_secs(5),
-            run(&edges, &HashSet::new(), 1, no_stop(), move |n| {
-                let (tx, mut rx) = (tx.clone(), rx.clone());
-                async move {
-                    if n == 0 {
-                        idle(async {
-                            while !*rx.borrow_and_update() {
-                                rx.changed().await.unwrap();
-                            }
-                        })
-                        .await;
-                    } else {
-                        tx.send(true).unwrap();
+            run(
+                &edges,
+                1,
+                no_stop(),
+                |_| (),
+                move |n| {
+                    let (tx, mut rx) = (tx.clone(), rx.clone());
+                    async move {
+                        if n == 0 {
+                            idle(async {
+                                while !*rx.borrow_and_update() {
+                                    rx.changed().await.unwrap();
+                                }
+                            })
+                            .await;
+                        } else {
+                            tx.send(true).unwrap();
+                        }
+                        Ok::<(), ()>(())
                     }
-                    Ok::<(), ()>(())
-                }
-            }),
+                },
+            ),
         )
         .await
         .expect("no deadlock: the waiting node gave its slot back");
@@ -332,17 +359,48 @@ mod tests {
         let (tx, rx) = watch::channel(false);
         let tx = Arc::new(tx);
         let t2 = tx.clone();
-        let out = run(&edges, &HashSet::new(), 2, rx, move |n| {
-            let tx = t2.clone();
-            async move {
-                if n == 0 {
-                    tx.send(true).unwrap();
+        let out = run(
+            &edges,
+            2,
+            rx,
+            |_| (),
+            move |n| {
+                let tx = t2.clone();
+                async move {
+                    if n == 0 {
+                        tx.send(true).unwrap();
+                    }
+                    Ok::<(), ()>(())
                 }
-                Ok::<(), ()>(())
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(out.succeeded, vec![0]);
         assert_eq!(out.skipped, vec![(1, SkipReason::Stopped), (2, SkipReason::Stopped)]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_fails_and_skips_downstream() {
+        // 1 panics; 2 needs 1 (upstream failed); 0 runs.
+        let edges = vec![vec![], vec![], vec![1]];
+        let out = run(
+            &edges,
+            2,
+            no_stop(),
+            |m| m,
+            move |n| async move {
+                if n == 1 {
+                    panic!("step {n} blew up");
+                }
+                Ok::<(), String>(())
+            },
+        )
+        .await;
+        assert_eq!(out.succeeded, vec![0]);
+        assert_eq!(out.failed.len(), 1, "{:?}", out.failed);
+        assert_eq!(out.failed[0].0, 1);
+        assert!(out.failed[0].1.contains("step 1 blew up"), "{}", out.failed[0].1);
+        assert_eq!(out.skipped, vec![(2, SkipReason::UpstreamFailed)]);
+        assert!(!out.ok());
     }
 }

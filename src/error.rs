@@ -80,3 +80,24 @@ pub fn gone_ok<T>(r: anyhow::Result<T>) -> anyhow::Result<()> {
         r => r.map(|_| ()),
     }
 }
+
+/// Exit codes.
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// An error with its exit code.
+#[derive(Debug)]
+pub struct Exit(pub i32, pub String);
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for Exit {}
+
+/// The exit code for an error: its `Exit` code, else a failure.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    e.downcast_ref::<Exit>().map(|x| x.0).unwrap_or(EXIT_FAILED)
+}

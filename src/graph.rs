@@ -125,7 +125,7 @@ impl Graph {
         if !errs.is_empty() {
             return Err(errs.join("; "));
         }
-        let mut q = crate::engine::DependencyQueue::new(&self.edges(), &Default::default());
+        let mut q = crate::engine::DependencyQueue::new(&self.edges());
         let mut order = 0;
         while let Some(n) = q.pop_ready() {
             q.finish(n);

@@ -6,10 +6,8 @@
 
 mod common;
 
-// The one list of operations the tool calls, compiled into this test too.
-#[allow(dead_code)]
-#[path = "../src/controls/operations.rs"]
-mod operations;
+// The one list of operations the tool calls.
+use provision::operations;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -521,13 +519,7 @@ fn set(v: &Value) -> BTreeSet<String> {
 
 /// A policy as AWS returns it: IAM URL-encodes, EC2 may wrap JSON in a string.
 fn parse(doc: &str) -> Value {
-    let v: Value = serde_json::from_str(doc)
-        .or_else(|_| serde_json::from_str(&percent_decode(doc)))
-        .unwrap_or_else(|e| panic!("policy is not JSON ({e}): {doc}"));
-    match v {
-        Value::String(s) => parse(&s),
-        v => v,
-    }
+    provision::policy::parse(doc).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -27,8 +27,7 @@ fn assert_name(what: &str, tags: &HashMap<String, String>, name: &str) {
 }
 
 fn policy(doc: &str) -> Value {
-    let decoded = if doc.starts_with('%') || doc.contains("%22") { percent_decode(doc) } else { doc.to_string() };
-    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {doc}"))
+    provision::policy::parse(doc).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn as_list(v: &Value) -> Vec<String> {

@@ -268,28 +268,6 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     out
 }
 
-/// IAM returns policy documents URL-encoded (RFC 3986).
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex =
-            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// Status of the JupyterServer app `default` of a user profile.
 pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<String> {
     let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);

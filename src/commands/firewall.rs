@@ -21,7 +21,8 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{EXIT_INVALID, Exit, FirewallAction};
+use super::args::FirewallAction;
+use crate::error::{EXIT_INVALID, Exit};
 use crate::kinds::Ctx;
 use crate::kinds::rule_group::{edit_allow_list, read_allow_list};
 use crate::step_id::StepId;
@@ -141,7 +142,7 @@ fn recorded_domains(ctx: &Ctx) -> Option<Vec<String>> {
     ctx.state.doc().params.get("allowed_domains").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The `allowed_domains` rule (also checked before any AWS call, in `cli`).
+/// The `allowed_domains` rule (also checked before any AWS call, in `commands::run`... dispatch).
 pub fn check_domains(domains: &[String]) -> Result<()> {
     let errs = crate::config::domain_errors("domains", domains);
     if errs.is_empty() { Ok(()) } else { Err(invalid(format!("invalid input:\n  - {}", errs.join("\n  - ")))) }

@@ -1,21 +1,19 @@
-//! Read-only views of a stack: `plan` (what `up` or `down` would do) and
-//! `status` (the recorded resources against what exists now, with drift of
-//! the properties that are cheap to read). Neither makes a mutating call: a
-//! test proves it with the emulator's call log.
+//! `provision plan [--destroy]`: what `up` (or `down`) would do, step by
+//! step. Read-only, as `status` is: a test proves it with the emulator's
+//! call log. The line format both print is here.
 
 use std::sync::Arc;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::Exit;
 use crate::graph::{self, Step};
 use crate::kinds::{Ctx, Health};
 use crate::lifecycle::{new_members, restorable_drift, teardown_decision};
 use crate::state::Status;
 
 #[derive(Debug, Serialize)]
-pub struct Line {
+pub(super) struct Line {
     pub step: String,
     pub action: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -24,7 +22,7 @@ pub struct Line {
     pub detail: String,
 }
 
-fn line(step: &Step, action: &str, id: Option<String>, detail: String) -> Line {
+pub(super) fn line(step: &Step, action: &str, id: Option<String>, detail: String) -> Line {
     Line { step: step.id.to_string(), action: action.into(), id: id.unwrap_or_default(), detail }
 }
 
@@ -82,7 +80,7 @@ async fn plan_down(ctx: &Ctx) -> Vec<Line> {
     out
 }
 
-fn print_lines(lines: &[Line], json: bool) -> Result<()> {
+pub(super) fn print_lines(lines: &[Line], json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(lines)?);
         return Ok(());
@@ -94,7 +92,7 @@ fn print_lines(lines: &[Line], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn summary(lines: &[Line]) -> String {
+pub(super) fn summary(lines: &[Line]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for l in lines {
         match counts.iter_mut().find(|(a, _)| *a == l.action) {
@@ -108,7 +106,7 @@ fn summary(lines: &[Line]) -> String {
 pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
     // What `up`/`down` would refuse, `plan` refuses the same way.
     let graph = if destroy { graph::build_teardown(&ctx.s) } else { graph::build(&ctx.s) };
-    crate::cli::refuse_dropped_parts(&ctx, &graph)?;
+    super::run::refuse_dropped_parts(&ctx, &graph)?;
     let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {
@@ -120,61 +118,6 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
         } else {
             println!("Plan ({verb}): {}.", summary(&lines));
         }
-    }
-    Ok(())
-}
-
-/// Every recorded resource: present, missing, changed (drift), retained.
-pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
-    let graph = graph::build_teardown(&ctx.s);
-    let doc = ctx.state.doc();
-    let mut lines = Vec::new();
-    for step in &graph.steps {
-        let Some(rec) = doc.steps.get(step.id.as_str()) else {
-            continue;
-        };
-        let Some(id) = rec.id.clone() else {
-            lines.push(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
-            continue;
-        };
-        let health = step.kind.health(&ctx, &step.id, &id).await;
-        let l = match health {
-            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-            Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
-            Ok(Health::Missing) => {
-                // A route or association that points elsewhere is drift, not absence.
-                match step.kind.drift(&ctx, &step.id, &id).await {
-                    Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
-                    _ => line(step, "missing", Some(id), "deleted out of band?".into()),
-                }
-            }
-            Ok(Health::Present) => match step.kind.drift(&ctx, &step.id, &id).await {
-                Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
-                Ok(_) if rec.status == Some(Status::Retained) => {
-                    line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
-                }
-                Ok(_) => line(step, "present", Some(id), String::new()),
-                Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-            },
-        };
-        lines.push(l);
-    }
-    print_lines(&lines, json)?;
-    let bad: Vec<&Line> = lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained")).collect();
-    if !json {
-        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
-    }
-    if !bad.is_empty() {
-        return Err(Exit(
-            crate::cli::EXIT_FAILED,
-            format!(
-                "{} of {} recorded resources differ from the record ({}); `provision up` restores them",
-                bad.len(),
-                lines.len(),
-                bad.iter().map(|l| l.step.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .into());
     }
     Ok(())
 }

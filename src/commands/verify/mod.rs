@@ -14,11 +14,11 @@ use aws_sdk_sagemaker::types::AppNetworkAccessType;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{parse_policy, statements, strings};
-use crate::cli::{EXIT_FAILED, Exit};
+use crate::error::{EXIT_FAILED, Exit};
 use crate::error::{aws, has_code};
 use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement};
 use crate::kinds::{Ctx, ec2_filter};
+use crate::policy::{parse as parse_policy, statements, strings};
 use crate::step_id::StepId;
 
 #[derive(Debug, Serialize)]

@@ -1,0 +1,241 @@
+//! The command line's types, all in one place: flags are parsed into these,
+//! then resolved once into `Settings` (`config`), which the rest trusts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::RawParams;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision",
+    version,
+    about = "Builds (and removes) a locked-down SageMaker Studio in a private VPC by direct AWS API calls",
+    after_help = "Examples:\n  provision up\n  provision --region eu-west-1 up --vpc-cidr 10.9.0.0/16\n  provision outputs --json\n  provision down --purge-efs"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// AWS region (default: the AWS config chain).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator); S3 then uses path-style addressing.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// State file (default: state/<project>.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// TOML file with parameters (keys as in the spec: vpc_cidr = "10.2.0.0/16", ...).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How many steps may run at once.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Plain line-per-event output even on a terminal (the default when stderr is not one).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Allow a region outside the Network Firewall list of the spec.
+    #[arg(long, global = true)]
+    pub any_region: bool,
+    #[command(flatten)]
+    pub params: ParamFlags,
+}
+
+/// One flag per stack parameter; each overrides the config file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ParamFlags {
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    #[arg(long, global = true)]
+    pub domain_name: Option<String>,
+    #[arg(long, global = true)]
+    pub user_profile_name: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub vpc_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub firewall_subnet_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub nat_subnet_cidr: Option<String>,
+    #[arg(long, global = true, value_name = "CIDR")]
+    pub sagemaker_subnet_cidr: Option<String>,
+    /// Comma-separated domains or .suffixes the firewall lets through.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "DOMAINS")]
+    pub allowed_domains: Option<Vec<String>>,
+    #[arg(long, global = true, value_name = "AZ")]
+    pub availability_zone: Option<String>,
+    /// Comma-separated zones the stack spans (the first is --availability-zone's).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "AZS")]
+    pub availability_zones: Option<Vec<String>>,
+    /// One firewall subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub firewall_subnet_cidrs: Option<Vec<String>>,
+    /// One NAT subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub nat_subnet_cidrs: Option<Vec<String>>,
+    /// One SageMaker subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    pub sagemaker_subnet_cidrs: Option<Vec<String>>,
+    /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
+    pub users: Option<Vec<String>>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the stack, or resume where a failed or killed run stopped.
+    #[command(
+        after_help = "Examples:\n  provision up\n  provision --region eu-west-1 up --availability-zones eu-west-1a,eu-west-1b"
+    )]
+    Up,
+    /// Remove the stack in reverse dependency order.
+    #[command(
+        after_help = "Without --purge-efs the EFS with the users' home directories, what it needs (its mount\ntargets, NFS security groups, SageMaker subnet, VPC) and non-empty buckets stay, recorded as\nretained.\n\nExamples:\n  provision down\n  provision down --purge-efs --delete-data"
+    )]
+    Down {
+        /// Also remove SageMaker's EFS (user home directories), its mount targets and NFS security groups.
+        #[arg(long)]
+        purge_efs: bool,
+        /// Also empty and remove non-empty buckets (and the key that encrypts them).
+        #[arg(long)]
+        delete_data: bool,
+    },
+    /// Show what `up` (or, with --destroy, `down`) would do, step by step; changes nothing.
+    #[command(
+        after_help = "Examples:\n  provision plan\n  provision plan --destroy --purge-efs\n  provision plan --json"
+    )]
+    Plan {
+        /// Plan `down` instead of `up`.
+        #[arg(long)]
+        destroy: bool,
+        /// With --destroy: plan `down --purge-efs`.
+        #[arg(long, requires = "destroy")]
+        purge_efs: bool,
+        /// With --destroy: plan `down --delete-data`.
+        #[arg(long, requires = "destroy")]
+        delete_data: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the recorded resources with what exists now (present, missing, changed, retained).
+    #[command(after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json")]
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a presigned URL that opens Studio for a user profile (never stored).
+    #[command(after_help = "Example:\n  provision studio-url --expires 600")]
+    StudioUrl {
+        /// User profile (default: the stack's user_profile_name).
+        #[arg(long)]
+        user: Option<String>,
+        /// Seconds the URL stays valid (5 to 300 for the URL itself; AWS's rule).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i32).range(5..=300))]
+        expires: i32,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision")]
+    Completions { shell: clap_complete::Shell },
+    /// Check every security control of the live stack (one line per control, with evidence).
+    #[command(after_help = "Exit code 1 when a control fails.\n\nExample:\n  provision verify --json")]
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let Studio read JumpStart content (objects tagged SageMaker=true) through the S3 endpoint, or stop it.
+    #[command(after_help = "Example:\n  provision jumpstart enable")]
+    Jumpstart {
+        #[command(subcommand)]
+        action: OnOff,
+    },
+    /// Show or edit the firewall's domain allow-list.
+    #[command(
+        after_help = "allow/remove change the live rule group and the recorded allowed_domains, so a bare\n`provision up` keeps the edit; an explicit --allowed-domains or config value wins over it,\nand `provision status` shows any difference.\n\nExamples:\n  provision firewall list\n  provision firewall allow pypi.org .pythonhosted.org\n  provision firewall remove .kaggle.com"
+    )]
+    Firewall {
+        #[command(subcommand)]
+        action: FirewallAction,
+    },
+    /// Print the least-privilege IAM policy an operator needs to run provision.
+    #[command(after_help = "Example:\n  provision iam-policy > operator-policy.json")]
+    IamPolicy,
+    /// Print the stack's outputs (the original CloudFormation output keys).
+    #[command(after_help = "Examples:\n  provision outputs --json\n  provision outputs SageMakerStudioDomainId")]
+    Outputs {
+        #[arg(long)]
+        json: bool,
+        /// Print only this key's raw value.
+        key: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum OnOff {
+    /// Add the JumpStart statement to the S3 endpoint policy (recorded; `up` keeps it).
+    Enable,
+    /// Remove it again.
+    Disable,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum FirewallAction {
+    /// Print the domains the firewall lets through.
+    List,
+    /// Add domains (or .suffixes) to the allow-list.
+    Allow {
+        #[arg(required = true)]
+        domains: Vec<String>,
+    },
+    /// Remove domains from the allow-list (the last one cannot be removed).
+    Remove {
+        #[arg(required = true)]
+        domains: Vec<String>,
+    },
+}
+
+impl ParamFlags {
+    pub fn to_raw(&self) -> RawParams {
+        RawParams {
+            project: self.project.clone(),
+            domain_name: self.domain_name.clone(),
+            user_profile_name: self.user_profile_name.clone(),
+            vpc_cidr: self.vpc_cidr.clone(),
+            firewall_subnet_cidr: self.firewall_subnet_cidr.clone(),
+            nat_subnet_cidr: self.nat_subnet_cidr.clone(),
+            sagemaker_subnet_cidr: self.sagemaker_subnet_cidr.clone(),
+            allowed_domains: self.allowed_domains.clone(),
+            availability_zone: self.availability_zone.clone(),
+            region: None,
+            users: self.users.clone(),
+            availability_zones: self.availability_zones.clone(),
+            firewall_subnet_cidrs: self.firewall_subnet_cidrs.clone(),
+            nat_subnet_cidrs: self.nat_subnet_cidrs.clone(),
+            sagemaker_subnet_cidrs: self.sagemaker_subnet_cidrs.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        let cmd = super::Cli::command();
+        cmd.clone().debug_assert();
+        for sub in cmd.get_subcommands() {
+            let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(sub.get_about().is_some(), "{} has no description", sub.get_name());
+            assert!(after.contains("Example"), "{} --help has no example", sub.get_name());
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `provision outputs`: the original stack's output keys, read from the
+//! state file (no AWS call).
+
+use anyhow::{Context, Result, bail};
+
+use super::args::Global;
+use super::connect::default_state_path;
+use crate::config::RawParams;
+use crate::error::{EXIT_INVALID, Exit};
+use crate::state;
+use crate::step_id::StepId;
+
+/// The original stack's output keys, read from the state file (no AWS call).
+pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>)> {
+    let id = |s: StepId| doc.steps.get(s.as_str()).and_then(|r| r.id.clone());
+    // The primary user profile's id is "{domain}/{name}".
+    let user = id(StepId::USER).and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()));
+    let mut values = vec![
+        ("VPCId", id(StepId::VPC)),
+        ("S3VPCEndpointId", id(StepId::VPCE_S3)),
+        ("SageMakerStudioSubnetId", id(StepId::SUBNET_SAGEMAKER)),
+        ("SageMakerStudioSecurityGroupId", id(StepId::SG_SAGEMAKER)),
+        ("SageMakerExecutionRoleArn", id(StepId::IAM_ROLE)),
+        ("KMSKeyEBSArn", id(StepId::KMS_EBS)),
+        ("KMSKeyS3bucketsArn", id(StepId::KMS_S3)),
+        ("SageMakerS3bucketData", id(StepId::BUCKET_DATA)),
+        ("SageMakerS3bucketModels", id(StepId::BUCKET_MODELS)),
+        ("SageMakerStudioDomainId", id(StepId::DOMAIN)),
+        ("UserProfileName", user),
+    ];
+    // A stack across several zones also lists every zone's SageMaker subnet.
+    let mut zones: Vec<(&String, String)> = doc
+        .steps
+        .iter()
+        .filter(|(k, _)| {
+            StepId::recorded(k.as_str()).is_zone_of(&StepId::SUBNET_SAGEMAKER)
+                && *k != StepId::SUBNET_SAGEMAKER.as_str()
+        })
+        .filter_map(|(k, r)| r.id.clone().map(|id| (k, id)))
+        .collect();
+    zones.sort();
+    if !zones.is_empty()
+        && let Some(first) = id(StepId::SUBNET_SAGEMAKER)
+    {
+        let all: Vec<String> = std::iter::once(first).chain(zones.into_iter().map(|(_, id)| id)).collect();
+        values.push(("SageMakerStudioSubnetIds", Some(all.join(","))));
+    }
+    values
+}
+
+pub async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
+    let project = g
+        .params
+        .project
+        .clone()
+        .or_else(|| g.config.as_ref().and_then(|p| RawParams::from_file(p).ok()).and_then(|r| r.project));
+    let path = g
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_path(project.as_deref().unwrap_or(crate::config::DEFAULT_PROJECT)));
+    let doc = state::read(&path)?
+        .with_context(|| format!("no state file at {}: run `provision up` first", path.display()))?;
+    let values = output_values(&doc);
+    if let Some(k) = key {
+        match values.iter().find(|(name, _)| *name == k) {
+            Some((_, Some(v))) => println!("{v}"),
+            Some((_, None)) => bail!("output {k} has no value yet (the resource does not exist)"),
+            None => {
+                let known: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+                return Err(Exit(EXIT_INVALID, format!("unknown output key '{k}'; keys: {}", known.join(", "))).into());
+            }
+        }
+        return Ok(());
+    }
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            values.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), serde_json::Value::String(v)))).collect();
+        println!("{}", serde_json::to_string_pretty(&map)?);
+    } else {
+        for (k, v) in values {
+            println!("{k:<32} {}", v.unwrap_or_else(|| "-".into()));
+        }
+    }
+    Ok(())
+}

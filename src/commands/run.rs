@@ -1,0 +1,155 @@
+//! What `up` and `down` share: running the step graph with progress,
+//! Ctrl-C, the refusal of a partial graph, and the report of root causes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::engine::{self, SkipReason};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
+use crate::graph::{self, Graph};
+use crate::kinds::Ctx;
+use crate::lifecycle;
+use crate::progress::{Progress, elapsed};
+
+/// First Ctrl-C: start nothing new, let running steps finish and record.
+/// Second: exit at once (every transition is already persisted).
+pub(super) fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupt: starting nothing new; waiting for running steps to finish and record (Ctrl-C again to exit now)"
+            );
+            let _ = tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupt: exiting now; the state file is consistent, `provision up` resumes");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        }
+    });
+    rx
+}
+
+/// Refuses to act when the state records steps the parameters no longer
+/// produce (a zone or user dropped from the parameters): provision does not
+/// remove parts of a live stack, and acting on a partial graph would orphan them.
+pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
+    let dropped: Vec<String> =
+        ctx.state.doc().steps.into_keys().filter(|id| !graph.contains(id) && !graph::is_teardown_only(id)).collect();
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    Err(Exit(
+        EXIT_INVALID,
+        format!(
+            "the state {} records {} that the parameters no longer include ({}). Removing a zone or a user from a live stack is not supported: put it back in availability_zones / users, or remove the whole stack with `provision down`",
+            ctx.state.path().display(),
+            if dropped.len() == 1 { "a step".to_string() } else { format!("{} steps", dropped.len()) },
+            dropped.join(", ")
+        ),
+    )
+    .into())
+}
+
+/// Runs every step of `graph` (up or down) with progress; returns the
+/// engine's outcome and how many steps changed something.
+pub(super) async fn run_graph(
+    ctx: &Arc<Ctx>,
+    graph: &Graph,
+    edges: &[Vec<usize>],
+    opts: &RunOptions,
+    stop: tokio::sync::watch::Receiver<bool>,
+    forward: bool,
+) -> (engine::Outcome<anyhow::Error>, usize) {
+    let total = edges.len();
+    let progress = Progress::start(total, opts.progress);
+    let ticker = {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                p.refresh();
+            }
+        })
+    };
+    let finished = Arc::new(AtomicUsize::new(0));
+    let changed = Arc::new(AtomicUsize::new(0));
+    let out = engine::run(
+        edges,
+        opts.parallelism,
+        stop,
+        |panic| anyhow::anyhow!(panic),
+        |i| {
+            let (ctx, step, progress) = (ctx.clone(), graph.steps[i].clone(), progress.clone());
+            let (finished, changed) = (finished.clone(), changed.clone());
+            crate::progress::STEP.scope(step.id.to_string(), async move {
+                let t = Instant::now();
+                progress.begin(step.id.as_str());
+                let r = if forward {
+                    lifecycle::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
+                } else {
+                    lifecycle::down_step(ctx.clone(), step.clone()).await
+                };
+                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                match &r {
+                    Ok("unchanged" | "absent") => progress.skip(step.id.as_str()),
+                    Ok(what) => {
+                        changed.fetch_add(1, Ordering::SeqCst);
+                        let id = ctx.state.record(&step.id).and_then(|r| r.id).unwrap_or_default();
+                        progress.end(
+                            step.id.as_str(),
+                            &format!("[{n:>2}/{total}] {:<24} {what:<9} {id} ({})", step.id, elapsed(t.elapsed())),
+                        );
+                    }
+                    Err(e) => {
+                        progress.end(step.id.as_str(), &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id))
+                    }
+                }
+                r.map(|_| ())
+            })
+        },
+    )
+    .await;
+    ticker.abort();
+    progress.finish();
+    (out, changed.load(Ordering::SeqCst))
+}
+
+/// How `up`/`down` run.
+pub struct RunOptions {
+    pub parallelism: usize,
+    /// Live view when stderr is a terminal.
+    pub progress: bool,
+}
+
+/// Prints root causes (and what was skipped because of them); errors out
+/// with the right exit code when the run did not complete.
+pub(super) fn report(
+    graph: &Graph,
+    out: engine::Outcome<anyhow::Error>,
+    started: Instant,
+    verb: &str,
+    planned: usize,
+) -> Result<()> {
+    if out.ok() {
+        return Ok(());
+    }
+    let upstream = out.skipped.iter().filter(|(_, w)| *w == SkipReason::UpstreamFailed).count();
+    let stopped = out.skipped.iter().filter(|(_, w)| *w == SkipReason::Stopped).count();
+    let mut msg = String::new();
+    for (i, e) in &out.failed {
+        msg.push_str(&format!("step {} failed: {e:#}\n", graph.steps[*i].id));
+    }
+    msg.push_str(&format!(
+        "{verb}: {} of {planned} steps done, {} failed, {upstream} skipped (upstream failed), {stopped} not started, after {:.1}s. \
+         The state file records everything done; run `provision {verb}` again to resume.",
+        out.succeeded.len(),
+        out.failed.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let code = if out.failed.is_empty() { EXIT_INTERRUPTED } else { EXIT_FAILED };
+    Err(Exit(code, msg).into())
+}

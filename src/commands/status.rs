@@ -1,0 +1,68 @@
+//! `provision status`: every recorded resource against what exists now
+//! (present, missing, changed, retained), with the drift of the properties
+//! that are cheap to read. Read-only.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::plan::{Line, line, print_lines, summary};
+use crate::error::{EXIT_FAILED, Exit};
+use crate::graph;
+use crate::kinds::{Ctx, Health};
+use crate::state::Status;
+
+/// Every recorded resource: present, missing, changed (drift), retained.
+pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
+    let graph = graph::build_teardown(&ctx.s);
+    let doc = ctx.state.doc();
+    let mut lines = Vec::new();
+    for step in &graph.steps {
+        let Some(rec) = doc.steps.get(step.id.as_str()) else {
+            continue;
+        };
+        let Some(id) = rec.id.clone() else {
+            lines.push(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
+            continue;
+        };
+        let health = step.kind.health(&ctx, &step.id, &id).await;
+        let l = match health {
+            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+            Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
+            Ok(Health::Missing) => {
+                // A route or association that points elsewhere is drift, not absence.
+                match step.kind.drift(&ctx, &step.id, &id).await {
+                    Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
+                    _ => line(step, "missing", Some(id), "deleted out of band?".into()),
+                }
+            }
+            Ok(Health::Present) => match step.kind.drift(&ctx, &step.id, &id).await {
+                Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
+                Ok(_) if rec.status == Some(Status::Retained) => {
+                    line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
+                }
+                Ok(_) => line(step, "present", Some(id), String::new()),
+                Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+            },
+        };
+        lines.push(l);
+    }
+    print_lines(&lines, json)?;
+    let bad: Vec<&Line> = lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained")).collect();
+    if !json {
+        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
+    }
+    if !bad.is_empty() {
+        return Err(Exit(
+            EXIT_FAILED,
+            format!(
+                "{} of {} recorded resources differ from the record ({}); `provision up` restores them",
+                bad.len(),
+                lines.len(),
+                bad.iter().map(|l| l.step.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}

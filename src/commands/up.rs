@@ -1,0 +1,49 @@
+//! `provision up`: create the stack, or resume where a failed or killed run
+//! stopped; every recorded resource is checked, drift restored.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c};
+use crate::graph;
+use crate::kinds::Ctx;
+use crate::state::Status;
+
+pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
+    let graph = graph::build(&ctx.s);
+    refuse_dropped_parts(&ctx, &graph)?;
+    // Only now do these parameters become the stack's record.
+    let params = ctx.s.as_map();
+    ctx.state.update(|d| d.params = params)?;
+    let total = graph.steps.len();
+    let recorded =
+        graph.steps.iter().filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready)).count();
+    eprintln!(
+        "provision up: stack {} in {} (account {}), {recorded} of {total} steps recorded as ready (checking them), state {}",
+        ctx.stack(),
+        ctx.s.region,
+        ctx.account,
+        ctx.state.path().display()
+    );
+    let started = Instant::now();
+    let stop = stop_on_ctrl_c();
+    let edges = graph.edges();
+    let (out, changed) = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
+    report(&graph, out, started, "up", total)?;
+    if changed == 0 {
+        println!(
+            "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
+            ctx.stack(),
+            ctx.state.path().display()
+        );
+    } else {
+        println!(
+            "Stack {} is up ({changed} of {total} steps changed, {:.1}s). `provision outputs` shows its ids.",
+            ctx.stack(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Parameters of the stack: defaults, the TOML config file, command-line
+//! overrides, validation and the names derived from them. Pure: no AWS calls.
+//!
+//! Raw input (`RawParams`, every field optional) is resolved once into
+//! `Settings`, which the rest of the program trusts. Every rule that fails is
+//! reported, not only the first one.
+//!
+//! - `mod.rs`: the raw and resolved parameters and the names derived from them;
+//! - `validate.rs`: the rules (`Settings::resolve`);
+//! - `layers.rs`: which source wins (recorded, config file, flags).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+/// Regions where the original sample says Network Firewall exists.
+pub const FIREWALL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+];
+
+/// The parameters as given (config file, then flags); `None` means default.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    pub project: Option<String>,
+    pub domain_name: Option<String>,
+    pub user_profile_name: Option<String>,
+    pub vpc_cidr: Option<String>,
+    pub firewall_subnet_cidr: Option<String>,
+    pub nat_subnet_cidr: Option<String>,
+    pub sagemaker_subnet_cidr: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub availability_zone: Option<String>,
+    pub region: Option<String>,
+    /// User profiles, each with its own JupyterServer app; the first is the
+    /// primary one (`UserProfileName`). Default: [user_profile_name].
+    pub users: Option<Vec<String>>,
+    /// Zones the stack spans (default: [availability_zone]); the first is
+    /// the one the single-zone parameters describe.
+    pub availability_zones: Option<Vec<String>>,
+    /// One CIDR per zone (default: the single-zone CIDR for the first zone,
+    /// then carved: see `carve`).
+    pub firewall_subnet_cidrs: Option<Vec<String>>,
+    pub nat_subnet_cidrs: Option<Vec<String>>,
+    pub sagemaker_subnet_cidrs: Option<Vec<String>>,
+}
+
+impl RawParams {
+    /// Reads a TOML config file; unknown keys and wrong types are errors that
+    /// name the file and the line.
+    pub fn from_file(path: &Path) -> Result<RawParams, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            // Name the line and show it: it holds the parameter at fault.
+            let at = e
+                .span()
+                .map(|s| {
+                    let n = text[..s.start].matches('\n').count();
+                    let src = text.lines().nth(n).unwrap_or_default().trim();
+                    format!(" line {} ({src})", n + 1)
+                })
+                .unwrap_or_default();
+            format!("config file {}{at}: {}", path.display(), e.message().trim())
+        })
+    }
+
+    /// Fields set in `over` replace those in `self`.
+    pub fn overlay(self, over: RawParams) -> RawParams {
+        RawParams {
+            project: over.project.or(self.project),
+            domain_name: over.domain_name.or(self.domain_name),
+            user_profile_name: over.user_profile_name.or(self.user_profile_name),
+            vpc_cidr: over.vpc_cidr.or(self.vpc_cidr),
+            firewall_subnet_cidr: over.firewall_subnet_cidr.or(self.firewall_subnet_cidr),
+            nat_subnet_cidr: over.nat_subnet_cidr.or(self.nat_subnet_cidr),
+            sagemaker_subnet_cidr: over.sagemaker_subnet_cidr.or(self.sagemaker_subnet_cidr),
+            allowed_domains: over.allowed_domains.or(self.allowed_domains),
+            availability_zone: over.availability_zone.or(self.availability_zone),
+            region: over.region.or(self.region),
+            users: over.users.or(self.users),
+            availability_zones: over.availability_zones.or(self.availability_zones),
+            firewall_subnet_cidrs: over.firewall_subnet_cidrs.or(self.firewall_subnet_cidrs),
+            nat_subnet_cidrs: over.nat_subnet_cidrs.or(self.nat_subnet_cidrs),
+            sagemaker_subnet_cidrs: over.sagemaker_subnet_cidrs.or(self.sagemaker_subnet_cidrs),
+        }
+    }
+}
+
+/// Validated parameters.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project: String,
+    pub region: String,
+    pub domain_name: String,
+    pub user_profile_name: String,
+    pub vpc_cidr: Ipv4Net,
+    pub firewall_subnet_cidr: Ipv4Net,
+    pub nat_subnet_cidr: Ipv4Net,
+    pub sagemaker_subnet_cidr: Ipv4Net,
+    pub allowed_domains: Vec<String>,
+    pub availability_zone: String,
+    /// All user profiles; `users[0] == user_profile_name`.
+    pub users: Vec<String>,
+    /// Every zone with its three subnets; `zones[0]` is `availability_zone`
+    /// with the single-zone CIDRs above.
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub az: String,
+    pub firewall: Ipv4Net,
+    pub nat: Ipv4Net,
+    pub sagemaker: Ipv4Net,
+}
+
+/// Most zones one stack spans.
+pub const MAX_ZONES: usize = 6;
+
+/// The CIDR of zone `i` when not given: zone 0's CIDR moved up by `i` × 16
+/// blocks of its own size (10.2.1.0/24 → 10.2.17.0/24 → 10.2.33.0/24), so
+/// each kind of subnet keeps its place in every zone's range.
+pub fn carve(first: Ipv4Net, i: usize) -> Option<Ipv4Net> {
+    let size = 1u64 << (32 - first.prefix_len());
+    let start = u64::from(u32::from(first.network())) + (i as u64) * 16 * size;
+    let start = u32::try_from(start).ok()?;
+    Ipv4Net::new(std::net::Ipv4Addr::from(start), first.prefix_len()).ok()
+}
+
+/// All the rules the input broke.
+#[derive(Debug)]
+pub struct InvalidInput(pub Vec<String>);
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid input:")?;
+        for e in &self.0 {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+pub const DEFAULT_PROJECT: &str = "sagemaker-studio-anfw";
+
+/// User profiles one stack may carry (each adds a profile and an app).
+pub const MAX_USERS: usize = 100;
+
+mod layers;
+mod validate;
+
+pub use layers::layer;
+pub use validate::domain_errors;
+
+impl Settings {
+    /// The stack's name: its state file and `provision:stack` tag.
+    pub fn stack(&self) -> &str {
+        &self.project
+    }
+
+    pub fn bucket_name(&self, account: &str, which: &str) -> String {
+        format!("{}-{account}-{}-{which}", self.project, self.region)
+    }
+
+    pub fn role_name(&self) -> String {
+        format!("{}-{}-sagemaker-execution-role", self.project, self.region)
+    }
+
+    pub fn policy_name(&self) -> String {
+        format!("{}-{}-sagemaker-execution-policy", self.project, self.region)
+    }
+
+    /// The parameters as a map, for the state file and `plan`.
+    pub fn as_map(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("project", self.project.clone().into());
+        put("region", self.region.clone().into());
+        put("domain_name", self.domain_name.clone().into());
+        put("vpc_cidr", self.vpc_cidr.to_string().into());
+        put("firewall_subnet_cidr", self.firewall_subnet_cidr.to_string().into());
+        put("nat_subnet_cidr", self.nat_subnet_cidr.to_string().into());
+        put("sagemaker_subnet_cidr", self.sagemaker_subnet_cidr.to_string().into());
+        put("allowed_domains", self.allowed_domains.clone().into());
+        put("availability_zone", self.availability_zone.clone().into());
+        if self.zones.len() > 1 {
+            let list =
+                |f: fn(&Zone) -> String| -> serde_json::Value { self.zones.iter().map(f).collect::<Vec<_>>().into() };
+            put("availability_zones", list(|z| z.az.clone()));
+            put("firewall_subnet_cidrs", list(|z| z.firewall.to_string()));
+            put("nat_subnet_cidrs", list(|z| z.nat.to_string()));
+            put("sagemaker_subnet_cidrs", list(|z| z.sagemaker.to_string()));
+        }
+        if self.users.len() > 1 {
+            put("users", self.users.clone().into());
+        } else {
+            put("user_profile_name", self.user_profile_name.clone().into());
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+use super::validate::is_domain_pattern;
+use super::*;
+
+fn raw() -> RawParams {
+    RawParams { region: Some("us-east-1".into()), ..Default::default() }
+}
+
+#[test]
+fn defaults_are_the_spec_defaults() {
+    let s = Settings::resolve(raw(), false).unwrap();
+    assert_eq!(s.project, "sagemaker-studio-anfw");
+    assert_eq!(s.domain_name, "sagemaker-anfw-domain-us-east-1");
+    assert_eq!(s.user_profile_name, "anfw-user-profile-us-east-1");
+    assert_eq!(s.vpc_cidr.to_string(), "10.2.0.0/16");
+    assert_eq!(s.availability_zone, "us-east-1a");
+    assert_eq!(s.allowed_domains, vec![".kaggle.com", ".amazonaws.com"]);
+    assert_eq!(s.bucket_name("123456789012", "data"), "sagemaker-studio-anfw-123456789012-us-east-1-data");
+}
+
+#[test]
+fn all_errors_are_reported_together() {
+    let r = RawParams {
+        project: Some("Bad_Name".into()),
+        vpc_cidr: Some("10.0.0.0/8".into()),
+        nat_subnet_cidr: Some("10.2.1.0/24".into()),
+        allowed_domains: Some(vec![]),
+        ..raw()
+    };
+    let e = Settings::resolve(r, false).unwrap_err();
+    let all = e.to_string();
+    assert!(all.contains("project: 'Bad_Name'"), "{all}");
+    assert!(all.contains("vpc_cidr: '10.0.0.0/8' has prefix /8"), "{all}");
+    assert!(all.contains("nat_subnet_cidr: '10.2.1.0/24' overlaps firewall_subnet_cidr"), "{all}");
+    assert!(all.contains("allowed_domains: the list is empty"), "{all}");
+}
+
+#[test]
+fn subnet_outside_vpc_and_long_project_are_refused() {
+    let r = RawParams { sagemaker_subnet_cidr: Some("10.3.0.0/24".into()), project: Some("a".repeat(30)), ..raw() };
+    let all = Settings::resolve(r, false).unwrap_err().to_string();
+    assert!(all.contains("sagemaker_subnet_cidr: '10.3.0.0/24' is not inside vpc_cidr"), "{all}");
+    assert!(all.contains("S3 allows at most 63"), "{all}");
+}
+
+#[test]
+fn region_and_zone_rules() {
+    let r = RawParams { region: Some("sa-east-1".into()), ..Default::default() };
+    assert!(Settings::resolve(r.clone(), false).unwrap_err().to_string().contains("--any-region"));
+    assert!(Settings::resolve(r, true).is_ok());
+    let r = RawParams { availability_zone: Some("us-west-2a".into()), ..raw() };
+    assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("availability_zone: 'us-west-2a'"));
+}
+
+#[test]
+fn zones_are_carved_and_checked() {
+    let r = RawParams {
+        availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into(), "us-east-1c".into()]),
+        ..raw()
+    };
+    let s = Settings::resolve(r, false).unwrap();
+    let nat: Vec<String> = s.zones.iter().map(|z| z.nat.to_string()).collect();
+    assert_eq!(nat, ["10.2.2.0/24", "10.2.18.0/24", "10.2.34.0/24"]);
+    assert_eq!(s.zones[2].sagemaker.to_string(), "10.2.35.0/24");
+    let r = RawParams {
+        availability_zones: Some(vec!["us-east-1a".into(), "us-east-1a".into(), "us-west-2b".into()]),
+        ..raw()
+    };
+    let all = Settings::resolve(r, false).unwrap_err().to_string();
+    assert!(all.contains("availability_zones: 'us-east-1a' appears twice"), "{all}");
+    assert!(all.contains("availability_zones: 'us-west-2b' is not a zone of region 'us-east-1'"), "{all}");
+    let r = RawParams {
+        availability_zones: Some(vec!["us-east-1a".into()]),
+        nat_subnet_cidrs: Some(vec!["10.2.2.0/24".into(), "10.2.18.0/24".into()]),
+        ..raw()
+    };
+    let one = Settings::resolve(r, false).unwrap_err().to_string();
+    assert!(one.contains("nat_subnet_cidrs: 2 CIDRs for 1 zones"), "{one}");
+    let seven: Vec<String> = "abcdefg".chars().map(|c| format!("us-east-1{c}")).collect();
+    let r = RawParams { availability_zones: Some(seven), vpc_cidr: Some("10.2.0.0/16".into()), ..raw() };
+    assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("at most 6"));
+    let r = RawParams {
+        vpc_cidr: Some("10.2.0.0/20".into()),
+        availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+        ..raw()
+    };
+    let all = Settings::resolve(r, false).unwrap_err().to_string();
+    assert!(
+        all.contains("firewall_subnet_cidr (carved for us-east-1b): '10.2.17.0/24' is not inside vpc_cidr"),
+        "{all}"
+    );
+}
+
+#[test]
+fn domain_patterns() {
+    assert!(is_domain_pattern(".kaggle.com"));
+    assert!(is_domain_pattern("pypi.org"));
+    assert!(!is_domain_pattern("localhost"));
+    assert!(!is_domain_pattern("exa mple.com"));
+    assert!(!is_domain_pattern("-bad.com"));
+    assert!(!is_domain_pattern(""));
+}
+
+#[test]
+fn example_configs_are_valid() {
+    for (name, text) in [
+        ("defaults", include_str!("../../examples/defaults.toml")),
+        ("eu-west-1", include_str!("../../examples/eu-west-1.toml")),
+    ] {
+        let r: RawParams = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = RawParams { region: r.region.clone().or(Some("us-east-1".into())), ..r };
+        Settings::resolve(r, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn config_file_unknown_key_names_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(&p, "project = \"x\"\nvpc_cidrr = \"10.0.0.0/16\"\n").unwrap();
+    let e = RawParams::from_file(&p).unwrap_err();
+    assert!(e.contains("line 2"), "{e}");
+    assert!(e.contains("vpc_cidrr"), "{e}");
+}

@@ -1,0 +1,296 @@
+//! The parameters' rules: `Settings::resolve` checks every one and reports
+//! every broken rule, naming the parameter, the value and the rule.
+
+use ipnet::Ipv4Net;
+
+use super::*;
+
+/// Longest account id AWS issues (12 digits): derived names are checked with it.
+const ACCOUNT_PLACEHOLDER: &str = "123456789012";
+
+impl Settings {
+    /// Resolves raw parameters. `region` must already be known (from the raw
+    /// params or the AWS config chain); `any_region` lifts the firewall-region rule.
+    pub fn resolve(raw: RawParams, any_region: bool) -> Result<Settings, InvalidInput> {
+        let mut errs = Vec::new();
+        let project = raw.project.unwrap_or_else(|| DEFAULT_PROJECT.to_string());
+        check_project(&project, &mut errs);
+
+        let region = raw.region.unwrap_or_default();
+        if region.is_empty() {
+            errs.push("region: no region given (--region, AWS_REGION or the AWS config file)".into());
+        } else if !is_region_like(&region) {
+            errs.push(format!("region: '{region}' is not a region name (e.g. us-east-1)"));
+        } else if !any_region && !FIREWALL_REGIONS.contains(&region.as_str()) {
+            errs.push(format!(
+                "region: '{region}' is not one where the stack is supported (Network Firewall regions: {}); pass --any-region to override",
+                FIREWALL_REGIONS.join(", ")
+            ));
+        }
+
+        let domain_name = raw.domain_name.unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
+        check_sagemaker_name("domain_name", &domain_name, &mut errs);
+        let users_param = if raw.users.is_some() { "users" } else { "user_profile_name" };
+        let users = match (raw.users, raw.user_profile_name) {
+            (Some(_), Some(u)) => {
+                errs.push(format!(
+                    "user_profile_name: '{u}' given together with users; give one (the first of users is the primary profile)"
+                ));
+                vec![u]
+            }
+            (Some(list), None) => list,
+            (None, Some(u)) => vec![u],
+            (None, None) => vec![format!("anfw-user-profile-{region}")],
+        };
+        if users.is_empty() {
+            errs.push("users: the list is empty; give at least one user profile name".into());
+        }
+        if users.len() > MAX_USERS {
+            errs.push(format!("users: {} profiles given, at most {MAX_USERS}", users.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for u in &users {
+            check_sagemaker_name(users_param, u, &mut errs);
+            if !seen.insert(u.as_str()) {
+                errs.push(format!("users: '{u}' appears twice"));
+            }
+        }
+        let user_profile_name = users.first().cloned().unwrap_or_default();
+
+        let vpc_cidr = parse_cidr("vpc_cidr", raw.vpc_cidr.as_deref().unwrap_or("10.2.0.0/16"), &mut errs);
+
+        // Zones: the list, or the single zone, or `{region}a`.
+        let (zone_param, azs) = match (raw.availability_zones, raw.availability_zone) {
+            (Some(list), Some(z)) if list.first() != Some(&z) => {
+                errs.push(format!(
+                    "availability_zone: '{z}' differs from the first of availability_zones {list:?}; give one, or make them agree"
+                ));
+                ("availability_zones", list)
+            }
+            (Some(list), _) => ("availability_zones", list),
+            (None, Some(z)) => ("availability_zone", vec![z]),
+            (None, None) => ("availability_zone", vec![format!("{region}a")]),
+        };
+        if azs.is_empty() {
+            errs.push("availability_zones: the list is empty; give at least one zone".into());
+        }
+        if azs.len() > MAX_ZONES {
+            errs.push(format!("availability_zones: {} zones given, at most {MAX_ZONES}", azs.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for az in &azs {
+            if !seen.insert(az.as_str()) {
+                errs.push(format!("availability_zones: '{az}' appears twice"));
+            }
+            if !region.is_empty() {
+                let suffix = az.strip_prefix(region.as_str());
+                if !matches!(suffix, Some(s) if s.len() == 1 && s.chars().all(|c| c.is_ascii_lowercase())) {
+                    errs.push(format!(
+                        "{zone_param}: '{az}' is not a zone of region '{region}' (expected {region}a, {region}b, ...)"
+                    ));
+                }
+            }
+        }
+
+        // Subnets: for each kind, zone 0 from the single parameter (or the
+        // list's first entry, or the default); further zones from the list or carved.
+        let kinds = [
+            ("firewall_subnet_cidr", raw.firewall_subnet_cidr, raw.firewall_subnet_cidrs, "10.2.1.0/24"),
+            ("nat_subnet_cidr", raw.nat_subnet_cidr, raw.nat_subnet_cidrs, "10.2.2.0/24"),
+            ("sagemaker_subnet_cidr", raw.sagemaker_subnet_cidr, raw.sagemaker_subnet_cidrs, "10.2.3.0/24"),
+        ];
+        // (parameter as named in messages, kind index, zone index, cidr)
+        let mut subnets: Vec<(String, usize, usize, Option<Ipv4Net>)> = Vec::new();
+        for (k, (param, single, list, default)) in kinds.into_iter().enumerate() {
+            let list_param = format!("{param}s");
+            if let Some(list) = &list {
+                if list.len() > azs.len() {
+                    errs.push(format!(
+                        "{list_param}: {} CIDRs for {} zones; give at most one per zone (the rest are carved)",
+                        list.len(),
+                        azs.len()
+                    ));
+                }
+                if let Some(single) = &single
+                    && list.first() != Some(single)
+                {
+                    errs.push(format!("{param}: '{single}' differs from the first of {list_param} {list:?}"));
+                }
+            }
+            let first_text = single.clone().or_else(|| list.as_ref().and_then(|l| l.first().cloned()));
+            let first = parse_cidr(param, first_text.as_deref().unwrap_or(default), &mut errs);
+            subnets.push((param.to_string(), k, 0, first));
+            for (i, az) in azs.iter().enumerate().skip(1) {
+                let (name, net) = match list.as_ref().and_then(|l| l.get(i)) {
+                    Some(text) => {
+                        let name = format!("{list_param}[{i}]");
+                        let net = parse_cidr(&name, text, &mut errs);
+                        (name, net)
+                    }
+                    None => {
+                        let name = format!("{param} (carved for {az})");
+                        let net = first.and_then(|f| carve(f, i));
+                        if first.is_some() && net.is_none() {
+                            errs.push(format!("{name}: no room to carve a subnet for zone {i}; give {list_param}"));
+                        }
+                        (name, net)
+                    }
+                };
+                subnets.push((name, k, i, net));
+            }
+        }
+        if let Some(vpc) = vpc_cidr {
+            for (p, _, _, net) in &subnets {
+                if let Some(net) = net
+                    && !vpc.contains(net)
+                {
+                    errs.push(format!("{p}: '{net}' is not inside vpc_cidr '{vpc}'"));
+                }
+            }
+        }
+        for (i, (pa, _, _, a)) in subnets.iter().enumerate() {
+            for (pb, _, _, b) in &subnets[i + 1..] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && (a.contains(b) || b.contains(a))
+                {
+                    errs.push(format!("{pb}: '{b}' overlaps {pa} '{a}'"));
+                }
+            }
+        }
+
+        let allowed_domains =
+            raw.allowed_domains.unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
+        errs.extend(domain_errors("allowed_domains", &allowed_domains));
+
+        if !errs.is_empty() {
+            return Err(InvalidInput(errs));
+        }
+        let cidr = |kind: usize, zone: usize| {
+            subnets.iter().find(|(_, k, z, _)| *k == kind && *z == zone).and_then(|(_, _, _, n)| *n).expect("checked")
+        };
+        let zones: Vec<Zone> = azs
+            .iter()
+            .enumerate()
+            .map(|(i, az)| Zone { az: az.clone(), firewall: cidr(0, i), nat: cidr(1, i), sagemaker: cidr(2, i) })
+            .collect();
+        let availability_zone = azs[0].clone();
+        let [f, n, s] = [zones[0].firewall, zones[0].nat, zones[0].sagemaker];
+        Ok(Settings {
+            project,
+            region,
+            domain_name,
+            user_profile_name,
+            vpc_cidr: vpc_cidr.expect("checked"),
+            firewall_subnet_cidr: f,
+            nat_subnet_cidr: n,
+            sagemaker_subnet_cidr: s,
+            allowed_domains,
+            availability_zone,
+            users,
+            zones,
+        })
+    }
+}
+
+/// The `allowed_domains` rule: at least one, each a domain or a `.suffix`.
+/// `param` names where the list came from in the messages.
+pub fn domain_errors(param: &str, domains: &[String]) -> Vec<String> {
+    let mut errs = Vec::new();
+    if domains.is_empty() {
+        errs.push(format!("{param}: the list is empty; give at least one domain"));
+    }
+    for d in domains {
+        if !is_domain_pattern(d) {
+            errs.push(format!(
+                "{param}: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels)"
+            ));
+        }
+    }
+    errs
+}
+
+fn check_project(project: &str, errs: &mut Vec<String>) {
+    let ok_chars = project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if project.is_empty() || !project.starts_with(|c: char| c.is_ascii_lowercase()) || !ok_chars {
+        errs.push(format!(
+            "project: '{project}' must start with a lowercase letter and contain only lowercase letters, digits and '-'"
+        ));
+        return;
+    }
+    if project.ends_with('-') || project.contains("--") {
+        errs.push(format!(
+            "project: '{project}' must not end with '-' or contain '--' (it is part of S3 bucket names)"
+        ));
+    }
+    // Derived names with the longest region and account they can have.
+    let region = "ap-southeast-2";
+    let bucket = format!("{project}-{ACCOUNT_PLACEHOLDER}-{region}-models");
+    if bucket.len() > 63 {
+        errs.push(format!(
+            "project: '{project}' is too long: the bucket name '{bucket}' would be {} characters, S3 allows at most 63",
+            bucket.len()
+        ));
+    }
+    let role = format!("{project}-{region}-sagemaker-execution-role");
+    if role.len() > 64 {
+        errs.push(format!(
+            "project: '{project}' is too long: the IAM role name '{role}' would be {} characters, IAM allows at most 64",
+            role.len()
+        ));
+    }
+}
+
+/// SageMaker names: `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
+fn check_sagemaker_name(param: &str, name: &str, errs: &mut Vec<String>) {
+    let alnum = name.chars().filter(|c| c.is_ascii_alphanumeric()).count();
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && alnum <= 63;
+    if !ok {
+        errs.push(format!("{param}: '{name}' does not match SageMaker's name rule [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"));
+    }
+}
+
+fn parse_cidr(param: &str, value: &str, errs: &mut Vec<String>) -> Option<Ipv4Net> {
+    match value.parse::<Ipv4Net>() {
+        Err(_) => {
+            errs.push(format!("{param}: '{value}' is not an IPv4 CIDR (a.b.c.d/n)"));
+            None
+        }
+        Ok(net) if net != net.trunc() => {
+            errs.push(format!("{param}: '{value}' has host bits set; did you mean '{}'?", net.trunc()));
+            None
+        }
+        Ok(net) if !(16..=28).contains(&net.prefix_len()) => {
+            errs.push(format!("{param}: '{value}' has prefix /{}, AWS allows /16 to /28", net.prefix_len()));
+            None
+        }
+        Ok(net) => Some(net),
+    }
+}
+
+fn is_region_like(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A domain (`example.com`) or a suffix (`.example.com`), as Network Firewall
+/// domain lists take them.
+pub(super) fn is_domain_pattern(d: &str) -> bool {
+    let body = d.strip_prefix('.').unwrap_or(d);
+    let labels: Vec<&str> = body.split('.').collect();
+    !body.is_empty()
+        && body.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
