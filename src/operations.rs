@@ -60,7 +60,7 @@ const fn leftover(call: &'static str, actions: &'static [&'static str], why: &'s
 
 pub const OPS: &[Op] = &[
     run("sts:GetCallerIdentity", &["sts:GetCallerIdentity"]),
-    // EC2: network (resources/{vpc,subnet,security_group,eip,igw,nat,route_table,route,vpc_endpoint}.rs)
+    // EC2: network (kinds/{vpc,subnet,security_group,eip,internet_gateway,igw_attachment,nat_gateway,route_table,route_table_association,route,vpc_endpoint}.rs)
     run("ec2:CreateVpc", &["ec2:CreateVpc", "ec2:CreateTags"]),
     run("ec2:ModifyVpcAttribute", &["ec2:ModifyVpcAttribute"]),
     run("ec2:DescribeVpcs", &["ec2:DescribeVpcs"]),
@@ -107,7 +107,7 @@ pub const OPS: &[Op] = &[
         &["ec2:DeleteNetworkInterface"],
         "efs::sweep_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone",
     ),
-    // Network Firewall (resources/firewall.rs, controls/firewall.rs)
+    // Network Firewall (kinds/{rule_group,firewall_policy,firewall}.rs, commands/firewall.rs)
     run("network-firewall:CreateRuleGroup", &["network-firewall:CreateRuleGroup", "network-firewall:TagResource"]),
     run("network-firewall:DescribeRuleGroup", &["network-firewall:DescribeRuleGroup"]),
     run("network-firewall:UpdateRuleGroup", &["network-firewall:UpdateRuleGroup"]),
@@ -129,7 +129,7 @@ pub const OPS: &[Op] = &[
         "firewall::associate_subnets, when availability zones are added to a live stack",
     ),
     run("network-firewall:DeleteFirewall", &["network-firewall:DeleteFirewall"]),
-    // KMS (resources/kms.rs)
+    // KMS (kinds/{kms_key,kms_alias}.rs)
     run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
     run("kms:DescribeKey", &["kms:DescribeKey"]),
     run("kms:EnableKeyRotation", &["kms:EnableKeyRotation"]),
@@ -145,7 +145,7 @@ pub const OPS: &[Op] = &[
     run("kms:ListAliases", &["kms:ListAliases"]),
     only("kms:UpdateAlias", &["kms:UpdateAlias"], "kms::create_alias, when the alias outlived a key that up replaced"),
     run("kms:DeleteAlias", &["kms:DeleteAlias"]),
-    // S3 (resources/s3.rs)
+    // S3 (kinds/s3_bucket.rs)
     run("s3:CreateBucket", &["s3:CreateBucket"]),
     run("s3:GetBucketTagging", &["s3:GetBucketTagging"]),
     run("s3:PutBucketTagging", &["s3:PutBucketTagging"]),
@@ -159,7 +159,7 @@ pub const OPS: &[Op] = &[
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
     run("s3:DeleteObjects", &["s3:DeleteObject", "s3:DeleteObjectVersion"]),
     run("s3:DeleteBucket", &["s3:DeleteBucket"]),
-    // IAM (resources/iam.rs)
+    // IAM (kinds/{iam_policy,iam_role}.rs)
     run("iam:CreatePolicy", &["iam:CreatePolicy", "iam:TagPolicy"]),
     run("iam:GetPolicy", &["iam:GetPolicy"]),
     run("iam:ListPolicyVersions", &["iam:ListPolicyVersions"]),
@@ -175,7 +175,7 @@ pub const OPS: &[Op] = &[
     run("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"]),
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
-    // SageMaker (resources/sagemaker.rs; cli.rs studio-url)
+    // SageMaker (kinds/{domain,user_profile,app}.rs; commands/studio_url.rs)
     only(
         "sagemaker:ListDomains",
         &["sagemaker:ListDomains"],
@@ -204,7 +204,7 @@ pub const OPS: &[Op] = &[
     run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),
     run("sagemaker:DeleteApp", &["sagemaker:DeleteApp"]),
     only("sagemaker:CreatePresignedDomainUrl", &["sagemaker:CreatePresignedDomainUrl"], "`provision studio-url` only"),
-    // EFS that SageMaker creates (resources/efs.rs)
+    // EFS that SageMaker creates (kinds/{efs_mount_targets,efs_file_system,nfs_security_groups}.rs)
     run("elasticfilesystem:DescribeFileSystems", &["elasticfilesystem:DescribeFileSystems"]),
     run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
     run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),

@@ -59,6 +59,21 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Statements compared with list-or-string elements normalised.
+pub fn same_statement(a: &Value, b: &Value) -> bool {
+    let key = |s: &Value| {
+        ["Effect", "Principal", "Action", "Resource", "NotAction", "NotResource"].map(|k| match s.get(k) {
+            Some(Value::String(_) | Value::Array(_)) => {
+                let mut v = strings(s.get(k));
+                v.sort();
+                Value::from(v)
+            }
+            other => other.cloned().unwrap_or(Value::Null),
+        })
+    };
+    key(a) == key(b) && a.get("Condition") == b.get("Condition")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

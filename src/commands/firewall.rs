@@ -142,7 +142,7 @@ fn recorded_domains(ctx: &Ctx) -> Option<Vec<String>> {
     ctx.state.doc().params.get("allowed_domains").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The `allowed_domains` rule (also checked before any AWS call, in `commands::run`... dispatch).
+/// The `allowed_domains` rule (also checked before any AWS call, by `commands::run`).
 pub fn check_domains(domains: &[String]) -> Result<()> {
     let errs = crate::config::domain_errors("domains", domains);
     if errs.is_empty() { Ok(()) } else { Err(invalid(format!("invalid input:\n  - {}", errs.join("\n  - ")))) }

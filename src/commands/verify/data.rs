@@ -1,0 +1,256 @@
+//! Controls on the data: both buckets' encryption, public access block and
+//! deny-unless-endpoint policy, the S3 endpoint's policy, the EBS key's
+//! rotation, the execution role's trust.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+use aws_sdk_s3::types::ServerSideEncryption;
+use serde_json::Value;
+
+use super::Verdict;
+use crate::error::{aws, has_code};
+use crate::kinds::Ctx;
+use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement};
+use crate::policy::{parse as parse_policy, same_statement, statements, strings};
+use crate::step_id::StepId;
+
+/// Both buckets encrypt by default with SSE-KMS and the stack's S3 key.
+pub(super) async fn buckets_sse_kms(ctx: &Ctx) -> Verdict {
+    let key = ctx.state.id(&StepId::KMS_S3)?;
+    let key_id = key.rsplit('/').next().unwrap_or(&key);
+    let (mut ok, mut evidence) = (true, Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let out = match ctx.aws.s3.get_bucket_encryption().bucket(&b).send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
+                ok = false;
+                evidence.push(format!("{b}: no default encryption"));
+                continue;
+            }
+            r => r.with_context(|| format!("reading the encryption of bucket {b}"))?,
+        };
+        let default = out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default());
+        let (alg, kid) = match default {
+            Some(d) => (d.sse_algorithm().as_str().to_string(), d.kms_master_key_id().unwrap_or("no key").to_string()),
+            None => ("none".into(), "no key".into()),
+        };
+        let good = alg == ServerSideEncryption::AwsKms.as_str() && (kid == key || kid == key_id);
+        ok &= good;
+        evidence.push(if good {
+            format!("{b}: {alg} with the stack key")
+        } else {
+            format!("{b}: {alg} with {kid}, expected aws:kms with {key}")
+        });
+    }
+    Ok((ok, evidence.join("; ")))
+}
+
+/// All four public access block settings on, on both buckets.
+pub(super) async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
+    let (mut ok, mut evidence) = (true, Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let out = match ctx.aws.s3.get_public_access_block().bucket(&b).send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => {
+                ok = false;
+                evidence.push(format!("{b}: no public access block"));
+                continue;
+            }
+            r => r.with_context(|| format!("reading the public access block of bucket {b}"))?,
+        };
+        let c = out.public_access_block_configuration();
+        let settings = [
+            ("BlockPublicAcls", c.and_then(|c| c.block_public_acls())),
+            ("IgnorePublicAcls", c.and_then(|c| c.ignore_public_acls())),
+            ("BlockPublicPolicy", c.and_then(|c| c.block_public_policy())),
+            ("RestrictPublicBuckets", c.and_then(|c| c.restrict_public_buckets())),
+        ];
+        let off: Vec<&str> = settings.iter().filter(|(_, v)| *v != Some(true)).map(|(n, _)| *n).collect();
+        ok &= off.is_empty();
+        evidence.push(if off.is_empty() {
+            format!("{b}: all four on")
+        } else {
+            format!("{b}: {} off", off.join(", "))
+        });
+    }
+    Ok((ok, evidence.join("; ")))
+}
+
+/// Each bucket's policy denies GetObject, PutObject and ListBucket on the
+/// bucket and its objects unless the request comes through `vpce.s3`.
+pub(super) async fn buckets_policy(ctx: &Ctx) -> Verdict {
+    let vpce = ctx.state.id(&StepId::VPCE_S3)?;
+    let (mut ok, mut evidence) = (true, Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
+                ok = false;
+                evidence.push(format!("{b}: no bucket policy"));
+                continue;
+            }
+            r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
+        };
+        let doc = parse_policy(doc.policy().unwrap_or_default())?;
+        let good = statements(&doc).into_iter().any(|s| denies_outside_endpoint(s, &b, &vpce));
+        ok &= good;
+        evidence.push(if good {
+            format!("{b}: denies object and list calls not from {vpce}")
+        } else {
+            format!("{b}: no statement denies GetObject/PutObject/ListBucket unless aws:sourceVpce is {vpce}")
+        });
+    }
+    Ok((ok, evidence.join("; ")))
+}
+
+fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
+    let covers = |have: &[String], want: &str| {
+        have.iter().any(|h| h == want || h == "*" || h == "s3:*" || h == "arn:aws:s3:::*")
+    };
+    let actions = strings(s.get("Action"));
+    let resources = strings(s.get("Resource"));
+    let everyone = match s.get("Principal") {
+        Some(Value::String(p)) => p == "*",
+        Some(p) => strings(p.get("AWS")) == ["*"],
+        None => false,
+    };
+    let condition = s
+        .get("Condition")
+        .and_then(|c| c.get("StringNotEquals"))
+        .and_then(|c| c.as_object())
+        .and_then(|c| c.iter().find(|(k, _)| k.eq_ignore_ascii_case("aws:sourceVpce")))
+        .map(|(_, v)| strings(Some(v)));
+    s.get("Effect").and_then(Value::as_str) == Some("Deny")
+        && everyone
+        && ["s3:GetObject", "s3:PutObject", "s3:ListBucket"].iter().all(|a| covers(&actions, a))
+        && [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")].iter().all(|r| covers(&resources, r))
+        && condition.is_some_and(|v| v == [vpce])
+}
+
+/// The S3 endpoint allows the stack's two buckets only, plus the JumpStart
+/// statement exactly when the state records it enabled.
+pub(super) async fn endpoint_policy(ctx: &Ctx) -> Verdict {
+    let vpce = ctx.state.id(&StepId::VPCE_S3)?;
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&vpce)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading S3 endpoint {vpce}"))?;
+    let Some(doc) = out.vpc_endpoints().first().and_then(|e| e.policy_document()) else {
+        bail!("S3 endpoint {vpce} not found or has no policy")
+    };
+    let doc = parse_policy(doc)?;
+    let mut allowed: BTreeSet<String> = BTreeSet::new();
+    for which in ["data", "models"] {
+        let b = ctx.s.bucket_name(&ctx.account, which);
+        allowed.insert(format!("arn:aws:s3:::{b}"));
+        allowed.insert(format!("arn:aws:s3:::{b}/*"));
+    }
+    let (js, mut problems) = (jumpstart_statement(), Vec::new());
+    let mut jumpstart = false;
+    for (n, s) in statements(&doc).into_iter().enumerate() {
+        if same_statement(s, &js) {
+            jumpstart = true;
+            continue;
+        }
+        if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        if s.get("NotResource").is_some() || s.get("NotAction").is_some() {
+            problems.push(format!("statement {} uses NotResource/NotAction", n + 1));
+        }
+        let outside: Vec<String> = strings(s.get("Resource")).into_iter().filter(|r| !allowed.contains(r)).collect();
+        if !outside.is_empty() {
+            problems.push(format!("statement {} allows {} (outside the stack's buckets)", n + 1, outside.join(", ")));
+        }
+    }
+    let want = jumpstart_enabled(ctx);
+    match (jumpstart, want) {
+        (true, false) => problems.push("has the JumpStart statement, but the state records JumpStart disabled".into()),
+        (false, true) => problems.push("lacks the JumpStart statement the state records as enabled".into()),
+        _ => {}
+    }
+    if problems.is_empty() {
+        Ok((
+            true,
+            format!(
+                "{vpce} allows the two buckets only{}",
+                if jumpstart { ", plus JumpStart (objects tagged SageMaker=true)" } else { "" }
+            ),
+        ))
+    } else {
+        Ok((false, format!("{vpce}: {}", problems.join("; "))))
+    }
+}
+
+pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
+    let key = ctx.state.id(&StepId::KMS_EBS)?;
+    let out = ctx
+        .aws
+        .kms
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading the rotation status of key {key}"))?;
+    let on = out.key_rotation_enabled();
+    Ok((on, format!("{key}: rotation {}", if on { "enabled" } else { "disabled" })))
+}
+
+/// Every Allow statement of the trust policy names sagemaker.amazonaws.com
+/// and nothing else.
+pub(super) async fn role_trust(ctx: &Ctx) -> Verdict {
+    let arn = ctx.state.id(&StepId::IAM_ROLE)?;
+    let name = arn.rsplit('/').next().unwrap_or(&arn);
+    let out = ctx
+        .aws
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading role {name}"))?;
+    let doc = out
+        .role()
+        .and_then(|r| r.assume_role_policy_document())
+        .with_context(|| format!("role {name} has no trust policy"))?;
+    let doc = parse_policy(doc)?;
+    let mut trusted = BTreeSet::new();
+    for s in statements(&doc) {
+        if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        match s.get("Principal") {
+            Some(Value::Object(p)) => {
+                for (kind, v) in p {
+                    for who in strings(Some(v)) {
+                        trusted.insert(format!("{kind}:{who}"));
+                    }
+                }
+            }
+            Some(other) => {
+                trusted.insert(other.to_string());
+            }
+            None => {
+                trusted.insert("NotPrincipal (everyone else)".into());
+            }
+        }
+    }
+    let only = BTreeSet::from(["Service:sagemaker.amazonaws.com".to_string()]);
+    Ok(if trusted == only {
+        (true, format!("{name} trusts sagemaker.amazonaws.com only"))
+    } else {
+        let all: Vec<String> = trusted.into_iter().collect();
+        (false, format!("{name} trusts [{}], expected sagemaker.amazonaws.com only", all.join(", ")))
+    })
+}
