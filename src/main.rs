@@ -2,8 +2,37 @@
 
 use clap::Parser;
 
+/// A closed stdout (`provision status | head -1`) ends the program as it
+/// ends other Unix tools: killed by SIGPIPE, quietly. Rust ignores SIGPIPE
+/// (so a write to a closed socket is an error, not a death), and `println!`
+/// (or clap_complete) then panics on the broken pipe: that panic restores
+/// the default action and raises the signal. Every other panic is reported
+/// as usual.
+fn quiet_on_broken_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // `println!` ("failed printing to stdout: Broken pipe") and
+        // clap_complete ("failed to write completion file: ... BrokenPipe").
+        if msg.contains("Broken pipe") || msg.contains("BrokenPipe") {
+            // SAFETY: signal and raise with valid arguments; the process ends here.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        default(info);
+    }));
+}
+
 #[tokio::main]
 async fn main() {
+    quiet_on_broken_stdout();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

@@ -305,3 +305,35 @@ fn failed_resources_are_replaced() {
     provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
     assert!(futures_inventory(&emu).is_empty());
 }
+
+/// Network Firewall rule groups and policies stay DELETING for a while and
+/// keep their names meanwhile: `down` waits until they are gone, so an `up`
+/// right after it can create them again under the same names.
+#[test]
+fn up_right_after_down_creates_the_firewall_resources_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The repository's profile with slow rule group and policy deletions
+    // (3 s each at scale 0.01), so the window is wide enough to hit.
+    let mut profile: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/emulator/latency-profile.json")).unwrap(),
+    )
+    .unwrap();
+    for kind in ["nfw.rule_group", "nfw.policy"] {
+        let k = &mut profile["kinds"][kind];
+        assert!(k.is_object(), "the profile has {kind}");
+        k["delete_s"] = json!(300);
+    }
+    let path = d.join("profile.json");
+    std::fs::write(&path, profile.to_string()).unwrap();
+    let emu = Emulator::start("0.01", &["--profile", path.to_str().unwrap()]);
+    provision_ok(&emu, d, &["up"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+    let out = provision_ok(&emu, d, &["up"]);
+    assert!(out.contains("is up"), "{out}");
+    let state = state_json(d);
+    for step in ["nfw.rule_group", "nfw.policy", "nfw.firewall"] {
+        assert_eq!(state["steps"][step]["status"], "ready", "{step}");
+    }
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+}

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use common::*;
@@ -216,4 +217,52 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     assert!(screen.contains("/47]"), "completed of total");
     assert!(screen.contains('\r') || screen.contains("\u{1b}["), "redraws in place");
     assert!(screen.contains("is up ("), "final summary");
+}
+
+/// After a plain `down`, what it keeps (the EFS, its mount targets, the NFS
+/// groups, the SageMaker subnet and the VPC) is reported as retained, not as
+/// missing: the EFS kinds are checked by their own recorded ids, not through
+/// the domain record `down` removed.
+#[test]
+fn status_after_down_reports_what_is_kept_as_retained() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    provision_ok(&emu, dir.path(), &["down"]);
+    let o = provision(&emu, dir.path(), &["status", "--json"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let arr: Value = serde_json::from_str(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap();
+    let actions: BTreeMap<String, String> = arr
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["step"].as_str().unwrap().to_string(), l["action"].as_str().unwrap().to_string()))
+        .collect();
+    for step in ["efs.file_system", "efs.mount_target", "sg.nfs", "subnet.sagemaker", "vpc"] {
+        assert_eq!(actions.get(step).map(String::as_str), Some("retained"), "{step}: {t}");
+    }
+    assert!(actions.values().all(|a| a == "retained"), "{t}");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+}
+
+/// `provision completions bash | head -0`: the reader is gone before the
+/// first line, and the program ends quietly, killed by SIGPIPE like other
+/// Unix tools (a shell reports 141), without a panic message.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end at once: the child's first write finds no reader.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    const SIGPIPE: i32 = 13;
+    assert_eq!(out.status.signal(), Some(SIGPIPE), "{:?} {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
 }

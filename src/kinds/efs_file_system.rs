@@ -57,8 +57,11 @@ impl Kind for EfsFileSystem {
         made_by_aws(me)
     }
 
-    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
-        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
+    /// By its own recorded id: `down` keeps the EFS after the domain (and
+    /// its record) is gone.
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let r = ctx.aws.efs.describe_file_systems().file_system_id(id).send().await.map_err(aws);
+        Health::of_describe(r, |o| !o.file_systems().is_empty())
     }
 
     async fn delete(&self, ctx: &Ctx, fs: &str) -> Result<()> {

@@ -85,8 +85,9 @@ impl Kind for EfsMountTargets {
         made_by_aws(me)
     }
 
-    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
-        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
+    /// By the recorded file system id: the domain's record is gone after `down`.
+    async fn health(&self, ctx: &Ctx, _me: &StepId, fs: &str) -> Result<Health> {
+        Ok(if mount_targets(ctx, fs).await?.is_empty() { Health::Missing } else { Health::Present })
     }
 
     async fn delete(&self, ctx: &Ctx, fs: &str) -> Result<()> {

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleGroupReference};
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
-use super::{Ctx, Health, Kind};
-use crate::error::{aws, gone_ok, is_not_found};
+use super::{Ctx, Health, Kind, accepted};
+use crate::error::{aws, is_not_found};
 use crate::step_id::StepId;
-use crate::wait::retry_while;
+use crate::wait::{Poll, retry_while, until};
 
 #[derive(Debug)]
 pub struct FirewallPolicy {
@@ -64,11 +64,20 @@ impl Kind for FirewallPolicy {
         Health::of_describe(r, |_| true)
     }
 
+    /// Done when DescribeFirewallPolicy no longer finds it: a deleted policy
+    /// is DELETING for a while and keeps its name (see the rule group).
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
         let r = retry_while(REFERENCE_BOUND, in_use, || async {
             ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
         })
         .await;
-        gone_ok(r)
+        if !accepted(r)? {
+            return Ok(());
+        }
+        until("firewall policy deleted", Poll::expect(2, 10 * 60), || async {
+            let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws);
+            Ok((!accepted(r)?).then_some(()))
+        })
+        .await
     }
 }

@@ -81,8 +81,9 @@ impl Kind for NfsSecurityGroups {
         made_by_aws(me)
     }
 
-    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
-        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
+    /// By the recorded domain id the groups are named after.
+    async fn health(&self, ctx: &Ctx, _me: &StepId, domain: &str) -> Result<Health> {
+        Ok(if self.groups(ctx, domain).await?.is_empty() { Health::Missing } else { Health::Present })
     }
 
     /// Revokes the rules that reference another group, then deletes both groups.

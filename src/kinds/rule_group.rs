@@ -13,10 +13,10 @@ use aws_sdk_networkfirewall::types::{
 };
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
-use super::{Ctx, Health, Kind};
-use crate::error::{aws, gone_ok, has_code, is_not_found};
+use super::{Ctx, Health, Kind, accepted};
+use crate::error::{aws, has_code, is_not_found};
 use crate::step_id::StepId;
-use crate::wait::{retry_attempts, retry_while};
+use crate::wait::{Poll, retry_attempts, retry_while, until};
 
 #[derive(Debug)]
 pub struct RuleGroup;
@@ -166,12 +166,23 @@ impl Kind for RuleGroup {
         Health::of_describe(r, |_| true)
     }
 
+    /// A deleted rule group is DELETING for a while and keeps its name: the
+    /// delete is done when DescribeRuleGroup no longer finds it, so an `up`
+    /// right after `down` can create it again (the emulator models the
+    /// DELETING window: `nfw.py`, delete_s of `nfw.rule_group`).
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
         let r = retry_while(REFERENCE_BOUND, in_use, || async {
             ctx.aws.nfw.delete_rule_group().rule_group_arn(arn).send().await.map_err(aws)
         })
         .await;
-        gone_ok(r)
+        if !accepted(r)? {
+            return Ok(());
+        }
+        until("rule group deleted", Poll::expect(2, 10 * 60), || async {
+            let r = ctx.aws.nfw.describe_rule_group().rule_group_arn(arn).send().await.map_err(aws);
+            Ok((!accepted(r)?).then_some(()))
+        })
+        .await
     }
 
     /// The allow-list against `allowed_domains` (reported, not restored).
