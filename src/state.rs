@@ -189,6 +189,11 @@ impl State {
     /// Locks and opens (or creates, if `create`) the state file for `who`.
     /// A foreign or unreadable file is refused and left untouched.
     pub fn open(path: &Path, who: &Identity, create: bool) -> Result<State> {
+        // Nothing to act on: refused before a lock file is made (a lock file
+        // is never removed, since another run may be waiting on it).
+        if !create && !path.exists() {
+            bail!("no state file at {}: nothing was provisioned with it", path.display());
+        }
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -455,5 +460,15 @@ mod tests {
             assert!(e.contains(want) && e.contains("s.json"), "{body}: {e}");
             assert_eq!(fs::read_to_string(&p).unwrap(), *body);
         }
+    }
+
+    #[test]
+    fn opening_a_missing_state_to_write_leaves_no_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        let e = State::open(&p, &WHO, false).err().unwrap().to_string();
+        assert!(e.contains("no state file"), "{e}");
+        assert!(!lock_path(&p).exists(), "no lock file left behind");
+        assert!(!p.exists());
     }
 }

@@ -223,6 +223,10 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(1));
     assert!(evidence(&controls, "vpce.s3.policy").contains("lacks the JumpStart statement"), "{controls:?}");
+    let o = provision(&emu, d, &["status"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("lacks the JumpStart statement the state records"), "{t}");
     let out = provision_ok(&emu, d, &["up"]);
     assert!(out.contains("vpce.s3: ") && out.contains("updating it"), "{out}");
     assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
@@ -231,6 +235,26 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
     assert_eq!(statements(&p).len(), 1, "{p}");
     assert!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"].is_null());
+    assert_eq!(verify(&emu, d, &[]).0, Some(0));
+    // The original sample's own JumpStart step (aws ec2 modify-vpc-endpoint):
+    // status names the command that keeps it, and up says it removes it.
+    let with_js = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone(), jumpstart_statement()]});
+    rt.block_on(async {
+        ec2(&emu)
+            .await
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&vpce)
+            .policy_document(with_js.to_string())
+            .send()
+            .await
+            .unwrap()
+    });
+    let o = provision(&emu, d, &["status"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("`provision jumpstart enable` keeps it"), "{t}");
+    let out = provision_ok(&emu, d, &["up"]);
+    assert!(out.contains("vpce.s3: ") && out.contains("`up` removes it"), "{out}");
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
 
     // --- Firewall: list, allow, remove; the edit becomes the recorded parameter.
@@ -296,6 +320,12 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("stale UpdateToken"), "{t}");
     assert!(t.contains("also allows oob.example.com, which allowed_domains does not"), "{t}");
+    // status points at the command that owns the allow-list, not at `up`.
+    let o = provision(&emu, d, &["status"]);
+    let st = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{st}");
+    assert!(st.contains("nfw.rule_group: `provision firewall allow|remove` edits the allow-list"), "{st}");
+    assert!(!st.contains("`provision up` restores them"), "{st}");
     let updates: Vec<Value> = emu.control_get("calls")["calls"]
         .as_array()
         .unwrap()

@@ -54,23 +54,31 @@ pub struct Global {
 /// One flag per stack parameter; each overrides the config file.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ParamFlags {
+    /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
     #[arg(long, global = true)]
     pub project: Option<String>,
+    /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}].
     #[arg(long, global = true)]
     pub domain_name: Option<String>,
+    /// The user profile (or the first of --users) [default: anfw-user-profile-{region}].
     #[arg(long, global = true)]
     pub user_profile_name: Option<String>,
+    /// The VPC's CIDR, /16 to /28 [default: 10.2.0.0/16].
     #[arg(long, global = true, value_name = "CIDR")]
     pub vpc_cidr: Option<String>,
+    /// The first zone's firewall subnet, inside the VPC [default: 10.2.1.0/24].
     #[arg(long, global = true, value_name = "CIDR")]
     pub firewall_subnet_cidr: Option<String>,
+    /// The first zone's NAT gateway subnet, inside the VPC [default: 10.2.2.0/24].
     #[arg(long, global = true, value_name = "CIDR")]
     pub nat_subnet_cidr: Option<String>,
+    /// The first zone's SageMaker Studio subnet, inside the VPC [default: 10.2.3.0/24].
     #[arg(long, global = true, value_name = "CIDR")]
     pub sagemaker_subnet_cidr: Option<String>,
-    /// Comma-separated domains or .suffixes the firewall lets through.
+    /// Comma-separated domains or .suffixes the firewall lets through [default: .kaggle.com,.amazonaws.com].
     #[arg(long, global = true, value_delimiter = ',', value_name = "DOMAINS")]
     pub allowed_domains: Option<Vec<String>>,
+    /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
     #[arg(long, global = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
     /// Comma-separated zones the stack spans (the first is --availability-zone's).
@@ -227,6 +235,27 @@ impl ParamFlags {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn every_parameter_flag_says_what_it_is() {
+        let cmd = super::Cli::command();
+        let up = cmd.find_subcommand("up").unwrap();
+        for name in [
+            "project",
+            "domain-name",
+            "user-profile-name",
+            "vpc-cidr",
+            "firewall-subnet-cidr",
+            "nat-subnet-cidr",
+            "sagemaker-subnet-cidr",
+            "allowed-domains",
+            "availability-zone",
+        ] {
+            let arg = cmd.get_arguments().chain(up.get_arguments()).find(|a| a.get_long() == Some(name)).unwrap();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.contains("[default: "), "--{name} shows its default: '{help}'");
+        }
+    }
 
     #[test]
     fn every_command_has_help_with_an_example() {

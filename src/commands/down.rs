@@ -25,7 +25,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
         ctx.state.path().display()
     );
     let started = Instant::now();
-    let stop = stop_on_ctrl_c();
+    let stop = stop_on_ctrl_c("down");
     let (out, _) = run_graph(&ctx, &graph, &edges, &opts, stop, false).await;
     report(&graph, out, started, "down", graph.steps.len())?;
     let kept: Vec<(String, state::Record)> =

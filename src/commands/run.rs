@@ -16,7 +16,8 @@ use crate::progress::{Progress, elapsed};
 
 /// First Ctrl-C: start nothing new, let running steps finish and record.
 /// Second: exit at once (every transition is already persisted).
-pub(super) fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+/// `verb` is the command running (`up`, `down`): the one that resumes.
+pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -25,7 +26,7 @@ pub(super) fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupt: exiting now; the state file is consistent, `provision up` resumes");
+                eprintln!("interrupt: exiting now; the state file is consistent, `provision {verb}` resumes");
                 std::process::exit(EXIT_INTERRUPTED);
             }
         }

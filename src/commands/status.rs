@@ -53,13 +53,29 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
     }
     if !bad.is_empty() {
+        // Most differences `up` puts back; some are another command's to change.
+        let owner = |l: &&Line| {
+            graph.get(&crate::step_id::StepId::recorded(l.step.as_str())).and_then(|s| s.kind.drift_owner())
+        };
+        let by_up: Vec<&str> = bad.iter().filter(|l| owner(l).is_none()).map(|l| l.step.as_str()).collect();
+        let mut advice = Vec::new();
+        if !by_up.is_empty() {
+            advice.push(format!(
+                "`provision up` restores {}",
+                if by_up.len() == bad.len() { "them".to_string() } else { by_up.join(", ") }
+            ));
+        }
+        for l in bad.iter().filter(|l| owner(l).is_some()) {
+            advice.push(format!("{}: {}", l.step, owner(l).unwrap_or_default()));
+        }
         return Err(Exit(
             EXIT_FAILED,
             format!(
-                "{} of {} recorded resources differ from the record ({}); `provision up` restores them",
+                "{} of {} recorded resources differ from the record ({}); {}",
                 bad.len(),
                 lines.len(),
-                bad.iter().map(|l| l.step.as_str()).collect::<Vec<_>>().join(", ")
+                bad.iter().map(|l| l.step.as_str()).collect::<Vec<_>>().join(", "),
+                advice.join("; ")
             ),
         )
         .into());

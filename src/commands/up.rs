@@ -28,7 +28,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
         ctx.state.path().display()
     );
     let started = Instant::now();
-    let stop = stop_on_ctrl_c();
+    let stop = stop_on_ctrl_c("up");
     let edges = graph.edges();
     let (out, changed) = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
     report(&graph, out, started, "up", total)?;

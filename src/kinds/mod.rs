@@ -220,6 +220,12 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
         self.settle(ctx, me, id).await
     }
 
+    /// For drift `up` does not restore: the command that changes it
+    /// (`status` names it instead of `provision up`).
+    fn drift_owner(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Why `down` keeps this resource, if it does.
     async fn keep_reason(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
         Ok(None)

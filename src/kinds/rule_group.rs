@@ -185,6 +185,10 @@ impl Kind for RuleGroup {
         .await
     }
 
+    fn drift_owner(&self) -> Option<&'static str> {
+        Some("`provision firewall allow|remove` edits the allow-list (`up` leaves it as it is)")
+    }
+
     /// The allow-list against `allowed_domains` (reported, not restored).
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
         let rg = ctx.aws.nfw.describe_rule_group().rule_group_arn(id).send().await.map_err(aws)?;

@@ -250,7 +250,16 @@ impl Kind for VpcEndpoint {
             let e = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
             let actual =
                 e.vpc_endpoints().first().and_then(|e| e.policy_document()).and_then(|d| crate::policy::parse(d).ok());
-            if actual != Some(s3_policy(ctx)) {
+            let jumpstart = jumpstart_enabled(ctx);
+            if actual.is_some() && actual == Some(s3_policy_with(ctx, !jumpstart)) {
+                // Exactly the JumpStart statement added (the original sample's
+                // own step) or removed out of band: `provision jumpstart` owns it.
+                out.push(if jumpstart {
+                    "S3 endpoint policy lacks the JumpStart statement the state records (`provision jumpstart disable` records its removal; `up` puts it back)".into()
+                } else {
+                    "S3 endpoint policy has the JumpStart statement, which the state does not record (`provision jumpstart enable` keeps it; `up` removes it)".into()
+                });
+            } else if actual != Some(s3_policy(ctx)) {
                 out.push("S3 endpoint policy differs from the stack's two-bucket policy".into());
             }
         }
