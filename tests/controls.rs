@@ -203,6 +203,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(statements(&p).len(), 2, "{p}");
     assert!(statements(&p).contains(&jumpstart_statement()), "{p}");
     assert_eq!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"], "true");
+    let js = provision_ok(&emu, d, &["jumpstart", "status"]);
+    assert!(js.contains("JumpStart: enabled (recorded)") && js.contains("has the JumpStart statement"), "{js}");
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(0), "{controls:?}");
     assert!(evidence(&controls, "vpce.s3.policy").contains("plus JumpStart"));
@@ -253,6 +255,11 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("`provision jumpstart enable` keeps it"), "{t}");
+    let o = provision(&emu, d, &["jumpstart", "status"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("JumpStart: disabled (recorded)") && t.contains("has the JumpStart statement"), "{t}");
+    assert!(t.contains("`provision jumpstart enable` records it"), "{t}");
     let out = provision_ok(&emu, d, &["up"]);
     assert!(out.contains("vpce.s3: ") && out.contains("`up` removes it"), "{out}");
     assert_eq!(verify(&emu, d, &[]).0, Some(0));

@@ -36,6 +36,10 @@ const CASES: &[(&[&str], &str)] = &[
     (&["--allowed-domains", ".kaggle.com,.-bad.com"], "allowed_domains: '.-bad.com'"),
     (&["--region", "sa-east-1"], "region: 'sa-east-1' is not one where the stack is supported"),
     (&["--region", "moon-1"], "region: 'moon-1' is not a region name"),
+    (
+        &["--region", "us-eats-1"],
+        "region: 'us-eats-1' is not one where the stack is supported (did you mean us-east-1?)",
+    ),
     (&["--availability-zone", "us-west-2a"], "availability_zone: 'us-west-2a' is not a zone of region 'us-east-1'"),
     (&["--availability-zone", "us-east-1"], "availability_zone: 'us-east-1' is not a zone"),
     (&["--parallelism", "0"], "--parallelism"),
@@ -50,6 +54,8 @@ const CONFIG_CASES: &[(&str, &str)] = &[
     ("project = \"unterminated\n", "line 1"),
     ("vpc_cidr = \"10.0.0.0/8\"\n", "vpc_cidr: '10.0.0.0/8' has prefix /8"),
     ("allowed_domains = []\n", "allowed_domains: the list is empty"),
+    ("vpc_cidr = 10.2.0.0/16\n", "line 1 (vpc_cidr = 10.2.0.0/16)"),
+    ("vpc_cidr = 10.2.0.0/16\n", "vpc_cidr is text, which TOML quotes: vpc_cidr = \"10.2.0.0/16\""),
 ];
 
 fn run(emu: &Emulator, args: &[&str]) -> (Option<i32>, String, bool) {

@@ -160,7 +160,7 @@ pub enum Command {
         json: bool,
     },
     /// Let Studio read JumpStart content (objects tagged SageMaker=true) through the S3 endpoint, or stop it.
-    #[command(after_help = "Example:\n  provision jumpstart enable")]
+    #[command(after_help = "Examples:\n  provision jumpstart enable\n  provision jumpstart status")]
     Jumpstart {
         #[command(subcommand)]
         action: OnOff,
@@ -192,6 +192,8 @@ pub enum OnOff {
     Enable,
     /// Remove it again.
     Disable,
+    /// Say whether it is enabled (recorded) and on the live endpoint policy.
+    Status,
 }
 
 #[derive(Subcommand, Debug, Clone)]

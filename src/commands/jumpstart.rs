@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::error::aws;
 use crate::kinds::Ctx;
-use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, s3_policy_with};
+use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, jumpstart_enabled, jumpstart_statement, s3_policy_with};
 use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
@@ -44,6 +44,45 @@ pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
         );
     } else {
         println!("JumpStart disabled: S3 endpoint {vpce} allows the stack's two buckets only.");
+    }
+    Ok(())
+}
+
+/// `jumpstart status`: what the state records and what the live S3 endpoint
+/// policy holds (read-only). Exit 1 when they differ (`verify` says the same).
+pub async fn status(ctx: &Ctx) -> Result<()> {
+    let vpce = ctx.state.id(&StepId::VPCE_S3).context("the stack has no S3 endpoint yet; run `provision up` first")?;
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&vpce)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading S3 endpoint {vpce}"))?;
+    let doc = out.vpc_endpoints().first().and_then(|e| e.policy_document()).unwrap_or("{}");
+    let doc = crate::policy::parse(doc)?;
+    let js = jumpstart_statement();
+    let live = crate::policy::statements(&doc).into_iter().any(|s| crate::policy::same_statement(s, &js));
+    let recorded = jumpstart_enabled(ctx);
+    let word = |on: bool| if on { "enabled" } else { "disabled" };
+    println!(
+        "JumpStart: {} (recorded); S3 endpoint {vpce} {} the JumpStart statement",
+        word(recorded),
+        if live { "has" } else { "lacks" }
+    );
+    if live != recorded {
+        let fix = if live {
+            "`provision jumpstart enable` records it, `provision up` removes it"
+        } else {
+            "`provision up` puts it back, `provision jumpstart disable` records its removal"
+        };
+        return Err(crate::error::Exit(
+            crate::error::EXIT_FAILED,
+            format!("the endpoint policy differs from the record: {fix}"),
+        )
+        .into());
     }
     Ok(())
 }

@@ -38,6 +38,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             down::down(connect(g, Access::Write, down).await?, opts).await
         }
         Command::Verify { json } => verify::run(&*connect(g, Access::Read, DownOptions::default()).await?, json).await,
+        Command::Jumpstart { action: OnOff::Status } => {
+            jumpstart::status(&*connect(g, Access::Read, DownOptions::default()).await?).await
+        }
         Command::Jumpstart { ref action } => {
             let enable = matches!(action, OnOff::Enable);
             jumpstart::run(&*connect(g, Access::Write, DownOptions::default()).await?, enable).await

@@ -69,7 +69,8 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
 async fn plan_down(ctx: &Ctx) -> Vec<Line> {
     let graph = graph::build_teardown(&ctx.s);
     let mut out = Vec::new();
-    for step in &graph.steps {
+    for i in graph.teardown_order() {
+        let step = &graph.steps[i];
         match teardown_decision(ctx, step, false).await {
             Ok(None) => {}
             Ok(Some((id, None))) => out.push(line(step, "delete", Some(id), String::new())),

@@ -70,7 +70,18 @@ impl RawParams {
                     format!(" line {} ({src})", n + 1)
                 })
                 .unwrap_or_default();
-            format!("config file {}{at}: {}", path.display(), e.message().trim())
+            // An unquoted text value (`vpc_cidr = 10.2.0.0/16`) is a TOML
+            // syntax error whose message names no type: say what is expected.
+            let hint = e
+                .span()
+                .and_then(|s| text.lines().nth(text[..s.start].matches('\n').count()))
+                .and_then(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .filter(|(_, v)| !v.is_empty() && !v.starts_with(['"', '\'', '[']) && v.parse::<f64>().is_err())
+                .filter(|(_, v)| !matches!(*v, "true" | "false"))
+                .map(|(k, v)| format!("; {k} is text, which TOML quotes: {k} = \"{v}\""))
+                .unwrap_or_default();
+            format!("config file {}{at}: {}{hint}", path.display(), e.message().trim())
         })
     }
 

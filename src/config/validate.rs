@@ -22,8 +22,21 @@ impl Settings {
         } else if !is_region_like(&region) {
             errs.push(format!("region: '{region}' is not a region name (e.g. us-east-1)"));
         } else if !any_region && !FIREWALL_REGIONS.contains(&region.as_str()) {
+            // A typo of a supported region (`us-eats-1`) gets a suggestion; a
+            // real region spelled right (`sa-east-1`, `us-west-1`) does not.
+            const DIRECTIONS: &[&str] =
+                &["east", "west", "north", "south", "central", "northeast", "southeast", "northwest", "southwest"];
+            let real_looking = region.split('-').nth(1).is_some_and(|d| DIRECTIONS.contains(&d));
+            let near = FIREWALL_REGIONS
+                .iter()
+                .filter(|_| !real_looking)
+                .map(|r| (edit_distance(r, &region), r))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, r)| r);
             errs.push(format!(
-                "region: '{region}' is not one where the stack is supported (Network Firewall regions: {}); pass --any-region to override",
+                "region: '{region}' is not one where the stack is supported{} (Network Firewall regions: {}); pass --any-region to override",
+                near.map(|r| format!(" (did you mean {r}?)")).unwrap_or_default(),
                 FIREWALL_REGIONS.join(", ")
             ));
         }
@@ -293,4 +306,20 @@ pub(super) fn is_domain_pattern(d: &str) -> bool {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
+}
+
+/// Levenshtein distance (a typo's distance from a region name).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

@@ -174,3 +174,18 @@ fn kind<K: Kind>(step: &Step) -> Option<&K> {
     let any: &dyn std::any::Any = step.kind.as_ref();
     any.downcast_ref::<K>()
 }
+
+#[test]
+fn teardown_order_deletes_each_step_after_what_needs_it() {
+    let g = build_teardown(&settings());
+    let order = g.teardown_order();
+    assert_eq!(order.len(), g.steps.len());
+    let pos = |id: &StepId| order.iter().position(|&i| g.steps[i].id == *id).unwrap();
+    for s in &g.steps {
+        for n in &s.needs {
+            assert!(pos(&s.id) < pos(n), "{} is deleted before {n}, which it needs", s.id);
+        }
+    }
+    assert!(pos(&StepId::APP) < pos(&StepId::USER) && pos(&StepId::USER) < pos(&StepId::DOMAIN));
+    assert!(pos(&StepId::SG_NFS) < pos(&StepId::VPC));
+}
