@@ -79,13 +79,43 @@ impl Clients {
 
     /// The account the credentials belong to.
     pub async fn account(&self) -> Result<String> {
-        let who = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .context("asking STS who the credentials belong to (GetCallerIdentity)")?;
+        let who = match self.sts.get_caller_identity().send().await {
+            Ok(w) => w,
+            Err(e) if is_credentials_error(&e) => return Err(anyhow::anyhow!(no_credentials(&crate::error::aws(e)))),
+            Err(e) => {
+                return Err(crate::error::aws(e))
+                    .context("asking STS who the credentials belong to (GetCallerIdentity)");
+            }
+        };
         who.account.context("STS GetCallerIdentity returned no account")
     }
+}
+
+/// The request never left because no credentials provider of the chain gave
+/// any (aws-config's `CredentialsError`, surfaced as a dispatch failure).
+fn is_credentials_error<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.to_string().contains("loading credentials") || err.to_string().contains("no credentials") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// One paragraph: what was tried and how to fix it.
+fn no_credentials(cause: &anyhow::Error) -> String {
+    format!(
+        "no AWS credentials: the SDK's chain found none (tried the environment's AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+         the profile in AWS_PROFILE or --profile from ~/.aws/config and ~/.aws/credentials, SSO, web identity, and the \
+         ECS/EC2 instance role). Fix: `export AWS_PROFILE=<name>` (run `aws sso login --profile <name>` first for SSO), \
+         or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local emulator, pass \
+         --endpoint-url http://127.0.0.1:4566 with AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (README, Quick start). \
+         RUST_LOG=aws_config=debug shows each provider's answer. Last cause: {cause:#}"
+    )
 }

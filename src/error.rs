@@ -5,7 +5,6 @@ use std::fmt;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[derive(Debug, Clone)]
@@ -41,9 +40,25 @@ where
             let body: String = body.chars().take(200).collect();
             format!("HTTP {} with no AWS error code: {}", raw.status().as_u16(), body.trim())
         }
-        _ => DisplayErrorContext(&e).to_string(),
+        // Dispatch, timeout and response errors: the chain of causes, each
+        // once, without the Debug dump `DisplayErrorContext` appends.
+        _ => causes(&e),
     };
     anyhow::Error::new(AwsError { code, message })
+}
+
+/// An error's Display and its sources' (`a: b: c`), a repeated text once.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 /// The AWS error code anywhere in the chain of `e`.

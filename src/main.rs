@@ -32,9 +32,14 @@ fn quiet_on_broken_stdout() {
 
 #[tokio::main]
 async fn main() {
+    // aws-config warns about every credentials provider that had nothing
+    // (IMDS off a cloud host, say); the final error says what matters, and
+    // RUST_LOG shows the rest.
     quiet_on_broken_stdout();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,aws_config=error".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = provision::commands::Cli::parse();

@@ -337,3 +337,35 @@ fn up_right_after_down_creates_the_firewall_resources_again() {
     }
     provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
 }
+
+/// No credentials anywhere: one readable paragraph that says what was tried
+/// and how to fix it; no Debug dump of the SDK's error, no provider warnings.
+#[test]
+fn missing_credentials_are_one_readable_paragraph() {
+    let home = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(home.path())
+        .args(["status"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_REGION", "us-east-1")
+        // No instance metadata service to ask here (nor in CI).
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: no AWS credentials"), "{err}");
+    for hint in ["AWS_PROFILE", "aws sso login", "AWS_ACCESS_KEY_ID", "--endpoint-url"] {
+        assert!(err.contains(hint), "names {hint}: {err}");
+    }
+    for noise in ["DispatchFailure", "ProviderError(", "Extensions", " WARN "] {
+        assert!(!err.contains(noise), "no {noise}: {err}");
+    }
+    // The paragraph, then at most the SDK's own list of the providers it tried.
+    let mut lines = err.trim_end().lines();
+    assert!(lines.next().unwrap().contains("Fix:"), "{err}");
+    assert!(lines.all(|l| l.starts_with("  ")), "only the tried providers follow: {err}");
+    assert!(!home.path().join("state").exists(), "nothing written");
+}
