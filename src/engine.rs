@@ -77,6 +77,8 @@ impl DependencyQueue {
 struct Slot {
     sem: Arc<Semaphore>,
     permit: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
+    /// The run's stop request (first Ctrl-C), for `wait`.
+    stop: watch::Receiver<bool>,
 }
 
 tokio::task_local! {
@@ -93,6 +95,46 @@ pub async fn idle<F: Future>(fut: F) -> F::Output {
         SLOT.with(|s| *s.permit.lock().expect("slot lock") = Some(p));
     }
     out
+}
+
+/// A stop was requested while a node was waiting (`wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C)")
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Awaits a wait like `idle`, and gives it up when a stop is requested (the
+/// first Ctrl-C): a step waits only after its id is recorded, so the next
+/// run resumes it, and a stop need not sit out a slow resource. Outside the
+/// engine it just awaits.
+pub async fn wait<F: Future>(fut: F) -> Result<F::Output, Interrupted> {
+    let stop = SLOT.try_with(|s| s.stop.clone()).ok();
+    let Some(mut stop) = stop else { return Ok(fut.await) };
+    if *stop.borrow() {
+        return Err(Interrupted);
+    }
+    idle(async move {
+        tokio::select! {
+            v = fut => Ok(v),
+            _ = async {
+                loop {
+                    if *stop.borrow_and_update() {
+                        return;
+                    }
+                    if stop.changed().await.is_err() {
+                        // No sender: no stop can come.
+                        std::future::pending::<()>().await;
+                    }
+                }
+            } => Err(Interrupted),
+        }
+    })
+    .await
 }
 
 /// Why a node did not run.
@@ -131,6 +173,7 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
     let mut q = DependencyQueue::new(edges);
+    let task_stop = stop.clone();
     let sem = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
     // A panic loses the task's output, so its node is found by task id.
@@ -143,10 +186,11 @@ where
         }
         while let Some(n) = if halted { None } else { q.pop_ready() } {
             let permit_sem = sem.clone();
+            let stop = task_stop.clone();
             let fut = work(n);
             let task = running.spawn(async move {
                 let permit = permit_sem.clone().acquire_owned().await.expect("semaphore never closed");
-                let slot = Slot { sem: permit_sem, permit: std::sync::Mutex::new(Some(permit)) };
+                let slot = Slot { sem: permit_sem, permit: std::sync::Mutex::new(Some(permit)), stop };
                 (n, SLOT.scope(slot, fut).await)
             });
             tasks.insert(task.id(), n);
@@ -402,5 +446,45 @@ mod tests {
         assert!(out.failed[0].1.contains("step 1 blew up"), "{}", out.failed[0].1);
         assert_eq!(out.skipped, vec![(2, SkipReason::UpstreamFailed)]);
         assert!(!out.ok());
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_waits_but_not_work() {
+        // 0 waits a long time (a slow resource); 1 requests the stop. 0's
+        // wait ends with Interrupted at once; 2 (after 1) never starts.
+        let edges = vec![vec![], vec![], vec![1]];
+        let (tx, rx) = watch::channel(false);
+        let tx = Arc::new(tx);
+        let out = tokio::time::timeout(
+            Duration::from_secs(5),
+            run(
+                &edges,
+                4,
+                rx,
+                |m| m,
+                move |n| {
+                    let tx = tx.clone();
+                    async move {
+                        match n {
+                            0 => match wait(tokio::time::sleep(Duration::from_secs(60))).await {
+                                Err(Interrupted) => Err("interrupted".to_string()),
+                                Ok(()) => Ok(()),
+                            },
+                            1 => {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                tx.send(true).unwrap();
+                                Ok(())
+                            }
+                            _ => Ok(()),
+                        }
+                    }
+                },
+            ),
+        )
+        .await
+        .expect("the wait did not sit out its 60 s");
+        assert_eq!(out.failed, vec![(0, "interrupted".to_string())]);
+        assert_eq!(out.skipped, vec![(2, SkipReason::Stopped)]);
+        assert_eq!(wait(async { 7 }).await, Ok(7), "outside the engine it just awaits");
     }
 }

@@ -101,7 +101,7 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
         }
         None => {
             let found = if interrupted {
-                let_in_flight_land(last_intent).await;
+                let_in_flight_land(last_intent).await?;
                 step.kind
                     .find(&ctx, &step.id)
                     .await
@@ -145,16 +145,17 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
 /// (`IN_FLIGHT_BOUND` after it was sent), so that looking for its resource
 /// is conclusive: a killed run's request may still be processed after the
 /// next run has started.
-async fn let_in_flight_land(intent_ms: Option<u64>) {
-    let Some(sent) = intent_ms else { return };
+async fn let_in_flight_land(intent_ms: Option<u64>) -> Result<()> {
+    let Some(sent) = intent_ms else { return Ok(()) };
     let bound = crate::wait::scaled(crate::retry::IN_FLIGHT_BOUND);
     let since = Duration::from_millis(crate::state::now_ms().saturating_sub(sent));
     if since < bound {
         let rest = bound - since;
         tracing::info!("waiting {rest:?} for a create call an interrupted run left in flight");
         crate::progress::waiting("an interrupted create call to land");
-        crate::engine::idle(tokio::time::sleep(rest)).await;
+        crate::wait::stoppable(tokio::time::sleep(rest), "an interrupted create call to land").await?;
     }
+    Ok(())
 }
 
 /// The drift `up` would put back for this step (empty: none, or not a
@@ -202,7 +203,7 @@ pub async fn teardown_decision(
             let discoverable = step.kind.discovered();
             if interrupted || discoverable {
                 if interrupted && wait_in_flight {
-                    let_in_flight_land(rec.as_ref().and_then(|r| r.intent_ms)).await;
+                    let_in_flight_land(rec.as_ref().and_then(|r| r.intent_ms)).await?;
                 }
                 step.kind
                     .find(ctx, &step.id)

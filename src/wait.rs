@@ -85,6 +85,17 @@ impl Poll {
     }
 }
 
+/// A wait the first Ctrl-C ends (`engine::wait`): the error says what was
+/// being waited for and carries `engine::Interrupted`.
+pub async fn stoppable<F: Future>(fut: F, what: &str) -> Result<F::Output> {
+    crate::engine::wait(fut).await.map_err(|i| anyhow::Error::new(i).context(format!("stopped waiting for {what}")))
+}
+
+/// Whether an error is a wait the first Ctrl-C ended.
+pub fn is_interrupted(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<crate::engine::Interrupted>())
+}
+
 /// Calls `check` until it returns `Some`, sleeping with backoff in between.
 /// `what` names the wait in the timeout error.
 pub async fn until<T, F, Fut>(what: &str, poll: Poll, mut check: F) -> Result<T>
@@ -104,7 +115,7 @@ where
             return Err(anyhow!("timed out after {:?} waiting for {what}", poll.timeout));
         }
         interval = poll.next(real_world(start.elapsed()), interval);
-        crate::engine::idle(sleep(interval)).await;
+        stoppable(sleep(interval), what).await?;
     }
 }
 
@@ -123,7 +134,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) if transient(&e) && start.elapsed() < bound => {
                 tracing::debug!("transient error, retrying: {e:#}");
-                crate::engine::idle(sleep(interval)).await;
+                stoppable(sleep(interval), "a transient error to clear").await?;
                 interval = (interval.mul_f64(1.5)).min(Duration::from_secs(15));
             }
             Err(e) => return Err(e),
@@ -144,7 +155,7 @@ where
         match op(attempt).await {
             Err(e) if transient(&e) && attempt < attempts => {
                 tracing::debug!("attempt {attempt} of {attempts} failed, retrying: {e:#}");
-                crate::engine::idle(sleep(Duration::from_millis(500 * u64::from(attempt)))).await;
+                stoppable(sleep(Duration::from_millis(500 * u64::from(attempt))), "a retry").await?;
                 attempt += 1;
             }
             r => return r,

@@ -199,7 +199,7 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
 }
 
 #[test]
-fn ctrl_c_lets_running_steps_finish_and_exits_130() {
+fn ctrl_c_lets_running_calls_finish_ends_waits_and_exits_130() {
     let emu = Emulator::start("0.02", &[]);
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_provision"))
@@ -229,8 +229,15 @@ fn ctrl_c_lets_running_steps_finish_and_exits_130() {
     let t = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(130), "{t}");
     assert!(t.contains("starting nothing new"), "{t}");
+    // The NAT gateway's create call finished and recorded its id; its wait
+    // for `available` (2.1 s here, about 2 minutes on AWS) was given up, and
+    // the message says so and which command resumes.
     let st = state_json(dir.path());
-    assert_eq!(st["steps"]["nat"]["status"], "ready", "the running NAT step finished and recorded: {st}");
+    assert_eq!(st["steps"]["nat"]["status"], "created", "the NAT step recorded its id and stopped waiting: {st}");
+    assert!(st["steps"]["nat"]["id"].as_str().is_some_and(|i| i.starts_with("nat-")), "{st}");
+    assert!(t.contains("interrupted: up stopped") && t.contains("left waiting with their ids recorded"), "{t}");
+    assert!(t.lines().any(|l| l.contains("left waiting") && l.contains("nat")), "{t}");
+    assert!(t.contains("`provision up` resumes"), "{t}");
     assert!(st["steps"]["sm.app"].is_null(), "nothing new started after the interrupt");
     let o = Command::new(env!("CARGO_BIN_EXE_provision"))
         .current_dir(dir.path())
@@ -241,6 +248,7 @@ fn ctrl_c_lets_running_steps_finish_and_exits_130() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("nat ") && state_json(dir.path())["steps"]["nat"]["status"] == "ready", "{}", text(&o));
     assert_eq!(counts(&emu), expected());
 }
 

@@ -13,6 +13,7 @@ use crate::graph::{self, Graph};
 use crate::kinds::Ctx;
 use crate::lifecycle;
 use crate::progress::{Progress, elapsed};
+use crate::wait::is_interrupted;
 
 /// First Ctrl-C: start nothing new, let running steps finish and record.
 /// Second: exit at once (every transition is already persisted).
@@ -22,7 +23,7 @@ pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(
-                "\ninterrupt: starting nothing new; waiting for running steps to finish and record (Ctrl-C again to exit now)"
+                "\ninterrupt: starting nothing new; running calls finish and record, waits on slow resources stop (Ctrl-C again to exit now)"
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -105,9 +106,14 @@ pub(super) async fn run_graph(
                             &format!("[{n:>2}/{total}] {:<24} {what:<9} {id} ({})", step.id, elapsed(t.elapsed())),
                         );
                     }
-                    Err(e) => {
-                        progress.end(step.id.as_str(), &format!("[{n:>2}/{total}] {:<24} FAILED    {e:#}", step.id))
-                    }
+                    Err(e) => progress.end(
+                        step.id.as_str(),
+                        &format!(
+                            "[{n:>2}/{total}] {:<24} {:<9} {e:#}",
+                            step.id,
+                            if is_interrupted(e) { "stopped" } else { "FAILED" }
+                        ),
+                    ),
                 }
                 r.map(|_| ())
             })
@@ -138,19 +144,42 @@ pub(super) fn report(
     if out.ok() {
         return Ok(());
     }
+    // Steps whose wait the first Ctrl-C ended are not failures: their ids
+    // are recorded and the next run resumes them.
+    let (waiting, failed): (Vec<_>, Vec<_>) = out.failed.iter().partition(|(_, e)| is_interrupted(e));
     let upstream = out.skipped.iter().filter(|(_, w)| *w == SkipReason::UpstreamFailed).count();
     let stopped = out.skipped.iter().filter(|(_, w)| *w == SkipReason::Stopped).count();
+    if failed.is_empty() {
+        let names: Vec<&str> = waiting.iter().map(|(i, _)| graph.steps[*i].id.as_str()).collect();
+        let left = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" {} left waiting with their ids recorded ({});", names.len(), names.join(", "))
+        };
+        return Err(Exit(
+            EXIT_INTERRUPTED,
+            format!(
+                "interrupted: {verb} stopped after {:.1}s: {} of {planned} steps done;{left} {} not started. \
+                 The state file records everything done; `provision {verb}` resumes.",
+                started.elapsed().as_secs_f64(),
+                out.succeeded.len(),
+                stopped + upstream,
+            ),
+        )
+        .into());
+    }
     let mut msg = String::new();
-    for (i, e) in &out.failed {
+    for (i, e) in &failed {
         msg.push_str(&format!("step {} failed: {e:#}\n", graph.steps[*i].id));
     }
     msg.push_str(&format!(
-        "{verb}: {} of {planned} steps done, {} failed, {upstream} skipped (upstream failed), {stopped} not started, after {:.1}s. \
+        "{verb}: {} of {planned} steps done, {} failed, {upstream} skipped (upstream failed), {} not started, after {:.1}s. \
          The state file records everything done; run `provision {verb}` again to resume.",
         out.succeeded.len(),
-        out.failed.len(),
+        failed.len(),
+        stopped + waiting.len(),
         started.elapsed().as_secs_f64()
     ));
-    let code = if out.failed.is_empty() { EXIT_INTERRUPTED } else { EXIT_FAILED };
+    let code = EXIT_FAILED;
     Err(Exit(code, msg).into())
 }
