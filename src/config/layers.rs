@@ -17,8 +17,17 @@ impl RawParams {
 /// Layers the three sources. Recorded per-zone CIDRs follow the zones: when
 /// the zones now given are fewer, the CIDRs of those zones are kept (the
 /// dropped zone is then refused by name, not by a CIDR count).
+///
+/// Recorded parameters of another region are not this run's base: their
+/// zones would be refused by a rule the user never touched, where the true
+/// answer is that the state belongs to another region (which opening it
+/// says).
 pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> RawParams {
     let given = from_file.clone().overlay(flags.clone());
+    let recorded = match (&given.region, &recorded.region) {
+        (Some(now), Some(then)) if now != then => RawParams::default(),
+        _ => recorded,
+    };
     let mut raw = recorded.overlay(from_file).overlay(flags);
     let zones = raw.availability_zones.as_ref().map(Vec::len).unwrap_or(1);
     for (list, from_user) in [
@@ -58,5 +67,19 @@ mod tests {
         assert_eq!(r.project.as_deref(), Some("flag"));
         assert_eq!(r.vpc_cidr.as_deref(), Some("10.8.0.0/16"));
         assert_eq!(r.nat_subnet_cidrs, Some(vec!["10.9.2.0/24".to_string()]), "truncated to the one zone");
+    }
+
+    #[test]
+    fn parameters_recorded_for_another_region_are_not_the_base() {
+        let recorded = RawParams {
+            region: Some("us-east-1".into()),
+            availability_zone: Some("us-east-1a".into()),
+            ..Default::default()
+        };
+        let file = RawParams { region: Some("eu-west-1".into()), ..Default::default() };
+        let r = layer(recorded.clone(), file, RawParams::default());
+        assert_eq!(r.availability_zone, None, "the us-east-1 zone is not carried to eu-west-1");
+        let r = layer(recorded, RawParams::default(), RawParams::default());
+        assert_eq!(r.availability_zone.as_deref(), Some("us-east-1a"), "same region: the record is the base");
     }
 }
