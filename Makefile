@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/provision
 EMU_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)
 
-.PHONY: up down build test test-rust test-emulator lint emulator-venv bench
+.PHONY: up down env build test test-rust test-emulator lint emulator-venv bench
 
 build:
 	cargo build
@@ -28,6 +28,13 @@ up: build emulator-venv
 	fi
 	$(EMU_ENV) $(BIN) up
 	$(EMU_ENV) $(BIN) outputs
+
+# The environment that points a shell at the emulator `make up` left running,
+# with the built binary on PATH:   eval "$$(make -s env)"   then   provision status
+env:
+	@echo 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1'
+	@echo 'export AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)'
+	@echo 'export PATH="$(CARGO_TARGET_DIR)/debug:$$PATH"'
 
 down: build
 	$(EMU_ENV) $(BIN) down --purge-efs --delete-data

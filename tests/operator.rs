@@ -266,3 +266,34 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.signal(), Some(SIGPIPE), "{:?} {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `eval "$(make -s env)"` (README, "After make up") points a shell at the
+/// emulator with the built binary on PATH: run `provision` that way against
+/// a running emulator.
+#[test]
+fn make_env_lets_a_shell_run_provision_by_hand() {
+    let emu = Emulator::start("0", &[]);
+    let port = emu.url.rsplit(':').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    // The binary under test is where CARGO_TARGET_DIR says; make prints that.
+    let target =
+        std::path::Path::new(env!("CARGO_BIN_EXE_provision")).parent().unwrap().parent().unwrap().to_path_buf();
+    let script = format!(
+        "eval \"$(make -s -C {repo} env PORT={port})\" && cd {} && provision outputs --json; provision status",
+        dir.path().display()
+    );
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    // No stack yet: `outputs` says so, and `status` reached the emulator (STS
+    // answered) and found no state file.
+    assert!(t.contains("no state file"), "{t}");
+    assert!(!t.contains("no AWS credentials") && !t.contains("command not found"), "{t}");
+}
