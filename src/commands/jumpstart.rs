@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::error::aws;
 use crate::kinds::Ctx;
-use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, jumpstart_enabled, jumpstart_statement, s3_policy_with};
+use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy_with};
 use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
@@ -52,17 +52,7 @@ pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
 /// policy holds (read-only). Exit 1 when they differ (`verify` says the same).
 pub async fn status(ctx: &Ctx) -> Result<()> {
     let vpce = ctx.state.id(&StepId::VPCE_S3).context("the stack has no S3 endpoint yet; run `provision up` first")?;
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(&vpce)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading S3 endpoint {vpce}"))?;
-    let doc = out.vpc_endpoints().first().and_then(|e| e.policy_document()).unwrap_or("{}");
-    let doc = crate::policy::parse(doc)?;
+    let doc = live_policy(ctx, &vpce).await?.unwrap_or_default();
     let js = jumpstart_statement();
     let live = crate::policy::statements(&doc).into_iter().any(|s| crate::policy::same_statement(s, &js));
     let recorded = jumpstart_enabled(ctx);

@@ -80,6 +80,21 @@ pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The endpoint's policy as AWS holds it now, parsed (`None`: no such
+/// endpoint, or no policy).
+pub async fn live_policy(ctx: &Ctx, id: &str) -> Result<Option<serde_json::Value>> {
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(id)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading VPC endpoint {id}"))?;
+    out.vpc_endpoints().first().and_then(|e| e.policy_document()).map(crate::policy::parse).transpose()
+}
+
 pub fn allow_all_policy() -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
@@ -247,9 +262,7 @@ impl Kind for VpcEndpoint {
         };
         let mut out = members_drift(what, &self.missing(ctx, id).await?);
         if let Flavor::Gateway { .. } = self.flavor {
-            let e = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
-            let actual =
-                e.vpc_endpoints().first().and_then(|e| e.policy_document()).and_then(|d| crate::policy::parse(d).ok());
+            let actual = live_policy(ctx, id).await?;
             let jumpstart = jumpstart_enabled(ctx);
             if actual.is_some() && actual == Some(s3_policy_with(ctx, !jumpstart)) {
                 // Exactly the JumpStart statement added (the original sample's

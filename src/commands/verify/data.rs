@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Verdict;
 use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
-use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement};
+use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy};
 use crate::policy::{parse as parse_policy, same_statement, statements, strings};
 use crate::step_id::StepId;
 
@@ -135,19 +135,7 @@ fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
 /// statement exactly when the state records it enabled.
 pub(super) async fn endpoint_policy(ctx: &Ctx) -> Verdict {
     let vpce = ctx.state.id(&StepId::VPCE_S3)?;
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(&vpce)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading S3 endpoint {vpce}"))?;
-    let Some(doc) = out.vpc_endpoints().first().and_then(|e| e.policy_document()) else {
-        bail!("S3 endpoint {vpce} not found or has no policy")
-    };
-    let doc = parse_policy(doc)?;
+    let Some(doc) = live_policy(ctx, &vpce).await? else { bail!("S3 endpoint {vpce} not found or has no policy") };
     let mut allowed: BTreeSet<String> = BTreeSet::new();
     for which in ["data", "models"] {
         let b = ctx.s.bucket_name(&ctx.account, which);
