@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::kinds::Kind;
 use crate::kinds::app::App;
+use crate::kinds::classic_app::ClassicApp;
 use crate::kinds::domain::Domain;
 use crate::kinds::efs_file_system::EfsFileSystem;
 use crate::kinds::efs_mount_targets::EfsMountTargets;
@@ -39,6 +40,7 @@ use crate::kinds::route_table_association::{AssocTarget, RouteTableAssociation};
 use crate::kinds::rule_group::RuleGroup;
 use crate::kinds::s3_bucket::S3Bucket;
 use crate::kinds::security_group::{SecurityGroup, SgRole};
+use crate::kinds::space::Space;
 use crate::kinds::subnet::Subnet;
 use crate::kinds::user_profile::UserProfile;
 use crate::kinds::vpc::Vpc;
@@ -350,18 +352,24 @@ pub fn build(s: &Settings) -> Graph {
                 sg: StepId::SG_SAGEMAKER,
             }),
         );
+        let space_step = StepId::SPACE.for_user(i, user);
+        push(space_step.clone(), Arc::new(Space { user_step, user: user.clone(), domain: StepId::DOMAIN }));
         push(
             StepId::APP.for_user(i, user),
-            Arc::new(App { user_step, user: user.clone(), domain: StepId::DOMAIN, network: network.clone() }),
+            Arc::new(App { space_step, user: user.clone(), domain: StepId::DOMAIN, network: network.clone() }),
         );
     }
     Graph::new(steps)
 }
 
-/// The kinds SageMaker creates on its own for the domain, which only
-/// teardown handles.
+/// The kinds only teardown handles: what SageMaker creates on its own for
+/// the domain, and the Studio Classic apps an earlier version recorded.
 fn leftovers(s: &Settings) -> Vec<Step> {
-    vec![
+    let classic = s.users.iter().enumerate().map(|(i, user)| {
+        Step::new(StepId::CLASSIC_APP.for_user(i, user), ClassicApp { user_step: StepId::USER.for_user(i, user) })
+    });
+    let mut steps: Vec<Step> = classic.collect();
+    steps.extend([
         Step::new(
             StepId::EFS_MOUNT_TARGET,
             EfsMountTargets {
@@ -383,12 +391,15 @@ fn leftovers(s: &Settings) -> Vec<Step> {
                 vpc: StepId::VPC,
             },
         ),
-    ]
+    ]);
+    steps
 }
 
 /// Whether `id` is a teardown-only step (one the `up` graph never has).
 pub fn is_teardown_only(id: &str) -> bool {
-    [StepId::EFS_MOUNT_TARGET, StepId::EFS_FILE_SYSTEM, StepId::SG_NFS].iter().any(|s| s == id)
+    let id = StepId::recorded(id);
+    [StepId::EFS_MOUNT_TARGET, StepId::EFS_FILE_SYSTEM, StepId::SG_NFS].contains(&id)
+        || id.is_zone_of(&StepId::CLASSIC_APP)
 }
 
 /// The teardown graph: the `up` graph plus SageMaker's leftovers, edges as

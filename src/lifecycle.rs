@@ -52,21 +52,33 @@ impl Action {
 pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
     let mut rec = ctx.state.record(&step.id);
     let mut action = None;
-    if let Some(r) = rec.as_ref().filter(|r| matches!(r.status, Some(Status::Ready | Status::Retained)))
-        && let Some(id) = r.id.clone()
-    {
+    // A recorded resource is checked: ready or retained ones always; one
+    // created but not yet ready only for a failure (AWS may not show a new
+    // resource yet, so absence proves nothing there).
+    let check = rec.as_ref().and_then(|r| match (r.status, r.id.clone()) {
+        (Some(st @ (Status::Ready | Status::Retained | Status::Created)), Some(id)) => Some((st, id)),
+        _ => None,
+    });
+    if let Some((status, id)) = check {
         let health = step
             .kind
             .health(&ctx, &step.id, &id)
             .await
             .with_context(|| format!("checking {} {id} ({})", step.kind_name(), step.id))?;
+        let settled = status != Status::Created;
         match health {
+            Health::Present | Health::Missing if !settled => {}
             Health::Present => {
-                if r.status == Some(Status::Retained) {
+                if status == Status::Retained {
                     ctx.state.ready(&step.id, &[])?;
                     ctx.state.note(&step.id, None)?;
                 }
                 return restore_drift(&ctx, &step, &id).await;
+            }
+            Health::Stopped(why) if settled => {
+                // Runtime its user stopped: left as it is.
+                eprintln!("{}: {} {id} is {why}", step.id, step.kind_name());
+                return Ok(Action::Unchanged);
             }
             Health::Missing => {
                 tracing::warn!(step = %step.id, %id, "recorded resource no longer exists; creating it again");
@@ -75,6 +87,11 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                     step.id,
                     step.kind_name()
                 );
+                action = Some(Action::Recreated);
+            }
+            Health::Stopped(_) => {
+                // Never became ready, and is gone now: create it again.
+                eprintln!("{}: {} {id} stopped before it was ready; creating it again", step.id, step.kind_name());
                 action = Some(Action::Recreated);
             }
             Health::Failed(why) => {
@@ -86,8 +103,10 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                 action = Some(Action::Replaced);
             }
         }
-        ctx.state.reset(&step.id)?;
-        rec = None;
+        if action.is_some() {
+            ctx.state.reset(&step.id)?;
+            rec = None;
+        }
     }
     // An intent without an id: an earlier create may have taken effect
     // without its answer reaching us — or may still be in flight. Let it

@@ -175,7 +175,7 @@ pub const OPS: &[Op] = &[
     run("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"]),
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
-    // SageMaker (kinds/{domain,user_profile,app}.rs; commands/studio_url.rs)
+    // SageMaker (kinds/{domain,user_profile,space,app,classic_app}.rs; commands/{studio_url,app}.rs)
     only(
         "sagemaker:ListDomains",
         &["sagemaker:ListDomains"],
@@ -184,7 +184,7 @@ pub const OPS: &[Op] = &[
     only(
         "sagemaker:ListTags",
         &["sagemaker:ListTags"],
-        "sagemaker::find_domain, resolving a CreateDomain whose answer was lost",
+        "kinds::{domain,space}::find, resolving a CreateDomain or CreateSpace whose answer was lost",
     ),
     run(
         "sagemaker:CreateDomain",
@@ -194,12 +194,15 @@ pub const OPS: &[Op] = &[
     only(
         "sagemaker:UpdateDomain",
         &["sagemaker:UpdateDomain"],
-        "sagemaker::add_subnets, when availability zones are added to a live stack",
+        "kinds::domain::restore, when zones are added to a live stack or a domain lacks today's Studio settings",
     ),
     run("sagemaker:DeleteDomain", &["sagemaker:DeleteDomain"]),
     run("sagemaker:CreateUserProfile", &["sagemaker:CreateUserProfile", "sagemaker:AddTags", "iam:PassRole"]),
     run("sagemaker:DescribeUserProfile", &["sagemaker:DescribeUserProfile"]),
     run("sagemaker:DeleteUserProfile", &["sagemaker:DeleteUserProfile"]),
+    run("sagemaker:CreateSpace", &["sagemaker:CreateSpace", "sagemaker:AddTags"]),
+    run("sagemaker:DescribeSpace", &["sagemaker:DescribeSpace"]),
+    run("sagemaker:DeleteSpace", &["sagemaker:DeleteSpace"]),
     run("sagemaker:CreateApp", &["sagemaker:CreateApp", "sagemaker:AddTags"]),
     run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),
     run("sagemaker:DeleteApp", &["sagemaker:DeleteApp"]),
@@ -274,6 +277,7 @@ const STUDIO: Scope = Scope {
         "arn:aws:sagemaker:*:*:domain/*",
         "arn:aws:sagemaker:*:*:user-profile/*/*",
         "arn:aws:sagemaker:*:*:app/*/*/*/*",
+        "arn:aws:sagemaker:*:*:space/*/*",
     ],
     condition: None,
 };

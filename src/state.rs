@@ -26,7 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::step_id::StepId;
 
-pub const SCHEMA: u32 = 1;
+/// 2: today's Studio (a space per user; Studio Classic apps recorded by
+/// version 1 under `sm.classic_app`). Version 1 files are upgraded when
+/// read (`upgrade`); the first write saves them as 2, the `.bak` keeps the 1.
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,10 +117,11 @@ pub fn read(path: &Path) -> Result<Option<StateDoc>> {
             backup_path(path).display()
         )
     })?;
-    match v.get("schema").and_then(|s| s.as_u64()) {
-        Some(n) if n == SCHEMA as u64 => {}
+    let version = v.get("schema").and_then(|s| s.as_u64());
+    match version {
+        Some(n) if n == SCHEMA as u64 || n == 1 => {}
         Some(n) => bail!(
-            "state file {} has schema version {n}; this provision understands version {SCHEMA} only. It was left untouched",
+            "state file {} has schema version {n}; this provision understands versions 1 to {SCHEMA}. It was left untouched",
             path.display()
         ),
         None => bail!(
@@ -125,10 +129,38 @@ pub fn read(path: &Path) -> Result<Option<StateDoc>> {
             path.display()
         ),
     }
-    let doc: StateDoc = serde_json::from_value(v).map_err(|e| {
+    let mut v = v;
+    v["schema"] = SCHEMA.into();
+    let mut doc: StateDoc = serde_json::from_value(v).map_err(|e| {
         anyhow!("state file {} does not match schema {SCHEMA} ({e}); it was left untouched", path.display())
     })?;
+    if version == Some(1) {
+        upgrade(&mut doc);
+    }
     Ok(Some(doc))
+}
+
+/// Version 1 to 2: an app recorded for `sm.app[.user]` that is a Studio
+/// Classic app (its id `{domain}/{profile}/JupyterServer/default`) moves to
+/// `sm.classic_app[.user]`, where teardown deletes it and `up` never
+/// creates one again; `sm.app` then means the JupyterLab app of the user's space.
+pub fn upgrade(doc: &mut StateDoc) {
+    let classic: Vec<String> = doc
+        .steps
+        .iter()
+        .filter(|(k, r)| {
+            StepId::recorded(k.as_str()).is_zone_of(&StepId::APP)
+                && r.id.as_deref().is_some_and(|id| id.split('/').nth(2).is_some_and(|t| t == "JupyterServer"))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in classic {
+        if let Some(r) = doc.steps.remove(&k) {
+            let suffix = &k[StepId::APP.as_str().len()..];
+            doc.steps.insert(format!("{}{suffix}", StepId::CLASSIC_APP), r);
+        }
+    }
+    doc.schema = SCHEMA;
 }
 
 pub fn backup_path(path: &Path) -> PathBuf {

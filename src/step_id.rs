@@ -54,7 +54,11 @@ impl StepId {
     pub const IAM_ROLE: StepId = StepId::of("iam.role");
     pub const DOMAIN: StepId = StepId::of("sm.domain");
     pub const USER: StepId = StepId::of("sm.user");
+    pub const SPACE: StepId = StepId::of("sm.space");
     pub const APP: StepId = StepId::of("sm.app");
+    /// Teardown only: a Studio Classic app a stack recorded before today's
+    /// Studio (it can be deleted, never created again).
+    pub const CLASSIC_APP: StepId = StepId::of("sm.classic_app");
     /// Teardown only: what SageMaker creates on its own for the domain.
     pub const EFS_MOUNT_TARGET: StepId = StepId::of("efs.mount_target");
     pub const EFS_FILE_SYSTEM: StepId = StepId::of("efs.file_system");

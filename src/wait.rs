@@ -119,6 +119,33 @@ where
     }
 }
 
+/// A resource a create just returned may not be visible to reads yet
+/// (eventual consistency: EC2 API reference "Eventual consistency";
+/// terraform-provider-aws waits such as `WaitDomainInService`, whose
+/// pending states include not-found): a wait treats not-found as pending
+/// for `bound` (real-world time, scaled) after it starts, and only then as gone.
+pub struct Unseen {
+    start: Instant,
+    bound: Duration,
+}
+
+impl Unseen {
+    pub fn new(bound: Duration) -> Unseen {
+        Unseen { start: Instant::now(), bound: scaled(bound) }
+    }
+
+    /// Not found now: keep waiting (`Ok(None)`) within the bound; after
+    /// it, the error `gone` (the resource really is not there).
+    pub fn absent<T>(&self, gone: impl std::fmt::Display) -> Result<Option<T>> {
+        if self.start.elapsed() < self.bound {
+            tracing::debug!("not visible yet (eventual consistency): {gone}");
+            Ok(None)
+        } else {
+            Err(anyhow!("{gone} (still not found {:?} after the wait began)", real_world(self.start.elapsed())))
+        }
+    }
+}
+
 /// Runs `op` again while `transient(err)` holds, for up to `bound`
 /// (real-world time, scaled). Other errors, and the last one, are returned.
 pub async fn retry_while<T, F, Fut>(bound: Duration, transient: fn(&anyhow::Error) -> bool, mut op: F) -> Result<T>

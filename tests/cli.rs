@@ -191,18 +191,9 @@ fn resources_deleted_out_of_band_are_created_again() {
         ec2.delete_route().route_table_id(&rtb).destination_cidr_block("0.0.0.0/0").send().await.unwrap();
         let kms = aws_sdk_kms::Client::new(&sdk);
         kms.schedule_key_deletion().key_id(&old_key).pending_window_in_days(7).send().await.unwrap();
-        let sm = aws_sdk_sagemaker::Client::new(&sdk);
-        sm.delete_app()
-            .domain_id(&domain)
-            .user_profile_name("anfw-user-profile-us-east-1")
-            .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
-            .app_name("default")
-            .send()
-            .await
-            .unwrap();
     });
     let out = provision_ok(&emu, dir.path(), &["up"]);
-    for step in ["route.sagemaker_egress", "kms.ebs", "sm.app"] {
+    for step in ["route.sagemaker_egress", "kms.ebs"] {
         assert!(out.contains(&format!("{step}: ")) && out.contains("no longer exists"), "{step}: {out}");
     }
     let st = state_json(dir.path());
@@ -240,14 +231,21 @@ fn several_users_each_get_a_profile_and_an_app() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up", "--users", "alice,bob,carol"]);
     let st = state_json(dir.path());
-    for step in ["sm.user", "sm.app", "sm.user.bob", "sm.app.bob", "sm.user.carol", "sm.app.carol"] {
-        assert_eq!(st["steps"][step]["status"], "ready", "{step}");
+    for u in ["", ".bob", ".carol"] {
+        for step in ["sm.user", "sm.space", "sm.app"] {
+            assert_eq!(st["steps"][format!("{step}{u}")]["status"], "ready", "{step}{u}");
+        }
     }
     let inv = futures_inventory(&emu);
     for u in ["alice", "bob", "carol"] {
         assert!(inv.contains(&format!("user-profile {u}")), "{inv:?}");
+        assert!(inv.contains(&format!("space {u}-space")), "{inv:?}");
+        assert!(inv.contains(&format!("app {u}-space/JupyterLab/default")), "{inv:?}");
     }
     assert_eq!(count_kinds(&inv).get("app"), Some(&3), "{inv:?}");
+    assert_eq!(count_kinds(&inv).get("space"), Some(&3), "{inv:?}");
+    let o = provision_ok(&emu, dir.path(), &["outputs", "SpaceNames"]);
+    assert_eq!(o.trim(), "alice-space,bob-space,carol-space");
     let o = provision_ok(&emu, dir.path(), &["outputs", "UserProfileName"]);
     assert!(o.starts_with("alice"), "the first user is the primary profile: {o}");
     // A bare re-run keeps the recorded users.
@@ -274,8 +272,8 @@ fn failed_resources_are_replaced() {
     );
     emu.control_post(
         "force-state",
-        json!({"kind": "sagemaker_app", "domain_id": domain, "user_profile_name": "anfw-user-profile-us-east-1",
-               "app_type": "JupyterServer", "app_name": "default", "state": "Failed", "message": "injected app failure"}),
+        json!({"kind": "sagemaker_app", "domain_id": domain, "space_name": "anfw-user-profile-us-east-1-space",
+               "app_type": "JupyterLab", "app_name": "default", "state": "Failed", "message": "injected app failure"}),
     );
     let out = provision_ok(&emu, dir.path(), &["up"]);
     assert!(

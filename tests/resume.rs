@@ -34,6 +34,7 @@ fn expected() -> BTreeMap<String, usize> {
         ("policy", 1),
         ("domain", 1),
         ("user-profile", 1),
+        ("space", 1),
         ("app", 1),
         ("efs", 1),
         ("mount_target_subnet", 1),
@@ -91,6 +92,7 @@ fn a_failed_create_of_every_step_then_up_converges() {
         ("iam:AttachRolePolicy", 1),
         ("sagemaker:CreateDomain", 1),
         ("sagemaker:CreateUserProfile", 1),
+        ("sagemaker:CreateSpace", 1),
         ("sagemaker:CreateApp", 1),
     ];
     let mut failed_runs = 0;

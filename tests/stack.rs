@@ -458,16 +458,61 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(us.execution_role(), Some(id("iam.role").as_str()));
     assert_eq!(us.security_groups(), std::slice::from_ref(&sg_sm));
 
+    // Today's Studio: the web portal, JupyterLab idle shutdown, spaces' defaults.
+    let us = d.default_user_settings().unwrap();
+    assert_eq!(us.studio_web_portal().map(|p| p.as_str()), Some("ENABLED"));
+    assert_eq!(us.default_landing_uri(), Some("studio::"));
+    let idle = us
+        .jupyter_lab_app_settings()
+        .and_then(|j| j.app_lifecycle_management())
+        .and_then(|a| a.idle_settings())
+        .expect("JupyterLab idle settings");
+    assert_eq!(idle.lifecycle_management().map(|l| l.as_str()), Some("ENABLED"));
+    assert_eq!(idle.idle_timeout_in_minutes(), Some(60));
+    let ds = d.default_space_settings().expect("default space settings");
+    assert_eq!(ds.execution_role(), Some(id("iam.role").as_str()));
+    assert_eq!(ds.security_groups(), std::slice::from_ref(&sg_sm));
+
+    // The user's private JupyterLab space and its app.
+    let space = "anfw-user-profile-us-east-1-space";
+    assert_eq!(id("sm.space"), format!("{domain_id}/{space}"));
+    let sp = sm.describe_space().domain_id(&domain_id).space_name(space).send().await.unwrap();
+    assert_eq!(sp.status().map(|s| s.as_str()), Some("InService"));
+    assert_eq!(sp.space_sharing_settings().and_then(|s| s.sharing_type()).map(|t| t.as_str()), Some("Private"));
+    assert_eq!(sp.ownership_settings().and_then(|o| o.owner_user_profile_name()), Some("anfw-user-profile-us-east-1"));
+    let settings = sp.space_settings().unwrap();
+    assert_eq!(settings.app_type().map(|t| t.as_str()), Some("JupyterLab"));
+    assert_eq!(
+        settings
+            .space_storage_settings()
+            .and_then(|s| s.ebs_storage_settings())
+            .and_then(|e| e.ebs_volume_size_in_gb()),
+        Some(5)
+    );
+    let st = sm.list_tags().resource_arn(sp.space_arn().unwrap()).send().await.unwrap();
+    let st: HashMap<String, String> = st
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    assert_stack_tags("sm.space", &st, "sm.space");
+
     let a = sm
         .describe_app()
         .domain_id(&domain_id)
-        .user_profile_name("anfw-user-profile-us-east-1")
-        .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+        .space_name(space)
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
         .app_name("default")
         .send()
         .await
         .unwrap();
     assert_eq!(a.status().map(|s| s.as_str()), Some("InService"));
+    assert_eq!(a.resource_spec().and_then(|r| r.instance_type()).map(|t| t.as_str()), Some("ml.t3.medium"));
+    assert_eq!(id("sm.app"), format!("{domain_id}/{space}/JupyterLab/default"));
+    // No Studio Classic app anywhere: every app is in a space.
+    let apps = sm.list_apps().domain_id_equals(&domain_id).send().await.unwrap();
+    assert_eq!(apps.apps().len(), 1, "{:?}", apps.apps());
+    assert!(apps.apps().iter().all(|a| a.space_name() == Some(space) && a.user_profile_name().is_none()));
 
     // --- Outputs: the seed's keys, from the state.
     let o = provision_ok(&emu, dir.path(), &["outputs", "--json"]);
@@ -485,7 +530,8 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(o["SageMakerS3bucketModels"], models);
     assert_eq!(o["SageMakerStudioDomainId"], domain_id);
     assert_eq!(o["UserProfileName"], "anfw-user-profile-us-east-1");
-    assert_eq!(o.len(), 11);
+    assert_eq!(o["SpaceName"], "anfw-user-profile-us-east-1-space");
+    assert_eq!(o.len(), 12);
 
     // --- A second `up` changes nothing and says so: no mutating call.
     emu.clear_calls();

@@ -96,6 +96,15 @@ pub struct ParamFlags {
     /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
     #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
     pub users: Option<Vec<String>>,
+    /// Minutes of idleness before SageMaker stops a JupyterLab app, 60 to 525600 [default: 60].
+    #[arg(long, global = true, value_name = "MINUTES")]
+    pub idle_timeout_minutes: Option<i64>,
+    /// Size of each user's private space (EBS), 5 to 16384 GiB [default: 5].
+    #[arg(long, global = true, value_name = "GIB")]
+    pub space_storage_gib: Option<i64>,
+    /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
+    #[arg(long, global = true, value_name = "TYPE")]
+    pub app_instance_type: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,14 +150,33 @@ pub enum Command {
         json: bool,
     },
     /// Print a presigned URL that opens Studio for a user profile (never stored).
-    #[command(after_help = "Example:\n  provision studio-url --expires 600")]
+    #[command(
+        after_help = "Examples:\n  provision studio-url\n  provision studio-url --user alice --space --expires 120"
+    )]
     StudioUrl {
         /// User profile (default: the stack's user_profile_name).
         #[arg(long)]
         user: Option<String>,
+        /// Land in the user's JupyterLab space instead of the Studio portal.
+        #[arg(long)]
+        space: bool,
         /// Seconds the URL stays valid (5 to 300 for the URL itself; AWS's rule).
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i32).range(5..=300))]
         expires: i32,
+    },
+    /// Start a user's JupyterLab app again in their space (after `stop` or idle shutdown).
+    #[command(after_help = "Examples:\n  provision start\n  provision start --user alice")]
+    Start {
+        /// User profile (default: the stack's user_profile_name).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Stop a user's JupyterLab app (its space and EBS volume stay; `up` leaves it stopped).
+    #[command(after_help = "Examples:\n  provision stop\n  provision stop --user alice")]
+    Stop {
+        /// User profile (default: the stack's user_profile_name).
+        #[arg(long)]
+        user: Option<String>,
     },
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision")]
@@ -230,6 +258,9 @@ impl ParamFlags {
             firewall_subnet_cidrs: self.firewall_subnet_cidrs.clone(),
             nat_subnet_cidrs: self.nat_subnet_cidrs.clone(),
             sagemaker_subnet_cidrs: self.sagemaker_subnet_cidrs.clone(),
+            idle_timeout_minutes: self.idle_timeout_minutes,
+            space_storage_gib: self.space_storage_gib,
+            app_instance_type: self.app_instance_type.clone(),
         }
     }
 }
@@ -252,6 +283,9 @@ mod tests {
             "sagemaker-subnet-cidr",
             "allowed-domains",
             "availability-zone",
+            "idle-timeout-minutes",
+            "space-storage-gib",
+            "app-instance-type",
         ] {
             let arg = cmd.get_arguments().chain(up.get_arguments()).find(|a| a.get_long() == Some(name)).unwrap();
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();

@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 
+mod app;
 pub mod args;
 mod connect;
 mod down;
@@ -59,9 +60,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             plan::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, json).await
         }
         Command::Status { json } => status::status(connect(g, Access::Read, DownOptions::default()).await?, json).await,
-        Command::StudioUrl { ref user, expires } => {
+        Command::StudioUrl { ref user, space, expires } => {
             let ctx = connect(g, Access::Read, DownOptions::default()).await?;
-            studio_url::studio_url(ctx, user.clone(), expires).await
+            studio_url::studio_url(ctx, user.clone(), space, expires).await
+        }
+        Command::Start { ref user } => {
+            app::start(connect(g, Access::Write, DownOptions::default()).await?, user.clone()).await
+        }
+        Command::Stop { ref user } => {
+            app::stop(connect(g, Access::Write, DownOptions::default()).await?, user.clone()).await
         }
         Command::Completions { shell } => {
             clap_complete::generate(

@@ -27,7 +27,20 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
         ("SageMakerS3bucketModels", id(StepId::BUCKET_MODELS)),
         ("SageMakerStudioDomainId", id(StepId::DOMAIN)),
         ("UserProfileName", user),
+        // Today's Studio: the primary user's private JupyterLab space ("{domain}/{space}").
+        ("SpaceName", id(StepId::SPACE).and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()))),
     ];
+    // Several users: every user's space, primary first.
+    let mut spaces: Vec<(&String, String)> = doc
+        .steps
+        .iter()
+        .filter(|(k, _)| StepId::recorded(k.as_str()).is_zone_of(&StepId::SPACE))
+        .filter_map(|(k, r)| r.id.as_ref().and_then(|id| id.split_once('/')).map(|(_, name)| (k, name.to_string())))
+        .collect();
+    spaces.sort_by_key(|(k, _)| (k.as_str() != StepId::SPACE.as_str(), k.to_string()));
+    if spaces.len() > 1 {
+        values.push(("SpaceNames", Some(spaces.into_iter().map(|(_, n)| n).collect::<Vec<_>>().join(","))));
+    }
     // A stack across several zones also lists every zone's SageMaker subnet.
     let mut zones: Vec<(&String, String)> = doc
         .steps

@@ -49,6 +49,7 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
                             line(step, "recreate", Some(id), "no longer exists (deleted out of band?)".into())
                         }
                         Ok(Health::Failed(why)) => line(step, "replace", Some(id), why),
+                        Ok(Health::Stopped(why)) => line(step, "exists", Some(id), why),
                         Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
                     }
                 }

@@ -1,5 +1,5 @@
 //! `provision status`: every recorded resource against what exists now
-//! (present, missing, changed, retained), with the drift of the properties
+//! (present, missing, changed, retained, stopped), with the drift of the properties
 //! that are cheap to read. Read-only.
 
 use std::sync::Arc;
@@ -12,7 +12,8 @@ use crate::graph;
 use crate::kinds::{Ctx, Health};
 use crate::state::Status;
 
-/// Every recorded resource: present, missing, changed (drift), retained.
+/// Every recorded resource: present, missing, changed (drift), retained,
+/// stopped (an app its user stopped: not a difference, exit 0).
 pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
     let doc = ctx.state.doc();
@@ -29,6 +30,7 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         let l = match health {
             Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
             Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
+            Ok(Health::Stopped(why)) => line(step, "stopped", Some(id), why),
             Ok(Health::Missing) => {
                 // A route or association that points elsewhere is drift, not absence.
                 match step.kind.drift(&ctx, &step.id, &id).await {
@@ -48,7 +50,8 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         lines.push(l);
     }
     print_lines(&lines, json)?;
-    let bad: Vec<&Line> = lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained")).collect();
+    let bad: Vec<&Line> =
+        lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped")).collect();
     if !json {
         println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
     }

@@ -53,6 +53,12 @@ pub struct RawParams {
     pub firewall_subnet_cidrs: Option<Vec<String>>,
     pub nat_subnet_cidrs: Option<Vec<String>>,
     pub sagemaker_subnet_cidrs: Option<Vec<String>>,
+    /// Minutes of idleness after which SageMaker shuts a JupyterLab app down.
+    pub idle_timeout_minutes: Option<i64>,
+    /// EBS volume of each user's private space, GiB.
+    pub space_storage_gib: Option<i64>,
+    /// Instance type of each user's JupyterLab app.
+    pub app_instance_type: Option<String>,
 }
 
 impl RawParams {
@@ -103,6 +109,9 @@ impl RawParams {
             firewall_subnet_cidrs: over.firewall_subnet_cidrs.or(self.firewall_subnet_cidrs),
             nat_subnet_cidrs: over.nat_subnet_cidrs.or(self.nat_subnet_cidrs),
             sagemaker_subnet_cidrs: over.sagemaker_subnet_cidrs.or(self.sagemaker_subnet_cidrs),
+            idle_timeout_minutes: over.idle_timeout_minutes.or(self.idle_timeout_minutes),
+            space_storage_gib: over.space_storage_gib.or(self.space_storage_gib),
+            app_instance_type: over.app_instance_type.or(self.app_instance_type),
         }
     }
 }
@@ -125,6 +134,12 @@ pub struct Settings {
     /// Every zone with its three subnets; `zones[0]` is `availability_zone`
     /// with the single-zone CIDRs above.
     pub zones: Vec<Zone>,
+    /// JupyterLab idle shutdown (`JupyterLabAppSettings.AppLifecycleManagement.IdleSettings`).
+    pub idle_timeout_minutes: i32,
+    /// Each private space's EBS volume (`EbsStorageSettings.EbsVolumeSizeInGb`).
+    pub space_storage_gib: i32,
+    /// Each JupyterLab app's `ResourceSpec.InstanceType`.
+    pub app_instance_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +181,12 @@ impl std::error::Error for InvalidInput {}
 
 pub const DEFAULT_PROJECT: &str = "sagemaker-studio-anfw";
 
-/// User profiles one stack may carry (each adds a profile and an app).
+/// Defaults of today's Studio (spec: SageMaker Studio).
+pub const DEFAULT_IDLE_TIMEOUT_MINUTES: i64 = 60;
+pub const DEFAULT_SPACE_STORAGE_GIB: i64 = 5;
+pub const DEFAULT_APP_INSTANCE_TYPE: &str = "ml.t3.medium";
+
+/// User profiles one stack may carry (each adds a profile, a space and an app).
 pub const MAX_USERS: usize = 100;
 
 mod layers;
@@ -187,6 +207,12 @@ impl Settings {
 
     pub fn role_name(&self) -> String {
         format!("{}-{}-sagemaker-execution-role", self.project, self.region)
+    }
+
+    /// A user's private space: `{user}-space` (the 57-character limit on
+    /// user names keeps it within SageMaker's 63).
+    pub fn space_name(user: &str) -> String {
+        format!("{user}-space")
     }
 
     pub fn policy_name(&self) -> String {
@@ -216,6 +242,9 @@ impl Settings {
             put("nat_subnet_cidrs", list(|z| z.nat.to_string()));
             put("sagemaker_subnet_cidrs", list(|z| z.sagemaker.to_string()));
         }
+        put("idle_timeout_minutes", self.idle_timeout_minutes.into());
+        put("space_storage_gib", self.space_storage_gib.into());
+        put("app_instance_type", self.app_instance_type.clone().into());
         if self.users.len() > 1 {
             put("users", self.users.clone().into());
         } else {

@@ -64,6 +64,13 @@ impl Settings {
         let mut seen = std::collections::BTreeSet::new();
         for u in &users {
             check_sagemaker_name(users_param, u, &mut errs);
+            if u.len() > MAX_USER_NAME {
+                errs.push(format!(
+                    "{users_param}: '{u}' is {} characters; at most {MAX_USER_NAME}, so that its space '{}' fits SageMaker's 63",
+                    u.len(),
+                    Settings::space_name(u)
+                ));
+            }
             if !seen.insert(u.as_str()) {
                 errs.push(format!("users: '{u}' appears twice"));
             }
@@ -175,6 +182,20 @@ impl Settings {
             raw.allowed_domains.unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
         errs.extend(domain_errors("allowed_domains", &allowed_domains));
 
+        // Ranges of the SageMaker API reference: IdleSettings.IdleTimeoutInMinutes
+        // 60..525600; EbsStorageSettings.EbsVolumeSizeInGb 5..16384.
+        let idle_timeout_minutes = in_range(
+            "idle_timeout_minutes",
+            raw.idle_timeout_minutes,
+            DEFAULT_IDLE_TIMEOUT_MINUTES,
+            60..=525_600,
+            &mut errs,
+        );
+        let space_storage_gib =
+            in_range("space_storage_gib", raw.space_storage_gib, DEFAULT_SPACE_STORAGE_GIB, 5..=16_384, &mut errs);
+        let app_instance_type = raw.app_instance_type.unwrap_or_else(|| DEFAULT_APP_INSTANCE_TYPE.to_string());
+        check_instance_type(&app_instance_type, &mut errs);
+
         if !errs.is_empty() {
             return Err(InvalidInput(errs));
         }
@@ -201,6 +222,9 @@ impl Settings {
             availability_zone,
             users,
             zones,
+            idle_timeout_minutes,
+            space_storage_gib,
+            app_instance_type,
         })
     }
 }
@@ -263,6 +287,35 @@ fn check_sagemaker_name(param: &str, name: &str, errs: &mut Vec<String>) {
         && alnum <= 63;
     if !ok {
         errs.push(format!("{param}: '{name}' does not match SageMaker's name rule [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"));
+    }
+}
+
+/// Longest user profile name: its space `{user}-space` must fit SageMaker's 63.
+const MAX_USER_NAME: usize = 57;
+
+fn in_range(
+    param: &str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+    errs: &mut Vec<String>,
+) -> i32 {
+    let v = value.unwrap_or(default);
+    if !range.contains(&v) {
+        errs.push(format!("{param}: {v} is outside {}..={} (SageMaker's range)", range.start(), range.end()));
+        return default as i32;
+    }
+    v as i32
+}
+
+/// An instance type SageMaker's `AppInstanceType` lists (botocore's
+/// sagemaker service model, the enum the SDK carries), `ml.` ones only.
+fn check_instance_type(t: &str, errs: &mut Vec<String>) {
+    use aws_sdk_sagemaker::types::AppInstanceType;
+    if !t.starts_with("ml.") || !AppInstanceType::values().contains(&t) {
+        errs.push(format!(
+            "app_instance_type: '{t}' is not a SageMaker app instance type (e.g. ml.t3.medium, ml.m5.large, ml.g5.xlarge)"
+        ));
     }
 }
 

@@ -1,60 +1,154 @@
-//! SageMaker apps (`sm.app`, `sm.app.{user}`): each user's JupyterServer
-//! app `default` (id `{domain}/{profile}/JupyterServer/default`). It needs
-//! its user profile and the network paths Studio uses (the SageMaker
-//! subnet's default route and the Studio endpoints).
+//! SageMaker apps (`sm.app`, `sm.app.{user}`): the JupyterLab app
+//! `default` in each user's private space (id
+//! `{domain}/{space}/JupyterLab/default`), on `app_instance_type`. It needs
+//! its space and the network paths Studio uses (the SageMaker subnet's
+//! default route and the Studio endpoints).
+//!
+//! The app is runtime, not infrastructure: `up` creates it with the space,
+//! and afterwards it is the user's to stop (`provision stop`, Studio's
+//! "Stop", idle shutdown) and start (`provision start`). An app gone that
+//! way is `Health::Stopped`: reported, never recreated by `up`. One that
+//! failed is replaced.
+//!
+//! What Studio Classic apps share with it (the describe and delete calls,
+//! with their AWS quirks) is here too, for `classic_app.rs`.
 
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
-use aws_sdk_sagemaker::types::{AppStatus, AppType};
+use aws_sdk_sagemaker::types::{AppInstanceType, AppStatus, AppType, ResourceSpec};
 
 use super::domain::sm_tags;
-use super::{Ctx, Health, Kind, accepted};
-use crate::error::{aws, is_not_found};
+use super::{Ctx, Health, Kind};
+use crate::config::Settings;
+use crate::error::{aws, code, is_not_found};
+use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
-use crate::wait::{Poll, until};
+use crate::wait::{Poll, Unseen, retry_while, until};
 
-pub const APP_TYPE: AppType = AppType::JupyterServer;
+pub const APP_TYPE: AppType = AppType::JupyterLab;
 pub const APP_NAME: &str = "default";
 
 #[derive(Debug)]
 pub struct App {
-    pub user_step: StepId,
-    /// The profile name.
+    pub space_step: StepId,
+    /// The owner's profile name (the space is `{user}-space`).
     pub user: String,
-    /// Reached through the user profile.
+    /// Reached through the space.
     pub domain: StepId,
     /// Ordering only: the route and endpoints Studio's traffic takes.
     pub network: Vec<StepId>,
 }
 
-fn split_app(id: &str) -> Result<(&str, &str)> {
-    let mut parts = id.splitn(4, '/');
-    match (parts.next(), parts.next()) {
-        (Some(d), Some(u)) => Ok((d, u)),
-        _ => Err(anyhow!("malformed app id '{id}' (want domain/profile/type/name)")),
+/// Whose app: a space's (today's Studio) or a user profile's (Studio Classic).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Owner<'a> {
+    Space(&'a str),
+    Profile(&'a str),
+}
+
+/// An app's id parts: domain, owner (space or profile), app type, app name.
+pub(super) struct AppId<'a> {
+    pub domain: &'a str,
+    pub owner: &'a str,
+    pub app_type: AppType,
+    pub name: &'a str,
+}
+
+impl<'a> AppId<'a> {
+    pub fn parse(id: &'a str) -> Result<AppId<'a>> {
+        let parts: Vec<&str> = id.splitn(4, '/').collect();
+        match parts[..] {
+            [domain, owner, t, name] => Ok(AppId { domain, owner, app_type: AppType::from(t), name }),
+            _ => Err(anyhow!("malformed app id '{id}' (want domain/owner/type/name)")),
+        }
+    }
+
+    /// Studio Classic apps belong to a profile; today's to a space.
+    pub fn owner(&self) -> Owner<'a> {
+        match self.app_type {
+            AppType::JupyterServer | AppType::KernelGateway => Owner::Profile(self.owner),
+            _ => Owner::Space(self.owner),
+        }
     }
 }
 
-fn app_id(domain: &str, user: &str) -> String {
-    format!("{domain}/{user}/{}/{APP_NAME}", APP_TYPE.as_str())
+pub(super) fn app_id(domain: &str, owner: &str, app_type: &AppType) -> String {
+    format!("{domain}/{owner}/{}/{APP_NAME}", app_type.as_str())
 }
 
-async fn app_status(ctx: &Ctx, domain: &str, user: &str) -> Result<Option<(AppStatus, String)>> {
-    let r = ctx
-        .aws
-        .sagemaker
-        .describe_app()
-        .domain_id(domain)
-        .user_profile_name(user)
-        .app_type(APP_TYPE)
-        .app_name(APP_NAME)
-        .send()
-        .await
-        .map_err(aws);
-    match r {
+/// Status and failure reason of an app; `None` when SageMaker does not know it.
+pub(super) async fn app_status(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<(AppStatus, String)>> {
+    let mut req = ctx.aws.sagemaker.describe_app().domain_id(a.domain).app_type(a.app_type.clone()).app_name(a.name);
+    req = match a.owner() {
+        Owner::Space(s) => req.space_name(s),
+        Owner::Profile(p) => req.user_profile_name(p),
+    };
+    match req.send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
-        Ok(a) => Ok(a.status().map(|s| (s.clone(), a.failure_reason().unwrap_or_default().to_string()))),
+        Ok(r) => Ok(r.status().map(|s| (s.clone(), r.failure_reason().unwrap_or_default().to_string()))),
+    }
+}
+
+/// DeleteApp of an app AWS already removed: SageMaker deletes a failed app
+/// on its own and then answers ValidationException "... previously failed
+/// and was automatically deleted" (terraform-provider-aws
+/// internal/service/sagemaker/app.go treats it, and "has already been
+/// deleted", as gone).
+pub(super) fn is_already_deleted(e: &anyhow::Error) -> bool {
+    code(e) == Some("ValidationException") && {
+        let s = format!("{e:#}");
+        s.contains("previously failed and was automatically deleted") || s.contains("has already been deleted")
+    }
+}
+
+/// Deletes an app and waits until it is Deleted (or gone); already gone
+/// (deleted, failed and removed by AWS) is success.
+pub(super) async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
+    let a = AppId::parse(id)?;
+    match app_status(ctx, &a).await? {
+        None | Some((AppStatus::Deleted, _)) => return Ok(()),
+        Some((AppStatus::Deleting, _)) => {}
+        Some(_) => {
+            let mut req =
+                ctx.aws.sagemaker.delete_app().domain_id(a.domain).app_type(a.app_type.clone()).app_name(a.name);
+            req = match a.owner() {
+                Owner::Space(s) => req.space_name(s),
+                Owner::Profile(p) => req.user_profile_name(p),
+            };
+            match req.send().await.map_err(aws) {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) || is_already_deleted(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    until("app deleted", Poll::expect(90, 20 * 60), || async {
+        Ok(match app_status(ctx, &a).await? {
+            None | Some((AppStatus::Deleted | AppStatus::Failed, _)) => Some(()),
+            _ => None,
+        })
+    })
+    .await
+}
+
+/// What a recorded app's status means: running, stopped (gone by the
+/// user's choice or idle shutdown), or failed (AWS keeps a failed app's
+/// reason on the Deleted app it leaves).
+pub(super) fn app_health(st: Option<(AppStatus, String)>) -> Health {
+    match st {
+        Some((AppStatus::Failed, why)) => Health::Failed(why),
+        Some((AppStatus::Deleted, why)) if !why.is_empty() => Health::Failed(why),
+        None | Some((AppStatus::Deleted | AppStatus::Deleting, _)) => {
+            Health::Stopped("stopped (by its user or idle shutdown); `provision start` starts it".to_string())
+        }
+        Some(_) => Health::Present,
+    }
+}
+
+impl App {
+    fn space(&self) -> String {
+        Settings::space_name(&self.user)
     }
 }
 
@@ -65,7 +159,7 @@ impl Kind for App {
     }
 
     fn needs(&self) -> Vec<StepId> {
-        let mut n = vec![self.user_step.clone()];
+        let mut n = vec![self.space_step.clone()];
         n.extend(self.network.iter().cloned());
         n
     }
@@ -76,88 +170,75 @@ impl Kind for App {
 
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let domain = ctx.state.id(&self.domain)?;
-        Ok(match app_status(ctx, &domain, &self.user).await? {
-            Some((AppStatus::Pending | AppStatus::InService, _)) => Some(app_id(&domain, &self.user)),
+        let id = app_id(&domain, &self.space(), &APP_TYPE);
+        Ok(match app_status(ctx, &AppId::parse(&id)?).await? {
+            Some((AppStatus::Pending | AppStatus::InService, _)) => Some(id),
             _ => None,
         })
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
         let domain = ctx.state.id(&self.domain)?;
-        let user = self.user.as_str();
+        let space = self.space();
+        let id = app_id(&domain, &space, &APP_TYPE);
+        let a = AppId::parse(&id)?;
         // An app of the same name still being deleted blocks the name until Deleted.
         until("previous app deleted", Poll::expect(90, 20 * 60), || async {
-            Ok(match app_status(ctx, &domain, user).await? {
+            Ok(match app_status(ctx, &a).await? {
                 Some((AppStatus::Deleting, _)) => None,
                 _ => Some(()),
             })
         })
         .await?;
-        ctx.aws
-            .sagemaker
-            .create_app()
-            .domain_id(&domain)
-            .user_profile_name(user)
-            .app_type(APP_TYPE)
-            .app_name(APP_NAME)
-            .set_tags(Some(sm_tags(ctx, me, &[])))
-            .send()
-            .await
-            .map_err(aws)?;
-        Ok(app_id(&domain, user))
+        let spec =
+            ResourceSpec::builder().instance_type(AppInstanceType::from(ctx.s.app_instance_type.as_str())).build();
+        // The space runs with the domain's default execution role, which
+        // SageMaker may not be able to assume yet when it is new.
+        retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
+            ctx.aws
+                .sagemaker
+                .create_app()
+                .domain_id(&domain)
+                .space_name(&space)
+                .app_type(APP_TYPE)
+                .app_name(APP_NAME)
+                .resource_spec(spec.clone())
+                .set_tags(Some(sm_tags(ctx, me, &[])))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
+        Ok(id)
     }
 
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
-        let (domain, user) = split_app(id)?;
+        let a = AppId::parse(id)?;
+        let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("app InService", Poll::expect(120, 20 * 60), || async {
-            let st = app_status(ctx, domain, user).await?;
+            let st = app_status(ctx, &a).await?;
             crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
             match st {
                 Some((AppStatus::InService, _)) => Ok(Some(())),
                 Some((AppStatus::Pending, _)) => Ok(None),
-                Some((s, why)) => bail!("app {id} is {}: {why}", s.as_str()),
-                None => bail!("app {id} no longer exists"),
+                None => unseen.absent(format!("app {id} does not exist")),
+                Some((s, why)) => {
+                    bail!("app {id} is {}{}; `provision up` creates it again", s.as_str(), reason(&why))
+                }
             }
         })
         .await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        let (domain, user) = split_app(id)?;
-        Ok(match app_status(ctx, domain, user).await? {
-            None | Some((AppStatus::Deleted | AppStatus::Deleting, _)) => Health::Missing,
-            Some((AppStatus::Failed, why)) => Health::Failed(why),
-            Some(_) => Health::Present,
-        })
+        Ok(app_health(app_status(ctx, &AppId::parse(id)?).await?))
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let (domain, user) = split_app(id)?;
-        match app_status(ctx, domain, user).await? {
-            None | Some((AppStatus::Deleted, _)) => return Ok(()),
-            Some((AppStatus::Deleting, _)) => {}
-            Some(_) => {
-                let r = ctx
-                    .aws
-                    .sagemaker
-                    .delete_app()
-                    .domain_id(domain)
-                    .user_profile_name(user)
-                    .app_type(APP_TYPE)
-                    .app_name(APP_NAME)
-                    .send()
-                    .await;
-                if !accepted(r.map_err(aws))? {
-                    return Ok(());
-                }
-            }
-        }
-        until("app deleted", Poll::expect(90, 20 * 60), || async {
-            Ok(match app_status(ctx, domain, user).await? {
-                None | Some((AppStatus::Deleted | AppStatus::Failed, _)) => Some(()),
-                _ => None,
-            })
-        })
-        .await
+        delete_app(ctx, id).await
     }
+}
+
+fn reason(why: &str) -> String {
+    if why.is_empty() { String::new() } else { format!(": {why}") }
 }

@@ -1,21 +1,25 @@
 //! The SageMaker Studio domain (`sm.domain`, id = domain id): IAM auth,
-//! VpcOnly in every zone's SageMaker subnet, default user settings with the
-//! execution role and `sg.sagemaker`. When it is ready, what SageMaker made
+//! VpcOnly in every zone's SageMaker subnet, default user settings for
+//! today's Studio (the web portal, JupyterLab idle shutdown) with the
+//! execution role and `sg.sagemaker`, and the same role and group as the
+//! default space settings. When it is ready, what SageMaker made
 //! on its own (the EFS, its mount targets, the NFS security groups) is
 //! recorded in the state too, so teardown finds it after the domain is gone.
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, UserSettings,
+    AppLifecycleManagement, AppNetworkAccessType, AuthMode, DefaultEbsStorageSettings, DefaultSpaceSettings,
+    DefaultSpaceStorageSettings, DomainStatus, IdleSettings, JupyterLabAppSettings, LifecycleManagement,
+    RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
 };
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind, TAG_STACK, accepted, members_drift, missing_members};
 use crate::error::{aws, has_code, is_not_found};
-use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
+use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
 use crate::step_id::StepId;
-use crate::wait::{Poll, retry_while, until};
+use crate::wait::{Poll, Unseen, retry_while, until};
 
 #[derive(Debug)]
 pub struct Domain {
@@ -39,9 +43,64 @@ pub(super) fn user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<Use
     Ok(UserSettings::builder().execution_role(ctx.state.id(role)?).security_groups(ctx.state.id(sg)?).build())
 }
 
+/// Where today's Studio lands: the web portal's home (`DefaultLandingUri`
+/// `studio::`; `app:JupyterServer:` would be Studio Classic). SageMaker API
+/// reference, UserSettings.
+pub const LANDING_URI: &str = "studio::";
+
+/// The largest space volume the domain allows when the stack's own size is
+/// smaller (the API's `MaximumEbsVolumeSizeInGb`; Studio's console default).
+const MAX_SPACE_GIB: i32 = 100;
+
+/// The domain's defaults for today's Studio (SageMaker API reference,
+/// CreateDomain `DefaultUserSettings`: `StudioWebPortal` ENABLED,
+/// `DefaultLandingUri`, `JupyterLabAppSettings.AppLifecycleManagement.IdleSettings`
+/// {LifecycleManagement ENABLED, IdleTimeoutInMinutes 60..525600},
+/// `SpaceStorageSettings.DefaultEbsStorageSettings`; aws-sdk-sagemaker
+/// `types::UserSettings`): the profile settings plus these.
+pub(super) fn default_user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<UserSettings> {
+    let idle = IdleSettings::builder()
+        .lifecycle_management(LifecycleManagement::Enabled)
+        .idle_timeout_in_minutes(ctx.s.idle_timeout_minutes)
+        .build();
+    let gib = ctx.s.space_storage_gib;
+    let storage = DefaultSpaceStorageSettings::builder()
+        .default_ebs_storage_settings(
+            DefaultEbsStorageSettings::builder()
+                .default_ebs_volume_size_in_gb(gib)
+                .maximum_ebs_volume_size_in_gb(gib.max(MAX_SPACE_GIB))
+                .build(),
+        )
+        .build();
+    Ok(UserSettings::builder()
+        .execution_role(ctx.state.id(role)?)
+        .security_groups(ctx.state.id(sg)?)
+        .studio_web_portal(StudioWebPortal::Enabled)
+        .default_landing_uri(LANDING_URI)
+        .jupyter_lab_app_settings(
+            JupyterLabAppSettings::builder()
+                .app_lifecycle_management(AppLifecycleManagement::builder().idle_settings(idle).build())
+                .build(),
+        )
+        .space_storage_settings(storage)
+        .build())
+}
+
+/// The spaces' defaults (CreateDomain `DefaultSpaceSettings`): the same
+/// execution role and security group.
+fn default_space_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<DefaultSpaceSettings> {
+    Ok(DefaultSpaceSettings::builder().execution_role(ctx.state.id(role)?).security_groups(ctx.state.id(sg)?).build())
+}
+
 async fn wait_in_service(ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+    // terraform-provider-aws WaitDomainInService: not found is a pending
+    // state right after CreateDomain (eventual consistency).
+    let unseen = Unseen::new(CONSISTENCY_BOUND);
     let d = until("domain InService", Poll::expect(120, 30 * 60), || async {
-        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        let d = match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => return unseen.absent(format!("domain {id} does not exist")),
+            r => r?,
+        };
         crate::progress::observed(d.status().map(|s| s.as_str()).unwrap_or("unknown"));
         match d.status() {
             Some(DomainStatus::InService) => Ok(Some(d)),
@@ -113,7 +172,8 @@ impl Kind for Domain {
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
         let (vpc, subnets) = (ctx.state.id(&self.vpc)?, ctx.ids(&self.subnets)?);
-        let settings = user_settings(ctx, &self.role, &self.sg)?;
+        let settings = default_user_settings(ctx, &self.role, &self.sg)?;
+        let space_settings = default_space_settings(ctx, &self.role, &self.sg)?;
         let project = ctx.s.project.clone();
         // A role created seconds ago may not yet be assumable by SageMaker.
         let out = retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
@@ -126,6 +186,7 @@ impl Kind for Domain {
                 .vpc_id(&vpc)
                 .set_subnet_ids(Some(subnets.clone()))
                 .default_user_settings(settings.clone())
+                .default_space_settings(space_settings.clone())
                 .set_tags(Some(sm_tags(ctx, me, &[("ProjectName", &project)])))
                 .send()
                 .await
@@ -195,7 +256,9 @@ impl Kind for Domain {
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
         let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
-        Ok(members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids())))
+        let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids()));
+        out.extend(studio_drift(ctx, &d, &self.role));
+        Ok(out)
     }
 
     fn restores_drift(&self) -> bool {
@@ -203,24 +266,64 @@ impl Kind for Domain {
     }
 
     /// Adds the SageMaker subnets of zones added to a live stack
-    /// (UpdateDomain can add subnets; it cannot remove them), then waits.
+    /// (UpdateDomain can add subnets; it cannot remove them) and puts back
+    /// today's Studio defaults (a domain made by an earlier version, for
+    /// Studio Classic, gets the web portal and the spaces' defaults), then waits.
     async fn restore(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
         let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
         let missing = missing_members(ctx, &self.subnets, d.subnet_ids());
-        if missing.is_empty() {
+        let studio = studio_drift(ctx, &d, &self.role);
+        if missing.is_empty() && studio.is_empty() {
             return Ok(());
         }
-        let mut all = d.subnet_ids().to_vec();
-        all.extend(missing);
-        ctx.aws
-            .sagemaker
-            .update_domain()
-            .domain_id(id)
-            .set_subnet_ids(Some(all))
-            .send()
-            .await
-            .map_err(aws)
-            .with_context(|| format!("adding subnets to domain {id}"))?;
+        let mut update = ctx.aws.sagemaker.update_domain().domain_id(id);
+        if !missing.is_empty() {
+            let mut all = d.subnet_ids().to_vec();
+            all.extend(missing);
+            update = update.set_subnet_ids(Some(all));
+        }
+        if !studio.is_empty() {
+            update = update
+                .default_user_settings(default_user_settings(ctx, &self.role, &self.sg)?)
+                .default_space_settings(default_space_settings(ctx, &self.role, &self.sg)?);
+        }
+        update.send().await.map_err(aws).with_context(|| format!("updating domain {id}"))?;
         wait_in_service(ctx, me, id).await
     }
+}
+
+/// How the domain's defaults differ from today's Studio as the stack sets it.
+fn studio_drift(
+    ctx: &Ctx,
+    d: &aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput,
+    role: &StepId,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let u = d.default_user_settings();
+    let portal = u.and_then(|u| u.studio_web_portal()).map(|p| p.as_str()).unwrap_or("unset");
+    if portal != StudioWebPortal::Enabled.as_str() {
+        out.push(format!("StudioWebPortal is {portal}, not ENABLED"));
+    }
+    let landing = u.and_then(|u| u.default_landing_uri()).unwrap_or("unset");
+    if landing != LANDING_URI {
+        out.push(format!("DefaultLandingUri is {landing}, not {LANDING_URI}"));
+    }
+    let idle = u
+        .and_then(|u| u.jupyter_lab_app_settings())
+        .and_then(|j| j.app_lifecycle_management())
+        .and_then(|a| a.idle_settings());
+    let on = idle.and_then(|i| i.lifecycle_management()) == Some(&LifecycleManagement::Enabled);
+    let minutes = idle.and_then(|i| i.idle_timeout_in_minutes());
+    if !on || minutes != Some(ctx.s.idle_timeout_minutes) {
+        out.push(format!(
+            "JupyterLab idle shutdown is {}, not on after {} minutes",
+            if on { format!("on after {} minutes", minutes.unwrap_or_default()) } else { "off".to_string() },
+            ctx.s.idle_timeout_minutes
+        ));
+    }
+    let role = ctx.state.id(role).unwrap_or_default();
+    if d.default_space_settings().and_then(|s| s.execution_role()) != Some(role.as_str()) {
+        out.push("the default space settings lack the execution role".to_string());
+    }
+    out
 }

@@ -126,8 +126,17 @@ impl Kind for Firewall {
     /// READY, and the endpoint of every zone's AZ READY; records each
     /// endpoint id as `endpoint.{az}`.
     async fn settle(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        // Not found right after CreateFirewall is pending (eventual
+        // consistency; terraform-provider-aws waitFirewallCreated's finder
+        // treats ResourceNotFoundException as not yet there).
+        let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
         let endpoints = until("firewall READY with its endpoints", Poll::expect(330, 30 * 60), || async {
-            let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+            let out = match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
+                Err(e) if crate::error::is_not_found(&e) => {
+                    return unseen.absent(format!("firewall {arn} does not exist"));
+                }
+                r => r?,
+            };
             let Some(status) = out.firewall_status else {
                 return Ok(None);
             };

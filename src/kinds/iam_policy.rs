@@ -103,6 +103,37 @@ pub fn execution_policy(ctx: &Ctx) -> serde_json::Value {
                 "Action": "sagemaker:CreateApp",
                 "Resource": "*"
             },
+            // Today's Studio (SageMaker developer guide, "Amazon SageMaker
+            // Studio spaces", its permissions for private spaces): a user
+            // manages the spaces they own and the apps in them, opens the
+            // portal, and tags what they create (AddTags only as part of a
+            // create, `sagemaker:TaggingAction`).
+            {
+                "Sid": "StudioOwnSpaces",
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
+                "Resource": format!("arn:aws:sagemaker:{region}:{account}:space/*"),
+                "Condition": {"ArnLike": {"sagemaker:OwnerUserProfileArn": format!("arn:aws:sagemaker:{region}:{account}:user-profile/${{sagemaker:DomainId}}/${{sagemaker:UserProfileName}}")}}
+            },
+            {
+                "Sid": "StudioSpaceApps",
+                "Effect": "Allow",
+                "Action": ["sagemaker:DeleteApp"],
+                "Resource": format!("arn:aws:sagemaker:{region}:{account}:app/*")
+            },
+            {
+                "Sid": "StudioPortal",
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreatePresignedDomainUrl"],
+                "Resource": format!("arn:aws:sagemaker:{region}:{account}:user-profile/*/*")
+            },
+            {
+                "Sid": "StudioTagOnCreate",
+                "Effect": "Allow",
+                "Action": ["sagemaker:AddTags"],
+                "Resource": format!("arn:aws:sagemaker:{region}:{account}:*"),
+                "Condition": {"Null": {"sagemaker:TaggingAction": "false"}}
+            },
             {
                 "Sid": "Ec2InVpc",
                 "Effect": "Allow",

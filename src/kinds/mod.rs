@@ -39,6 +39,7 @@ use crate::state::State;
 use crate::step_id::StepId;
 
 pub mod app;
+pub mod classic_app;
 pub mod domain;
 pub mod efs_file_system;
 pub mod efs_mount_targets;
@@ -59,6 +60,7 @@ pub mod route_table_association;
 pub mod rule_group;
 pub mod s3_bucket;
 pub mod security_group;
+pub mod space;
 pub mod subnet;
 pub mod user_profile;
 pub mod vpc;
@@ -147,6 +149,9 @@ pub enum Health {
     Missing,
     /// Exists in a failed state: delete and create again.
     Failed(String),
+    /// Runtime gone by its user's choice (an app stopped, or shut down
+    /// when idle): reported, never recreated by `up`.
+    Stopped(String),
 }
 
 impl Health {

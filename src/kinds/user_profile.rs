@@ -8,8 +8,9 @@ use aws_sdk_sagemaker::types::UserProfileStatus;
 use super::domain::{sm_tags, user_settings};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted};
 use crate::error::{aws, has_code, is_not_found};
+use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
-use crate::wait::{Poll, retry_while, until};
+use crate::wait::{Poll, Unseen, retry_while, until};
 
 #[derive(Debug)]
 pub struct UserProfile {
@@ -51,31 +52,35 @@ impl Kind for UserProfile {
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
         let domain = ctx.state.id(&self.domain)?;
-        ctx.aws
-            .sagemaker
-            .create_user_profile()
-            .domain_id(&domain)
-            .user_profile_name(&self.name)
-            .user_settings(user_settings(ctx, &self.role, &self.sg)?)
-            .set_tags(Some(sm_tags(ctx, me, &[])))
-            .send()
-            .await
-            .map_err(aws)?;
+        let settings = user_settings(ctx, &self.role, &self.sg)?;
+        // A role created seconds ago may not yet be assumable by SageMaker.
+        retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
+            ctx.aws
+                .sagemaker
+                .create_user_profile()
+                .domain_id(&domain)
+                .user_profile_name(&self.name)
+                .user_settings(settings.clone())
+                .set_tags(Some(sm_tags(ctx, me, &[])))
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
         Ok(format!("{domain}/{}", self.name))
     }
 
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
         let (domain, name) = split_user(id)?;
+        // Not found right after CreateUserProfile is pending (terraform-provider-aws
+        // WaitUserProfileInService treats the not-found of its finder as pending).
+        let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("user profile InService", Poll::expect(20, 15 * 60), || async {
-            let u = ctx
-                .aws
-                .sagemaker
-                .describe_user_profile()
-                .domain_id(domain)
-                .user_profile_name(name)
-                .send()
-                .await
-                .map_err(aws)?;
+            let r = ctx.aws.sagemaker.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
+            let u = match r.map_err(aws) {
+                Err(e) if is_not_found(&e) => return unseen.absent(format!("user profile {name} does not exist")),
+                r => r?,
+            };
             match u.status() {
                 Some(UserProfileStatus::InService) => Ok(Some(())),
                 Some(

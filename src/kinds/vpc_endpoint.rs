@@ -113,6 +113,10 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
 }
 
 async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+    // An id CreateVpcEndpoint just returned may not be describable yet
+    // (EC2 eventual consistency; terraform-provider-aws
+    // waitVPCEndpointAvailable retries InvalidVpcEndpointId.NotFound).
+    let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
     until("VPC endpoint available", Poll::expect(90, 15 * 60), || async {
         let st = state(ctx, id).await?;
         crate::progress::observed(st.as_deref().unwrap_or("absent"));
@@ -121,7 +125,7 @@ async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
             Some(s @ ("failed" | "rejected" | "deleted" | "deleting" | "expired")) => {
                 bail!("VPC endpoint {id} is {s}")
             }
-            None => bail!("VPC endpoint {id} no longer exists"),
+            None => unseen.absent(format!("VPC endpoint {id} does not exist")),
             _ => Ok(None),
         }
     })

@@ -248,11 +248,15 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     for u in sm.list_user_profiles().send().await.unwrap().user_profiles() {
         out.insert(format!("user-profile {}", u.user_profile_name().unwrap_or_default()));
     }
+    for s in sm.list_spaces().send().await.unwrap().spaces() {
+        out.insert(format!("space {}", s.space_name().unwrap_or_default()));
+    }
     for a in sm.list_apps().send().await.unwrap().apps() {
         if a.status().map(|s| s.as_str()) != Some("Deleted") {
             out.insert(format!(
-                "app {}/{}",
-                a.user_profile_name().unwrap_or_default(),
+                "app {}/{}/{}",
+                a.space_name().or(a.user_profile_name()).unwrap_or_default(),
+                a.app_type().map(|t| t.as_str()).unwrap_or_default(),
                 a.app_name().unwrap_or_default()
             ));
         }
@@ -268,14 +272,14 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     out
 }
 
-/// Status of the JupyterServer app `default` of a user profile.
+/// Status of the JupyterLab app `default` in a user's space `{user}-space`.
 pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<String> {
     let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
     let a = sm
         .describe_app()
         .domain_id(domain)
-        .user_profile_name(user)
-        .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+        .space_name(format!("{user}-space"))
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
         .app_name("default")
         .send()
         .await

@@ -1,0 +1,186 @@
+//! SageMaker spaces (`sm.space`, `sm.space.{user}`; id `{domain}/{space}`):
+//! each user's private JupyterLab space `{user}-space` of today's Studio,
+//! owned by the user profile, with its EBS volume. The space is
+//! infrastructure (its volume holds the user's work); the app running in
+//! it is not (`app.rs`).
+//!
+//! SageMaker API reference, CreateSpace: `SpaceSharingSettings.SharingType`
+//! Private requires `OwnershipSettings.OwnerUserProfileName`;
+//! `SpaceSettings.AppType` JupyterLab; `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`.
+//! Statuses (DescribeSpace): Pending, InService, Updating, Deleting,
+//! Failed, Update_Failed, Delete_Failed.
+
+use anyhow::{Result, anyhow, bail};
+use async_trait::async_trait;
+use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
+use aws_sdk_sagemaker::types::{
+    AppType, EbsStorageSettings, OwnershipSettings, SharingType, SpaceSettings, SpaceSharingSettings, SpaceStatus,
+    SpaceStorageSettings,
+};
+
+use super::domain::sm_tags;
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours};
+use crate::config::Settings;
+use crate::error::{aws, has_code, is_not_found};
+use crate::retry::CONSISTENCY_BOUND;
+use crate::step_id::StepId;
+use crate::wait::{Poll, Unseen, retry_while, until};
+
+#[derive(Debug)]
+pub struct Space {
+    pub user_step: StepId,
+    /// The owner's profile name.
+    pub user: String,
+    /// Reached through the user profile.
+    pub domain: StepId,
+}
+
+pub fn split_space(id: &str) -> Result<(&str, &str)> {
+    id.split_once('/').ok_or_else(|| anyhow!("malformed space id '{id}' (want domain/space)"))
+}
+
+async fn describe(ctx: &Ctx, domain: &str, name: &str) -> Result<Option<DescribeSpaceOutput>> {
+    match ctx.aws.sagemaker.describe_space().domain_id(domain).space_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
+impl Space {
+    fn name(&self) -> String {
+        Settings::space_name(&self.user)
+    }
+}
+
+#[async_trait]
+impl Kind for Space {
+    fn name(&self) -> &'static str {
+        "SageMaker space"
+    }
+
+    fn needs(&self) -> Vec<StepId> {
+        vec![self.user_step.clone()]
+    }
+
+    fn reads(&self) -> Vec<StepId> {
+        vec![self.domain.clone()]
+    }
+
+    /// The user's space, if its tags prove it is this stack's.
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        let domain = ctx.state.id(&self.domain)?;
+        let Some(s) = describe(ctx, &domain, &self.name()).await? else { return Ok(None) };
+        if matches!(s.status(), Some(SpaceStatus::Deleting)) {
+            return Ok(None);
+        }
+        let arn = s.space_arn().unwrap_or_default();
+        let tags = ctx.aws.sagemaker.list_tags().resource_arn(arn).send().await.map_err(aws)?;
+        let tags = tags.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
+        adopt_if_ours(ctx, me, "SageMaker space", format!("{domain}/{}", self.name()), tags)
+    }
+
+    async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
+        let domain = ctx.state.id(&self.domain)?;
+        let name = self.name();
+        let settings = SpaceSettings::builder()
+            .app_type(AppType::JupyterLab)
+            .space_storage_settings(
+                SpaceStorageSettings::builder()
+                    .ebs_storage_settings(
+                        EbsStorageSettings::builder().ebs_volume_size_in_gb(ctx.s.space_storage_gib).build(),
+                    )
+                    .build(),
+            )
+            .build();
+        ctx.aws
+            .sagemaker
+            .create_space()
+            .domain_id(&domain)
+            .space_name(&name)
+            .ownership_settings(OwnershipSettings::builder().owner_user_profile_name(&self.user).build())
+            .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(SharingType::Private).build())
+            .space_settings(settings)
+            .set_tags(Some(sm_tags(ctx, me, &[])))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(format!("{domain}/{name}"))
+    }
+
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        let (domain, name) = split_space(id)?;
+        let unseen = Unseen::new(CONSISTENCY_BOUND);
+        until("space InService", Poll::expect(10, 15 * 60), || async {
+            let Some(s) = describe(ctx, domain, name).await? else {
+                return unseen.absent(format!("space {name} does not exist"));
+            };
+            crate::progress::observed(s.status().map(|s| s.as_str()).unwrap_or("unknown"));
+            match s.status() {
+                Some(SpaceStatus::InService) => Ok(Some(())),
+                Some(
+                    st @ (SpaceStatus::Failed
+                    | SpaceStatus::Deleting
+                    | SpaceStatus::DeleteFailed
+                    | SpaceStatus::UpdateFailed),
+                ) => bail!("space {name} is {}: {}", st.as_str(), s.failure_reason().unwrap_or("no reason given")),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        let (domain, name) = split_space(id)?;
+        Ok(match describe(ctx, domain, name).await? {
+            None => Health::Missing,
+            Some(s) => match s.status() {
+                Some(SpaceStatus::Deleting) => Health::Missing,
+                Some(SpaceStatus::Failed | SpaceStatus::DeleteFailed) => {
+                    Health::Failed(s.failure_reason().unwrap_or("failed").to_string())
+                }
+                _ => Health::Present,
+            },
+        })
+    }
+
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let (domain, name) = split_space(id)?;
+        let Some(s) = describe(ctx, domain, name).await? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let sharing = s.space_sharing_settings().and_then(|x| x.sharing_type());
+        if sharing != Some(&SharingType::Private) {
+            out.push(format!("sharing is {}, not Private", sharing.map(|t| t.as_str()).unwrap_or("unset")));
+        }
+        let owner = s.ownership_settings().and_then(|o| o.owner_user_profile_name());
+        if owner != Some(self.user.as_str()) {
+            out.push(format!("owner is {}, not {}", owner.unwrap_or("unset"), self.user));
+        }
+        Ok(out)
+    }
+
+    /// DeleteSpace is refused (ResourceInUse) while its app is still being
+    /// deleted: retried within the drain bound.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let (domain, name) = split_space(id)?;
+        let sm = &ctx.aws.sagemaker;
+        let r = retry_while(
+            DRAIN_BOUND,
+            |e| has_code(e, &["ResourceInUse"]),
+            || async { sm.delete_space().domain_id(domain).space_name(name).send().await.map_err(aws) },
+        )
+        .await;
+        if !accepted(r)? {
+            return Ok(());
+        }
+        until("space deleted", Poll::expect(10, 15 * 60), || async {
+            Ok(match describe(ctx, domain, name).await? {
+                None => Some(()),
+                Some(s) if s.status() == Some(&SpaceStatus::DeleteFailed) => {
+                    bail!("space {name} deletion failed: {}", s.failure_reason().unwrap_or("no reason given"))
+                }
+                Some(_) => None,
+            })
+        })
+        .await
+    }
+}
