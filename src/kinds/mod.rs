@@ -319,3 +319,6 @@ pub fn adopt_if_ours<'a>(
 pub fn made_by_aws(me: &StepId) -> Result<String> {
     anyhow::bail!("{me} is created by SageMaker, not by provision")
 }
+
+#[cfg(test)]
+mod tests;

@@ -112,7 +112,7 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
     }
 }
 
-async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+pub(super) async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
     // An id CreateVpcEndpoint just returned may not be describable yet
     // (EC2 eventual consistency; terraform-provider-aws
     // waitVPCEndpointAvailable retries InvalidVpcEndpointId.NotFound).

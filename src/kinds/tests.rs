@@ -1,0 +1,264 @@
+//! The retry and not-found paths of the kinds, proven without the emulator:
+//! the real SDK clients talk to a scripted HTTP client that answers each
+//! request with the next response of a sequence (not found, not found,
+//! found; throttled, 500, success), in each service's wire protocol. This
+//! is what `aws-smithy-mocks` does one layer up, at the HTTP layer instead
+//! (which also exercises the SDK's own error parsing and retries) and
+//! without the SDK crates' `test-util` feature, which would build every SDK
+//! crate a second time. Waits run at the unit tests' time scale (`wait::time_scale`).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+
+use super::*;
+use crate::config::{RawParams, Settings};
+use crate::state::Identity;
+
+/// One scripted answer: HTTP status, body, and the protocol's content type.
+#[derive(Debug, Clone)]
+struct Answer(u16, String, &'static str);
+
+/// An HTTP client answering with a script and recording each request's operation.
+#[derive(Debug, Clone, Default)]
+struct Scripted {
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Scripted {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn left(&self) -> usize {
+        self.answers.lock().unwrap().len()
+    }
+}
+
+impl HttpConnector for Scripted {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        // JSON protocols name the operation in X-Amz-Target, query protocols in the body.
+        let op = request
+            .headers()
+            .get("x-amz-target")
+            .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+            .or_else(|| {
+                let body = std::str::from_utf8(request.body().bytes().unwrap_or_default()).unwrap_or_default();
+                body.split('&').find_map(|kv| kv.strip_prefix("Action=")).map(str::to_string)
+            })
+            .unwrap_or_default();
+        self.calls.lock().unwrap().push(op.clone());
+        let Answer(status, body, content_type) =
+            self.answers.lock().unwrap().pop_front().unwrap_or_else(|| panic!("no scripted answer left for {op}"));
+        let mut resp = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+        resp.headers_mut().insert("content-type", content_type);
+        HttpConnectorFuture::ready(Ok(resp))
+    }
+}
+
+impl HttpClient for Scripted {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+const JSON: &str = "application/x-amz-json-1.1";
+const XML: &str = "text/xml;charset=UTF-8";
+
+/// A JSON-protocol (SageMaker, Network Firewall) answer.
+fn ok(body: &str) -> Answer {
+    Answer(200, body.to_string(), JSON)
+}
+
+/// A JSON-protocol error.
+fn err(status: u16, code: &str, message: &str) -> Answer {
+    Answer(status, format!(r#"{{"__type":"{code}","message":"{message}"}}"#), JSON)
+}
+
+/// An EC2-protocol error.
+fn ec2_err(code: &str) -> Answer {
+    Answer(
+        400,
+        format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>{code}</Message></Error></Errors><RequestID>r</RequestID></Response>"
+        ),
+        XML,
+    )
+}
+
+fn ec2_endpoint(state: &str) -> Answer {
+    Answer(
+        200,
+        format!(
+            r#"<DescribeVpcEndpointsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><vpcEndpointSet><item><vpcEndpointId>vpce-1</vpcEndpointId><state>{state}</state></item></vpcEndpointSet></DescribeVpcEndpointsResponse>"#
+        ),
+        XML,
+    )
+}
+
+/// A context whose every client answers from `script`, with a state file
+/// holding `ids` as ready steps.
+fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, tempfile::TempDir) {
+    let http = Scripted { answers: Arc::new(Mutex::new(script.into())), calls: Arc::default() };
+    let cfg = aws_config::SdkConfig::builder()
+        .http_client(http.clone())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sagemaker::config::SharedCredentialsProvider::new(
+            aws_sdk_sagemaker::config::Credentials::new("test", "test", None, None, "unit-test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(1)),
+        )
+        .build();
+    let s = Settings::resolve(RawParams { region: Some("us-east-1".into()), ..Default::default() }, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let who = Identity { stack: s.stack(), region: &s.region, account: "123456789012" };
+    let state = State::open(&dir.path().join("s.json"), &who, true).unwrap();
+    for (step, id) in ids {
+        state.set(step, crate::state::Status::Ready, Some(id), &[]).unwrap();
+    }
+    let ctx = Ctx {
+        aws: Clients::new(&cfg),
+        s: Arc::new(s),
+        state,
+        account: "123456789012".into(),
+        down: DownOptions::default(),
+    };
+    (Arc::new(ctx), http, dir)
+}
+
+fn space_kind() -> space::Space {
+    space::Space { user_step: StepId::USER, user: "alice".into(), domain: StepId::DOMAIN }
+}
+
+#[tokio::test]
+async fn a_space_not_found_right_after_its_create_is_pending() {
+    let script = vec![
+        err(400, "ResourceNotFound", "Space alice-space does not exist"),
+        err(400, "ResourceNotFound", "Space alice-space does not exist"),
+        ok(r#"{"SpaceName":"alice-space","Status":"Pending"}"#),
+        ok(r#"{"SpaceName":"alice-space","Status":"InService"}"#),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeSpace"; 4]);
+}
+
+#[tokio::test]
+async fn a_space_never_seen_within_the_bound_is_an_error() {
+    let script = vec![err(400, "ResourceNotFound", "gone"); 400];
+    let (ctx, _http, _d) = ctx(script, &[]);
+    let e = space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap_err();
+    assert!(format!("{e:#}").contains("space alice-space does not exist (still not found"), "{e:#}");
+}
+
+#[tokio::test]
+async fn a_failed_space_is_reported_with_its_reason() {
+    let script = vec![ok(r#"{"SpaceName":"alice-space","Status":"Failed","FailureReason":"no capacity"}"#)];
+    let (ctx, _http, _d) = ctx(script, &[]);
+    let e = space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap_err();
+    assert!(format!("{e:#}").contains("space alice-space is Failed: no capacity"), "{e:#}");
+}
+
+#[tokio::test]
+async fn throttling_and_a_500_are_retried_by_the_sdk() {
+    let script = vec![
+        err(400, "ThrottlingException", "Rate exceeded"),
+        err(500, "InternalFailure", "oops"),
+        ok(r#"{"SpaceName":"alice-space","Status":"InService"}"#),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    let h = space_kind().health(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap();
+    assert_eq!(h, Health::Present);
+    assert_eq!(http.calls().len(), 3);
+}
+
+#[tokio::test]
+async fn a_domain_not_found_right_after_create_is_pending() {
+    let script = vec![
+        err(400, "ResourceNotFound", "Domain d-1 not found"),
+        ok(r#"{"DomainId":"d-1","Status":"Pending"}"#),
+        ok(
+            r#"{"DomainId":"d-1","Status":"InService","DomainArn":"arn:aws:sagemaker:us-east-1:123456789012:domain/d-1","HomeEfsFileSystemId":"fs-1"}"#,
+        ),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    let domain = domain::Domain {
+        vpc: StepId::VPC,
+        subnets: vec![StepId::SUBNET_SAGEMAKER],
+        role: StepId::IAM_ROLE,
+        sg: StepId::SG_SAGEMAKER,
+    };
+    domain.settle(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
+    assert_eq!(http.left(), 0);
+    assert_eq!(ctx.state.attr(&StepId::DOMAIN, "home_efs").unwrap(), "fs-1");
+}
+
+#[tokio::test]
+async fn a_user_profile_is_retried_while_iam_has_not_propagated_the_role() {
+    let script = vec![
+        err(400, "ValidationException", "SageMaker is unable to assume the role arn:aws:iam::123456789012:role/r"),
+        ok(r#"{"UserProfileArn":"arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/alice"}"#),
+    ];
+    let (ctx, http, _d) =
+        ctx(script, &[(StepId::DOMAIN, "d-1"), (StepId::IAM_ROLE, "arn:r"), (StepId::SG_SAGEMAKER, "sg-1")]);
+    let kind = user_profile::UserProfile {
+        domain: StepId::DOMAIN,
+        name: "alice".into(),
+        role: StepId::IAM_ROLE,
+        sg: StepId::SG_SAGEMAKER,
+    };
+    let id = kind.create(&ctx, &StepId::USER, "t").await.unwrap();
+    assert_eq!(id, "d-1/alice");
+    assert_eq!(http.calls(), ["CreateUserProfile", "CreateUserProfile"]);
+}
+
+#[tokio::test]
+async fn deleting_an_app_aws_already_removed_after_it_failed_is_success() {
+    // DescribeApp still shows it Failed; DeleteApp answers that AWS deleted it.
+    let script = vec![
+        ok(r#"{"AppName":"default","Status":"Failed","FailureReason":"boom"}"#),
+        err(
+            400,
+            "ValidationException",
+            "App [default] of type [JupyterLab] in space [alice-space] previously failed and was automatically deleted",
+        ),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    app::delete_app(&ctx, "d-1/alice-space/JupyterLab/default").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeApp", "DeleteApp"]);
+}
+
+#[tokio::test]
+async fn an_app_gone_is_stopped_and_a_failed_one_is_failed() {
+    let script = vec![
+        err(400, "ResourceNotFound", "no app"),
+        ok(r#"{"AppName":"default","Status":"Deleted"}"#),
+        ok(r#"{"AppName":"default","Status":"Deleted","FailureReason":"image pull failed"}"#),
+        ok(r#"{"AppName":"default","Status":"InService"}"#),
+    ];
+    let (ctx, _http, _d) = ctx(script, &[]);
+    let kind = app::App { space_step: StepId::SPACE, user: "alice".into(), domain: StepId::DOMAIN, network: vec![] };
+    let id = "d-1/alice-space/JupyterLab/default";
+    assert!(matches!(kind.health(&ctx, &StepId::APP, id).await.unwrap(), Health::Stopped(_)));
+    assert!(matches!(kind.health(&ctx, &StepId::APP, id).await.unwrap(), Health::Stopped(_)));
+    assert_eq!(kind.health(&ctx, &StepId::APP, id).await.unwrap(), Health::Failed("image pull failed".into()));
+    assert_eq!(kind.health(&ctx, &StepId::APP, id).await.unwrap(), Health::Present);
+}
+
+#[tokio::test]
+async fn a_vpc_endpoint_not_found_right_after_create_is_pending() {
+    let script = vec![ec2_err("InvalidVpcEndpointId.NotFound"), ec2_endpoint("pending"), ec2_endpoint("available")];
+    let (ctx, http, _d) = ctx(script, &[]);
+    vpc_endpoint::wait_available(&ctx, "vpce-1").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeVpcEndpoints"; 3]);
+}
