@@ -34,7 +34,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     let dir = tempfile::tempdir().unwrap();
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &[]);
-    assert_eq!(plan.len(), 47);
+    assert_eq!(plan.len(), 48);
     assert!(plan.iter().all(|l| l["action"] == "create"), "fresh stack: all create");
     assert!(!dir.path().join("state").exists(), "plan wrote no state");
 
@@ -81,7 +81,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     provision_ok(&emu, dir.path(), &["up"]);
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "clean stack: {}", text(&o));
-    assert!(text(&o).contains("50 present"), "{}", text(&o));
+    assert!(text(&o).contains("51 present"), "{}", text(&o));
 
     let st = state_json(dir.path());
     let rtb = step_id(&st, "rtb.sagemaker");
@@ -189,7 +189,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{err}");
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(step_lines.len(), 47, "{err}");
+    assert_eq!(step_lines.len(), 48, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
 
     // A terminal (script(1) gives one): the live view shows running steps
@@ -214,7 +214,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     assert!(st.status.success(), "{}", text(&st));
     let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).to_string();
     assert!(screen.contains("waiting for firewall READY") || screen.contains("PROVISIONING"), "live view shows waits");
-    assert!(screen.contains("/47]"), "completed of total");
+    assert!(screen.contains("/48]"), "completed of total");
     assert!(screen.contains('\r') || screen.contains("\u{1b}["), "redraws in place");
     assert!(screen.contains("is up ("), "final summary");
 }

@@ -147,8 +147,9 @@ fn a_stack_with_a_studio_classic_app_keeps_it_through_up_and_down_deletes_it() {
             .unwrap();
     });
     emu.control_post(
-        "plant-classic-app",
-        json!({"domain_id": domain, "user_profile_name": USER, "app_type": "JupyterServer", "app_name": "default"}),
+        "force-state",
+        json!({"kind": "sagemaker_classic_app", "domain_id": domain, "user_profile_name": USER,
+               "app_type": "JupyterServer", "app_name": "default"}),
     );
     let classic = format!("{domain}/{USER}/JupyterServer/default");
     st["schema"] = json!(1);

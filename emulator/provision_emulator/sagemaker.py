@@ -2,15 +2,21 @@
 
 moto 5.2.5 has domains only (instantly InService, a fake EFS id, no side
 effects, DescribeDomain of a missing domain answers ValidationException) and
-answers 500 for user profiles, apps and presigned URLs. This module adds:
+answers 500 for user profiles, spaces, apps and presigned URLs. This module adds:
 
-- user profiles, apps and CreatePresignedDomainUrl, with tags on their ARNs;
-- lifecycles from the latency profile, evaluated lazily: domain and user
-  profile Pending -> InService, Deleting -> gone (ResourceNotFound); app
-  Pending -> InService, Deleting -> Deleted (still listed, as in AWS);
-- AWS's refusals: ResourceInUse for DeleteDomain while user profiles exist,
-  DeleteUserProfile while apps are not Deleted, duplicate names, and creating
-  under a parent that is not InService;
+- user profiles, spaces (today's Studio), apps in profiles or spaces and
+  CreatePresignedDomainUrl (with SpaceName and LandingUri), with tags on their ARNs;
+- lifecycles from the latency profile, evaluated lazily: domain, user profile
+  and space Pending -> InService, Deleting -> gone (ResourceNotFound); app
+  Pending -> InService, Deleting -> Deleted (still listed, as in AWS); a Failed
+  app is deleted by SageMaker itself after sm.app delete_s (then DeleteApp
+  answers "previously failed and was automatically deleted");
+- AWS's refusals: ResourceInUse for DeleteDomain while user profiles or spaces
+  exist, DeleteUserProfile while apps are not Deleted or it owns spaces,
+  DeleteSpace while its apps are not Deleted, duplicate names, and creating
+  under a parent that is not InService; ValidationException for Studio Classic
+  apps (JupyterServer, KernelGateway: no longer creatable) and app types that do
+  not fit where they are created;
 - CreateDomain's side effects in the VPC: the two NFS security groups that
   reference each other, an encrypted EFS tagged with the domain ARN and a
   mount target (with its ENI) in every domain subnet; an ENI per app.
@@ -18,9 +24,11 @@ answers 500 for user profiles, apps and presigned URLs. This module adds:
   deletes the EFS and its mount targets (Delete); the groups always stay;
 - UpdateDomain (moto has none): settings, and SubnetIds, whose new AZs get a
   mount target of the home EFS; removing subnets is refused while apps run;
-- for the control path, ``force_app_state``: an app forced to Failed (FailureReason)
-  stays Failed until DeleteApp (Deleting -> Deleted, then its name is free again).
+- for the control path (force-state): ``force_app_state`` (kind sagemaker_app) makes an
+  app Failed (FailureReason), and ``plant_classic_app`` (kind sagemaker_classic_app)
+  plants an InService Studio Classic app, as a stack made before Studio Classic closed has.
 """
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -46,8 +54,18 @@ NFS_SG_NAME = "security-group-for-{}-nfs-{}"
 NFS_SG_DESC = "[DO NOT DELETE] Security Group that allows {} NFS traffic for SageMaker Notebooks Domain [{}]"
 PAGINATION = {
     name: {"input_token": "next_token", "limit_key": "max_results", "limit_default": 100, "unique_attribute": "arn"}
-    for name in ("list_user_profiles", "list_apps")
+    for name in ("list_user_profiles", "list_apps", "list_spaces")
 }
+# Studio Classic's app types. SageMaker developer guide: "Studio Classic is still maintained for existing
+# workloads but is no longer available for onboarding. You can only stop or delete existing Studio Classic
+# applications and cannot create new ones." CreateApp of one answers ValidationException "Invalid AppType
+# [KernelGateway]. This AppType has been deprecated." (seen through CloudFormation, "Invalid request provided: ...",
+# github.com/aws-samples/aws-ai-intelligent-document-processing/issues/53; the same text for JupyterServer).
+CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
+# Apps that run in a space in today's Studio (developer guide, "Amazon SageMaker Studio spaces"; the space's
+# SpaceSettings carry their settings). That CreateApp refuses them for a bare user profile is our inference:
+# AWS publishes no error text for it.
+SPACE_APP_TYPES = ("JupyterLab", "CodeEditor")
 _lock = threading.RLock()
 
 
@@ -146,53 +164,125 @@ class UserProfile(Lifecycle, BaseObject):
                 "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time}
 
 
+class Space(Lifecycle, BaseObject):
+    """A space of today's Studio (API reference, CreateSpace/DescribeSpace): Pending -> InService,
+    Deleting -> gone, timed by the profile kind sm.space."""
+
+    KIND = "sm.space"
+
+    def __init__(self, domain, name, settings, ownership, sharing, display_name, tags):
+        self.domain_id, self.name = domain.id, name
+        self.arn = self.arn_for(domain, name)
+        domain.next_uid += 1
+        self.home_efs_file_system_uid = str(domain.next_uid)
+        self.space_settings, self.ownership_settings, self.space_sharing_settings = settings, ownership, sharing
+        self.space_display_name, self.tags = display_name, list(tags or [])
+        # Each space has its own Studio host (the format of DescribeSpace's Url is not documented).
+        host = mock_random.get_random_string(15, lower_case=True)
+        self.url = f"https://{host}.studio.{domain.region_name}.sagemaker.aws"
+        self.start_lifecycle()
+
+    @staticmethod
+    def arn_for(domain, name):
+        return arn_formatter("space", f"{domain.id}/{name}", domain.account_id, domain.region_name)
+
+    @property
+    def owner(self):
+        return (self.ownership_settings or {}).get("OwnerUserProfileName")
+
+    @property
+    def app_type(self):
+        return (self.space_settings or {}).get("AppType")
+
+    @property
+    def private(self):
+        return (self.space_sharing_settings or {}).get("SharingType") == "Private"
+
+    def describe(self):
+        out = {
+            "DomainId": self.domain_id, "SpaceArn": self.arn, "SpaceName": self.name,
+            "HomeEfsFileSystemUid": self.home_efs_file_system_uid, "Status": self.status,
+            "LastModifiedTime": self.last_modified_time, "CreationTime": self.creation_time,
+            "SpaceSettings": self.space_settings, "OwnershipSettings": self.ownership_settings,
+            "SpaceSharingSettings": self.space_sharing_settings, "SpaceDisplayName": self.space_display_name,
+            "Url": self.url,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def summary(self):
+        """ListSpaces' SpaceDetails (botocore shape): settings only as their summaries."""
+        settings = self.space_settings or {}
+        out = {
+            "DomainId": self.domain_id, "SpaceName": self.name, "Status": self.status,
+            "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time,
+            "SpaceSettingsSummary": {k: settings[k] for k in ("AppType", "RemoteAccess", "SpaceStorageSettings")
+                                     if k in settings} or None,
+            "SpaceSharingSettingsSummary": self.space_sharing_settings,
+            "OwnershipSettingsSummary": self.ownership_settings, "SpaceDisplayName": self.space_display_name,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
 class App(Lifecycle, BaseObject):
-    """A Studio app; after deletion it stays listed with Status Deleted."""
+    """A Studio app of a user profile or of a space; after deletion it stays listed with Status Deleted."""
 
     KIND = "sm.app"
     STATES = ("Pending", "InService", "Deleting", "Deleted")
-    failure_reason = None  # set by force_failed (control path)
+    failure_reason = failed_at = None  # set by force_failed (control path)
+    auto_deleted = False  # a Failed app SageMaker deleted by itself
 
-    def __init__(self, profile, app_type, name, resource_spec, tags, account_id, region_name):
-        self.domain_id, self.user_profile_name = profile.domain_id, profile.name
+    def __init__(self, domain_id, app_type, name, resource_spec, tags, account_id, region_name,
+                 user_profile_name=None, space_name=None):
+        self.domain_id, self.user_profile_name, self.space_name = domain_id, user_profile_name, space_name
         self.app_type, self.name = app_type, name
-        self.arn = arn_formatter("app", f"{profile.domain_id}/{profile.name}/{app_type.lower()}/{name}",
-                                 account_id, region_name)
+        self.arn = self.arn_for(domain_id, user_profile_name or space_name, app_type, name, account_id, region_name)
         self.resource_spec, self.tags = resource_spec, list(tags or [])
         self.network_interface_id = None
         self.start_lifecycle()
 
+    @staticmethod
+    def arn_for(domain_id, owner, app_type, name, account_id, region_name):
+        # app/{domain}/{user profile or space}/{type}/{name}: terraform-provider-aws sagemaker/app.go decodeAppID
+        return arn_formatter("app", f"{domain_id}/{owner}/{app_type.lower()}/{name}", account_id, region_name)
+
     def summary(self):
-        out = {"DomainId": self.domain_id, "UserProfileName": self.user_profile_name, "AppType": self.app_type,
-               "AppName": self.name, "Status": self.status, "CreationTime": self.creation_time,
-               "ResourceSpec": self.resource_spec}
+        # AppDetails / DescribeApp: UserProfileName for a profile's app, SpaceName for a space's ("If this
+        # value is not set, then UserProfileName must be set", API reference).
+        out = {"DomainId": self.domain_id, "UserProfileName": self.user_profile_name, "SpaceName": self.space_name,
+               "AppType": self.app_type, "AppName": self.name, "Status": self.status,
+               "CreationTime": self.creation_time, "ResourceSpec": self.resource_spec}
         return {k: v for k, v in out.items() if v is not None}
 
     def describe(self):
         out = dict(self.summary(), AppArn=self.arn, LastUserActivityTimestamp=self.last_modified_time,
                    LastHealthCheckTimestamp=self.last_modified_time)
-        if self.status == "Failed":
+        if self.status == "Failed" or self.auto_deleted:
             out["FailureReason"] = self.failure_reason
         return out
 
     def advance(self, now):
-        """A Failed app stays Failed until DeleteApp (then Deleting -> Deleted as usual)."""
+        """A Failed app is deleted by SageMaker after sm.app delete_s (terraform-provider-aws app.go treats
+        DeleteApp's "previously failed and was automatically deleted" as gone): Failed -> Deleted, without
+        Deleting. DeleteApp of a Failed app before that: Deleting -> Deleted as usual."""
         if self.status == "Failed" and self.deleting_since is None:
-            return True
+            if now < self.failed_at + delay(self.KIND, "delete_s"):
+                return True
+            self.deleting_since, self.auto_deleted = self.failed_at, True  # Deleted at failed_at + delete_s
         return super().advance(now)
 
     def force_failed(self, reason):
         """Status Failed with FailureReason `reason` (as AWS leaves an app that could not start)."""
-        self.failure_reason = reason
-        self._set("Failed", time.time())
+        self.failure_reason, self.failed_at = reason, time.time()
+        self._set("Failed", self.failed_at)
 
 
 class StudioBackend(SageMakerModelBackend):
-    """SageMakerModelBackend with Studio user profiles, apps, lifecycles and side effects."""
+    """SageMakerModelBackend with Studio user profiles, spaces, apps, lifecycles and side effects."""
 
     def __init__(self, region_name, account_id):
         super().__init__(region_name, account_id)
         self.user_profiles = {}  # (domain id, name) -> UserProfile
+        self.spaces = {}  # (domain id, name) -> Space
         self.apps = {}  # arn -> App
 
     @property
@@ -209,15 +299,16 @@ class StudioBackend(SageMakerModelBackend):
 
     # lifecycle ------------------------------------------------------------
     def refresh(self):
-        """Advance every status; drop deleted domains and profiles; release ENIs of Deleted apps."""
+        """Advance every status; drop deleted domains, profiles and spaces; release ENIs of Deleted apps."""
         with _lock:
             now = time.time()
             for key, domain in list(self.domains.items()):
                 if not domain.advance(now):
                     del self.domains[key]
-            for key, profile in list(self.user_profiles.items()):
-                if not profile.advance(now):
-                    del self.user_profiles[key]
+            for table in (self.user_profiles, self.spaces):
+                for key, item in list(table.items()):
+                    if not item.advance(now):
+                        del table[key]
             for key, app in list(self.apps.items()):
                 app.advance(now)
                 if app.status == "Deleted":
@@ -237,10 +328,17 @@ class StudioBackend(SageMakerModelBackend):
             raise ResourceNotFound(f"User profile {name} does not exist in domain {domain_id}")
         return self.user_profiles[(domain_id, name)]
 
-    def _app(self, domain_id, profile_name, app_type, name):
+    def _space(self, domain_id, name):
+        """ResourceNotFound for a missing space (API reference DescribeSpace, UpdateSpace, DeleteSpace)."""
         self._domain(domain_id)
-        arn = arn_formatter("app", f"{domain_id}/{profile_name}/{app_type.lower()}/{name}",
-                            self.account_id, self.region_name)
+        if (domain_id, name) not in self.spaces:
+            raise ResourceNotFound(f"Space {name} does not exist in domain {domain_id}")
+        return self.spaces[(domain_id, name)]
+
+    def _app(self, domain_id, owner, app_type, name):
+        """The app of user profile or space `owner` (both share the ARN's place)."""
+        self._domain(domain_id)
+        arn = App.arn_for(domain_id, owner, app_type, name, self.account_id, self.region_name)
         if arn not in self.apps:
             raise ResourceNotFound(f"App [{arn}] does not exist")
         return self.apps[arn]
@@ -368,11 +466,14 @@ class StudioBackend(SageMakerModelBackend):
         return super().list_domains(*args, **kwargs)
 
     def delete_domain(self, domain_id, retention_policy):
-        """Refused while user profiles exist; HomeEfsFileSystem=Delete also removes the EFS."""
+        """Refused while user profiles or spaces exist; HomeEfsFileSystem=Delete also removes the EFS."""
         domain = self._domain(domain_id)
         if any(key[0] == domain_id for key in self.user_profiles):
             raise ResourceInUseException(
                 f"Unable to delete Domain [{domain.arn}] because UserProfile(s) are associated with it.")
+        if any(key[0] == domain_id for key in self.spaces):  # API reference DeleteDomain: ResourceInUse
+            raise ResourceInUseException(
+                f"Unable to delete Domain [{domain.arn}] because Space(s) are associated with it.")
         if domain.deleting_since is not None:
             return
         domain.start_deletion()
@@ -406,33 +507,143 @@ class StudioBackend(SageMakerModelBackend):
         return _sorted(found, sort_by, sort_order)
 
     def delete_user_profile(self, domain_id, user_profile_name):
-        """Refused while the profile has apps that are not Deleted."""
+        """Refused while the profile has apps that are not Deleted, or owns spaces (even Deleting ones)."""
         profile = self._profile(domain_id, user_profile_name)
         if any(a.domain_id == domain_id and a.user_profile_name == user_profile_name and a.status != "Deleted"
                for a in self.apps.values()):
             raise ResourceInUseException(
                 f"Unable to delete UserProfile [{profile.arn}] because App(s) are associated with it.")
+        if any(d == domain_id and s.owner == user_profile_name for (d, _), s in self.spaces.items()):
+            raise ResourceInUseException(  # API reference DeleteUserProfile: ResourceInUse
+                f"Unable to delete UserProfile [{profile.arn}] because Space(s) are associated with it.")
         profile.start_deletion()
+
+    # spaces ---------------------------------------------------------------
+    def create_space(self, domain_id, space_name, tags=None, space_settings=None, ownership_settings=None,
+                     space_sharing_settings=None, space_display_name=None):
+        """CreateSpace (API reference; errors ResourceInUse, ResourceLimitExceeded): ResourceInUse for a name
+        taken in the domain or a domain not InService. A private space needs its owner: OwnershipSettings and
+        SpaceSharingSettings go together (terraform-provider-aws sagemaker/space.go: RequiredWith both ways),
+        and the owner profile must exist (ResourceNotFound, as SageMaker answers for any missing profile,
+        though CreateSpace does not list it)."""
+        domain = self._domain(domain_id)
+        arn = Space.arn_for(domain, space_name)
+        if space_sharing_settings and not ownership_settings:
+            raise ValidationError(f"OwnershipSettings is required for a {space_sharing_settings.get('SharingType')} "
+                                  f"space: Space [{arn}]")
+        if ownership_settings and not space_sharing_settings:
+            raise ValidationError(f"SpaceSharingSettings is required with OwnershipSettings: Space [{arn}]")
+        if (space_settings or {}).get("AppType") in CLASSIC_APP_TYPES:
+            raise ValidationError(f"Invalid AppType [{space_settings['AppType']}]. This AppType has been deprecated.")
+        self._require_in_service("Space", arn, domain, "Domain")
+        if (domain_id, space_name) in self.spaces:
+            raise ResourceInUseException(f"Resource Already Exists: Space [{arn}] already exists.")
+        if ownership_settings:
+            self._profile(domain_id, ownership_settings.get("OwnerUserProfileName"))
+        space = Space(domain, space_name, space_settings, ownership_settings, space_sharing_settings,
+                      space_display_name, tags)
+        self.spaces[(domain_id, space_name)] = space
+        return space
+
+    def describe_space(self, domain_id, space_name):
+        return self._space(domain_id, space_name)
+
+    def update_space(self, domain_id, space_name, space_settings=None, space_display_name=None):
+        """UpdateSpace: SpaceSettings merged key by key, applied at once (no Updating state). The app type
+        cannot change (API reference: "You can't edit the app type of a space")."""
+        space = self._space(domain_id, space_name)
+        if space.status != "InService":
+            raise ResourceInUseException(f"Unable to update Space [{space.arn}] because it is in {space.status} state")
+        new_type = (space_settings or {}).get("AppType")
+        if new_type and space.app_type and new_type != space.app_type:
+            raise ValidationError(f"Unable to update Space [{space.arn}]: AppType cannot be changed "
+                                  f"from {space.app_type} to {new_type}")
+        if space_settings is not None:
+            space.space_settings = dict(space.space_settings or {}, **space_settings)
+        if space_display_name is not None:
+            space.space_display_name = space_display_name
+        space.last_modified_time = _dt(time.time())
+        return space.arn
+
+    def delete_space(self, domain_id, space_name):
+        """Deleting -> gone after sm.space delete_s; refused while its apps are not Deleted (API reference
+        DeleteSpace: ResourceInUse, ResourceNotFound)."""
+        space = self._space(domain_id, space_name)
+        if any(a.domain_id == domain_id and a.space_name == space_name and a.status != "Deleted"
+               for a in self.apps.values()):
+            raise ResourceInUseException(f"Unable to delete Space [{space.arn}] because App(s) are associated with it.")
+        space.start_deletion()
+
+    @paginate(pagination_model=PAGINATION)
+    def list_spaces(self, domain_id_equals=None, space_name_contains=None, sort_by=None, sort_order=None):
+        """ListSpaces (botocore ListSpacesRequest: default SortBy CreationTime, Ascending)."""
+        self.refresh()
+        found = [s for (d, n), s in self.spaces.items()
+                 if (not domain_id_equals or d == domain_id_equals)
+                 and (not space_name_contains or space_name_contains in n)]
+        return _sorted(found, sort_by, sort_order)
 
     # apps -----------------------------------------------------------------
     def create_app(self, domain_id, app_type, app_name, user_profile_name=None, space_name=None,
                    resource_spec=None, tags=None):
+        """CreateApp for a user profile or a space. Studio Classic apps are refused (CLASSIC_APP_TYPES);
+        JupyterLab and Code Editor run in a space; a space's app must be of its AppType (SpaceSettings.AppType:
+        "The type of app created within the space", API reference)."""
         domain = self._domain(domain_id)
-        if space_name or not user_profile_name:
-            raise ResourceNotFound(f"Space {space_name} does not exist in domain {domain_id}")
-        profile = self._profile(domain_id, user_profile_name)
-        settings = dict(domain.default_user_settings or {}, **(profile.user_settings or {}))
+        if bool(user_profile_name) == bool(space_name):  # API reference: one of UserProfileName, SpaceName
+            raise ValidationError("Exactly one of UserProfileName and SpaceName must be specified")
+        if app_type in CLASSIC_APP_TYPES:
+            raise ValidationError(f"Invalid AppType [{app_type}]. This AppType has been deprecated.")
+        if space_name:
+            parent, kind = self._space(domain_id, space_name), "Space"
+            if parent.app_type and parent.app_type != app_type:
+                raise ValidationError(f"AppType [{app_type}] does not match the AppType [{parent.app_type}] "
+                                      f"of Space [{parent.arn}]")
+            settings = self._space_settings(domain, parent)
+        else:
+            if app_type in SPACE_APP_TYPES:
+                raise ValidationError(f"AppType [{app_type}] runs in a space: specify SpaceName")
+            parent, kind = self._profile(domain_id, user_profile_name), "UserProfile"
+            settings = dict(domain.default_user_settings or {}, **(parent.user_settings or {}))
         if resource_spec is None:
-            app_settings = settings.get(f"{app_type}AppSettings") or {}
-            resource_spec = app_settings.get("DefaultResourceSpec") or (
-                {"InstanceType": "system"} if app_type == "JupyterServer" else None)
-        app = App(profile, app_type, app_name, resource_spec, tags, self.account_id, self.region_name)
-        self._require_in_service("App", app.arn, profile, "UserProfile")
+            resource_spec = (settings.get(f"{app_type}AppSettings") or {}).get("DefaultResourceSpec")
+        app = App(domain_id, app_type, app_name, resource_spec, tags, self.account_id, self.region_name,
+                  user_profile_name=user_profile_name, space_name=space_name)
+        self._require_in_service("App", app.arn, parent, kind)
         old = self.apps.get(app.arn)
         if old is not None and old.status != "Deleted":
             raise ResourceInUseException(f"Resource Already Exists: App [{app.arn}] already exists.")
         self.apps[app.arn] = app
         self._attach_eni(app, domain, settings)
+        return app
+
+    def _space_settings(self, domain, space):
+        """What a space's apps run with: a private space its owner's user settings, a shared one the domain's
+        DefaultSpaceSettings ("SageMaker applies these settings only to shared spaces. It doesn't apply them
+        to private spaces", botocore DefaultSpaceSettings), then the space's own SpaceSettings over them."""
+        if space.private and space.owner:
+            profile = self.user_profiles.get((domain.id, space.owner))
+            base = dict(domain.default_user_settings or {}, **((profile and profile.user_settings) or {}))
+        else:
+            base = dict(domain.default_space_settings or {})
+        return dict(base, **(space.space_settings or {}))
+
+    def plant_classic_app(self, domain_id, user_profile_name, app_type, app_name, instance_type=None):
+        """An InService Studio Classic app of a profile, as a domain made before Studio Classic closed has
+        one (control path only: CreateApp refuses these types). Lifecycle, ENI and DeleteApp as any app."""
+        domain = self._domain(domain_id)
+        profile = self._profile(domain_id, user_profile_name)
+        spec = {"InstanceType": instance_type or ("system" if app_type == "JupyterServer" else "ml.t3.medium")}
+        app = App(domain_id, app_type, app_name, spec, None, self.account_id, self.region_name,
+                  user_profile_name=user_profile_name)
+        self._require_in_service("App", app.arn, profile, "UserProfile")
+        old = self.apps.get(app.arn)
+        if old is not None and old.status != "Deleted":
+            raise ResourceInUseException(f"Resource Already Exists: App [{app.arn}] already exists.")
+        app.created_at -= delay(App.KIND, "create_s")  # already running
+        app.advance(time.time())
+        self.apps[app.arn] = app
+        self._attach_eni(app, domain, dict(domain.default_user_settings or {}, **(profile.user_settings or {})))
         return app
 
     def _attach_eni(self, app, domain, settings):
@@ -464,15 +675,21 @@ class StudioBackend(SageMakerModelBackend):
     def list_apps(self, domain_id_equals=None, user_profile_name_equals=None, space_name_equals=None,
                   sort_by=None, sort_order=None):
         self.refresh()
+        if user_profile_name_equals and space_name_equals:  # API reference ListApps: not both
+            raise ValidationError("UserProfileNameEquals and SpaceNameEquals cannot both be set")
         found = [a for a in self.apps.values()
                  if (not domain_id_equals or a.domain_id == domain_id_equals)
                  and (not user_profile_name_equals or a.user_profile_name == user_profile_name_equals)
-                 and not space_name_equals]
+                 and (not space_name_equals or a.space_name == space_name_equals)]
         return _sorted(found, sort_by, sort_order)
 
     def delete_app(self, domain_id, app_type, app_name, user_profile_name=None, space_name=None):
-        """Deleting -> Deleted; deleting a Deleted app is a ValidationException, as in AWS."""
+        """Deleting -> Deleted. DeleteApp of a Deleted app is a ValidationException whose message
+        terraform-provider-aws sagemaker/app.go matches: "has already been deleted", or "previously failed
+        and was automatically deleted" for a Failed app SageMaker deleted by itself."""
         app = self._app(domain_id, user_profile_name or space_name, app_type, app_name)
+        if app.status == "Deleted" and app.auto_deleted:
+            raise ValidationError(f"App [{app.arn}] previously failed and was automatically deleted")
         if app.status == "Deleted":
             raise ValidationError(f"App [{app.arn}] has already been deleted")
         app.start_deletion()
@@ -480,22 +697,36 @@ class StudioBackend(SageMakerModelBackend):
     # presigned URL --------------------------------------------------------
     def create_presigned_domain_url(self, domain_id, user_profile_name, expires_in_seconds=None,
                                     session_expiration_duration_in_seconds=None, space_name=None, landing_uri=None):
+        """A sign-in URL for the profile; with SpaceName, into that space: it must exist (ResourceNotFound),
+        be InService and, if private, be the profile's. LandingUri as the API reference lists it:
+        "studio::..." or "app:{AppType}:..."."""
         domain = self._domain(domain_id)
+        if landing_uri is not None and not re.match(r"^(studio::|app:[A-Za-z]+:)", landing_uri):
+            raise ValidationError(f"Invalid LandingUri [{landing_uri}]: expected studio::<path> or "
+                                  "app:<AppType>:<path>")
         profile = self._profile(domain_id, user_profile_name)
         if profile.status != "InService":
             raise ResourceInUseException(f"UserProfile [{profile.arn}] is in {profile.status} state")
+        if space_name:
+            space = self._space(domain_id, space_name)
+            if space.private and space.owner != user_profile_name:
+                raise ValidationError(f"UserProfile [{profile.arn}] cannot access private Space [{space.arn}] "
+                                      f"owned by {space.owner}")
+            if space.status != "InService":
+                raise ResourceInUseException(f"Space [{space.arn}] is in {space.status} state")
         token = mock_random.get_random_string(64)
         return f"https://{domain.id}.studio.{self.region_name}.sagemaker.aws/auth?token={token}"
 
     # tags -----------------------------------------------------------------
     def _get_resource_from_arn(self, arn):
-        """moto only knows 'type/name' ARNs; user profiles and apps have longer ones."""
+        """moto only knows 'type/name' ARNs; user profiles, spaces and apps have longer ones."""
         self.refresh()
         resource = arn.split(":", 5)[-1]
-        if resource.startswith("user-profile/"):
-            _, domain_id, name = resource.split("/", 2)
-            if (domain_id, name) in self.user_profiles:
-                return self.user_profiles[(domain_id, name)]
+        if resource.startswith(("user-profile/", "space/")):
+            kind, domain_id, name = resource.split("/", 2)
+            table = self.user_profiles if kind == "user-profile" else self.spaces
+            if (domain_id, name) in table:
+                return table[(domain_id, name)]
         elif resource.startswith("app/"):
             if arn in self.apps:
                 return self.apps[arn]
@@ -555,6 +786,33 @@ class StudioResponses:
             sort_by="SortBy", sort_order="SortOrder", next_token="NextToken", max_results="MaxResults"))
         return ActionResult({"UserProfiles": [p.summary() for p in profiles], "NextToken": token})
 
+    def create_space(self):
+        space = self.sagemaker_backend.create_space(**self._studio_args(
+            domain_id="DomainId", space_name="SpaceName", tags="Tags", space_settings="SpaceSettings",
+            ownership_settings="OwnershipSettings", space_sharing_settings="SpaceSharingSettings",
+            space_display_name="SpaceDisplayName"))
+        return ActionResult({"SpaceArn": space.arn})
+
+    def describe_space(self):
+        space = self.sagemaker_backend.describe_space(self._get_param("DomainId"), self._get_param("SpaceName"))
+        return ActionResult(space.describe())
+
+    def update_space(self):
+        arn = self.sagemaker_backend.update_space(**self._studio_args(
+            domain_id="DomainId", space_name="SpaceName", space_settings="SpaceSettings",
+            space_display_name="SpaceDisplayName"))
+        return ActionResult({"SpaceArn": arn})
+
+    def delete_space(self):
+        self.sagemaker_backend.delete_space(self._get_param("DomainId"), self._get_param("SpaceName"))
+        return EmptyResult()
+
+    def list_spaces(self):
+        spaces, token = self.sagemaker_backend.list_spaces(**self._studio_args(
+            domain_id_equals="DomainIdEquals", space_name_contains="SpaceNameContains", sort_by="SortBy",
+            sort_order="SortOrder", next_token="NextToken", max_results="MaxResults"))
+        return ActionResult({"Spaces": [s.summary() for s in spaces], "NextToken": token})
+
     _APP_KEY = dict(domain_id="DomainId", app_type="AppType", app_name="AppName",
                     user_profile_name="UserProfileName", space_name="SpaceName")
 
@@ -603,38 +861,78 @@ def reset():
 APP_FORCEABLE_STATES = ("Failed",)
 
 
+def _find_backend(domain_id):
+    """The backend (any account and region) holding the domain; ValueError (control: 400) if none."""
+    refresh_all()
+    for account in list(sagemaker_backends.values()):
+        for backend in list(account.values()):
+            if domain_id in getattr(backend, "domains", {}):
+                return backend
+    raise ValueError(f"no SageMaker domain {domain_id}")
+
+
+def _control_key(data, kind, owners):
+    """domain_id, one owner key of `owners`, app_type and app_name from a control request."""
+    given = [k for k in owners if data.get(k)]
+    if len(given) != 1:
+        raise ValueError(f"{kind} needs exactly one of {', '.join(repr(k) for k in owners)}")
+    key = {k: data.get(k) for k in ("domain_id", given[0], "app_type", "app_name")}
+    missing = [k for k, v in key.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise ValueError(f"{kind} needs {', '.join(repr(k) for k in missing)}")
+    return key, given[0]
+
+
 def force_app_state(data):
-    """Control path (POST /_emulator/force-state, kind sagemaker_app): a Pending or InService app
-    becomes Failed with FailureReason = ``message``. DescribeApp shows both; ListApps shows the
-    Status (AWS's AppDetails has no FailureReason). The lifecycle leaves it Failed; DeleteApp takes
-    it Deleting -> Deleted, and then CreateApp may reuse the name. Its ENI stays until Deleted, as
-    for any app. Raises ValueError (control answers 400) for a bad state, an unknown domain, profile
-    or app, or an app already Deleting or Deleted."""
+    """Control path (POST /_emulator/force-state, kind sagemaker_app): a Pending, InService or Failed app of a
+    user profile (``user_profile_name``) or a space (``space_name``) becomes Failed with FailureReason =
+    ``message``. DescribeApp shows both; ListApps shows the Status (AWS's AppDetails has no FailureReason).
+    After sm.app delete_s SageMaker deletes it by itself (Failed -> Deleted, ENI released; DeleteApp then
+    answers "previously failed and was automatically deleted"); DeleteApp before that: Deleting -> Deleted.
+    Raises ValueError (control answers 400) for a bad state, an unknown domain, profile, space or app, or an
+    app already Deleting or Deleted."""
     state = data.get("state")
     if state not in APP_FORCEABLE_STATES:
         raise ValueError(f"state {state!r} not allowed for sagemaker_app: one of {list(APP_FORCEABLE_STATES)}")
-    key = {k: data.get(k) for k in ("domain_id", "user_profile_name", "app_type", "app_name")}
-    missing = [k for k, v in key.items() if not isinstance(v, str) or not v]
-    if missing:
-        raise ValueError(f"sagemaker_app needs {', '.join(repr(k) for k in missing)}")
+    key, owner = _control_key(data, "sagemaker_app", ("user_profile_name", "space_name"))
     reason = str(data.get("message") or "The app failed to start (forced by the emulator)")
     with _lock:
-        refresh_all()
-        for account in list(sagemaker_backends.values()):
-            for backend in list(account.values()):
-                if key["domain_id"] not in getattr(backend, "domains", {}):
-                    continue
-                try:
-                    app = backend._app(key["domain_id"], key["user_profile_name"], key["app_type"], key["app_name"])
-                except ResourceNotFound:
-                    raise ValueError(f"no app {key['app_type']}/{key['app_name']} of user profile "
-                                     f"{key['user_profile_name']} in domain {key['domain_id']}")
-                if app.status not in ("Pending", "InService", "Failed"):
-                    raise ValueError(f"app {app.arn} is {app.status}: only a Pending, InService or Failed app "
-                                     "can be forced to Failed")
-                app.force_failed(reason)
-                return dict(key, state="Failed", message=reason, app_arn=app.arn, region=backend.region_name)
-    raise ValueError(f"no SageMaker domain {key['domain_id']}")
+        backend = _find_backend(key["domain_id"])
+        try:
+            app = backend._app(key["domain_id"], key[owner], key["app_type"], key["app_name"])
+        except ResourceNotFound:
+            raise ValueError(f"no app {key['app_type']}/{key['app_name']} of {owner.replace('_name', '')} "
+                             f"{key[owner]} in domain {key['domain_id']}")
+        if app.status not in ("Pending", "InService", "Failed") or app.deleting_since is not None:
+            raise ValueError(f"app {app.arn} is {app.status}: only a Pending, InService or Failed app "
+                             "can be forced to Failed")
+        app.force_failed(reason)
+        return dict(key, state="Failed", message=reason, app_arn=app.arn, region=backend.region_name)
+
+
+def plant_classic_app(data):
+    """Control path (POST /_emulator/force-state, kind sagemaker_classic_app): a Studio Classic app
+    (``app_type`` JupyterServer or KernelGateway) of user profile ``user_profile_name``, InService at once,
+    with its ENI, as a stack made before AWS closed Studio Classic has one (CreateApp refuses these types).
+    ``state`` may be omitted or "InService"; ``instance_type`` defaults to "system" (JupyterServer) or
+    ml.t3.medium. DescribeApp, ListApps, DeleteApp and force-state work on it as on any app. Raises
+    ValueError (400) for another type or state, an unknown domain or profile, a profile not InService, or an
+    app of that name not Deleted."""
+    if data.get("state", "InService") != "InService":
+        raise ValueError(f"state {data.get('state')!r} not allowed for sagemaker_classic_app: only 'InService'")
+    key, owner = _control_key(data, "sagemaker_classic_app", ("user_profile_name", "space_name"))
+    if owner != "user_profile_name":
+        raise ValueError("sagemaker_classic_app plants an app of a user profile: give 'user_profile_name'")
+    if key["app_type"] not in CLASSIC_APP_TYPES:
+        raise ValueError(f"app_type {key['app_type']!r} is not a Studio Classic type: one of {list(CLASSIC_APP_TYPES)}")
+    with _lock:
+        backend = _find_backend(key["domain_id"])
+        try:
+            app = backend.plant_classic_app(key["domain_id"], key["user_profile_name"], key["app_type"],
+                                            key["app_name"], data.get("instance_type"))
+        except (ResourceNotFound, ResourceInUseException) as e:
+            raise ValueError(e.message)
+        return dict(key, state=app.status, app_arn=app.arn, region=backend.region_name)
 
 
 def install(app):
@@ -651,6 +949,7 @@ def install(app):
             setattr(SageMakerResponse, name, fn)
     control.on_reset(reset)
     control.on_force_state("sagemaker_app", force_app_state)
+    control.on_force_state("sagemaker_classic_app", plant_classic_app)
 
     def refreshing_app(environ, start_response):
         # ENIs of mount targets and apps must vanish on time even if only EC2 is asked.

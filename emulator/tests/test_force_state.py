@@ -12,7 +12,8 @@ from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
 NAT_SCALE = 0.01  # ec2.nat_gateway: 105 s -> 1.05 s up, 55 s -> 0.55 s down
-SM_SCALE = 0.005  # sm.domain 120 s -> 0.6 s, sm.user_profile 20 s -> 0.1 s, sm.app 120 s -> 0.6 s up, 90 s -> 0.45 s down
+SM_SCALE = 0.01  # sm.domain 120 s -> 1.2 s, sm.user_profile 20 s -> 0.2 s, sm.space 10 s -> 0.1 s,
+#                  sm.app 120 s -> 1.2 s up, 90 s -> 0.9 s down (and a Failed app's time before SageMaker deletes it)
 
 
 def force(emu, **body):
@@ -124,7 +125,7 @@ def test_pending_nat_forced_failed_never_becomes_available_and_deletes_through_l
 # --- SageMaker apps -----------------------------------------------------------------------------
 
 class Studio:
-    """VPC + subnet + domain + user profile 'alice'."""
+    """VPC + subnet + domain + user profile 'alice' + her private JupyterLab space 'alice-space'."""
 
     def __init__(self, emu):
         self.ec2, self.sm = emu.client("ec2"), emu.client("sagemaker")
@@ -139,12 +140,17 @@ class Studio:
         self.sm.create_user_profile(DomainId=self.id, UserProfileName="alice")
         wait_for(lambda: self.sm.describe_user_profile(DomainId=self.id, UserProfileName="alice")["Status"],
                  lambda s: s == "InService")
+        self.sm.create_space(DomainId=self.id, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab"},
+                             OwnershipSettings={"OwnerUserProfileName": "alice"},
+                             SpaceSharingSettings={"SharingType": "Private"})
+        wait_for(lambda: self.sm.describe_space(DomainId=self.id, SpaceName="alice-space")["Status"],
+                 lambda s: s == "InService")
 
     def key(self, name="default"):
-        return dict(DomainId=self.id, UserProfileName="alice", AppType="JupyterServer", AppName=name)
+        return dict(DomainId=self.id, SpaceName="alice-space", AppType="JupyterLab", AppName=name)
 
     def force_body(self, name="default", **kw):
-        return dict(kind="sagemaker_app", domain_id=self.id, user_profile_name="alice", app_type="JupyterServer",
+        return dict(kind="sagemaker_app", domain_id=self.id, space_name="alice-space", app_type="JupyterLab",
                     app_name=name, **kw)
 
     def app(self, name="default"):
@@ -156,33 +162,28 @@ class Studio:
     def app_enis(self):
         return [e for e in self.ec2.describe_network_interfaces(
             Filters=[{"Name": "subnet-id", "Values": [self.subnet]}])["NetworkInterfaces"]
-            if "/jupyterserver/" in e["Description"]]
+            if "/jupyterlab/" in e["Description"]]
 
 
-def test_sagemaker_app_forced_failed_then_deleted_and_recreated(emulator):
+def test_sagemaker_app_forced_failed_is_deleted_by_sagemaker_at_once_at_scale_zero(emulator):
     st = Studio(emulator)
     arn = st.sm.create_app(**st.key())["AppArn"]
     assert st.app()["Status"] == "InService" and "FailureReason" not in st.app()
 
     status, out = force(emulator, **st.force_body(state="Failed", message="Kernel gateway could not start"))
     assert status == 200
-    assert out == {"kind": "sagemaker_app", "domain_id": st.id, "user_profile_name": "alice",
-                   "app_type": "JupyterServer", "app_name": "default", "state": "Failed",
+    assert out == {"kind": "sagemaker_app", "domain_id": st.id, "space_name": "alice-space",
+                   "app_type": "JupyterLab", "app_name": "default", "state": "Failed",
                    "message": "Kernel gateway could not start", "app_arn": arn, "region": "us-east-1"}
+    # scale 0: SageMaker's own deletion of a failed app (after sm.app delete_s) is immediate
     a = st.app()
-    assert (a["Status"], a["FailureReason"]) == ("Failed", "Kernel gateway could not start")
-    assert [x["Status"] for x in st.listed()] == ["Failed"]
-    with pytest.raises(ClientError) as e:  # a Failed app still holds its name
-        st.sm.create_app(**st.key())
-    assert err(e) == ("ResourceInUse", 400)
-    with pytest.raises(ClientError) as e:  # and blocks its user profile's deletion
-        st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
-    assert err(e)[0] == "ResourceInUse"
-
-    st.sm.delete_app(**st.key())  # scale 0: Deleted at once
-    a = st.app()
-    assert a["Status"] == "Deleted" and "FailureReason" not in a
+    assert (a["Status"], a["FailureReason"]) == ("Deleted", "Kernel gateway could not start")
+    assert [x["Status"] for x in st.listed()] == ["Deleted"]
     assert st.app_enis() == []
+    with pytest.raises(ClientError) as e:
+        st.sm.delete_app(**st.key())
+    assert err(e) == ("ValidationException", 400)
+    assert "previously failed and was automatically deleted" in e.value.response["Error"]["Message"]
     st.sm.create_app(**st.key())  # the name is free again
     a = st.app()
     assert a["Status"] == "InService" and "FailureReason" not in a
@@ -190,28 +191,40 @@ def test_sagemaker_app_forced_failed_then_deleted_and_recreated(emulator):
     assert len(st.app_enis()) == 1
 
 
-def test_pending_app_forced_failed_stays_failed_and_deletes_through_lifecycle(make_emulator):
+def test_pending_app_forced_failed_holds_its_name_until_sagemaker_deletes_it(make_emulator):
     emu = make_emulator(scale=SM_SCALE)
     st = Studio(emu)
     st.sm.create_app(**st.key())
     assert st.app()["Status"] == "Pending"
     assert force(emu, **st.force_body(state="Failed", message="no capacity"))[0] == 200
-    time.sleep(120 * SM_SCALE + 0.2)  # past sm.app create_s
+    t0 = time.time()
     a = st.app()
     assert (a["Status"], a["FailureReason"]) == ("Failed", "no capacity")
+    assert [x["Status"] for x in st.listed()] == ["Failed"]
+    with pytest.raises(ClientError) as e:  # a Failed app still holds its name
+        st.sm.create_app(**st.key())
+    assert err(e) == ("ResourceInUse", 400)
+    with pytest.raises(ClientError) as e:  # and its space
+        st.sm.delete_space(DomainId=st.id, SpaceName="alice-space")
+    assert err(e)[0] == "ResourceInUse"
     assert len(st.app_enis()) == 1  # its ENI stays until Deleted, as for any app
+    wait_for(lambda: st.app()["Status"], lambda s: s == "Deleted")  # Failed -> Deleted, no Deleting
+    assert time.time() - t0 >= 90 * SM_SCALE - 0.05
+    assert st.app_enis() == []
+    status, out = force(emu, **st.force_body(state="Failed"))
+    assert status == 400 and "Deleted" in out["error"]
 
-    st.sm.delete_app(**st.key())
+    st.sm.create_app(**st.key())
+    wait_for(lambda: st.app()["Status"], lambda s: s == "InService")
+    assert force(emu, **st.force_body(state="Failed"))[0] == 200
+    st.sm.delete_app(**st.key())  # before SageMaker does it: Deleting -> Deleted as usual
     assert st.app()["Status"] == "Deleting"
     status, out = force(emu, **st.force_body(state="Failed"))
     assert status == 400 and "Deleting" in out["error"]
     wait_for(lambda: st.app()["Status"], lambda s: s == "Deleted")
-    assert st.app_enis() == []
-    status, out = force(emu, **st.force_body(state="Failed"))
-    assert status == 400 and "Deleted" in out["error"]
-    st.sm.create_app(**st.key())
-    assert st.app()["Status"] == "Pending"
-    wait_for(lambda: st.app()["Status"], lambda s: s == "InService")
+    with pytest.raises(ClientError) as e:
+        st.sm.delete_app(**st.key())
+    assert "has already been deleted" in e.value.response["Error"]["Message"]
 
 
 # --- refusals -----------------------------------------------------------------------------------
@@ -232,7 +245,8 @@ def test_errors_are_400_with_a_message(emulator):
         st.force_body(state="InService"),
         st.force_body(name="nope", state="Failed"),  # unknown app
         dict(st.force_body(state="Failed"), domain_id="d-000000000000"),  # unknown domain
-        dict(st.force_body(state="Failed"), user_profile_name="bob"),  # unknown profile
+        dict(st.force_body(state="Failed"), space_name="bob-space"),  # unknown space
+        dict(st.force_body(state="Failed"), user_profile_name="alice"),  # a profile and a space
         {"kind": "sagemaker_app", "domain_id": st.id, "state": "Failed"},  # key incomplete
     ]
     for body in bad:

@@ -357,7 +357,10 @@ def test_update_domain_subnet_removal_and_settings(emulator):
     sub_a, sub_b, _, _ = d.subnets
     d.sm.update_domain(DomainId=d.id, SubnetIds=[sub_a, sub_b])
     d.sm.create_user_profile(DomainId=d.id, UserProfileName="alice")
-    key = dict(DomainId=d.id, UserProfileName="alice", AppType="JupyterServer", AppName="default")
+    d.sm.create_space(DomainId=d.id, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab"},
+                      OwnershipSettings={"OwnerUserProfileName": "alice"},
+                      SpaceSharingSettings={"SharingType": "Private"})
+    key = dict(DomainId=d.id, SpaceName="alice-space", AppType="JupyterLab", AppName="default")
     d.sm.create_app(**key)
     with pytest.raises(ClientError) as e:  # an app is InService
         d.sm.update_domain(DomainId=d.id, SubnetIds=[sub_b])

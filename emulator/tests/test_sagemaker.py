@@ -9,7 +9,7 @@ from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
 TAG = "ManagedByAmazonSageMakerResource"
-SCALE = 0.005  # sm.domain 120 s -> 0.6 s, efs.mount_target delete 75 s -> 0.375 s
+SCALE = 0.005  # sm.domain 120 s -> 0.6 s, sm.space 10 s -> 0.05 s, efs.mount_target delete 75 s -> 0.375 s
 
 
 def error_code(excinfo):
@@ -71,8 +71,15 @@ class Stack:
     def profile(self, name="alice", **kw):
         return self.sm.create_user_profile(DomainId=self.id, UserProfileName=name, **kw)["UserProfileArn"]
 
-    def app_key(self, profile="alice", name="default"):
-        return dict(DomainId=self.id, UserProfileName=profile, AppType="JupyterServer", AppName=name)
+    def space(self, name="alice-space", owner="alice"):
+        """A private JupyterLab space of `owner` (today's Studio: apps run in spaces)."""
+        return self.sm.create_space(
+            DomainId=self.id, SpaceName=name, SpaceSettings={"AppType": "JupyterLab"},
+            OwnershipSettings={"OwnerUserProfileName": owner}, SpaceSharingSettings={"SharingType": "Private"},
+        )["SpaceArn"]
+
+    def app_key(self, space="alice-space", name="default"):
+        return dict(DomainId=self.id, SpaceName=space, AppType="JupyterLab", AppName=name)
 
 
 # --- domain ---------------------------------------------------------------------------------------
@@ -212,11 +219,12 @@ def test_user_profile_operations(emulator):
 def test_app_operations_and_its_eni(emulator):
     st = Stack(emulator)
     st.profile()
+    st.space()
     arn = st.sm.create_app(**st.app_key())["AppArn"]
-    assert arn == f"arn:aws:sagemaker:us-east-1:123456789012:app/{st.id}/alice/jupyterserver/default"
+    assert arn == f"arn:aws:sagemaker:us-east-1:123456789012:app/{st.id}/alice-space/jupyterlab/default"
     a = st.sm.describe_app(**st.app_key())
-    assert a["AppArn"] == arn and a["Status"] == "InService" and a["AppType"] == "JupyterServer"
-    assert a["UserProfileName"] == "alice" and a["DomainId"] == st.id
+    assert a["AppArn"] == arn and a["Status"] == "InService" and a["AppType"] == "JupyterLab"
+    assert a["SpaceName"] == "alice-space" and a["DomainId"] == st.id
     with pytest.raises(ClientError) as e:
         st.sm.create_app(**st.app_key())
     assert error_code(e) == "ResourceInUse"
@@ -227,7 +235,7 @@ def test_app_operations_and_its_eni(emulator):
 
     st.sm.delete_app(**st.app_key())
     a = wait_for(lambda: st.sm.describe_app(**st.app_key()), lambda a: a["Status"] == "Deleted")
-    listed = st.sm.list_apps(DomainIdEquals=st.id, UserProfileNameEquals="alice")["Apps"]
+    listed = st.sm.list_apps(DomainIdEquals=st.id, SpaceNameEquals="alice-space")["Apps"]
     assert [(x["AppName"], x["Status"]) for x in listed] == [("default", "Deleted")]
     assert [e for e in st.enis() if arn in e["Description"]] == []
     with pytest.raises(ClientError) as e:
@@ -243,15 +251,28 @@ def test_app_operations_and_its_eni(emulator):
 def test_refusals_domain_with_profiles_and_profile_with_apps(emulator):
     st = Stack(emulator)
     st.profile()
-    st.sm.create_app(**st.app_key())
+    canvas = dict(DomainId=st.id, UserProfileName="alice", AppType="Canvas", AppName="default")
+    st.sm.create_app(**canvas)  # an app of the profile itself
     with pytest.raises(ClientError) as e:
         st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
     assert error_code(e) == "ResourceInUse"
     with pytest.raises(ClientError) as e:
         st.sm.delete_domain(DomainId=st.id)
     assert error_code(e) == "ResourceInUse"
+    st.sm.delete_app(**canvas)
+    wait_for(lambda: st.sm.describe_app(**canvas)["Status"], lambda s: s == "Deleted")
+    st.space()
+    st.sm.create_app(**st.app_key())
+    with pytest.raises(ClientError) as e:  # now alice owns a space, whose app runs
+        st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
+    assert error_code(e) == "ResourceInUse"
+    with pytest.raises(ClientError) as e:
+        st.sm.delete_space(DomainId=st.id, SpaceName="alice-space")
+    assert error_code(e) == "ResourceInUse"
     st.sm.delete_app(**st.app_key())
     wait_for(lambda: st.sm.describe_app(**st.app_key())["Status"], lambda s: s == "Deleted")
+    st.sm.delete_space(DomainId=st.id, SpaceName="alice-space")
+    wait_for(gone(st.sm.describe_space, "ResourceNotFound", DomainId=st.id, SpaceName="alice-space"), bool)
     st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
     wait_for(gone(st.sm.describe_user_profile, "ResourceNotFound", DomainId=st.id, UserProfileName="alice"), bool)
     st.sm.delete_domain(DomainId=st.id)
@@ -272,6 +293,7 @@ def test_presigned_domain_url(emulator):
 def test_tags_on_domain_profile_and_app_arns(emulator):
     st = Stack(emulator)
     profile_arn = st.profile(Tags=[{"Key": "owner", "Value": "alice"}])
+    st.space()
     app_arn = st.sm.create_app(Tags=[{"Key": "kind", "Value": "jupyter"}], **st.app_key())["AppArn"]
     assert st.sm.list_tags(ResourceArn=st.arn)["Tags"] == [{"Key": "project", "Value": "provision"}]
     assert st.sm.list_tags(ResourceArn=profile_arn)["Tags"] == [{"Key": "owner", "Value": "alice"}]
@@ -307,9 +329,12 @@ def test_studio_lifecycle_and_not_in_service_refusals(slow):
     st.profile()
     assert st.sm.describe_user_profile(DomainId=st.id, UserProfileName="alice")["Status"] == "Pending"
     with pytest.raises(ClientError) as e:
-        st.sm.create_app(**st.app_key())
+        st.sm.create_app(DomainId=st.id, UserProfileName="alice", AppType="Canvas", AppName="default")
     assert error_code(e) == "ResourceInUse"
     wait_for(lambda: st.sm.describe_user_profile(DomainId=st.id, UserProfileName="alice")["Status"],
+             lambda s: s == "InService")
+    st.space()
+    wait_for(lambda: st.sm.describe_space(DomainId=st.id, SpaceName="alice-space")["Status"],
              lambda s: s == "InService")
 
     t1 = time.time()
@@ -320,9 +345,11 @@ def test_studio_lifecycle_and_not_in_service_refusals(slow):
     st.sm.delete_app(**st.app_key())
     assert st.sm.describe_app(**st.app_key())["Status"] == "Deleting"
     with pytest.raises(ClientError) as e:  # Deleting is not Deleted yet
-        st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
+        st.sm.delete_space(DomainId=st.id, SpaceName="alice-space")
     assert error_code(e) == "ResourceInUse"
     wait_for(lambda: st.sm.describe_app(**st.app_key())["Status"], lambda s: s == "Deleted")
+    st.sm.delete_space(DomainId=st.id, SpaceName="alice-space")  # its lifecycle: test_spaces.py
+    wait_for(gone(st.sm.describe_space, "ResourceNotFound", DomainId=st.id, SpaceName="alice-space"), bool)
 
     st.sm.delete_user_profile(DomainId=st.id, UserProfileName="alice")
     assert st.sm.describe_user_profile(DomainId=st.id, UserProfileName="alice")["Status"] == "Deleting"

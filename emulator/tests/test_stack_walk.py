@@ -272,14 +272,24 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
                            UserSettings={"ExecutionRole": role_arn, "SecurityGroups": [sg_sm]})
     wait_until(lambda: sm.describe_user_profile(DomainId=domain, UserProfileName=user)["Status"] == "InService",
                "user profile InService")
-    app = dict(DomainId=domain, UserProfileName=user, AppType="JupyterServer", AppName="default")
-    sm.create_app(**app)
+    space = f"{user}-space"
+    sm.create_space(DomainId=domain, SpaceName=space, OwnershipSettings={"OwnerUserProfileName": user},
+                    SpaceSharingSettings={"SharingType": "Private"},
+                    SpaceSettings={"AppType": "JupyterLab",
+                                   "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}}})
+    wait_until(lambda: sm.describe_space(DomainId=domain, SpaceName=space)["Status"] == "InService",
+               "space InService")
+    app = dict(DomainId=domain, SpaceName=space, AppType="JupyterLab", AppName="default")
+    sm.create_app(ResourceSpec={"InstanceType": "ml.t3.medium"}, **app)
     wait_until(lambda: sm.describe_app(**app)["Status"] == "InService", "app InService")
 
     # ---------------------------------------------------------------- down: SageMaker
-    refused("ResourceInUse", sm.delete_user_profile, DomainId=domain, UserProfileName=user)  # its app runs
+    refused("ResourceInUse", sm.delete_space, DomainId=domain, SpaceName=space)  # its app runs
+    refused("ResourceInUse", sm.delete_user_profile, DomainId=domain, UserProfileName=user)  # it owns the space
     sm.delete_app(**app)
     wait_until(lambda: sm.describe_app(**app)["Status"] == "Deleted", "app Deleted")
+    sm.delete_space(DomainId=domain, SpaceName=space)
+    wait_until(gone(sm.describe_space, "ResourceNotFound", DomainId=domain, SpaceName=space), "space gone")
     refused("ResourceInUse", sm.delete_domain, DomainId=domain)
     sm.delete_user_profile(DomainId=domain, UserProfileName=user)
     wait_until(gone(sm.describe_user_profile, "ResourceNotFound", DomainId=domain, UserProfileName=user),
