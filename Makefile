@@ -37,7 +37,7 @@ env:
 	@echo 'export PATH="$(CARGO_TARGET_DIR)/debug:$$PATH"'
 
 down: build
-	$(EMU_ENV) $(BIN) down --purge-efs --delete-data
+	$(EMU_ENV) $(BIN) down --purge-efs --delete-data --yes
 	@if [ -f .emulator.pid ]; then kill "$$(cat .emulator.pid)" 2>/dev/null; rm -f .emulator.pid; echo "emulator stopped"; fi
 
 test: emulator-venv lint test-rust test-emulator

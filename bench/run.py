@@ -286,7 +286,7 @@ def main(argv=None):
             os.makedirs(wdir)
             emu.reset()
             w_up = run_command(binary, ["up", *a.extra_arg], base_env, wdir, emu, "up")
-            w_down = run_command(binary, ["down", "--purge-efs", "--delete-data"], base_env, wdir,
+            w_down = run_command(binary, ["down", "--purge-efs", "--delete-data", "--yes"], base_env, wdir,
                                  emu, "down")
             print(f"warm-up (untimed): up {w_up['wall_s']:.2f} s exit {w_up['exit']}, "
                   f"down {w_down['wall_s']:.2f} s exit {w_down['exit']}", flush=True)
@@ -299,7 +299,7 @@ def main(argv=None):
             if up["exit"] != 0:
                 print(f"run {i}: `provision up` exited {up['exit']}:\n{output_tail(up['output_path'])}",
                       file=sys.stderr)
-            down = run_command(binary, ["down", "--purge-efs", "--delete-data"], base_env, rundir,
+            down = run_command(binary, ["down", "--purge-efs", "--delete-data", "--yes"], base_env, rundir,
                                emu, "down")
             if down["exit"] != 0:
                 print(f"run {i}: `provision down` exited {down['exit']}:\n"

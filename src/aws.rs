@@ -29,6 +29,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub efs: aws_sdk_efs::Client,
     pub sts: aws_sdk_sts::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
 }
 
 /// Loads the shared SDK config. The region is whatever the chain says when
@@ -74,11 +75,17 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(cfg),
             efs: aws_sdk_efs::Client::new(cfg),
             sts: aws_sdk_sts::Client::new(cfg),
+            quotas: aws_sdk_servicequotas::Client::new(cfg),
         }
     }
 
     /// The account the credentials belong to.
     pub async fn account(&self) -> Result<String> {
+        Ok(self.identity().await?.0)
+    }
+
+    /// The account and the caller's ARN (STS GetCallerIdentity).
+    pub async fn identity(&self) -> Result<(String, String)> {
         let who = match self.sts.get_caller_identity().send().await {
             Ok(w) => w,
             Err(e) if is_credentials_error(&e) => return Err(anyhow::anyhow!(no_credentials(&crate::error::aws(e)))),
@@ -87,7 +94,8 @@ impl Clients {
                     .context("asking STS who the credentials belong to (GetCallerIdentity)");
             }
         };
-        who.account.context("STS GetCallerIdentity returned no account")
+        let account = who.account.context("STS GetCallerIdentity returned no account")?;
+        Ok((account, who.arn.unwrap_or_default()))
     }
 }
 

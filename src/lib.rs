@@ -2,7 +2,7 @@
 //! direct AWS API calls, and removes it again.
 //!
 //! The layers, top-down (an arrow only points down; `tests/layers.rs`
-//! checks it): `commands` → `lifecycle` → `graph` → `kinds` → the
+//! checks it): `commands` → `lifecycle`, `preflight` → `graph` → `kinds` → the
 //! foundations (`aws`, `state`, `engine`, `config`, `policy`, `error`,
 //! `wait`, `retry`, `progress`, `step_id`, `operations`).
 
@@ -16,6 +16,7 @@ pub mod kinds;
 pub mod lifecycle;
 pub mod operations;
 pub mod policy;
+pub mod preflight;
 pub mod progress;
 pub mod retry;
 pub mod state;

@@ -64,6 +64,11 @@ pub const OPS: &[Op] = &[
     run("ec2:CreateVpc", &["ec2:CreateVpc", "ec2:CreateTags"]),
     run("ec2:ModifyVpcAttribute", &["ec2:ModifyVpcAttribute"]),
     run("ec2:DescribeVpcs", &["ec2:DescribeVpcs"]),
+    // Pre-flight (preflight.rs): zones, endpoint services, quotas.
+    run("ec2:DescribeAvailabilityZones", &["ec2:DescribeAvailabilityZones"]),
+    run("ec2:DescribeVpcEndpointServices", &["ec2:DescribeVpcEndpointServices"]),
+    run("servicequotas:GetServiceQuota", &["servicequotas:GetServiceQuota"]),
+    run("network-firewall:ListFirewalls", &["network-firewall:ListFirewalls"]),
     run("ec2:DeleteVpc", &["ec2:DeleteVpc"]),
     run("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),
     run("ec2:DescribeSubnets", &["ec2:DescribeSubnets"]),
@@ -139,7 +144,7 @@ pub const OPS: &[Op] = &[
     only(
         "kms:ListResourceTags",
         &["kms:ListResourceTags"],
-        "kms::find_key, resolving a CreateKey whose answer was lost",
+        "kms::find_key, resolving a CreateKey whose answer was lost; pre-flight, when an alias name is taken",
     ),
     run("kms:CreateAlias", &["kms:CreateAlias"]),
     run("kms:ListAliases", &["kms:ListAliases"]),
@@ -176,15 +181,11 @@ pub const OPS: &[Op] = &[
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
     // SageMaker (kinds/{domain,user_profile,space,app,classic_app}.rs; commands/{studio_url,app}.rs)
-    only(
-        "sagemaker:ListDomains",
-        &["sagemaker:ListDomains"],
-        "sagemaker::find_domain, resolving a CreateDomain whose answer was lost",
-    ),
+    run("sagemaker:ListDomains", &["sagemaker:ListDomains"]),
     only(
         "sagemaker:ListTags",
         &["sagemaker:ListTags"],
-        "kinds::{domain,space}::find, resolving a CreateDomain or CreateSpace whose answer was lost",
+        "kinds::{domain,space}::find, resolving a lost create; pre-flight, when the domain name is taken",
     ),
     run(
         "sagemaker:CreateDomain",
@@ -298,6 +299,7 @@ fn scope(action: &str) -> &'static Scope {
         ("kms", "CreateKey" | "ListKeys" | "ListAliases") => &ANY,
         ("kms", "CreateAlias" | "UpdateAlias" | "DeleteAlias") => &ALIASES,
         ("kms", _) => &KEYS,
+        ("network-firewall", "ListFirewalls") => &ANY,
         ("network-firewall", _) => &FIREWALL,
         ("iam", "PassRole") => &PASS_ROLE,
         ("iam", "CreateServiceLinkedRole") => &SERVICE_ROLES,

@@ -157,7 +157,7 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
         s3.put_object().bucket(&data).key("notebooks/a.ipynb").body(b"{}".to_vec().into()).send().await.unwrap();
         s3.put_bucket_policy().bucket(&data).policy(policy).send().await.unwrap();
     });
-    let out = provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    let out = provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     assert!(out.contains("--delete-data"), "says how to finish: {out}");
     let inv = futures_inventory(&emu);
     assert!(inv.contains(&format!("bucket {data}")), "non-empty bucket kept: {inv:?}");
@@ -166,7 +166,7 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
     assert_eq!(keys.get("kms-key"), Some(&1), "the key of the kept bucket stays: {inv:?}");
     assert!(inv.contains("alias alias/kms-cmk-sagemaker-studio-anfw"), "{inv:?}");
 
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     let inv = futures_inventory(&emu);
     assert!(inv.is_empty(), "{inv:?}");
 }
@@ -253,7 +253,7 @@ fn several_users_each_get_a_profile_and_an_app() {
     let o = provision(&emu, dir.path(), &["up", "--users", "alice,alice"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("users: 'alice' appears twice"), "{}", text(&o));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     assert!(futures_inventory(&emu).is_empty());
 }
 
@@ -300,7 +300,7 @@ fn failed_resources_are_replaced() {
         );
     });
     assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     assert!(futures_inventory(&emu).is_empty());
 }
 
@@ -326,14 +326,14 @@ fn up_right_after_down_creates_the_firewall_resources_again() {
     std::fs::write(&path, profile.to_string()).unwrap();
     let emu = Emulator::start("0.01", &["--profile", path.to_str().unwrap()]);
     provision_ok(&emu, d, &["up"]);
-    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     let out = provision_ok(&emu, d, &["up"]);
     assert!(out.contains("is up"), "{out}");
     let state = state_json(d);
     for step in ["nfw.rule_group", "nfw.policy", "nfw.firewall"] {
         assert_eq!(state["steps"][step]["status"], "ready", "{step}");
     }
-    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
 }
 
 /// No credentials anywhere: one readable paragraph that says what was tried

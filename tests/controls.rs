@@ -403,7 +403,7 @@ fn iam_policy_grants_exactly_the_calls_of_a_full_run_and_every_policy_is_valid()
         s3.put_bucket_policy().bucket(&data).policy(policy.policy().unwrap()).send().await.unwrap();
     });
     emu.clear_calls();
-    let out = provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data"]);
+    let out = provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(out.contains("is gone"), "{out}");
     log(&emu);
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["main", "lib"],
     &["commands"],
-    &["lifecycle"],
+    &["lifecycle", "preflight"],
     &["graph"],
     &["kinds"],
     &["aws", "config", "engine", "error", "policy", "progress", "retry", "state", "step_id", "wait", "operations"],

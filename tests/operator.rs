@@ -228,7 +228,7 @@ fn status_after_down_reports_what_is_kept_as_retained() {
     let emu = Emulator::start(SCALE, &[]);
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
-    provision_ok(&emu, dir.path(), &["down"]);
+    provision_ok(&emu, dir.path(), &["down", "--yes"]);
     let o = provision(&emu, dir.path(), &["status", "--json"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
@@ -243,7 +243,7 @@ fn status_after_down_reports_what_is_kept_as_retained() {
         assert_eq!(actions.get(step).map(String::as_str), Some("retained"), "{step}: {t}");
     }
     assert!(actions.values().all(|a| a == "retained"), "{t}");
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
 }
 
 /// `provision completions bash | head -0`: the reader is gone before the

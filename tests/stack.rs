@@ -553,7 +553,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let fs_before = efs.describe_file_systems().send().await.unwrap();
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
     let fs_id = fs_before.file_systems()[0].file_system_id().to_string();
-    let out = provision_ok(&emu, dir.path(), &["down"]);
+    let out = provision_ok(&emu, dir.path(), &["down", "--yes"]);
     assert!(out.contains("--purge-efs"), "down says how to finish: {out}");
     let left = inventory(&emu).await;
     let expect_kept: BTreeSet<String> = [
@@ -584,7 +584,7 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     );
 
     // --- `down --purge-efs` removes the rest: nothing of the stack is left.
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
     assert!(left.is_empty(), "left after down --purge-efs: {left:?}");
     let st = state_json(dir.path());

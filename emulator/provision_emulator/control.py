@@ -60,7 +60,7 @@ from moto.core.utils import get_service_model
 from . import profile
 
 #: SigV4 signing name -> botocore service name, where they differ.
-BOTOCORE_NAME = {"elasticfilesystem": "efs"}
+BOTOCORE_NAME = {"elasticfilesystem": "efs", "servicequotas": "service-quotas"}
 _DEFAULT_STATUS = {"InternalError": 500, "InternalFailure": 500, "InternalServerError": 500,
                    "ServiceUnavailable": 503, "RequestLimitExceeded": 503}
 _CREDENTIAL = re.compile(r"Credential=[^/\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")

@@ -47,6 +47,9 @@ pub struct Global {
     /// Allow a region outside the Network Firewall list of the spec.
     #[arg(long, global = true)]
     pub any_region: bool,
+    /// Refuse to run unless the credentials belong to this account (also `expect_account` in the config).
+    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
+    pub expect_account: Option<String>,
     #[command(flatten)]
     pub params: ParamFlags,
 }
@@ -55,55 +58,55 @@ pub struct Global {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ParamFlags {
     /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub project: Option<String>,
     /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub domain_name: Option<String>,
     /// The user profile (or the first of --users) [default: anfw-user-profile-{region}].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub user_profile_name: Option<String>,
     /// The VPC's CIDR, /16 to /28 [default: 10.2.0.0/16].
-    #[arg(long, global = true, value_name = "CIDR")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub vpc_cidr: Option<String>,
     /// The first zone's firewall subnet, inside the VPC [default: 10.2.1.0/24].
-    #[arg(long, global = true, value_name = "CIDR")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub firewall_subnet_cidr: Option<String>,
     /// The first zone's NAT gateway subnet, inside the VPC [default: 10.2.2.0/24].
-    #[arg(long, global = true, value_name = "CIDR")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub nat_subnet_cidr: Option<String>,
     /// The first zone's SageMaker Studio subnet, inside the VPC [default: 10.2.3.0/24].
-    #[arg(long, global = true, value_name = "CIDR")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub sagemaker_subnet_cidr: Option<String>,
     /// Comma-separated domains or .suffixes the firewall lets through [default: .kaggle.com,.amazonaws.com].
-    #[arg(long, global = true, value_delimiter = ',', value_name = "DOMAINS")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "DOMAINS")]
     pub allowed_domains: Option<Vec<String>>,
     /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
-    #[arg(long, global = true, value_name = "AZ")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
     /// Comma-separated zones the stack spans (the first is --availability-zone's).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "AZS")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "AZS")]
     pub availability_zones: Option<Vec<String>>,
     /// One firewall subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub firewall_subnet_cidrs: Option<Vec<String>>,
     /// One NAT subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub nat_subnet_cidrs: Option<Vec<String>>,
     /// One SageMaker subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CIDRS")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub sagemaker_subnet_cidrs: Option<Vec<String>>,
     /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "NAMES")]
     pub users: Option<Vec<String>>,
     /// Minutes of idleness before SageMaker stops a JupyterLab app, 60 to 525600 [default: 60].
-    #[arg(long, global = true, value_name = "MINUTES")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "MINUTES")]
     pub idle_timeout_minutes: Option<i64>,
     /// Size of each user's private space (EBS), 5 to 16384 GiB [default: 5].
-    #[arg(long, global = true, value_name = "GIB")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "GIB")]
     pub space_storage_gib: Option<i64>,
     /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
-    #[arg(long, global = true, value_name = "TYPE")]
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "TYPE")]
     pub app_instance_type: Option<String>,
 }
 
@@ -113,10 +116,14 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  provision up\n  provision --region eu-west-1 up --availability-zones eu-west-1a,eu-west-1b"
     )]
-    Up,
+    Up {
+        /// Pre-flight: an overlap of vpc_cidr with a VPC of the region is an error, not a warning.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Remove the stack in reverse dependency order.
     #[command(
-        after_help = "Without --purge-efs the EFS with the users' home directories, what it needs (its mount\ntargets, NFS security groups, SageMaker subnet, VPC) and non-empty buckets stay, recorded as\nretained.\n\nExamples:\n  provision down\n  provision down --purge-efs --delete-data"
+        after_help = "Without --purge-efs the EFS with the users' home directories, what it needs (its mount\ntargets, NFS security groups, SageMaker subnet, VPC) and non-empty buckets stay, recorded as\nretained. It says what it will delete and keep, then asks (type 'yes'); --yes skips the question,\nand is required when stdin is not a terminal.\n\nExamples:\n  provision down\n  provision down --purge-efs --delete-data --yes"
     )]
     Down {
         /// Also remove SageMaker's EFS (user home directories), its mount targets and NFS security groups.
@@ -125,6 +132,9 @@ pub enum Command {
         /// Also empty and remove non-empty buckets (and the key that encrypts them).
         #[arg(long)]
         delete_data: bool,
+        /// Do not ask for confirmation (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Show what `up` (or, with --destroy, `down`) would do, step by step; changes nothing.
     #[command(
@@ -140,6 +150,9 @@ pub enum Command {
         /// With --destroy: plan `down --delete-data`.
         #[arg(long, requires = "destroy")]
         delete_data: bool,
+        /// Pre-flight: an overlap of vpc_cidr with a VPC of the region is an error.
+        #[arg(long)]
+        strict: bool,
         #[arg(long)]
         json: bool,
     },
@@ -261,6 +274,7 @@ impl ParamFlags {
             idle_timeout_minutes: self.idle_timeout_minutes,
             space_storage_gib: self.space_storage_gib,
             app_instance_type: self.app_instance_type.clone(),
+            expect_account: None,
         }
     }
 }

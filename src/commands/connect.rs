@@ -26,7 +26,8 @@ async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig
         Some(p) => RawParams::from_file(p).map_err(invalid)?,
         None => RawParams::default(),
     };
-    let flags = g.params.to_raw();
+    let mut flags = g.params.to_raw();
+    flags.expect_account = g.expect_account.clone();
     let project = flags
         .project
         .clone()
@@ -71,12 +72,23 @@ pub enum Access {
 pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Arc<Ctx>> {
     let (settings, path, sdk) = resolve(g).await?;
     let clients = Clients::new(&sdk);
-    let account = clients.account().await?;
+    let (account, arn) = clients.identity().await?;
+    if let Some(want) = settings.expect_account.as_deref()
+        && want != account
+    {
+        return Err(Exit(
+            EXIT_INVALID,
+            format!(
+                "expect_account: the credentials belong to account {account} ({arn}), not {want}; nothing was done. Use the credentials of account {want} (AWS_PROFILE, aws sso login) or change --expect-account"
+            ),
+        )
+        .into());
+    }
     let who = Identity { stack: settings.stack(), region: &settings.region, account: &account };
     let state = match access {
         Access::Read => State::open_read(&path, &who, false)?,
         Access::ReadOrEmpty => State::open_read(&path, &who, true)?,
         _ => State::open(&path, &who, access == Access::Create)?,
     };
-    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, down }))
+    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, caller: arn, down }))
 }

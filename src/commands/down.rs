@@ -7,13 +7,91 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c};
-use crate::graph;
-use crate::kinds::Ctx;
-use crate::state::{self, Status};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
-pub async fn down(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
+use crate::error::{EXIT_FAILED, EXIT_INVALID, Exit};
+use crate::graph;
+use crate::kinds::{Ctx, s3_bucket};
+use crate::state::{self, Status};
+use crate::step_id::StepId;
+
+/// Says what `down` will delete and keep, and asks (as `terraform destroy`
+/// does): on a terminal the answer must be `yes`; without one, `--yes` is
+/// required. `--delete-data` asks again, naming the buckets and how many
+/// objects each holds.
+async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
+    let lines = super::plan::plan_down(ctx).await;
+    let mut delete: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l.action != "keep") {
+        let kind = graph.get(&StepId::recorded(l.step.as_str())).map(|s| s.kind_name()).unwrap_or("resource");
+        *delete.entry(kind).or_default() += 1;
+    }
+    let kept: Vec<String> =
+        lines.iter().filter(|l| l.action == "keep").map(|l| format!("{} {} ({})", l.step, l.id, l.detail)).collect();
+    if delete.is_empty() {
+        return Ok(());
+    }
+    let total: usize = delete.values().sum();
+    eprintln!(
+        "provision down will delete {total} resources of stack {} in {} (account {}): {}",
+        ctx.stack(),
+        ctx.s.region,
+        ctx.account,
+        delete.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    );
+    if kept.is_empty() {
+        eprintln!("and keep nothing{}", if ctx.down.purge_efs { "" } else { " (no data is recorded)" });
+    } else {
+        eprintln!("and keep:\n  {}", kept.join("\n  "));
+    }
+    let mut questions = vec![format!("Delete these {total} resources?")];
+    if ctx.down.delete_data {
+        let mut data = Vec::new();
+        for step in &StepId::BUCKETS {
+            if let Some(name) = ctx.state.record(step).and_then(|r| r.id) {
+                let n = s3_bucket::object_count(ctx, &name).await?;
+                if n > 0 {
+                    data.push(format!("{name} ({n} objects)"));
+                }
+            }
+        }
+        if !data.is_empty() {
+            questions.push(format!(
+                "--delete-data: empty and delete {} for good (their data cannot be recovered)?",
+                data.join(", ")
+            ));
+        }
+    }
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Exit(
+            EXIT_INVALID,
+            format!(
+                "down needs confirmation and stdin is not a terminal: nothing was deleted. Pass --yes to confirm in a script (`provision down{}{} --yes`)",
+                if ctx.down.purge_efs { " --purge-efs" } else { "" },
+                if ctx.down.delete_data { " --delete-data" } else { "" }
+            ),
+        )
+        .into());
+    }
+    for q in questions {
+        eprint!("{q} Only 'yes' is accepted: ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            return Err(Exit(EXIT_FAILED, "down cancelled: nothing was deleted".into()).into());
+        }
+    }
+    Ok(())
+}
+
+pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
     refuse_dropped_parts(&ctx, &graph)?;
+    confirm(&ctx, &graph, yes).await?;
     let edges = graph.reversed_edges();
     eprintln!(
         "provision down{}{}: stack {} in {} (account {}), state {}",

@@ -33,10 +33,16 @@ pub async fn run(cli: Cli) -> Result<()> {
     let opts = RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress };
     match cli.command {
         Command::Outputs { json, ref key } => outputs::outputs(g, json, key.as_deref()).await,
-        Command::Up => up::up(connect(g, Access::Create, DownOptions::default()).await?, opts).await,
-        Command::Down { purge_efs, delete_data } => {
+        Command::Up { strict } => {
+            // Pre-flight reads only: nothing is written, not even the state file, until it passes.
+            let probe = connect(g, Access::ReadOrEmpty, DownOptions::default()).await?;
+            up::preflight(&probe, strict).await?;
+            drop(probe);
+            up::up(connect(g, Access::Create, DownOptions::default()).await?, opts).await
+        }
+        Command::Down { purge_efs, delete_data, yes } => {
             let down = DownOptions { purge_efs, delete_data };
-            down::down(connect(g, Access::Write, down).await?, opts).await
+            down::down(connect(g, Access::Write, down).await?, opts, yes).await
         }
         Command::Verify { json } => verify::run(&*connect(g, Access::Read, DownOptions::default()).await?, json).await,
         Command::Jumpstart { action: OnOff::Status } => {
@@ -55,9 +61,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             firewall::run(&*connect(g, access, DownOptions::default()).await?, action).await
         }
         Command::IamPolicy => iam_policy::iam_policy(),
-        Command::Plan { destroy, purge_efs, delete_data, json } => {
+        Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };
-            plan::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, json).await
+            plan::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, strict, json).await
         }
         Command::Status { json } => status::status(connect(g, Access::Read, DownOptions::default()).await?, json).await,
         Command::StudioUrl { ref user, space, expires } => {

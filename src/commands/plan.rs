@@ -67,7 +67,7 @@ async fn plan_up(ctx: &Ctx) -> Vec<Line> {
 }
 
 /// What `down` would do: delete, keep (with the reason), or nothing.
-async fn plan_down(ctx: &Ctx) -> Vec<Line> {
+pub(super) async fn plan_down(ctx: &Ctx) -> Vec<Line> {
     let graph = graph::build_teardown(&ctx.s);
     let mut out = Vec::new();
     for i in graph.teardown_order() {
@@ -105,10 +105,13 @@ pub(super) fn summary(lines: &[Line]) -> String {
     counts.iter().map(|(a, n)| format!("{n} {a}")).collect::<Vec<_>>().join(", ")
 }
 
-pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
+pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Result<()> {
     // What `up`/`down` would refuse, `plan` refuses the same way.
     let graph = if destroy { graph::build_teardown(&ctx.s) } else { graph::build(&ctx.s) };
     super::run::refuse_dropped_parts(&ctx, &graph)?;
+    // The pre-flight result first (on stderr, so `--json` stays one document);
+    // its problems make `plan` exit 2 as they would stop `up`, after the plan.
+    let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict).await };
     let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {
@@ -121,5 +124,5 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, json: bool) -> Result<()> {
             println!("Plan ({verb}): {}.", summary(&lines));
         }
     }
-    Ok(())
+    preflight
 }

@@ -7,9 +7,42 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c};
+use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::Ctx;
 use crate::state::Status;
+
+/// Runs the pre-flight checks (`crate::preflight`) and says what they
+/// found; problems stop `up` with exit 2 before any mutating call.
+pub async fn preflight(ctx: &Arc<Ctx>, strict: bool) -> Result<()> {
+    let started = Instant::now();
+    let report = crate::preflight::check(ctx, strict).await;
+    eprintln!(
+        "pre-flight: account {} as {}, region {}: {} checks in {:.1}s, {} problem(s), {} warning(s)",
+        ctx.account,
+        ctx.caller,
+        ctx.s.region,
+        report.checks,
+        started.elapsed().as_secs_f64(),
+        report.problems.len(),
+        report.warnings.len()
+    );
+    for w in &report.warnings {
+        eprintln!("  warning: {w}");
+    }
+    if report.problems.is_empty() {
+        return Ok(());
+    }
+    Err(Exit(
+        EXIT_INVALID,
+        format!(
+            "pre-flight found {} problem(s); nothing was created:\n  - {}",
+            report.problems.len(),
+            report.problems.join("\n  - ")
+        ),
+    )
+    .into())
+}
 
 pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let graph = graph::build(&ctx.s);

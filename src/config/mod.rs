@@ -59,6 +59,8 @@ pub struct RawParams {
     pub space_storage_gib: Option<i64>,
     /// Instance type of each user's JupyterLab app.
     pub app_instance_type: Option<String>,
+    /// The account the credentials must belong to (refused otherwise).
+    pub expect_account: Option<String>,
 }
 
 impl RawParams {
@@ -112,6 +114,7 @@ impl RawParams {
             idle_timeout_minutes: over.idle_timeout_minutes.or(self.idle_timeout_minutes),
             space_storage_gib: over.space_storage_gib.or(self.space_storage_gib),
             app_instance_type: over.app_instance_type.or(self.app_instance_type),
+            expect_account: over.expect_account.or(self.expect_account),
         }
     }
 }
@@ -140,6 +143,8 @@ pub struct Settings {
     pub space_storage_gib: i32,
     /// Each JupyterLab app's `ResourceSpec.InstanceType`.
     pub app_instance_type: String,
+    /// The only account this run may act in (`--expect-account`).
+    pub expect_account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -195,6 +195,12 @@ impl Settings {
             in_range("space_storage_gib", raw.space_storage_gib, DEFAULT_SPACE_STORAGE_GIB, 5..=16_384, &mut errs);
         let app_instance_type = raw.app_instance_type.unwrap_or_else(|| DEFAULT_APP_INSTANCE_TYPE.to_string());
         check_instance_type(&app_instance_type, &mut errs);
+        let expect_account = raw.expect_account;
+        if let Some(a) = &expect_account
+            && !(a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+        {
+            errs.push(format!("expect_account: '{a}' is not an AWS account id (12 digits)"));
+        }
 
         if !errs.is_empty() {
             return Err(InvalidInput(errs));
@@ -225,6 +231,7 @@ impl Settings {
             idle_timeout_minutes,
             space_storage_gib,
             app_instance_type,
+            expect_account,
         })
     }
 }

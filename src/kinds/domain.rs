@@ -14,7 +14,7 @@ use aws_sdk_sagemaker::types::{
     RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
 };
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, TAG_STACK, accepted, members_drift, missing_members};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members};
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
@@ -168,6 +168,24 @@ impl Kind for Domain {
             }
         }
         Ok(None)
+    }
+
+    /// The domain name: the default does not depend on the project, so a
+    /// second stack in the same region clashes unless given `--domain-name`.
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        let out = ctx.aws.sagemaker.list_domains().send().await.map_err(aws)?;
+        for d in out.domains() {
+            if d.domain_name() != Some(ctx.s.domain_name.as_str()) || matches!(d.status(), Some(DomainStatus::Deleting))
+            {
+                continue;
+            }
+            let arn = d.domain_arn().unwrap_or_default();
+            let tags = ctx.aws.sagemaker.list_tags().resource_arn(arn).send().await.map_err(aws)?;
+            let tags = tags.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
+            let holder = format!("SageMaker domain {} ({})", d.domain_id().unwrap_or_default(), ctx.s.domain_name);
+            return Ok(NameUse::of_tags(ctx, holder, "--domain-name", tags));
+        }
+        Ok(NameUse::Free)
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

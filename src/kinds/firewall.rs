@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
-use super::{Ctx, Health, Kind, accepted, adopt_if_ours, members_drift, missing_members};
+use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
 use crate::error::{aws, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -101,6 +101,20 @@ impl Kind for Firewall {
             r => r?.firewall.context("DescribeFirewall returned no Firewall")?,
         };
         adopt_nfw(ctx, me, self.name(), f.firewall_arn.unwrap_or_default(), f.tags)
+    }
+
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        match ctx.aws.nfw.describe_firewall().firewall_name(firewall_name(ctx)).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) => Err(e),
+            Ok(out) => {
+                let f = out.firewall.context("DescribeFirewall returned no Firewall")?;
+                let tags = f.tags.unwrap_or_default();
+                let tags = tags.iter().map(|t| (t.key.as_str(), t.value.as_str()));
+                let holder = format!("firewall {}", f.firewall_arn.unwrap_or_default());
+                Ok(NameUse::of_tags(ctx, holder, "--project", tags))
+            }
+        }
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleGroupReference};
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
-use super::{Ctx, Health, Kind, accepted};
+use super::{Ctx, Health, Kind, NameUse, accepted};
 use crate::error::{aws, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
@@ -37,6 +37,20 @@ impl Kind for FirewallPolicy {
             r => r?.firewall_policy_response.context("no FirewallPolicyResponse")?,
         };
         adopt_nfw(ctx, me, self.name(), r.firewall_policy_arn, r.tags)
+    }
+
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(policy_name(ctx)).send().await;
+        match r.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) => Err(e),
+            Ok(out) => {
+                let r = out.firewall_policy_response.context("no description in the answer")?;
+                let tags = r.tags.unwrap_or_default();
+                let tags = tags.iter().map(|t| (t.key.as_str(), t.value.as_str()));
+                Ok(NameUse::of_tags(ctx, format!("firewall policy {}", r.firewall_policy_arn), "--project", tags))
+            }
+        }
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -162,6 +162,18 @@ impl Kind for IamPolicy {
         match ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(None),
             r => Ok(r?.policy().and_then(|p| p.arn()).map(str::to_string)),
+        }
+    }
+
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        match ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) => Err(e),
+            Ok(out) => {
+                let p = out.policy().context("GetPolicy returned no Policy")?;
+                let tags = p.tags().iter().map(|t| (t.key(), t.value()));
+                Ok(NameUse::of_tags(ctx, format!("IAM policy {}", p.arn().unwrap_or_default()), "--project", tags))
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_policy::iam_tags;
-use super::{Ctx, Health, Kind};
+use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -48,6 +48,18 @@ impl Kind for IamRole {
         match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(None),
             r => Ok(r?.role().map(|r| r.arn().to_string())),
+        }
+    }
+
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) => Err(e),
+            Ok(out) => {
+                let role = out.role().context("GetRole returned no Role")?;
+                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
+                Ok(NameUse::of_tags(ctx, format!("IAM role {}", role.arn()), "--project", tags))
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::kms_key::s3_key_kept;
-use super::{Ctx, Health, Kind};
+use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, has_code};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -32,6 +32,20 @@ impl Kind for KmsAlias {
         let key = ctx.state.id(&self.key)?;
         let out = ctx.aws.kms.list_aliases().key_id(&key).send().await.map_err(aws)?;
         Ok(out.aliases().iter().any(|a| a.alias_name() == Some(self.alias.as_str())).then(|| self.alias.clone()))
+    }
+
+    /// An alias names one key per account and region: held by whose key?
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        let mut pages = ctx.aws.kms.list_aliases().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws)?;
+            let Some(a) = page.aliases().iter().find(|a| a.alias_name() == Some(self.alias.as_str())) else { continue };
+            let Some(key) = a.target_key_id() else { return Ok(NameUse::Free) };
+            let tags = ctx.aws.kms.list_resource_tags().key_id(key).send().await.map_err(aws)?;
+            let tags = tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()));
+            return Ok(NameUse::of_tags(ctx, format!("KMS alias {} (key {key})", self.alias), "--project", tags));
+        }
+        Ok(NameUse::Free)
     }
 
     async fn create(&self, ctx: &Ctx, _me: &StepId, _token: &str) -> Result<String> {

@@ -82,6 +82,8 @@ pub struct Ctx {
     pub s: Arc<Settings>,
     pub state: State,
     pub account: String,
+    /// The caller's ARN (STS GetCallerIdentity), for messages.
+    pub caller: String,
     pub down: DownOptions,
 }
 
@@ -171,6 +173,39 @@ impl Health {
     }
 }
 
+/// Who holds the unique name a kind would create (pre-flight, read-only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameUse {
+    Free,
+    /// Held by a resource tagged as this stack's (its id).
+    Ours(String),
+    /// Held by a resource that is not provably this stack's.
+    Foreign {
+        /// The resource ("IAM role arn:...") and what its tags say of its owner.
+        holder: String,
+        /// The parameter that changes the name (`--domain-name`, `--project`).
+        change: &'static str,
+    },
+}
+
+impl NameUse {
+    /// From a found resource's tags: ours, or held by whoever its
+    /// `provision:stack` tag names (or nobody we know).
+    pub fn of_tags<'a>(
+        ctx: &Ctx,
+        holder: String,
+        change: &'static str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> NameUse {
+        let stack = tags.into_iter().find(|(k, _)| *k == TAG_STACK).map(|(_, v)| v.to_string());
+        match stack {
+            Some(s) if s == ctx.stack() => NameUse::Ours(holder),
+            Some(s) => NameUse::Foreign { holder: format!("{holder}, of provision stack '{s}'"), change },
+            None => NameUse::Foreign { holder: format!("{holder}, without provision's tags"), change },
+        }
+    }
+}
+
 /// How long teardown keeps retrying DependencyViolation while ENIs and
 /// attachments drain (they go away asynchronously; cloud-nuke #285,
 /// terraform-provider-aws #26090). Real-world time, scaled.
@@ -244,6 +279,13 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
     /// Teardown-only kinds: the steps this one is deleted after, and before.
     fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {
         (Vec::new(), Vec::new())
+    }
+
+    /// Pre-flight, before `up` creates anything: who holds the unique name
+    /// this kind would create (read-only calls). Default: the kind has no
+    /// name of its own (AWS assigns EC2 ids).
+    async fn name_in_use(&self, _ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        Ok(NameUse::Free)
     }
 
     /// Made by AWS on its own (SageMaker's EFS and groups): `down` looks

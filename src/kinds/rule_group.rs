@@ -13,7 +13,7 @@ use aws_sdk_networkfirewall::types::{
 };
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
-use super::{Ctx, Health, Kind, accepted};
+use super::{Ctx, Health, Kind, NameUse, accepted};
 use crate::error::{aws, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_attempts, retry_while, until};
@@ -143,6 +143,27 @@ impl Kind for RuleGroup {
             r => r?.rule_group_response.context("DescribeRuleGroup returned no RuleGroupResponse")?,
         };
         adopt_nfw(ctx, me, self.name(), r.rule_group_arn, r.tags)
+    }
+
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        let r = ctx
+            .aws
+            .nfw
+            .describe_rule_group()
+            .rule_group_name(rule_group_name(ctx))
+            .r#type(RuleGroupType::Stateful)
+            .send()
+            .await;
+        match r.map_err(aws) {
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) => Err(e),
+            Ok(out) => {
+                let r = out.rule_group_response.context("no description in the answer")?;
+                let tags = r.tags.unwrap_or_default();
+                let tags = tags.iter().map(|t| (t.key.as_str(), t.value.as_str()));
+                Ok(NameUse::of_tags(ctx, format!("rule group {}", r.rule_group_arn), "--project", tags))
+            }
+        }
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -16,7 +16,7 @@ use aws_sdk_s3::types::{
 };
 use serde_json::json;
 
-use super::{Ctx, Health, Kind, TAG_STACK, accepted};
+use super::{Ctx, Health, Kind, NameUse, TAG_STACK, accepted};
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 
@@ -69,6 +69,34 @@ pub async fn is_empty(ctx: &Ctx, name: &str) -> Result<bool> {
     }
 }
 
+/// Object versions and delete markers in a bucket (what `--delete-data`
+/// would destroy), paginated.
+pub async fn object_count(ctx: &Ctx, name: &str) -> Result<usize> {
+    let (mut n, mut key, mut version) = (0, None::<String>, None::<String>);
+    loop {
+        let o = ctx
+            .aws
+            .s3
+            .list_object_versions()
+            .bucket(name)
+            .set_key_marker(key.clone())
+            .set_version_id_marker(version.clone())
+            .send()
+            .await
+            .map_err(aws);
+        let o = match o {
+            Err(e) if is_not_found(&e) => return Ok(n),
+            r => r?,
+        };
+        n += o.versions().len() + o.delete_markers().len();
+        if o.is_truncated() != Some(true) {
+            return Ok(n);
+        }
+        key = o.next_key_marker().map(str::to_string);
+        version = o.next_version_id_marker().map(str::to_string);
+    }
+}
+
 /// A recorded bucket holds data (so it, and the key that encrypts it, stay).
 /// Asked of the buckets themselves, not of their steps' progress, so the
 /// key and alias steps decide the same way whenever they run.
@@ -105,6 +133,22 @@ impl Kind for S3Bucket {
             None => Ok(None),
             Some(true) => Ok(Some(name)),
             Some(false) => bail!("bucket {name} exists but is not tagged as this stack's; refusing to adopt it"),
+        }
+    }
+
+    /// Bucket names are global: another account's bucket answers AccessDenied.
+    async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
+        let name = ctx.s.bucket_name(&ctx.account, self.suffix);
+        let holder = format!("bucket {name}");
+        match ctx.aws.s3.get_bucket_tagging().bucket(&name).send().await.map_err(aws) {
+            Ok(t) => Ok(NameUse::of_tags(ctx, holder, "--project", t.tag_set().iter().map(|t| (t.key(), t.value())))),
+            Err(e) if has_code(&e, &["NoSuchTagSet"]) => Ok(NameUse::of_tags(ctx, holder, "--project", [])),
+            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+            Err(e) if has_code(&e, &["AccessDenied", "AllAccessDisabled"]) => Ok(NameUse::Foreign {
+                holder: format!("{holder}, owned by another account (S3 bucket names are global)"),
+                change: "--project",
+            }),
+            Err(e) => Err(e),
         }
     }
 

@@ -1,0 +1,301 @@
+//! Pre-flight: what can be known about the account before `up` creates
+//! anything is checked before it, with read-only calls made concurrently,
+//! and every problem is reported at once (exit 2, as parameter validation):
+//!
+//! - every zone exists in the region and is available (DescribeAvailabilityZones),
+//!   and every endpoint service the stack uses is offered there
+//!   (DescribeVpcEndpointServices lists each service's zones);
+//! - every unique name the stack would create is free, or already this
+//!   stack's and recorded (`Kind::name_in_use`): a name held by another
+//!   stack or nobody we know is refused with the flag that changes it; one
+//!   tagged as this stack's but not recorded means another state file
+//!   manages the stack;
+//! - the VPC CIDR against the region's VPCs: an overlap is a warning
+//!   (peering and VPN between them would not route), an error with `--strict`;
+//! - quota headroom for what this run adds: VPCs, internet gateways, Elastic
+//!   IPs, NAT gateways per zone (the applied value from Service Quotas where it
+//!   answers, else AWS's documented default) and firewalls (documented default).
+//!
+//! Only steps the state does not record are checked: what is recorded is the
+//! stack's own, and an interrupted create is `up`'s to resolve.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use aws_sdk_ec2::types::AvailabilityZoneState;
+
+use crate::error::aws;
+use crate::graph::{self, Graph, INTERFACE_ENDPOINTS};
+use crate::kinds::{Ctx, NameUse};
+use crate::step_id::StepId;
+
+/// What pre-flight found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Each stops `up` (exit 2).
+    pub problems: Vec<String>,
+    /// Said, not stopping.
+    pub warnings: Vec<String>,
+    /// How many checks ran.
+    pub checks: usize,
+}
+
+impl Report {
+    fn merge(&mut self, other: Result<Report>, what: &str) {
+        match other {
+            Ok(r) => {
+                self.problems.extend(r.problems);
+                self.warnings.extend(r.warnings);
+                self.checks += r.checks;
+            }
+            Err(e) => {
+                self.problems.push(format!("{what}: could not be checked: {e:#}"));
+                self.checks += 1;
+            }
+        }
+    }
+}
+
+/// Runs every check; `strict` makes a CIDR overlap an error.
+pub async fn check(ctx: &Arc<Ctx>, strict: bool) -> Report {
+    let graph = graph::build(&ctx.s);
+    let (zones, names, cidr, quotas) =
+        tokio::join!(zones(ctx), names(ctx, &graph), cidr(ctx, strict), quotas(ctx, &graph));
+    let mut r = Report::default();
+    r.merge(zones, "availability zones");
+    r.merge(names, "names");
+    r.merge(cidr, "vpc_cidr");
+    r.merge(quotas, "quotas");
+    r
+}
+
+fn unrecorded(ctx: &Ctx, step: &StepId) -> bool {
+    ctx.state.record(step).is_none()
+}
+
+async fn zones(ctx: &Ctx) -> Result<Report> {
+    let mut r = Report::default();
+    let param = if ctx.s.zones.len() > 1 { "availability_zones" } else { "availability_zone" };
+    let out = ctx.aws.ec2.describe_availability_zones().send().await.map_err(aws)?;
+    let available: Vec<&str> = out
+        .availability_zones()
+        .iter()
+        .filter(|z| z.state() == Some(&AvailabilityZoneState::Available))
+        .filter_map(|z| z.zone_name())
+        .collect();
+    for z in &ctx.s.zones {
+        r.checks += 1;
+        if !available.contains(&z.az.as_str()) {
+            r.problems.push(format!(
+                "{param}: '{}' is not an available zone of {} (available: {})",
+                z.az,
+                ctx.s.region,
+                available.join(", ")
+            ));
+        }
+    }
+    // The endpoint services the stack uses, in every zone it spans.
+    let mut services: Vec<String> =
+        INTERFACE_ENDPOINTS.iter().map(|(_, _, svc, _)| svc.replace("{region}", &ctx.s.region)).collect();
+    services.push(format!("com.amazonaws.{}.s3", ctx.s.region));
+    let out = ctx
+        .aws
+        .ec2
+        .describe_vpc_endpoint_services()
+        .set_service_names(Some(services.clone()))
+        .send()
+        .await
+        .map_err(aws)?;
+    let offered: BTreeMap<&str, Vec<&str>> = out
+        .service_details()
+        .iter()
+        .filter_map(|d| Some((d.service_name()?, d.availability_zones().iter().map(String::as_str).collect())))
+        .collect();
+    for svc in &services {
+        r.checks += 1;
+        match offered.get(svc.as_str()) {
+            None => r.problems.push(format!("region: {} does not offer the endpoint service {svc}", ctx.s.region)),
+            Some(azs) => {
+                let missing: Vec<&str> = ctx
+                    .s
+                    .zones
+                    .iter()
+                    .map(|z| z.az.as_str())
+                    .filter(|z| available.contains(z) && !azs.contains(z))
+                    .collect();
+                if !missing.is_empty() {
+                    r.problems.push(format!(
+                        "{param}: the endpoint service {svc} is not offered in {} (it is in: {})",
+                        missing.join(", "),
+                        azs.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+async fn names(ctx: &Arc<Ctx>, graph: &Graph) -> Result<Report> {
+    let mut set = tokio::task::JoinSet::new();
+    for step in graph.steps.iter().filter(|s| unrecorded(ctx, &s.id)) {
+        let (ctx, step) = (ctx.clone(), step.clone());
+        set.spawn(async move {
+            let used = step.kind.name_in_use(&ctx, &step.id).await;
+            (step, used)
+        });
+    }
+    let mut r = Report::default();
+    let mut found = Vec::new();
+    while let Some(res) = set.join_next().await {
+        found.push(res?);
+    }
+    found.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let mut ours = Vec::new();
+    for (step, used) in found {
+        r.checks += 1;
+        match used {
+            Ok(NameUse::Free) => {}
+            Ok(NameUse::Ours(holder)) => ours.push(format!("{} ({holder})", step.id)),
+            Ok(NameUse::Foreign { holder, change }) => r.problems.push(format!(
+                "{}: the name the stack would give its {} is taken by {holder}; choose another with {change}",
+                step.id,
+                step.kind_name()
+            )),
+            Err(e) => r.problems.push(format!("{}: could not check its name: {e:#}", step.id)),
+        }
+    }
+    if !ours.is_empty() {
+        r.problems.push(format!(
+            "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them; another state file manages this stack: point --state at it. Found: {}",
+            ctx.stack(),
+            ours.len(),
+            ctx.state.path().display(),
+            ours.join("; ")
+        ));
+    }
+    Ok(r)
+}
+
+async fn cidr(ctx: &Ctx, strict: bool) -> Result<Report> {
+    let mut r = Report { checks: 1, ..Default::default() };
+    let ours = ctx.state.record(&StepId::VPC).and_then(|rec| rec.id);
+    let mut pages = ctx.aws.ec2.describe_vpcs().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for vpc in page.map_err(aws)?.vpcs() {
+            let id = vpc.vpc_id().unwrap_or_default();
+            if Some(id) == ours.as_deref() {
+                continue;
+            }
+            let blocks = vpc.cidr_block_association_set().iter().filter_map(|a| a.cidr_block());
+            for block in blocks.chain(vpc.cidr_block()) {
+                let Ok(net) = block.parse::<ipnet::Ipv4Net>() else { continue };
+                let v = ctx.s.vpc_cidr;
+                if v.contains(&net) || net.contains(&v) {
+                    let msg = format!(
+                        "vpc_cidr: {v} overlaps {id} ({net}): peering or a VPN between them would not route{}",
+                        if strict { "" } else { " (a warning; --strict makes it an error)" }
+                    );
+                    if strict {
+                        r.problems.push(msg)
+                    } else {
+                        r.warnings.push(msg)
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// A quota: (Service Quotas service code, quota code, name, documented default).
+type Quota = (&'static str, &'static str, &'static str, f64);
+
+/// Amazon VPC quotas (VPC user guide, "Amazon VPC quotas"), EC2 Elastic IP
+/// addresses (EC2 user guide, "Elastic IP address quota"), AWS Network
+/// Firewall quotas (developer guide: 5 firewalls per account per Region).
+const VPCS: Quota = ("vpc", "L-F678F1CE", "VPCs per Region", 5.0);
+const IGWS: Quota = ("vpc", "L-A4707A72", "Internet gateways per Region", 5.0);
+const NATS: Quota = ("vpc", "L-FE5A380F", "NAT gateways per Availability Zone", 5.0);
+const EIPS: Quota = ("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs", 5.0);
+const FIREWALLS: Quota = ("network-firewall", "", "Firewalls per account per Region", 5.0);
+
+/// The applied value from Service Quotas where it answers, else the default.
+async fn limit(ctx: &Ctx, q: Quota) -> (f64, &'static str) {
+    let (service, code, _, default) = q;
+    if code.is_empty() {
+        return (default, "AWS's documented default");
+    }
+    match ctx.aws.quotas.get_service_quota().service_code(service).quota_code(code).send().await {
+        Ok(out) => match out.quota().and_then(|q| q.value()) {
+            Some(v) => (v, "Service Quotas"),
+            None => (default, "AWS's documented default"),
+        },
+        Err(e) => {
+            tracing::debug!("Service Quotas has no answer for {service} {code}: {}", aws(e));
+            (default, "AWS's documented default")
+        }
+    }
+}
+
+fn headroom(r: &mut Report, ctx: &Ctx, q: Quota, limit: (f64, &str), used: usize, adds: usize, scope: &str) {
+    r.checks += 1;
+    if adds == 0 || (used + adds) as f64 <= limit.0 {
+        return;
+    }
+    let (service, code, name, _) = q;
+    let code = if code.is_empty() { String::new() } else { format!(", quota {code}") };
+    r.problems.push(format!(
+        "quota: {name}{scope}: {used} in use + {adds} this stack adds > {} ({}); remove unused ones or raise it in the Service Quotas console (service {service}{code}, region {})",
+        limit.0, limit.1, ctx.s.region
+    ));
+}
+
+/// NAT gateways that count against the quota (pending or available).
+fn live_nat_gateways() -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name("state").values("pending").values("available").build()
+}
+
+async fn quotas(ctx: &Ctx, graph: &Graph) -> Result<Report> {
+    let ec2 = &ctx.aws.ec2;
+    let new = |base: &StepId| graph.steps.iter().filter(|s| s.id.is_zone_of(base) && unrecorded(ctx, &s.id)).count();
+    let (vpcs, igws, eips, nats, fws, l_vpc, l_igw, l_eip, l_nat, l_fw) = tokio::join!(
+        ec2.describe_vpcs().send(),
+        ec2.describe_internet_gateways().send(),
+        ec2.describe_addresses().send(),
+        ec2.describe_nat_gateways().filter(live_nat_gateways()).send(),
+        ctx.aws.nfw.list_firewalls().send(),
+        limit(ctx, VPCS),
+        limit(ctx, IGWS),
+        limit(ctx, EIPS),
+        limit(ctx, NATS),
+        limit(ctx, FIREWALLS),
+    );
+    let mut r = Report::default();
+    headroom(&mut r, ctx, VPCS, l_vpc, vpcs.map_err(aws)?.vpcs().len(), new(&StepId::VPC), "");
+    headroom(&mut r, ctx, IGWS, l_igw, igws.map_err(aws)?.internet_gateways().len(), new(&StepId::IGW), "");
+    headroom(&mut r, ctx, EIPS, l_eip, eips.map_err(aws)?.addresses().len(), new(&StepId::EIP), "");
+    headroom(&mut r, ctx, FIREWALLS, l_fw, fws.map_err(aws)?.firewalls().len(), new(&StepId::FIREWALL), "");
+    // NAT gateways count per zone: map each live gateway's subnet to its zone.
+    let nats = nats.map_err(aws)?;
+    let subnets: Vec<String> = nats.nat_gateways().iter().filter_map(|g| g.subnet_id().map(str::to_string)).collect();
+    let mut per_az: BTreeMap<String, usize> = BTreeMap::new();
+    if !subnets.is_empty() {
+        let out = ec2.describe_subnets().set_subnet_ids(Some(subnets)).send().await.map_err(aws)?;
+        let az_of: BTreeMap<&str, &str> =
+            out.subnets().iter().filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?))).collect();
+        for g in nats.nat_gateways() {
+            if let Some(az) = g.subnet_id().and_then(|s| az_of.get(s)) {
+                *per_az.entry(az.to_string()).or_default() += 1;
+            }
+        }
+    }
+    for (i, z) in ctx.s.zones.iter().enumerate() {
+        let adds = usize::from(unrecorded(ctx, &StepId::NAT.in_zone(i, &z.az)));
+        let used = per_az.get(&z.az).copied().unwrap_or(0);
+        headroom(&mut r, ctx, NATS, l_nat, used, adds, &format!(" ({})", z.az));
+    }
+    Ok(r)
+}

@@ -1,0 +1,199 @@
+//! Pre-flight (issue 16): each problem planted in the emulator makes `up`
+//! exit 2 naming it, with no mutating call and no state file; `plan` shows
+//! the result first. Destructive commands confirm: `down` without `--yes`
+//! and without a terminal is refused; on a terminal it asks.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const SCALE: &str = "0";
+
+fn is_mutating(call: &str) -> bool {
+    let op = call.split(':').nth(1).unwrap_or_default();
+    !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
+}
+
+/// `up` with `args` is refused by pre-flight naming `expect`: exit 2, no
+/// mutating call, no state file.
+fn refused(emu: &Emulator, args: &[&str], expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    emu.clear_calls();
+    let o = provision(emu, dir.path(), args);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("pre-flight found") && t.contains(expect), "names {expect}: {t}");
+    assert!(t.contains("nothing was created"), "{t}");
+    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    assert!(mutating.is_empty(), "pre-flight made mutating calls: {mutating:?}");
+    assert!(!dir.path().join("state").exists(), "no state file: {t}");
+}
+
+#[test]
+fn each_account_problem_is_found_before_anything_is_created() {
+    let emu = Emulator::start(SCALE, &[]);
+    // A zone that does not exist.
+    refused(&emu, &["up", "--availability-zone", "us-east-1z"], "'us-east-1z' is not an available zone of us-east-1");
+
+    let sdk = tokio::runtime::Runtime::new().unwrap();
+    let (ec2, sm) = sdk.block_on(async {
+        let c = emu.sdk().await;
+        (aws_sdk_ec2::Client::new(&c), aws_sdk_sagemaker::Client::new(&c))
+    });
+    // Elastic IPs at the quota (5, the documented default: Service Quotas has no EC2 answer here).
+    let eips: Vec<String> = sdk.block_on(async {
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let a = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.unwrap();
+            ids.push(a.allocation_id().unwrap().to_string());
+        }
+        ids
+    });
+    refused(&emu, &["up"], "quota: EC2-VPC Elastic IPs: 5 in use + 1 this stack adds > 5");
+    sdk.block_on(async {
+        for id in &eips {
+            ec2.release_address().allocation_id(id).send().await.unwrap();
+        }
+    });
+
+    // A VPC whose CIDR overlaps: a warning, an error with --strict.
+    let vpc = sdk.block_on(async {
+        let v = ec2.create_vpc().cidr_block("10.2.0.0/20").send().await.unwrap();
+        v.vpc().unwrap().vpc_id().unwrap().to_string()
+    });
+    refused(&emu, &["up", "--strict"], &format!("vpc_cidr: 10.2.0.0/16 overlaps {vpc} (10.2.0.0/20)"));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = provision(&emu, dir.path(), &["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stderr).starts_with("pre-flight:") && text(&plan).contains("warning: vpc_cidr"),
+        "plan shows the pre-flight result first: {}",
+        text(&plan)
+    );
+    sdk.block_on(async { ec2.delete_vpc().vpc_id(&vpc).send().await.unwrap() });
+
+    // A SageMaker domain of the same name, not this stack's (no tags).
+    let domain = sdk.block_on(async {
+        let v = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+        let vpc = v.vpc().unwrap().vpc_id().unwrap().to_string();
+        let s = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.9.1.0/24").send().await.unwrap();
+        let subnet = s.subnet().unwrap().subnet_id().unwrap().to_string();
+        let d = sm
+            .create_domain()
+            .domain_name("sagemaker-anfw-domain-us-east-1")
+            .auth_mode(aws_sdk_sagemaker::types::AuthMode::Iam)
+            .vpc_id(&vpc)
+            .subnet_ids(&subnet)
+            .default_user_settings(
+                aws_sdk_sagemaker::types::UserSettings::builder()
+                    .execution_role("arn:aws:iam::123456789012:role/someone-else")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        d.domain_arn().unwrap().rsplit('/').next().unwrap().to_string()
+    });
+    refused(&emu, &["up"], &format!("taken by SageMaker domain {domain}"));
+    refused(&emu, &["up"], "choose another with --domain-name");
+    // Another name passes pre-flight and builds the stack.
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up", "--domain-name", "mine"]);
+    let st = state_json(dir.path());
+    assert_eq!(st["steps"]["sm.domain"]["status"], "ready");
+
+    // A second state file for the same stack: every name is this stack's
+    // but not recorded there, so `up` is refused before any create.
+    refused(&emu, &["up", "--domain-name", "mine"], "another state file manages this stack");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+}
+
+#[test]
+fn expect_account_refuses_another_account() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    emu.clear_calls();
+    let o = provision(&emu, dir.path(), &["up", "--expect-account", "999999999999"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("expect_account: the credentials belong to account 123456789012"), "{}", text(&o));
+    assert!(emu.calls().iter().all(|c| !is_mutating(c)));
+    assert!(!dir.path().join("state").exists());
+    let o = provision(&emu, dir.path(), &["plan", "--expect-account", "123456789012"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn values_starting_with_a_dash_are_named_not_misparsed() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = provision(&emu, dir.path(), &["up", "--user-profile-name", "-starts-with-dash"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("user_profile_name: '-starts-with-dash'"), "{}", text(&o));
+}
+
+/// Runs `provision ARGS` in a pseudo-terminal (script(1)) answering `input`.
+fn on_terminal(emu: &Emulator, dir: &std::path::Path, args: &str, input: &str) -> (Option<i32>, String) {
+    let log = dir.join("typescript");
+    let cmd = format!("{} --endpoint-url {} --region us-east-1 {args}", env!("CARGO_BIN_EXE_provision"), emu.url);
+    let mut child = Command::new("script")
+        .current_dir(dir)
+        .args(["-qec", &cmd, log.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("PROVISION_TIME_SCALE", "0")
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // The question comes after pre-reads; the pty buffers the answer until read.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+    (out.status.code(), screen)
+}
+
+#[test]
+fn down_asks_on_a_terminal_and_refuses_without_one() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let bucket = step_id(&state_json(d), "bucket.data");
+    let before = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+
+    // No terminal, no --yes: refused, nothing deleted.
+    let o = provision(&emu, d, &["down", "--purge-efs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("will delete") && text(&o).contains("--yes"), "{}", text(&o));
+    assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)), before);
+
+    // A terminal, answered "no": cancelled, nothing deleted.
+    let (code, screen) = on_terminal(&emu, d, "down --purge-efs", "no\n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("Only 'yes' is accepted") && screen.contains("cancelled"), "{screen}");
+    assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)), before);
+
+    // --delete-data asks again, naming the bucket and its objects.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s3 = emu.s3().await;
+        s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
+        s3.put_object().bucket(&bucket).key("a.csv").body(b"x".to_vec().into()).send().await.unwrap();
+    });
+    let (code, screen) = on_terminal(&emu, d, "down --purge-efs --delete-data", "yes\nno\n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains(&format!("{bucket} (1 objects)")), "{screen}");
+
+    // Both answered yes: the stack is gone.
+    let (code, screen) = on_terminal(&emu, d, "down --purge-efs --delete-data", "yes\nyes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)).is_empty());
+}
