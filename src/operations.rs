@@ -139,6 +139,7 @@ pub const OPS: &[Op] = &[
     run("kms:DescribeKey", &["kms:DescribeKey"]),
     run("kms:EnableKeyRotation", &["kms:EnableKeyRotation"]),
     run("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]),
+    run("kms:GetKeyPolicy", &["kms:GetKeyPolicy"]),
     run("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]),
     only("kms:ListKeys", &["kms:ListKeys"], "kms::find_key, resolving a CreateKey whose answer was lost"),
     only(

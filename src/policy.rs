@@ -62,16 +62,71 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
 /// Statements compared with list-or-string elements normalised.
 pub fn same_statement(a: &Value, b: &Value) -> bool {
     let key = |s: &Value| {
-        ["Effect", "Principal", "Action", "Resource", "NotAction", "NotResource"].map(|k| match s.get(k) {
-            Some(Value::String(_) | Value::Array(_)) => {
-                let mut v = strings(s.get(k));
-                v.sort();
-                Value::from(v)
+        ["Effect", "Principal", "NotPrincipal", "Action", "Resource", "NotAction", "NotResource"].map(|k| {
+            match s.get(k) {
+                Some(Value::String(_) | Value::Array(_)) => {
+                    let mut v = strings(s.get(k));
+                    v.sort();
+                    Value::from(v)
+                }
+                other => other.cloned().unwrap_or(Value::Null),
             }
-            other => other.cloned().unwrap_or(Value::Null),
         })
     };
     key(a) == key(b) && a.get("Condition") == b.get("Condition")
+}
+
+/// The statements of `doc` that are none of `expected`'s, each as
+/// `summary` says it.
+pub fn extra_statements(doc: &Value, expected: &Value) -> Vec<String> {
+    let want = statements(expected);
+    statements(doc).into_iter().filter(|s| !want.iter().any(|w| same_statement(s, w))).map(summary).collect()
+}
+
+/// One line naming what a statement grants or denies: `Allow
+/// AWS:arn:aws:iam::111122223333:root s3:GetObject on arn:aws:s3:::b/*`,
+/// with its Sid and condition when it has them.
+pub fn summary(s: &Value) -> String {
+    let list = |k: &str| match s.get(k) {
+        Some(v @ (Value::String(_) | Value::Array(_))) => Some(strings(Some(v)).join(",")),
+        Some(v) => Some(v.to_string()),
+        None => None,
+    };
+    let principal = |k: &str| match s.get(k) {
+        Some(Value::Object(p)) => Some(
+            p.iter()
+                .flat_map(|(kind, v)| strings(Some(v)).into_iter().map(move |w| format!("{kind}:{w}")))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => list(k),
+    };
+    let mut out = String::new();
+    if let Some(sid) = s.get("Sid").and_then(Value::as_str) {
+        out.push_str(&format!("[{sid}] "));
+    }
+    out.push_str(s.get("Effect").and_then(Value::as_str).unwrap_or("no Effect"));
+    out.push(' ');
+    out.push_str(&match (principal("Principal"), principal("NotPrincipal")) {
+        (Some(p), _) => p,
+        (None, Some(n)) => format!("everyone but {n}"),
+        (None, None) => "(no principal)".into(),
+    });
+    out.push(' ');
+    out.push_str(&match (list("Action"), list("NotAction")) {
+        (Some(a), _) => a,
+        (None, Some(n)) => format!("every action but {n}"),
+        (None, None) => "(no action)".into(),
+    });
+    match (list("Resource"), list("NotResource")) {
+        (Some(r), _) => out.push_str(&format!(" on {r}")),
+        (None, Some(n)) => out.push_str(&format!(" on everything but {n}")),
+        (None, None) => {}
+    }
+    if let Some(c) = s.get("Condition") {
+        out.push_str(&format!(" when {c}"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -88,5 +143,35 @@ mod tests {
         let string = serde_json::to_string(plain).unwrap();
         assert_eq!(parse(&string).unwrap(), want);
         assert!(parse("nope").is_err());
+    }
+
+    #[test]
+    fn extra_statements_are_the_ones_not_expected_each_summarised() {
+        let expected = serde_json::json!({"Statement": [
+            {"Sid": "Stack", "Effect": "Deny", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": "arn:aws:s3:::b/*", "Condition": {"StringNotEquals": {"aws:sourceVpce": "vpce-1"}}}
+        ]});
+        // The same statement, lists reordered and without its Sid, is not an extra.
+        let doc = serde_json::json!({"Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": ["arn:aws:s3:::b/*"], "Condition": {"StringNotEquals": {"aws:sourceVpce": "vpce-1"}}},
+            {"Sid": "Other", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root"]},
+             "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "NotAction": "s3:DeleteBucket",
+             "NotResource": "arn:aws:s3:::x", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+        ]});
+        assert_eq!(
+            extra_statements(&doc, &expected),
+            [
+                "[Other] Allow AWS:arn:aws:iam::111122223333:root s3:* on arn:aws:s3:::b/*",
+                "Allow everyone but AWS:arn:aws:iam::1:root every action but s3:DeleteBucket on everything but \
+                 arn:aws:s3:::x when {\"Bool\":{\"aws:SecureTransport\":\"true\"}}",
+            ]
+        );
+        assert!(extra_statements(&expected, &expected).is_empty());
+        // A condition or an effect of its own makes a statement another one.
+        let mut changed = expected["Statement"][0].clone();
+        changed["Condition"] = serde_json::json!({"StringNotEquals": {"aws:sourceVpce": "vpce-2"}});
+        assert_eq!(extra_statements(&serde_json::json!({"Statement": [changed]}), &expected).len(), 1);
     }
 }

@@ -1,5 +1,7 @@
 //! The security controls against the emulator: `verify` passes on a fresh
-//! stack and names the control each out-of-band change breaks; `jumpstart`
+//! stack and names the control each out-of-band change breaks, including
+//! anything wider than the stack (an extra rule, route or policy
+//! statement), and passes again once it is removed; `jumpstart`
 //! and `firewall` end to end (state, `up`, a stale UpdateToken, bad input);
 //! `iam-policy` grants exactly the operations of a full run's call log, and
 //! every policy document the stack holds is valid IAM policy grammar.
@@ -97,11 +99,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 12, "{out}");
-    assert!(out.contains("All 12 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), 18, "{out}");
+    assert!(out.contains("All 18 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 12);
+    assert_eq!(controls.len(), 18);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -109,19 +111,22 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let (data, models, vpce) = (id("bucket.data"), id("bucket.models"), id("vpce.s3"));
     let (rtb, igw, group) = (id("rtb.sagemaker"), id("igw"), id("nfw.rule_group"));
     let rt = rt();
-    // Each change breaks its control and no other; they accumulate.
+    // Each change breaks its controls and no other (what it removes, and
+    // what it adds beyond the stack); they accumulate.
     let mut broken = BTreeSet::new();
-    let mut expect = |control: &str, shows: &str| {
-        broken.insert(control.to_string());
+    let mut expect_all = |expected: &[(&str, &str)]| {
+        broken.extend(expected.iter().map(|(c, _)| c.to_string()));
         let (code, controls) = verify(&emu, dir.path(), &[]);
         assert_eq!(code, Some(1), "{controls:?}");
         assert_eq!(failing(&controls), broken, "{controls:?}");
-        let ev = evidence(&controls, control);
-        assert!(ev.contains(shows), "{control}: {ev}");
+        for (control, shows) in expected {
+            let ev = evidence(&controls, control);
+            assert!(ev.contains(shows), "{control}: {ev}");
+        }
     };
 
     rt.block_on(async { emu.s3().await.delete_bucket_policy().bucket(&data).send().await.unwrap() });
-    expect("buckets.policy_vpce_only", &format!("{data}: no bucket policy"));
+    expect_all(&[("buckets.policy_vpce_only", &format!("{data}: no bucket policy"))]);
 
     rt.block_on(async {
         ec2(&emu)
@@ -136,7 +141,10 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
             .await
             .unwrap()
     });
-    expect("vpce.s3.policy", "allows * (outside the stack's buckets)");
+    expect_all(&[
+        ("vpce.s3.policy", "allows * (outside the stack's buckets)"),
+        ("vpce.s3.policy_no_extra", &format!("{vpce}: extra statement Allow * * on * (weakens vpce.s3.policy)")),
+    ]);
 
     rt.block_on(async {
         ec2(&emu)
@@ -149,10 +157,16 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
             .await
             .unwrap()
     });
-    expect("route.sagemaker_default", &format!("0.0.0.0/0 -> {igw}"));
+    expect_all(&[
+        ("route.sagemaker_default", &format!("0.0.0.0/0 -> {igw}")),
+        (
+            "routes.no_extra",
+            &format!("rtb.sagemaker ({rtb}): extra route 0.0.0.0/0 -> {igw} (weakens route.sagemaker_default)"),
+        ),
+    ]);
 
     rt.block_on(allow_out_of_band(&emu, &group, "exfil.example.com"));
-    expect("firewall.allow_list", "allows exfil.example.com (not configured)");
+    expect_all(&[("firewall.allow_list", "allows exfil.example.com (not configured)")]);
 
     rt.block_on(async {
         emu.s3()
@@ -171,19 +185,195 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
             .await
             .unwrap()
     });
-    expect(
+    expect_all(&[(
         "buckets.public_access_block",
         &format!("{models}: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off"),
-    );
+    )]);
 
     // The text form names every failing control and exits 1.
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("5 of 12 controls fail"), "{t}");
+    assert!(t.contains("7 of 18 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }
+}
+
+#[test]
+fn verify_fails_on_anything_wider_than_the_stack_and_passes_once_it_is_removed() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let (code, controls) = verify(&emu, d, &[]);
+    assert_eq!(code, Some(0), "{controls:?}");
+    for (control, says) in [
+        ("sg.vpce_rules", "egress [all traffic to 0.0.0.0/0] only"),
+        ("sg.sagemaker_rules", "egress [all traffic to 0.0.0.0/0] only"),
+        ("routes.no_extra", "4 route tables in 1 zone(s)"),
+        ("buckets.policy_no_extra", "the stack's statement only"),
+        ("vpce.s3.policy_no_extra", "the stack's statement only (JumpStart disabled)"),
+        ("kms.key_policies", "the account root's kms:* only"),
+    ] {
+        assert!(evidence(&controls, control).contains(says), "{control}: {controls:?}");
+    }
+    let st = state_json(d);
+    let id = |s: &str| step_id(&st, s);
+    let (sg_vpce, sg_sm, rtb, rtb_nat, igw) =
+        (id("sg.vpce"), id("sg.sagemaker"), id("rtb.sagemaker"), id("rtb.nat"), id("igw"));
+    let (data, vpce, key) = (id("bucket.data"), id("vpce.s3"), id("kms.s3"));
+    let key_id = key.rsplit('/').next().unwrap().to_string();
+    let rt = rt();
+    let ec2 = rt.block_on(ec2(&emu));
+    let s3 = rt.block_on(emu.s3());
+    let kms = rt.block_on(async { aws_sdk_kms::Client::new(&emu.sdk().await) });
+    // Exactly `control` fails, its evidence naming the extra; then it is removed and all pass.
+    let fails_only = |control: &str, shows: &str| {
+        let (code, controls) = verify(&emu, d, &[]);
+        assert_eq!(code, Some(1), "{controls:?}");
+        assert_eq!(failing(&controls), BTreeSet::from([control.to_string()]), "{controls:?}");
+        let ev = evidence(&controls, control);
+        assert!(ev.contains(shows), "{control}: {ev}");
+    };
+    let passes = || {
+        let (code, controls) = verify(&emu, d, &[]);
+        assert_eq!(code, Some(0), "{controls:?}");
+    };
+    let https_from_anywhere = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    let ssh_out_v6 = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ipv6_ranges(aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6("::/0").build())
+        .build();
+
+    // Security groups: an ingress rule on the endpoints' group, an egress rule on Studio's.
+    rt.block_on(async {
+        let r = ec2.authorize_security_group_ingress().group_id(&sg_vpce).ip_permissions(https_from_anywhere.clone());
+        r.send().await.unwrap()
+    });
+    fails_only("sg.vpce_rules", "sg.vpce: extra ingress tcp 443 from 0.0.0.0/0 (weakens sg.vpce_tls)");
+    rt.block_on(async {
+        let r = ec2.revoke_security_group_ingress().group_id(&sg_vpce).ip_permissions(https_from_anywhere);
+        r.send().await.unwrap()
+    });
+    passes();
+    rt.block_on(async {
+        let r = ec2.authorize_security_group_egress().group_id(&sg_sm).ip_permissions(ssh_out_v6);
+        r.send().await.unwrap()
+    });
+    fails_only("sg.sagemaker_rules", "sg.sagemaker: extra egress tcp 22 to ::/0 (weakens domain.vpc_only)");
+    rt.block_on(async {
+        // By rule id: moto 5.2.5 ignores IPv6 ranges in a revoke when the VPC has no IPv6 CIDR.
+        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(&sg_sm).build();
+        let rules = ec2.describe_security_group_rules().filters(filter).send().await.unwrap();
+        let ids = rules
+            .security_group_rules()
+            .iter()
+            .filter(|r| r.is_egress() == Some(true) && r.cidr_ipv6() == Some("::/0"))
+            .filter_map(|r| r.security_group_rule_id().map(str::to_string));
+        let r = ec2.revoke_security_group_egress().group_id(&sg_sm).set_security_group_rule_ids(Some(ids.collect()));
+        r.send().await.unwrap()
+    });
+    passes();
+
+    // Routes: a CIDR to the internet gateway beside the SageMaker subnet's
+    // default route, and one in the NAT subnet's table.
+    for (table, step, cidr, weakens) in [
+        (&rtb, "rtb.sagemaker", "203.0.113.0/24", "route.sagemaker_default"),
+        (&rtb_nat, "rtb.nat", "198.51.100.0/24", "route.nat_default"),
+    ] {
+        rt.block_on(async {
+            let r = ec2.create_route().route_table_id(table).destination_cidr_block(cidr).gateway_id(&igw);
+            r.send().await.unwrap()
+        });
+        fails_only("routes.no_extra", &format!("{step} ({table}): extra route {cidr} -> {igw} (weakens {weakens})"));
+        rt.block_on(async {
+            ec2.delete_route().route_table_id(table).destination_cidr_block(cidr).send().await.unwrap()
+        });
+        passes();
+    }
+
+    // A bucket policy statement letting another account read the data.
+    let original = rt.block_on(async { s3.get_bucket_policy().bucket(&data).send().await.unwrap() });
+    let original = original.policy().unwrap().to_string();
+    let mut wider = parse(&original);
+    wider["Statement"].as_array_mut().unwrap().push(json!({
+        "Sid": "Partner",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{data}/*")
+    }));
+    rt.block_on(async { s3.put_bucket_policy().bucket(&data).policy(wider.to_string()).send().await.unwrap() });
+    fails_only(
+        "buckets.policy_no_extra",
+        &format!(
+            "{data}: extra statement [Partner] Allow AWS:arn:aws:iam::111122223333:root s3:GetObject on \
+             arn:aws:s3:::{data}/* (weakens buckets.policy_vpce_only)"
+        ),
+    );
+    rt.block_on(async { s3.put_bucket_policy().bucket(&data).policy(&original).send().await.unwrap() });
+    passes();
+
+    // An S3 endpoint statement within the stack's buckets (vpce.s3.policy
+    // still holds) but beyond the stack's: deleting the bucket.
+    let original = rt.block_on(endpoint_policy(&emu, &vpce));
+    let mut wider = original.clone();
+    wider["Statement"].as_array_mut().unwrap().push(json!({
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": format!("arn:aws:s3:::{data}")
+    }));
+    let set_endpoint_policy = |doc: &Value| {
+        rt.block_on(async {
+            let r = ec2.modify_vpc_endpoint().vpc_endpoint_id(&vpce).policy_document(doc.to_string());
+            r.send().await.unwrap()
+        })
+    };
+    set_endpoint_policy(&wider);
+    fails_only(
+        "vpce.s3.policy_no_extra",
+        &format!("{vpce}: extra statement Allow * s3:DeleteBucket on arn:aws:s3:::{data} (weakens vpce.s3.policy)"),
+    );
+    set_endpoint_policy(&original);
+    passes();
+
+    // A key policy statement letting another account decrypt with the S3 key.
+    let original = rt.block_on(async {
+        let p = kms.get_key_policy().key_id(&key).policy_name("default").send().await.unwrap();
+        p.policy().unwrap().to_string()
+    });
+    let mut wider = parse(&original);
+    wider["Statement"].as_array_mut().unwrap().push(json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "kms:Decrypt",
+        "Resource": "*"
+    }));
+    let set_key_policy = |doc: &str| {
+        rt.block_on(async {
+            let r = kms.put_key_policy().key_id(&key).policy_name("default").policy(doc);
+            r.send().await.unwrap()
+        })
+    };
+    set_key_policy(&wider.to_string());
+    fails_only(
+        "kms.key_policies",
+        &format!(
+            "kms.s3 ({key_id}): extra statement Allow AWS:arn:aws:iam::111122223333:root kms:Decrypt on * \
+             (weakens buckets.sse_kms)"
+        ),
+    );
+    set_key_policy(&original);
+    passes();
 }
 
 #[test]
@@ -208,6 +398,7 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(0), "{controls:?}");
     assert!(evidence(&controls, "vpce.s3.policy").contains("plus JumpStart"));
+    assert!(evidence(&controls, "vpce.s3.policy_no_extra").contains("and JumpStart's (enabled)"), "{controls:?}");
     assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
     assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
     // Removed behind the tool's back: verify knows it should be there, up puts it back.
@@ -251,6 +442,16 @@ fn jumpstart_and_firewall_commands_end_to_end() {
             .await
             .unwrap()
     });
+    // Recorded as disabled, the statement is one beyond the stack's.
+    let (code, controls) = verify(&emu, d, &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        evidence(&controls, "vpce.s3.policy_no_extra").contains(&format!(
+            "{vpce}: extra statement [JumpStartContent] Allow * s3:GetObject on arn:aws:s3:::* when \
+             {{\"StringEquals\":{{\"s3:ExistingObjectTag/SageMaker\":\"true\"}}}} (weakens vpce.s3.policy)"
+        )),
+        "{controls:?}"
+    );
     let o = provision(&emu, d, &["status"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");

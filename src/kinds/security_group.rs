@@ -43,24 +43,7 @@ impl SecurityGroup {
 
     /// The ingress rules the stack specifies for the group `id`.
     fn rules(&self, ctx: &Ctx, id: &str) -> Result<Vec<IpPermission>> {
-        let from_group = |g: &str| UserIdGroupPair::builder().group_id(g).build();
-        Ok(match &self.role {
-            SgRole::Sagemaker => {
-                vec![IpPermission::builder().ip_protocol("-1").user_id_group_pairs(from_group(id)).build()]
-            }
-            SgRole::Vpce { sagemaker } => vec![
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(443)
-                    .to_port(443)
-                    .user_id_group_pairs(from_group(&ctx.state.id(sagemaker)?))
-                    .build(),
-                IpPermission::builder()
-                    .ip_protocol("-1")
-                    .ip_ranges(IpRange::builder().cidr_ip(ctx.s.vpc_cidr.to_string()).build())
-                    .build(),
-            ],
-        })
+        ingress_rules(ctx, &self.role, id)
     }
 
     async fn live_rules(&self, ctx: &Ctx, id: &str) -> Result<Option<Vec<IpPermission>>> {
@@ -69,21 +52,65 @@ impl SecurityGroup {
     }
 }
 
-/// "proto from-to from source" for each source of an ingress rule.
+/// The ingress rules the stack specifies for its group `id` of `role`.
+pub fn ingress_rules(ctx: &Ctx, role: &SgRole, id: &str) -> Result<Vec<IpPermission>> {
+    let from_group = |g: &str| UserIdGroupPair::builder().group_id(g).build();
+    Ok(match role {
+        SgRole::Sagemaker => {
+            vec![IpPermission::builder().ip_protocol("-1").user_id_group_pairs(from_group(id)).build()]
+        }
+        SgRole::Vpce { sagemaker } => vec![
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .user_id_group_pairs(from_group(&ctx.state.id(sagemaker)?))
+                .build(),
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(IpRange::builder().cidr_ip(ctx.s.vpc_cidr.to_string()).build())
+                .build(),
+        ],
+    })
+}
+
+/// The egress rule AWS gives every group it creates in a VPC without IPv6
+/// (all traffic to 0.0.0.0/0), which the tool leaves as it is: the spec
+/// names no egress rule.
+pub fn default_egress() -> Vec<IpPermission> {
+    vec![IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build()]
+}
+
+/// "proto port from source" for each source of an ingress rule (group,
+/// IPv4 or IPv6 range, prefix list): `tcp 443 from sg-1`, `all traffic from
+/// 10.2.0.0/16`.
 pub fn rule_strings(p: &IpPermission) -> Vec<String> {
-    let proto = p.ip_protocol().unwrap_or_default();
+    peer_strings(p, "from")
+}
+
+/// "proto port to destination" for each destination of an egress rule.
+pub fn egress_strings(p: &IpPermission) -> Vec<String> {
+    peer_strings(p, "to")
+}
+
+fn peer_strings(p: &IpPermission, dir: &str) -> Vec<String> {
+    let proto = match p.ip_protocol().unwrap_or_default() {
+        "-1" => "all traffic",
+        other => other,
+    };
     let ports = match (p.from_port(), p.to_port()) {
-        (Some(f), Some(t)) if proto != "-1" => format!(" {f}-{t}"),
+        (Some(f), Some(t)) if proto != "all traffic" && f == t => format!(" {f}"),
+        (Some(f), Some(t)) if proto != "all traffic" => format!(" {f}-{t}"),
         _ => String::new(),
     };
-    let mut out = Vec::new();
-    for g in p.user_id_group_pairs() {
-        out.push(format!("{proto}{ports} from {}", g.group_id().unwrap_or_default()));
-    }
-    for r in p.ip_ranges() {
-        out.push(format!("{proto}{ports} from {}", r.cidr_ip().unwrap_or_default()));
-    }
-    out
+    let peers = p
+        .user_id_group_pairs()
+        .iter()
+        .map(|g| g.group_id().unwrap_or_default())
+        .chain(p.ip_ranges().iter().map(|r| r.cidr_ip().unwrap_or_default()))
+        .chain(p.ipv6_ranges().iter().map(|r| r.cidr_ipv6().unwrap_or_default()))
+        .chain(p.prefix_list_ids().iter().map(|l| l.prefix_list_id().unwrap_or_default()));
+    peers.map(|peer| format!("{proto}{ports} {dir} {peer}")).collect()
 }
 
 /// Deletes a group, waiting out DependencyViolation while ENIs drain.

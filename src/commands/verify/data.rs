@@ -1,18 +1,21 @@
 //! Controls on the data: both buckets' encryption, public access block and
 //! deny-unless-endpoint policy, the S3 endpoint's policy, the EBS key's
-//! rotation, the execution role's trust.
+//! rotation, the execution role's trust; and that the bucket, S3 endpoint
+//! and key policies hold no statement beyond the stack's.
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, Result, bail};
 use aws_sdk_s3::types::ServerSideEncryption;
 use serde_json::Value;
 
 use super::Verdict;
 use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
-use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy};
-use crate::policy::{parse as parse_policy, same_statement, statements, strings};
+use crate::kinds::kms_key::key_policy;
+use crate::kinds::s3_bucket::bucket_policy;
+use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
+use crate::policy::{extra_statements, parse as parse_policy, same_statement, statements, strings};
 use crate::step_id::StepId;
 
 /// Both buckets encrypt by default with SSE-KMS and the stack's S3 key.
@@ -81,16 +84,20 @@ pub(super) async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
 }
 
 /// Each bucket's policy denies GetObject, PutObject and ListBucket on the
-/// bucket and its objects unless the request comes through `vpce.s3`.
-pub(super) async fn buckets_policy(ctx: &Ctx) -> Verdict {
+/// bucket and its objects unless the request comes through `vpce.s3`
+/// (`buckets.policy_vpce_only`); and it has no statement but that one, the
+/// policy the tool puts (`buckets.policy_no_extra`).
+pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let (mut ok, mut evidence) = (true, Vec::new());
+    let (mut only, mut extras) = (Vec::new(), Vec::new());
     for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
                 ok = false;
                 evidence.push(format!("{b}: no bucket policy"));
+                only.push(format!("{b}: no statements"));
                 continue;
             }
             r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
@@ -103,8 +110,20 @@ pub(super) async fn buckets_policy(ctx: &Ctx) -> Verdict {
         } else {
             format!("{b}: no statement denies GetObject/PutObject/ListBucket unless aws:sourceVpce is {vpce}")
         });
+        let extra = extra_statements(&doc, &bucket_policy(&b, &vpce));
+        if extra.is_empty() {
+            only.push(format!("{b}: the stack's statement only"));
+        }
+        extras
+            .extend(extra.into_iter().map(|s| format!("{b}: extra statement {s} (weakens buckets.policy_vpce_only)")));
     }
-    Ok((ok, evidence.join("; ")))
+    Ok([(ok, evidence.join("; ")), no_extra(only, extras)])
+}
+
+/// A "nothing beyond the stack" verdict: pass with what was found when
+/// there are no extras, else fail naming each.
+pub(super) fn no_extra(found: Vec<String>, extras: Vec<String>) -> (bool, String) {
+    if extras.is_empty() { (true, found.join("; ")) } else { (false, extras.join("; ")) }
 }
 
 fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
@@ -132,8 +151,10 @@ fn denies_outside_endpoint(s: &Value, bucket: &str, vpce: &str) -> bool {
 }
 
 /// The S3 endpoint allows the stack's two buckets only, plus the JumpStart
-/// statement exactly when the state records it enabled.
-pub(super) async fn endpoint_policy(ctx: &Ctx) -> Verdict {
+/// statement exactly when the state records it enabled (`vpce.s3.policy`);
+/// and it has no statement but the tool's (the same JumpStart rule:
+/// `vpce.s3.policy_no_extra`).
+pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let Some(doc) = live_policy(ctx, &vpce).await? else { bail!("S3 endpoint {vpce} not found or has no policy") };
     let mut allowed: BTreeSet<String> = BTreeSet::new();
@@ -166,17 +187,26 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Verdict {
         (false, true) => problems.push("lacks the JumpStart statement the state records as enabled".into()),
         _ => {}
     }
-    if problems.is_empty() {
-        Ok((
+    let allows = if problems.is_empty() {
+        (
             true,
             format!(
                 "{vpce} allows the two buckets only{}",
                 if jumpstart { ", plus JumpStart (objects tagged SageMaker=true)" } else { "" }
             ),
-        ))
+        )
     } else {
-        Ok((false, format!("{vpce}: {}", problems.join("; "))))
-    }
+        (false, format!("{vpce}: {}", problems.join("; ")))
+    };
+    let extras = extra_statements(&doc, &s3_policy(ctx))
+        .into_iter()
+        .map(|s| format!("{vpce}: extra statement {s} (weakens vpce.s3.policy)"))
+        .collect();
+    let found = format!(
+        "{vpce}: the stack's statement only{}",
+        if want { ", and JumpStart's (enabled)" } else { " (JumpStart disabled)" }
+    );
+    Ok([allows, no_extra(vec![found], extras)])
 }
 
 pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
@@ -192,6 +222,35 @@ pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
         .with_context(|| format!("reading the rotation status of key {key}"))?;
     let on = out.key_rotation_enabled();
     Ok((on, format!("{key}: rotation {}", if on { "enabled" } else { "disabled" })))
+}
+
+/// Each key's policy has no statement but the one the tool creates it with
+/// (the account root may `kms:*`). Another grant on the S3 key reaches the
+/// buckets' data; on the EBS key, the volumes it would encrypt.
+pub(super) async fn key_policies(ctx: &Ctx) -> Verdict {
+    let want = key_policy(&ctx.account);
+    let (mut found, mut extras) = (Vec::new(), Vec::new());
+    for (step, weakens) in [(StepId::KMS_S3, "buckets.sse_kms"), (StepId::KMS_EBS, "kms.ebs_rotation")] {
+        let key = ctx.state.id(&step)?;
+        let out = ctx
+            .aws
+            .kms
+            .get_key_policy()
+            .key_id(&key)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("reading the policy of key {key}"))?;
+        let doc = parse_policy(out.policy().unwrap_or_default())?;
+        let extra = extra_statements(&doc, &want);
+        let key = key.rsplit('/').next().unwrap_or(&key);
+        if extra.is_empty() {
+            found.push(format!("{step} ({key}): the account root's kms:* only"));
+        }
+        extras.extend(extra.into_iter().map(|s| format!("{step} ({key}): extra statement {s} (weakens {weakens})")));
+    }
+    Ok(no_extra(found, extras))
 }
 
 /// Every Allow statement of the trust policy names sagemaker.amazonaws.com

@@ -3,12 +3,17 @@
 //! Ids come from the state; everything judged comes from AWS. A control that
 //! cannot be read (a missing resource, a refused call) fails with the reason,
 //! the others are still checked. Exit 1 when any fails.
-
+//!
+//! Beside the controls that check a required setting exists, one per kind
+//! of resource checks that nothing is wider than the stack: every rule of
+//! its security groups, every route of its route tables, every statement of
+//! its bucket, S3 endpoint and key policies is the stack's or reported as an
+//! extra, naming the control it weakens.
 //!
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
-//! `network.rs`: the domain's network, routes, firewall, security group.
+//! `network.rs`: the domain's network, routes, firewall, security groups.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use serde::Serialize;
 
 use crate::error::{EXIT_FAILED, Exit};
@@ -18,9 +23,10 @@ mod data;
 mod network;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, role_trust,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, key_policies,
+    role_trust,
 };
-use network::{domain_vpc_only, endpoint_sg, firewall_allow_list, routes};
+use network::{domain_vpc_only, firewall_allow_list, routes, security_groups};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -32,38 +38,54 @@ struct Control {
 /// A check's verdict and evidence.
 pub(super) type Verdict = Result<(bool, String)>;
 
+/// The verdicts of controls judged from one read: each, or the read's error for each.
+fn each<const N: usize>(r: Result<[(bool, String); N]>) -> [Verdict; N] {
+    match r {
+        Ok(v) => v.map(Ok),
+        Err(e) => {
+            let why = format!("{e:#}");
+            std::array::from_fn(|_| Err(anyhow!("{why}")))
+        }
+    }
+}
+
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
-    let (a, b, c, d, e, f) = tokio::join!(
+    let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, groups, rotation, keys, trust) = tokio::join!(
         buckets_sse_kms(ctx),
         buckets_public_access_block(ctx),
         buckets_policy(ctx),
         endpoint_policy(ctx),
         domain_vpc_only(ctx),
         routes(ctx),
+        firewall_allow_list(ctx),
+        security_groups(ctx),
+        ebs_key_rotation(ctx),
+        key_policies(ctx),
+        role_trust(ctx),
     );
-    let (g, h, i, j) =
-        tokio::join!(firewall_allow_list(ctx), endpoint_sg(ctx), ebs_key_rotation(ctx), role_trust(ctx),);
-    let (sm_route, nat_route, edge_route) = match f {
-        Ok(r) => (Ok(r.0), Ok(r.1), Ok(r.2)),
-        Err(e) => {
-            let why = format!("{e:#}");
-            let err = || Err(anyhow::anyhow!("{why}"));
-            (err(), err(), err())
-        }
-    };
+    let [policy_vpce_only, policy_no_extra] = each(bucket_policies);
+    let [vpce_policy, vpce_policy_no_extra] = each(vpce_policy);
+    let [sm_route, nat_route, edge_route, no_extra_route] = each(routes);
+    let [vpce_tls, vpce_rules, sagemaker_rules] = each(groups);
     let results = [
-        ("buckets.sse_kms", a),
-        ("buckets.public_access_block", b),
-        ("buckets.policy_vpce_only", c),
-        ("vpce.s3.policy", d),
-        ("domain.vpc_only", e),
+        ("buckets.sse_kms", sse),
+        ("buckets.public_access_block", pab),
+        ("buckets.policy_vpce_only", policy_vpce_only),
+        ("buckets.policy_no_extra", policy_no_extra),
+        ("vpce.s3.policy", vpce_policy),
+        ("vpce.s3.policy_no_extra", vpce_policy_no_extra),
+        ("domain.vpc_only", domain),
         ("route.sagemaker_default", sm_route),
         ("route.nat_default", nat_route),
         ("route.igw_edge", edge_route),
-        ("firewall.allow_list", g),
-        ("sg.vpce_tls", h),
-        ("kms.ebs_rotation", i),
-        ("iam.role_trust", j),
+        ("routes.no_extra", no_extra_route),
+        ("firewall.allow_list", firewall),
+        ("sg.vpce_tls", vpce_tls),
+        ("sg.vpce_rules", vpce_rules),
+        ("sg.sagemaker_rules", sagemaker_rules),
+        ("kms.ebs_rotation", rotation),
+        ("kms.key_policies", keys),
+        ("iam.role_trust", trust),
     ];
     let controls: Vec<Control> = results
         .into_iter()

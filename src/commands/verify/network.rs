@@ -1,17 +1,20 @@
 //! Controls on the network: the domain is VpcOnly in the stack's subnets,
 //! every zone routes through its own NAT gateway and firewall endpoint, the
 //! firewall enforces the allow-list, the endpoints' group admits TLS from
-//! Studio.
+//! Studio; and the stack's route tables and security groups hold no route
+//! or rule beyond the stack's.
 
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use aws_sdk_ec2::types::{Route, RouteTable};
+use aws_sdk_ec2::types::{Route, RouteTable, SecurityGroup};
 use aws_sdk_networkfirewall::types::{GeneratedRulesType, TargetType};
 use aws_sdk_sagemaker::types::AppNetworkAccessType;
 
 use super::Verdict;
+use super::data::no_extra;
 use crate::error::aws;
+use crate::kinds::security_group::{SgRole, default_egress, egress_strings, ingress_rules, rule_strings};
 use crate::kinds::{Ctx, ec2_filter};
 use crate::step_id::StepId;
 
@@ -56,9 +59,11 @@ pub(super) async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
     })
 }
 
-/// The three routing controls, from one read of the VPC's route tables and
-/// the firewall's endpoint.
-pub(super) async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String), (bool, String))> {
+/// The routing controls, from one read of the VPC's route tables and the
+/// firewall's endpoints: each zone's SageMaker and NAT subnet default
+/// routes, the internet gateway's edge routes, and (`routes.no_extra`) that
+/// the stack's tables hold no other route.
+pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     let vpc = ctx.state.id(&StepId::VPC)?;
     let out = ctx
         .aws
@@ -74,10 +79,26 @@ pub(super) async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String),
     let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
     // Every zone: its own NAT gateway and its own zone's firewall endpoint.
     let (mut sm, mut natr, mut edge) = (Vec::new(), Vec::new(), Vec::new());
+    // The routes each of the stack's tables may hold besides the local one.
+    let vpce_s3 = ctx.state.id(&StepId::VPCE_S3)?;
+    let mut expected = vec![TableRoutes { table: StepId::RTB_IGW, weakens: "route.igw_edge", routes: Vec::new() }];
     for (i, z) in ctx.s.zones.iter().enumerate() {
         let id = |base: &StepId| ctx.state.id(&base.in_zone(i, &z.az));
         let endpoint = firewall_endpoint(ctx, &z.az).await?;
         let nat = id(&StepId::NAT)?;
+        let default = || "0.0.0.0/0".to_string();
+        expected[0].routes.push((z.nat.to_string(), endpoint.clone()));
+        for (base, weakens, routes) in [
+            (StepId::RTB_FIREWALL, "firewall.allow_list", vec![(default(), igw.clone())]),
+            (StepId::RTB_NAT, "route.nat_default", vec![(default(), endpoint.clone())]),
+            (
+                StepId::RTB_SAGEMAKER,
+                "route.sagemaker_default",
+                vec![(default(), nat.clone()), (S3_PREFIX_LIST.to_string(), vpce_s3.clone())],
+            ),
+        ] {
+            expected.push(TableRoutes { table: base.in_zone(i, &z.az), weakens, routes });
+        }
         sm.push(default_route_is(tables, &id(&StepId::SUBNET_SAGEMAKER)?, &nat, "the NAT gateway"));
         natr.push(default_route_is(tables, &id(&StepId::SUBNET_NAT)?, &endpoint, "the firewall endpoint"));
         let cidr = z.nat.to_string();
@@ -107,7 +128,56 @@ pub(super) async fn routes(ctx: &Ctx) -> Result<((bool, String), (bool, String),
         let evidence: Vec<String> = v.into_iter().filter(|(p, _)| pass || !*p).map(|(_, e)| e).collect();
         (pass, evidence.join("; "))
     };
-    Ok((all(sm), all(natr), all(edge)))
+    let no_extra_routes = extra_routes(ctx, tables, &expected)?;
+    Ok([all(sm), all(natr), all(edge), no_extra_routes])
+}
+
+/// The routes a table of the stack holds besides the VPC's local route, as
+/// the spec and the tool make them: (destination, target) pairs.
+struct TableRoutes {
+    table: StepId,
+    /// The control an extra route in this table weakens.
+    weakens: &'static str,
+    routes: Vec<(String, String)>,
+}
+
+/// Stands for the S3 endpoint's prefix list among expected destinations: a
+/// gateway endpoint's route can only be for its own service's prefix list.
+const S3_PREFIX_LIST: &str = "the S3 prefix list";
+
+/// Every route of the stack's tables is the VPC's local route or an
+/// expected one; each other is an extra, named with the control it weakens.
+fn extra_routes(ctx: &Ctx, tables: &[RouteTable], expected: &[TableRoutes]) -> Result<(bool, String)> {
+    let local = (ctx.s.vpc_cidr.to_string(), "local".to_string());
+    let (mut extras, mut checked) = (Vec::new(), 0);
+    for TableRoutes { table: step, weakens, routes: want } in expected {
+        let id = ctx.state.id(step)?;
+        let Some(t) = tables.iter().find(|t| t.route_table_id() == Some(id.as_str())) else {
+            extras.push(format!("{step} ({id}): not found in the VPC"));
+            continue;
+        };
+        checked += 1;
+        for r in t.routes() {
+            let dest =
+                match (r.destination_cidr_block(), r.destination_ipv6_cidr_block(), r.destination_prefix_list_id()) {
+                    (Some(c), _, _) | (None, Some(c), _) => c.to_string(),
+                    (None, None, Some(_)) => S3_PREFIX_LIST.to_string(),
+                    _ => "no destination".to_string(),
+                };
+            let found = (dest, target(r));
+            if found == local || want.contains(&found) {
+                continue;
+            }
+            let shown = r.destination_prefix_list_id().map(str::to_string).unwrap_or(found.0);
+            extras.push(format!("{step} ({id}): extra route {shown} -> {} (weakens {weakens})", found.1));
+        }
+    }
+    let found = vec![format!(
+        "{checked} route tables in {} zone(s): the local route and the stack's routes only (each SageMaker table: \
+         and the S3 endpoint's)",
+        ctx.s.zones.len()
+    )];
+    Ok(no_extra(found, extras))
 }
 
 /// The subnet's route table has exactly one default route, to `want`.
@@ -151,6 +221,10 @@ fn target(r: &Route) -> String {
         .or(r.transit_gateway_id())
         .or(r.vpc_peering_connection_id())
         .or(r.instance_id())
+        .or(r.egress_only_internet_gateway_id())
+        .or(r.carrier_gateway_id())
+        .or(r.local_gateway_id())
+        .or(r.core_network_arn())
         .unwrap_or("nothing")
         .to_string()
 }
@@ -239,27 +313,67 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     })
 }
 
-/// The endpoint security group admits TCP 443 from the SageMaker group.
-pub(super) async fn endpoint_sg(ctx: &Ctx) -> Verdict {
-    let (id, sm) = (ctx.state.id(&StepId::SG_VPCE)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
+/// From one read of the stack's two security groups: the endpoint group
+/// admits TCP 443 from the SageMaker group (`sg.vpce_tls`), and neither
+/// group has a rule beyond the stack's (`sg.vpce_rules`,
+/// `sg.sagemaker_rules`): ingress as the spec lists it, egress AWS's
+/// default (all traffic to 0.0.0.0/0), which the tool leaves as it is.
+pub(super) async fn security_groups(ctx: &Ctx) -> Result<[(bool, String); 3]> {
+    let (vpce, sm) = (ctx.state.id(&StepId::SG_VPCE)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
     let out = ctx
         .aws
         .ec2
         .describe_security_groups()
-        .group_ids(&id)
+        .group_ids(&vpce)
+        .group_ids(&sm)
         .send()
         .await
         .map_err(aws)
-        .with_context(|| format!("reading security group {id}"))?;
-    let admits = out.security_groups().iter().flat_map(|g| g.ip_permissions()).any(|p| {
+        .with_context(|| format!("reading security groups {vpce} and {sm}"))?;
+    let group = |id: &str| {
+        out.security_groups()
+            .iter()
+            .find(|g| g.group_id() == Some(id))
+            .with_context(|| format!("security group {id} not found"))
+    };
+    let (vpce_group, sm_group) = (group(&vpce)?, group(&sm)?);
+    let vpce_role = SgRole::Vpce { sagemaker: StepId::SG_SAGEMAKER };
+    Ok([
+        endpoint_sg(vpce_group, &vpce, &sm),
+        group_rules(ctx, &StepId::SG_VPCE, vpce_group, &vpce_role, "sg.vpce_tls")?,
+        group_rules(ctx, &StepId::SG_SAGEMAKER, sm_group, &SgRole::Sagemaker, "domain.vpc_only")?,
+    ])
+}
+
+/// The endpoint security group admits TCP 443 from the SageMaker group.
+fn endpoint_sg(g: &SecurityGroup, id: &str, sm: &str) -> (bool, String) {
+    let admits = g.ip_permissions().iter().any(|p| {
         let proto = p.ip_protocol().unwrap_or_default();
         let port = proto == "-1"
             || (proto == "tcp" && p.from_port().unwrap_or(i32::MAX) <= 443 && p.to_port().unwrap_or(i32::MIN) >= 443);
-        port && p.user_id_group_pairs().iter().any(|g| g.group_id() == Some(sm.as_str()))
+        port && p.user_id_group_pairs().iter().any(|g| g.group_id() == Some(sm))
     });
-    Ok(if admits {
+    if admits {
         (true, format!("{id} admits tcp 443 from {sm}"))
     } else {
         (false, format!("{id} has no ingress rule admitting tcp 443 from {sm}"))
-    })
+    }
+}
+
+/// Every ingress rule of the group is one the stack specifies for `role`,
+/// every egress rule AWS's default; each other rule is an extra.
+fn group_rules(ctx: &Ctx, step: &StepId, g: &SecurityGroup, role: &SgRole, weakens: &str) -> Result<(bool, String)> {
+    let id = g.group_id().unwrap_or_default();
+    let want_in: BTreeSet<String> = ingress_rules(ctx, role, id)?.iter().flat_map(rule_strings).collect();
+    let want_out: BTreeSet<String> = default_egress().iter().flat_map(egress_strings).collect();
+    let live_in: BTreeSet<String> = g.ip_permissions().iter().flat_map(rule_strings).collect();
+    let live_out: BTreeSet<String> = g.ip_permissions_egress().iter().flat_map(egress_strings).collect();
+    let extras: Vec<String> = live_in
+        .difference(&want_in)
+        .map(|r| format!("{step}: extra ingress {r} (weakens {weakens})"))
+        .chain(live_out.difference(&want_out).map(|r| format!("{step}: extra egress {r} (weakens {weakens})")))
+        .collect();
+    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+    let found = format!("{step} ({id}): ingress [{}], egress [{}] only", list(&live_in), list(&live_out));
+    Ok(no_extra(vec![found], extras))
 }
