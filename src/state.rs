@@ -176,6 +176,22 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 /// Atomically replaces `path` with `bytes` (mode 0600).
+/// Removes `<file>.tmp.<pid>` files a killed write left next to the state.
+fn remove_stale_temporaries(path: &Path) {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return };
+    let prefix = format!("{name}.tmp.");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
+            tracing::info!("removing {} left by a killed write", e.path().display());
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp_name = path.file_name().context("state path has no file name")?.to_owned();
@@ -247,6 +263,9 @@ impl State {
                 return Err(e).with_context(|| format!("locking {}", lock_path(path).display()));
             }
         }
+        // Holding the lock, no other run is writing: a temporary file left
+        // by a killed write (`<file>.tmp.<pid>`) is garbage.
+        remove_stale_temporaries(path);
         let doc = match read(path)? {
             Some(doc) => {
                 check_identity(path, &doc, who)?;
@@ -492,6 +511,40 @@ mod tests {
             assert!(e.contains(want) && e.contains("s.json"), "{body}: {e}");
             assert_eq!(fs::read_to_string(&p).unwrap(), *body);
         }
+    }
+
+    #[test]
+    fn a_killed_writes_temporary_file_is_removed_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        drop(State::open(&p, &WHO, true).unwrap());
+        let stale = dir.path().join("s.json.tmp.4242");
+        let other = dir.path().join("s.json.tmp.notes");
+        fs::write(&stale, "{").unwrap();
+        fs::write(&other, "mine").unwrap();
+        drop(State::open(&p, &WHO, true).unwrap());
+        assert!(!stale.exists(), "the killed write's temporary file is gone");
+        assert!(other.exists(), "a file that is not ours is left alone");
+    }
+
+    #[test]
+    fn a_version_1_state_moves_its_studio_classic_app_and_becomes_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        let v1 = r#"{"schema": 1, "stack": "s", "region": "us-east-1", "account": "123456789012", "steps": {
+            "sm.app": {"status": "ready", "id": "d-1/alice/JupyterServer/default", "updated": 1},
+            "sm.app.bob": {"status": "ready", "id": "d-1/bob/JupyterServer/default", "updated": 1},
+            "sm.user": {"status": "ready", "id": "d-1/alice", "updated": 1}}}"#;
+        fs::write(&p, v1).unwrap();
+        let st = State::open(&p, &WHO, true).unwrap();
+        let doc = st.doc();
+        assert_eq!(doc.schema, SCHEMA);
+        assert!(!doc.steps.contains_key("sm.app") && !doc.steps.contains_key("sm.app.bob"));
+        assert_eq!(doc.steps["sm.classic_app"].id.as_deref(), Some("d-1/alice/JupyterServer/default"));
+        assert_eq!(doc.steps["sm.classic_app.bob"].id.as_deref(), Some("d-1/bob/JupyterServer/default"));
+        assert_eq!(doc.steps["sm.user"].id.as_deref(), Some("d-1/alice"));
+        assert_eq!(read(&p).unwrap().unwrap().schema, 2, "written back as version 2");
+        assert_eq!(fs::read_to_string(backup_path(&p)).unwrap(), v1, "the backup keeps version 1");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse, adopt_if_ours};
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -158,10 +158,16 @@ impl Kind for IamPolicy {
         "IAM managed policy"
     }
 
-    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+    /// The policy of the derived name, if its tags prove it is this stack's.
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         match ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(None),
-            r => Ok(r?.policy().and_then(|p| p.arn()).map(str::to_string)),
+            r => {
+                let out = r?;
+                let p = out.policy().context("GetPolicy returned no Policy")?;
+                let tags = p.tags().iter().map(|t| (t.key(), t.value()));
+                adopt_if_ours(ctx, me, "IAM policy", p.arn().unwrap_or_default().to_string(), tags)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_policy::iam_tags;
-use super::{Ctx, Health, Kind, NameUse};
+use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -44,10 +44,17 @@ impl Kind for IamRole {
         vec![self.policy.clone()]
     }
 
-    async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
+    /// The role of the derived name, if its tags prove it is this stack's
+    /// (a name alone proves nothing: another state file, another team).
+    async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(None),
-            r => Ok(r?.role().map(|r| r.arn().to_string())),
+            r => {
+                let out = r?;
+                let role = out.role().context("GetRole returned no Role")?;
+                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
+                adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
+            }
         }
     }
 
