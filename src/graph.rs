@@ -167,6 +167,18 @@ impl Graph {
         self.steps.iter().map(|s| s.needs.iter().filter_map(|n| self.index.get(n).copied()).collect()).collect()
     }
 
+    /// The steps in an order `up` may create them (each after every step it
+    /// needs), as indices; ties in graph order.
+    pub fn forward_order(&self) -> Vec<usize> {
+        let mut q = crate::engine::DependencyQueue::new(&self.edges());
+        let mut order = Vec::new();
+        while let Some(n) = q.pop_ready() {
+            order.push(n);
+            q.finish(n);
+        }
+        order
+    }
+
     /// The steps in an order `down` may delete them (each after every step
     /// that needs it), as indices; ties in graph order.
     pub fn teardown_order(&self) -> Vec<usize> {

@@ -201,6 +201,11 @@ pub const OPS: &[Op] = &[
     run("sagemaker:DeleteDomain", &["sagemaker:DeleteDomain"]),
     run("sagemaker:CreateUserProfile", &["sagemaker:CreateUserProfile", "sagemaker:AddTags", "iam:PassRole"]),
     run("sagemaker:DescribeUserProfile", &["sagemaker:DescribeUserProfile"]),
+    only(
+        "sagemaker:ListUserProfiles",
+        &["sagemaker:ListUserProfiles"],
+        "lifecycle::shape_mismatch: `down` or `import` without a state file",
+    ),
     run("sagemaker:DeleteUserProfile", &["sagemaker:DeleteUserProfile"]),
     run("sagemaker:CreateSpace", &["sagemaker:CreateSpace", "sagemaker:AddTags"]),
     run("sagemaker:DescribeSpace", &["sagemaker:DescribeSpace"]),

@@ -27,7 +27,7 @@ use aws_sdk_ec2::types::AvailabilityZoneState;
 
 use crate::error::aws;
 use crate::graph::{self, Graph, INTERFACE_ENDPOINTS};
-use crate::kinds::{Ctx, NameUse};
+use crate::kinds::{Ctx, NameUse, TAG_STACK};
 use crate::step_id::StepId;
 
 /// What pre-flight found.
@@ -58,10 +58,11 @@ impl Report {
 }
 
 /// Runs every check; `strict` makes a CIDR overlap an error.
-pub async fn check(ctx: &Arc<Ctx>, strict: bool) -> Report {
+/// `adopt`: the stack's unrecorded resources are to be taken over, not refused.
+pub async fn check(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Report {
     let graph = graph::build(&ctx.s);
     let (zones, names, cidr, quotas) =
-        tokio::join!(zones(ctx), names(ctx, &graph), cidr(ctx, strict), quotas(ctx, &graph));
+        tokio::join!(zones(ctx), names(ctx, &graph, adopt), cidr(ctx, strict), quotas(ctx, &graph));
     let mut r = Report::default();
     r.merge(zones, "availability zones");
     r.merge(names, "names");
@@ -137,12 +138,18 @@ async fn zones(ctx: &Ctx) -> Result<Report> {
     Ok(r)
 }
 
-async fn names(ctx: &Arc<Ctx>, graph: &Graph) -> Result<Report> {
+/// Names, and the stack's own resources the state does not record (by
+/// their tags: what `list_owned` finds for each taggable kind).
+async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
     let mut set = tokio::task::JoinSet::new();
     for step in graph.steps.iter().filter(|s| unrecorded(ctx, &s.id)) {
         let (ctx, step) = (ctx.clone(), step.clone());
         set.spawn(async move {
-            let used = step.kind.name_in_use(&ctx, &step.id).await;
+            let used = match step.kind.list_owned(&ctx, &step.id).await {
+                Ok(Some(ids)) if !ids.is_empty() => Ok(NameUse::Ours(ids.join(", "))),
+                Ok(_) => step.kind.name_in_use(&ctx, &step.id).await,
+                Err(e) => Err(e),
+            };
             (step, used)
         });
     }
@@ -166,9 +173,9 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph) -> Result<Report> {
             Err(e) => r.problems.push(format!("{}: could not check its name: {e:#}", step.id)),
         }
     }
-    if !ours.is_empty() {
+    if !ours.is_empty() && !adopt {
         r.problems.push(format!(
-            "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them; another state file manages this stack: point --state at it. Found: {}",
+            "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them. Either another state file manages this stack (point --state at it), or the state was lost: `provision up --adopt` takes the stack over from what is found. Found: {}",
             ctx.stack(),
             ours.len(),
             ctx.state.path().display(),
@@ -185,7 +192,8 @@ async fn cidr(ctx: &Ctx, strict: bool) -> Result<Report> {
     while let Some(page) = pages.next().await {
         for vpc in page.map_err(aws)?.vpcs() {
             let id = vpc.vpc_id().unwrap_or_default();
-            if Some(id) == ours.as_deref() {
+            let this_stack = vpc.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack()));
+            if Some(id) == ours.as_deref() || this_stack {
                 continue;
             }
             let blocks = vpc.cidr_block_association_set().iter().filter_map(|a| a.cidr_block());

@@ -213,6 +213,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// What a dependent needs is not recorded (an id or an attribute).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unrecorded(String);
+
+/// Whether `e` is (or was caused by) an `Unrecorded`.
+pub fn is_unrecorded(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unrecorded>())
+}
+
 /// An open, locked state file. Cloning shares it.
 #[derive(Clone)]
 pub struct State {
@@ -224,6 +234,8 @@ struct Inner {
     doc: StateDoc,
     /// Held for the life of the handle; `None` for read-only handles.
     lock: Option<File>,
+    /// A scratch record (`State::scratch`): changed in memory, never written.
+    scratch: bool,
 }
 
 /// What the run is about to act on: the state must belong to it.
@@ -275,7 +287,9 @@ impl State {
             None if create => StateDoc::new(who),
             None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
-        let state = State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: Some(lock) })) };
+        let state = State {
+            inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: Some(lock), scratch: false })),
+        };
         state.persist()?;
         Ok(state)
     }
@@ -292,7 +306,7 @@ impl State {
             None if allow_missing => StateDoc::new(who),
             None => bail!("no state file at {}: nothing was provisioned with it", path.display()),
         };
-        Ok(State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: None })) })
+        Ok(State { inner: Arc::new(Mutex::new(Inner { path: path.to_path_buf(), doc, lock: None, scratch: false })) })
     }
 
     fn persist(&self) -> Result<()> {
@@ -301,9 +315,43 @@ impl State {
         write_atomic(&inner.path, &bytes)
     }
 
+    /// An empty record for `who` kept in memory only, never written: what
+    /// AWS holds for a stack whose state file is missing is gathered here
+    /// (by `lifecycle::rebuild`) before anything is decided or written.
+    pub fn scratch(path: &Path, who: &Identity) -> State {
+        let inner = Inner { path: path.to_path_buf(), doc: StateDoc::new(who), lock: None, scratch: true };
+        State { inner: Arc::new(Mutex::new(inner)) }
+    }
+
+    /// Whether this is a scratch record (`State::scratch`).
+    pub fn is_scratch(&self) -> bool {
+        self.inner.lock().expect("state mutex poisoned").scratch
+    }
+
+    /// Turns a scratch record into the state file at its path: locked and
+    /// written, as `open` would. Refused if a state file with records
+    /// appeared there meanwhile (never overwritten).
+    pub fn materialize(&self, who: &Identity) -> Result<()> {
+        let path = self.path();
+        let file = State::open(&path, who, true)?;
+        let mut f = file.inner.lock().expect("state mutex poisoned");
+        if !f.doc.steps.is_empty() {
+            bail!("a state file with records appeared at {} meanwhile; it was left untouched", path.display());
+        }
+        let mut me = self.inner.lock().expect("state mutex poisoned");
+        me.lock = f.lock.take();
+        me.scratch = false;
+        let bytes = serde_json::to_vec_pretty(&me.doc)?;
+        write_atomic(&me.path, &bytes).with_context(|| format!("saving state {}", me.path.display()))
+    }
+
     /// Applies `f` to the document and persists the result before returning.
     pub fn update(&self, f: impl FnOnce(&mut StateDoc)) -> Result<()> {
         let mut inner = self.inner.lock().expect("state mutex poisoned");
+        if inner.scratch {
+            f(&mut inner.doc);
+            return Ok(());
+        }
         if inner.lock.is_none() {
             bail!("state {} is open read-only", inner.path.display());
         }
@@ -326,15 +374,15 @@ impl State {
 
     /// The recorded id of `step`, which a dependent needs.
     pub fn id(&self, step: &StepId) -> Result<String> {
-        self.record(step)
-            .and_then(|r| r.id)
-            .ok_or_else(|| anyhow!("step {step} has no recorded id (it must be created first)"))
+        self.record(step).and_then(|r| r.id).ok_or_else(|| {
+            anyhow::Error::new(Unrecorded(format!("step {step} has no recorded id (it must be created first)")))
+        })
     }
 
     pub fn attr(&self, step: &StepId, key: &str) -> Result<String> {
         self.record(step)
             .and_then(|r| r.attrs.get(key).cloned())
-            .ok_or_else(|| anyhow!("step {step} has no recorded {key}"))
+            .ok_or_else(|| anyhow::Error::new(Unrecorded(format!("step {step} has no recorded {key}"))))
     }
 
     /// Records the intent to create `step` with `token`; returns the token to

@@ -120,6 +120,9 @@ pub enum Command {
         /// Pre-flight: an overlap of vpc_cidr with a VPC of the region is an error, not a warning.
         #[arg(long)]
         strict: bool,
+        /// Take over the stack's resources found by their tags when the state does not record them (a lost state file).
+        #[arg(long)]
+        adopt: bool,
     },
     /// Remove the stack in reverse dependency order.
     #[command(
@@ -214,6 +217,11 @@ pub enum Command {
         #[command(subcommand)]
         action: FirewallAction,
     },
+    /// Write a state file from what AWS holds for the stack (found by its tags); changes nothing in AWS.
+    #[command(
+        after_help = "For a lost state file: the record back before deciding (`provision status` then shows\nwhat is there; `provision up` resumes; `provision down` removes it). Refuses to overwrite a\nstate file that exists.\n\nExample:\n  provision --project my-stack import"
+    )]
+    Import,
     /// Print the least-privilege IAM policy an operator needs to run provision.
     #[command(after_help = "Example:\n  provision iam-policy > operator-policy.json")]
     IamPolicy,

@@ -65,6 +65,10 @@ pub enum Access {
     Read,
     /// Like `Read`, and a missing state file is an empty stack (`plan`).
     ReadOrEmpty,
+    /// `Write`, and a missing state file is an empty scratch record, kept in
+    /// memory until the command decides to write it (`down`, `import`
+    /// without a state: what AWS holds is gathered there first).
+    WriteOrScratch,
 }
 
 /// Resolves parameters, asks STS for the account, opens the state for the
@@ -88,7 +92,8 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Ar
     let state = match access {
         Access::Read => State::open_read(&path, &who, false)?,
         Access::ReadOrEmpty => State::open_read(&path, &who, true)?,
+        Access::WriteOrScratch if !path.exists() => State::scratch(&path, &who),
         _ => State::open(&path, &who, access == Access::Create)?,
     };
-    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, caller: arn, down }))
+    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, adopt: false, caller: arn, down }))
 }

@@ -13,6 +13,7 @@ use std::io::IsTerminal;
 use crate::error::{EXIT_FAILED, EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, s3_bucket};
+use crate::lifecycle;
 use crate::state::{self, Status};
 use crate::step_id::StepId;
 
@@ -91,7 +92,36 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
 pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
     let graph = graph::build_teardown(&ctx.s);
     refuse_dropped_parts(&ctx, &graph)?;
+    let lost = ctx.state.is_scratch();
+    if lost {
+        // No state file: the stack's second record, its tags, says what exists.
+        let found = lifecycle::rebuild(&ctx, &graph).await?;
+        if let Some(why) = lifecycle::shape_mismatch(&ctx).await? {
+            return Err(Exit(EXIT_INVALID, format!("no state file at {}: {why}", ctx.state.path().display())).into());
+        }
+        if found.is_empty() {
+            println!(
+                "No state file at {} and nothing of stack {} found by its tags in {} (account {}): nothing to remove.",
+                ctx.state.path().display(),
+                ctx.stack(),
+                ctx.s.region,
+                ctx.account
+            );
+            return Ok(());
+        }
+        eprintln!(
+            "No state file at {}: found {} resources of stack {} by their provision:stack tags; removing them takes the stack over.",
+            ctx.state.path().display(),
+            found.len(),
+            ctx.stack()
+        );
+    }
     confirm(&ctx, &graph, yes).await?;
+    if lost {
+        // From here on the removal is recorded like any other, so a killed `down` resumes.
+        let who = state::Identity { stack: ctx.stack(), region: &ctx.s.region, account: &ctx.account };
+        ctx.state.materialize(&who)?;
+    }
     let edges = graph.reversed_edges();
     eprintln!(
         "provision down{}{}: stack {} in {} (account {}), state {}",

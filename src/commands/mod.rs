@@ -2,6 +2,8 @@
 //! resolves parameters and opens the state; `run` is what `up` and `down`
 //! share. Nothing below this layer imports from it.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 
 mod app;
@@ -10,6 +12,7 @@ mod connect;
 mod down;
 mod firewall;
 mod iam_policy;
+mod import;
 mod jumpstart;
 mod outputs;
 mod plan;
@@ -33,16 +36,20 @@ pub async fn run(cli: Cli) -> Result<()> {
     let opts = RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress };
     match cli.command {
         Command::Outputs { json, ref key } => outputs::outputs(g, json, key.as_deref()).await,
-        Command::Up { strict } => {
+        Command::Up { strict, adopt } => {
             // Pre-flight reads only: nothing is written, not even the state file, until it passes.
             let probe = connect(g, Access::ReadOrEmpty, DownOptions::default()).await?;
-            up::preflight(&probe, strict).await?;
+            up::preflight(&probe, strict, adopt).await?;
             drop(probe);
-            up::up(connect(g, Access::Create, DownOptions::default()).await?, opts).await
+            let mut ctx = connect(g, Access::Create, DownOptions::default()).await?;
+            if let Some(c) = Arc::get_mut(&mut ctx) {
+                c.adopt = adopt;
+            }
+            up::up(ctx, opts, adopt).await
         }
         Command::Down { purge_efs, delete_data, yes } => {
             let down = DownOptions { purge_efs, delete_data };
-            down::down(connect(g, Access::Write, down).await?, opts, yes).await
+            down::down(connect(g, Access::WriteOrScratch, down).await?, opts, yes).await
         }
         Command::Verify { json } => verify::run(&*connect(g, Access::Read, DownOptions::default()).await?, json).await,
         Command::Jumpstart { action: OnOff::Status } => {
@@ -61,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             firewall::run(&*connect(g, access, DownOptions::default()).await?, action).await
         }
         Command::IamPolicy => iam_policy::iam_policy(),
+        Command::Import => import::import(connect(g, Access::WriteOrScratch, DownOptions::default()).await?).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };
             plan::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, strict, json).await

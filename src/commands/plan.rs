@@ -111,7 +111,7 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
     super::run::refuse_dropped_parts(&ctx, &graph)?;
     // The pre-flight result first (on stderr, so `--json` stays one document);
     // its problems make `plan` exit 2 as they would stop `up`, after the plan.
-    let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict).await };
+    let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict, false).await };
     let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {

@@ -10,6 +10,7 @@ use super::plan::{Line, line, print_lines, summary};
 use crate::error::{EXIT_FAILED, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, Health};
+use crate::lifecycle;
 use crate::state::Status;
 
 /// Every recorded resource: present, missing, changed (drift), retained,
@@ -49,6 +50,7 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         };
         lines.push(l);
     }
+    lines.extend(second_record(&ctx, &graph).await);
     print_lines(&lines, json)?;
     let bad: Vec<&Line> =
         lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped")).collect();
@@ -60,7 +62,11 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         let owner = |l: &&Line| {
             graph.get(&crate::step_id::StepId::recorded(l.step.as_str())).and_then(|s| s.kind.drift_owner())
         };
-        let by_up: Vec<&str> = bad.iter().filter(|l| owner(l).is_none()).map(|l| l.step.as_str()).collect();
+        let by_up: Vec<&str> = bad
+            .iter()
+            .filter(|l| owner(l).is_none() && !matches!(l.action.as_str(), "orphan" | "duplicate"))
+            .map(|l| l.step.as_str())
+            .collect();
         let mut advice = Vec::new();
         if !by_up.is_empty() {
             advice.push(format!(
@@ -70,6 +76,17 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         }
         for l in bad.iter().filter(|l| owner(l).is_some()) {
             advice.push(format!("{}: {}", l.step, owner(l).unwrap_or_default()));
+        }
+        if bad.iter().any(|l| l.action == "orphan") {
+            advice.push(
+                "orphans carry this stack's tags but no record: `provision up --adopt` takes them over".to_string(),
+            );
+        }
+        if bad.iter().any(|l| l.action == "duplicate") {
+            advice.push(
+                "duplicates carry this stack's tags beside the recorded resource: delete them (nothing uses them)"
+                    .to_string(),
+            );
         }
         return Err(Exit(
             EXIT_FAILED,
@@ -84,4 +101,36 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The stack's second record against the first: resources AWS holds with
+/// this stack's tags that the state does not record (orphans) or records
+/// another one for (duplicates). Listed concurrently, one step per task.
+async fn second_record(ctx: &Arc<Ctx>, graph: &graph::Graph) -> Vec<Line> {
+    let mut set = tokio::task::JoinSet::new();
+    for step in graph.steps.iter().filter(|s| !s.kind.discovered()) {
+        let (ctx, step) = (ctx.clone(), step.clone());
+        set.spawn(async move {
+            let (orphans, dups) = tokio::join!(lifecycle::orphans(&ctx, &step), lifecycle::duplicates(&ctx, &step));
+            let mut out = Vec::new();
+            for id in orphans.unwrap_or_default() {
+                out.push(line(&step, "orphan", Some(id), "tagged as this stack's, not recorded".into()));
+            }
+            match dups {
+                Ok(d) => out.extend(d.into_iter().map(|id| {
+                    line(&step, "duplicate", Some(id), "tagged as this step's beside the recorded one".into())
+                })),
+                Err(e) => out.push(line(&step, "unknown", None, format!("{e:#}"))),
+            }
+            (step.id.clone(), out)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            all.push(r);
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.into_iter().flat_map(|(_, l)| l).collect()
 }

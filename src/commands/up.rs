@@ -10,13 +10,15 @@ use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ct
 use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::Ctx;
+use crate::lifecycle;
 use crate::state::Status;
+use crate::step_id::StepId;
 
 /// Runs the pre-flight checks (`crate::preflight`) and says what they
 /// found; problems stop `up` with exit 2 before any mutating call.
-pub async fn preflight(ctx: &Arc<Ctx>, strict: bool) -> Result<()> {
+pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> {
     let started = Instant::now();
-    let report = crate::preflight::check(ctx, strict).await;
+    let report = crate::preflight::check(ctx, strict, adopt).await;
     eprintln!(
         "pre-flight: account {} as {}, region {}: {} checks in {:.1}s, {} problem(s), {} warning(s)",
         ctx.account,
@@ -44,9 +46,23 @@ pub async fn preflight(ctx: &Arc<Ctx>, strict: bool) -> Result<()> {
     .into())
 }
 
-pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
+pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
     let graph = graph::build(&ctx.s);
     refuse_dropped_parts(&ctx, &graph)?;
+    if adopt {
+        eprintln!(
+            "provision up --adopt: every step {} does not record looks for the stack's resource (by its tags) before creating one",
+            ctx.state.path().display()
+        );
+    }
+    // Creates an earlier run left in flight: once this run is done, any
+    // second resource they made (a request that landed late) is removed.
+    let interrupted: Vec<StepId> = graph
+        .steps
+        .iter()
+        .filter(|s| ctx.state.record(&s.id).is_some_and(|r| r.token.is_some() && r.id.is_none()))
+        .map(|s| s.id.clone())
+        .collect();
     // Only now do these parameters become the stack's record.
     let params = ctx.s.as_map();
     ctx.state.update(|d| d.params = params)?;
@@ -65,6 +81,11 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
     let edges = graph.edges();
     let (out, changed) = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
     report(&graph, out, started, "up", total)?;
+    let removed = lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await?;
+    for r in &removed {
+        eprintln!("{r}");
+    }
+    let changed = changed + removed.len();
     if changed == 0 {
         println!(
             "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
@@ -79,4 +100,9 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// "step id, step id, ..." of found resources.
+pub(super) fn ids(found: &[(StepId, String)]) -> String {
+    found.iter().map(|(s, id)| format!("{s} {id}")).collect::<Vec<_>>().join(", ")
 }

@@ -219,6 +219,15 @@ impl Kind for Domain {
         wait_in_service(ctx, me, id).await
     }
 
+    /// Its ARN and home EFS, and SageMaker's leftovers (what `settle` records).
+    async fn record_found(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        let arn = d.domain_arn().unwrap_or_default().to_string();
+        let efs = d.home_efs_file_system_id().unwrap_or_default().to_string();
+        ctx.state.ready(me, &[("arn", arn), ("home_efs", efs.clone())])?;
+        record_leftovers(ctx, id, &efs)
+    }
+
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
         match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => Ok(Health::Missing),

@@ -177,6 +177,22 @@ impl Kind for Firewall {
         ctx.state.ready(me, &attrs)
     }
 
+    /// The endpoint ids of the zones that are READY (what `settle` records).
+    async fn record_found(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+        let sync = out.firewall_status.and_then(|s| s.sync_states).unwrap_or_default();
+        let attrs: Vec<(String, String)> = self
+            .azs
+            .iter()
+            .filter_map(|az| {
+                let e = sync.get(az)?.attachment.as_ref()?.endpoint_id.clone()?;
+                Some((endpoint_attr(az), e))
+            })
+            .collect();
+        let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        ctx.state.ready(me, &attrs)
+    }
+
     async fn health(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Health> {
         let r = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws);
         Health::of_describe(r, |o| o.firewall_status.map(|s| s.status) != Some(FirewallStatusValue::Deleting))

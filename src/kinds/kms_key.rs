@@ -66,6 +66,12 @@ impl Kind for KmsKey {
     /// Keys of this stack and step that are not pending deletion (pages
     /// through the account's keys: only used to resolve an interrupted create).
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+    }
+
+    /// Every key tagged as this step of the stack, not pending deletion (ARNs).
+    async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        let mut found = Vec::new();
         let mut pages = ctx.aws.kms.list_keys().into_paginator().send();
         while let Some(page) = pages.next().await {
             for k in page.map_err(aws)?.keys() {
@@ -79,12 +85,12 @@ impl Kind for KmsKey {
                     let meta = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
                     let state = meta.key_metadata().and_then(|m| m.key_state().cloned());
                     if !matches!(state, Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
-                        return Ok(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
+                        found.extend(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
                     }
                 }
             }
         }
-        Ok(None)
+        Ok(Some(found))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

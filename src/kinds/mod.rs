@@ -82,6 +82,9 @@ pub struct Ctx {
     pub s: Arc<Settings>,
     pub state: State,
     pub account: String,
+    /// `up --adopt`: every step the state does not record looks for its
+    /// resource (by tags or unique name and tags) before creating one.
+    pub adopt: bool,
     /// The caller's ARN (STS GetCallerIdentity), for messages.
     pub caller: String,
     pub down: DownOptions,
@@ -137,6 +140,11 @@ impl Ctx {
             ec2_filter(&format!("tag:{TAG_STEP}"), step.as_str()),
         ]
     }
+}
+
+/// EC2 tags as (key, value) pairs, for `Ctx::tagged_as`.
+pub fn ec2_tag_pairs(tags: &[aws_sdk_ec2::types::Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
 }
 
 pub fn ec2_filter(name: &str, value: impl Into<String>) -> aws_sdk_ec2::types::Filter {
@@ -234,11 +242,26 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>>;
 
+    /// Every resource AWS holds for this step that its tags prove is this
+    /// stack's, duplicates included (a create that landed after its client
+    /// died). `None`: the kind has at most one by nature (a unique name, a
+    /// route in a table), so `find` says it all.
+    async fn list_owned(&self, _ctx: &Ctx, _me: &StepId) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String>;
 
     async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health>;
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()>;
+
+    /// Records what `settle` would record of a resource found by its tags
+    /// (read-only: the firewall's endpoint ids, the domain's ARN and EFS),
+    /// so the steps after it can be found too (`lifecycle::rebuild`).
+    async fn record_found(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<()> {
+        Ok(())
+    }
 
     /// Idempotent follow-up calls and the wait until usable.
     async fn settle(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<()> {

@@ -50,10 +50,17 @@ impl Kind for NatGateway {
     /// ClientToken, and CreateNatGateway answers with the gateway a lost
     /// call made.
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+    }
+
+    /// By its `provision:stack`/`provision:step` tags.
+    async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
         let mut filters = ctx.ec2_tag_filters(me);
         filters.push(Filter::builder().name("state").values("pending").values("available").build());
         let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;
-        Ok(out.nat_gateways().iter().find_map(|g| g.nat_gateway_id()).map(str::to_string))
+        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
+        let ours = out.nat_gateways().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
+        Ok(Some(ours.filter_map(|x| x.nat_gateway_id().map(str::to_string)).collect()))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {

@@ -27,9 +27,16 @@ impl Kind for RouteTable {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        let out =
-            ctx.aws.ec2.describe_route_tables().set_filters(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
-        Ok(out.route_tables().iter().find_map(|t| t.route_table_id().map(str::to_string)))
+        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+    }
+
+    /// By its `provision:stack`/`provision:step` tags.
+    async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        let filters = ctx.ec2_tag_filters(me);
+        let out = ctx.aws.ec2.describe_route_tables().set_filters(Some(filters)).send().await.map_err(aws)?;
+        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
+        let ours = out.route_tables().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
+        Ok(Some(ours.filter_map(|x| x.route_table_id().map(str::to_string)).collect()))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {

@@ -131,6 +131,7 @@ fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, temp
         s: Arc::new(s),
         state,
         account: "123456789012".into(),
+        adopt: false,
         caller: "arn:aws:iam::123456789012:user/test".into(),
         down: DownOptions::default(),
     };

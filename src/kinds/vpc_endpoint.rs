@@ -177,6 +177,11 @@ impl Kind for VpcEndpoint {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+    }
+
+    /// By its `provision:stack`/`provision:step` tags.
+    async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
         let mut filters = ctx.ec2_tag_filters(me);
         filters.push(
             aws_sdk_ec2::types::Filter::builder()
@@ -187,7 +192,9 @@ impl Kind for VpcEndpoint {
                 .build(),
         );
         let out = ctx.aws.ec2.describe_vpc_endpoints().set_filters(Some(filters)).send().await.map_err(aws)?;
-        Ok(out.vpc_endpoints().iter().find_map(|e| e.vpc_endpoint_id().map(str::to_string)))
+        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
+        let ours = out.vpc_endpoints().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
+        Ok(Some(ours.filter_map(|x| x.vpc_endpoint_id().map(str::to_string)).collect()))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
