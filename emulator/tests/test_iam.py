@@ -33,3 +33,16 @@ def test_delete_policy_while_attached_or_with_versions_is_a_conflict(emulator):
         iam.get_policy(PolicyArn=arn)
     assert e.value.response["Error"]["Code"] == "NoSuchEntity"
     iam.delete_role(RoleName="delete-conflict")
+
+
+def test_attaching_an_attached_policy_again_changes_nothing(emulator):
+    iam = emulator.client("iam")
+    arn = iam.create_policy(PolicyName="attach-twice", PolicyDocument=DOC)["Policy"]["Arn"]
+    iam.create_role(RoleName="attach-twice", AssumeRolePolicyDocument=TRUST)
+    iam.attach_role_policy(RoleName="attach-twice", PolicyArn=arn)
+    iam.attach_role_policy(RoleName="attach-twice", PolicyArn=arn)  # idempotent, as AWS
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
+    iam.detach_role_policy(RoleName="attach-twice", PolicyArn=arn)
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    iam.delete_policy(PolicyArn=arn)
+    iam.delete_role(RoleName="attach-twice")
