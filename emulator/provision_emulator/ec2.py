@@ -411,8 +411,10 @@ def _route_state(self):
 def _check_route_target(backend, gateway_id=None, nat_gateway_id=None):
     """CreateRoute/ReplaceRoute to a target that does not exist. EC2 error codes:
     "InvalidGatewayID.NotFound: The specified gateway does not exist", "InvalidNatGatewayID.NotFound:
-    The specified NAT gateway ID does not exist". moto answered InvalidInternetGatewayID.NotFound
-    for an internet gateway and made a route to nothing for a NAT gateway."""
+    The specified NAT gateway ID does not exist". The message is EC2's: terraform-provider-aws
+    (internal/service/ec2/vpc_route.go) matches "The gateway ID 'local' does not exist" on
+    InvalidGatewayID.NotFound. moto answered InvalidInternetGatewayID.NotFound for an internet
+    gateway and made a route to nothing for a NAT gateway."""
     if gateway_id and gateway_id.startswith("igw-") and gateway_id not in backend.internet_gateways:
         raise EC2ClientError("InvalidGatewayID.NotFound", f"The gateway ID '{gateway_id}' does not exist")
     if nat_gateway_id and nat_gateway_id not in backend.nat_gateways:

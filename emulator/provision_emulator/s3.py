@@ -22,7 +22,8 @@
   then true. A statement without a Condition is enforced the same way. Answer: HTTP 403
   ``AccessDenied`` "Access Denied" (S3 error codes; no body for HEAD, as S3 does). Bucket
   configuration calls (Get/Put/DeleteBucketPolicy, tagging, encryption...) are never gated:
-  the account can always change the policy. Statements with other conditions, NotAction,
+  the account can always change the policy. Path-style and virtual-hosted-style requests,
+  SigV4 and SigV2, headers and presigned URLs, are all gated. Statements with other conditions, NotAction,
   NotResource or NotPrincipal are left to moto (which applies explicit denies to object GET, PUT
   and DELETE only, with a bare 403). This is not an IAM evaluator: Allow statements, identity
   policies and ACLs are not evaluated (the caller is the account's administrator).
@@ -34,10 +35,7 @@ import uuid
 from moto.core.request import Request
 from moto.core.routing import get_service_router
 from moto.s3.models import PublicAccessBlock, S3Backend, s3_backends
-from moto.s3.responses import S3Response
-from moto.s3.utils import bucket_name_from_url
 
-from .control import identify
 
 #: SSE-S3 as moto stores a PutBucketEncryption rule.
 DEFAULT_ENCRYPTION = {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
@@ -185,19 +183,19 @@ def _access_denied(environ, start_response):
     return [body]
 
 
+def _for_s3(environ):
+    """Signed for S3: SigV4 with the s3 scope (header or presigned query), or SigV2 (header or
+    presigned query), which only S3 still takes."""
+    auth, query = environ.get("HTTP_AUTHORIZATION", ""), environ.get("QUERY_STRING", "")
+    return ("/s3/aws4_request" in auth or "%2Fs3%2Faws4_request" in query.replace("%2f", "%2F")
+            or auth.startswith("AWS ") or "AWSAccessKeyId=" in query)
+
+
 def denied(environ):
     """True if a bucket policy of the modelled shape denies this S3 request."""
-    service, _, _ = identify(environ)
-    if service != "s3":
-        return False
     request = Request(dict(environ))
-    env = dict(environ)
-    if S3Response.subdomain_based_buckets(request):  # virtual-hosted style: route as path style
-        name = bucket_name_from_url(request.url)
-        if name:
-            env["PATH_INFO"] = f"/{name}{environ.get('PATH_INFO', '')}"
-    try:
-        operation, params = get_service_router("s3").match(Request(env))
+    try:  # moto's router reads the bucket from the path or, virtual-hosted style, from the Host
+        operation, params = get_service_router("s3").match(request)
     except Exception:
         return False
     name = params.get("Bucket")
@@ -216,9 +214,7 @@ class BucketPolicyGate:
         self.app = app
 
     def __call__(self, environ, start_response):
-        signed_for_s3 = "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "") or \
-            "%2Fs3%2Faws4_request" in environ.get("QUERY_STRING", "")
-        if signed_for_s3 and denied(environ):
+        if _for_s3(environ) and denied(environ):
             return _access_denied(environ, start_response)
         return self.app(environ, start_response)
 

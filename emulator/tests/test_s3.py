@@ -118,3 +118,31 @@ def test_policies_outside_the_modelled_shape_do_not_deny_here(emulator):
     s3.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17",
                                                       "Statement": [allow, deny_one_role, other_bucket]}))
     assert s3.list_objects_v2(Bucket=b)["KeyCount"] == 0
+
+
+def test_virtual_hosted_and_presigned_requests_are_gated_too(emulator):
+    import urllib.error
+    import urllib.request
+
+    s3 = emulator.client("s3")
+    b = bucket_name("vhost")
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"x")
+    s3.put_bucket_policy(Bucket=b, Policy=vpce_only_policy(b))
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+    req = urllib.request.Request(f"{emulator.url}/k", headers={"Host": f"{b}.s3.amazonaws.com", "Authorization": auth})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    from botocore.config import Config
+    import boto3
+    v4 = boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1",
+                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    urls = [c.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "k"}) for c in (s3, v4)]
+    assert "AWSAccessKeyId=" in urls[0] and "X-Amz-Credential=" in urls[1]  # SigV2 and SigV4
+    for url in urls:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url)
+        assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
+    s3.delete_bucket_policy(Bucket=b)
+    assert [urllib.request.urlopen(url).read() for url in urls] == [b"x", b"x"]
