@@ -1,5 +1,6 @@
 """Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -40,11 +41,8 @@ def warm_up(dispatcher, account="123456789012"):
                 break
             except KeyError:
                 continue
-    # CreateVpcEndpoint checks the service name against DescribeVpcEndpointServices, whose first
-    # answer builds every service's backend for the region (about a second).
-    get_backend("ec2")[account]["us-east-1"].describe_vpc_endpoint_services(
-        service_names=[], filters=[], max_results=None, next_token=None, region="us-east-1")
-    import gc
+    # What warm-up made stays: the garbage collector need not walk it again during the first
+    # burst of requests (each full collection then holds every request thread).
     gc.collect()
     gc.freeze()
 

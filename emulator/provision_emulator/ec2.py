@@ -49,7 +49,10 @@ Time-dependent state is computed from timestamps when read; ``settle(backend)`` 
 before every EC2 action) finishes deletions whose time is up. Other extensions may
 register ``on_settle(fn)``; ``fn(backend)`` then runs inside every settle.
 """
+import functools
 import inspect
+import json
+import os
 import threading
 import time
 
@@ -497,6 +500,16 @@ def _idempotent(method, action, key):
     return handler
 
 
+_SERVICES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vpc_endpoint_services.json")
+
+
+@functools.cache
+def known_endpoint_services(region):
+    """The AWS service names DescribeVpcEndpointServices lists for `region` (moto 5.2.5's list)."""
+    with open(_SERVICES_FILE) as f:
+        return frozenset(t.replace("{region}", region) for t in json.load(f)["services"])
+
+
 def _true(v):
     return v is True or str(v).lower() == "true"
 
@@ -509,16 +522,18 @@ def create_vpc_endpoint_response(self):
 
     * An unknown service: EC2 error codes, "InvalidServiceName: The name of the service is not
       valid. To get a list of available service names, use DescribeVpcEndpointServices." The
-      names known are those DescribeVpcEndpointServices lists (moto's list of AWS services for
-      the region, plus this account's endpoint service configurations).
+      names known are those DescribeVpcEndpointServices lists: moto's list of AWS services for
+      the region (kept in vpc_endpoint_services.json: to answer it moto builds every service's
+      backend for the region, a second's stall; a test checks the file against moto), plus
+      this account's endpoint service configurations.
     * An interface endpoint with private DNS (AWS's default when PrivateDnsEnabled is omitted)
       in a VPC without both DNS attributes on: botocore's ec2 model (CreateVpcEndpoint
       PrivateDnsEnabled): "To use a private hosted zone, you must set the following VPC
       attributes to true: enableDnsHostnames and enableDnsSupport." EC2 answers InvalidParameter."""
     service = self._get_param("ServiceName") or ""
-    # moto's DescribeVpcEndpointServices raises InvalidServiceName for a name it does not list.
-    self.ec2_backend.describe_vpc_endpoint_services(
-        service_names=[service], filters=[], max_results=None, next_token=None, region=self.region)
+    if service not in known_endpoint_services(self.region) and \
+            service not in [c.service_name for c in self.ec2_backend.configurations.values()]:
+        raise EC2ClientError("InvalidServiceName", f"The Vpc Endpoint Service '{service}' does not exist")
     if (self._get_param("VpcEndpointType") or "Gateway").lower() == "interface" \
             and self._get_bool_param("PrivateDnsEnabled", if_none=True):
         vpc_id = self._get_param("VpcId")

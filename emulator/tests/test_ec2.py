@@ -420,3 +420,17 @@ def test_modify_vpc_attribute_takes_one_attribute_per_call(emulator):
     assert hostnames() is False  # nothing was changed
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     assert hostnames() is True
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_known_endpoint_services_are_what_describe_vpc_endpoint_services_lists(make_emulator, region):
+    """vpc_endpoint_services.json (the names CreateVpcEndpoint accepts) is moto's list, region by region."""
+    ec2 = make_emulator().client("ec2", region=region)
+    names, token = [], None
+    while True:
+        page = ec2.describe_vpc_endpoint_services(**({"NextToken": token} if token else {}))
+        names += page["ServiceNames"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert ec2_ext.known_endpoint_services(region) == set(names)
