@@ -1,17 +1,18 @@
 """Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
 import argparse
+import gc
 import logging
 import signal
 import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, kms, nfw, profile, sagemaker
+from . import control, ec2, efs, iam, kms, nfw, profile, s3, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms]
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, iam, s3]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").
@@ -40,6 +41,10 @@ def warm_up(dispatcher, account="123456789012"):
                 break
             except KeyError:
                 continue
+    # What warm-up made stays: the garbage collector need not walk it again during the first
+    # burst of requests (each full collection then holds every request thread).
+    gc.collect()
+    gc.freeze()
 
 
 def build_app():
