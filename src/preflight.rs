@@ -171,7 +171,7 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph) -> Result<Report> {
             "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them; another state file manages this stack: point --state at it. Found: {}",
             ctx.stack(),
             ours.len(),
-            ctx.state.path().display(),
+            ctx.state.location(),
             ours.join("; ")
         ));
     }

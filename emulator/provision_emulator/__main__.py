@@ -6,12 +6,12 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, kms, nfw, profile, sagemaker
+from . import control, ec2, efs, kms, nfw, profile, s3_state, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms]
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, s3_state]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").

@@ -100,7 +100,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         ctx.stack(),
         ctx.s.region,
         ctx.account,
-        ctx.state.path().display()
+        ctx.state.location()
     );
     let started = Instant::now();
     let stop = stop_on_ctrl_c("down");

@@ -58,7 +58,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
         ctx.stack(),
         ctx.s.region,
         ctx.account,
-        ctx.state.path().display()
+        ctx.state.location()
     );
     let started = Instant::now();
     let stop = stop_on_ctrl_c("up");
@@ -69,7 +69,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions) -> Result<()> {
         println!(
             "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
             ctx.stack(),
-            ctx.state.path().display()
+            ctx.state.location()
         );
     } else {
         println!(
