@@ -689,7 +689,8 @@ impl State {
                 };
                 let msg = format!(
                     "{e:#}. Nothing was overwritten: the other version stays current, and {aside}. \
-                     Stopping: compare the two, put the right one in place (`provision state push FILE --force`), then run again"
+                     Stopping. Compare the two (`provision state pull -` prints the current one); to keep this run's \
+                     instead, copy it to a file and `provision state push FILE --force`; then run again"
                 );
                 w.conflict = Some(format!("{} changed under this run; not written", store.what()));
                 Err(Conflict(msg).into())
