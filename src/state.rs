@@ -252,10 +252,20 @@ pub trait Held: Send {
 }
 
 /// The S3 lock is renewed this often while its run lasts (scaled like
-/// every wait, `PROVISION_TIME_SCALE`).
+/// every wait, `PROVISION_TIME_SCALE`, but not below a second).
 pub const LOCK_HEARTBEAT: Duration = Duration::from_secs(60);
-/// A lock not renewed for this long belongs to a run that is gone.
+/// A lock not renewed for this long belongs to a run that is gone (scaled,
+/// but not below ten seconds: a busy machine delays a renewal by more than
+/// a scaled minute).
 pub const LOCK_STALE: Duration = Duration::from_secs(5 * 60);
+
+pub fn heartbeat_every() -> Duration {
+    crate::wait::scaled(LOCK_HEARTBEAT).max(Duration::from_secs(1))
+}
+
+pub fn stale_after() -> Duration {
+    crate::wait::scaled(LOCK_STALE).max(Duration::from_secs(10))
+}
 
 /// Who holds a lock, stored in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -318,14 +328,10 @@ impl LockInfo {
             format!(
                 "it has not renewed the lock for {} (a running one does every {})",
                 age(quiet),
-                age(scaled_ms(LOCK_HEARTBEAT))
+                age(heartbeat_every().as_millis() as u64)
             )
         })
     }
-}
-
-fn scaled_ms(d: Duration) -> u64 {
-    crate::wait::scaled(d).as_millis() as u64
 }
 
 /// Whether process `pid` exists on this host (signal 0 checks without sending).
@@ -346,7 +352,7 @@ pub fn locked_error(what: &str, holder: Option<&LockInfo>, renewable: bool) -> a
         Some(h) if !renewable => {
             format!("{what} is locked by another provision run: {}; wait for it to finish", h.describe(now))
         }
-        Some(h) => match h.gone(now, crate::wait::scaled(LOCK_STALE), true, pid_alive) {
+        Some(h) => match h.gone(now, stale_after(), true, pid_alive) {
             Some(why) => format!(
                 "{what} is locked by a run that is gone: {}; {why}, so it was killed or crashed. Lock id {}. \
                  `provision plan` shows what it left; then `provision force-unlock {}` removes the lock and the next run resumes",
@@ -942,5 +948,199 @@ mod tests {
         assert!(e.contains("no state file"), "{e}");
         assert!(!lock_path(&p).exists(), "no lock file left behind");
         assert!(!p.exists());
+    }
+
+    // The store seam: what `State` guarantees whatever the store, shown with
+    // an in-memory store that versions its object as S3 does.
+
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Mem {
+        obj: Mutex<Option<(Vec<u8>, u64)>>,
+        aside: Mutex<Option<Vec<u8>>>,
+        writes: AtomicUsize,
+        lost: Arc<AtomicBool>,
+    }
+
+    struct MemLock(Arc<AtomicBool>);
+
+    impl Held for MemLock {
+        fn id(&self) -> &str {
+            "lock-1"
+        }
+        fn release(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn lost(&self) -> bool {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    impl StateStore for Mem {
+        fn what(&self) -> String {
+            "state mem://s".into()
+        }
+        fn location(&self) -> Location {
+            Location::S3 { bucket: "mem".into(), key: "s".into() }
+        }
+        fn restore_hint(&self) -> String {
+            String::new()
+        }
+        fn load(&self) -> Result<Option<Stored>> {
+            Ok(self.obj.lock().unwrap().clone().map(|(bytes, v)| Stored { bytes, version: v.to_string() }))
+        }
+        fn lock(&self, _info: &LockInfo) -> Result<Box<dyn Held>> {
+            Ok(Box::new(MemLock(self.lost.clone())))
+        }
+        fn holder(&self) -> Result<Option<LockInfo>> {
+            Ok(None)
+        }
+        fn backup(&self, _current: &Stored) -> Result<()> {
+            Ok(())
+        }
+        fn save(&self, bytes: &[u8], expected: Option<&str>) -> Result<String> {
+            let mut obj = self.obj.lock().unwrap();
+            let current = obj.as_ref().map(|(_, v)| v.to_string());
+            if current.as_deref() != expected {
+                return Err(
+                    Conflict(format!("{} changed: expected {expected:?}, found {current:?}", self.what())).into()
+                );
+            }
+            let v = obj.as_ref().map(|(_, v)| v + 1).unwrap_or(1);
+            *obj = Some((bytes.to_vec(), v));
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Ok(v.to_string())
+        }
+        fn save_aside(&self, bytes: &[u8], tag: &str) -> Result<String> {
+            *self.aside.lock().unwrap() = Some(bytes.to_vec());
+            Ok(format!("mem://s.conflict.{tag}"))
+        }
+        fn force_unlock(&self, _id: &str) -> Result<LockInfo> {
+            bail!("not here")
+        }
+    }
+
+    fn mem_state(mem: &Arc<Mem>) -> State {
+        State::open_in(mem.clone(), &WHO, true, LockInfo::new("up")).unwrap()
+    }
+
+    #[test]
+    fn a_state_changed_by_someone_else_is_never_overwritten_and_the_runs_version_is_kept() {
+        let mem = Arc::new(Mem::default());
+        let st = mem_state(&mem);
+        st.created(&StepId::VPC, "vpc-1", &[]).unwrap();
+        let theirs =
+            b"{\"schema\": 2, \"stack\": \"s\", \"region\": \"us-east-1\", \"account\": \"123456789012\"}".to_vec();
+        *mem.obj.lock().unwrap() = Some((theirs.clone(), 99));
+        let e = st.created(&StepId::NAT, "nat-1", &[]).unwrap_err();
+        assert!(is_conflict(&e), "{e:#}");
+        let msg = format!("{e:#}");
+        assert!(msg.contains("Nothing was overwritten") && msg.contains("mem://s.conflict.lock-1"), "{msg}");
+        assert_eq!(mem.obj.lock().unwrap().as_ref().unwrap().0, theirs, "theirs stays");
+        let aside = String::from_utf8(mem.aside.lock().unwrap().clone().unwrap()).unwrap();
+        assert!(aside.contains("vpc-1") && aside.contains("nat-1"), "ours is kept: {aside}");
+        // Later transitions are refused too, and still land in the run's copy.
+        let e = st.created(&StepId::IGW, "igw-1", &[]).unwrap_err();
+        assert!(is_conflict(&e));
+        assert_eq!(mem.obj.lock().unwrap().as_ref().unwrap().0, theirs);
+        assert!(String::from_utf8(mem.aside.lock().unwrap().clone().unwrap()).unwrap().contains("igw-1"));
+    }
+
+    #[test]
+    fn a_lock_taken_from_the_run_stops_its_writes() {
+        let mem = Arc::new(Mem::default());
+        let st = mem_state(&mem);
+        st.created(&StepId::VPC, "vpc-1", &[]).unwrap();
+        let before = mem.obj.lock().unwrap().clone();
+        mem.lost.store(true, Ordering::SeqCst);
+        let e = st.created(&StepId::NAT, "nat-1", &[]).unwrap_err();
+        assert!(is_conflict(&e) && format!("{e:#}").contains("force-unlock"), "{e:#}");
+        assert_eq!(*mem.obj.lock().unwrap(), before, "nothing written");
+    }
+
+    #[test]
+    fn simultaneous_updates_are_each_persisted_before_they_return_in_fewer_writes() {
+        let mem = Arc::new(Mem::default());
+        let st = mem_state(&mem);
+        let written_at_open = mem.writes.load(Ordering::SeqCst);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let st = st.clone();
+                let mem = mem.clone();
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let step = StepId::recorded(&format!("x.{t}.{i}"));
+                        st.created(&step, &format!("id-{t}-{i}"), &[]).unwrap();
+                        // Returned: it is in the stored document.
+                        let stored = mem.obj.lock().unwrap().clone().unwrap().0;
+                        assert!(String::from_utf8(stored).unwrap().contains(&format!("\"id-{t}-{i}\"")));
+                    }
+                });
+            }
+        });
+        let doc: StateDoc = serde_json::from_slice(&mem.obj.lock().unwrap().clone().unwrap().0).unwrap();
+        assert_eq!(doc.steps.len(), 200);
+        let writes = mem.writes.load(Ordering::SeqCst) - written_at_open;
+        assert!((1..=200).contains(&writes), "{writes} writes for 200 updates");
+    }
+
+    #[test]
+    fn locations_parse_as_files_or_s3_objects_with_a_prefix_meaning_the_projects_key() {
+        assert_eq!(Location::parse("state/x.json", "p").unwrap(), Location::File("state/x.json".into()));
+        assert_eq!(
+            Location::parse("s3://team-state/envs/prod.json", "p").unwrap(),
+            Location::S3 { bucket: "team-state".into(), key: "envs/prod.json".into() }
+        );
+        assert_eq!(
+            Location::parse("s3://team-state/envs/", "p").unwrap(),
+            Location::S3 { bucket: "team-state".into(), key: "envs/p.json".into() }
+        );
+        assert_eq!(
+            Location::parse("s3://team-state", "p").unwrap(),
+            Location::S3 { bucket: "team-state".into(), key: "p.json".into() }
+        );
+        for bad in [
+            "s3://Team_State/x",
+            "s3://ab/x",
+            "s3://-x-/k",
+            "s3://192.168.1.1/k",
+            "s3://a..b/k",
+            "s3://ok-name/a//b",
+            "",
+        ] {
+            assert!(Location::parse(bad, "p").is_err(), "{bad}");
+        }
+        assert_eq!(Location::default_for("p").to_string(), "state/p.json");
+    }
+
+    #[test]
+    fn a_lock_is_gone_when_its_process_is_or_it_stopped_renewing() {
+        let now = now_ms();
+        let mut info = LockInfo::new("up");
+        let stale = Duration::from_secs(300);
+        assert_eq!(info.gone(now, stale, true, |_| true), None, "alive, just taken");
+        assert!(info.gone(now, stale, true, |_| false).unwrap().contains("no longer runs on this host"));
+        info.host = "ci-runner-17".into(); // elsewhere: only its renewals tell
+        assert_eq!(info.gone(now, stale, true, |_| false), None);
+        info.heartbeat_ms = now - 400_000;
+        info.created_ms = now - 500_000;
+        assert!(info.gone(now, stale, true, |_| true).unwrap().contains("has not renewed the lock for 6m40s"));
+        assert_eq!(info.gone(now, stale, false, |_| true), None, "a file lock is never renewed, never stale");
+        let e = locked_error("state s3://b/k", Some(&info), true);
+        assert_eq!(crate::error::exit_code(&e), EXIT_LOCKED);
+        let msg = e.to_string();
+        assert!(msg.contains("run that is gone") && msg.contains(&format!("force-unlock {}", info.id)), "{msg}");
+        assert!(msg.contains("`provision up` by ") && msg.contains("on ci-runner-17"), "{msg}");
+    }
+
+    #[test]
+    fn times_read_as_people_write_them() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599_000), "2024-12-31T23:59:59Z");
+        assert_eq!(age(3_723_000), "1h02m");
+        assert_eq!(age(252_000), "4m12s");
+        assert_eq!(age(3_200), "3.2s");
     }
 }

@@ -36,7 +36,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::result::SdkError;
 use serde_json::{Value, json};
 
-use super::{Conflict, Held, LOCK_HEARTBEAT, LOCK_STALE, Location, LockInfo, StateStore, Stored, locked_error, now_ms};
+use super::{Conflict, Held, Location, LockInfo, StateStore, Stored, locked_error, now_ms};
 use crate::aws::ConnOptions;
 use crate::error::{EXIT_INVALID, Exit, code};
 
@@ -217,13 +217,17 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let e = crate::error::aws(e);
-    if matches!(
-        code(&e),
-        Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException")
-    ) {
-        return e.context(format!("{doing} (the bucket is in another region: pass --state-region)"));
-    }
-    e.context(doing)
+    let hint = match code(&e) {
+        Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException") => {
+            " (the bucket is in another region: pass --state-region)"
+        }
+        Some("NoSuchBucket") => " (no such bucket: `provision state init s3://BUCKET` makes one)",
+        Some("AccessDenied" | "Forbidden") => {
+            " (the credentials may not: `provision --state s3://BUCKET/KEY iam-policy` prints what they need; --state-profile picks others)"
+        }
+        _ => "",
+    };
+    e.context(format!("{doing}{hint}"))
 }
 
 impl S3Store {
@@ -352,7 +356,7 @@ impl StateStore for S3Store {
                 Ok((etag, _)) => {
                     let etag = Arc::new(Mutex::new(etag));
                     let lost = Arc::new(AtomicBool::new(false));
-                    let every = crate::wait::scaled(LOCK_HEARTBEAT);
+                    let every = super::heartbeat_every();
                     *self.io.beat.lock().expect("lock renewal poisoned") = Some(Beat {
                         bucket: self.bucket.clone(),
                         key: key.clone(),
@@ -478,9 +482,7 @@ impl StateStore for S3Store {
                 info.describe(now)
             )));
         }
-        if info.gone(now, crate::wait::scaled(LOCK_STALE), true, super::pid_alive).is_none()
-            && info.host == super::host_name()
-        {
+        if info.gone(now, super::stale_after(), true, super::pid_alive).is_none() && info.host == super::host_name() {
             return Err(invalid(format!(
                 "the lock {id} of {} belongs to a run still going on this host: {}; stop it (Ctrl-C releases the lock) \
                  or wait for it: nothing was removed",
