@@ -1070,7 +1070,7 @@ mod tests {
                 let mem = mem.clone();
                 s.spawn(move || {
                     for i in 0..25 {
-                        let step = StepId::recorded(&format!("x.{t}.{i}"));
+                        let step = StepId::recorded(format!("x.{t}.{i}"));
                         st.created(&step, &format!("id-{t}-{i}"), &[]).unwrap();
                         // Returned: it is in the stored document.
                         let stored = mem.obj.lock().unwrap().clone().unwrap().0;
