@@ -449,3 +449,41 @@ fn a_state_changed_in_s3_under_a_run_stops_it_and_both_versions_are_kept() {
     assert!(lock_doc(&emu).is_none(), "a failed run releases the lock too");
     assert!(files_in(d).is_empty(), "no local state file: {:?}", files_in(d));
 }
+
+#[test]
+fn writes_whose_answer_was_lost_are_recognised_when_the_sdk_retries_them() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(&emu, d);
+    // A PutObject that takes effect while the client gets a 500: the SDK retries it, and the
+    // retry's condition fails (412) on the write itself. First the lock's (the run's first put),
+    // then, mid-run, whatever put comes next (a state write, most likely, or the lock's renewal).
+    let lost_answer =
+        json!({"operation": "s3:PutObject", "count": 1, "error_code": "InternalError", "status": 500, "apply": true});
+    emu.control_post("faults", lost_answer.clone());
+    emu.control_post("faults", json!({"operation": "ec2:CreateVpc", "count": 1, "delay_s": 2}));
+    let child = spawn(&emu, d, &["up"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state_doc(&emu).is_some_and(|s| s["steps"]["vpc"].is_object()) {
+        assert!(Instant::now() < deadline, "the run never recorded its VPC intent");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..3 {
+        emu.control_post("faults", lost_answer.clone());
+        while emu.control_get("faults")["faults"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["operation"] == "s3:PutObject"))
+        {
+            assert!(Instant::now() < deadline, "no PutObject after the fault");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let up = text(&o);
+    assert!(o.status.success(), "{up}");
+    assert!(up.contains("answer lost, found in place"), "a state write was recognised: {up}");
+    assert!(!up.contains("changed by someone else") && !up.contains("removed or replaced"), "{up}");
+    assert_eq!(counts(&emu), expected());
+    assert!(lock_doc(&emu).is_none(), "the lock, taken through a lost answer, is released");
+}

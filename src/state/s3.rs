@@ -158,7 +158,18 @@ fn heartbeat(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client, beat: &M
         Ok(out) => *etag.lock().expect("lock etag poisoned") = out.e_tag().unwrap_or_default().to_string(),
         Err(e) => {
             let e = crate::error::aws(e);
-            if matches!(code(&e), Some("PreconditionFailed" | "NoSuchKey")) {
+            let id = beat.lock().expect("lock renewal poisoned").as_ref().map(|b| b.info.id.clone());
+            if code(&e) == Some("PreconditionFailed")
+                && let Some(etag_now) = rt.block_on(async {
+                    let got = client.get_object().bucket(&bucket).key(&key).send().await.ok()?;
+                    let etag_now = got.e_tag().unwrap_or_default().to_string();
+                    let info: LockInfo = serde_json::from_slice(&got.body.collect().await.ok()?.into_bytes()).ok()?;
+                    (Some(info.id) == id).then_some(etag_now)
+                })
+            {
+                // Still this run's: a renewal whose first answer was lost, retried by the SDK.
+                *etag.lock().expect("lock etag poisoned") = etag_now;
+            } else if matches!(code(&e), Some("PreconditionFailed" | "NoSuchKey")) {
                 tracing::warn!("the state lock s3://{bucket}/{key} was removed or replaced while this run held it");
                 lost.store(true, Ordering::SeqCst);
                 *beat.lock().expect("lock renewal poisoned") = None;
@@ -321,6 +332,34 @@ impl S3Store {
         })
     }
 
+    /// A refused write as the `Conflict` it is (any other error as it came).
+    fn refusal(&self, e: anyhow::Error, expected: Option<&str>) -> anyhow::Error {
+        match (refused(&e), expected) {
+            (Some(Refused::Precondition), Some(v)) => Conflict(format!(
+                "{} was changed by someone else since this run read or wrote it: S3 refused the write \
+                 conditional on ETag {v} (412 PreconditionFailed)",
+                self.what()
+            ))
+            .into(),
+            (Some(Refused::Precondition), None) => Conflict(format!(
+                "{} was created by someone else since this run found none: S3 refused the write \
+                 conditional on its absence (412 PreconditionFailed)",
+                self.what()
+            ))
+            .into(),
+            (Some(Refused::Gone), _) => {
+                Conflict(format!("{} was deleted by someone else since this run read it (404 NoSuchKey)", self.what()))
+                    .into()
+            }
+            (None, _) => e,
+        }
+    }
+
+    /// The current ETag of the state if it holds exactly `bytes`.
+    fn landed(&self, bytes: &[u8]) -> Result<Option<String>> {
+        Ok(self.get(&self.key)?.filter(|(b, _)| b == bytes).map(|(_, etag)| etag))
+    }
+
     fn read_holder(&self) -> Result<Option<(Option<LockInfo>, String)>> {
         Ok(self.get(&self.lock_key())?.map(|(b, etag)| (serde_json::from_slice(&b).ok(), etag)))
     }
@@ -352,42 +391,43 @@ impl StateStore for S3Store {
         let key = self.lock_key();
         let body = serde_json::to_vec(info)?;
         for _ in 0..3 {
-            match self.put(&key, &body, Cond::Absent) {
-                Ok((etag, _)) => {
-                    let etag = Arc::new(Mutex::new(etag));
-                    let lost = Arc::new(AtomicBool::new(false));
-                    let every = super::heartbeat_every();
-                    *self.io.beat.lock().expect("lock renewal poisoned") = Some(Beat {
-                        bucket: self.bucket.clone(),
-                        key: key.clone(),
-                        info: info.clone(),
-                        etag: etag.clone(),
-                        lost: lost.clone(),
-                        every,
-                        next: Instant::now() + every,
-                    });
-                    if let Ok(mut h) = HELD.lock() {
-                        h.push((info.id.clone(), self.what()));
-                    }
-                    return Ok(Box::new(S3Lock {
-                        store: S3Store {
-                            io: self.io.clone(),
-                            bucket: self.bucket.clone(),
-                            key: self.key.clone(),
-                            last: Mutex::new(None),
-                        },
-                        id: info.id.clone(),
-                        etag,
-                        lost,
-                        released: false,
-                    }));
-                }
+            let etag = match self.put(&key, &body, Cond::Absent) {
+                Ok((etag, _)) => etag,
                 Err(e) if matches!(refused(&e), Some(Refused::Precondition)) => match self.read_holder()? {
+                    // This run's own lock: the SDK retried a put whose first answer was lost.
+                    Some((Some(h), etag)) if h.id == info.id => etag,
                     Some((holder, _)) => return Err(locked_error(&self.what(), holder.as_ref(), true)),
                     None => continue, // released in between: try again
                 },
                 Err(e) => return Err(e.context(format!("taking the lock {}", self.url(&key)))),
+            };
+            let etag = Arc::new(Mutex::new(etag));
+            let lost = Arc::new(AtomicBool::new(false));
+            let every = super::heartbeat_every();
+            *self.io.beat.lock().expect("lock renewal poisoned") = Some(Beat {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                info: info.clone(),
+                etag: etag.clone(),
+                lost: lost.clone(),
+                every,
+                next: Instant::now() + every,
+            });
+            if let Ok(mut h) = HELD.lock() {
+                h.push((info.id.clone(), self.what()));
             }
+            return Ok(Box::new(S3Lock {
+                store: S3Store {
+                    io: self.io.clone(),
+                    bucket: self.bucket.clone(),
+                    key: self.key.clone(),
+                    last: Mutex::new(None),
+                },
+                id: info.id.clone(),
+                etag,
+                lost,
+                released: false,
+            }));
         }
         Err(locked_error(&self.what(), None, true))
     }
@@ -426,33 +466,21 @@ impl StateStore for S3Store {
             Some(e) => Cond::Matches(e.to_string()),
             None => Cond::Absent,
         };
-        match self.put(&self.key, bytes, cond) {
+        let etag = match self.put(&self.key, bytes, cond) {
             Ok((etag, version)) => {
                 tracing::debug!(target: "provision::state", "state written: {} version {version} etag {etag}", self.url(&self.key));
-                *self.last.lock().expect("state cache poisoned") = Some((bytes.to_vec(), etag.clone()));
-                Ok(etag)
+                etag
             }
-            Err(e) => match (refused(&e), expected) {
-                (Some(Refused::Precondition), Some(v)) => Err(Conflict(format!(
-                    "{} was changed by someone else since this run read or wrote it: S3 refused the write \
-                     conditional on ETag {v} (412 PreconditionFailed)",
-                    self.what()
-                ))
-                .into()),
-                (Some(Refused::Precondition), None) => Err(Conflict(format!(
-                    "{} was created by someone else since this run found none: S3 refused the write \
-                     conditional on its absence (412 PreconditionFailed)",
-                    self.what()
-                ))
-                .into()),
-                (Some(Refused::Gone), _) => Err(Conflict(format!(
-                    "{} was deleted by someone else since this run read it (404 NoSuchKey)",
-                    self.what()
-                ))
-                .into()),
-                (None, _) => Err(e),
-            },
-        }
+            Err(e) => {
+                // Refused: unless the SDK retried a write whose first answer was lost, and it is there.
+                let landed = if refused(&e).is_some() { self.landed(bytes)? } else { None };
+                let Some(etag) = landed else { return Err(self.refusal(e, expected)) };
+                tracing::debug!(target: "provision::state", "state written: {} (answer lost, found in place) etag {etag}", self.url(&self.key));
+                etag
+            }
+        };
+        *self.last.lock().expect("state cache poisoned") = Some((bytes.to_vec(), etag.clone()));
+        Ok(etag)
     }
 
     fn save_aside(&self, bytes: &[u8], tag: &str) -> Result<String> {
