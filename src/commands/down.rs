@@ -10,7 +10,7 @@ use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ct
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use crate::error::{EXIT_FAILED, EXIT_INVALID, Exit};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, s3_bucket};
 use crate::state::{self, Status};
@@ -79,8 +79,16 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
     }
     for q in questions {
         eprint!("{q} Only 'yes' is accepted: ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
+        // Ctrl-C at the question cancels like a 'no' (and the state's lock is released).
+        let answer = tokio::select! {
+            a = tokio::task::spawn_blocking(|| {
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map(|_| answer)
+            }) => a??,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(Exit(EXIT_INTERRUPTED, "\ndown cancelled: nothing was deleted".into()).into());
+            }
+        };
         if answer.trim() != "yes" {
             return Err(Exit(EXIT_FAILED, "down cancelled: nothing was deleted".into()).into());
         }
