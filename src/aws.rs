@@ -62,15 +62,20 @@ pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// An S3 client; an endpoint override means an emulator or a proxy: buckets by path.
+pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(cfg).force_path_style(cfg.endpoint_url().is_some()).build(),
+    )
+}
+
 impl Clients {
     pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
-        // An endpoint override means an emulator or a proxy: buckets by path.
-        let s3_cfg = aws_sdk_s3::config::Builder::from(cfg).force_path_style(cfg.endpoint_url().is_some()).build();
         Clients {
             ec2: aws_sdk_ec2::Client::new(cfg),
             nfw: aws_sdk_networkfirewall::Client::new(cfg),
             sagemaker: aws_sdk_sagemaker::Client::new(cfg),
-            s3: aws_sdk_s3::Client::from_conf(s3_cfg),
+            s3: s3_client(cfg),
             kms: aws_sdk_kms::Client::new(cfg),
             iam: aws_sdk_iam::Client::new(cfg),
             efs: aws_sdk_efs::Client::new(cfg),

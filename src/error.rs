@@ -99,6 +99,8 @@ pub fn gone_ok<T>(r: anyhow::Result<T>) -> anyhow::Result<()> {
 /// Exit codes.
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+/// The state is locked by another run (or a run that is gone: `force-unlock`).
+pub const EXIT_LOCKED: i32 = 3;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// An error with its exit code.

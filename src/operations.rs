@@ -221,6 +221,129 @@ pub const OPS: &[Op] = &[
     run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
 ];
 
+/// What a call of the S3 state store (`state::s3`) acts on: its IAM
+/// actions are granted on that resource only, in the statements
+/// `state_statements` adds to the operator policy when the state is in S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateOn {
+    /// The state object `KEY`, its lock `KEY.lock`, and the copy a
+    /// conflicting run saves (`KEY.conflict.<lock id>`).
+    Objects,
+    /// The lock `KEY.lock` only.
+    Lock,
+    /// The bucket itself, for `provision state init` (bucket administration,
+    /// not the operator's: never granted by `iam-policy`).
+    Init,
+}
+
+#[derive(Debug)]
+pub struct StateOp {
+    pub call: &'static str,
+    pub actions: &'static [&'static str],
+    pub on: StateOn,
+    /// The code path that calls it.
+    pub why: &'static str,
+}
+
+const fn state(call: &'static str, actions: &'static [&'static str], on: StateOn, why: &'static str) -> StateOp {
+    StateOp { call, actions, on, why }
+}
+
+/// Every call of the state when it is in S3 (`--state s3://BUCKET/KEY`),
+/// and of `state init`. Never made with the default file state, so apart
+/// from `OPS` (whose list `tests/controls.rs` compares with a default run).
+/// GetObject is also granted s3:ListBucket on the bucket: without it S3
+/// answers a missing key with 403, not 404 (S3 API reference, GetObject,
+/// "Permissions"), and a first run would not know the state is absent.
+pub const STATE_OPS: &[StateOp] = &[
+    state(
+        "s3:GetObject",
+        &["s3:GetObject", "s3:ListBucket"],
+        StateOn::Objects,
+        "state::s3: reading the state (every command) and the lock's holder",
+    ),
+    state(
+        "s3:PutObject",
+        &["s3:PutObject"],
+        StateOn::Objects,
+        "state::s3: every state write (If-Match / If-None-Match), taking and renewing the lock, a conflict's copy",
+    ),
+    state(
+        "s3:DeleteObject",
+        &["s3:DeleteObject"],
+        StateOn::Lock,
+        "state::s3: releasing the lock (If-Match), `force-unlock`",
+    ),
+    state("s3:HeadBucket", &["s3:ListBucket"], StateOn::Init, "state init: does the bucket exist, and is it reachable"),
+    state("s3:CreateBucket", &["s3:CreateBucket"], StateOn::Init, "state init"),
+    state("s3:GetBucketTagging", &["s3:GetBucketTagging"], StateOn::Init, "state init: is an existing bucket ours"),
+    state("s3:PutBucketTagging", &["s3:PutBucketTagging"], StateOn::Init, "state init"),
+    state("s3:GetBucketVersioning", &["s3:GetBucketVersioning"], StateOn::Init, "state init"),
+    state("s3:PutBucketVersioning", &["s3:PutBucketVersioning"], StateOn::Init, "state init"),
+    state("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"], StateOn::Init, "state init"),
+    state("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"], StateOn::Init, "state init"),
+    state("s3:GetPublicAccessBlock", &["s3:GetBucketPublicAccessBlock"], StateOn::Init, "state init"),
+    state("s3:PutPublicAccessBlock", &["s3:PutBucketPublicAccessBlock"], StateOn::Init, "state init"),
+    state("s3:GetBucketPolicy", &["s3:GetBucketPolicy"], StateOn::Init, "state init"),
+    state("s3:PutBucketPolicy", &["s3:PutBucketPolicy"], StateOn::Init, "state init"),
+];
+
+/// The statements an S3 state adds to the operator policy: its calls,
+/// each action on the resources it needs — s3:ListBucket on the bucket, the
+/// object actions on `KEY`, `KEY.lock` and `KEY.conflict.*`, s3:DeleteObject
+/// on `KEY.lock` only. With `init`, the bucket actions of `state init` too
+/// (a separate statement, for whoever makes the bucket).
+pub fn state_statements(bucket: &str, key: &str, init: bool) -> Vec<Value> {
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let objects = vec![
+        format!("{bucket_arn}/{key}"),
+        format!("{bucket_arn}/{key}.lock"),
+        format!("{bucket_arn}/{key}.conflict.*"),
+    ];
+    let lock = vec![format!("{bucket_arn}/{key}.lock")];
+    let mut by_resource: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+        ("StateBucketList", vec![bucket_arn.clone()], vec![]),
+        ("StateObjects", objects, vec![]),
+        ("StateLock", lock, vec![]),
+    ];
+    let mut admin: Vec<&str> = Vec::new();
+    for op in STATE_OPS {
+        for a in op.actions {
+            let slot = match (op.on, *a) {
+                (StateOn::Init, a) => {
+                    admin.push(a);
+                    continue;
+                }
+                (_, "s3:ListBucket") => 0,
+                (StateOn::Objects, _) => 1,
+                (StateOn::Lock, _) => 2,
+            };
+            by_resource[slot].2.push(a);
+        }
+    }
+    let mut out = Vec::new();
+    for (sid, resources, mut actions) in by_resource.drain(..) {
+        actions.sort_unstable();
+        actions.dedup();
+        out.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}));
+    }
+    if init {
+        admin.sort_unstable();
+        admin.dedup();
+        out.push(json!({"Sid": "StateBucketInit", "Effect": "Allow", "Action": admin, "Resource": bucket_arn}));
+    }
+    out
+}
+
+/// The operator policy with an S3 state: `policy()` and `state_statements`.
+pub fn policy_with_state(bucket: &str, key: &str, init: bool) -> Value {
+    let mut p = policy();
+    if let Some(list) = p["Statement"].as_array_mut() {
+        list.extend(state_statements(bucket, key, init));
+    }
+    p
+}
+
 /// One statement of the operator policy: the actions that apply to these
 /// resources (under this condition).
 struct Scope {
@@ -385,7 +508,7 @@ mod tests {
             "update",
         ];
         // Accessors of SDK outputs that look like operations.
-        const NOT_CALLS: &[&str] = &["delete_markers", "tag_key", "tag_set", "tag_value", "update_token"];
+        const NOT_CALLS: &[&str] = &["delete_markers", "enable_all", "tag_key", "tag_set", "tag_value", "update_token"];
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -419,7 +542,12 @@ mod tests {
     fn every_sdk_call_in_the_code_is_listed_and_every_entry_is_called() {
         let mut in_code = BTreeSet::new();
         sdk_calls_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut in_code);
-        let listed: BTreeSet<String> = OPS.iter().map(|o| o.call.split_once(':').unwrap().1.to_string()).collect();
+        let listed: BTreeSet<String> = OPS
+            .iter()
+            .map(|o| o.call)
+            .chain(STATE_OPS.iter().map(|o| o.call))
+            .map(|c| c.split_once(':').unwrap().1.to_string())
+            .collect();
         let unlisted: Vec<&String> = in_code.difference(&listed).collect();
         assert!(unlisted.is_empty(), "called in src/ but not in OPS: {unlisted:?}");
         let uncalled: Vec<&String> = listed.difference(&in_code).collect();
@@ -460,5 +588,40 @@ mod tests {
             .find(|s| s["Action"] == json!(["iam:PassRole"]))
             .expect("PassRole has its own statement");
         assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "sagemaker.amazonaws.com");
+    }
+
+    #[test]
+    fn an_s3_state_adds_its_calls_scoped_to_its_key() {
+        let calls: BTreeSet<&str> = STATE_OPS.iter().map(|o| o.call).collect();
+        assert_eq!(calls.len(), STATE_OPS.len(), "a state operation is listed twice");
+        let p = policy_with_state("team-state", "envs/prod.json", false);
+        let st = p["Statement"].as_array().unwrap();
+        let sids: Vec<&str> = st.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        let unique: BTreeSet<&&str> = sids.iter().collect();
+        assert_eq!(unique.len(), sids.len(), "{sids:?}");
+        let by = |sid: &str| st.iter().find(|s| s["Sid"] == sid).unwrap().clone();
+        assert_eq!(by("StateBucketList")["Action"], json!(["s3:ListBucket"]));
+        assert_eq!(by("StateBucketList")["Resource"], json!(["arn:aws:s3:::team-state"]));
+        assert_eq!(by("StateObjects")["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(
+            by("StateObjects")["Resource"],
+            json!([
+                "arn:aws:s3:::team-state/envs/prod.json",
+                "arn:aws:s3:::team-state/envs/prod.json.lock",
+                "arn:aws:s3:::team-state/envs/prod.json.conflict.*"
+            ])
+        );
+        assert_eq!(by("StateLock")["Action"], json!(["s3:DeleteObject"]));
+        assert_eq!(by("StateLock")["Resource"], json!(["arn:aws:s3:::team-state/envs/prod.json.lock"]));
+        assert!(!sids.contains(&"StateBucketInit"), "the operator does not administer the bucket");
+        // Nothing of the state reaches the stack's statements, and the whole fits IAM's limit.
+        assert_eq!(&st[..st.len() - 3], policy()["Statement"].as_array().unwrap().as_slice());
+        let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
+        assert!(size <= 6144, "policy is {size} characters");
+        let init = policy_with_state("team-state", "k", true);
+        let admin = init["Statement"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(admin["Sid"], "StateBucketInit");
+        assert_eq!(admin["Resource"], "arn:aws:s3:::team-state");
+        assert!(admin["Action"].as_array().unwrap().contains(&json!("s3:PutBucketVersioning")));
     }
 }

@@ -178,7 +178,7 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
             "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them. Either another state file manages this stack (point --state at it), or the state was lost: `provision up --adopt` takes the stack over from what is found. Found: {}",
             ctx.stack(),
             ours.len(),
-            ctx.state.path().display(),
+            ctx.state.location(),
             ours.join("; ")
         ));
     }

@@ -57,7 +57,7 @@ fn foreign_or_locked_state_is_refused_and_left_untouched() {
     lock.lock().unwrap();
     let o = provision(&emu, dir.path(), &["up"]);
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(3), "a locked state has its own exit code: {t}");
     assert!(t.contains("locked by another provision run"), "{t}");
     assert!(!path.exists(), "no state created while locked");
 }

@@ -7,12 +7,12 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, iam, kms, nfw, profile, s3, sagemaker
+from . import control, ec2, efs, iam, kms, nfw, profile, s3, s3_state, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, iam, s3]
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, iam, s3, s3_state]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").

@@ -32,9 +32,15 @@ pub struct Global {
     /// Send every AWS call to this endpoint (an emulator); S3 then uses path-style addressing.
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// State file (default: state/<project>.json).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub state: Option<PathBuf>,
+    /// Where the state is: a file (default: state/<project>.json) or s3://BUCKET/KEY (a KEY ending in / is a prefix: KEY<project>.json).
+    #[arg(long, global = true, env = "PROVISION_STATE", value_name = "FILE|s3://BUCKET/KEY")]
+    pub state: Option<String>,
+    /// Named profile for the state bucket's calls, when its account differs from the stack's (default: --profile).
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub state_profile: Option<String>,
+    /// Region of the state bucket, when it differs from the stack's (default: --region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub state_region: Option<String>,
     /// TOML file with parameters (keys as in the spec: vpc_cidr = "10.2.0.0/16", ...).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -223,8 +229,26 @@ pub enum Command {
     )]
     Import,
     /// Print the least-privilege IAM policy an operator needs to run provision.
-    #[command(after_help = "Example:\n  provision iam-policy > operator-policy.json")]
+    #[command(
+        after_help = "With --state s3://BUCKET/KEY the policy also grants the state's object and lock calls,\nscoped to that key.\n\nExamples:\n  provision iam-policy > operator-policy.json\n  provision --state s3://team-state/sagemaker-studio-anfw.json iam-policy"
+    )]
     IamPolicy,
+    /// Remove the lock a killed run left on the state (the id its refusal names).
+    #[command(
+        after_help = "Only the lock with this id is removed; another id is refused. Make sure the run that\nheld it is gone (the refusal says when its process is no longer running or it stopped\nrenewing the lock).\n\nExample:\n  provision --state s3://team-state/sagemaker-studio-anfw.json force-unlock 6f1c2d0e-..."
+    )]
+    ForceUnlock {
+        /// The lock's id, as the refusal of a run names it.
+        lock_id: String,
+    },
+    /// Keep the state in S3 for a team: make the bucket, move a state there and back.
+    #[command(
+        after_help = "Examples:\n  provision state init s3://team-state\n  provision --state s3://team-state/ state push\n  provision --state s3://team-state/ state pull state/copy.json"
+    )]
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
     /// Print the stack's outputs (the original CloudFormation output keys).
     #[command(after_help = "Examples:\n  provision outputs --json\n  provision outputs SageMakerStudioDomainId")]
     Outputs {
@@ -232,6 +256,32 @@ pub enum Command {
         json: bool,
         /// Print only this key's raw value.
         key: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum StateAction {
+    /// Create the state bucket (versioning, SSE-KMS, Block Public Access, TLS-only policy); idempotent.
+    Init {
+        /// s3://BUCKET or s3://BUCKET/PREFIX/ (the prefix only shapes the --state it suggests).
+        #[arg(value_name = "s3://BUCKET[/PREFIX]")]
+        location: String,
+    },
+    /// Copy a local state file into the state --state names (refusing to replace a different one); the file is then moved aside.
+    Push {
+        /// The local state (default: state/<project>.json).
+        file: Option<PathBuf>,
+        /// Replace a different state already there (it stays as a previous version).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy the state --state names into a local file (refusing to replace a different one), or to stdout with -.
+    Pull {
+        /// The local file (default: state/<project>.json), or - for stdout.
+        file: Option<PathBuf>,
+        /// Replace a different local file (it stays as <file>.bak).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -259,6 +309,36 @@ pub enum FirewallAction {
         #[arg(required = true)]
         domains: Vec<String>,
     },
+}
+
+impl Command {
+    /// The command as its lock names it (`up`, `firewall allow`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Up { .. } => "up",
+            Command::Down { .. } => "down",
+            Command::Plan { .. } => "plan",
+            Command::Status { .. } => "status",
+            Command::StudioUrl { .. } => "studio-url",
+            Command::Start { .. } => "start",
+            Command::Stop { .. } => "stop",
+            Command::Completions { .. } => "completions",
+            Command::Verify { .. } => "verify",
+            Command::Jumpstart { action: OnOff::Enable } => "jumpstart enable",
+            Command::Jumpstart { action: OnOff::Disable } => "jumpstart disable",
+            Command::Jumpstart { action: OnOff::Status } => "jumpstart status",
+            Command::Firewall { action: FirewallAction::List } => "firewall list",
+            Command::Firewall { action: FirewallAction::Allow { .. } } => "firewall allow",
+            Command::Firewall { action: FirewallAction::Remove { .. } } => "firewall remove",
+            Command::IamPolicy => "iam-policy",
+            Command::Import => "import",
+            Command::Outputs { .. } => "outputs",
+            Command::ForceUnlock { .. } => "force-unlock",
+            Command::State { action: StateAction::Init { .. } } => "state init",
+            Command::State { action: StateAction::Push { .. } } => "state push",
+            Command::State { action: StateAction::Pull { .. } } => "state pull",
+        }
+    }
 }
 
 impl ParamFlags {

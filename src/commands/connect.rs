@@ -1,8 +1,8 @@
-//! What every command that talks to AWS does first: resolve the
-//! parameters (recorded, config file, flags; no AWS call), ask STS for the
-//! account, and open the state for the stack, refusing a foreign one.
+//! What every command that talks to AWS does first: choose the state's
+//! store (the one place that knows which), resolve the parameters
+//! (recorded, config file, flags), ask STS for the account, and open the
+//! state for the stack, refusing a foreign one.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -12,15 +12,50 @@ use crate::aws::{Clients, ConnOptions};
 use crate::config::{InvalidInput, RawParams, Settings};
 use crate::error::{EXIT_INVALID, Exit};
 use crate::kinds::{Ctx, DownOptions};
-use crate::state::{self, Identity, State};
+use crate::state::{self, FileStore, Identity, Location, LockInfo, S3Store, State, StateStore};
 
-pub fn default_state_path(project: &str) -> PathBuf {
-    Path::new("state").join(format!("{project}.json"))
+/// The project a command is about before any AWS call: the flag, else the
+/// config file's, else the default.
+pub fn project_of(g: &Global) -> Result<String> {
+    if let Some(p) = &g.params.project {
+        return Ok(p.clone());
+    }
+    let from_file = match &g.config {
+        Some(p) => RawParams::from_file(p).map_err(|e| Exit(EXIT_INVALID, e))?.project,
+        None => None,
+    };
+    Ok(from_file.unwrap_or_else(|| crate::config::DEFAULT_PROJECT.to_string()))
+}
+
+/// Where the state is: `--state` (or `PROVISION_STATE`), else `state/<project>.json`.
+pub fn location(g: &Global, project: &str) -> Result<Location> {
+    match &g.state {
+        Some(s) => Location::parse(s, project).map_err(|e| Exit(EXIT_INVALID, e).into()),
+        None => Ok(Location::default_for(project)),
+    }
+}
+
+/// The one place a store is chosen: the file, or the S3 object through a
+/// client of its own (`--state-profile`, `--state-region`; else the
+/// stack's profile and region). `region` is the stack's, when known.
+pub fn store(g: &Global, location: &Location, region: Option<String>) -> Result<Arc<dyn StateStore>> {
+    Ok(match location {
+        Location::File(p) => Arc::new(FileStore::new(p)),
+        Location::S3 { bucket, key } => {
+            let conn = ConnOptions {
+                region: g.state_region.clone().or(region),
+                profile: g.state_profile.clone().or(g.profile.clone()),
+                endpoint_url: g.endpoint_url.clone(),
+            };
+            Arc::new(S3Store::open(bucket, key, conn)?)
+        }
+    })
 }
 
 /// Resolves parameters: recorded ones (state), then the config file, then
-/// flags. Returns settings, state path and SDK config. No AWS call is made.
-async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig)> {
+/// flags. Returns settings, the state's store and the SDK config. The only
+/// AWS call is the state's read when it is in S3.
+async fn resolve(g: &Global) -> Result<(Settings, Arc<dyn StateStore>, aws_config::SdkConfig)> {
     let invalid = |msg: String| Exit(EXIT_INVALID, msg);
     let mut from_file = match &g.config {
         Some(p) => RawParams::from_file(p).map_err(invalid)?,
@@ -33,8 +68,8 @@ async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig
         .clone()
         .or(from_file.project.clone())
         .unwrap_or_else(|| crate::config::DEFAULT_PROJECT.to_string());
-    let path = g.state.clone().unwrap_or_else(|| default_state_path(&project));
-    let recorded = state::read(&path)?.map(|doc| RawParams::from_recorded(doc.params)).unwrap_or_default();
+    let store = store(g, &location(g, &project)?, g.region.clone().or(from_file.region.clone()))?;
+    let recorded = state::peek(&*store)?.map(|doc| RawParams::from_recorded(doc.params)).unwrap_or_default();
     if g.region.is_some() {
         from_file.region = g.region.clone();
     }
@@ -51,7 +86,7 @@ async fn resolve(g: &Global) -> Result<(Settings, PathBuf, aws_config::SdkConfig
     } else {
         crate::aws::load(&ConnOptions { region: Some(settings.region.clone()), ..conn }).await
     };
-    Ok((settings, path, sdk))
+    Ok((settings, store, sdk))
 }
 
 /// How a command uses the state file.
@@ -73,8 +108,9 @@ pub enum Access {
 
 /// Resolves parameters, asks STS for the account, opens the state for the
 /// stack (refusing a foreign one) and builds the context every command uses.
-pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Arc<Ctx>> {
-    let (settings, path, sdk) = resolve(g).await?;
+/// `verb` is the command (`up`, `firewall allow`), which the lock records.
+pub async fn connect(g: &Global, access: Access, down: DownOptions, verb: &str) -> Result<Arc<Ctx>> {
+    let (settings, store, sdk) = resolve(g).await?;
     let clients = Clients::new(&sdk);
     let (account, arn) = clients.identity().await?;
     if let Some(want) = settings.expect_account.as_deref()
@@ -90,10 +126,10 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions) -> Result<Ar
     }
     let who = Identity { stack: settings.stack(), region: &settings.region, account: &account };
     let state = match access {
-        Access::Read => State::open_read(&path, &who, false)?,
-        Access::ReadOrEmpty => State::open_read(&path, &who, true)?,
-        Access::WriteOrScratch if !path.exists() => State::scratch(&path, &who),
-        _ => State::open(&path, &who, access == Access::Create)?,
+        Access::Read => State::open_read_in(store, &who, false)?,
+        Access::ReadOrEmpty => State::open_read_in(store, &who, true)?,
+        Access::WriteOrScratch if store.load()?.is_none() => State::scratch(store, &who),
+        _ => State::open_in(store, &who, access == Access::Create, LockInfo::new(verb))?,
     };
     Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, adopt: false, caller: arn, down }))
 }

@@ -10,7 +10,7 @@ use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ct
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use crate::error::{EXIT_FAILED, EXIT_INVALID, Exit};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, s3_bucket};
 use crate::lifecycle;
@@ -80,8 +80,16 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
     }
     for q in questions {
         eprint!("{q} Only 'yes' is accepted: ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
+        // Ctrl-C at the question cancels like a 'no' (and the state's lock is released).
+        let answer = tokio::select! {
+            a = tokio::task::spawn_blocking(|| {
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map(|_| answer)
+            }) => a??,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(Exit(EXIT_INTERRUPTED, "\ndown cancelled: nothing was deleted".into()).into());
+            }
+        };
         if answer.trim() != "yes" {
             return Err(Exit(EXIT_FAILED, "down cancelled: nothing was deleted".into()).into());
         }
@@ -97,12 +105,12 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         // No state file: the stack's second record, its tags, says what exists.
         let found = lifecycle::rebuild(&ctx, &graph).await?;
         if let Some(why) = lifecycle::shape_mismatch(&ctx).await? {
-            return Err(Exit(EXIT_INVALID, format!("no state file at {}: {why}", ctx.state.path().display())).into());
+            return Err(Exit(EXIT_INVALID, format!("no state file at {}: {why}", ctx.state.location())).into());
         }
         if found.is_empty() {
             println!(
                 "No state file at {} and nothing of stack {} found by its tags in {} (account {}): nothing to remove.",
-                ctx.state.path().display(),
+                ctx.state.location(),
                 ctx.stack(),
                 ctx.s.region,
                 ctx.account
@@ -111,7 +119,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         }
         eprintln!(
             "No state file at {}: found {} resources of stack {} by their provision:stack tags; removing them takes the stack over.",
-            ctx.state.path().display(),
+            ctx.state.location(),
             found.len(),
             ctx.stack()
         );
@@ -119,8 +127,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
     confirm(&ctx, &graph, yes).await?;
     if lost {
         // From here on the removal is recorded like any other, so a killed `down` resumes.
-        let who = state::Identity { stack: ctx.stack(), region: &ctx.s.region, account: &ctx.account };
-        ctx.state.materialize(&who)?;
+        ctx.state.materialize(state::LockInfo::new("down"))?;
     }
     let edges = graph.reversed_edges();
     eprintln!(
@@ -130,7 +137,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         ctx.stack(),
         ctx.s.region,
         ctx.account,
-        ctx.state.path().display()
+        ctx.state.location()
     );
     let started = Instant::now();
     let stop = stop_on_ctrl_c("down");

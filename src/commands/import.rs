@@ -12,7 +12,7 @@ use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::Ctx;
 use crate::lifecycle;
-use crate::state::Identity;
+use crate::state::LockInfo;
 
 pub async fn import(ctx: Arc<Ctx>) -> Result<()> {
     if !ctx.state.is_scratch() {
@@ -20,7 +20,7 @@ pub async fn import(ctx: Arc<Ctx>) -> Result<()> {
             EXIT_INVALID,
             format!(
                 "a state file exists at {}: import never overwrites one (`provision status` compares it with AWS)",
-                ctx.state.path().display()
+                ctx.state.location()
             ),
         )
         .into());
@@ -41,13 +41,13 @@ pub async fn import(ctx: Arc<Ctx>) -> Result<()> {
     }
     let params = ctx.s.as_map();
     ctx.state.update(|d| d.params = params)?;
-    ctx.state.materialize(&Identity { stack: ctx.stack(), region: &ctx.s.region, account: &ctx.account })?;
+    ctx.state.materialize(LockInfo::new("import"))?;
     println!(
         "Imported {} of {} steps of stack {} into {} ({}). `provision status` shows what is there; `provision up` creates the rest.",
         found.len(),
         graph.steps.len(),
         ctx.stack(),
-        ctx.state.path().display(),
+        ctx.state.location(),
         super::up::ids(&found)
     );
     Ok(())

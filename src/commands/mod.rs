@@ -2,6 +2,7 @@
 //! resolves parameters and opens the state; `run` is what `up` and `down`
 //! share. Nothing below this layer imports from it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -17,73 +18,127 @@ mod jumpstart;
 mod outputs;
 mod plan;
 mod run;
+mod state_cmd;
 mod status;
 mod studio_url;
 mod up;
 mod verify;
 
-pub use args::{Cli, Command, FirewallAction, OnOff};
+pub use args::{Cli, Command, FirewallAction, OnOff, StateAction};
 pub use outputs::output_values;
 
 use connect::{Access, connect};
 use run::RunOptions;
 
-use crate::kinds::DownOptions;
+use crate::error::{EXIT_INTERRUPTED, Exit};
+use crate::kinds::{Ctx, DownOptions};
+
+/// Runs a command on a locked state, and releases the lock whatever the
+/// outcome: success, failure, or — for commands without a Ctrl-C handling
+/// of their own (`up` and `down` have one) — a Ctrl-C, which stops the
+/// command where it is and exits 130.
+async fn locked<F, Fut>(ctx: Arc<Ctx>, own_ctrl_c: bool, f: F) -> Result<()>
+where
+    F: FnOnce(Arc<Ctx>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let state = ctx.state.clone();
+    let r = if own_ctrl_c {
+        f(ctx).await
+    } else {
+        tokio::select! {
+            r = f(ctx) => r,
+            _ = tokio::signal::ctrl_c() => Err(Exit(EXIT_INTERRUPTED, "interrupted: stopped where it was; the state records what was done".into()).into()),
+        }
+    };
+    let released = state.release();
+    match (r, released) {
+        (Err(e), Err(u)) => {
+            eprintln!("warning: {u:#}");
+            Err(e)
+        }
+        (r, Ok(())) => r,
+        (Ok(()), Err(u)) => Err(u),
+    }
+}
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
+    let verb = cli.command.verb();
     let opts = RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress };
+    let none = DownOptions::default;
     match cli.command {
         Command::Outputs { json, ref key } => outputs::outputs(g, json, key.as_deref()).await,
         Command::Up { strict, adopt } => {
-            // Pre-flight reads only: nothing is written, not even the state file, until it passes.
-            let probe = connect(g, Access::ReadOrEmpty, DownOptions::default()).await?;
-            up::preflight(&probe, strict, adopt).await?;
+            // Pre-flight reads only: nothing is written, not even the state, and the lock is not taken,
+            // until it passes. A run holding the lock now is named at once; one that took it during
+            // the pre-flight explains what the pre-flight found (its creations), so it is named instead.
+            let probe = connect(g, Access::ReadOrEmpty, none(), verb).await?;
+            probe.state.refuse_if_locked()?;
+            let checked = up::preflight(&probe, strict, adopt).await;
+            if checked.is_err() {
+                probe.state.refuse_if_locked()?;
+            }
+            checked?;
             drop(probe);
-            let mut ctx = connect(g, Access::Create, DownOptions::default()).await?;
+            let mut ctx = connect(g, Access::Create, none(), verb).await?;
             if let Some(c) = Arc::get_mut(&mut ctx) {
                 c.adopt = adopt;
             }
-            up::up(ctx, opts, adopt).await
+            locked(ctx, true, |ctx| up::up(ctx, opts, adopt)).await
         }
         Command::Down { purge_efs, delete_data, yes } => {
             let down = DownOptions { purge_efs, delete_data };
-            down::down(connect(g, Access::WriteOrScratch, down).await?, opts, yes).await
+            // Without a state, what the stack's tags say exists is gathered first (`down.rs`).
+            let ctx = connect(g, Access::WriteOrScratch, down, verb).await?;
+            locked(ctx, true, |ctx| down::down(ctx, opts, yes)).await
         }
-        Command::Verify { json } => verify::run(&*connect(g, Access::Read, DownOptions::default()).await?, json).await,
+        Command::Verify { json } => verify::run(&*connect(g, Access::Read, none(), verb).await?, json).await,
         Command::Jumpstart { action: OnOff::Status } => {
-            jumpstart::status(&*connect(g, Access::Read, DownOptions::default()).await?).await
+            jumpstart::status(&*connect(g, Access::Read, none(), verb).await?).await
         }
         Command::Jumpstart { ref action } => {
             let enable = matches!(action, OnOff::Enable);
-            jumpstart::run(&*connect(g, Access::Write, DownOptions::default()).await?, enable).await
+            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| async move {
+                jumpstart::run(&ctx, enable).await
+            })
+            .await
         }
         Command::Firewall { ref action } => {
             // Bad domains are refused before any AWS call.
             if let FirewallAction::Allow { domains } | FirewallAction::Remove { domains } = action {
                 firewall::check_domains(domains)?;
             }
-            let access = if matches!(action, FirewallAction::List) { Access::Read } else { Access::Write };
-            firewall::run(&*connect(g, access, DownOptions::default()).await?, action).await
+            if matches!(action, FirewallAction::List) {
+                return firewall::run(&*connect(g, Access::Read, none(), verb).await?, action).await;
+            }
+            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| async move {
+                firewall::run(&ctx, action).await
+            })
+            .await
         }
-        Command::IamPolicy => iam_policy::iam_policy(),
-        Command::Import => import::import(connect(g, Access::WriteOrScratch, DownOptions::default()).await?).await,
+        Command::IamPolicy => iam_policy::iam_policy(g),
+        Command::Import => locked(connect(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };
-            plan::plan(connect(g, Access::ReadOrEmpty, down).await?, destroy, strict, json).await
+            plan::plan(connect(g, Access::ReadOrEmpty, down, verb).await?, destroy, strict, json).await
         }
-        Command::Status { json } => status::status(connect(g, Access::Read, DownOptions::default()).await?, json).await,
+        Command::Status { json } => status::status(connect(g, Access::Read, none(), verb).await?, json).await,
         Command::StudioUrl { ref user, space, expires } => {
-            let ctx = connect(g, Access::Read, DownOptions::default()).await?;
+            let ctx = connect(g, Access::Read, none(), verb).await?;
             studio_url::studio_url(ctx, user.clone(), space, expires).await
         }
         Command::Start { ref user } => {
-            app::start(connect(g, Access::Write, DownOptions::default()).await?, user.clone()).await
+            let user = user.clone();
+            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| app::start(ctx, user)).await
         }
         Command::Stop { ref user } => {
-            app::stop(connect(g, Access::Write, DownOptions::default()).await?, user.clone()).await
+            let user = user.clone();
+            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| app::stop(ctx, user)).await
         }
+        Command::ForceUnlock { ref lock_id } => state_cmd::force_unlock(g, lock_id),
+        Command::State { ref action } => state_cmd::run(g, action).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,11 +1,10 @@
 //! `provision outputs`: the original stack's output keys, read from the
-//! state file (no AWS call).
+//! state (no AWS call but the state's read when it is in S3).
 
 use anyhow::{Context, Result, bail};
 
 use super::args::Global;
-use super::connect::default_state_path;
-use crate::config::RawParams;
+use super::connect::{location, project_of, store};
 use crate::error::{EXIT_INVALID, Exit};
 use crate::state;
 use crate::step_id::StepId;
@@ -62,17 +61,9 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
 }
 
 pub async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
-    let project = g
-        .params
-        .project
-        .clone()
-        .or_else(|| g.config.as_ref().and_then(|p| RawParams::from_file(p).ok()).and_then(|r| r.project));
-    let path = g
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(project.as_deref().unwrap_or(crate::config::DEFAULT_PROJECT)));
-    let doc = state::read(&path)?
-        .with_context(|| format!("no state file at {}: run `provision up` first", path.display()))?;
+    let project = project_of(g)?;
+    let store = store(g, &location(g, &project)?, g.region.clone())?;
+    let doc = state::peek(&*store)?.with_context(|| format!("no {}: run `provision up` first", store.what()))?;
     let values = output_values(&doc);
     if let Some(k) = key {
         match values.iter().find(|(name, _)| *name == k) {

@@ -27,7 +27,10 @@ pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupt: exiting now; the state file is consistent, `provision {verb}` resumes");
+                eprintln!("interrupt: exiting now; the state is consistent, `provision {verb}` resumes");
+                for (id, what) in crate::state::held_locks() {
+                    eprintln!("the lock {id} of {what} stays: `provision force-unlock {id}` removes it");
+                }
                 std::process::exit(EXIT_INTERRUPTED);
             }
         }
@@ -48,7 +51,7 @@ pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
         EXIT_INVALID,
         format!(
             "the state {} records {} that the parameters no longer include ({}). Removing a zone or a user from a live stack is not supported: put it back in availability_zones / users, or remove the whole stack with `provision down`",
-            ctx.state.path().display(),
+            ctx.state.location(),
             if dropped.len() == 1 { "a step".to_string() } else { format!("{} steps", dropped.len()) },
             dropped.join(", ")
         ),
@@ -169,14 +172,31 @@ pub(super) fn report(
         .into());
     }
     let mut msg = String::new();
+    // A state conflict: one full account of it, the other steps it stopped by name.
+    let (conflicts, failed): (Vec<_>, Vec<_>) = failed.into_iter().partition(|(_, e)| crate::state::is_conflict(e));
+    if let Some((first, e)) = conflicts.first() {
+        msg.push_str(&format!("step {} stopped: {e:#}\n", graph.steps[*first].id));
+        if conflicts.len() > 1 {
+            let others: Vec<&str> = conflicts[1..].iter().map(|(i, _)| graph.steps[*i].id.as_str()).collect();
+            msg.push_str(&format!("stopped by the same conflict: {}\n", others.join(", ")));
+        }
+    }
     for (i, e) in &failed {
         msg.push_str(&format!("step {} failed: {e:#}\n", graph.steps[*i].id));
     }
+    if !conflicts.is_empty() {
+        msg.push_str(&format!(
+            "{verb}: stopped after {:.1}s because the state changed under this run; nothing was overwritten.",
+            started.elapsed().as_secs_f64()
+        ));
+        return Err(Exit(EXIT_FAILED, msg).into());
+    }
+    let failed_len = failed.len();
     msg.push_str(&format!(
         "{verb}: {} of {planned} steps done, {} failed, {upstream} skipped (upstream failed), {} not started, after {:.1}s. \
          The state file records everything done; run `provision {verb}` again to resume.",
         out.succeeded.len(),
-        failed.len(),
+        failed_len,
         stopped + waiting.len(),
         started.elapsed().as_secs_f64()
     ));

@@ -52,7 +52,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
     if adopt {
         eprintln!(
             "provision up --adopt: every step {} does not record looks for the stack's resource (by its tags) before creating one",
-            ctx.state.path().display()
+            ctx.state.location()
         );
     }
     // Creates an earlier run left in flight: once this run is done, any
@@ -74,7 +74,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         ctx.stack(),
         ctx.s.region,
         ctx.account,
-        ctx.state.path().display()
+        ctx.state.location()
     );
     let started = Instant::now();
     let stop = stop_on_ctrl_c("up");
@@ -90,7 +90,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         println!(
             "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
             ctx.stack(),
-            ctx.state.path().display()
+            ctx.state.location()
         );
     } else {
         println!(

@@ -1,0 +1,887 @@
+//! The state in S3 (`--state s3://BUCKET/KEY`), for teams and CI.
+//!
+//! Relies on what S3 promises (S3 user guide, "Amazon S3 data consistency
+//! model" and "Conditional requests"): strong read-after-write consistency;
+//! PutObject with `If-None-Match: *` writes only if the key does not exist,
+//! with `If-Match: <ETag>` only if the current object has that ETag, and
+//! answers 412 PreconditionFailed otherwise (409 ConditionalRequestConflict
+//! when another conditional write to the key was in progress: retried);
+//! DeleteObject with `If-Match` likewise.
+//!
+//! - The document is `KEY`; each write is a conditional PutObject
+//!   (`If-None-Match: *` when none was found, else `If-Match` the ETag last
+//!   read or written), so another writer's version is never overwritten: a
+//!   412 is a `Conflict`. A write of the bytes already stored is skipped.
+//!   With versioning on (`state init`), every write is a version.
+//! - The lock is `KEY.lock`, created with `If-None-Match: *`, holding a
+//!   `LockInfo`; renewed every `LOCK_HEARTBEAT` (a conditional put on its
+//!   own ETag: a lock removed or replaced meanwhile marks this run's lock
+//!   lost, and its next state write stops the run); deleted with `If-Match`
+//!   when the run ends.
+//! - A conflicting run's own version is saved as `KEY.conflict.<lock id>`.
+//!
+//! The SDK is async and the state's interface is not (a transition is
+//! persisted before the call recording it returns): calls run on a thread
+//! of their own, with its own runtime and client (so no connection of the
+//! stack's clients is driven by it), which also renews the lock.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use serde_json::{Value, json};
+
+use super::{Conflict, Held, Location, LockInfo, StateStore, Stored, locked_error, now_ms};
+use crate::aws::ConnOptions;
+use crate::error::{EXIT_INVALID, Exit, code};
+
+/// Tag `state init` gives the buckets it makes: the proof a bucket is ours.
+pub const STATE_BUCKET_TAG: (&str, &str) = ("provision:state-bucket", "true");
+
+type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &aws_sdk_s3::Client) + Send>;
+
+/// Runs `f` on the calling thread, telling a multi-threaded tokio runtime
+/// first that this thread blocks (so its other tasks move on).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The thread S3 calls of the state run on, and the lock renewal it does
+/// between them.
+struct Io {
+    tx: Mutex<mpsc::Sender<Job>>,
+    beat: Arc<Mutex<Option<Beat>>>,
+}
+
+/// The lock this process holds and renews.
+struct Beat {
+    bucket: String,
+    key: String,
+    info: LockInfo,
+    etag: Arc<Mutex<String>>,
+    lost: Arc<AtomicBool>,
+    every: Duration,
+    next: Instant,
+}
+
+impl Io {
+    fn start(conn: ConnOptions) -> Result<Arc<Io>> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
+        let beat: Arc<Mutex<Option<Beat>>> = Arc::default();
+        let renew = beat.clone();
+        std::thread::Builder::new()
+            .name("state-s3".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow!("starting the state's I/O runtime: {e}")));
+                        return;
+                    }
+                };
+                let cfg = rt.block_on(crate::aws::load(&conn));
+                if cfg.region().is_none() {
+                    let _ = ready_tx.send(Err(Exit(
+                        EXIT_INVALID,
+                        "the state bucket's region is unknown: pass --state-region (or --region, or set one in the AWS config)"
+                            .into(),
+                    )
+                    .into()));
+                    return;
+                }
+                let client = crate::aws::s3_client(&cfg);
+                let _ = ready_tx.send(Ok(()));
+                loop {
+                    let wait = renew
+                        .lock()
+                        .expect("lock renewal poisoned")
+                        .as_ref()
+                        .map(|b| b.next.saturating_duration_since(Instant::now()))
+                        .unwrap_or(Duration::from_secs(3600));
+                    match rx.recv_timeout(wait) {
+                        Ok(job) => job(&rt, &client),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    heartbeat(&rt, &client, &renew);
+                }
+            })
+            .context("starting the state's I/O thread")?;
+        blocking(|| ready_rx.recv()).map_err(|_| anyhow!("the state's I/O thread stopped"))??;
+        Ok(Arc::new(Io { tx: Mutex::new(tx), beat }))
+    }
+
+    /// Runs the future `f` makes on the I/O thread and waits for its result.
+    fn call<T, F, Fut>(&self, f: F) -> T
+    where
+        F: FnOnce(aws_sdk_s3::Client) -> Fut + Send + 'static,
+        Fut: Future<Output = T>,
+        T: Send + 'static,
+    {
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |rt, c| {
+            let _ = rtx.send(rt.block_on(f(c.clone())));
+        });
+        self.tx.lock().expect("state I/O sender poisoned").send(job).expect("the state's I/O thread stopped");
+        blocking(|| rrx.recv().expect("the state's I/O thread stopped"))
+    }
+}
+
+/// Renews the lock if it is due: a put of the lock with a new heartbeat,
+/// conditional on the ETag of the lock this run wrote. Refused (412, or the
+/// lock is gone): the lock was taken from this run.
+fn heartbeat(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client, beat: &Mutex<Option<Beat>>) {
+    let (bucket, key, body, etag, lost) = {
+        let mut g = beat.lock().expect("lock renewal poisoned");
+        let Some(b) = g.as_mut() else { return };
+        if Instant::now() < b.next {
+            return;
+        }
+        b.next = Instant::now() + b.every;
+        b.info.heartbeat_ms = now_ms();
+        let body = serde_json::to_vec(&b.info).unwrap_or_default();
+        (b.bucket.clone(), b.key.clone(), body, b.etag.clone(), b.lost.clone())
+    };
+    let current = etag.lock().expect("lock etag poisoned").clone();
+    let r = rt
+        .block_on(client.put_object().bucket(&bucket).key(&key).body(ByteStream::from(body)).if_match(current).send());
+    match r {
+        Ok(out) => *etag.lock().expect("lock etag poisoned") = out.e_tag().unwrap_or_default().to_string(),
+        Err(e) => {
+            let e = crate::error::aws(e);
+            let id = beat.lock().expect("lock renewal poisoned").as_ref().map(|b| b.info.id.clone());
+            if code(&e) == Some("PreconditionFailed")
+                && let Some(etag_now) = rt.block_on(async {
+                    let got = client.get_object().bucket(&bucket).key(&key).send().await.ok()?;
+                    let etag_now = got.e_tag().unwrap_or_default().to_string();
+                    let info: LockInfo = serde_json::from_slice(&got.body.collect().await.ok()?.into_bytes()).ok()?;
+                    (Some(info.id) == id).then_some(etag_now)
+                })
+            {
+                // Still this run's: a renewal whose first answer was lost, retried by the SDK.
+                *etag.lock().expect("lock etag poisoned") = etag_now;
+            } else if matches!(code(&e), Some("PreconditionFailed" | "NoSuchKey")) {
+                tracing::warn!("the state lock s3://{bucket}/{key} was removed or replaced while this run held it");
+                lost.store(true, Ordering::SeqCst);
+                *beat.lock().expect("lock renewal poisoned") = None;
+            } else {
+                tracing::warn!("renewing the state lock s3://{bucket}/{key}: {e:#} (trying again later)");
+            }
+        }
+    }
+}
+
+/// Locks this process holds, for the message of an exit that skips releasing them.
+static HELD: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// `(lock id, where)` of every S3 lock this process holds.
+pub fn held_locks() -> Vec<(String, String)> {
+    HELD.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
+pub struct S3Store {
+    io: Arc<Io>,
+    bucket: String,
+    key: String,
+    /// The bytes and ETag last read or written (a write of the same bytes is skipped).
+    last: Mutex<Option<(Vec<u8>, String)>>,
+}
+
+/// How a put is conditioned.
+enum Cond {
+    None,
+    Absent,
+    Matches(String),
+}
+
+/// Why a conditional put or delete was refused.
+enum Refused {
+    /// 412: the condition did not hold.
+    Precondition,
+    /// 404: an `If-Match` on a key that no longer exists.
+    Gone,
+}
+
+fn refused(e: &anyhow::Error) -> Option<Refused> {
+    match code(e) {
+        Some("PreconditionFailed") => Some(Refused::Precondition),
+        Some("NoSuchKey") => Some(Refused::Gone),
+        _ => None,
+    }
+}
+
+/// An S3 error, with a hint when the bucket is in another region.
+fn s3_error<E>(
+    e: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    doing: String,
+) -> anyhow::Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let e = crate::error::aws(e);
+    let hint = match code(&e) {
+        Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException") => {
+            " (the bucket is in another region: pass --state-region)"
+        }
+        Some("NoSuchBucket") => " (no such bucket: `provision state init s3://BUCKET` makes one)",
+        Some("AccessDenied" | "Forbidden") => {
+            " (the credentials may not: `provision --state s3://BUCKET/KEY iam-policy` prints what they need; --state-profile picks others)"
+        }
+        _ => "",
+    };
+    e.context(format!("{doing}{hint}"))
+}
+
+impl S3Store {
+    /// A store for `s3://bucket/key`, its client built from `conn` (the
+    /// standard chain, `--state-profile`/`--state-region` when given).
+    pub fn open(bucket: &str, key: &str, conn: ConnOptions) -> Result<S3Store> {
+        Ok(S3Store { io: Io::start(conn)?, bucket: bucket.into(), key: key.into(), last: Mutex::new(None) })
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    /// The object's bytes and ETag; `None` if there is none.
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let (bucket, k) = (self.bucket.clone(), key.to_string());
+        let url = self.url(key);
+        self.io.call(move |c| async move {
+            match c.get_object().bucket(&bucket).key(&k).send().await {
+                Ok(out) => {
+                    let etag = out.e_tag().unwrap_or_default().to_string();
+                    let bytes = out.body.collect().await.with_context(|| format!("reading {url}"))?.into_bytes();
+                    Ok(Some((bytes.to_vec(), etag)))
+                }
+                Err(e) => {
+                    let e = s3_error(e, format!("reading {url}"));
+                    if code(&e) == Some("NoSuchKey") { Ok(None) } else { Err(e) }
+                }
+            }
+        })
+    }
+
+    /// Puts `bytes` at `key` under `cond`; returns (ETag, version id).
+    /// A refused condition is `Err` with the AWS code (see `refused`);
+    /// 409 ConditionalRequestConflict is retried a few times.
+    fn put(&self, key: &str, bytes: &[u8], cond: Cond) -> Result<(String, String)> {
+        let (bucket, k, body) = (self.bucket.clone(), key.to_string(), bytes.to_vec());
+        let url = self.url(key);
+        self.io.call(move |c| async move {
+            let mut attempt = 0;
+            loop {
+                let mut req = c
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(&k)
+                    .content_type("application/json")
+                    .body(ByteStream::from(body.clone()));
+                req = match &cond {
+                    Cond::None => req,
+                    Cond::Absent => req.if_none_match("*"),
+                    Cond::Matches(etag) => req.if_match(etag),
+                };
+                match req.send().await {
+                    Ok(out) => {
+                        return Ok((
+                            out.e_tag().unwrap_or_default().to_string(),
+                            out.version_id().unwrap_or_default().to_string(),
+                        ));
+                    }
+                    Err(e) => {
+                        let e = s3_error(e, format!("writing {url}"));
+                        attempt += 1;
+                        if code(&e) == Some("ConditionalRequestConflict") && attempt < 4 {
+                            tokio::time::sleep(crate::wait::scaled(Duration::from_millis(200 * attempt))).await;
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Deletes `key` if its ETag is still `etag`.
+    fn delete_if(&self, key: &str, etag: &str) -> Result<()> {
+        let (bucket, k, etag) = (self.bucket.clone(), key.to_string(), etag.to_string());
+        let url = self.url(key);
+        self.io.call(move |c| async move {
+            c.delete_object()
+                .bucket(&bucket)
+                .key(&k)
+                .if_match(etag)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(e, format!("deleting {url}")))
+        })
+    }
+
+    /// A refused write as the `Conflict` it is (any other error as it came).
+    fn refusal(&self, e: anyhow::Error, expected: Option<&str>) -> anyhow::Error {
+        match (refused(&e), expected) {
+            (Some(Refused::Precondition), Some(v)) => Conflict(format!(
+                "{} was changed by someone else since this run read or wrote it: S3 refused the write \
+                 conditional on ETag {v} (412 PreconditionFailed)",
+                self.what()
+            ))
+            .into(),
+            (Some(Refused::Precondition), None) => Conflict(format!(
+                "{} was created by someone else since this run found none: S3 refused the write \
+                 conditional on its absence (412 PreconditionFailed)",
+                self.what()
+            ))
+            .into(),
+            (Some(Refused::Gone), _) => {
+                Conflict(format!("{} was deleted by someone else since this run read it (404 NoSuchKey)", self.what()))
+                    .into()
+            }
+            (None, _) => e,
+        }
+    }
+
+    /// The current ETag of the state if it holds exactly `bytes`.
+    fn landed(&self, bytes: &[u8]) -> Result<Option<String>> {
+        Ok(self.get(&self.key)?.filter(|(b, _)| b == bytes).map(|(_, etag)| etag))
+    }
+
+    fn read_holder(&self) -> Result<Option<(Option<LockInfo>, String)>> {
+        Ok(self.get(&self.lock_key())?.map(|(b, etag)| (serde_json::from_slice(&b).ok(), etag)))
+    }
+}
+
+impl StateStore for S3Store {
+    fn what(&self) -> String {
+        format!("state {}", self.url(&self.key))
+    }
+
+    fn location(&self) -> Location {
+        Location::S3 { bucket: self.bucket.clone(), key: self.key.clone() }
+    }
+
+    fn restore_hint(&self) -> String {
+        format!(
+            "The bucket keeps every previous version: `aws s3api list-object-versions --bucket {} --prefix {}` lists them",
+            self.bucket, self.key
+        )
+    }
+
+    fn load(&self) -> Result<Option<Stored>> {
+        let got = self.get(&self.key)?;
+        *self.last.lock().expect("state cache poisoned") = got.clone();
+        Ok(got.map(|(bytes, version)| Stored { bytes, version }))
+    }
+
+    fn lock(&self, info: &LockInfo) -> Result<Box<dyn Held>> {
+        let key = self.lock_key();
+        let body = serde_json::to_vec(info)?;
+        for _ in 0..3 {
+            let etag = match self.put(&key, &body, Cond::Absent) {
+                Ok((etag, _)) => etag,
+                Err(e) if matches!(refused(&e), Some(Refused::Precondition)) => match self.read_holder()? {
+                    // This run's own lock: the SDK retried a put whose first answer was lost.
+                    Some((Some(h), etag)) if h.id == info.id => etag,
+                    Some((holder, _)) => return Err(locked_error(&self.what(), holder.as_ref(), true)),
+                    None => continue, // released in between: try again
+                },
+                Err(e) => return Err(e.context(format!("taking the lock {}", self.url(&key)))),
+            };
+            let etag = Arc::new(Mutex::new(etag));
+            let lost = Arc::new(AtomicBool::new(false));
+            let every = super::heartbeat_every();
+            *self.io.beat.lock().expect("lock renewal poisoned") = Some(Beat {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                info: info.clone(),
+                etag: etag.clone(),
+                lost: lost.clone(),
+                every,
+                next: Instant::now() + every,
+            });
+            if let Ok(mut h) = HELD.lock() {
+                h.push((info.id.clone(), self.what()));
+            }
+            return Ok(Box::new(S3Lock {
+                store: S3Store {
+                    io: self.io.clone(),
+                    bucket: self.bucket.clone(),
+                    key: self.key.clone(),
+                    last: Mutex::new(None),
+                },
+                id: info.id.clone(),
+                etag,
+                lost,
+                released: false,
+            }));
+        }
+        Err(locked_error(&self.what(), None, true))
+    }
+
+    fn holder(&self) -> Result<Option<LockInfo>> {
+        Ok(match self.read_holder()? {
+            Some((Some(info), _)) => Some(info),
+            // Unreadable: still a lock; the message names its object.
+            Some((None, _)) => {
+                return Err(Exit(
+                    crate::error::EXIT_LOCKED,
+                    format!(
+                        "{} is locked: {} exists but does not say who holds it; remove it by hand once no run uses the state",
+                        self.what(),
+                        self.url(&self.lock_key())
+                    ),
+                )
+                .into());
+            }
+            None => None,
+        })
+    }
+
+    fn backup(&self, _current: &Stored) -> Result<()> {
+        Ok(()) // the bucket's versioning keeps every version
+    }
+
+    fn save(&self, bytes: &[u8], expected: Option<&str>) -> Result<String> {
+        if let Some((b, etag)) = &*self.last.lock().expect("state cache poisoned")
+            && b == bytes
+            && Some(etag.as_str()) == expected
+        {
+            return Ok(etag.clone());
+        }
+        let cond = match expected {
+            Some(e) => Cond::Matches(e.to_string()),
+            None => Cond::Absent,
+        };
+        let etag = match self.put(&self.key, bytes, cond) {
+            Ok((etag, version)) => {
+                tracing::debug!(target: "provision::state", "state written: {} version {version} etag {etag}", self.url(&self.key));
+                etag
+            }
+            Err(e) => {
+                // Refused: unless the SDK retried a write whose first answer was lost, and it is there.
+                let landed = if refused(&e).is_some() { self.landed(bytes)? } else { None };
+                let Some(etag) = landed else { return Err(self.refusal(e, expected)) };
+                tracing::debug!(target: "provision::state", "state written: {} (answer lost, found in place) etag {etag}", self.url(&self.key));
+                etag
+            }
+        };
+        *self.last.lock().expect("state cache poisoned") = Some((bytes.to_vec(), etag.clone()));
+        Ok(etag)
+    }
+
+    fn save_aside(&self, bytes: &[u8], tag: &str) -> Result<String> {
+        let key = format!("{}.conflict.{tag}", self.key);
+        self.put(&key, bytes, Cond::None)?;
+        Ok(self.url(&key))
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<LockInfo> {
+        let invalid = |msg: String| -> anyhow::Error { Exit(EXIT_INVALID, msg).into() };
+        let Some((holder, etag)) = self.read_holder()? else {
+            return Err(invalid(format!("{} is not locked: nothing to remove", self.what())));
+        };
+        let Some(info) = holder else {
+            return Err(invalid(format!(
+                "{} is locked by {}, which does not say who holds it or its id: remove it by hand once no run uses the state",
+                self.what(),
+                self.url(&self.lock_key())
+            )));
+        };
+        let now = now_ms();
+        if info.id != id {
+            return Err(invalid(format!(
+                "the lock of {} has id {}, not {id} (held by {}): nothing was removed",
+                self.what(),
+                info.id,
+                info.describe(now)
+            )));
+        }
+        if info.gone(now, super::stale_after(), true, super::pid_alive).is_none() && info.host == super::host_name() {
+            return Err(invalid(format!(
+                "the lock {id} of {} belongs to a run still going on this host: {}; stop it (Ctrl-C releases the lock) \
+                 or wait for it: nothing was removed",
+                self.what(),
+                info.describe(now)
+            )));
+        }
+        match self.delete_if(&self.lock_key(), &etag) {
+            Ok(()) => Ok(info),
+            Err(e) if refused(&e).is_some() => Err(invalid(format!(
+                "the lock of {} changed while it was being removed (renewed, or released and taken again): nothing was removed; run `provision force-unlock` again with the id the next refusal names",
+                self.what()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The S3 lock a run holds.
+struct S3Lock {
+    store: S3Store,
+    id: String,
+    /// The ETag of the lock as this run last wrote it (renewals change it).
+    etag: Arc<Mutex<String>>,
+    lost: Arc<AtomicBool>,
+    released: bool,
+}
+
+impl Held for S3Lock {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    fn release(&mut self) -> Result<()> {
+        if self.released {
+            return Ok(());
+        }
+        self.released = true;
+        {
+            let mut b = self.store.io.beat.lock().expect("lock renewal poisoned");
+            if b.as_ref().is_some_and(|b| b.info.id == self.id) {
+                *b = None;
+            }
+        }
+        if let Ok(mut h) = HELD.lock() {
+            h.retain(|(id, _)| *id != self.id);
+        }
+        if self.lost() {
+            return Ok(()); // taken from this run: not ours to delete
+        }
+        let (bucket, key, etag) = (self.store.bucket.clone(), self.store.lock_key(), self.etag.clone());
+        let url = self.store.url(&key);
+        // The ETag is read on the I/O thread, after any renewal under way.
+        let r = self.store.io.call(move |c| async move {
+            let current = etag.lock().expect("lock etag poisoned").clone();
+            c.delete_object()
+                .bucket(&bucket)
+                .key(&key)
+                .if_match(current)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(e, format!("deleting {url}")))
+        });
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(refused(&e), Some(Refused::Gone)) => {
+                tracing::warn!("the state lock {} was already removed (force-unlock?)", self.id);
+                Ok(())
+            }
+            Err(e) if matches!(refused(&e), Some(Refused::Precondition)) => {
+                tracing::warn!("the state lock was replaced by another run's; left as it is");
+                Ok(())
+            }
+            Err(e) => Err(e.context(format!(
+                "releasing the lock {} of {}: `provision force-unlock {}` removes it",
+                self.id,
+                self.store.what(),
+                self.id
+            ))),
+        }
+    }
+}
+
+impl Drop for S3Lock {
+    fn drop(&mut self) {
+        if let Err(e) = self.release() {
+            eprintln!("warning: {e:#}");
+        }
+    }
+}
+
+/// The bucket policy of a state bucket: deny every request not sent over
+/// TLS, as AWS documents it (S3 user guide, "Enforce encryption of data in
+/// transit": Deny when `aws:SecureTransport` is false).
+pub fn tls_only_policy(bucket: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+}
+
+/// A statement as AWS may return it: list-or-string elements as sorted
+/// lists, `Principal` `*` as `{"AWS": "*"}`, `Sid` ignored.
+fn normalized(statement: &Value) -> Value {
+    let mut s = statement.clone();
+    if let Some(o) = s.as_object_mut() {
+        o.remove("Sid");
+        for k in ["Action", "Resource"] {
+            if let Some(v) = o.get_mut(k) {
+                let mut list: Vec<String> = match v {
+                    Value::String(x) => vec![x.clone()],
+                    Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                    _ => vec![],
+                };
+                list.sort();
+                *v = json!(list);
+            }
+        }
+        if o.get("Principal") == Some(&json!("*")) {
+            o.insert("Principal".into(), json!({"AWS": "*"}));
+        }
+    }
+    s
+}
+
+/// What `state init` changed (or found as required).
+#[derive(Debug, Default)]
+pub struct BucketChange {
+    pub changed: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+/// Makes `bucket` a state bucket, idempotently: created if absent (tagged
+/// as ours), versioning on, default encryption SSE-KMS (the AWS managed
+/// key `aws/s3`, with an S3 Bucket Key), all four Block Public Access
+/// settings on, the TLS-only bucket policy; nothing else. Each setting is
+/// read first and only put when it differs. A bucket that exists and is not
+/// ours (another account's, or one of this account's without our tag) is
+/// refused untouched.
+pub async fn init_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<BucketChange> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    };
+    let mut out = BucketChange::default();
+    let not_ours = |why: String| -> anyhow::Error {
+        Exit(
+            EXIT_INVALID,
+            format!(
+                "bucket {bucket} {why}: it is not a provision state bucket, and nothing was changed. Choose another name \
+                 (`provision state init s3://ANOTHER-NAME`), or point --state at it as it is (its settings are then yours)"
+            ),
+        )
+        .into()
+    };
+    let exists = match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => true,
+        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 404 => false,
+        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 403 => {
+            return Err(not_ours("exists and these credentials may not use it (another account's)".into()));
+        }
+        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 301 => {
+            return Err(not_ours(format!(
+                "exists in another region than {region} (pass --state-region if it is yours)"
+            )));
+        }
+        Err(e) => {
+            return Err(crate::error::aws(e)).with_context(|| format!("looking for bucket {bucket} (HeadBucket)"));
+        }
+    };
+    let tag = || Tag::builder().key(STATE_BUCKET_TAG.0).value(STATE_BUCKET_TAG.1).build();
+    if exists {
+        let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(t) => t.tag_set().to_vec(),
+            Err(e) => {
+                let e = crate::error::aws(e);
+                if code(&e) == Some("NoSuchTagSet") {
+                    vec![]
+                } else {
+                    return Err(e.context(format!("reading the tags of bucket {bucket}")));
+                }
+            }
+        };
+        if !tags.iter().any(|t| t.key() == STATE_BUCKET_TAG.0 && t.value() == STATE_BUCKET_TAG.1) {
+            return Err(not_ours(format!(
+                "exists without the tag {}={} that `state init` gives the buckets it makes",
+                STATE_BUCKET_TAG.0, STATE_BUCKET_TAG.1
+            )));
+        }
+        out.kept.push(format!("bucket {bucket} exists and is a state bucket"));
+    } else {
+        let mut req = s3.create_bucket().bucket(bucket);
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        if let Err(e) = req.send().await {
+            let e = crate::error::aws(e);
+            return match code(&e) {
+                Some("BucketAlreadyExists") => {
+                    Err(not_ours("exists (another account's: bucket names are global)".into()))
+                }
+                _ => Err(e.context(format!("creating bucket {bucket}"))),
+            };
+        }
+        s3.put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(Tagging::builder().tag_set(tag()?).build()?)
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .with_context(|| format!("tagging bucket {bucket}"))?;
+        out.changed
+            .push(format!("created bucket {bucket} in {region}, tagged {}={}", STATE_BUCKET_TAG.0, STATE_BUCKET_TAG.1));
+    }
+
+    let versioning = s3.get_bucket_versioning().bucket(bucket).send().await.map_err(crate::error::aws)?;
+    if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
+        out.kept.push("versioning enabled".into());
+    } else {
+        s3.put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .context("enabling versioning")?;
+        out.changed.push("versioning enabled: every previous state is kept".into());
+    }
+
+    let sse_kms = match s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(c) => c.server_side_encryption_configuration().is_some_and(|c| {
+            c.rules().iter().any(|r| {
+                r.apply_server_side_encryption_by_default()
+                    .is_some_and(|d| d.sse_algorithm() == &ServerSideEncryption::AwsKms)
+            })
+        }),
+        Err(e) => {
+            let e = crate::error::aws(e);
+            if code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") {
+                false
+            } else {
+                return Err(e.context(format!("reading the default encryption of bucket {bucket}")));
+            }
+        }
+    };
+    if sse_kms {
+        out.kept.push("default encryption SSE-KMS".into());
+    } else {
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::AwsKms).build()?,
+            )
+            .bucket_key_enabled(true)
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .context("setting default encryption")?;
+        out.changed.push("default encryption SSE-KMS (AWS managed key aws/s3, S3 Bucket Key)".into());
+    }
+
+    let blocked = match s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(p) => p.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
+        Err(e) => {
+            let e = crate::error::aws(e);
+            if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") {
+                false
+            } else {
+                return Err(e.context(format!("reading the Block Public Access settings of bucket {bucket}")));
+            }
+        }
+    };
+    if blocked {
+        out.kept.push("all four Block Public Access settings on".into());
+    } else {
+        s3.put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .context("blocking public access")?;
+        out.changed.push("all four Block Public Access settings on".into());
+    }
+
+    let want = tls_only_policy(bucket);
+    let current = match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(p) => p.policy().and_then(|p| serde_json::from_str::<Value>(p).ok()),
+        Err(e) => {
+            let e = crate::error::aws(e);
+            if code(&e) == Some("NoSuchBucketPolicy") {
+                None
+            } else {
+                return Err(e.context(format!("reading the policy of bucket {bucket}")));
+            }
+        }
+    };
+    let statements = |p: &Value| -> Vec<Value> {
+        match &p["Statement"] {
+            Value::Array(a) => a.iter().map(normalized).collect(),
+            s @ Value::Object(_) => vec![normalized(s)],
+            _ => vec![],
+        }
+    };
+    if current.as_ref().is_some_and(|c| statements(c) == statements(&want)) {
+        out.kept.push("TLS-only bucket policy".into());
+    } else {
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(want.to_string())
+            .send()
+            .await
+            .map_err(crate::error::aws)
+            .context("putting the TLS-only bucket policy")?;
+        out.changed.push(if current.is_some() {
+            "bucket policy replaced by the TLS-only one (deny requests without TLS)".into()
+        } else {
+            "TLS-only bucket policy (deny requests without TLS)".into()
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_policy_compares_as_aws_may_return_it() {
+        let want = tls_only_policy("b");
+        let mut reordered = want.clone();
+        reordered["Statement"][0]["Resource"] = json!(["arn:aws:s3:::b/*", "arn:aws:s3:::b"]);
+        reordered["Statement"][0]["Principal"] = json!({"AWS": "*"});
+        reordered["Statement"][0]["Sid"] = json!("Other");
+        assert_eq!(normalized(&want["Statement"][0]), normalized(&reordered["Statement"][0]));
+        let mut wider = want.clone();
+        wider["Statement"][0]["Condition"] = json!({});
+        assert_ne!(normalized(&want["Statement"][0]), normalized(&wider["Statement"][0]));
+    }
+}
