@@ -141,7 +141,8 @@ pub const OPS: &[Op] = &[
     run("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]),
     run("kms:GetKeyPolicy", &["kms:GetKeyPolicy"]),
     run("kms:ScheduleKeyDeletion", &["kms:ScheduleKeyDeletion"]),
-    only("kms:ListKeys", &["kms:ListKeys"], "kms::find_key, resolving a CreateKey whose answer was lost"),
+    // Pre-flight lists the keys to find the stack's unrecorded ones by their tags.
+    run("kms:ListKeys", &["kms:ListKeys"]),
     only(
         "kms:ListResourceTags",
         &["kms:ListResourceTags"],
