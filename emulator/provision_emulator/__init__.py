@@ -1,6 +1,6 @@
 """provision_emulator: moto's server plus what moto lacks for the provision stack.
 
-Each extension module (ec2, nfw, efs, sagemaker, kms) exposes ``install(app)``,
+Each extension module (ec2, nfw, efs, sagemaker, kms, iam, s3) exposes ``install(app)``,
 which patches moto's backend/response classes in moto's own style and may return
 a wrapped WSGI app. An extension that needs the control path does
 ``from . import control`` and calls ``control.on_reset(fn)`` /

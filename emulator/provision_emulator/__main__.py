@@ -6,12 +6,12 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, kms, nfw, profile, sagemaker
+from . import control, ec2, efs, iam, kms, nfw, profile, s3, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms]
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, iam, s3]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").
@@ -40,6 +40,10 @@ def warm_up(dispatcher, account="123456789012"):
                 break
             except KeyError:
                 continue
+    # CreateVpcEndpoint checks the service name against DescribeVpcEndpointServices, whose first
+    # answer builds every service's backend for the region (about a second).
+    get_backend("ec2")[account]["us-east-1"].describe_vpc_endpoint_services(
+        service_names=[], filters=[], max_results=None, next_token=None, region="us-east-1")
 
 
 def build_app():

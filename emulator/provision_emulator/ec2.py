@@ -12,8 +12,8 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
 * VPC endpoints: ``pending`` -> ``available`` (``ec2.vpce_interface`` for Interface and
   GatewayLoadBalancer endpoints, ``ec2.vpce_gateway`` for Gateway endpoints; an endpoint
   may carry ``lifecycle_kind`` to borrow another kind's timing, as firewall endpoints do).
-  DeleteVpcEndpoints -> ``deleting`` for delete_s, then gone, and only then are its ENIs
-  and routes removed. Interface endpoints' ENIs carry the endpoint's security groups;
+  DeleteVpcEndpoints -> ``deleting`` for delete_s, then ``deleted`` (still listed), and only
+  then are its ENIs and routes removed. Interface endpoints' ENIs carry the endpoint's security groups;
   GatewayLoadBalancer endpoints get an ENI per subnet too (moto makes none).
   Unknown ids come back in ``Unsuccessful`` (InvalidVpcEndpoint.NotFound).
   ModifyVpcEndpoint (moto edits only the id lists): Add/RemoveSubnetIds create/remove an
@@ -23,8 +23,25 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
 * DependencyViolation (moto lets these through): DeleteSubnet while any ENI is in the
   subnet; DeleteSecurityGroup while an ENI uses the group or another group's rule
   references it; DeleteVpc while an internet gateway is attached, a non-default security
-  group, a VPC endpoint or an undeleted NAT gateway remains (moto checks subnets and
+  group, an undeleted VPC endpoint or an undeleted NAT gateway remains (moto checks subnets and
   route tables itself); DetachInternetGateway while an Elastic IP in the VPC is mapped.
+* ClientToken idempotency (CreateNatGateway, CreateRouteTable, CreateVpcEndpoint): the same
+  token answers the same resource (as it is now); with other parameters,
+  IdempotentParameterMismatch.
+* Service-managed ENIs (NAT gateway, interface and GatewayLoadBalancer endpoints, which
+  includes firewall endpoints) are ``in-use`` and requester-managed; DeleteNetworkInterface of
+  an in-use ENI -> InvalidParameterValue. They go with their owner.
+* What lingers: a deleted VPC endpoint stays listed as ``deleted`` (as a NAT gateway does); a
+  route whose NAT gateway is deleted or failed, whose internet gateway is detached, or whose
+  firewall endpoint is gone, is ``blackhole``.
+* Refusals: a public NAT gateway in a VPC without an attached internet gateway ends
+  ``failed`` (Gateway.NotAttached); ReleaseAddress of an associated address
+  (InvalidIPAddress.InUse); CreateVpcEndpoint of an unknown service (InvalidServiceName) or
+  of an interface endpoint with private DNS in a VPC without DNS support and hostnames
+  (InvalidParameter); ModifyVpcAttribute with more than one attribute
+  (InvalidParameterCombination); CreateRoute/ReplaceRoute to a missing gateway
+  (InvalidGatewayID.NotFound) or NAT gateway (InvalidNatGatewayID.NotFound);
+  DescribeNatGateways of an unknown id (NatGatewayNotFound).
 * Request-rate token buckets from the profile's ``throttling`` section when
   ``profile.throttle_enabled()``: over the limit -> HTTP 503 RequestLimitExceeded.
 
@@ -32,6 +49,7 @@ Time-dependent state is computed from timestamps when read; ``settle(backend)`` 
 before every EC2 action) finishes deletions whose time is up. Other extensions may
 register ``on_settle(fn)``; ``fn(backend)`` then runs inside every settle.
 """
+import inspect
 import threading
 import time
 
@@ -39,6 +57,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.nat_gateways import NatGateway
+from moto.ec2.models.route_tables import Route
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.ec2.responses import EC2Response
 
@@ -58,10 +77,29 @@ def _elapsed(start, kind, key):
 
 # --- NAT gateways -------------------------------------------------------------------
 
+# The reference for the EC2 error codes used below is "Error codes for the Amazon EC2 API"
+# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html), cited as
+# "EC2 error codes".
+
+def _nat_failure(self):
+    """(FailureCode, FailureMessage) of a failed gateway, or None.
+
+    Forced through the control path, or: a public gateway made in a VPC without an attached
+    internet gateway fails with Gateway.NotAttached once it would have become available.
+    botocore's ec2 model (NatGateway.FailureMessage): 'For Gateway.NotAttached: "Network
+    vpc-xxxxxxxx has no Internet gateway attached"'."""
+    forced = getattr(self, "_forced_failure", None)
+    if forced:
+        return forced
+    if getattr(self, "_no_igw", False) and _elapsed(self._created_t, "ec2.nat_gateway", "create_s"):
+        return "Gateway.NotAttached", f"Network {self.vpc_id} has no Internet gateway attached"
+    return None
+
+
 def _nat_get_state(self):
     if self._deleting_since is not None:
         return "deleted" if _elapsed(self._deleting_since, "ec2.nat_gateway", "delete_s") else "deleting"
-    if getattr(self, "_failed", False):  # forced through the control path; stays until deleted
+    if _nat_failure(self):  # stays failed until deleted
         return "failed"
     return "available" if _elapsed(self._created_t, "ec2.nat_gateway", "create_s") else "pending"
 
@@ -75,8 +113,12 @@ def _nat_set_state(self, value):
         self._created_t, self._deleting_since, self._released = time.time(), None, False
 
 
+def _nat_failure_field(i):
+    return property(lambda self: (_nat_failure(self) or (None, None))[i])
+
+
 def _release_nat(backend, nat):
-    """A deleted NAT gateway gives back its ENI and Elastic IP association."""
+    """A deleted or failed NAT gateway gives back its ENI and Elastic IP association."""
     if nat._released:
         return
     nat._released = True
@@ -86,14 +128,22 @@ def _release_nat(backend, nat):
             eip.eni, eip.association_id = None, None
 
 
+def _igw_attached(backend, vpc_id):
+    return any(igw.vpc is not None and igw.vpc.id == vpc_id for igw in backend.internet_gateways.values())
+
+
 _orig_create_nat = EC2Backend.create_nat_gateway
 
 
 def create_nat_gateway(self, *args, **kwargs):
     nat = _orig_create_nat(self, *args, **kwargs)
     eni = nat._eni
+    # A requester-managed ENI in use by the gateway (EC2 User Guide, "Requester-managed network
+    # interfaces": a NAT gateway's interface is one; it goes when the gateway is deleted).
     eni.interface_type, eni.requester_managed, eni._group_set = "nat_gateway", True, []
-    eni.description = f"Interface for NAT Gateway {nat.id}"
+    eni.description, eni.status = f"Interface for NAT Gateway {nat.id}", "in-use"
+    # A public gateway needs an internet gateway attached to its VPC, or it fails (see _nat_failure).
+    nat._no_igw = (nat.connectivity_type or "public") != "private" and not _igw_attached(self, nat.vpc_id)
     return nat
 
 
@@ -104,6 +154,19 @@ def delete_nat_gateway(self, nat_gateway_id):
     if nat_gateway_id not in self.nat_gateways:
         raise EC2ClientError("NatGatewayNotFound", f"The Nat Gateway {nat_gateway_id} was not found")
     return _orig_delete_nat(self, nat_gateway_id)
+
+
+_orig_describe_nats = EC2Backend.describe_nat_gateways
+
+
+def describe_nat_gateways(self, filters, nat_gateway_ids):
+    """An unknown id is an error, not an empty answer. EC2 error codes: "NatGatewayNotFound: The
+    specified NAT gateway does not exist"; terraform-provider-aws (internal/service/ec2/find.go,
+    findNATGatewayByID) treats that code as not found. moto answers an empty list."""
+    missing = [i for i in nat_gateway_ids or [] if i not in self.nat_gateways]
+    if missing:
+        raise EC2ClientError("NatGatewayNotFound", f"NAT gateway {missing[0]} was not found")
+    return _orig_describe_nats(self, filters, nat_gateway_ids)
 
 
 # --- forced failure (control path: POST /_emulator/force-state) -----------------------
@@ -136,9 +199,8 @@ def force_nat_gateway_state(data):
             if nat.state in ("deleting", "deleted"):
                 raise ValueError(f"NAT gateway {nat_id} is {nat.state}: only a pending, available or failed "
                                  "gateway can be forced to failed")
-            nat._failed = True
-            nat.failure_code = str(data.get("failure_code") or "InternalError")
-            nat.failure_message = str(data.get("message") or "The NAT gateway failed (forced by the emulator)")
+            nat._forced_failure = (str(data.get("failure_code") or "InternalError"),
+                                   str(data.get("message") or "The NAT gateway failed (forced by the emulator)"))
             _release_nat(backend, nat)
             return {"id": nat_id, "state": "failed", "failure_code": nat.failure_code,
                     "message": nat.failure_message, "region": backend.region_name}
@@ -156,9 +218,16 @@ def _vpce_kind(ep):
 
 
 def _vpce_get_state(self):
+    if getattr(self, "_deleted", False):
+        return "deleted"
     if self._deleting_since is not None:
-        return "deleting"  # settle() removes it once delete_s has passed
+        return "deleting"  # settle() makes it deleted once delete_s has passed
     return "available" if _elapsed(self._created_t, _vpce_kind(self), "create_s") else "pending"
+
+
+def _live(ep):
+    """Not (yet) deleted: a deleted endpoint is only still listed."""
+    return not getattr(ep, "_deleted", False)
 
 
 def _vpce_set_state(self, value):
@@ -180,7 +249,10 @@ def create_vpc_endpoint(self, *args, **kwargs):
     groups = [g for g in map(self.get_security_group_from_id, ep.security_group_ids) if g]
     for eni_id in ep.network_interface_ids:
         eni = self.enis[eni_id]
+        # Requester-managed and in use by the endpoint (EC2 User Guide, "Requester-managed network
+        # interfaces": an interface VPC endpoint's interface is one; it goes with the endpoint).
         eni.requester_managed, eni.description = True, f"VPC Endpoint Interface {ep.id}"
+        eni.status = "in-use"
         if etype == "interface":
             eni.interface_type = "vpc_endpoint"
             if groups:
@@ -249,7 +321,7 @@ def _endpoint_eni(backend, ep, subnet_id):
     groups = [g for g in map(backend.get_security_group_from_id, ep.security_group_ids) if g]
     eni = backend.create_network_interface(backend.get_subnet(subnet_id), None)
     eni.requester_managed, eni.description = True, f"VPC Endpoint Interface {ep.id}"
-    eni.interface_type, eni._group_set = "vpc_endpoint", list(groups)
+    eni.interface_type, eni._group_set, eni.status = "vpc_endpoint", list(groups), "in-use"
     return eni
 
 
@@ -273,16 +345,23 @@ def delete_vpc_endpoints(self, vpce_ids=None):
 
 
 def _remove_vpc_endpoint(backend, ep):
-    """The endpoint is gone: its ENIs go, and so do a gateway endpoint's prefix-list routes."""
+    """The endpoint is deleted: its ENIs go, and so do a gateway endpoint's prefix-list routes.
+
+    It stays listed with State ``deleted`` (moto's own DeleteVpcEndpoints does the same; AWS
+    keeps returning deleted endpoints for a while: terraform-provider-aws's finder
+    findVPCEndpointByID, internal/service/ec2/find.go, treats State ``deleted`` as not found;
+    openshift/hypershift#9517: "AWS continues to return endpoints in Deleting and Deleted states
+    for a period after DeleteVpcEndpoints"). Here it stays until a reset."""
     for eni_id in ep.network_interface_ids:
         backend.enis.pop(eni_id, None)
+    ep.network_interface_ids = []
     if ep.destination_prefix_list_id:
         for rt_id in ep.route_table_ids:
             try:
                 backend.delete_route(rt_id, ep.destination_prefix_list_id)
             except EC2ClientError:  # route or table already gone
                 pass
-    backend.vpc_end_points.pop(ep.id, None)
+    ep._deleted = True
 
 
 def _delete_vpc_endpoints_response(self):
@@ -298,13 +377,192 @@ def _delete_vpc_endpoints_response(self):
 
 def settle(backend):
     for nat in list(backend.nat_gateways.values()):
-        if nat.state == "deleted":
+        if nat.state in ("deleted", "failed"):
             _release_nat(backend, nat)
     for ep in list(backend.vpc_end_points.values()):
-        if ep._deleting_since is not None and _elapsed(ep._deleting_since, _vpce_kind(ep), "delete_s"):
+        if _live(ep) and ep._deleting_since is not None and _elapsed(ep._deleting_since, _vpce_kind(ep), "delete_s"):
             _remove_vpc_endpoint(backend, ep)
     for fn in _settle_hooks:
         fn(backend)
+
+
+# --- routes ---------------------------------------------------------------------------
+
+def _route_state(self):
+    """``blackhole`` when the route's target is not available, else ``active``.
+
+    botocore's ec2 model (Route.State): "The blackhole state indicates that the route's target
+    isn't available (for example, the specified gateway isn't attached to the VPC, or the
+    specified NAT instance has been terminated)". Here: a NAT gateway deleted or failed, an
+    internet gateway not attached to the table's VPC, or a (firewall) endpoint deleted."""
+    nat = self.nat_gateway
+    if nat is not None and nat.state in ("deleted", "failed"):
+        return "blackhole"
+    gw = self.gateway
+    if gw is not None and gw.id.startswith("igw-") and (gw.vpc is None or gw.vpc.id != self.route_table.vpc_id):
+        return "blackhole"
+    if self.vpc_endpoint_id:
+        ep = self.route_table.ec2_backend.vpc_end_points.get(self.vpc_endpoint_id)
+        if ep is None or not _live(ep):
+            return "blackhole"
+    return "active"
+
+
+def _check_route_target(backend, gateway_id=None, nat_gateway_id=None):
+    """CreateRoute/ReplaceRoute to a target that does not exist. EC2 error codes:
+    "InvalidGatewayID.NotFound: The specified gateway does not exist", "InvalidNatGatewayID.NotFound:
+    The specified NAT gateway ID does not exist". moto answered InvalidInternetGatewayID.NotFound
+    for an internet gateway and made a route to nothing for a NAT gateway."""
+    if gateway_id and gateway_id.startswith("igw-") and gateway_id not in backend.internet_gateways:
+        raise EC2ClientError("InvalidGatewayID.NotFound", f"The gateway ID '{gateway_id}' does not exist")
+    if nat_gateway_id and nat_gateway_id not in backend.nat_gateways:
+        raise EC2ClientError("InvalidNatGatewayID.NotFound", f"The natGateway ID '{nat_gateway_id}' does not exist")
+
+
+_orig_create_route = EC2Backend.create_route
+_orig_replace_route = EC2Backend.replace_route
+
+
+def create_route(self, *args, **kwargs):
+    given = inspect.signature(_orig_create_route).bind(self, *args, **kwargs).arguments
+    _check_route_target(self, given.get("gateway_id"), given.get("nat_gateway_id"))
+    return _orig_create_route(self, *args, **kwargs)
+
+
+def replace_route(self, *args, **kwargs):
+    given = inspect.signature(_orig_replace_route).bind(self, *args, **kwargs).arguments
+    _check_route_target(self, given.get("gateway_id"), given.get("nat_gateway_id"))
+    return _orig_replace_route(self, *args, **kwargs)
+
+
+# --- Elastic IPs ----------------------------------------------------------------------
+
+_orig_release_address = EC2Backend.release_address
+
+
+def release_address(self, address=None, allocation_id=None):
+    """An associated address is not released. botocore's ec2 model (ReleaseAddress):
+    "[Nondefault VPC] You must disassociate the Elastic IP address before you can release it.
+    Otherwise, Amazon EC2 returns an error (InvalidIPAddress.InUse)". moto disassociated it."""
+    eips = self.address_by_ip([address]) if address else self.address_by_allocation([allocation_id])
+    if eips and (eips[0].eni is not None or eips[0].instance is not None):
+        raise EC2ClientError("InvalidIPAddress.InUse", f"Address {eips[0].public_ip} is in use.")
+    return _orig_release_address(self, address=address, allocation_id=allocation_id)
+
+
+# --- API-level rules (the backend methods stay usable by the other extensions) ----------
+
+class IdempotentParameterMismatch(EC2ClientError):
+    def __init__(self, action, token):
+        super().__init__("IdempotentParameterMismatch",
+                         f"Client token '{token}' was used with different parameters in an earlier {action} request.")
+
+
+_tokens = {}  # (account, region, action, token) -> (parameters, resource)
+_token_lock = threading.RLock()
+
+
+def _idempotent(method, action, key):
+    """``method`` (an EC2Response create) honouring ClientToken, as EC2 does ("Ensuring
+    idempotency in Amazon EC2 API requests",
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): "If you retry a
+    request with the same client token and the same parameters after it has completed
+    successfully, the result of the original request is returned. If you retry a request with
+    the same client token, but change one or more of the API parameters, the
+    IdempotentParameterMismatch error is returned." The result shows the resource as it is now
+    ("the result might contain updated information, such as the current creation status").
+    botocore's ec2 model marks ClientToken of CreateNatGateway, CreateRouteTable and
+    CreateVpcEndpoint as ``idempotencyToken``."""
+    orig = getattr(EC2Response, method)
+
+    def handler(self):
+        token = self._get_param("ClientToken")
+        if not token:
+            return orig(self)
+        params = {k: v for k, v in self.querystring.items() if k not in ("ClientToken", "Action", "Version")}
+        seen_key = (self.current_account, self.region, action, token)
+        with _token_lock:
+            seen = _tokens.get(seen_key)
+            if seen is not None:
+                if seen[0] != params:
+                    raise IdempotentParameterMismatch(action, token)
+                return ActionResult({key: seen[1], "ClientToken": token})
+            result = orig(self)
+            _tokens[seen_key] = (params, result.result[key])
+            return ActionResult(dict(result.result, ClientToken=token))
+
+    handler.__name__ = method
+    return handler
+
+
+def _true(v):
+    return v is True or str(v).lower() == "true"
+
+
+_orig_create_vpce_response = EC2Response.create_vpc_endpoint
+
+
+def create_vpc_endpoint_response(self):
+    """CreateVpcEndpoint's refusals that moto lacks, checked before anything is made.
+
+    * An unknown service: EC2 error codes, "InvalidServiceName: The name of the service is not
+      valid. To get a list of available service names, use DescribeVpcEndpointServices." The
+      names known are those DescribeVpcEndpointServices lists (moto's list of AWS services for
+      the region, plus this account's endpoint service configurations).
+    * An interface endpoint with private DNS (AWS's default when PrivateDnsEnabled is omitted)
+      in a VPC without both DNS attributes on: botocore's ec2 model (CreateVpcEndpoint
+      PrivateDnsEnabled): "To use a private hosted zone, you must set the following VPC
+      attributes to true: enableDnsHostnames and enableDnsSupport." EC2 answers InvalidParameter."""
+    service = self._get_param("ServiceName") or ""
+    # moto's DescribeVpcEndpointServices raises InvalidServiceName for a name it does not list.
+    self.ec2_backend.describe_vpc_endpoint_services(
+        service_names=[service], filters=[], max_results=None, next_token=None, region=self.region)
+    if (self._get_param("VpcEndpointType") or "Gateway").lower() == "interface" \
+            and self._get_bool_param("PrivateDnsEnabled", if_none=True):
+        vpc_id = self._get_param("VpcId")
+        vpc = self.ec2_backend.get_vpc(vpc_id)  # InvalidVpcID.NotFound
+        if not (_true(vpc.enable_dns_support) and _true(vpc.enable_dns_hostnames)):
+            raise EC2ClientError(
+                "InvalidParameter",
+                f"Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes "
+                f"set to true for {vpc_id}")
+    return _orig_create_vpce_response(self)
+
+
+_orig_modify_vpc_attribute = EC2Response.modify_vpc_attribute
+_VPC_ATTRIBUTES = ("EnableDnsSupport", "EnableDnsHostnames", "EnableNetworkAddressUsageMetrics")
+
+
+def modify_vpc_attribute_response(self):
+    """One attribute per request. botocore's ec2 model (ModifyVpcAttribute EnableDnsHostnames):
+    "You cannot modify the DNS resolution and DNS hostnames attributes in the same request. Use
+    separate requests for each attribute." EC2's answer (aws/aws-sdk-go#415, apache/libcloud#328):
+    "InvalidParameterCombination: Fields for multiple attribute types specified: enableDnsSupport,
+    enableDnsHostnames". moto applied both."""
+    given = [a for a in _VPC_ATTRIBUTES if self._get_param(f"{a}.Value") is not None]
+    if len(given) > 1:
+        raise EC2ClientError("InvalidParameterCombination", "Fields for multiple attribute types specified: "
+                             + ", ".join(a[0].lower() + a[1:] for a in given))
+    return _orig_modify_vpc_attribute(self)
+
+
+_orig_delete_eni_response = EC2Response.delete_network_interface
+
+
+def delete_network_interface_response(self):
+    """An interface in use (a NAT gateway's, an endpoint's, a mount target's) is not deleted.
+    EC2 error codes: "InvalidNetworkInterface.InUse: The specified interface is currently in use
+    and cannot be deleted ... If a network interface is in use, you may also receive the
+    InvalidParameterValue error"; what EC2 answers for an interface endpoint's ENI
+    (gruntwork-io/cloud-nuke#431): "InvalidParameterValue: Network interface 'eni-...' is
+    currently in use." The EC2 User Guide ("Requester-managed network interfaces"): when the
+    resource is deleted, the service detaches and deletes the interface; a detached one may be
+    deleted. Other extensions release their ENIs through the backend, not through this call."""
+    eni_id = self._get_param("NetworkInterfaceId")
+    eni = self.ec2_backend.get_network_interface(eni_id)  # InvalidNetworkInterfaceID.NotFound
+    if eni.status == "in-use":
+        raise EC2ClientError("InvalidParameterValue", f"Network interface '{eni_id}' is currently in use.")
+    return _orig_delete_eni_response(self)
 
 
 # --- dependency refusals ------------------------------------------------------------
@@ -343,7 +601,7 @@ def delete_vpc(self, vpc_id):
         blockers = (
             [igw.id for igw in self.internet_gateways.values() if igw.vpc is not None and igw.vpc.id == vpc_id]
             + [g.id for g in self.groups.get(vpc_id, {}).values() if g.name != "default"]
-            + [ep.id for ep in self.vpc_end_points.values() if ep.vpc_id == vpc_id]
+            + [ep.id for ep in self.vpc_end_points.values() if ep.vpc_id == vpc_id and _live(ep)]
             + [n.id for n in self.nat_gateways.values() if n.vpc_id == vpc_id and n.state != "deleted"])
         if blockers:
             raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
@@ -418,13 +676,30 @@ def call_action(self):
     return _orig_call_action(self)
 
 
+def _reset():
+    _buckets.clear()
+    with _token_lock:
+        _tokens.clear()
+
+
 def install(app):
     NatGateway.state = property(_nat_get_state, _nat_set_state)
+    NatGateway.failure_code = _nat_failure_field(0)
+    NatGateway.failure_message = _nat_failure_field(1)
     VPCEndPoint.state = property(_vpce_get_state, _vpce_set_state)
-    for fn in (create_nat_gateway, delete_nat_gateway, create_vpc_endpoint, modify_vpc_endpoint, delete_vpc_endpoints,
-               delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway):
+    Route.state = property(_route_state)
+    for fn in (create_nat_gateway, delete_nat_gateway, describe_nat_gateways, create_vpc_endpoint, modify_vpc_endpoint,
+               delete_vpc_endpoints, delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway,
+               create_route, replace_route, release_address):
         setattr(EC2Backend, fn.__name__, fn)
     EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response
+    EC2Response.create_vpc_endpoint = create_vpc_endpoint_response
+    EC2Response.modify_vpc_attribute = modify_vpc_attribute_response
+    EC2Response.delete_network_interface = delete_network_interface_response
+    for method, action, key in (("create_nat_gateway", "CreateNatGateway", "NatGateway"),
+                                ("create_route_table", "CreateRouteTable", "RouteTable"),
+                                ("create_vpc_endpoint", "CreateVpcEndpoint", "VpcEndpoint")):
+        setattr(EC2Response, method, _idempotent(method, action, key))
     EC2Response.call_action = call_action
-    control.on_reset(_buckets.clear)
+    control.on_reset(_reset)
     control.on_force_state("nat_gateway", force_nat_gateway_state)

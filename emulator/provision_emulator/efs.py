@@ -7,16 +7,34 @@ lifeCycleState "deleting" (its ENI still present) for a while, and a deleted
 file system stays "deleting" before it disappears. Both delays come from the
 latency profile ("efs.mount_target", "efs.file_system") and are evaluated
 lazily by ``refresh()``.
+
+Also: a mount target's ENI is requester-managed and ``in-use`` (DeleteNetworkInterface is
+refused, see ec2.py); CreateFileSystem with a CreationToken already in use answers
+FileSystemAlreadyExists carrying the existing FileSystemId, as AWS does (moto's error lacks it).
 """
+import json
 import time
 
 from moto.ec2.exceptions import InvalidNetworkInterfaceIdError
 from moto.efs import urls as efs_urls
-from moto.efs.exceptions import FileSystemInUse, FileSystemNotFound, MountTargetNotFound
+from moto.efs.exceptions import EFSError, FileSystemInUse, FileSystemNotFound, MountTargetNotFound
 from moto.efs.models import EFSBackend, efs_backends
 
 from . import control
 from .profile import delay
+
+
+class FileSystemAlreadyExists(EFSError):
+    """botocore's efs model: FileSystemAlreadyExists (HTTP 409) has required members ErrorCode and
+    FileSystemId; CreateFileSystem's documentation: with a creation token already used, "this
+    operation returns a FileSystemAlreadyExists error with the ID of the existing file system"."""
+    code = 409
+
+    def __init__(self, creation_token, file_system_id):
+        super().__init__("FileSystemAlreadyExists", f"File system '{file_system_id}' already exists "
+                         f"with creation token '{creation_token}'")
+        self.description = json.dumps({"__type": "FileSystemAlreadyExists", "ErrorCode": "FileSystemAlreadyExists",
+                                       "Message": self.message, "FileSystemId": file_system_id})
 
 
 class LifecycleEFSBackend(EFSBackend):
@@ -56,13 +74,22 @@ class LifecycleEFSBackend(EFSBackend):
             fs.life_cycle_state = "deleting"
             fs._deleting_since = at
 
+    def create_file_system(self, creation_token, *args, **kwargs):
+        """Idempotent by CreationToken: the same token again -> FileSystemAlreadyExists with the id."""
+        self.refresh()
+        for fs in self.file_systems_by_id.values():
+            if creation_token and fs.creation_token == creation_token:
+                raise FileSystemAlreadyExists(creation_token, fs.file_system_id)
+        return super().create_file_system(creation_token, *args, **kwargs)
+
     def create_mount_target(self, *args, **kwargs):
-        """As moto, and the ENI is requester-managed with the description AWS gives it."""
+        """As moto, and the ENI is requester-managed (in use) with the description AWS gives it
+        (EC2 User Guide, "Requester-managed network interfaces": it goes with the mount target)."""
         self.refresh()
         mt = super().create_mount_target(*args, **kwargs)
         eni = self.ec2_backend.get_network_interface(mt.network_interface_id)
         eni.description = f"EFS mount target for {mt.file_system_id} ({mt.mount_target_id})"
-        eni.requester_managed = True
+        eni.requester_managed, eni.status = True, "in-use"
         return mt
 
     def delete_mount_target(self, mount_target_id):

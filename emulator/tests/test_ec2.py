@@ -63,6 +63,7 @@ def test_delete_unknown_nat_gateway(emulator):
 def test_interface_endpoint_lifecycle_enis_and_dependencies(make_emulator):
     ec2 = make_emulator(scale=SCALE).client("ec2")
     vpc, subnet = vpc_with_subnet(ec2)
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # private DNS needs it
     sg = ec2.create_security_group(VpcId=vpc, GroupName="vpce", Description="Allow TLS for VPC Endpoint")["GroupId"]
     ep = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", ServiceName="com.amazonaws.us-east-1.sts",
                                  SubnetIds=[subnet], SecurityGroupIds=[sg], PrivateDnsEnabled=True)["VpcEndpoint"]
@@ -87,13 +88,9 @@ def test_interface_endpoint_lifecycle_enis_and_dependencies(make_emulator):
         ec2.delete_subnet(SubnetId=subnet)
     assert err(e) == ("DependencyViolation", 400)
 
-    def gone():
-        return ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"] == []
-
-    assert wait_for(gone)
-    with pytest.raises(ClientError) as e:
-        ec2.describe_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])
-    assert err(e)[0] == "InvalidVpcEndpointId.NotFound"
+    assert wait_for(lambda: state() == "deleted")  # still listed, as in AWS
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])["VpcEndpoints"][0]["NetworkInterfaceIds"] == []
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == []
     ec2.delete_security_group(GroupId=sg)
     ec2.delete_subnet(SubnetId=subnet)
     ec2.delete_vpc(VpcId=vpc)
@@ -114,7 +111,7 @@ def test_gateway_endpoint_lifecycle_blocks_vpc(make_emulator):
     assert err(e) == ("DependencyViolation", 400)
     ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])
     assert state() == "deleting"
-    assert wait_for(lambda: not ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"])
+    assert wait_for(lambda: state() == "deleted")  # still listed, as in AWS, and no longer blocks the VPC
     ec2.delete_vpc(VpcId=vpc)
 
 
@@ -181,3 +178,245 @@ def test_throttling_request_limit_exceeded_and_refill(make_emulator):
     calls = json.load(urllib.request.urlopen(emu.url + "/_emulator/calls"))["calls"]
     assert {"operation": "ec2:CreateVpcEndpoint", "status": 503} in [
         {"operation": c["operation"], "status": c["status"]} for c in calls]
+
+
+# --- rules AWS enforces (issue 12) --------------------------------------------------------------
+
+def network_with_igw(ec2, cidr, subnet_cidr, igw=True, dns=False):
+    vpc, subnet = vpc_with_subnet(ec2, cidr, subnet_cidr)
+    gw = None
+    if igw:
+        gw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gw, VpcId=vpc)
+    if dns:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    return vpc, subnet, gw
+
+
+def test_client_token_returns_the_same_resource_or_refuses_other_parameters(emulator):
+    ec2 = emulator.client("ec2")
+    vpc, subnet, _ = network_with_igw(ec2, "10.20.0.0/16", "10.20.1.0/24", dns=True)
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+
+    def mismatch(call):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e) == ("IdempotentParameterMismatch", 400)
+
+    first = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc, ClientToken="nat-1")
+    again = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc, ClientToken="nat-1")
+    assert first["ClientToken"] == again["ClientToken"] == "nat-1"
+    assert again["NatGateway"]["NatGatewayId"] == first["NatGateway"]["NatGatewayId"]
+    assert len(ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]) == 1
+    mismatch(lambda: ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc, ClientToken="nat-1",
+                                            ConnectivityType="private"))
+
+    rt = ec2.create_route_table(VpcId=vpc, ClientToken="rt-1")["RouteTable"]["RouteTableId"]
+    assert ec2.create_route_table(VpcId=vpc, ClientToken="rt-1")["RouteTable"]["RouteTableId"] == rt
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    assert len(tables) == 2  # the main table and ours, once
+    other_vpc = ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
+    mismatch(lambda: ec2.create_route_table(VpcId=other_vpc, ClientToken="rt-1"))
+
+    kw = dict(VpcId=vpc, VpcEndpointType="Interface", ServiceName="com.amazonaws.us-east-1.sts", SubnetIds=[subnet])
+    ep = ec2.create_vpc_endpoint(ClientToken="ep-1", **kw)["VpcEndpoint"]
+    repeat = ec2.create_vpc_endpoint(ClientToken="ep-1", **kw)["VpcEndpoint"]
+    assert repeat["VpcEndpointId"] == ep["VpcEndpointId"]
+    assert repeat["NetworkInterfaceIds"] == ep["NetworkInterfaceIds"]  # no second ENI
+    assert len(ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]) == 1
+    mismatch(lambda: ec2.create_vpc_endpoint(ClientToken="ep-1", **dict(kw, ServiceName="com.amazonaws.us-east-1.ssm")))
+    # Without a token (boto3 sends a fresh one every call) two calls make two endpoints.
+    ec2.create_vpc_endpoint(**dict(kw, ServiceName="com.amazonaws.us-east-1.logs"))
+    ec2.create_vpc_endpoint(**dict(kw, ServiceName="com.amazonaws.us-east-1.logs"))
+    assert len(ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]) == 3
+
+
+def test_managed_enis_are_in_use_and_not_deletable_and_go_with_their_owner(emulator):
+    ec2, efs, nfw = emulator.client("ec2"), emulator.client("efs"), emulator.client("network-firewall")
+    vpc, subnet, _ = network_with_igw(ec2, "10.22.0.0/16", "10.22.1.0/24", dns=True)
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc)["NatGateway"]["NatGatewayId"]
+    ep = ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Interface", ServiceName="com.amazonaws.us-east-1.sts",
+                                 SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+    fs = efs.create_file_system(CreationToken="managed-enis")["FileSystemId"]
+    mt = efs.create_mount_target(FileSystemId=fs, SubnetId=subnet)["MountTargetId"]
+    pol = nfw.create_firewall_policy(FirewallPolicyName="managed-enis", FirewallPolicy={
+        "StatelessDefaultActions": ["aws:forward_to_sfe"], "StatelessFragmentDefaultActions": ["aws:pass"]})
+    nfw.create_firewall(FirewallName="managed-enis", VpcId=vpc, SubnetMappings=[{"SubnetId": subnet}],
+                        FirewallPolicyArn=pol["FirewallPolicyResponse"]["FirewallPolicyArn"], DeleteProtection=False)
+    mine = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+
+    fw_ep = nfw.describe_firewall(FirewallName="managed-enis")["FirewallStatus"]["SyncStates"]["us-east-1a"][
+        "Attachment"]["EndpointId"]
+    owned = {  # ENI id -> its owner
+        ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["NatGatewayAddresses"][0][
+            "NetworkInterfaceId"]: nat,
+        ec2.describe_vpc_endpoints(VpcEndpointIds=[ep])["VpcEndpoints"][0]["NetworkInterfaceIds"][0]: ep,
+        ec2.describe_vpc_endpoints(VpcEndpointIds=[fw_ep])["VpcEndpoints"][0]["NetworkInterfaceIds"][0]: fw_ep,
+        efs.describe_mount_targets(MountTargetId=mt)["MountTargets"][0]["NetworkInterfaceId"]: mt,
+    }
+    enis = ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"]
+    assert sorted(e["NetworkInterfaceId"] for e in enis) == sorted(list(owned) + [mine])
+    for eni in enis:
+        if eni["NetworkInterfaceId"] == mine:
+            assert eni["Status"] == "available" and eni["RequesterManaged"] is False
+            continue
+        assert eni["Status"] == "in-use" and eni["RequesterManaged"] is True, eni
+        with pytest.raises(ClientError) as e:
+            ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+        assert err(e) == ("InvalidParameterValue", 400)
+        assert "currently in use" in e.value.response["Error"]["Message"]
+    in_use = ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]},
+                                                      {"Name": "status", "Values": ["in-use"]}])["NetworkInterfaces"]
+    assert len(in_use) == 4
+    ec2.delete_network_interface(NetworkInterfaceId=mine)  # one of ours, not attached: deletable
+
+    # Deleting the owners takes the ENIs away (instant emulator).
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[ep])
+    efs.delete_mount_target(MountTargetId=mt)
+    nfw.delete_firewall(FirewallName="managed-enis")
+    assert wait_for(lambda: ec2.describe_network_interfaces(
+        Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == [])
+    ec2.delete_subnet(SubnetId=subnet)
+
+
+def test_nat_gateway_in_a_vpc_without_an_attached_internet_gateway_fails(make_emulator):
+    ec2 = make_emulator(scale=SCALE).client("ec2")
+    vpc, subnet, _ = network_with_igw(ec2, "10.23.0.0/16", "10.23.1.0/24", igw=False)
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc)["NatGateway"]
+    assert nat["State"] == "pending"
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat["NatGatewayId"])
+    assert wait_for(lambda: nat_state(ec2, nat["NatGatewayId"]) == "failed")
+    failed = ec2.describe_nat_gateways(NatGatewayIds=[nat["NatGatewayId"]])["NatGateways"][0]
+    assert failed["FailureCode"] == "Gateway.NotAttached"
+    assert failed["FailureMessage"] == f"Network {vpc} has no Internet gateway attached"
+    # A failed gateway holds nothing: its ENI is gone, its address is free, its route a blackhole.
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == []
+    assert "AssociationId" not in ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
+    (route,) = [r for r in ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]
+                if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    assert route["State"] == "blackhole"
+    ec2.release_address(AllocationId=alloc)
+    ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    assert wait_for(lambda: nat_state(ec2, nat["NatGatewayId"]) == "deleted")
+    assert ec2.describe_nat_gateways(NatGatewayIds=[nat["NatGatewayId"]])["NatGateways"][0]["FailureCode"] == \
+        "Gateway.NotAttached"
+
+    # A private gateway needs no internet gateway; with one attached a public gateway becomes available.
+    private = ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")["NatGateway"]["NatGatewayId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    alloc2 = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    public = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc2)["NatGateway"]["NatGatewayId"]
+    assert wait_for(lambda: {nat_state(ec2, private), nat_state(ec2, public)} == {"available"})
+
+
+def test_routes_turn_blackhole_when_their_target_goes(make_emulator):
+    ec2 = make_emulator(scale=SCALE).client("ec2")
+    vpc, subnet, igw = network_with_igw(ec2, "10.24.0.0/16", "10.24.1.0/24")
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc)["NatGateway"]["NatGatewayId"]
+    assert wait_for(lambda: nat_state(ec2, nat) == "available")
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="192.0.2.0/24", GatewayId=igw)
+
+    def states():
+        routes = ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]
+        return {r["DestinationCidrBlock"]: r["State"] for r in routes}
+
+    assert states() == {"10.24.0.0/16": "active", "0.0.0.0/0": "active", "192.0.2.0/24": "active"}
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    assert states()["0.0.0.0/0"] == "active"  # deleting: not yet gone
+    assert wait_for(lambda: nat_state(ec2, nat) == "deleted")
+    assert states() == {"10.24.0.0/16": "active", "0.0.0.0/0": "blackhole", "192.0.2.0/24": "active"}
+    (route,) = [r for r in ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]
+                if r["DestinationCidrBlock"] == "0.0.0.0/0"]
+    assert route["NatGatewayId"] == nat  # still pointing at it
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    assert states()["192.0.2.0/24"] == "blackhole"
+    # ReplaceRoute puts the route back on a live target.
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    ec2.replace_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    assert states() == {"10.24.0.0/16": "active", "0.0.0.0/0": "active", "192.0.2.0/24": "active"}
+
+
+def test_create_route_to_a_missing_target(emulator):
+    ec2 = emulator.client("ec2")
+    vpc, _, _ = network_with_igw(ec2, "10.25.0.0/16", "10.25.1.0/24", igw=False)
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    for call, target, code in (
+            (ec2.create_route, {"GatewayId": "igw-0123456789abcdef0"}, "InvalidGatewayID.NotFound"),
+            (ec2.create_route, {"NatGatewayId": "nat-0123456789abcdef0"}, "InvalidNatGatewayID.NotFound"),
+            (ec2.replace_route, {"NatGatewayId": "nat-0123456789abcdef0"}, "InvalidNatGatewayID.NotFound")):
+        with pytest.raises(ClientError) as e:
+            call(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", **target)
+        assert err(e) == (code, 400)
+    assert [r["DestinationCidrBlock"] for r in ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]] \
+        == ["10.25.0.0/16"]
+
+
+def test_describe_unknown_nat_gateway(emulator):
+    ec2 = emulator.client("ec2")
+    with pytest.raises(ClientError) as e:
+        ec2.describe_nat_gateways(NatGatewayIds=["nat-0123456789abcdef0"])
+    assert err(e) == ("NatGatewayNotFound", 400)
+    assert isinstance(ec2.describe_nat_gateways()["NatGateways"], list)  # no ids: a list, as before
+
+
+def test_release_of_an_associated_address_is_refused(emulator):
+    ec2 = emulator.client("ec2")
+    _, subnet, _ = network_with_igw(ec2, "10.26.0.0/16", "10.26.1.0/24")
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    assoc = ec2.associate_address(AllocationId=alloc, NetworkInterfaceId=eni)["AssociationId"]
+    with pytest.raises(ClientError) as e:
+        ec2.release_address(AllocationId=alloc)
+    assert err(e) == ("InvalidIPAddress.InUse", 400)
+    assert ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]["AssociationId"] == assoc  # untouched
+    ec2.disassociate_address(AssociationId=assoc)
+    ec2.release_address(AllocationId=alloc)
+    assert ec2.describe_addresses()["Addresses"] == [] or alloc not in [
+        a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]]
+
+
+def test_create_vpc_endpoint_refusals(emulator):
+    ec2 = emulator.client("ec2")
+    vpc, subnet, _ = network_with_igw(ec2, "10.27.0.0/16", "10.27.1.0/24", igw=False)
+    sts = dict(VpcId=vpc, VpcEndpointType="Interface", ServiceName="com.amazonaws.us-east-1.sts", SubnetIds=[subnet])
+
+    def refused(code, **kw):
+        with pytest.raises(ClientError) as e:
+            ec2.create_vpc_endpoint(**kw)
+        assert err(e) == (code, 400)
+
+    refused("InvalidServiceName", **dict(sts, ServiceName="com.amazonaws.us-east-1.no-such-service"))
+    refused("InvalidServiceName", VpcId=vpc, VpcEndpointType="Gateway", ServiceName="com.amazonaws.eu-west-1.s3")
+    # Private DNS (the default for an interface endpoint) needs DNS support and DNS hostnames.
+    refused("InvalidParameter", **sts)
+    refused("InvalidParameter", **dict(sts, PrivateDnsEnabled=True))
+    assert ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"] == []
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == []
+    ec2.create_vpc_endpoint(**dict(sts, PrivateDnsEnabled=False))
+    ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Gateway", ServiceName="com.amazonaws.us-east-1.s3")
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    ec2.create_vpc_endpoint(**dict(sts, ServiceName="aws.sagemaker.us-east-1.notebook"))
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": False})
+    refused("InvalidParameter", **dict(sts, ServiceName="com.amazonaws.us-east-1.logs"))
+
+
+def test_modify_vpc_attribute_takes_one_attribute_per_call(emulator):
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.28.0.0/16")["Vpc"]["VpcId"]
+    with pytest.raises(ClientError) as e:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True}, EnableDnsHostnames={"Value": True})
+    assert err(e) == ("InvalidParameterCombination", 400)
+    assert "enableDnsSupport, enableDnsHostnames" in e.value.response["Error"]["Message"]
+    hostnames = lambda: ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")[  # noqa: E731
+        "EnableDnsHostnames"]["Value"]
+    assert hostnames() is False  # nothing was changed
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    assert hostnames() is True

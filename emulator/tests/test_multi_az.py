@@ -18,6 +18,7 @@ def name(prefix):
 def network(ec2, azs):
     """A VPC and one subnet per entry of `azs` (letters; repeat a letter for two subnets in one AZ)."""
     vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # private DNS of interface endpoints
     return vpc, [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.4.{i + 1}.0/24",
                                    AvailabilityZone=f"us-east-1{az}")["Subnet"]["SubnetId"]
                  for i, az in enumerate(azs)]
@@ -95,8 +96,8 @@ def test_associate_subnets_adds_an_endpoint_per_new_az(make_emulator):
 
     # DeleteFirewall takes every zone's endpoint with it.
     nfw.delete_firewall(FirewallArn=fw["FirewallArn"])
-    assert wait_for(lambda: not ec2.describe_vpc_endpoints(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"])
+    assert wait_for(lambda: {e["State"] for e in ec2.describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]} == {"deleted"})  # still listed, as in AWS
     ec2.delete_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0")
     for sub in (sub_a, sub_b, sub_c):
         ec2.delete_subnet(SubnetId=sub)
@@ -186,8 +187,8 @@ def test_disassociate_subnets_removes_the_endpoint_then_frees_the_subnet(make_em
 
     assert wait_for(lambda: fw_status(nfw, fw)["Status"] == "READY")
     assert list(fw_status(nfw, fw)["SyncStates"]) == ["us-east-1a"]
-    assert endpoint_b not in [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]]
+    gone_b = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_b])["VpcEndpoints"][0]
+    assert gone_b["State"] == "deleted" and gone_b["NetworkInterfaceIds"] == []  # listed as deleted, as in AWS
     assert enis_in(ec2, sub_b) == []
     ec2.delete_subnet(SubnetId=sub_b)
     # AZ b can take another subnet now.

@@ -222,6 +222,7 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
         with pytest.raises(ClientError) as e:  # we are not calling through vpce.s3
             s3.put_object(Bucket=bucket, Key="outside.txt", Body=b"x")
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
 
     # ---------------------------------------------------------------- up: identity
     policy_arn = iam.create_policy(
@@ -331,14 +332,14 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
     assert ec2.delete_vpc_endpoints(VpcEndpointIds=endpoints)["Unsuccessful"] == []
     vpc_filter = [{"Name": "vpc-id", "Values": [vpc]}]
 
-    def vpc_endpoints():
-        return ec2.describe_vpc_endpoints(Filters=vpc_filter)["VpcEndpoints"]
+    def vpc_endpoints():  # deleted endpoints stay listed as `deleted`, as in AWS
+        return [e for e in ec2.describe_vpc_endpoints(Filters=vpc_filter)["VpcEndpoints"] if e["State"] != "deleted"]
 
-    wait_until(lambda: {e["VpcEndpointId"] for e in vpc_endpoints()} == {fw_endpoint}, "11 endpoints gone")
+    wait_until(lambda: {e["VpcEndpointId"] for e in vpc_endpoints()} == {fw_endpoint}, "11 endpoints deleted")
 
     nfw.delete_firewall(FirewallName=fw_name)
     wait_until(gone(nfw.describe_firewall, "ResourceNotFoundException", FirewallName=fw_name), "firewall gone")
-    wait_until(lambda: not vpc_endpoints(), "firewall endpoint gone")
+    wait_until(lambda: not vpc_endpoints(), "firewall endpoint deleted")
     nfw.delete_firewall_policy(FirewallPolicyArn=fw_policy)
     wait_until(gone(nfw.describe_firewall_policy, "ResourceNotFoundException", FirewallPolicyArn=fw_policy),
                "firewall policy gone")
@@ -380,7 +381,8 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
     assert {g["VpcId"] for g in ec2.describe_security_groups()["SecurityGroups"]} <= default_vpcs
     assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
     assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} <= {"deleted"}
-    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    assert {(e["State"], len(e["NetworkInterfaceIds"])) for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]} == {
+        ("deleted", 0)}  # all 12 still listed as deleted, as in AWS, without ENIs
     assert ec2.describe_addresses()["Addresses"] == []
     assert ec2.describe_internet_gateways()["InternetGateways"] == []
     assert {t["VpcId"] for t in ec2.describe_route_tables()["RouteTables"]} <= default_vpcs

@@ -1,0 +1,31 @@
+"""IAM refusals moto lets through (moto 5.2.5).
+
+DeletePolicy of a managed policy that is still attached to a user, group or
+role, or that has versions besides its default one, is refused with
+DeleteConflict (HTTP 409), as AWS does; moto deleted it. botocore's iam model
+(DeletePolicy): "Before you can delete a managed policy, you must first detach
+the policy from all users, groups, and roles that it is attached to. In
+addition, you must delete all the policy's versions ... Delete the policy (this
+automatically deletes the policy's default version)"; DeleteConflictException:
+"The request was rejected because it attempted to delete a resource that has
+attached subordinate entities."
+"""
+from moto.iam.exceptions import DeleteConflictException
+from moto.iam.models import IAMBackend
+
+_orig_delete_policy = IAMBackend.delete_policy
+
+
+def delete_policy(self, policy_arn):
+    policy = self.get_policy(policy_arn)  # NoSuchEntity
+    if policy.attachment_count > 0:
+        raise DeleteConflictException("Cannot delete a policy attached to entities.")
+    if any(not v.is_default for v in policy.versions):
+        raise DeleteConflictException("This policy has more than one version. Before you delete a policy, you must "
+                                      "delete the policy's versions. The default version is deleted with the policy.")
+    return _orig_delete_policy(self, policy_arn)
+
+
+def install(app):
+    IAMBackend.delete_policy = delete_policy
+    return None
