@@ -9,9 +9,16 @@ addition, you must delete all the policy's versions ... Delete the policy (this
 automatically deletes the policy's default version)"; DeleteConflictException:
 "The request was rejected because it attempted to delete a resource that has
 attached subordinate entities."
+
+With ``--realistic`` (realistic.py): a role just created is, for its drawn eventual-consistency
+window, NoSuchEntity to GetRole and left out of ListRoles; and SageMaker cannot assume it until
+its IAM propagation window has passed (``realistic.assumable``, checked in sagemaker.py).
 """
-from moto.iam.exceptions import DeleteConflictException
+from moto.iam.exceptions import DeleteConflictException, NotFoundException
 from moto.iam.models import IAMBackend
+from moto.iam.responses import IamResponse
+
+from . import realistic
 
 _orig_delete_policy = IAMBackend.delete_policy
 
@@ -26,6 +33,21 @@ def delete_policy(self, policy_arn):
     return _orig_delete_policy(self, policy_arn)
 
 
+_orig_create_role = IAMBackend.create_role
+
+
+def create_role(self, *args, **kwargs):
+    role = _orig_create_role(self, *args, **kwargs)
+    realistic.created("iam.role", role.arn)
+    realistic.role_created(role.arn)
+    return role
+
+
 def install(app):
     IAMBackend.delete_policy = delete_policy
+    IAMBackend.create_role = create_role
+    # "NoSuchEntity: The role with name X cannot be found." (IAM API reference, GetRole errors).
+    not_found = lambda arn: NotFoundException(f"The role with name {arn.rsplit('/', 1)[-1]} cannot be found.")  # noqa: E731
+    realistic.guard(IamResponse, "get_role", "iam.role", lambda r: r["Role"].arn, not_found)
+    realistic.guard(IamResponse, "list_roles", "iam.role", lambda r: r.arn, not_found, list_key="Roles")
     return None

@@ -263,3 +263,63 @@ async fn a_vpc_endpoint_not_found_right_after_create_is_pending() {
     vpc_endpoint::wait_available(&ctx, "vpce-1").await.unwrap();
     assert_eq!(http.calls(), ["DescribeVpcEndpoints"; 3]);
 }
+
+fn ec2_ok(action: &str, inner: &str) -> Answer {
+    Answer(
+        200,
+        format!(
+            r#"<{action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>{inner}</{action}Response>"#
+        ),
+        XML,
+    )
+}
+
+fn nat(state: &str) -> Answer {
+    ec2_ok(
+        "DescribeNatGateways",
+        &format!("<natGatewaySet><item><natGatewayId>nat-1</natGatewayId><state>{state}</state></item></natGatewaySet>"),
+    )
+}
+
+fn nat_kind() -> nat_gateway::NatGateway {
+    nat_gateway::NatGateway {
+        subnet: StepId::SUBNET_NAT,
+        eip: StepId::EIP,
+        attachment: StepId::IGW_ATTACH,
+        name: "nat".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_nat_gateway_not_found_right_after_its_create_is_pending() {
+    let script = vec![ec2_err("NatGatewayNotFound"), nat("pending"), nat("available")];
+    let (ctx, http, _d) = ctx(script, &[]);
+    nat_kind().settle(&ctx, &StepId::NAT, "nat-1").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeNatGateways"; 3]);
+}
+
+#[tokio::test]
+async fn a_nat_gateway_never_seen_within_the_bound_is_an_error_not_a_timeout() {
+    let script = vec![ec2_err("NatGatewayNotFound"); 400];
+    let (ctx, _http, _d) = ctx(script, &[]);
+    let e = nat_kind().settle(&ctx, &StepId::NAT, "nat-1").await.unwrap_err();
+    assert!(format!("{e:#}").contains("NAT gateway nat-1 does not exist (still not found"), "{e:#}");
+}
+
+#[tokio::test]
+async fn a_security_group_not_found_right_after_its_create_gets_its_rules() {
+    let group = "<securityGroupInfo><item><groupId>sg-1</groupId><groupName>g</groupName><ipPermissions/></item></securityGroupInfo>";
+    let script = vec![
+        ec2_err("InvalidGroup.NotFound"),
+        ec2_err("InvalidGroup.NotFound"),
+        ec2_ok("DescribeSecurityGroups", group),
+        ec2_ok("AuthorizeSecurityGroupIngress", "<return>true</return>"),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    let kind = security_group::SecurityGroup { vpc: StepId::VPC, role: security_group::SgRole::Sagemaker };
+    kind.settle(&ctx, &StepId::SG_SAGEMAKER, "sg-1").await.unwrap();
+    assert_eq!(
+        http.calls(),
+        ["DescribeSecurityGroups", "DescribeSecurityGroups", "DescribeSecurityGroups", "AuthorizeSecurityGroupIngress"]
+    );
+}
