@@ -118,7 +118,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
         line("route.sagemaker_egress").starts_with("changed") && line("route.sagemaker_egress").contains(&igw),
         "{t}"
     );
-    assert!(line("sg.vpce").starts_with("changed") && line("sg.vpce").contains("tcp 22-22 from 0.0.0.0/0"), "{t}");
+    assert!(line("sg.vpce").starts_with("changed") && line("sg.vpce").contains("tcp 22 from 0.0.0.0/0"), "{t}");
     assert!(
         line("bucket.models").starts_with("changed") && line("bucket.models").contains("bucket policy removed"),
         "{t}"

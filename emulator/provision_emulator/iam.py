@@ -10,12 +10,18 @@ automatically deletes the policy's default version)"; DeleteConflictException:
 "The request was rejected because it attempted to delete a resource that has
 attached subordinate entities."
 
+Attaching a managed policy to a role, user or group it is already attached to changes nothing:
+moto counted the attachment again, so one detach left AttachmentCount at 1 and DeletePolicy was
+refused forever. IAM API reference, Policy.AttachmentCount: "The number of entities (users,
+groups, and roles) that the policy is attached to" (entities, not calls; AttachRolePolicy lists no
+error for a policy already attached, and answers success).
+
 With ``--realistic`` (realistic.py): a role just created is, for its drawn eventual-consistency
 window, NoSuchEntity to GetRole and left out of ListRoles; and SageMaker cannot assume it until
 its IAM propagation window has passed (``realistic.assumable``, checked in sagemaker.py).
 """
 from moto.iam.exceptions import DeleteConflictException, NotFoundException
-from moto.iam.models import IAMBackend
+from moto.iam.models import IAMBackend, ManagedPolicy
 from moto.iam.responses import IamResponse
 
 from . import realistic
@@ -33,6 +39,15 @@ def delete_policy(self, policy_arn):
     return _orig_delete_policy(self, policy_arn)
 
 
+_orig_attach_to = ManagedPolicy.attach_to
+
+
+def attach_to(self, obj):
+    if self.arn in obj.managed_policies:  # already attached: AWS answers success, nothing changes
+        return
+    _orig_attach_to(self, obj)
+
+
 _orig_create_role = IAMBackend.create_role
 
 
@@ -46,6 +61,7 @@ def create_role(self, *args, **kwargs):
 def install(app):
     IAMBackend.delete_policy = delete_policy
     IAMBackend.create_role = create_role
+    ManagedPolicy.attach_to = attach_to
     # "NoSuchEntity: The role with name X cannot be found." (IAM API reference, GetRole errors).
     not_found = lambda arn: NotFoundException(f"The role with name {arn.rsplit('/', 1)[-1]} cannot be found.")  # noqa: E731
     realistic.guard(IamResponse, "get_role", "iam.role", lambda r: r["Role"].arn, not_found)
