@@ -48,7 +48,10 @@ impl Emulator {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let seed = seed();
         let test = std::thread::current().name().unwrap_or("?").to_string();
-        eprintln!("emulator: --realistic --seed {seed} (replay: PROVISION_TEST_SEED={seed} cargo test {test})");
+        let binary = env!("CARGO_CRATE_NAME");
+        eprintln!(
+            "emulator: --realistic --seed {seed} (replay: PROVISION_TEST_SEED={seed} cargo test --test {binary} {test})"
+        );
         let mut child = Command::new(repo().join("emulator/run"))
             .args(["--port", &port.to_string(), "--scale", scale, "--realistic", "--seed", &seed.to_string()])
             .args(extra)
