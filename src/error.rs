@@ -88,6 +88,21 @@ pub fn is_not_found(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A create refused because the name it gives is taken, in any service of
+/// the stack: IAM `EntityAlreadyExists`, KMS `AlreadyExistsException`, S3
+/// `BucketAlreadyOwnedByYou`, EC2 `InvalidGroup.Duplicate`, SageMaker
+/// `ResourceInUse` "Resource Already Exists", Network Firewall
+/// `InvalidRequestException` "... already exists".
+pub fn is_already_exists(e: &anyhow::Error) -> bool {
+    match code(e) {
+        Some(
+            "EntityAlreadyExists" | "AlreadyExistsException" | "BucketAlreadyOwnedByYou" | "InvalidGroup.Duplicate",
+        ) => true,
+        Some("ResourceInUse" | "InvalidRequestException") => format!("{e:#}").to_lowercase().contains("already exists"),
+        _ => false,
+    }
+}
+
 /// Deleting what is already gone succeeds: teardown treats gone as done.
 pub fn gone_ok<T>(r: anyhow::Result<T>) -> anyhow::Result<()> {
     match r {

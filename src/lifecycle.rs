@@ -67,6 +67,12 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             .await
             .with_context(|| format!("checking {} {id} ({})", step.kind_name(), step.id))?;
         let settled = status != Status::Created;
+        let intent_ms = rec.as_ref().and_then(|r| r.intent_ms);
+        let health = if settled && health == Health::Missing {
+            confirm_missing(&ctx, &step, &id, intent_ms).await?
+        } else {
+            health
+        };
         match health {
             Health::Present | Health::Missing if !settled => {}
             Health::Present => {
@@ -142,15 +148,29 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                 None => {
                     let token = ctx.state.intent(&step.id, Some(uuid::Uuid::new_v4().to_string()))?;
                     let created = step.kind.create(&ctx, &step.id, &token.unwrap_or_default()).await;
+                    // The interrupted create did land, but reads do not show it yet:
+                    // the name is taken by it. Look again within the consistency bound.
+                    let landed = match &created {
+                        Err(e) if interrupted && crate::error::is_already_exists(e) => {
+                            find_landed(&ctx, &step, last_intent).await?
+                        }
+                        _ => None,
+                    };
                     if let Err(e) = &created
                         && crate::error::code(e).is_some()
                     {
                         // AWS answered: nothing of this call is still in flight.
                         ctx.state.answered(&step.id)?;
                     }
-                    let id = created.with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
-                    action.get_or_insert(Action::Created);
-                    id
+                    if let Some(id) = landed {
+                        tracing::info!(step = %step.id, %id, "adopted the resource an interrupted create made");
+                        action.get_or_insert(Action::Adopted);
+                        id
+                    } else {
+                        let id = created.with_context(|| format!("creating {} ({})", step.kind_name(), step.id))?;
+                        action.get_or_insert(Action::Created);
+                        id
+                    }
                 }
             };
             ctx.state.created(&step.id, &id, &[])?;
@@ -163,6 +183,62 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
         .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
     ctx.state.ready(&step.id, &[])?;
     Ok(action.unwrap_or(Action::Created))
+}
+
+/// Reads may not show a resource for a while after its create (eventual
+/// consistency: EC2 API reference, "Eventual consistency in the Amazon EC2
+/// API": "If you run a command to modify or describe the resource that you
+/// just created, its ID might not have propagated throughout the system, and
+/// you will get an error responding that the resource does not exist"; the
+/// same holds for IAM, SageMaker and Network Firewall). A settled resource
+/// that a check does not find, whose create was sent (`intent_ms`) less than
+/// `CONSISTENCY_BOUND` ago, is checked again until that bound has passed, and
+/// only then taken as deleted out of band — or `up` would make a second one.
+async fn confirm_missing(ctx: &Ctx, step: &Step, id: &str, intent_ms: Option<u64>) -> Result<Health> {
+    let Some(sent) = intent_ms else { return Ok(Health::Missing) };
+    let bound = crate::wait::scaled(crate::retry::CONSISTENCY_BOUND);
+    let age = || Duration::from_millis(crate::state::now_ms().saturating_sub(sent));
+    if age() >= bound {
+        return Ok(Health::Missing);
+    }
+    tracing::info!(step = %step.id, %id, "recorded moments ago and not found: checking again (eventual consistency)");
+    let what = format!("{} {id} to be visible", step.kind_name());
+    let poll = crate::wait::Poll::fast(crate::retry::CONSISTENCY_BOUND.as_secs() + 60);
+    crate::wait::until(&what, poll, || async {
+        let h = step
+            .kind
+            .health(ctx, &step.id, id)
+            .await
+            .with_context(|| format!("checking {} {id} ({})", step.kind_name(), step.id))?;
+        Ok((h != Health::Missing || age() >= bound).then_some(h))
+    })
+    .await
+}
+
+/// After an interrupted create whose resource `find` did not see, the create
+/// answered that the name is taken: the interrupted call landed and reads do
+/// not show it yet (eventual consistency, as `confirm_missing`). Looks again
+/// until `CONSISTENCY_BOUND` after that call was sent; `None` if it stays
+/// unseen (the name is someone else's: the create's error stands).
+async fn find_landed(ctx: &Ctx, step: &Step, intent_ms: Option<u64>) -> Result<Option<String>> {
+    let Some(sent) = intent_ms else { return Ok(None) };
+    let bound = crate::wait::scaled(crate::retry::CONSISTENCY_BOUND);
+    let age = || Duration::from_millis(crate::state::now_ms().saturating_sub(sent));
+    let what = format!("the {} an interrupted create made to be visible", step.kind_name());
+    let poll = crate::wait::Poll::fast(crate::retry::CONSISTENCY_BOUND.as_secs() + 60);
+    crate::wait::until(&what, poll, || async {
+        let found = step
+            .kind
+            .find(ctx, &step.id)
+            .await
+            .with_context(|| format!("looking for an existing {} ({})", step.kind_name(), step.id))?;
+        Ok(match found {
+            Some(id) => Some(Some(id)),
+            None if age() >= bound => Some(None),
+            None => None,
+        })
+    })
+    .await
 }
 
 /// Waits until a create call recorded at `intent_ms` can no longer land

@@ -1,4 +1,5 @@
-"""Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]."""
+"""Entry point: python -m provision_emulator --port PORT [--profile FILE] [--scale S] [--throttle]
+[--realistic [--seed N] [--error-rate R]]."""
 import argparse
 import gc
 import logging
@@ -7,7 +8,7 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, iam, kms, nfw, profile, s3, s3_state, sagemaker
+from . import control, ec2, efs, iam, kms, nfw, profile, realistic, s3, s3_state, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
@@ -65,11 +66,23 @@ def main(argv=None):
     ap.add_argument("--profile", default=None, help="latency profile JSON (default: the repo's copy)")
     ap.add_argument("--scale", type=float, default=0.0, help="multiplies every delay; 0 = instant")
     ap.add_argument("--throttle", action="store_true", help="enable EC2 request-rate token buckets")
+    ap.add_argument("--realistic", action="store_true",
+                    help="AWS's timing-dependent behaviour: eventual consistency, IAM propagation, throttling "
+                         "(implies --throttle) and rare transient 5xx, seeded (see realistic.py)")
+    ap.add_argument("--seed", type=int, default=None, help="seed of --realistic's draws (default: random, printed)")
+    ap.add_argument("--error-rate", type=float, default=None,
+                    help=f"share of calls --realistic fails with a transient 5xx (default {realistic.ERROR_RATE})")
     ap.add_argument("--verbose", action="store_true", help="log every request (werkzeug's access log)")
     a = ap.parse_args(argv)
     if a.scale < 0:
         ap.error("--scale must be >= 0")
-    profile.configure(a.profile, a.scale, a.throttle)
+    if (a.seed is not None or a.error_rate is not None) and not a.realistic:
+        ap.error("--seed and --error-rate need --realistic")
+    if a.error_rate is not None and not 0 <= a.error_rate <= 1:
+        ap.error("--error-rate must be within 0..1")
+    throttle = a.throttle or a.realistic
+    profile.configure(a.profile, a.scale, throttle)
+    seed = realistic.configure(a.realistic, a.seed, a.error_rate)
     if not a.verbose:  # errors (tracebacks) still reach stderr
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = build_app()
@@ -77,7 +90,9 @@ def main(argv=None):
 
     server = make_server(a.host, a.port, app, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"provision emulator ready on http://{a.host}:{a.port} (scale {a.scale}, throttle {'on' if a.throttle else 'off'})", flush=True)
+    mode = f"realistic seed {seed}" if a.realistic else "realistic off"
+    print(f"provision emulator ready on http://{a.host}:{a.port} (scale {a.scale}, "
+          f"throttle {'on' if throttle else 'off'}, {mode})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -20,7 +20,10 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
   DELETE /_emulator/calls   -> clears the log
   POST   /_emulator/reset   -> moto's reset of every backend, faults, call log, and every
                                hook registered with ``on_reset(fn)`` (throttle buckets, ...)
-  GET    /_emulator/health  -> {"ready": true, "scale": S, "throttle": bool}
+  GET    /_emulator/health  -> {"ready": true, "scale": S, "throttle": bool, "realistic": bool, "seed": N|null}
+  GET    /_emulator/realistic -> --realistic's settings and the windows not yet over
+  POST   /_emulator/realistic {"error_rate": R, "ec_window_s": [lo, hi], "iam_window_s": [lo, hi]}
+         -> change them for what follows (400 without --realistic)
   POST   /_emulator/force-state  {"kind": "nat_gateway", "id": "nat-...", "state": "failed",
                                   "message": "...", "failure_code": "InternalError"}
   POST   /_emulator/force-state  {"kind": "sagemaker_app", "domain_id": "d-...",
@@ -43,6 +46,10 @@ its ``install(app)`` (no import checks, no ``hasattr``); ``__main__`` runs every
 ``fn()`` runs on every reset, after moto's backends are reset (for state kept outside them,
 e.g. throttle buckets). ``on_force_state(kind, fn)`` offers a kind to force-state:
 ``fn(request dict)`` returns what it set (a dict) or raises ValueError (400).
+
+With ``--realistic`` every AWS call that no fault claims may instead fail, before it is applied,
+with a transient 5xx drawn from the seeded generator (``realistic.transient_error``); the control
+path never does.
 """
 import io
 import json
@@ -57,12 +64,14 @@ from moto.core.routing import get_service_router
 from moto.core.serialize import get_serializer_class
 from moto.core.utils import get_service_model
 
-from . import profile
+from . import profile, realistic
 
 #: SigV4 signing name -> botocore service name, where they differ.
 BOTOCORE_NAME = {"elasticfilesystem": "efs", "servicequotas": "service-quotas"}
 _DEFAULT_STATUS = {"InternalError": 500, "InternalFailure": 500, "InternalServerError": 500,
                    "ServiceUnavailable": 503, "RequestLimitExceeded": 503}
+_TRANSIENT_MESSAGE = {500: "We encountered an internal error. Please try again.",
+                      503: "Service is unavailable. Please try again."}
 _CREDENTIAL = re.compile(r"Credential=[^/\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _FORM = "application/x-www-form-urlencoded"
 
@@ -108,6 +117,7 @@ def reset():
     with _lock:
         _faults.clear()
         _calls.clear()
+    realistic.reset()
     for fn in _reset_hooks:
         fn()
 
@@ -184,6 +194,11 @@ class ControlApp:
             service, operation, region = identify(environ)
         name = f"{service}:{operation}" if service and operation else (f"{service}:?" if service else None)
         fault = _take_fault(name) if operation else None
+        transient = None if fault else realistic.transient_error(service, operation)
+        if transient:  # --realistic: a rare 5xx, not applied (the SDKs retry it)
+            code, status = transient
+            fault = {"error_code": code, "status": status, "message": _TRANSIENT_MESSAGE[status], "apply": False,
+                     "delay_s": 0}
         if fault and fault["delay_s"]:
             time.sleep(fault["delay_s"])
         seen = {}
@@ -216,7 +231,8 @@ class ControlApp:
         status, out = 200, None
         try:
             if path == "/_emulator/health" and method == "GET":
-                out = {"ready": True, "scale": profile.scale(), "throttle": profile.throttle_enabled()}
+                out = {"ready": True, "scale": profile.scale(), "throttle": profile.throttle_enabled(),
+                       "realistic": realistic.enabled(), "seed": realistic.seed()}
             elif path == "/_emulator/reset" and method == "POST":
                 reset()
                 out = {"reset": True}
@@ -234,6 +250,11 @@ class ControlApp:
             elif path == "/_emulator/force-state" and method == "POST":
                 raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 out = force_state(json.loads(raw or b"{}"))
+            elif path == "/_emulator/realistic" and method == "GET":
+                out = realistic.status()
+            elif path == "/_emulator/realistic" and method == "POST":
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                out = realistic.tune(json.loads(raw or b"{}"))
             elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
                 with _lock:
                     if method == "DELETE":

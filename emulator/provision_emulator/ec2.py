@@ -43,7 +43,12 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
   (InvalidGatewayID.NotFound) or NAT gateway (InvalidNatGatewayID.NotFound);
   DescribeNatGateways of an unknown id (NatGatewayNotFound).
 * Request-rate token buckets from the profile's ``throttling`` section when
-  ``profile.throttle_enabled()``: over the limit -> HTTP 503 RequestLimitExceeded.
+  ``profile.throttle_enabled()``: over the limit -> HTTP 503 RequestLimitExceeded. Refill rates are
+  divided by the scale (time runs faster); at scale 0 (instant) a bucket never runs dry.
+* Eventual consistency (``--realistic``, ``realistic.py``): a VPC, subnet, route table, security
+  group, NAT gateway or VPC endpoint just created (by any caller: SageMaker's NFS groups and the
+  firewall's endpoints too) is, for its drawn window, not found by a describe naming it and left
+  out of lists.
 
 Time-dependent state is computed from timestamps when read; ``settle(backend)`` (run
 before every EC2 action) finishes deletions whose time is up. Other extensions may
@@ -64,7 +69,7 @@ from moto.ec2.models.route_tables import Route
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.ec2.responses import EC2Response
 
-from . import control, profile
+from . import control, profile, realistic
 
 _settle_hooks = []
 
@@ -663,10 +668,10 @@ def bucket_for(action, params):
 def take_token(account, region, action, params):
     """True if the call may proceed; False when its bucket is empty (RequestLimitExceeded)."""
     key = bucket_for(action, params)
-    if key is None:
+    if key is None or profile.scale() == 0:  # scale 0: time is instant, a bucket refills at once
         return True
     spec = profile.throttling_buckets()[key]
-    rate = spec["refill_per_s"] / profile.scale() if profile.scale() > 0 else spec["refill_per_s"]
+    rate = spec["refill_per_s"] / profile.scale()
     now = time.time()
     with _bucket_lock:
         tokens, last = _buckets.get((account, region, key), (spec["capacity"], now))
@@ -699,6 +704,47 @@ def _reset():
         _tokens.clear()
 
 
+# --- eventual consistency (--realistic) -------------------------------------------------
+
+# kind -> (backend create method, DescribeX response method, result list, request ids/names, not-found).
+# The codes: "Error codes for the Amazon EC2 API" (InvalidVpcID.NotFound, InvalidSubnetID.NotFound,
+# InvalidRouteTableID.NotFound, InvalidGroup.NotFound, NatGatewayNotFound, InvalidVpcEndpointId.NotFound).
+EVENTUAL = {
+    "ec2.vpc": ("create_vpc", "describe_vpcs", "Vpcs", ("VpcIds",),
+                lambda i: EC2ClientError("InvalidVpcID.NotFound", f"The vpc ID '{i}' does not exist")),
+    "ec2.subnet": ("create_subnet", "describe_subnets", "Subnets", ("SubnetIds",),
+                   lambda i: EC2ClientError("InvalidSubnetID.NotFound", f"The subnet ID '{i}' does not exist")),
+    "ec2.route_table": ("create_route_table", "describe_route_tables", "RouteTables", ("RouteTableIds",),
+                        lambda i: EC2ClientError("InvalidRouteTableID.NotFound",
+                                                 f"The routeTable ID '{i}' does not exist")),
+    "ec2.security_group": ("create_security_group", "describe_security_groups", "SecurityGroups",
+                           ("GroupIds", "GroupNames"),
+                           lambda i: EC2ClientError("InvalidGroup.NotFound", f"The security group '{i}' does not exist")),
+    "ec2.nat_gateway": ("create_nat_gateway", "describe_nat_gateways", "NatGateways", ("NatGatewayIds",),
+                        lambda i: EC2ClientError("NatGatewayNotFound", f"NAT gateway {i} was not found")),
+    "ec2.vpc_endpoint": ("create_vpc_endpoint", "describe_vpc_endpoints", "VpcEndpoints", ("VpcEndpointIds",),
+                         lambda i: EC2ClientError("InvalidVpcEndpointId.NotFound",
+                                                  f"The VpcEndpoint Id '{i}' does not exist")),
+}
+
+
+def _registering(kind, create):
+    def wrapped(self, *args, **kwargs):
+        made = create(self, *args, **kwargs)
+        realistic.created(kind, made.id)
+        return made
+
+    wrapped.__name__ = create.__name__
+    return wrapped
+
+
+def _install_eventual():
+    for kind, (create, describe, items, params, not_found) in EVENTUAL.items():
+        setattr(EC2Backend, create, _registering(kind, getattr(EC2Backend, create)))
+        realistic.guard(EC2Response, describe, kind, lambda o: o.id, not_found, list_key=items,
+                        named=lambda r, params=params: any(r._get_param(p) for p in params))
+
+
 def install(app):
     NatGateway.state = property(_nat_get_state, _nat_set_state)
     NatGateway.failure_code = _nat_failure_field(0)
@@ -718,5 +764,6 @@ def install(app):
                                 ("create_vpc_endpoint", "CreateVpcEndpoint", "VpcEndpoint")):
         setattr(EC2Response, method, _idempotent(method, action, key))
     EC2Response.call_action = call_action
+    _install_eventual()  # after the overrides above: it wraps them
     control.on_reset(_reset)
     control.on_force_state("nat_gateway", force_nat_gateway_state)

@@ -19,6 +19,8 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   meanwhile); a removed one is DELETING for delete_s, then gone with its ENI. One subnet per
   AZ, never the last AZ, not under SubnetChangeProtection (UpdateSubnetChangeProtection).
 * TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
+* With ``--realistic`` (realistic.py): a firewall, policy or rule group just created is, for its
+  drawn window, ResourceNotFoundException to its describe and left out of lists.
 """
 import copy
 import time
@@ -34,7 +36,7 @@ from moto.networkfirewall.responses import NetworkFirewallResponse
 from moto.utilities.paginator import paginate
 
 from . import ec2 as ec2_ext
-from . import profile
+from . import profile, realistic
 
 
 class ResourceNotFound(ServiceException):
@@ -187,6 +189,7 @@ def create_rule_group(self, name, type_, capacity, rule_group, rules, descriptio
     _unique(self.rule_groups, name, "rule group", lambda o: o.type == type_)
     group = RuleGroup(self, name, type_, capacity, rule_group, rules, description, encryption, source_metadata)
     self.rule_groups[group.arn] = group
+    realistic.created("nfw.rule_group", group.arn)
     if tags:
         self.tagger.tag_resource(group.arn, tags)
     return group
@@ -227,6 +230,7 @@ def create_firewall_policy(self, name, policy, description, tags, encryption):
     _unique(self.firewall_policies, name, "firewall policy")
     pol = FirewallPolicy(self, name, policy, description, encryption)
     self.firewall_policies[pol.arn] = pol
+    realistic.created("nfw.policy", pol.arn)
     if tags:
         self.tagger.tag_resource(pol.arn, tags)
     return pol
@@ -301,6 +305,7 @@ def create_firewall(self, **kw):
     fw.endpoints, fw.attached_t, fw.detaching = {}, {}, {}
     for az, subnet_id in subnets.items():
         _attach(ec2, fw, az, subnet_id, fw.created_t)
+    realistic.created("nfw.firewall", fw.arn)
     return fw
 
 
@@ -605,6 +610,25 @@ class _Responses:
 _orig_call_action = NetworkFirewallResponse.call_action
 
 
+#: kind -> (DescribeX, ListX, list key, ARN of a describe answer); not found: ResourceNotFoundException
+#: (the error DescribeFirewall, DescribeFirewallPolicy and DescribeRuleGroup list in the API reference).
+EVENTUAL = {
+    "nfw.firewall": ("describe_firewall", "list_firewalls", "Firewalls", lambda r: r["Firewall"]["FirewallArn"]),
+    "nfw.policy": ("describe_firewall_policy", "list_firewall_policies", "FirewallPolicies",
+                   lambda r: r["FirewallPolicyResponse"]["FirewallPolicyArn"]),
+    "nfw.rule_group": ("describe_rule_group", "list_rule_groups", "RuleGroups",
+                       lambda r: r["RuleGroupResponse"]["RuleGroupArn"]),
+}
+
+
+def _install_eventual():
+    for kind, (describe, list_, items, arn_of) in EVENTUAL.items():
+        not_found = lambda arn: ResourceNotFound(f"Resource not found: {arn}")  # noqa: E731
+        realistic.guard(NetworkFirewallResponse, describe, kind, arn_of, not_found)
+        realistic.guard(NetworkFirewallResponse, list_, kind, lambda i: i["Arn"] if "Arn" in i else i["FirewallArn"],
+                        not_found, list_key=items)
+
+
 def install(app):
     NetworkFirewallBackend.__init__ = _init
     for fn in (_settle, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
@@ -618,3 +642,4 @@ def install(app):
     for name, fn in vars(_Responses).items():
         if not name.startswith("__"):
             setattr(NetworkFirewallResponse, name, fn)
+    _install_eventual()

@@ -24,6 +24,10 @@ answers 500 for user profiles, spaces, apps and presigned URLs. This module adds
   deletes the EFS and its mount targets (Delete); the groups always stay;
 - UpdateDomain (moto has none): settings, and SubnetIds, whose new AZs get a
   mount target of the home EFS; removing subnets is refused while apps run;
+- with ``--realistic`` (realistic.py): a domain, user profile, space or app just created is, for
+  its drawn window, ResourceNotFound to its describe and left out of lists; CreateDomain,
+  CreateUserProfile and CreateApp answer ValidationException while the execution role they would
+  run with is younger than its IAM propagation window;
 - for the control path (force-state): ``force_app_state`` (kind sagemaker_app) makes an
   app Failed (FailureReason), and ``plant_classic_app`` (kind sagemaker_classic_app)
   plants an InService Studio Classic app, as a stack made before Studio Classic closed has.
@@ -46,7 +50,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.utilities.paginator import paginate
 
-from . import control, efs
+from . import control, efs, realistic
 from .profile import delay
 
 SM_TAG = "ManagedByAmazonSageMakerResource"
@@ -79,6 +83,7 @@ class Lifecycle:
         self.created_at, self.deleting_since = time.time(), None
         self.creation_time = self.last_modified_time = _dt(self.created_at)
         self.status = self.STATES[0]
+        realistic.created(self.KIND, self.key)  # eventual consistency (--realistic)
 
     def start_deletion(self):
         if self.deleting_since is None:
@@ -123,6 +128,10 @@ class StudioDomain(Lifecycle, Domain):
         self.next_uid = 200000
         self.start_lifecycle()
 
+    @property
+    def key(self):
+        return self.id
+
     def describe(self):
         out = super().describe()
         for fake in ("SecurityGroupIdForDomainBoundary", "FailureReason"):
@@ -144,6 +153,10 @@ class UserProfile(Lifecycle, BaseObject):
         self.user_settings, self.tags = user_settings, list(tags or [])
         self.sso_identifier, self.sso_value = sso_identifier, sso_value
         self.start_lifecycle()
+
+    @property
+    def key(self):
+        return f"{self.domain_id}/{self.name}"
 
     @staticmethod
     def arn_for(domain, name):
@@ -181,6 +194,10 @@ class Space(Lifecycle, BaseObject):
         host = mock_random.get_random_string(15, lower_case=True)
         self.url = f"https://{host}.studio.{domain.region_name}.sagemaker.aws"
         self.start_lifecycle()
+
+    @property
+    def key(self):
+        return f"{self.domain_id}/{self.name}"
 
     @staticmethod
     def arn_for(domain, name):
@@ -239,6 +256,10 @@ class App(Lifecycle, BaseObject):
         self.resource_spec, self.tags = resource_spec, list(tags or [])
         self.network_interface_id = None
         self.start_lifecycle()
+
+    @property
+    def key(self):
+        return f"{self.domain_id}/{self.user_profile_name or self.space_name}/{self.app_type}/{self.name}"
 
     @staticmethod
     def arn_for(domain_id, owner, app_type, name, account_id, region_name):
@@ -344,6 +365,17 @@ class StudioBackend(SageMakerModelBackend):
         return self.apps[arn]
 
     @staticmethod
+    def _require_assumable(*settings):
+        """ValidationException naming the first ExecutionRole of `settings` that SageMaker cannot assume
+        yet: with --realistic, a role younger than its IAM propagation window (realistic.py; IAM user
+        guide, "Changes that I make are not always immediately visible"). AWS publishes no text for this
+        error; ours names the role and the service principal, as SageMaker's role errors do."""
+        role = realistic.unassumable(*[(s or {}).get("ExecutionRole") for s in settings])
+        if role:
+            raise ValidationError(f"SageMaker is unable to assume the role {role}. Ensure that the role exists "
+                                  "and that its trust policy allows sagemaker.amazonaws.com to assume it.")
+
+    @staticmethod
     def _require_in_service(what, arn, parent, parent_kind):
         if parent.status != "InService":
             raise ResourceInUseException(
@@ -358,6 +390,7 @@ class StudioBackend(SageMakerModelBackend):
             raise ResourceInUseException(
                 f"Resource Already Exists: Domain with name {name} already exists. Choose a different name.")
         subnets = self._domain_subnets(kwargs.get("vpc_id"), kwargs.get("subnet_ids") or [])
+        self._require_assumable(kwargs.get("default_user_settings"), kwargs.get("default_space_settings"))
         domain = StudioDomain(account_id=self.account_id, region_name=self.region_name, **kwargs)
         if subnets:
             self._create_home(domain, subnets)
@@ -489,6 +522,8 @@ class StudioBackend(SageMakerModelBackend):
         self._require_in_service("UserProfile", arn, domain, "Domain")
         if (domain_id, user_profile_name) in self.user_profiles:
             raise ResourceInUseException(f"Resource Already Exists: UserProfile [{arn}] already exists.")
+        # The profile runs with its own ExecutionRole, else the domain's default.
+        self._require_assumable(dict(domain.default_user_settings or {}, **(user_settings or {})))
         profile = UserProfile(domain, user_profile_name, user_settings, single_sign_on_user_identifier,
                               single_sign_on_user_value, tags)
         self.user_profiles[(domain_id, user_profile_name)] = profile
@@ -613,6 +648,7 @@ class StudioBackend(SageMakerModelBackend):
         old = self.apps.get(app.arn)
         if old is not None and old.status != "Deleted":
             raise ResourceInUseException(f"Resource Already Exists: App [{app.arn}] already exists.")
+        self._require_assumable(settings)  # the role the app runs with (the settings above)
         self.apps[app.arn] = app
         self._attach_eni(app, domain, settings)
         return app
@@ -642,6 +678,7 @@ class StudioBackend(SageMakerModelBackend):
             raise ResourceInUseException(f"Resource Already Exists: App [{app.arn}] already exists.")
         app.created_at -= delay(App.KIND, "create_s")  # already running
         app.advance(time.time())
+        realistic.forget(App.KIND, app.key)  # there long since: visible at once
         self.apps[app.arn] = app
         self._attach_eni(app, domain, dict(domain.default_user_settings or {}, **(profile.user_settings or {})))
         return app
@@ -935,6 +972,31 @@ def plant_classic_app(data):
         return dict(key, state=app.status, app_arn=app.arn, region=backend.region_name)
 
 
+def _app_key(d):
+    return f"{d['DomainId']}/{d.get('UserProfileName') or d.get('SpaceName')}/{d['AppType']}/{d['AppName']}"
+
+
+#: kind -> (DescribeX, ListX, list key, registry key of a describe/summary dict, not-found message).
+#: ResourceNotFound: the error each Describe* lists in the SageMaker API reference.
+EVENTUAL = {
+    StudioDomain.KIND: ("describe_domain", "list_domains", "Domains", lambda d: d["DomainId"],
+                        "Cannot find Domain with ID {}"),
+    UserProfile.KIND: ("describe_user_profile", "list_user_profiles", "UserProfiles",
+                       lambda d: f"{d['DomainId']}/{d['UserProfileName']}", "User profile {} does not exist"),
+    Space.KIND: ("describe_space", "list_spaces", "Spaces", lambda d: f"{d['DomainId']}/{d['SpaceName']}",
+                 "Space {} does not exist"),
+    App.KIND: ("describe_app", "list_apps", "Apps", _app_key, "App {} does not exist"),
+}
+
+
+def _install_eventual():
+    """--realistic: describes and lists miss what is in its eventual-consistency window."""
+    for kind, (describe, list_, items, key_of, message) in EVENTUAL.items():
+        not_found = lambda key, message=message: ResourceNotFound(message.format(key))  # noqa: E731
+        realistic.guard(SageMakerResponse, describe, kind, key_of, not_found)
+        realistic.guard(SageMakerResponse, list_, kind, key_of, not_found, list_key=items)
+
+
 def install(app):
     """Swap in the extended backends, add the response methods, and refresh lifecycles per request
     (EFS's too: efs must be installed as well, before this)."""
@@ -947,6 +1009,7 @@ def install(app):
     for name, fn in vars(StudioResponses).items():
         if callable(fn):
             setattr(SageMakerResponse, name, fn)
+    _install_eventual()
     control.on_reset(reset)
     control.on_force_state("sagemaker_app", force_app_state)
     control.on_force_state("sagemaker_classic_app", plant_classic_app)

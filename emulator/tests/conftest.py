@@ -26,7 +26,7 @@ def free_port():
 class Emulator:
     """One emulator server process (python -m provision_emulator)."""
 
-    def __init__(self, scale=0.0, throttle=False, profile=None):
+    def __init__(self, scale=0.0, throttle=False, profile=None, realistic=False, seed=None, error_rate=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-u", "-m", "provision_emulator", "--port", str(self.port), "--scale", str(scale)]
@@ -34,12 +34,19 @@ class Emulator:
             cmd.append("--throttle")
         if profile:
             cmd += ["--profile", profile]
+        if realistic:
+            cmd.append("--realistic")
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        if error_rate is not None:
+            cmd += ["--error-rate", str(error_rate)]
         env = dict(os.environ, PYTHONPATH=EMULATOR_DIR)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if "ready" in line:
+                self.ready_line = line.strip()
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError(f"emulator exited: {line}{self.proc.stdout.read()}")
@@ -73,7 +80,7 @@ def emulator():
 
 @pytest.fixture
 def make_emulator():
-    """Factory for a private emulator with its own scale/throttle; stopped after the test."""
+    """Factory for a private emulator with its own scale/throttle/realistic; stopped after the test."""
     started = []
 
     def make(**kw):

@@ -29,7 +29,8 @@ def emu(emulator):
 
 
 def test_health(emu):
-    assert ctl(emu, "GET", "/_emulator/health") == (200, {"ready": True, "scale": 0.0, "throttle": False})
+    assert ctl(emu, "GET", "/_emulator/health") == (200, {"ready": True, "scale": 0.0, "throttle": False,
+                                                         "realistic": False, "seed": None})
 
 
 def test_fault_count_is_honoured_in_ec2_xml(emu):
@@ -135,7 +136,7 @@ def test_bad_requests_to_the_control_path(emu):
 
 
 def test_reset_clears_backends_faults_log_and_throttle(make_emulator):
-    emu = make_emulator(throttle=True)  # scale 0: 0.3 tokens/s, so the bucket stays empty without a reset
+    emu = make_emulator(scale=1, throttle=True)  # 0.3 tokens/s, so the bucket stays empty without a reset
     ec2, nfw = emu.client("ec2"), emu.client("network-firewall")
     vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
     nfw.create_rule_group(RuleGroupName="rg", Type="STATEFUL", Capacity=1, Rules="")

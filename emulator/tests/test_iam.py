@@ -1,4 +1,5 @@
-"""IAM: DeletePolicy of an attached policy, or of one with versions besides the default, is refused."""
+"""IAM: DeletePolicy of an attached policy, or of one with versions besides the default, is refused;
+attaching a policy twice is one attachment."""
 import json
 
 import pytest
@@ -35,14 +36,14 @@ def test_delete_policy_while_attached_or_with_versions_is_a_conflict(emulator):
     iam.delete_role(RoleName="delete-conflict")
 
 
-def test_attaching_an_attached_policy_again_changes_nothing(emulator):
+def test_attaching_a_policy_twice_is_one_attachment(emulator):
     iam = emulator.client("iam")
-    arn = iam.create_policy(PolicyName="attach-twice", PolicyDocument=DOC)["Policy"]["Arn"]
-    iam.create_role(RoleName="attach-twice", AssumeRolePolicyDocument=TRUST)
-    iam.attach_role_policy(RoleName="attach-twice", PolicyArn=arn)
-    iam.attach_role_policy(RoleName="attach-twice", PolicyArn=arn)  # idempotent, as AWS
+    arn = iam.create_policy(PolicyName="attached-twice", PolicyDocument=DOC)["Policy"]["Arn"]
+    iam.create_role(RoleName="attached-twice", AssumeRolePolicyDocument=TRUST)
+    iam.attach_role_policy(RoleName="attached-twice", PolicyArn=arn)
+    iam.attach_role_policy(RoleName="attached-twice", PolicyArn=arn)  # a retried or resumed attach
     assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
-    iam.detach_role_policy(RoleName="attach-twice", PolicyArn=arn)
-    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
-    iam.delete_policy(PolicyArn=arn)
-    iam.delete_role(RoleName="attach-twice")
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="attached-twice")["AttachedPolicies"]] == [arn]
+    iam.detach_role_policy(RoleName="attached-twice", PolicyArn=arn)
+    iam.delete_policy(PolicyArn=arn)  # no attachment left
+    iam.delete_role(RoleName="attached-twice")

@@ -107,9 +107,12 @@ pub(super) fn is_already_deleted(e: &anyhow::Error) -> bool {
 pub(super) async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
     let a = AppId::parse(id)?;
     match app_status(ctx, &a).await? {
-        None | Some((AppStatus::Deleted, _)) => return Ok(()),
+        Some((AppStatus::Deleted, _)) => return Ok(()),
         Some((AppStatus::Deleting, _)) => {}
-        Some(_) => {
+        // Not found may be an app created moments ago that reads do not show
+        // yet (eventual consistency, as `settle`): DeleteApp decides, its
+        // ResourceNotFound meaning gone.
+        None | Some(_) => {
             let mut req =
                 ctx.aws.sagemaker.delete_app().domain_id(a.domain).app_type(a.app_type.clone()).app_name(a.name);
             req = match a.owner() {

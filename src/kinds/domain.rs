@@ -247,7 +247,11 @@ impl Kind for Domain {
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let sm = &ctx.aws.sagemaker;
         match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => return Ok(()),
+            // Not found may be a domain created moments ago that reads do not
+            // show yet (eventual consistency, as `wait_in_service`): DeleteDomain
+            // decides, its ResourceNotFound meaning gone (what SageMaker made for
+            // it is found by teardown on its own: `Kind::discovered`).
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
             Ok(d) => record_leftovers(ctx, id, d.home_efs_file_system_id().unwrap_or_default())?,
         }

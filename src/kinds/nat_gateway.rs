@@ -11,7 +11,7 @@ use super::{Ctx, Health, Kind, accepted};
 use crate::error::{aws, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
-use crate::wait::{Poll, retry_while, until};
+use crate::wait::{Poll, Unseen, retry_while, until};
 
 #[derive(Debug)]
 pub struct NatGateway {
@@ -85,12 +85,17 @@ impl Kind for NatGateway {
     }
 
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        // An id CreateNatGateway just returned may not be describable yet
+        // (NatGatewayNotFound: EC2 API reference, "Eventual consistency in the
+        // Amazon EC2 API"; terraform-provider-aws WaitNATGatewayCreated's finder
+        // treats not-found as not yet there): pending within the consistency
+        // bound, then an error, never a wait until the timeout.
+        let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("NAT gateway available", Poll::expect(105, 15 * 60), || async {
             let st = state(ctx, id).await?;
-            if let Some((s, _)) = &st {
-                crate::progress::observed(s.as_str());
-            }
+            crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
             match st {
+                None => unseen.absent(format!("NAT gateway {id} does not exist")),
                 Some((NatGatewayState::Available, _)) => Ok(Some(())),
                 Some((NatGatewayState::Failed, why)) => bail!("NAT gateway {id} failed: {why}"),
                 Some((NatGatewayState::Deleting | NatGatewayState::Deleted, _)) => {

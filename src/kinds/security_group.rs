@@ -173,12 +173,15 @@ impl Kind for SecurityGroup {
 
     /// Exactly the specified ingress rules: missing ones are added (a rule
     /// that already exists, on a resumed run, is fine), others are revoked.
+    /// A group CreateSecurityGroup just returned may not be describable yet:
+    /// InvalidGroup.NotFound is retried within the consistency bound (EC2 API
+    /// reference, "Eventual consistency in the Amazon EC2 API"; terraform-provider-aws
+    /// WaitSecurityGroupCreated polls through NotFound, internal/service/ec2/wait.go).
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
         let rules = self.rules(ctx, id)?;
         let want: BTreeSet<String> = rules.iter().flat_map(rule_strings).collect();
-        let extra: Vec<IpPermission> = self
-            .live_rules(ctx, id)
-            .await?
+        let live = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || self.live_rules(ctx, id)).await?;
+        let extra: Vec<IpPermission> = live
             .unwrap_or_default()
             .into_iter()
             .filter(|p| rule_strings(p).iter().any(|r| !want.contains(r)))

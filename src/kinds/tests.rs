@@ -264,3 +264,148 @@ async fn a_vpc_endpoint_not_found_right_after_create_is_pending() {
     vpc_endpoint::wait_available(&ctx, "vpce-1").await.unwrap();
     assert_eq!(http.calls(), ["DescribeVpcEndpoints"; 3]);
 }
+
+fn ec2_ok(action: &str, inner: &str) -> Answer {
+    Answer(
+        200,
+        format!(
+            r#"<{action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>{inner}</{action}Response>"#
+        ),
+        XML,
+    )
+}
+
+fn nat(state: &str) -> Answer {
+    ec2_ok(
+        "DescribeNatGateways",
+        &format!(
+            "<natGatewaySet><item><natGatewayId>nat-1</natGatewayId><state>{state}</state></item></natGatewaySet>"
+        ),
+    )
+}
+
+fn nat_kind() -> nat_gateway::NatGateway {
+    nat_gateway::NatGateway {
+        subnet: StepId::SUBNET_NAT,
+        eip: StepId::EIP,
+        attachment: StepId::IGW_ATTACH,
+        name: "nat".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_nat_gateway_not_found_right_after_its_create_is_pending() {
+    let script = vec![ec2_err("NatGatewayNotFound"), nat("pending"), nat("available")];
+    let (ctx, http, _d) = ctx(script, &[]);
+    nat_kind().settle(&ctx, &StepId::NAT, "nat-1").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeNatGateways"; 3]);
+}
+
+#[tokio::test]
+async fn a_nat_gateway_never_seen_within_the_bound_is_an_error_not_a_timeout() {
+    let script = vec![ec2_err("NatGatewayNotFound"); 400];
+    let (ctx, _http, _d) = ctx(script, &[]);
+    let e = nat_kind().settle(&ctx, &StepId::NAT, "nat-1").await.unwrap_err();
+    assert!(format!("{e:#}").contains("NAT gateway nat-1 does not exist (still not found"), "{e:#}");
+}
+
+#[tokio::test]
+async fn a_security_group_not_found_right_after_its_create_gets_its_rules() {
+    let group = "<securityGroupInfo><item><groupId>sg-1</groupId><groupName>g</groupName><ipPermissions/></item></securityGroupInfo>";
+    let script = vec![
+        ec2_err("InvalidGroup.NotFound"),
+        ec2_err("InvalidGroup.NotFound"),
+        ec2_ok("DescribeSecurityGroups", group),
+        ec2_ok("AuthorizeSecurityGroupIngress", "<return>true</return>"),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
+    let kind = security_group::SecurityGroup { vpc: StepId::VPC, role: security_group::SgRole::Sagemaker };
+    kind.settle(&ctx, &StepId::SG_SAGEMAKER, "sg-1").await.unwrap();
+    assert_eq!(
+        http.calls(),
+        ["DescribeSecurityGroups", "DescribeSecurityGroups", "DescribeSecurityGroups", "AuthorizeSecurityGroupIngress"]
+    );
+}
+
+fn vpc_found() -> Answer {
+    ec2_ok("DescribeVpcs", "<vpcSet><item><vpcId>vpc-1</vpcId><state>available</state></item></vpcSet>")
+}
+
+fn step(id: StepId, kind: impl Kind + 'static) -> crate::graph::Step {
+    crate::graph::Step { id, needs: kind.needs(), kind: Arc::new(kind) }
+}
+
+#[tokio::test]
+async fn a_ready_resource_not_found_moments_after_its_create_is_not_made_again() {
+    let (ctx, http, _d) =
+        ctx(vec![ec2_err("InvalidVpcID.NotFound"), ec2_err("InvalidVpcID.NotFound"), vpc_found()], &[]);
+    ctx.state.intent(&StepId::VPC, None).unwrap(); // the create was sent just now
+    ctx.state.set(&StepId::VPC, crate::state::Status::Ready, Some("vpc-1"), &[]).unwrap();
+    let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::VPC, vpc::Vpc)).await.unwrap();
+    assert_eq!(action, crate::lifecycle::Action::Unchanged);
+    assert_eq!(http.calls(), ["DescribeVpcs"; 3], "checked again, never created again");
+}
+
+#[tokio::test]
+async fn a_ready_resource_missing_long_after_its_create_is_made_again() {
+    let script = vec![
+        ec2_err("InvalidVpcID.NotFound"),
+        ec2_ok("CreateVpc", "<vpc><vpcId>vpc-2</vpcId></vpc>"),
+        ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
+        ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
+    ];
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]); // no intent time: made long ago
+    let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::VPC, vpc::Vpc)).await.unwrap();
+    assert_eq!(action, crate::lifecycle::Action::Recreated);
+    assert_eq!(http.calls(), ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute"]);
+    assert_eq!(ctx.state.id(&StepId::VPC).unwrap(), "vpc-2");
+}
+
+fn iam_err(code: &str) -> Answer {
+    Answer(
+        400,
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        ),
+        XML,
+    )
+}
+
+fn iam_role(stack: &str) -> Answer {
+    let arn = "arn:aws:iam::123456789012:role/r";
+    Answer(
+        200,
+        format!(
+            r#"<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetRoleResult><Role><Path>/</Path><RoleName>r</RoleName><RoleId>AROA1</RoleId><Arn>{arn}</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate><Tags><member><Key>provision:stack</Key><Value>{stack}</Value></member><member><Key>provision:step</Key><Value>iam.role</Value></member></Tags></Role></GetRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetRoleResponse>"#
+        ),
+        XML,
+    )
+}
+
+#[tokio::test]
+async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_taken() {
+    let (ctx, http, _d) = ctx(vec![], &[(StepId::IAM_POLICY, "arn:aws:iam::123456789012:policy/p")]);
+    let stack = ctx.stack().to_string();
+    http.answers.lock().unwrap().extend([
+        iam_err("NoSuchEntity"),        // find after the in-flight wait: not visible yet
+        iam_err("EntityAlreadyExists"), // the create: the interrupted one landed
+        iam_err("NoSuchEntity"),        // looked for again...
+        iam_role(&stack),               // ...and found, ours by its tags
+        Answer(200, "<AttachRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AttachRolePolicyResponse>".into(), XML),
+    ]);
+    ctx.state.intent(&StepId::IAM_ROLE, Some("t".into())).unwrap(); // a killed run's create
+    let kind = iam_role::IamRole { policy: StepId::IAM_POLICY };
+    let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::IAM_ROLE, kind)).await.unwrap();
+    assert_eq!(action, crate::lifecycle::Action::Adopted);
+    assert_eq!(http.calls(), ["GetRole", "CreateRole", "GetRole", "GetRole", "AttachRolePolicy"]);
+    assert_eq!(ctx.state.id(&StepId::IAM_ROLE).unwrap(), "arn:aws:iam::123456789012:role/r");
+}
+
+#[tokio::test]
+async fn an_app_not_found_at_delete_is_deleted_all_the_same() {
+    // Not found may be an app created moments ago: DeleteApp decides.
+    let script = vec![err(400, "ResourceNotFound", "no app"), ok("{}"), err(400, "ResourceNotFound", "no app")];
+    let (ctx, http, _d) = ctx(script, &[]);
+    app::delete_app(&ctx, "d-1/alice-space/JupyterLab/default").await.unwrap();
+    assert_eq!(http.calls(), ["DescribeApp", "DeleteApp", "DescribeApp"]);
+}

@@ -27,11 +27,33 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The seed of the emulator's `--realistic` draws: `PROVISION_TEST_SEED` if set, else
+/// derived from the test's name (the thread libtest runs it on), so each test has its own
+/// fixed seed and a failure replays with the same draws.
+pub fn seed() -> u64 {
+    if let Some(s) = std::env::var("PROVISION_TEST_SEED").ok().and_then(|s| s.trim().parse().ok()) {
+        return s;
+    }
+    let name = std::thread::current().name().unwrap_or("main").to_string();
+    // FNV-1a: stable across runs and platforms (std's hasher is not).
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash % 1_000_000
+}
+
 impl Emulator {
+    /// An emulator on a free port, always with `--realistic` (eventual consistency, IAM
+    /// propagation, throttling, rare 5xx: emulator/README.md) seeded by `seed()`; the seed is
+    /// printed, so a failing test's output says how to replay it.
     pub fn start(scale: &str, extra: &[&str]) -> Emulator {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let seed = seed();
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        let binary = env!("CARGO_CRATE_NAME");
+        eprintln!(
+            "emulator: --realistic --seed {seed} (replay: PROVISION_TEST_SEED={seed} cargo test --test {binary} {test})"
+        );
         let mut child = Command::new(repo().join("emulator/run"))
-            .args(["--port", &port.to_string(), "--scale", scale])
+            .args(["--port", &port.to_string(), "--scale", scale, "--realistic", "--seed", &seed.to_string()])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,7 +64,7 @@ impl Emulator {
             match lines.next() {
                 Some(Ok(l)) if l.contains("ready") => break,
                 Some(Ok(_)) => continue,
-                _ => panic!("emulator exited before it was ready"),
+                _ => panic!("emulator (--realistic --seed {seed}) exited before it was ready"),
             }
         }
         // Keep draining its stdout so it never blocks on a full pipe.
