@@ -312,7 +312,9 @@ fn up_right_after_down_creates_the_firewall_resources_again() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The repository's profile with slow rule group and policy deletions
-    // (3 s each at scale 0.01), so the window is wide enough to hit.
+    // (300 s, 1.5 s at SCALE), so the window is wide enough to hit. The
+    // emulator runs at the tool's own scale: at another one, 300 s would be
+    // as long to the tool as its own 10-minute timeout for the deletion.
     let mut profile: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/emulator/latency-profile.json")).unwrap(),
     )
@@ -324,7 +326,7 @@ fn up_right_after_down_creates_the_firewall_resources_again() {
     }
     let path = d.join("profile.json");
     std::fs::write(&path, profile.to_string()).unwrap();
-    let emu = Emulator::start("0.01", &["--profile", path.to_str().unwrap()]);
+    let emu = Emulator::start(SCALE, &["--profile", path.to_str().unwrap()]);
     provision_ok(&emu, d, &["up"]);
     provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     let out = provision_ok(&emu, d, &["up"]);
