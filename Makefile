@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/provision
 EMU_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)
 
-.PHONY: up down env build test test-rust test-emulator lint emulator-venv bench
+.PHONY: up down env build test test-rust test-emulator lint emulator-venv bench soak
 
 build:
 	cargo build
@@ -51,6 +51,13 @@ test-emulator:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+# The realism soak with several seeds (tests/soak.rs): 2 zones, 3 users, up → verify →
+# down --purge-efs against `emulator/run --realistic --throttle --scale 0.02`, each seed
+# on a fresh emulator. `make test` runs the same test with one seed.
+SOAK_SEEDS ?= 1,2,3,4,5
+soak: emulator-venv
+	PROVISION_SOAK_SEEDS=$(SOAK_SEEDS) cargo test --test soak -- --nocapture
 
 # The benchmark (BENCHMARKS.md), not a test: `make test` never runs it.
 # Starts its own emulator on a free port (full latency profile, throttling on,

@@ -35,8 +35,14 @@ async fn mount_targets(ctx: &Ctx, fs: &str) -> Result<Vec<(String, String)>> {
 
 impl EfsMountTargets {
     /// ENIs left `available` in the stack's VPC (SageMaker apps, EFS) block
-    /// the subnet and VPC deletion.
-    async fn sweep_enis(&self, ctx: &Ctx) -> Result<()> {
+    /// the subnet and VPC deletion. Only real leftovers are touched: an ENI
+    /// still `in-use`, or requester-managed (a NAT gateway's, an endpoint's,
+    /// a mount target's: its service deletes it with its owner, and refuses
+    /// DeleteNetworkInterface — EC2 API reference, "Requester-managed network
+    /// interfaces"), is left to its owner. One leftover that cannot be
+    /// deleted does not stop the others: every failure is reported with its
+    /// ENI id once all have been tried.
+    pub(super) async fn sweep_enis(&self, ctx: &Ctx) -> Result<()> {
         let Ok(vpc) = ctx.state.id(&self.vpc) else {
             return Ok(());
         };
@@ -49,15 +55,28 @@ impl EfsMountTargets {
             .send()
             .await
             .map_err(aws)?;
+        let mut failed = Vec::new();
         for eni in out.network_interfaces() {
-            if eni.status() != Some(&NetworkInterfaceStatus::Available) {
-                continue;
-            }
             let Some(id) = eni.network_interface_id() else {
                 continue;
             };
+            if eni.status() != Some(&NetworkInterfaceStatus::Available) || eni.requester_managed() == Some(true) {
+                tracing::debug!(eni = id, "not a leftover: in use or managed by its service");
+                continue;
+            }
             tracing::info!(eni = id, "deleting leftover network interface");
-            gone_ok(ctx.aws.ec2.delete_network_interface().network_interface_id(id).send().await.map_err(aws))?;
+            if let Err(e) =
+                gone_ok(ctx.aws.ec2.delete_network_interface().network_interface_id(id).send().await.map_err(aws))
+            {
+                failed.push(format!("{id}: {e:#}"));
+            }
+        }
+        if !failed.is_empty() {
+            anyhow::bail!(
+                "{} leftover network interface(s) in {vpc} could not be deleted (they block the subnets and the VPC): {}",
+                failed.len(),
+                failed.join("; ")
+            );
         }
         Ok(())
     }

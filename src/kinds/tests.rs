@@ -409,3 +409,37 @@ async fn an_app_not_found_at_delete_is_deleted_all_the_same() {
     app::delete_app(&ctx, "d-1/alice-space/JupyterLab/default").await.unwrap();
     assert_eq!(http.calls(), ["DescribeApp", "DeleteApp", "DescribeApp"]);
 }
+
+fn eni(id: &str, requester_managed: bool) -> String {
+    format!(
+        "<item><networkInterfaceId>{id}</networkInterfaceId><status>available</status><requesterManaged>{requester_managed}</requesterManaged></item>"
+    )
+}
+
+#[tokio::test]
+async fn the_eni_sweep_spares_requester_managed_enis_and_reports_each_failure_by_id() {
+    let listing = format!(
+        "<networkInterfaceSet>{}{}{}{}</networkInterfaceSet>",
+        eni("eni-leftover1", false),
+        eni("eni-nat", true), // a NAT gateway's or an endpoint's: its service removes it
+        eni("eni-refused", false),
+        eni("eni-leftover2", false)
+    );
+    let deleted = || ec2_ok("DeleteNetworkInterface", "<return>true</return>");
+    let script =
+        vec![ec2_ok("DescribeNetworkInterfaces", &listing), deleted(), ec2_err("UnauthorizedOperation"), deleted()];
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);
+    let kind = efs_mount_targets::EfsMountTargets {
+        domain: StepId::DOMAIN,
+        subnets: vec![StepId::SUBNET_SAGEMAKER],
+        vpc: StepId::VPC,
+    };
+    let e = kind.sweep_enis(&ctx).await.unwrap_err().to_string();
+    assert_eq!(
+        http.calls(),
+        ["DescribeNetworkInterfaces", "DeleteNetworkInterface", "DeleteNetworkInterface", "DeleteNetworkInterface"],
+        "the requester-managed ENI is never touched; the one after the failure still is"
+    );
+    assert!(e.contains("eni-refused") && e.contains("UnauthorizedOperation") && e.contains("vpc-1"), "{e}");
+    assert!(!e.contains("eni-leftover") && !e.contains("eni-nat"), "only the failure is reported: {e}");
+}

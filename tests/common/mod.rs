@@ -120,6 +120,11 @@ impl Emulator {
 
 /// Runs the real binary in `dir` against the emulator.
 pub fn provision(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
+    provision_at(emu, dir, SCALE, args)
+}
+
+/// Runs the real binary with its waits scaled by `scale` (the emulator's own `--scale`).
+pub fn provision_at(emu: &Emulator, dir: &Path, scale: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_provision"))
         .current_dir(dir)
         .args(["--endpoint-url", &emu.url, "--region", "us-east-1"])
@@ -127,7 +132,7 @@ pub fn provision(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")
-        .env("PROVISION_TIME_SCALE", SCALE)
+        .env("PROVISION_TIME_SCALE", scale)
         .output()
         .expect("running provision")
 }
