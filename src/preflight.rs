@@ -262,8 +262,11 @@ fn headroom(r: &mut Report, ctx: &Ctx, q: Quota, limit: (f64, &str), used: usize
 }
 
 /// NAT gateways that count against the quota (pending or available).
+/// The NAT gateways that count toward the per-zone quota: "NAT gateways in the pending,
+/// active, and deleting states count toward your quota" (VPC user guide, "Amazon VPC quotas").
+/// The emulator refuses the create past it the same way (emulator/provision_emulator/quotas.py).
 fn live_nat_gateways() -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name("state").values("pending").values("available").build()
+    aws_sdk_ec2::types::Filter::builder().name("state").values("pending").values("available").values("deleting").build()
 }
 
 async fn quotas(ctx: &Ctx, graph: &Graph) -> Result<Report> {

@@ -8,6 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::*;
+use serde_json::json;
 
 const SCALE: &str = "0";
 
@@ -52,6 +53,17 @@ fn each_account_problem_is_found_before_anything_is_created() {
         ids
     });
     refused(&emu, &["up"], "quota: EC2-VPC Elastic IPs: 5 in use + 1 this stack adds > 5");
+    // What pre-flight guards against is real: the emulator refuses the 6th address as AWS does.
+    let sixth = sdk.block_on(ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send());
+    let code = sixth.map(|_| String::new()).unwrap_err().into_service_error().meta().code().map(str::to_string);
+    assert_eq!(code.as_deref(), Some("AddressLimitExceeded"));
+    // A raised quota (Service Quotas answers it) is what pre-flight then counts against.
+    emu.control_post("quotas", json!({"L-0263D0A3": 6}));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = provision(&emu, dir.path(), &["plan"]);
+    assert!(plan.status.success() && !text(&plan).contains("quota:"), "{}", text(&plan));
+    assert!(text(&plan).contains("0 problem(s)"), "{}", text(&plan));
+    emu.control_post("quotas", json!({"L-0263D0A3": 5}));
     sdk.block_on(async {
         for id in &eips {
             ec2.release_address().allocation_id(id).send().await.unwrap();

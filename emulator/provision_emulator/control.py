@@ -255,6 +255,13 @@ class ControlApp:
             elif path == "/_emulator/realistic" and method == "POST":
                 raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 out = realistic.tune(json.loads(raw or b"{}"))
+            elif path == "/_emulator/quotas" and method == "GET":
+                from . import quotas  # here: quotas registers its reset hook with this module
+                out = quotas.status()
+            elif path == "/_emulator/quotas" and method == "POST":
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                from . import quotas
+                out = quotas.tune(json.loads(raw or b"{}"))
             elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
                 with _lock:
                     if method == "DELETE":
