@@ -169,11 +169,17 @@ pub const OPS: &[Op] = &[
     // IAM (kinds/{iam_policy,iam_role}.rs)
     run("iam:CreatePolicy", &["iam:CreatePolicy", "iam:TagPolicy"]),
     run("iam:GetPolicy", &["iam:GetPolicy"]),
+    run("iam:GetPolicyVersion", &["iam:GetPolicyVersion"]),
     run("iam:ListPolicyVersions", &["iam:ListPolicyVersions"]),
+    only(
+        "iam:CreatePolicyVersion",
+        &["iam:CreatePolicyVersion"],
+        "iam_policy restore: the stack's execution policy changed (a newer provision) or was edited out of band",
+    ),
     only(
         "iam:DeletePolicyVersion",
         &["iam:DeletePolicyVersion"],
-        "iam::delete_policy, when the policy has versions besides the default (edited out of band)",
+        "iam_policy restore at IAM's five versions, and delete of a policy with versions besides the default",
     ),
     run("iam:DeletePolicy", &["iam:DeletePolicy"]),
     run("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"]),
@@ -434,7 +440,7 @@ fn scope(action: &str) -> &'static Scope {
         ("iam", "PassRole") => &PASS_ROLE,
         ("iam", "CreateServiceLinkedRole") => &SERVICE_ROLES,
         ("iam", n) if n.ends_with("Policy") && !n.contains("Role") => &POLICY,
-        ("iam", "ListPolicyVersions" | "DeletePolicyVersion") => &POLICY,
+        ("iam", "ListPolicyVersions" | "DeletePolicyVersion" | "GetPolicyVersion" | "CreatePolicyVersion") => &POLICY,
         ("iam", _) => &ROLE,
         ("sagemaker", "ListDomains") => &ANY,
         ("sagemaker", _) => &STUDIO,

@@ -297,3 +297,54 @@ fn make_env_lets_a_shell_run_provision_by_hand() {
     assert!(t.contains("no state file"), "{t}");
     assert!(!t.contains("no AWS credentials") && !t.contains("command not found"), "{t}");
 }
+
+/// The execution policy a stack was made with is brought up to the stack's permissions by
+/// `up` (a newer `provision`, or an edit out of band): `status` reports it, `up` makes a new
+/// default version, pruning the oldest at IAM's five versions.
+#[test]
+fn an_out_of_date_execution_policy_is_reported_and_brought_up_to_date() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up"]);
+    let arn = step_id(&state_json(dir.path()), "iam.policy");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let iam = rt.block_on(async { aws_sdk_iam::Client::new(&emu.sdk().await) });
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
+    // Four edits out of band: v1 (the stack's) .. v5, the last one the default.
+    rt.block_on(async {
+        for _ in 0..4 {
+            iam.create_policy_version()
+                .policy_arn(&arn)
+                .policy_document(narrow)
+                .set_as_default(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let o = provision(&emu, dir.path(), &["status"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let line = t.lines().find(|l| l.split_whitespace().nth(1) == Some("iam.policy")).unwrap_or_default();
+    assert!(line.starts_with("changed") && line.contains("default version v5 differs"), "{t}");
+
+    let out = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(out.contains("iam.policy: IAM managed policy") && out.contains("updating it"), "{out}");
+    let (versions, default_doc) = rt.block_on(async {
+        let v = iam.list_policy_versions().policy_arn(&arn).send().await.unwrap();
+        let ids: Vec<String> = v.versions().iter().filter_map(|v| v.version_id().map(str::to_string)).collect();
+        let default = v.versions().iter().find(|v| v.is_default_version()).unwrap().version_id().unwrap().to_string();
+        let doc = iam.get_policy_version().policy_arn(&arn).version_id(&default).send().await.unwrap();
+        let doc = doc.policy_version().unwrap().document().unwrap().to_string();
+        (ids, (default, doc))
+    });
+    assert_eq!(versions.len(), 5, "IAM's limit kept: {versions:?}");
+    assert!(!versions.contains(&"v1".to_string()), "the oldest non-default version pruned: {versions:?}");
+    assert_eq!(default_doc.0, "v6");
+    let doc: Value = serde_json::from_str(&provision::policy::percent_decode(&default_doc.1))
+        .or_else(|_| serde_json::from_str(&default_doc.1))
+        .unwrap();
+    assert_ne!(doc["Statement"][0]["Action"], "s3:ListBucket", "the stack's permissions again: {doc}");
+    let o = provision(&emu, dir.path(), &["status"]);
+    assert!(o.status.success(), "nothing left to restore: {}", text(&o));
+}

@@ -203,6 +203,52 @@ impl Kind for IamPolicy {
         Health::of_describe(ctx.aws.iam.get_policy().policy_arn(id).send().await.map_err(aws), |_| true)
     }
 
+    /// The default version's document against the one this version of `provision` writes: a
+    /// policy made by an earlier version (or edited out of band) is brought up to date by `up`.
+    /// GetPolicyVersion answers the document URL-encoded (IAM API reference, PolicyVersion.Document).
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
+        let iam = &ctx.aws.iam;
+        let p = iam.get_policy().policy_arn(arn).send().await.map_err(aws)?;
+        let version =
+            p.policy().and_then(|p| p.default_version_id()).context("GetPolicy returned no default version")?;
+        let v = iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(aws)?;
+        let doc = v.policy_version().and_then(|v| v.document()).context("GetPolicyVersion returned no document")?;
+        Ok(if crate::policy::parse(doc)? == execution_policy(ctx) {
+            Vec::new()
+        } else {
+            vec![format!("the execution policy's default version {version} differs from the stack's permissions")]
+        })
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+
+    /// A new default version with the stack's document. IAM keeps at most five versions of a
+    /// managed policy (IAM quotas, "Managed policy versions"): at five, the oldest non-default
+    /// one is deleted first, as terraform-provider-aws's policy update does
+    /// (internal/service/iam/policy.go, policyPruneVersions).
+    async fn restore(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<()> {
+        let iam = &ctx.aws.iam;
+        let versions = iam.list_policy_versions().policy_arn(arn).send().await.map_err(aws)?;
+        let mut old: Vec<_> = versions.versions().iter().filter(|v| !v.is_default_version()).collect();
+        if versions.versions().len() >= 5 {
+            // IAM numbers versions v1, v2, ... in the order they were made: the lowest is the oldest.
+            old.sort_by_key(|v| v.version_id().and_then(|id| id.trim_start_matches('v').parse::<u64>().ok()));
+            if let Some(id) = old.first().and_then(|v| v.version_id()) {
+                iam.delete_policy_version().policy_arn(arn).version_id(id).send().await.map_err(aws)?;
+            }
+        }
+        iam.create_policy_version()
+            .policy_arn(arn)
+            .policy_document(execution_policy(ctx).to_string())
+            .set_as_default(true)
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(())
+    }
+
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
         let iam = &ctx.aws.iam;
         match iam.list_policy_versions().policy_arn(arn).send().await.map_err(aws) {
