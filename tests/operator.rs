@@ -411,3 +411,45 @@ fn make_env_lets_a_shell_run_provision_by_hand() {
     assert!(t.contains("no state file"), "{t}");
     assert!(!t.contains("no AWS credentials") && !t.contains("command not found"), "{t}");
 }
+
+/// `iam-policy` is scoped to the project, the region and the account the credentials belong
+/// to (STS); without credentials the account is `*`, nothing else changes.
+#[test]
+fn iam_policy_is_scoped_to_the_project_region_and_account() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &emu.url, "--region", "eu-west-1", "--project", "p9", "iam-policy"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let p = String::from_utf8(o.stdout).unwrap();
+    // The emulator's account.
+    for want in [
+        "arn:aws:s3:::p9-123456789012-eu-west-1-data",
+        "arn:aws:iam::123456789012:role/p9-eu-west-1-sagemaker-execution-role",
+        "arn:aws:network-firewall:eu-west-1:123456789012:firewall/network-firewall-p9",
+        "arn:aws:kms:eu-west-1:123456789012:key/*",
+    ] {
+        assert!(p.contains(want), "{want}: {p}");
+    }
+    assert!(!p.contains("arn:aws:s3:::*") && !p.contains(":*:*:"), "{p}");
+    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--region", "eu-west-1", "--project", "p9", "iam-policy"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let p = String::from_utf8(o.stdout).unwrap();
+    assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-sagemaker-execution-role"), "{p}");
+    assert!(p.contains("arn:aws:s3:::p9-*-eu-west-1-data"), "{p}");
+}

@@ -118,7 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
-        Command::IamPolicy => iam_policy::iam_policy(g),
+        Command::IamPolicy => iam_policy::iam_policy(g).await,
         Command::Import => locked(connect(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };

@@ -87,7 +87,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         Err(e) => return end_on_error(&progress, Err(e)),
     };
     for r in &removed {
-        say(&format!("{r}"));
+        say(&r.to_string());
     }
     let changed = changed + removed.len();
     let headline = if changed == 0 {
