@@ -381,8 +381,10 @@ impl Progress {
             out.push_str("\x1b[1A\x1b[2K");
         }
         if let Some(a) = above {
-            out.push_str(&fit(a, width));
-            out.push('\n');
+            for line in a.lines() {
+                out.push_str(&fit(line, width));
+                out.push('\n');
+            }
         }
         out.push_str(&lines.join("\n"));
         self.view().drawn = lines.len();
@@ -422,6 +424,24 @@ impl Progress {
 /// Seconds with millisecond precision, for JSON.
 pub fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// A message during a run (a Ctrl-C's answer, say): above the live view
+/// when one is drawn, else on stderr, word-wrapped on a terminal.
+pub fn note(text: &str) {
+    match current() {
+        Some(p) if p.mode == Mode::Live => p.draw(Some(text.trim_start_matches('\n'))),
+        _ => say(text),
+    }
+}
+
+/// The last message before the program exits mid-run: the live view is
+/// erased first, so the message is the last thing on the terminal.
+pub fn last_words(text: &str) {
+    if let Some(p) = current() {
+        p.finish();
+    }
+    say(text);
 }
 
 /// The current step now waits for `what` (e.g. "NAT gateway available").

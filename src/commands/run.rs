@@ -24,15 +24,18 @@ pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupt: starting nothing new; running calls finish and record, waits on slow resources stop (Ctrl-C again to exit now)"
+            crate::progress::note(
+                "\ninterrupt: starting nothing new; running calls finish and record, waits on slow resources stop (Ctrl-C again to exit now)",
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupt: exiting now; the state is consistent, `provision {verb}` resumes");
+                let mut words = format!("interrupt: exiting now; the state is consistent, `provision {verb}` resumes");
                 for (id, what) in crate::state::held_locks() {
-                    eprintln!("the lock {id} of {what} stays: `provision force-unlock {id}` removes it");
+                    words.push_str(&format!(
+                        "\nthe lock {id} of {what} stays: `provision force-unlock {id}` removes it"
+                    ));
                 }
+                crate::progress::last_words(&words);
                 std::process::exit(EXIT_INTERRUPTED);
             }
         }
