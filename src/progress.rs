@@ -430,7 +430,7 @@ pub fn secs(d: Duration) -> f64 {
 /// when one is drawn, else on stderr, word-wrapped on a terminal.
 pub fn note(text: &str) {
     match current() {
-        Some(p) if p.mode == Mode::Live => p.draw(Some(text.trim_start_matches('\n'))),
+        Some(p) if p.mode == Mode::Live => p.draw(Some(&wrap(text.trim_start_matches('\n'), width()))),
         _ => say(text),
     }
 }
