@@ -40,6 +40,9 @@ pub struct Plan {
     /// Every step's longest expected path after it ends (the critical path
     /// through it, minus its own duration).
     pub after: HashMap<String, Duration>,
+    /// The steps whose wait is long enough to show its expected time (a
+    /// NAT gateway, the firewall, an endpoint; not a route).
+    pub long: HashSet<String>,
 }
 
 impl Plan {
@@ -358,8 +361,10 @@ impl Progress {
         let room = max.saturating_sub(1).max(1);
         let shown = if running.len() > room { room - 1 } else { running.len() };
         for (step, run) in &running[..shown] {
-            let expected = self.expected(step);
-            let of = if expected.is_zero() { String::new() } else { format!(" of ~{}", elapsed(expected)) };
+            let of = match self.plan.long.contains(*step) {
+                true => format!(" of ~{}", elapsed(self.expected(step))),
+                false => String::new(),
+            };
             lines.push(fit(&format!("  {step} {} {}{of}", run.what, elapsed(run.started.elapsed())), width));
         }
         if shown < running.len() {
@@ -500,6 +505,7 @@ mod tests {
             verb: "up",
             expected: [("a", s(10)), ("b", s(100)), ("c", s(5))].map(|(k, d)| (k.to_string(), d)).into(),
             after: [("a", s(105)), ("b", s(5)), ("c", s(0))].map(|(k, d)| (k.to_string(), d)).into(),
+            long: ["b".to_string()].into(),
         };
         assert_eq!(plan.bound(), s(115));
         let p = Progress::start(plan, Mode::Lines);
@@ -512,6 +518,36 @@ mod tests {
         assert!(left <= s(105) && left > s(104), "{left:?}");
         p.skip("b", "unchanged");
         assert_eq!(p.left(), s(5));
+        p.finish();
+    }
+
+    #[test]
+    fn the_view_shows_long_waits_against_their_expected_time_most_critical_first() {
+        let s = Duration::from_secs;
+        let plan = Plan {
+            verb: "up",
+            expected: [("route", s(1)), ("nfw.firewall", s(330))].map(|(k, d)| (k.to_string(), d)).into(),
+            after: [("route", s(0)), ("nfw.firewall", s(1))].map(|(k, d)| (k.to_string(), d)).into(),
+            long: ["nfw.firewall".to_string()].into(),
+        };
+        let p = Progress::start(plan, Mode::Lines);
+        p.begin("route");
+        p.begin("nfw.firewall");
+        p.set("nfw.firewall", "PROVISIONING".into());
+        let screen = p.screen(80, 12);
+        assert!(
+            screen[0].starts_with("up [0/2] ")
+                && screen[0].contains("critical path ~5m3")
+                && screen[0].ends_with(" left"),
+            "{screen:?}"
+        );
+        assert!(
+            screen[1].starts_with("  nfw.firewall PROVISIONING ") && screen[1].ends_with(" of ~5m30s"),
+            "{screen:?}"
+        );
+        assert!(screen[2].starts_with("  route starting ") && !screen[2].contains(" of ~"), "{screen:?}");
+        // Two lines of room: the header and a count of the rest.
+        assert_eq!(p.screen(80, 2)[1], "  … and 2 more");
         p.finish();
     }
 }

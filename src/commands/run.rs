@@ -75,6 +75,10 @@ pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
         let own = estimate::expected(step.id.as_str(), direction);
         plan.expected.insert(step.id.to_string(), scaled(own));
         plan.after.insert(step.id.to_string(), scaled(rem.saturating_sub(own)));
+        // A wait of 5 s or more on AWS (before the scale) shows its ETA.
+        if own >= std::time::Duration::from_secs(5) {
+            plan.long.insert(step.id.to_string());
+        }
     }
     plan
 }
