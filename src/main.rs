@@ -44,7 +44,8 @@ async fn main() {
         .init();
     let args = provision::commands::Cli::parse();
     if let Err(e) = provision::commands::run(args).await {
-        eprintln!("error: {e:#}");
+        // Word-wrapped to the terminal when stderr is one.
+        provision::progress::say(&format!("error: {e:#}"));
         std::process::exit(provision::error::exit_code(&e));
     }
 }

@@ -343,16 +343,40 @@ pub fn state_statements(bucket: &str, key: &str, init: bool) -> Vec<Value> {
 }
 
 /// The operator policy with an S3 state: `policy()` and `state_statements`.
-pub fn policy_with_state(bucket: &str, key: &str, init: bool) -> Value {
-    let mut p = policy();
+pub fn policy_with_state(scoping: &Scoping, bucket: &str, key: &str, init: bool) -> Value {
+    let mut p = policy_for(scoping);
     if let Some(list) = p["Statement"].as_array_mut() {
         list.extend(state_statements(bucket, key, init));
     }
     p
 }
 
+/// Where the operator policy applies: the stack's project (its names are
+/// derived from it, `config::Settings`), region and account; `*` for what
+/// is not known (no region configured, no credentials to ask STS).
+#[derive(Clone, Debug)]
+pub struct Scoping {
+    pub project: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl Scoping {
+    /// Any project, region and account.
+    pub fn any() -> Scoping {
+        Scoping { project: "*".into(), region: "*".into(), account: "*".into() }
+    }
+
+    fn arn(&self, template: &str) -> String {
+        template
+            .replace("{project}", &self.project)
+            .replace("{region}", &self.region)
+            .replace("{account}", &self.account)
+    }
+}
+
 /// One statement of the operator policy: the actions that apply to these
-/// resources (under this condition).
+/// resources (ARN templates of `{project}`, `{region}`, `{account}`), under this condition.
 struct Scope {
     sid: &'static str,
     resources: &'static [&'static str],
@@ -360,49 +384,58 @@ struct Scope {
 }
 
 const ANY: Scope = Scope { sid: "Unscoped", resources: &["*"], condition: None };
-const BUCKETS: Scope =
-    Scope { sid: "StackBuckets", resources: &["arn:aws:s3:::*-data", "arn:aws:s3:::*-models"], condition: None };
-const OBJECTS: Scope = Scope {
-    sid: "StackBucketObjects",
-    resources: &["arn:aws:s3:::*-data/*", "arn:aws:s3:::*-models/*"],
+const BUCKETS: Scope = Scope {
+    sid: "StackBuckets",
+    resources: &["arn:aws:s3:::{project}-{account}-{region}-data", "arn:aws:s3:::{project}-{account}-{region}-models"],
     condition: None,
 };
-const KEYS: Scope = Scope { sid: "Keys", resources: &["arn:aws:kms:*:*:key/*"], condition: None };
+const OBJECTS: Scope = Scope {
+    sid: "StackBucketObjects",
+    resources: &[
+        "arn:aws:s3:::{project}-{account}-{region}-data/*",
+        "arn:aws:s3:::{project}-{account}-{region}-models/*",
+    ],
+    condition: None,
+};
+const KEYS: Scope = Scope { sid: "Keys", resources: &["arn:aws:kms:{region}:{account}:key/*"], condition: None };
 const ALIASES: Scope = Scope {
     sid: "KeyAliases",
     resources: &[
-        "arn:aws:kms:*:*:alias/kms-cmk-*",
-        "arn:aws:kms:*:*:alias/sagemaker-anfw-kms-*",
-        "arn:aws:kms:*:*:key/*",
+        "arn:aws:kms:{region}:{account}:alias/kms-cmk-{project}",
+        "arn:aws:kms:{region}:{account}:alias/sagemaker-anfw-kms-{project}",
+        "arn:aws:kms:{region}:{account}:key/*",
     ],
     condition: None,
 };
 const FIREWALL: Scope = Scope {
     sid: "Firewall",
     resources: &[
-        "arn:aws:network-firewall:*:*:stateful-rulegroup/domain-allow-*",
-        "arn:aws:network-firewall:*:*:firewall-policy/network-firewall-policy-*",
-        "arn:aws:network-firewall:*:*:firewall/network-firewall-*",
+        "arn:aws:network-firewall:{region}:{account}:stateful-rulegroup/domain-allow-{project}",
+        "arn:aws:network-firewall:{region}:{account}:firewall-policy/network-firewall-policy-{project}",
+        "arn:aws:network-firewall:{region}:{account}:firewall/network-firewall-{project}",
     ],
     condition: None,
 };
-const ROLE: Scope =
-    Scope { sid: "ExecutionRole", resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"], condition: None };
+const ROLE: Scope = Scope {
+    sid: "ExecutionRole",
+    resources: &["arn:aws:iam::{account}:role/{project}-{region}-sagemaker-execution-role"],
+    condition: None,
+};
 const POLICY: Scope = Scope {
     sid: "ExecutionPolicy",
-    resources: &["arn:aws:iam::*:policy/*-sagemaker-execution-policy"],
+    resources: &["arn:aws:iam::{account}:policy/{project}-{region}-sagemaker-execution-policy"],
     condition: None,
 };
 const PASS_ROLE: Scope = Scope {
     sid: "PassExecutionRoleToSageMaker",
-    resources: &["arn:aws:iam::*:role/*-sagemaker-execution-role"],
+    resources: &["arn:aws:iam::{account}:role/{project}-{region}-sagemaker-execution-role"],
     condition: Some(|| json!({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})),
 };
 const SERVICE_ROLES: Scope = Scope {
     sid: "ServiceLinkedRoles",
     resources: &[
-        "arn:aws:iam::*:role/aws-service-role/network-firewall.amazonaws.com/AWSServiceRoleForNetworkFirewall",
-        "arn:aws:iam::*:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks",
+        "arn:aws:iam::{account}:role/aws-service-role/network-firewall.amazonaws.com/AWSServiceRoleForNetworkFirewall",
+        "arn:aws:iam::{account}:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks",
     ],
     condition: Some(
         || json!({"StringEquals": {"iam:AWSServiceName": ["network-firewall.amazonaws.com", "sagemaker.amazonaws.com"]}}),
@@ -411,15 +444,18 @@ const SERVICE_ROLES: Scope = Scope {
 const STUDIO: Scope = Scope {
     sid: "Studio",
     resources: &[
-        "arn:aws:sagemaker:*:*:domain/*",
-        "arn:aws:sagemaker:*:*:user-profile/*/*",
-        "arn:aws:sagemaker:*:*:app/*/*/*/*",
-        "arn:aws:sagemaker:*:*:space/*/*",
+        "arn:aws:sagemaker:{region}:{account}:domain/*",
+        "arn:aws:sagemaker:{region}:{account}:user-profile/*/*",
+        "arn:aws:sagemaker:{region}:{account}:app/*/*/*/*",
+        "arn:aws:sagemaker:{region}:{account}:space/*/*",
     ],
     condition: None,
 };
-const EFS: Scope =
-    Scope { sid: "StudioHomeEfs", resources: &["arn:aws:elasticfilesystem:*:*:file-system/*"], condition: None };
+const EFS: Scope = Scope {
+    sid: "StudioHomeEfs",
+    resources: &["arn:aws:elasticfilesystem:{region}:{account}:file-system/*"],
+    condition: None,
+};
 
 /// The statements in the order they are printed.
 const SCOPES: [&Scope; 12] =
@@ -451,8 +487,14 @@ fn scope(action: &str) -> &'static Scope {
     }
 }
 
-/// The least-privilege policy for every operation of `OPS`.
+/// The least-privilege policy for every operation of `OPS`, for any stack.
 pub fn policy() -> Value {
+    policy_for(&Scoping::any())
+}
+
+/// The least-privilege policy for every operation of `OPS`, on the
+/// resources of the stack `scoping` names.
+pub fn policy_for(scoping: &Scoping) -> Value {
     let mut statements = Vec::new();
     for s in SCOPES {
         let mut actions: Vec<&str> =
@@ -466,7 +508,11 @@ pub fn policy() -> Value {
             "Sid": s.sid,
             "Effect": "Allow",
             "Action": actions,
-            "Resource": if s.resources == ["*"] { json!("*") } else { json!(s.resources) },
+            "Resource": if s.resources == ["*"] {
+                json!("*")
+            } else {
+                json!(s.resources.iter().map(|r| scoping.arn(r)).collect::<Vec<_>>())
+            },
         });
         if let Some(c) = s.condition {
             st["Condition"] = c();
@@ -601,7 +647,7 @@ mod tests {
     fn an_s3_state_adds_its_calls_scoped_to_its_key() {
         let calls: BTreeSet<&str> = STATE_OPS.iter().map(|o| o.call).collect();
         assert_eq!(calls.len(), STATE_OPS.len(), "a state operation is listed twice");
-        let p = policy_with_state("team-state", "envs/prod.json", false);
+        let p = policy_with_state(&Scoping::any(), "team-state", "envs/prod.json", false);
         let st = p["Statement"].as_array().unwrap();
         let sids: Vec<&str> = st.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         let unique: BTreeSet<&&str> = sids.iter().collect();
@@ -625,7 +671,7 @@ mod tests {
         assert_eq!(&st[..st.len() - 3], policy()["Statement"].as_array().unwrap().as_slice());
         let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
         assert!(size <= 6144, "policy is {size} characters");
-        let init = policy_with_state("team-state", "k", true);
+        let init = policy_with_state(&Scoping::any(), "team-state", "k", true);
         let admin = init["Statement"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(admin["Sid"], "StateBucketInit");
         assert_eq!(admin["Resource"], "arn:aws:s3:::team-state");

@@ -191,14 +191,17 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(step_lines.len(), 48, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
+}
 
-    // A terminal (script(1) gives one): the live view shows running steps
-    // with what they wait for, then the summary.
+/// Runs `up` under script(1) in a pseudo-terminal of `cols` columns; returns what the terminal
+/// received, split into the segments between line feeds and carriage returns, escape codes removed.
+fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("typescript");
-    // A second stack (another project) in the same emulator.
+    // Another stack (project) for each width, in the same emulator.
+    let project = format!("view-{cols}");
     let cmd = format!(
-        "{} --endpoint-url {} --region us-east-1 --project progress-view --domain-name progress-view up",
+        "stty cols {cols} rows 40; {} --endpoint-url {} --region us-east-1 --project {project} --domain-name {project} up",
         env!("CARGO_BIN_EXE_provision"),
         emu.url
     );
@@ -207,16 +210,127 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
         .args(["-qec", &cmd, log.to_str().unwrap()])
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", "0.01")
+        .env("PROVISION_TIME_SCALE", scale)
         .env("TERM", "xterm")
         .output()
         .unwrap();
     assert!(st.status.success(), "{}", text(&st));
     let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).to_string();
-    assert!(screen.contains("waiting for firewall READY") || screen.contains("PROVISIONING"), "live view shows waits");
-    assert!(screen.contains("/48]"), "completed of total");
-    assert!(screen.contains('\r') || screen.contains("\u{1b}["), "redraws in place");
-    assert!(screen.contains("is up ("), "final summary");
+    assert!(screen.contains("\u{1b}["), "redraws in place");
+    // script's own first and last lines are not the program's.
+    let body = screen.split_once('\n').unwrap().1;
+    let body = body.rsplit_once("Script done").map(|(b, _)| b).unwrap_or(body);
+    let mut plain = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // CSI: parameters, then one final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain.split(['\n', '\r']).map(str::to_string).collect()
+}
+
+/// "1m12s" or "9.9s" as seconds.
+fn seconds(s: &str) -> f64 {
+    match s.split_once('m') {
+        Some((m, rest)) => m.parse::<f64>().unwrap() * 60.0 + rest.trim_end_matches('s').parse::<f64>().unwrap(),
+        None => s.trim_end_matches('s').parse().unwrap(),
+    }
+}
+
+/// In a terminal of 60 and of 120 columns, nothing `up` writes is wider than the terminal;
+/// the firewall's wait shows its elapsed against its expected time (330 s in the latency
+/// profile, times the scale), and the header's time left on the critical path counts down
+/// from the whole bound (334 s times the scale).
+#[test]
+fn the_live_view_fits_the_terminal_and_counts_down() {
+    let scale = "0.03";
+    let emu = Emulator::start(scale, &[]);
+    for cols in [60, 120] {
+        let lines = up_in_a_terminal(&emu, cols, scale);
+        let wide: Vec<&String> = lines.iter().filter(|l| l.chars().count() > cols).collect();
+        assert!(wide.is_empty(), "{cols} columns: lines wider than the terminal: {wide:#?}");
+        assert!(lines.iter().any(|l| l.contains("is up (")), "final summary: {lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("wall time") && l.contains("critical path")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("slowest: nfw.firewall")), "the firewall is the slowest: {lines:#?}");
+        // `  nfw.firewall PROVISIONING 3.1s of ~9.9s`
+        let waits: Vec<(f64, f64)> = lines
+            .iter()
+            .filter_map(|l| {
+                let rest = l.trim_start().strip_prefix("nfw.firewall ")?;
+                let (before, expected) = rest.rsplit_once(" of ~")?;
+                Some((seconds(before.rsplit(' ').next()?), seconds(expected)))
+            })
+            .collect();
+        assert!(!waits.is_empty(), "{cols}: the firewall's ETA line: {lines:#?}");
+        assert!(waits.iter().all(|(_, e)| (*e - 9.9).abs() < 0.05), "expected 330 s x {scale}: {waits:?}");
+        assert!(waits.iter().any(|(el, _)| *el > 1.0), "its elapsed time moves: {waits:?}");
+        // `up [12/48] 3.2s · critical path ~6.7s left`
+        let left: Vec<f64> = lines
+            .iter()
+            .filter_map(|l| l.split_once("critical path ~")?.1.strip_suffix(" left").map(seconds))
+            .collect();
+        assert!(left.len() > 5, "{cols}: header: {lines:#?}");
+        assert!((left[0] - 334.0 * 0.03).abs() < 0.05, "starts at the bound: {left:?}");
+        assert!(left.windows(2).all(|w| w[1] <= w[0] + 1e-9), "never goes up: {left:?}");
+        let distinct: std::collections::BTreeSet<u64> = left.iter().map(|s| (s * 10.0) as u64).collect();
+        assert!(distinct.len() > 5 && *left.last().unwrap() < 1.0, "counts down: {left:?}");
+    }
+}
+
+/// `up --json` and `down --json` stream one event per step transition on stdout, each valid
+/// against schema/progress-event.json (checked by the `jsonschema` package of the emulator's
+/// venv): a start, every step started and done, the firewall's waits, an end with the summary.
+#[test]
+fn json_events_follow_the_schema() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [&["up", "--json"][..], &["down", "--purge-efs", "--delete-data", "--yes", "--json"]] {
+        let o = provision(&emu, dir.path(), args);
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let events: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+        let file = dir.path().join("events.jsonl");
+        std::fs::write(&file, &out).unwrap();
+        let check = Command::new(repo.join("emulator/.venv/bin/python"))
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator.check_schema(schema)\n\
+                 v = jsonschema.Draft202012Validator(schema)\n\
+                 for n, line in enumerate(open(sys.argv[2]), 1):\n\
+                 \x20   for e in v.iter_errors(json.loads(line)):\n\
+                 \x20       print(f'line {n}: {e.message}')\n",
+            ])
+            .arg(repo.join("schema/progress-event.json"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(check.status.success() && check.stdout.is_empty(), "{args:?}: {}", text(&check));
+        assert_eq!(events.first().unwrap()["event"], "start", "{out}");
+        let end = events.last().unwrap();
+        assert_eq!((&end["event"], &end["ok"]), (&json!("end"), &json!(true)), "{out}");
+        let steps = events[0]["steps"].as_u64().unwrap() as usize;
+        let ended = events.iter().filter(|e| e["event"] == "step" && e["state"] == "done").count();
+        let started = events.iter().filter(|e| e["event"] == "step" && e["state"] == "started").count();
+        assert_eq!((started, ended), (steps, steps), "{args:?}: every step starts and ends once: {out}");
+        assert!(
+            events.iter().any(|e| e["step"] == "nfw.firewall" && e["state"] == "waiting"),
+            "{args:?}: the firewall's wait: {out}"
+        );
+    }
+    let left = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// After a plain `down`, what it keeps (the EFS, its mount targets, the NFS
@@ -347,4 +461,46 @@ fn an_out_of_date_execution_policy_is_reported_and_brought_up_to_date() {
     assert_ne!(doc["Statement"][0]["Action"], "s3:ListBucket", "the stack's permissions again: {doc}");
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "nothing left to restore: {}", text(&o));
+}
+
+/// `iam-policy` is scoped to the project, the region and the account the credentials belong
+/// to (STS); without credentials the account is `*`, nothing else changes.
+#[test]
+fn iam_policy_is_scoped_to_the_project_region_and_account() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &emu.url, "--region", "eu-west-1", "--project", "p9", "iam-policy"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let p = String::from_utf8(o.stdout).unwrap();
+    // The emulator's account.
+    for want in [
+        "arn:aws:s3:::p9-123456789012-eu-west-1-data",
+        "arn:aws:iam::123456789012:role/p9-eu-west-1-sagemaker-execution-role",
+        "arn:aws:network-firewall:eu-west-1:123456789012:firewall/network-firewall-p9",
+        "arn:aws:kms:eu-west-1:123456789012:key/*",
+    ] {
+        assert!(p.contains(want), "{want}: {p}");
+    }
+    assert!(!p.contains("arn:aws:s3:::*") && !p.contains(":*:*:"), "{p}");
+    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .current_dir(dir.path())
+        .args(["--region", "eu-west-1", "--project", "p9", "iam-policy"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let p = String::from_utf8(o.stdout).unwrap();
+    assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-sagemaker-execution-role"), "{p}");
+    assert!(p.contains("arn:aws:s3:::p9-*-eu-west-1-data"), "{p}");
 }

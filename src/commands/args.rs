@@ -129,6 +129,9 @@ pub enum Command {
         /// Take over the stack's resources found by their tags when the state does not record them (a lost state file).
         #[arg(long)]
         adopt: bool,
+        /// One JSON object per line on stdout for every step transition, then a summary (schema in README.md, "Progress events").
+        #[arg(long)]
+        json: bool,
     },
     /// Remove the stack in reverse dependency order.
     #[command(
@@ -144,6 +147,9 @@ pub enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// One JSON object per line on stdout for every step transition, then a summary (schema in README.md, "Progress events").
+        #[arg(long)]
+        json: bool,
     },
     /// Show what `up` (or, with --destroy, `down`) would do, step by step; changes nothing.
     #[command(

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c};
+use super::run::{Ran, RunOptions, end_on_error, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c, summary};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
@@ -14,6 +14,7 @@ use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, s3_bucket};
 use crate::lifecycle;
+use crate::progress::say;
 use crate::state::{self, Status};
 use crate::step_id::StepId;
 
@@ -34,17 +35,17 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
         return Ok(());
     }
     let total: usize = delete.values().sum();
-    eprintln!(
+    say(&format!(
         "provision down will delete {total} resources of stack {} in {} (account {}): {}",
         ctx.stack(),
         ctx.s.region,
         ctx.account,
         delete.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
-    );
+    ));
     if kept.is_empty() {
-        eprintln!("and keep nothing{}", if ctx.down.purge_efs { "" } else { " (no data is recorded)" });
+        say(&format!("and keep nothing{}", if ctx.down.purge_efs { "" } else { " (no data is recorded)" }));
     } else {
-        eprintln!("and keep:\n  {}", kept.join("\n  "));
+        say(&format!("and keep:\n  {}", kept.join("\n  ")));
     }
     let mut questions = vec![format!("Delete these {total} resources?")];
     if ctx.down.delete_data {
@@ -117,12 +118,12 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
             );
             return Ok(());
         }
-        eprintln!(
+        say(&format!(
             "No state file at {}: found {} resources of stack {} by their provision:stack tags; removing them takes the stack over.",
             ctx.state.location(),
             found.len(),
             ctx.stack()
-        );
+        ));
     }
     confirm(&ctx, &graph, yes).await?;
     if lost {
@@ -130,7 +131,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         ctx.state.materialize(state::LockInfo::new("down"))?;
     }
     let edges = graph.reversed_edges();
-    eprintln!(
+    say(&format!(
         "provision down{}{}: stack {} in {} (account {}), state {}",
         if ctx.down.purge_efs { " --purge-efs" } else { "" },
         if ctx.down.delete_data { " --delete-data" } else { "" },
@@ -138,24 +139,26 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         ctx.s.region,
         ctx.account,
         ctx.state.location()
-    );
+    ));
     let started = Instant::now();
     let stop = stop_on_ctrl_c("down");
-    let (out, _) = run_graph(&ctx, &graph, &edges, &opts, stop, false).await;
-    report(&graph, out, started, "down", graph.steps.len())?;
+    let Ran { out, changed, progress } = run_graph(&ctx, &graph, &edges, &opts, stop, false).await;
+    end_on_error(&progress, report(&graph, out, started, "down", graph.steps.len()))?;
     let kept: Vec<(String, state::Record)> =
         ctx.state.doc().steps.into_iter().filter(|(_, r)| r.status == Some(Status::Retained)).collect();
-    if kept.is_empty() {
-        println!("Stack {} is gone ({:.1}s).", ctx.stack(), started.elapsed().as_secs_f64());
+    let took = started.elapsed().as_secs_f64();
+    let mut facts = Vec::new();
+    let headline = if kept.is_empty() {
+        format!("Stack {} is gone ({took:.1}s).", ctx.stack())
     } else {
-        println!(
-            "Stack {} removed except what holds data ({:.1}s); kept:",
-            ctx.stack(),
-            started.elapsed().as_secs_f64()
-        );
-        for (step, r) in kept {
-            println!("  {step:<18} {:<28} {}", r.id.unwrap_or_default(), r.note.unwrap_or_default());
+        for (step, r) in &kept {
+            let what = format!("{} {}", r.id.clone().unwrap_or_default(), r.note.clone().unwrap_or_default());
+            facts.push((step.as_str(), what));
         }
-    }
+        facts.push(("remove all", "provision down --purge-efs --delete-data".to_string()));
+        format!("Stack {} removed except what holds data ({took:.1}s); kept:", ctx.stack())
+    };
+    facts.push(("rebuild", "provision up".to_string()));
+    summary(&progress, changed, &headline, started, &facts);
     Ok(())
 }

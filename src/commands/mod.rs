@@ -66,11 +66,11 @@ where
 pub async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     let verb = cli.command.verb();
-    let opts = RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress };
+    let opts = |json| RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress, json };
     let none = DownOptions::default;
     match cli.command {
         Command::Outputs { json, ref key } => outputs::outputs(g, json, key.as_deref()).await,
-        Command::Up { strict, adopt } => {
+        Command::Up { strict, adopt, json } => {
             // Pre-flight reads only: nothing is written, not even the state, and the lock is not taken,
             // until it passes. A run holding the lock now is named at once; one that took it during
             // the pre-flight explains what the pre-flight found (its creations), so it is named instead.
@@ -86,13 +86,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(c) = Arc::get_mut(&mut ctx) {
                 c.adopt = adopt;
             }
-            locked(ctx, true, |ctx| up::up(ctx, opts, adopt)).await
+            locked(ctx, true, |ctx| up::up(ctx, opts(json), adopt)).await
         }
-        Command::Down { purge_efs, delete_data, yes } => {
+        Command::Down { purge_efs, delete_data, yes, json } => {
             let down = DownOptions { purge_efs, delete_data };
             // Without a state, what the stack's tags say exists is gathered first (`down.rs`).
             let ctx = connect(g, Access::WriteOrScratch, down, verb).await?;
-            locked(ctx, true, |ctx| down::down(ctx, opts, yes)).await
+            locked(ctx, true, |ctx| down::down(ctx, opts(json), yes)).await
         }
         Command::Verify { json } => verify::run(&*connect(g, Access::Read, none(), verb).await?, json).await,
         Command::Jumpstart { action: OnOff::Status } => {
@@ -118,7 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
-        Command::IamPolicy => iam_policy::iam_policy(g),
+        Command::IamPolicy => iam_policy::iam_policy(g).await,
         Command::Import => locked(connect(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };

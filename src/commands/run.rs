@@ -9,11 +9,13 @@ use anyhow::Result;
 
 use crate::engine::{self, SkipReason};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
+use crate::graph::estimate::{self, Direction};
 use crate::graph::{self, Graph};
 use crate::kinds::Ctx;
 use crate::lifecycle;
-use crate::progress::{Progress, elapsed};
+use crate::progress::{Mode, Plan, Progress, elapsed, secs, tell};
 use crate::wait::is_interrupted;
+use crate::wait::scaled;
 
 /// First Ctrl-C: start nothing new, let running steps finish and record.
 /// Second: exit at once (every transition is already persisted).
@@ -22,15 +24,18 @@ pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupt: starting nothing new; running calls finish and record, waits on slow resources stop (Ctrl-C again to exit now)"
+            crate::progress::note(
+                "\ninterrupt: starting nothing new; running calls finish and record, waits on slow resources stop (Ctrl-C again to exit now)",
             );
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupt: exiting now; the state is consistent, `provision {verb}` resumes");
+                let mut words = format!("interrupt: exiting now; the state is consistent, `provision {verb}` resumes");
                 for (id, what) in crate::state::held_locks() {
-                    eprintln!("the lock {id} of {what} stays: `provision force-unlock {id}` removes it");
+                    words.push_str(&format!(
+                        "\nthe lock {id} of {what} stays: `provision force-unlock {id}` removes it"
+                    ));
                 }
+                crate::progress::last_words(&words);
                 std::process::exit(EXIT_INTERRUPTED);
             }
         }
@@ -59,8 +64,34 @@ pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
     .into())
 }
 
-/// Runs every step of `graph` (up or down) with progress; returns the
-/// engine's outcome and how many steps changed something.
+/// What the live view and the summary know before the run: each step's
+/// expected time and the critical path after it (`graph::estimate`),
+/// scaled like every wait (`PROVISION_TIME_SCALE`).
+pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
+    let (direction, verb) = if forward { (Direction::Up, "up") } else { (Direction::Down, "down") };
+    let remaining = estimate::remaining(graph, direction);
+    let mut plan = Plan { verb, ..Default::default() };
+    for (step, rem) in graph.steps.iter().zip(remaining) {
+        let own = estimate::expected(step.id.as_str(), direction);
+        plan.expected.insert(step.id.to_string(), scaled(own));
+        plan.after.insert(step.id.to_string(), scaled(rem.saturating_sub(own)));
+        // A wait of 5 s or more on AWS (before the scale) shows its ETA.
+        if own >= std::time::Duration::from_secs(5) {
+            plan.long.insert(step.id.to_string());
+        }
+    }
+    plan
+}
+
+/// A finished run of the graph.
+pub(super) struct Ran {
+    pub out: engine::Outcome<anyhow::Error>,
+    /// How many steps changed something.
+    pub changed: usize,
+    pub progress: Arc<Progress>,
+}
+
+/// Runs every step of `graph` (up or down) with progress.
 pub(super) async fn run_graph(
     ctx: &Arc<Ctx>,
     graph: &Graph,
@@ -68,9 +99,15 @@ pub(super) async fn run_graph(
     opts: &RunOptions,
     stop: tokio::sync::watch::Receiver<bool>,
     forward: bool,
-) -> (engine::Outcome<anyhow::Error>, usize) {
-    let total = edges.len();
-    let progress = Progress::start(total, opts.progress);
+) -> Ran {
+    let mode = if opts.json {
+        Mode::Json
+    } else if opts.progress {
+        Mode::Live
+    } else {
+        Mode::Lines
+    };
+    let progress = Progress::start(plan_of(graph, forward), mode);
     let ticker = {
         let p = progress.clone();
         tokio::spawn(async move {
@@ -80,7 +117,6 @@ pub(super) async fn run_graph(
             }
         })
     };
-    let finished = Arc::new(AtomicUsize::new(0));
     let changed = Arc::new(AtomicUsize::new(0));
     let out = engine::run(
         edges,
@@ -89,34 +125,22 @@ pub(super) async fn run_graph(
         |panic| anyhow::anyhow!(panic),
         |i| {
             let (ctx, step, progress) = (ctx.clone(), graph.steps[i].clone(), progress.clone());
-            let (finished, changed) = (finished.clone(), changed.clone());
+            let changed = changed.clone();
             crate::progress::STEP.scope(step.id.to_string(), async move {
-                let t = Instant::now();
                 progress.begin(step.id.as_str());
                 let r = if forward {
                     lifecycle::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
                 } else {
                     lifecycle::down_step(ctx.clone(), step.clone()).await
                 };
-                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                 match &r {
-                    Ok("unchanged" | "absent") => progress.skip(step.id.as_str()),
+                    Ok(what @ ("unchanged" | "absent")) => progress.skip(step.id.as_str(), what),
                     Ok(what) => {
                         changed.fetch_add(1, Ordering::SeqCst);
                         let id = ctx.state.record(&step.id).and_then(|r| r.id).unwrap_or_default();
-                        progress.end(
-                            step.id.as_str(),
-                            &format!("[{n:>2}/{total}] {:<24} {what:<9} {id} ({})", step.id, elapsed(t.elapsed())),
-                        );
+                        progress.done(step.id.as_str(), what, &id);
                     }
-                    Err(e) => progress.end(
-                        step.id.as_str(),
-                        &format!(
-                            "[{n:>2}/{total}] {:<24} {:<9} {e:#}",
-                            step.id,
-                            if is_interrupted(e) { "stopped" } else { "FAILED" }
-                        ),
-                    ),
+                    Err(e) => progress.failed(step.id.as_str(), is_interrupted(e), &format!("{e:#}")),
                 }
                 r.map(|_| ())
             })
@@ -125,7 +149,45 @@ pub(super) async fn run_graph(
     .await;
     ticker.abort();
     progress.finish();
-    (out, changed.load(Ordering::SeqCst))
+    Ran { out, changed: changed.load(Ordering::SeqCst), progress }
+}
+
+/// The summary of a finished run: wall time against the critical path, the
+/// three slowest steps, then `facts` (what the user needs next: ids and
+/// commands). On a terminal or in a log, text on stdout; with `--json`, the
+/// `end` event.
+pub(super) fn summary(p: &Progress, changed: usize, headline: &str, started: Instant, facts: &[(&str, String)]) {
+    let (wall, bound) = (started.elapsed(), p.bound());
+    let slowest = p.slowest(3);
+    if p.mode() == Mode::Json {
+        let slow: Vec<serde_json::Value> =
+            slowest.iter().map(|(s, d)| serde_json::json!({"step": s, "elapsed_s": secs(*d)})).collect();
+        let facts: serde_json::Map<String, serde_json::Value> =
+            facts.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
+        p.event(serde_json::json!({"event": "end", "ok": true, "summary": headline, "changed": changed,
+            "wall_s": secs(wall), "critical_path_s": secs(bound), "slowest": slow, "next": facts}));
+        return;
+    }
+    tell(headline);
+    tell(&format!("  wall time {} against a critical path of ~{}", elapsed(wall), elapsed(bound)));
+    if !slowest.is_empty() {
+        let s: Vec<String> = slowest.iter().map(|(s, d)| format!("{s} {}", elapsed(*d))).collect();
+        tell(&format!("  slowest: {}", s.join(", ")));
+    }
+    for (k, v) in facts {
+        tell(&format!("  {k:<12} {v}"));
+    }
+}
+
+/// With `--json`, a run that did not complete ends its stream with an
+/// `end` event (`ok` false, the error); the result passes through.
+pub(super) fn end_on_error(p: &Progress, r: Result<()>) -> Result<()> {
+    if let Err(e) = &r
+        && p.mode() == Mode::Json
+    {
+        p.event(serde_json::json!({"event": "end", "ok": false, "error": format!("{e:#}")}));
+    }
+    r
 }
 
 /// How `up`/`down` run.
@@ -133,6 +195,8 @@ pub struct RunOptions {
     pub parallelism: usize,
     /// Live view when stderr is a terminal.
     pub progress: bool,
+    /// One JSON event per step transition on stdout (`--json`).
+    pub json: bool,
 }
 
 /// Prints root causes (and what was skipped because of them); errors out

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::run::{RunOptions, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c};
+use super::run::{Ran, RunOptions, end_on_error, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c, summary};
 use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::Ctx;
 use crate::lifecycle;
+use crate::progress::say;
 use crate::state::Status;
 use crate::step_id::StepId;
 
@@ -19,7 +20,7 @@ use crate::step_id::StepId;
 pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> {
     let started = Instant::now();
     let report = crate::preflight::check(ctx, strict, adopt).await;
-    eprintln!(
+    say(&format!(
         "pre-flight: account {} as {}, region {}: {} checks in {:.1}s, {} problem(s), {} warning(s)",
         ctx.account,
         ctx.caller,
@@ -28,9 +29,9 @@ pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> 
         started.elapsed().as_secs_f64(),
         report.problems.len(),
         report.warnings.len()
-    );
+    ));
     for w in &report.warnings {
-        eprintln!("  warning: {w}");
+        say(&format!("  warning: {w}"));
     }
     if report.problems.is_empty() {
         return Ok(());
@@ -50,10 +51,10 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
     let graph = graph::build(&ctx.s);
     refuse_dropped_parts(&ctx, &graph)?;
     if adopt {
-        eprintln!(
+        say(&format!(
             "provision up --adopt: every step {} does not record looks for the stack's resource (by its tags) before creating one",
             ctx.state.location()
-        );
+        ));
     }
     // Creates an earlier run left in flight: once this run is done, any
     // second resource they made (a request that landed late) is removed.
@@ -69,36 +70,48 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
     let total = graph.steps.len();
     let recorded =
         graph.steps.iter().filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready)).count();
-    eprintln!(
+    say(&format!(
         "provision up: stack {} in {} (account {}), {recorded} of {total} steps recorded as ready (checking them), state {}",
         ctx.stack(),
         ctx.s.region,
         ctx.account,
         ctx.state.location()
-    );
+    ));
     let started = Instant::now();
     let stop = stop_on_ctrl_c("up");
     let edges = graph.edges();
-    let (out, changed) = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
-    report(&graph, out, started, "up", total)?;
-    let removed = lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await?;
+    let Ran { out, changed, progress } = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
+    end_on_error(&progress, report(&graph, out, started, "up", total))?;
+    let removed = match lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await {
+        Ok(r) => r,
+        Err(e) => return end_on_error(&progress, Err(e)),
+    };
     for r in &removed {
-        eprintln!("{r}");
+        say(&r.to_string());
     }
     let changed = changed + removed.len();
-    if changed == 0 {
-        println!(
+    let headline = if changed == 0 {
+        format!(
             "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",
             ctx.stack(),
             ctx.state.location()
-        );
+        )
     } else {
-        println!(
+        format!(
             "Stack {} is up ({changed} of {total} steps changed, {:.1}s). `provision outputs` shows its ids.",
             ctx.stack(),
             started.elapsed().as_secs_f64()
-        );
-    }
+        )
+    };
+    let domain = ctx.state.record(&StepId::DOMAIN).and_then(|r| r.id).unwrap_or_default();
+    let facts = [
+        ("domain", format!("{domain} (SageMakerStudioDomainId)")),
+        ("open Studio", "provision studio-url".to_string()),
+        ("every id", "provision outputs".to_string()),
+        ("check", "provision status; provision verify".to_string()),
+        ("remove", "provision down".to_string()),
+    ];
+    summary(&progress, changed, &headline, started, &facts);
     Ok(())
 }
 
