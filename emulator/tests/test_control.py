@@ -1,8 +1,6 @@
 """Control path /_emulator/: faults (count, apply, delay, per-protocol error formats), call log, reset, health."""
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -11,13 +9,7 @@ from helpers import err
 
 
 def ctl(emu, method, path, body=None):
-    req = urllib.request.Request(emu.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return emu.control(method, path.removeprefix("/_emulator/"), body)
 
 
 @pytest.fixture

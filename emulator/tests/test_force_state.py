@@ -17,13 +17,7 @@ SM_SCALE = 0.01  # sm.domain 120 s -> 1.2 s, sm.user_profile 20 s -> 0.2 s, sm.s
 
 
 def force(emu, **body):
-    req = urllib.request.Request(emu.url + "/_emulator/force-state", method="POST", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return emu.control("POST", "force-state", body)
 
 
 def post_raw(emu, data):

@@ -1,9 +1,6 @@
 """--realistic: eventual consistency per kind, IAM propagation, transient 5xx, seeded draws (realistic.py)."""
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -15,13 +12,7 @@ TAG = [{"Key": "purpose", "Value": "eventual"}]
 
 
 def ctl(emu, method, path, body=None):
-    req = urllib.request.Request(emu.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return emu.control(method, path.removeprefix("/_emulator/"), body)
 
 
 def realistic(make_emulator, seed=1, ec=(0, 0), iam=(0, 0), error_rate=0.0, scale=SCALE):

@@ -3,8 +3,6 @@ Failed apps deleted by SageMaker itself, full domain settings, presigned URLs in
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -25,13 +23,7 @@ def message(excinfo):
 
 
 def control(emu, body):
-    req = urllib.request.Request(emu.url + "/_emulator/force-state", method="POST", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+    return emu.control("POST", "force-state", body)
 
 
 def gone(call, code="ResourceNotFound", **kw):
