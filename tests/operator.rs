@@ -297,3 +297,41 @@ fn make_env_lets_a_shell_run_provision_by_hand() {
     assert!(t.contains("no state file"), "{t}");
     assert!(!t.contains("no AWS credentials") && !t.contains("command not found"), "{t}");
 }
+
+/// Operation → count of every call since the log was last cleared.
+fn calls_by_op(emu: &Emulator) -> BTreeMap<String, usize> {
+    let mut n = BTreeMap::new();
+    for c in emu.calls() {
+        *n.entry(c).or_insert(0) += 1;
+    }
+    n
+}
+
+/// Issue 18: the read-only commands read each EC2 kind with one (paginated)
+/// describe, whatever the number of steps of that kind (11 VPC endpoints, 4
+/// route tables, 3 subnets), and every other resource once or twice.
+/// The bounds are the counts measured on the default stack (status 40,
+/// plan 35 built / 31 fresh, verify 19) with a little room; before the
+/// per-run read cache they were 108, 80 / 49 and 19.
+#[test]
+fn read_only_commands_describe_each_ec2_kind_once() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let once_per_kind = |what: &str, n: &BTreeMap<String, usize>, total: usize| {
+        let many: Vec<_> = n.iter().filter(|(op, c)| op.starts_with("ec2:Describe") && **c > 1).collect();
+        assert!(many.is_empty(), "{what}: an EC2 kind described more than once: {many:?} (all: {n:?})");
+        let sum: usize = n.values().sum();
+        assert!(sum <= total, "{what}: {sum} calls, more than {total}: {n:?}");
+    };
+    emu.clear_calls();
+    provision_ok(&emu, dir.path(), &["plan"]);
+    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 35);
+    provision_ok(&emu, dir.path(), &["up"]);
+    for (cmd, total) in [("status", 45), ("plan", 40), ("verify", 22)] {
+        emu.clear_calls();
+        provision_ok(&emu, dir.path(), &[cmd]);
+        let n = calls_by_op(&emu);
+        once_per_kind(cmd, &n, total);
+        assert!(n.contains_key("ec2:DescribeVpcEndpoints"), "{cmd} read the endpoints: {n:?}");
+    }
+}

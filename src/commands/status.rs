@@ -67,7 +67,7 @@ fn report(graph: &graph::Graph, lines: &[Line], json: bool) -> Result<()> {
     let bad: Vec<&Line> =
         lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped")).collect();
     if !json {
-        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
+        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) });
     }
     if !bad.is_empty() {
         // Most differences `up` puts back; some are another command's to change.
