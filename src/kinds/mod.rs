@@ -137,6 +137,27 @@ impl Reads {
     }
 }
 
+impl Reads {
+    /// `load`'s answer: read once per `key` during a pass (`cached`), on
+    /// every call outside one. For a describe of one resource that several
+    /// verbs of a kind read (`health`, then `drift`).
+    pub async fn read<T, F, Fut>(&self, key: &str, load: F) -> Result<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut load = Some(load);
+        if let Some(v) = self.cached(key, || (load.take().expect("called once"))()).await? {
+            return Ok(v);
+        }
+        match load.take() {
+            Some(load) => Ok(Arc::new(load().await?)),
+            None => anyhow::bail!("read cache: {key} was read but not kept"),
+        }
+    }
+}
+
 impl Debug for Reads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reads").field("on", &self.on.load(Ordering::SeqCst)).finish_non_exhaustive()
