@@ -13,6 +13,8 @@
 //! Teardown runs the same graph with its edges reversed, plus the kinds
 //! SageMaker creates on its own, ordered by their `teardown_order`.
 
+pub mod estimate;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
