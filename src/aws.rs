@@ -117,7 +117,9 @@ impl aws_sdk_ec2::config::Intercept for Ec2Families {
 impl Clients {
     pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
         Clients {
-            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(cfg).interceptor(Ec2Families).build()),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(cfg).interceptor(Ec2Families).build(),
+            ),
             nfw: aws_sdk_networkfirewall::Client::new(cfg),
             sagemaker: aws_sdk_sagemaker::Client::new(cfg),
             s3: s3_client(cfg),

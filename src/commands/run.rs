@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use crate::engine::{self, SkipReason};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
+use crate::graph::estimate::{self, Direction};
 use crate::graph::{self, Graph};
 use crate::kinds::Ctx;
 use crate::lifecycle;
@@ -82,8 +83,14 @@ pub(super) async fn run_graph(
     };
     let finished = Arc::new(AtomicUsize::new(0));
     let changed = Arc::new(AtomicUsize::new(0));
-    let out = engine::run(
+    // Critical path first: among the ready steps, the one with the longest
+    // expected path to the end of the run gets the next free slot.
+    let direction = if forward { Direction::Up } else { Direction::Down };
+    let priority = estimate::remaining(graph, direction);
+    let (t0, epoch0) = (Instant::now(), std::time::SystemTime::now());
+    let out = engine::run_prioritized(
         edges,
+        &priority,
         opts.parallelism,
         stop,
         |panic| anyhow::anyhow!(panic),
@@ -125,8 +132,40 @@ pub(super) async fn run_graph(
     .await;
     ticker.abort();
     progress.finish();
+    if let Some(path) = std::env::var_os(TRACE_ENV) {
+        let at = |i: Option<Instant>| {
+            i.map(|i| epoch0.duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + (i - t0))
+                .map(|d| d.as_secs_f64())
+        };
+        let lines: Vec<String> = out
+            .times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let id = graph.steps[i].id.as_str();
+                serde_json::json!({
+                    "step": id,
+                    "ready": at(t.ready),
+                    "started": at(t.started),
+                    "done": at(t.done),
+                    "expected_s": estimate::expected(id, direction).as_secs_f64() * crate::wait::time_scale(),
+                    "remaining_s": priority[i].as_secs_f64() * crate::wait::time_scale(),
+                })
+                .to_string()
+            })
+            .collect();
+        if let Err(e) = std::fs::write(&path, lines.join("\n") + "\n") {
+            eprintln!("{TRACE_ENV}: could not write the step trace to {}: {e}", path.to_string_lossy());
+        }
+    }
     (out, changed.load(Ordering::SeqCst))
 }
+
+/// `PROVISION_TRACE=FILE`: after `up`/`down`, one JSON line per step with
+/// the epoch seconds it became ready, started (got a slot) and finished, its
+/// expected duration and expected remaining path (time-scaled). For the
+/// benchmark's attribution (bench/run.py); not a stable interface.
+pub const TRACE_ENV: &str = "PROVISION_TRACE";
 
 /// How `up`/`down` run.
 pub struct RunOptions {
