@@ -200,27 +200,12 @@ impl<E> Outcome<E> {
 /// A node's task's output: the node, its result, its slot (if it holds one).
 type Finished<E> = (usize, Result<(), E>, Option<OwnedSemaphorePermit>);
 
-/// Runs every node, each as soon as its needs have finished.
+/// Runs every node, each as soon as its needs have finished; among the
+/// ready nodes the one with the highest `priority` gets the next free slot
+/// (critical path first; see the module docs; `&[]`: index order).
 /// `stop` turning true stops new starts (Ctrl-C). A node whose work panics
 /// fails with the error `panicked` makes from the panic message.
 pub async fn run<E, F, Fut>(
-    edges: &[Vec<usize>],
-    parallelism: usize,
-    stop: watch::Receiver<bool>,
-    panicked: fn(String) -> E,
-    work: F,
-) -> Outcome<E>
-where
-    E: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-{
-    run_prioritized(edges, &[], parallelism, stop, panicked, work).await
-}
-
-/// `run`, where among the ready nodes the one with the highest `priority`
-/// gets the next free slot (critical path first; see the module docs).
-pub async fn run_prioritized<E, F, Fut>(
     edges: &[Vec<usize>],
     priority: &[Duration],
     parallelism: usize,
@@ -411,11 +396,25 @@ mod tests {
         // index order would start 0, 1, 2, 3.
         let edges = vec![vec![], vec![], vec![], vec![1]];
         let s = Duration::from_secs;
+        let (order, out) = start_order(&edges, &[s(1), s(10), s(4), s(6)]).await;
+        assert!(out.ok());
+        assert_eq!(order, vec![1, 3, 2, 0]);
+        // Every node's times are recorded in order: ready, started, done.
+        for t in &out.times {
+            let (r, st, d) = (t.ready.unwrap(), t.started.unwrap(), t.done.unwrap());
+            assert!(r <= st && st <= d, "{t:?}");
+        }
+        // Without priorities the same graph runs in index order.
+        assert_eq!(start_order(&edges, &[]).await.0, vec![0, 1, 2, 3]);
+    }
+
+    /// The order in which the nodes start with one slot.
+    async fn start_order(edges: &[Vec<usize>], priority: &[Duration]) -> (Vec<usize>, Outcome<()>) {
         let order = Arc::new(Mutex::new(Vec::new()));
         let o = order.clone();
-        let out = run_prioritized(
-            &edges,
-            &[s(1), s(10), s(4), s(6)],
+        let out = run(
+            edges,
+            priority,
             1,
             no_stop(),
             |_| (),
@@ -429,31 +428,8 @@ mod tests {
             },
         )
         .await;
-        assert!(out.ok());
-        assert_eq!(*order.lock().unwrap(), vec![1, 3, 2, 0]);
-        // Every node's times are recorded in order: ready, started, done.
-        for t in &out.times {
-            let (r, st, d) = (t.ready.unwrap(), t.started.unwrap(), t.done.unwrap());
-            assert!(r <= st && st <= d, "{t:?}");
-        }
-        // Without priorities the same graph runs in index order (0 first).
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let o = order.clone();
-        run(
-            &edges,
-            1,
-            no_stop(),
-            |_| (),
-            move |i| {
-                let o = o.clone();
-                async move {
-                    o.lock().unwrap().push(i);
-                    Ok::<(), ()>(())
-                }
-            },
-        )
-        .await;
-        assert_eq!(order.lock().unwrap()[0], 0);
+        let order = order.lock().unwrap().clone();
+        (order, out)
     }
 
     #[tokio::test]
@@ -465,6 +441,7 @@ mod tests {
         let f2 = finished.clone();
         let out = run(
             &edges,
+            &[],
             4,
             no_stop(),
             |_| "panicked",
@@ -501,6 +478,7 @@ mod tests {
         let (l, p) = (live.clone(), peak.clone());
         let out = run(
             &edges,
+            &[],
             3,
             no_stop(),
             |_| (),
@@ -531,6 +509,7 @@ mod tests {
             Duration::from_secs(5),
             run(
                 &edges,
+                &[],
                 1,
                 no_stop(),
                 |_| (),
@@ -565,6 +544,7 @@ mod tests {
         let t2 = tx.clone();
         let out = run(
             &edges,
+            &[],
             2,
             rx,
             |_| (),
@@ -589,6 +569,7 @@ mod tests {
         let edges = vec![vec![], vec![], vec![1]];
         let out = run(
             &edges,
+            &[],
             2,
             no_stop(),
             |m| m,
@@ -619,6 +600,7 @@ mod tests {
             Duration::from_secs(5),
             run(
                 &edges,
+                &[],
                 4,
                 rx,
                 |m| m,

@@ -88,7 +88,7 @@ pub(super) async fn run_graph(
     let direction = if forward { Direction::Up } else { Direction::Down };
     let priority = estimate::remaining(graph, direction);
     let (t0, epoch0) = (Instant::now(), std::time::SystemTime::now());
-    let out = engine::run_prioritized(
+    let out = engine::run(
         edges,
         &priority,
         opts.parallelism,
@@ -145,6 +145,7 @@ pub(super) async fn run_graph(
                 let id = graph.steps[i].id.as_str();
                 serde_json::json!({
                     "step": id,
+                    "needs": edges[i].iter().map(|&j| graph.steps[j].id.as_str()).collect::<Vec<_>>(),
                     "ready": at(t.ready),
                     "started": at(t.started),
                     "done": at(t.done),
@@ -162,7 +163,7 @@ pub(super) async fn run_graph(
 }
 
 /// `PROVISION_TRACE=FILE`: after `up`/`down`, one JSON line per step with
-/// the epoch seconds it became ready, started (got a slot) and finished, its
+/// the steps it waited for, the epoch seconds it became ready, started (got a slot) and finished, its
 /// expected duration and expected remaining path (time-scaled). For the
 /// benchmark's attribution (bench/run.py); not a stable interface.
 pub const TRACE_ENV: &str = "PROVISION_TRACE";

@@ -101,19 +101,18 @@ pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
 /// The endpoint's policy as AWS holds it now, parsed (`None`: no such
 /// endpoint, or no policy).
 pub async fn live_policy(ctx: &Ctx, id: &str) -> Result<Option<serde_json::Value>> {
+    let e = endpoint(ctx, id).await.with_context(|| format!("reading VPC endpoint {id}"))?;
+    e.and_then(|e| e.policy_document().map(crate::policy::parse)).transpose()
+}
+
+/// The endpoint `id`: from the pass's listing, else DescribeVpcEndpoints by
+/// id (a NotFound answer is an error).
+async fn endpoint(ctx: &Ctx, id: &str) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>> {
     if let Some(e) = cached_endpoint(ctx, id).await? {
-        return e.and_then(|e| e.policy_document().map(crate::policy::parse)).transpose();
+        return Ok(e);
     }
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading VPC endpoint {id}"))?;
-    out.vpc_endpoints().first().and_then(|e| e.policy_document()).map(crate::policy::parse).transpose()
+    let out = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
+    Ok(out.vpc_endpoints().first().cloned())
 }
 
 pub fn allow_all_policy() -> serde_json::Value {
@@ -166,20 +165,7 @@ impl VpcEndpoint {
 
     /// The recorded members (route tables or subnets) the endpoint lacks.
     async fn missing(&self, ctx: &Ctx, id: &str) -> Result<Vec<String>> {
-        let e = match cached_endpoint(ctx, id).await? {
-            Some(e) => e,
-            None => ctx
-                .aws
-                .ec2
-                .describe_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
-                .await
-                .map_err(aws)?
-                .vpc_endpoints()
-                .first()
-                .cloned(),
-        };
+        let e = endpoint(ctx, id).await?;
         let have = e.map(|e| match self.flavor {
             Flavor::Gateway { .. } => e.route_table_ids().to_vec(),
             Flavor::Interface { .. } => e.subnet_ids().to_vec(),
