@@ -65,6 +65,10 @@ def parse_args(argv=None):
                          "CARGO_TARGET_DIR defaulting to ~/.cache/provision-target)")
     ap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
                     help="passed through to `provision up` (repeatable), e.g. a config file")
+    ap.add_argument("--down-arg", action="append", default=[], metavar="ARG",
+                    help="passed through to `provision down` (repeatable), e.g. --parallelism 4")
+    ap.add_argument("--realistic", action="store_true",
+                    help="emulator --realistic (eventual consistency, IAM propagation, rare 5xx; implies throttling)")
     ap.add_argument("--port", type=int, default=0, help="emulator port (default: a free one)")
     ap.add_argument("--top", type=int, default=8, help="operations listed per command (default 8)")
     ap.add_argument("--json", metavar="FILE", help="also write every figure (and the call logs) here")
@@ -91,12 +95,14 @@ def free_port():
 
 
 class Emulator:
-    def __init__(self, port, scale, throttle, logdir):
+    def __init__(self, port, scale, throttle, logdir, realistic=False):
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = os.path.join(logdir, "emulator.log")
         cmd = [os.path.join(REPO, "emulator", "run"), "--port", str(port), "--scale", str(scale)]
         if throttle:
             cmd.append("--throttle")
+        if realistic:
+            cmd.append("--realistic")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -156,9 +162,104 @@ def bound(direction, scale, schedule="minimal", purge_efs=False):
 
 # ---------------------------------------------------------------- one command
 
-def run_command(binary, args, env, cwd, emu, name):
+# The call that makes (or removes) a step's resource, by step id prefix: the
+# first such call at or after the step started is taken as the step's own
+# (approximate where several steps of one kind start together).
+CREATE_OPS = [
+    ("vpc", "ec2:CreateVpc", "ec2:DeleteVpc"),
+    ("subnet.", "ec2:CreateSubnet", "ec2:DeleteSubnet"),
+    ("rtb.", "ec2:CreateRouteTable", "ec2:DeleteRouteTable"),
+    ("route.", "ec2:CreateRoute", "ec2:DeleteRoute"),
+    ("nat", "ec2:CreateNatGateway", "ec2:DeleteNatGateway"),
+    ("eip", "ec2:AllocateAddress", "ec2:ReleaseAddress"),
+    ("igw.attach", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway"),
+    ("igw", "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway"),
+    ("vpce.", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"),
+    ("sg.", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup"),
+    ("nfw.firewall", "network-firewall:CreateFirewall", "network-firewall:DeleteFirewall"),
+    ("nfw.policy", "network-firewall:CreateFirewallPolicy", "network-firewall:DeleteFirewallPolicy"),
+    ("nfw.rule_group", "network-firewall:CreateRuleGroup", "network-firewall:DeleteRuleGroup"),
+    ("sm.domain", "sagemaker:CreateDomain", "sagemaker:DeleteDomain"),
+    ("sm.user", "sagemaker:CreateUserProfile", "sagemaker:DeleteUserProfile"),
+    ("sm.space", "sagemaker:CreateSpace", "sagemaker:DeleteSpace"),
+    ("sm.app", "sagemaker:CreateApp", "sagemaker:DeleteApp"),
+    ("efs.mount_target", "elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget"),
+    ("efs.file_system", "elasticfilesystem:CreateFileSystem", "elasticfilesystem:DeleteFileSystem"),
+]
+
+
+def step_op(step, up):
+    for prefix, create, delete in CREATE_OPS:
+        if step == prefix or step.startswith(prefix):
+            return create if up else delete
+    return None
+
+
+def attribute(trace, calls, t0_epoch, wall, bound_s, up):
+    """Splits wall - bound along the chain of steps that finished last.
+
+    The chain: from the step that finished last, back through the need that
+    finished last, to a step with none (the run's actual critical chain; its
+    expected durations add up to at most the bound). Per step of the chain:
+      scheduling lag  = started - ready (a slot was not free, or the engine was late),
+                        plus ready - the need's finish (the engine's bookkeeping);
+      emulator service = dur_s of the step's create (delete) call in the call log;
+      poll lag        = finished - when the emulator made the resource ready
+                        (its lifecycle: that call's end + the step's expected
+                        duration, as the emulator's latency profile sets it);
+    rest = wall - bound - those three: the start before the first step
+    (process start, STS, state, pre-flight), the end after the last step, the
+    calls a step makes before its create call, and bound - the chain's
+    expected sum (a chain other than the bound's finished last).
+    """
+    by_step = {t["step"]: t for t in trace if t.get("done") is not None}
+    if not by_step:
+        return None
+    last = max(by_step.values(), key=lambda t: t["done"])
+    chain = [last]
+    while True:
+        needs = [by_step[n] for n in chain[-1]["needs"] if n in by_step]
+        if not needs:
+            break
+        chain.append(max(needs, key=lambda t: t["done"]))
+    chain.reverse()
+    sched = poll = service = 0.0
+    unknown = []
+    for i, t in enumerate(chain):
+        sched += max(0.0, t["started"] - t["ready"])
+        if i:
+            sched += max(0.0, t["ready"] - chain[i - 1]["done"])
+        op = step_op(t["step"], up)
+        own = [c for c in calls if c["operation"] == op and c["t"] >= t["started"] - 0.001
+               and c["t"] <= t["done"] and c["status"] < 400] if op else []
+        if not own:
+            unknown.append(t["step"])
+            continue
+        c = own[0]
+        service += c.get("dur_s", 0.0)
+        emulator_ready = c["t"] + c.get("dur_s", 0.0) + t["expected_s"]
+        poll += max(0.0, t["done"] - emulator_ready)
+    excess = wall - bound_s
+    return {
+        "chain": [t["step"] for t in chain],
+        "chain_expected_s": sum(t["expected_s"] for t in chain),
+        "excess_s": excess,
+        "scheduling_lag_s": sched,
+        "poll_lag_s": poll,
+        "emulator_service_s": service,
+        "rest_s": excess - sched - poll - service,
+        "start_s": chain[0]["ready"] - t0_epoch,
+        "end_s": t0_epoch + wall - chain[-1]["done"],
+        "steps_without_a_known_call": unknown,
+        "emulator_service_all_calls_s": sum(c.get("dur_s", 0.0) for c in calls),
+    }
+
+
+def run_command(binary, args, env, cwd, emu, name, bound_s=None):
     """Runs `binary args` with the call log cleared first; returns its figures."""
     emu.clear_calls()
+    trace_path = os.path.join(cwd, f"{name}.trace.jsonl")
+    env = dict(env, PROVISION_TRACE=trace_path)
     out_path = os.path.join(cwd, f"{name}.out")
     with open(out_path, "w") as out:
         t0_epoch = time.time()
@@ -174,7 +275,13 @@ def run_command(binary, args, env, cwd, emu, name):
     errors = [c for c in calls if c["status"] >= 400 and c["status"] != 503]
     t_first = min((c["t"] for c in calls), default=t0_epoch) - t0_epoch
     t_last = max((c["t"] for c in calls), default=t0_epoch) - t0_epoch
+    trace = []
+    if os.path.exists(trace_path):
+        with open(trace_path) as f:
+            trace = [json.loads(line) for line in f if line.strip()]
+    attribution = attribute(trace, calls, t0_epoch, wall, bound_s, args[0] == "up") if bound_s else None
     return {
+        "attribution": attribution,
         "command": args,
         "exit": proc.returncode,
         "wall_s": wall,
@@ -191,8 +298,9 @@ def run_command(binary, args, env, cwd, emu, name):
         "last_call_s": t_last,
         "output_path": out_path,
         # the raw log, times relative to the command's start (for --json readers)
-        "call_log": [{"t": round(c["t"] - t0_epoch, 3), "op": c["operation"], "status": c["status"]}
-                     for c in calls],
+        "call_log": [{"t": round(c["t"] - t0_epoch, 3), "op": c["operation"], "status": c["status"],
+                      "dur_s": c.get("dur_s")} for c in calls],
+        "trace": trace,
     }
 
 
@@ -253,11 +361,12 @@ def main(argv=None):
     shutil.copy2(binary, snapshot)
     source, binary = binary, snapshot
     port = a.port or free_port()
-    emu = Emulator(port, a.scale, a.throttle, workdir)
+    emu = Emulator(port, a.scale, a.throttle, workdir, a.realistic)
     runs = []
     try:
         emu.wait_ready()
         print(f"# provision benchmark: scale {a.scale}, throttle {'on' if a.throttle else 'off'}, "
+              f"realistic {'on' if a.realistic else 'off'}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, "
               f"{a.runs} runs, {os.cpu_count()} CPUs, {platform.platform()}")
         print(f"# binary {source} (copied; sha256 {sha256(binary)[:12]}); repository now at {git_describe()}")
         print(f"# emulator {emu.url}; work dir {workdir}; warm-up {a.warmup}")
@@ -295,12 +404,12 @@ def main(argv=None):
             emu.reset()
             rundir = os.path.join(workdir, f"run{i}")
             os.makedirs(rundir)
-            up = run_command(binary, ["up", *a.extra_arg], base_env, rundir, emu, "up")
+            up = run_command(binary, ["up", *a.extra_arg], base_env, rundir, emu, "up", up_bound)
             if up["exit"] != 0:
                 print(f"run {i}: `provision up` exited {up['exit']}:\n{output_tail(up['output_path'])}",
                       file=sys.stderr)
-            down = run_command(binary, ["down", "--purge-efs", "--delete-data", "--yes"], base_env, rundir,
-                               emu, "down")
+            down = run_command(binary, ["down", "--purge-efs", "--delete-data", "--yes", *a.down_arg], base_env,
+                               rundir, emu, "down", down_bound)
             if down["exit"] != 0:
                 print(f"run {i}: `provision down` exited {down['exit']}:\n"
                       f"{output_tail(down['output_path'])}", file=sys.stderr)
@@ -362,6 +471,21 @@ def main(argv=None):
                 print(f"  other error answers: {fmt_top(c['errors_by_operation'], a.top)}")
             print(f"  first call at +{c['first_call_s']:.2f} s, last call at +{c['last_call_s']:.2f} s, "
                   f"exit at +{c['wall_s']:.2f} s; provision CPU {c['cpu_s']:.2f} s")
+    print()
+    print("Attribution of wall - bound, per run (seconds; see bench/run.py `attribute`):")
+    print()
+    print("| run | command | excess | scheduling lag | poll lag | emulator service | rest | (start, end) "
+          "| chain | 503 |")
+    print("|" + "---|" * 10)
+    for r in runs:
+        for name in ("up", "down"):
+            at = r[name]["attribution"]
+            if not at:
+                continue
+            print(f"| {r['run']} | {name} | {at['excess_s']:.2f} | {at['scheduling_lag_s']:.3f} "
+                  f"| {at['poll_lag_s']:.3f} | {at['emulator_service_s']:.3f} | {at['rest_s']:.2f} "
+                  f"| ({at['start_s']:.2f}, {at['end_s']:.2f}) | {' > '.join(at['chain'])} "
+                  f"| {r[name]['throttled_503']} |")
     print()
     verdict = "within" if m["up_ratio"] <= 1.05 and m["down_ratio"] <= 1.05 else "NOT within"
     print(f"median up ratio {m['up_ratio']:.3f}, median down ratio {m['down_ratio']:.3f}: "

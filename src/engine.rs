@@ -14,12 +14,19 @@
 //!   need failed (or was skipped), "stopped" otherwise. Only root causes are
 //!   errors.
 //!
+//! - Critical path first: when more nodes are ready than may work, the one
+//!   with the highest priority (the caller's: the longest expected path from
+//!   it to the end of the run, `graph::estimate::remaining`) starts first;
+//!   ties go to the lower index. A node is handed to a task only together
+//!   with a slot, so the order is the engine's, not the semaphore queue's.
+//!
 //! The scheduler (`DependencyQueue`) is a small data structure with no I/O:
 //! `finish(n)` returns the nodes that just became ready.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -28,12 +35,21 @@ use tokio::task::JoinSet;
 pub struct DependencyQueue {
     remaining: Vec<usize>,
     dependents: Vec<Vec<usize>>,
-    ready: VecDeque<usize>,
+    ready: Vec<usize>,
     started: Vec<bool>,
+    priority: Vec<Duration>,
+    /// When each node became ready (its needs all finished).
+    ready_at: Vec<Option<Instant>>,
 }
 
 impl DependencyQueue {
     pub fn new(edges: &[Vec<usize>]) -> DependencyQueue {
+        Self::with_priority(edges, &[])
+    }
+
+    /// `priority[i]`: node i's claim to start first among the ready ones
+    /// (higher first; missing entries are zero).
+    pub fn with_priority(edges: &[Vec<usize>], priority: &[Duration]) -> DependencyQueue {
         let n = edges.len();
         let mut remaining = vec![0; n];
         let mut dependents = vec![Vec::new(); n];
@@ -44,14 +60,27 @@ impl DependencyQueue {
             }
         }
         let started = vec![false; n];
-        let ready = (0..n).filter(|&i| remaining[i] == 0).collect();
-        DependencyQueue { remaining, dependents, ready, started }
+        let ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+        let priority = (0..n).map(|i| priority.get(i).copied().unwrap_or_default()).collect();
+        let now = Instant::now();
+        let ready_at = (0..n).map(|i| (remaining[i] == 0).then_some(now)).collect();
+        DependencyQueue { remaining, dependents, ready, started, priority, ready_at }
     }
 
+    /// The ready node with the highest priority (ties: the lower index).
     pub fn pop_ready(&mut self) -> Option<usize> {
-        let n = self.ready.pop_front()?;
+        let (pos, _) = self
+            .ready
+            .iter()
+            .enumerate()
+            .max_by(|&(_, &a), &(_, &b)| self.priority[a].cmp(&self.priority[b]).then(b.cmp(&a)))?;
+        let n = self.ready.swap_remove(pos);
         self.started[n] = true;
         Some(n)
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// Marks `n` finished; returns the nodes that just became ready.
@@ -60,7 +89,8 @@ impl DependencyQueue {
         for &d in &self.dependents[n] {
             self.remaining[d] -= 1;
             if self.remaining[d] == 0 && !self.started[d] {
-                self.ready.push_back(d);
+                self.ready.push(d);
+                self.ready_at[d] = Some(Instant::now());
                 now.push(d);
             }
         }
@@ -149,6 +179,16 @@ pub struct Outcome<E> {
     pub succeeded: Vec<usize>,
     pub failed: Vec<(usize, E)>,
     pub skipped: Vec<(usize, SkipReason)>,
+    /// Per node: when it became ready, started (got its slot), finished.
+    pub times: Vec<Times>,
+}
+
+/// When a node became ready, started and finished (None: it did not).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Times {
+    pub ready: Option<Instant>,
+    pub started: Option<Instant>,
+    pub done: Option<Instant>,
 }
 
 impl<E> Outcome<E> {
@@ -157,11 +197,17 @@ impl<E> Outcome<E> {
     }
 }
 
-/// Runs every node, each as soon as its needs have finished.
+/// A node's task's output: the node, its result, its slot (if it holds one).
+type Finished<E> = (usize, Result<(), E>, Option<OwnedSemaphorePermit>);
+
+/// Runs every node, each as soon as its needs have finished; among the
+/// ready nodes the one with the highest `priority` gets the next free slot
+/// (critical path first; see the module docs; `&[]`: index order).
 /// `stop` turning true stops new starts (Ctrl-C). A node whose work panics
 /// fails with the error `panicked` makes from the panic message.
 pub async fn run<E, F, Fut>(
     edges: &[Vec<usize>],
+    priority: &[Duration],
     parallelism: usize,
     mut stop: watch::Receiver<bool>,
     panicked: fn(String) -> E,
@@ -172,48 +218,73 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    let mut q = DependencyQueue::new(edges);
+    let mut q = DependencyQueue::with_priority(edges, priority);
     let task_stop = stop.clone();
     let sem = Arc::new(Semaphore::new(parallelism.max(1)));
-    let mut running: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
+    let mut running: JoinSet<Finished<E>> = JoinSet::new();
     // A panic loses the task's output, so its node is found by task id.
     let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut out = Outcome { succeeded: Vec::new(), failed: Vec::new(), skipped: Vec::new() };
+    let mut out = Outcome {
+        succeeded: Vec::new(),
+        failed: Vec::new(),
+        skipped: Vec::new(),
+        times: vec![Times::default(); edges.len()],
+    };
     let mut halted = false;
+    // Hands the highest-priority ready node to a task together with `permit`.
+    let start = |q: &mut DependencyQueue,
+                 running: &mut JoinSet<Finished<E>>,
+                 tasks: &mut HashMap<tokio::task::Id, usize>,
+                 times: &mut [Times],
+                 permit: OwnedSemaphorePermit| {
+        let Some(n) = q.pop_ready() else { return };
+        times[n].started = Some(Instant::now());
+        let slot = Slot { sem: sem.clone(), permit: std::sync::Mutex::new(Some(permit)), stop: task_stop.clone() };
+        let fut = work(n);
+        // The task hands its slot back with its result: the slot is freed
+        // only once the engine has seen the node finish, so the nodes that
+        // finish makes ready compete for it (critical path first).
+        let task = running.spawn(SLOT.scope(slot, async move {
+            let r = fut.await;
+            let permit = SLOT.with(|s| s.permit.lock().expect("slot lock").take());
+            (n, r, permit)
+        }));
+        tasks.insert(task.id(), n);
+    };
     loop {
         if !halted && *stop.borrow() {
             halted = true;
         }
-        while let Some(n) = if halted { None } else { q.pop_ready() } {
-            let permit_sem = sem.clone();
-            let stop = task_stop.clone();
-            let fut = work(n);
-            let task = running.spawn(async move {
-                let permit = permit_sem.clone().acquire_owned().await.expect("semaphore never closed");
-                let slot = Slot { sem: permit_sem, permit: std::sync::Mutex::new(Some(permit)), stop };
-                (n, SLOT.scope(slot, fut).await)
-            });
-            tasks.insert(task.id(), n);
+        while !halted && q.has_ready() {
+            let Ok(permit) = sem.clone().try_acquire_owned() else { break };
+            start(&mut q, &mut running, &mut tasks, &mut out.times, permit);
         }
         if running.is_empty() {
             break;
         }
+        let waiting = !halted && q.has_ready();
         tokio::select! {
+            // Finished nodes first: what they make ready competes for the next slot.
+            biased;
             joined = running.join_next_with_id() => {
                 match joined {
-                    Some(Ok((id, (n, Ok(()))))) => {
+                    Some(Ok((id, (n, Ok(()), permit)))) => {
                         tasks.remove(&id);
+                        out.times[n].done = Some(Instant::now());
                         out.succeeded.push(n);
                         q.finish(n);
+                        drop(permit);
                     }
-                    Some(Ok((id, (n, Err(e))))) => {
+                    Some(Ok((id, (n, Err(e), _)))) => {
                         tasks.remove(&id);
+                        out.times[n].done = Some(Instant::now());
                         out.failed.push((n, e));
                         halted = true;
                     }
                     Some(Err(join_err)) => {
                         // A panic in a step: that step failed; stop cleanly.
                         let n = tasks.remove(&join_err.id()).expect("every task is recorded");
+                        out.times[n].done = Some(Instant::now());
                         tracing::error!("step task panicked: {join_err}");
                         out.failed.push((n, panicked(panic_message(join_err))));
                         halted = true;
@@ -221,12 +292,18 @@ where
                     None => break,
                 }
             }
+            permit = sem.clone().acquire_owned(), if waiting => {
+                start(&mut q, &mut running, &mut tasks, &mut out.times, permit.expect("semaphore never closed"));
+            }
             changed = stop.changed(), if !halted => {
                 if changed.is_err() || *stop.borrow() {
                     halted = true;
                 }
             }
         }
+    }
+    for (t, ready) in out.times.iter_mut().zip(&q.ready_at) {
+        t.ready = *ready;
     }
     // Classify what never started: downstream of a failure, or stopped.
     let failed: HashSet<usize> = out.failed.iter().map(|(n, _)| *n).collect();
@@ -296,6 +373,65 @@ mod tests {
         assert_eq!(q.finish(2), vec![3]);
     }
 
+    #[test]
+    fn the_ready_node_with_the_longest_remaining_path_pops_first() {
+        // 0 and 1 ready; 2 needs 0. Priorities: 1 > 0, and 2 > 1 once ready.
+        let edges = vec![vec![], vec![], vec![0], vec![]];
+        let ms = Duration::from_millis;
+        let mut q = DependencyQueue::with_priority(&edges, &[ms(5), ms(7), ms(9), ms(5)]);
+        assert_eq!(q.pop_ready(), Some(1));
+        assert_eq!(q.pop_ready(), Some(0), "a tie (0 and 3 at 5 ms) goes to the lower index");
+        assert_eq!(q.finish(0), vec![2]);
+        assert_eq!(q.pop_ready(), Some(2), "newly ready with a longer path goes before 3");
+        assert_eq!(q.pop_ready(), Some(3));
+        assert_eq!(q.pop_ready(), None);
+    }
+
+    #[tokio::test]
+    async fn with_one_slot_the_critical_path_starts_first() {
+        // A small graph, parallelism 1:
+        //   0 (short, leads nowhere), 1 -> 3 (the long chain), 2 (medium).
+        // Remaining paths: 0: 1, 1: 10, 2: 4, 3: 6. Critical path first
+        // starts 1, then 3 (ready once 1 is done, longer than 2 and 0), 2, 0;
+        // index order would start 0, 1, 2, 3.
+        let edges = vec![vec![], vec![], vec![], vec![1]];
+        let s = Duration::from_secs;
+        let (order, out) = start_order(&edges, &[s(1), s(10), s(4), s(6)]).await;
+        assert!(out.ok());
+        assert_eq!(order, vec![1, 3, 2, 0]);
+        // Every node's times are recorded in order: ready, started, done.
+        for t in &out.times {
+            let (r, st, d) = (t.ready.unwrap(), t.started.unwrap(), t.done.unwrap());
+            assert!(r <= st && st <= d, "{t:?}");
+        }
+        // Without priorities the same graph runs in index order.
+        assert_eq!(start_order(&edges, &[]).await.0, vec![0, 1, 2, 3]);
+    }
+
+    /// The order in which the nodes start with one slot.
+    async fn start_order(edges: &[Vec<usize>], priority: &[Duration]) -> (Vec<usize>, Outcome<()>) {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let o = order.clone();
+        let out = run(
+            edges,
+            priority,
+            1,
+            no_stop(),
+            |_| (),
+            move |i| {
+                let o = o.clone();
+                async move {
+                    o.lock().unwrap().push(i);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Ok::<(), ()>(())
+                }
+            },
+        )
+        .await;
+        let order = order.lock().unwrap().clone();
+        (order, out)
+    }
+
     #[tokio::test]
     async fn failure_drains_running_and_skips_downstream() {
         // 0 and 1 independent; 1 fails fast while 0 is still running;
@@ -305,6 +441,7 @@ mod tests {
         let f2 = finished.clone();
         let out = run(
             &edges,
+            &[],
             4,
             no_stop(),
             |_| "panicked",
@@ -341,6 +478,7 @@ mod tests {
         let (l, p) = (live.clone(), peak.clone());
         let out = run(
             &edges,
+            &[],
             3,
             no_stop(),
             |_| (),
@@ -371,6 +509,7 @@ mod tests {
             Duration::from_secs(5),
             run(
                 &edges,
+                &[],
                 1,
                 no_stop(),
                 |_| (),
@@ -405,6 +544,7 @@ mod tests {
         let t2 = tx.clone();
         let out = run(
             &edges,
+            &[],
             2,
             rx,
             |_| (),
@@ -429,6 +569,7 @@ mod tests {
         let edges = vec![vec![], vec![], vec![1]];
         let out = run(
             &edges,
+            &[],
             2,
             no_stop(),
             |m| m,
@@ -459,6 +600,7 @@ mod tests {
             Duration::from_secs(5),
             run(
                 &edges,
+                &[],
                 4,
                 rx,
                 |m| m,

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use aws_sdk_ec2::types::AvailabilityZoneState;
+use aws_sdk_ec2::types::{AvailabilityZoneState, NatGatewayState};
 
 use crate::error::aws;
 use crate::graph::{self, Graph, INTERFACE_ENDPOINTS};
-use crate::kinds::{Ctx, NameUse, TAG_STACK};
+use crate::kinds::{self, Ctx, NameUse, TAG_STACK};
 use crate::step_id::StepId;
 
 /// What pre-flight found.
@@ -60,6 +60,9 @@ impl Report {
 /// Runs every check; `strict` makes a CIDR overlap an error.
 /// `adopt`: the stack's unrecorded resources are to be taken over, not refused.
 pub async fn check(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Report {
+    // One listing per EC2 kind serves the names, the CIDR and the quotas
+    // (`Reads`); `plan`'s pass, when it runs inside one, keeps them for the plan.
+    let _pass = ctx.reads.pass();
     let graph = graph::build(&ctx.s);
     let (zones, names, cidr, quotas) =
         tokio::join!(zones(ctx), names(ctx, &graph, adopt), cidr(ctx, strict), quotas(ctx, &graph));
@@ -69,6 +72,11 @@ pub async fn check(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Report {
     r.merge(cidr, "vpc_cidr");
     r.merge(quotas, "quotas");
     r
+}
+
+/// A kind's listing; `check` holds a read pass, so there is one.
+fn in_pass<T>(listing: Result<Option<Arc<T>>>) -> Result<Arc<T>> {
+    listing?.ok_or_else(|| anyhow::anyhow!("pre-flight read outside a read pass"))
 }
 
 fn unrecorded(ctx: &Ctx, step: &StepId) -> bool {
@@ -188,30 +196,27 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
 async fn cidr(ctx: &Ctx, strict: bool) -> Result<Report> {
     let mut r = Report { checks: 1, ..Default::default() };
     let ours = ctx.state.record(&StepId::VPC).and_then(|rec| rec.id);
-    let mut pages = ctx.aws.ec2.describe_vpcs().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        for vpc in page.map_err(aws)?.vpcs() {
-            let id = vpc.vpc_id().unwrap_or_default();
-            let this_stack = vpc.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack()));
-            if Some(id) == ours.as_deref() || this_stack {
-                continue;
-            }
-            let blocks = vpc.cidr_block_association_set().iter().filter_map(|a| a.cidr_block());
-            for block in blocks.chain(vpc.cidr_block()) {
-                let Ok(net) = block.parse::<ipnet::Ipv4Net>() else { continue };
-                let v = ctx.s.vpc_cidr;
-                if v.contains(&net) || net.contains(&v) {
-                    let msg = format!(
-                        "vpc_cidr: {v} overlaps {id} ({net}): peering or a VPN between them would not route{}",
-                        if strict { "" } else { " (a warning; --strict makes it an error)" }
-                    );
-                    if strict {
-                        r.problems.push(msg)
-                    } else {
-                        r.warnings.push(msg)
-                    }
-                    break;
+    for vpc in in_pass(kinds::vpc::listed(ctx).await)?.iter() {
+        let id = vpc.vpc_id().unwrap_or_default();
+        let this_stack = vpc.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(ctx.stack()));
+        if Some(id) == ours.as_deref() || this_stack {
+            continue;
+        }
+        let blocks = vpc.cidr_block_association_set().iter().filter_map(|a| a.cidr_block());
+        for block in blocks.chain(vpc.cidr_block()) {
+            let Ok(net) = block.parse::<ipnet::Ipv4Net>() else { continue };
+            let v = ctx.s.vpc_cidr;
+            if v.contains(&net) || net.contains(&v) {
+                let msg = format!(
+                    "vpc_cidr: {v} overlaps {id} ({net}): peering or a VPN between them would not route{}",
+                    if strict { "" } else { " (a warning; --strict makes it an error)" }
+                );
+                if strict {
+                    r.problems.push(msg)
+                } else {
+                    r.warnings.push(msg)
                 }
+                break;
             }
         }
     }
@@ -261,22 +266,14 @@ fn headroom(r: &mut Report, ctx: &Ctx, q: Quota, limit: (f64, &str), used: usize
     ));
 }
 
-/// NAT gateways that count against the quota (pending or available).
-/// The NAT gateways that count toward the per-zone quota: "NAT gateways in the pending,
-/// active, and deleting states count toward your quota" (VPC user guide, "Amazon VPC quotas").
-/// The emulator refuses the create past it the same way (emulator/provision_emulator/quotas.py).
-fn live_nat_gateways() -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name("state").values("pending").values("available").values("deleting").build()
-}
-
 async fn quotas(ctx: &Ctx, graph: &Graph) -> Result<Report> {
-    let ec2 = &ctx.aws.ec2;
     let new = |base: &StepId| graph.steps.iter().filter(|s| s.id.is_zone_of(base) && unrecorded(ctx, &s.id)).count();
-    let (vpcs, igws, eips, nats, fws, l_vpc, l_igw, l_eip, l_nat, l_fw) = tokio::join!(
-        ec2.describe_vpcs().send(),
-        ec2.describe_internet_gateways().send(),
-        ec2.describe_addresses().send(),
-        ec2.describe_nat_gateways().filter(live_nat_gateways()).send(),
+    let (vpcs, igws, eips, nats, subnets, fws, l_vpc, l_igw, l_eip, l_nat, l_fw) = tokio::join!(
+        kinds::vpc::listed(ctx),
+        kinds::internet_gateway::listed(ctx),
+        kinds::eip::listed(ctx),
+        kinds::nat_gateway::listed(ctx),
+        kinds::subnet::listed(ctx),
         ctx.aws.nfw.list_firewalls().send(),
         limit(ctx, VPCS),
         limit(ctx, IGWS),
@@ -285,22 +282,24 @@ async fn quotas(ctx: &Ctx, graph: &Graph) -> Result<Report> {
         limit(ctx, FIREWALLS),
     );
     let mut r = Report::default();
-    headroom(&mut r, ctx, VPCS, l_vpc, vpcs.map_err(aws)?.vpcs().len(), new(&StepId::VPC), "");
-    headroom(&mut r, ctx, IGWS, l_igw, igws.map_err(aws)?.internet_gateways().len(), new(&StepId::IGW), "");
-    headroom(&mut r, ctx, EIPS, l_eip, eips.map_err(aws)?.addresses().len(), new(&StepId::EIP), "");
+    headroom(&mut r, ctx, VPCS, l_vpc, in_pass(vpcs)?.len(), new(&StepId::VPC), "");
+    headroom(&mut r, ctx, IGWS, l_igw, in_pass(igws)?.len(), new(&StepId::IGW), "");
+    headroom(&mut r, ctx, EIPS, l_eip, in_pass(eips)?.len(), new(&StepId::EIP), "");
     headroom(&mut r, ctx, FIREWALLS, l_fw, fws.map_err(aws)?.firewalls().len(), new(&StepId::FIREWALL), "");
     // NAT gateways count per zone: map each live gateway's subnet to its zone.
-    let nats = nats.map_err(aws)?;
-    let subnets: Vec<String> = nats.nat_gateways().iter().filter_map(|g| g.subnet_id().map(str::to_string)).collect();
+    let (nats, subnets) = (in_pass(nats)?, in_pass(subnets)?);
+    // "NAT gateways in the pending, active, and deleting states count toward your quota" (VPC
+    // user guide, "Amazon VPC quotas"); the emulator refuses the create past it the same way
+    // (emulator/provision_emulator/quotas.py).
+    let live = nats.iter().filter(|g| {
+        matches!(g.state(), Some(NatGatewayState::Pending | NatGatewayState::Available | NatGatewayState::Deleting))
+    });
+    let az_of: BTreeMap<&str, &str> =
+        subnets.iter().filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?))).collect();
     let mut per_az: BTreeMap<String, usize> = BTreeMap::new();
-    if !subnets.is_empty() {
-        let out = ec2.describe_subnets().set_subnet_ids(Some(subnets)).send().await.map_err(aws)?;
-        let az_of: BTreeMap<&str, &str> =
-            out.subnets().iter().filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?))).collect();
-        for g in nats.nat_gateways() {
-            if let Some(az) = g.subnet_id().and_then(|s| az_of.get(s)) {
-                *per_az.entry(az.to_string()).or_default() += 1;
-            }
+    for g in live {
+        if let Some(az) = g.subnet_id().and_then(|s| az_of.get(s)) {
+            *per_az.entry(az.to_string()).or_default() += 1;
         }
     }
     for (i, z) in ctx.s.zones.iter().enumerate() {

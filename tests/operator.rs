@@ -504,3 +504,51 @@ fn iam_policy_is_scoped_to_the_project_region_and_account() {
     assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-sagemaker-execution-role"), "{p}");
     assert!(p.contains("arn:aws:s3:::p9-*-eu-west-1-data"), "{p}");
 }
+
+/// Operation → count of the calls since the log was last cleared, but for
+/// the 5xx answers (`--realistic` fails a few calls on purpose; the SDK's
+/// retry of one is not a second read by the tool).
+fn calls_by_op(emu: &Emulator) -> BTreeMap<String, usize> {
+    let mut n = BTreeMap::new();
+    for c in emu.control_get("calls")["calls"].as_array().unwrap() {
+        if c["status"].as_i64().unwrap_or_default() < 500 {
+            *n.entry(c["operation"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// Issue 18: the read-only commands read each EC2 kind with one (paginated)
+/// describe, whatever the number of steps of that kind (11 VPC endpoints, 4
+/// route tables, 3 subnets), and every other resource once or twice.
+/// The bounds are the counts measured on the default stack (status 31,
+/// plan 33 built, verify 19) with a little room; before the per-run read
+/// cache they were 108, 80 and 19 (and 49 for `plan` on a fresh account).
+#[test]
+fn read_only_commands_describe_each_ec2_kind_once() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let once_per_kind = |what: &str, n: &BTreeMap<String, usize>, total: usize| {
+        let many: Vec<_> = n.iter().filter(|(op, c)| op.starts_with("ec2:Describe") && **c > 1).collect();
+        assert!(many.is_empty(), "{what}: an EC2 kind described more than once: {many:?} (all: {n:?})");
+        // Other services have no batch describe: one read per resource (the
+        // default stack has two of a kind at most: buckets, keys, aliases),
+        // not one per verb that asks (health, then drift).
+        let per_verb: Vec<_> =
+            n.iter().filter(|(op, c)| **c > 2 && op.as_str() != "servicequotas:GetServiceQuota").collect();
+        assert!(per_verb.is_empty(), "{what}: a resource read more than once: {per_verb:?} (all: {n:?})");
+        let sum: usize = n.values().sum();
+        assert!(sum <= total, "{what}: {sum} calls, more than {total}: {n:?}");
+    };
+    emu.clear_calls();
+    provision_ok(&emu, dir.path(), &["plan"]);
+    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 35);
+    provision_ok(&emu, dir.path(), &["up"]);
+    for (cmd, total) in [("status", 36), ("plan", 38), ("verify", 22)] {
+        emu.clear_calls();
+        provision_ok(&emu, dir.path(), &[cmd]);
+        let n = calls_by_op(&emu);
+        once_per_kind(cmd, &n, total);
+        assert!(n.contains_key("ec2:DescribeVpcEndpoints"), "{cmd} read the endpoints: {n:?}");
+    }
+}

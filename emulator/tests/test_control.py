@@ -70,6 +70,9 @@ def test_delay_only_and_delay_with_error(emu):
     t0 = time.time()
     assert sts.get_caller_identity()["Account"]
     assert time.time() - t0 >= 0.4
+    # The call log's dur_s is the time inside request handling: the delay is in it.
+    logged = ctl(emu, "GET", "/_emulator/calls")[1]["calls"][-1]
+    assert logged["operation"] == "sts:GetCallerIdentity" and 0.4 <= logged["dur_s"] < 5
     ctl(emu, "POST", "/_emulator/faults", {"operation": "sts:GetCallerIdentity", "delay_s": 0.2,
                                           "error_code": "Throttling", "status": 400})
     t0 = time.time()

@@ -131,5 +131,14 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions, verb: &str) 
         Access::WriteOrScratch if store.load()?.is_none() => State::scratch(store, &who),
         _ => State::open_in(store, &who, access == Access::Create, LockInfo::new(verb))?,
     };
-    Ok(Arc::new(Ctx { aws: clients, s: Arc::new(settings), state, account, adopt: false, caller: arn, down }))
+    Ok(Arc::new(Ctx {
+        aws: clients,
+        s: Arc::new(settings),
+        state,
+        account,
+        adopt: false,
+        caller: arn,
+        down,
+        reads: Default::default(),
+    }))
 }

@@ -27,43 +27,49 @@ pub(super) fn line(step: &Step, action: &str, id: Option<String>, detail: String
 }
 
 /// What `up` would do for each step: create, exists, adopt, recreate, replace, wait.
-async fn plan_up(ctx: &Ctx) -> Vec<Line> {
+/// The steps are read concurrently (their reads cached: `Reads`) and
+/// listed in the graph's order.
+async fn plan_up(ctx: &Arc<Ctx>) -> Vec<Line> {
     let graph = graph::build(&ctx.s);
-    let mut out = Vec::new();
-    for step in &graph.steps {
-        let rec = ctx.state.record(&step.id);
-        let l = match rec {
-            None => line(step, "create", None, String::new()),
-            Some(r) => match (r.status, r.id.clone()) {
-                (Some(Status::Ready | Status::Retained), Some(id)) => {
-                    match step.kind.health(ctx, &step.id, &id).await {
-                        Ok(Health::Present) => match restorable_drift(ctx, step, &id).await {
-                            Ok(d) if d.is_empty() => match new_members(ctx, step) {
-                                new if new.is_empty() => line(step, "exists", Some(id), String::new()),
-                                new => line(step, "update", Some(id), format!("will span {}", new.join(", "))),
-                            },
-                            Ok(d) => line(step, "update", Some(id), d.join("; ")),
-                            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-                        },
-                        Ok(Health::Missing) => {
-                            line(step, "recreate", Some(id), "no longer exists (deleted out of band?)".into())
-                        }
-                        Ok(Health::Failed(why)) => line(step, "replace", Some(id), why),
-                        Ok(Health::Stopped(why)) => line(step, "exists", Some(id), why),
-                        Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-                    }
-                }
-                (_, Some(id)) => line(step, "wait", Some(id), "created; not yet ready".into()),
-                (_, None) => match step.kind.find(ctx, &step.id).await {
-                    Ok(Some(id)) => line(step, "adopt", Some(id), "an interrupted create made it".into()),
-                    Ok(None) => line(step, "create", None, "an interrupted create left nothing".into()),
-                    Err(e) => line(step, "unknown", None, format!("{e:#}")),
-                },
-            },
-        };
-        out.push(l);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, step) in graph.steps.iter().enumerate() {
+        let (ctx, step) = (ctx.clone(), step.clone());
+        set.spawn(async move { (i, step_plan(&ctx, &step).await) });
     }
-    out
+    let mut out = set.join_all().await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, l)| l).collect()
+}
+
+async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
+    let rec = ctx.state.record(&step.id);
+    match rec {
+        None => line(step, "create", None, String::new()),
+        Some(r) => match (r.status, r.id.clone()) {
+            (Some(Status::Ready | Status::Retained), Some(id)) => match step.kind.health(ctx, &step.id, &id).await {
+                Ok(Health::Present) => match restorable_drift(ctx, step, &id).await {
+                    Ok(d) if d.is_empty() => match new_members(ctx, step) {
+                        new if new.is_empty() => line(step, "exists", Some(id), String::new()),
+                        new => line(step, "update", Some(id), format!("will span {}", new.join(", "))),
+                    },
+                    Ok(d) => line(step, "update", Some(id), d.join("; ")),
+                    Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+                },
+                Ok(Health::Missing) => {
+                    line(step, "recreate", Some(id), "no longer exists (deleted out of band?)".into())
+                }
+                Ok(Health::Failed(why)) => line(step, "replace", Some(id), why),
+                Ok(Health::Stopped(why)) => line(step, "exists", Some(id), why),
+                Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+            },
+            (_, Some(id)) => line(step, "wait", Some(id), "created; not yet ready".into()),
+            (_, None) => match step.kind.find(ctx, &step.id).await {
+                Ok(Some(id)) => line(step, "adopt", Some(id), "an interrupted create made it".into()),
+                Ok(None) => line(step, "create", None, "an interrupted create left nothing".into()),
+                Err(e) => line(step, "unknown", None, format!("{e:#}")),
+            },
+        },
+    }
 }
 
 /// What `down` would do: delete, keep (with the reason), or nothing.
@@ -109,6 +115,8 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
     // What `up`/`down` would refuse, `plan` refuses the same way.
     let graph = if destroy { graph::build_teardown(&ctx.s) } else { graph::build(&ctx.s) };
     super::run::refuse_dropped_parts(&ctx, &graph)?;
+    // Pre-flight and the plan share one read of each kind (`Reads`).
+    let _pass = ctx.reads.pass();
     // The pre-flight result first (on stderr, so `--json` stays one document);
     // its problems make `plan` exit 2 as they would stop `up`, after the plan.
     let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict, false).await };

@@ -118,8 +118,14 @@ pub(super) async fn run_graph(
         })
     };
     let changed = Arc::new(AtomicUsize::new(0));
+    // Critical path first: among the ready steps, the one with the longest
+    // expected path to the end of the run gets the next free slot.
+    let direction = if forward { Direction::Up } else { Direction::Down };
+    let priority = estimate::remaining(graph, direction);
+    let (t0, epoch0) = (Instant::now(), std::time::SystemTime::now());
     let out = engine::run(
         edges,
+        &priority,
         opts.parallelism,
         stop,
         |panic| anyhow::anyhow!(panic),
@@ -149,6 +155,33 @@ pub(super) async fn run_graph(
     .await;
     ticker.abort();
     progress.finish();
+    if let Some(path) = std::env::var_os(TRACE_ENV) {
+        let at = |i: Option<Instant>| {
+            i.map(|i| epoch0.duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + (i - t0))
+                .map(|d| d.as_secs_f64())
+        };
+        let lines: Vec<String> = out
+            .times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let id = graph.steps[i].id.as_str();
+                serde_json::json!({
+                    "step": id,
+                    "needs": edges[i].iter().map(|&j| graph.steps[j].id.as_str()).collect::<Vec<_>>(),
+                    "ready": at(t.ready),
+                    "started": at(t.started),
+                    "done": at(t.done),
+                    "expected_s": estimate::expected(id, direction).as_secs_f64() * crate::wait::time_scale(),
+                    "remaining_s": priority[i].as_secs_f64() * crate::wait::time_scale(),
+                })
+                .to_string()
+            })
+            .collect();
+        if let Err(e) = std::fs::write(&path, lines.join("\n") + "\n") {
+            eprintln!("{TRACE_ENV}: could not write the step trace to {}: {e}", path.to_string_lossy());
+        }
+    }
     Ran { out, changed: changed.load(Ordering::SeqCst), progress }
 }
 
@@ -189,6 +222,12 @@ pub(super) fn end_on_error(p: &Progress, r: Result<()>) -> Result<()> {
     }
     r
 }
+
+/// `PROVISION_TRACE=FILE`: after `up`/`down`, one JSON line per step with
+/// the steps it waited for, the epoch seconds it became ready, started (got a slot) and finished, its
+/// expected duration and expected remaining path (time-scaled). For the
+/// benchmark's attribution (bench/run.py); not a stable interface.
+pub const TRACE_ENV: &str = "PROVISION_TRACE";
 
 /// How `up`/`down` run.
 pub struct RunOptions {

@@ -16,46 +16,58 @@ use crate::state::Status;
 /// Every recorded resource: present, missing, changed (drift), retained,
 /// stopped (an app its user stopped: not a difference, exit 0).
 pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
+    // One listing per EC2 kind, one read per other resource (`Reads`); the
+    // steps are checked concurrently, and reported in the graph's order.
+    let _pass = ctx.reads.pass();
     let graph = graph::build_teardown(&ctx.s);
-    let doc = ctx.state.doc();
-    let mut lines = Vec::new();
-    for step in &graph.steps {
-        let Some(rec) = doc.steps.get(step.id.as_str()) else {
-            continue;
-        };
-        let Some(id) = rec.id.clone() else {
-            lines.push(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
-            continue;
-        };
-        let health = step.kind.health(&ctx, &step.id, &id).await;
-        let l = match health {
-            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-            Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
-            Ok(Health::Stopped(why)) => line(step, "stopped", Some(id), why),
-            Ok(Health::Missing) => {
-                // A route or association that points elsewhere is drift, not absence.
-                match step.kind.drift(&ctx, &step.id, &id).await {
-                    Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
-                    _ => line(step, "missing", Some(id), "deleted out of band?".into()),
-                }
-            }
-            Ok(Health::Present) => match step.kind.drift(&ctx, &step.id, &id).await {
-                Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
-                Ok(_) if rec.status == Some(Status::Retained) => {
-                    line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
-                }
-                Ok(_) => line(step, "present", Some(id), String::new()),
-                Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
-            },
-        };
-        lines.push(l);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, step) in graph.steps.iter().enumerate() {
+        let (ctx, step) = (ctx.clone(), step.clone());
+        set.spawn(async move { (i, step_line(&ctx, &step).await) });
     }
-    lines.extend(second_record(&ctx, &graph).await);
-    print_lines(&lines, json)?;
+    let (mut found, others) = tokio::join!(set.join_all(), second_record(&ctx, &graph));
+    found.sort_by_key(|(i, _)| *i);
+    let mut lines: Vec<Line> = found.into_iter().filter_map(|(_, l)| l).collect();
+    lines.extend(others);
+    report(&graph, &lines, json)
+}
+
+/// One recorded step against what exists now (`None`: not recorded).
+async fn step_line(ctx: &Ctx, step: &graph::Step) -> Option<Line> {
+    let rec = ctx.state.record(&step.id)?;
+    let Some(id) = rec.id.clone() else {
+        return Some(line(step, "unknown", None, "create was interrupted; `provision up` resolves it".into()));
+    };
+    let health = step.kind.health(ctx, &step.id, &id).await;
+    Some(match health {
+        Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+        Ok(Health::Failed(why)) => line(step, "failed", Some(id), why),
+        Ok(Health::Stopped(why)) => line(step, "stopped", Some(id), why),
+        Ok(Health::Missing) => {
+            // A route or association that points elsewhere is drift, not absence.
+            match step.kind.drift(ctx, &step.id, &id).await {
+                Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
+                _ => line(step, "missing", Some(id), "deleted out of band?".into()),
+            }
+        }
+        Ok(Health::Present) => match step.kind.drift(ctx, &step.id, &id).await {
+            Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
+            Ok(_) if rec.status == Some(Status::Retained) => {
+                line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
+            }
+            Ok(_) => line(step, "present", Some(id), String::new()),
+            Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
+        },
+    })
+}
+
+/// Prints the lines and the summary; exit 1 with the advice when any differs.
+fn report(graph: &graph::Graph, lines: &[Line], json: bool) -> Result<()> {
+    print_lines(lines, json)?;
     let bad: Vec<&Line> =
         lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped")).collect();
     if !json {
-        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(&lines) });
+        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) });
     }
     if !bad.is_empty() {
         // Most differences `up` puts back; some are another command's to change.

@@ -135,6 +135,15 @@ fn record_leftovers(ctx: &Ctx, domain_id: &str, efs: &str) -> Result<()> {
     Ok(())
 }
 
+/// DescribeDomain of `id`, once per read-only pass (`Reads::read`).
+async fn described(
+    ctx: &Ctx,
+    id: &str,
+) -> Result<std::sync::Arc<aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput>> {
+    let load = || async { ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) };
+    ctx.reads.read(&format!("sagemaker:DescribeDomain {id}"), load).await
+}
+
 #[async_trait]
 impl Kind for Domain {
     fn name(&self) -> &'static str {
@@ -229,7 +238,7 @@ impl Kind for Domain {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
+        match described(ctx, id).await {
             Err(e) if is_not_found(&e) => Ok(Health::Missing),
             Err(e) => Err(e),
             Ok(d) => Ok(match d.status() {
@@ -286,7 +295,7 @@ impl Kind for Domain {
     }
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
-        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        let d = described(ctx, id).await?;
         let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids()));
         out.extend(studio_drift(ctx, &d, &self.role));
         Ok(out)

@@ -1,5 +1,7 @@
 //! The NAT gateway's Elastic IP (domain vpc).
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
@@ -8,6 +10,16 @@ use super::{Ctx, DRAIN_BOUND, Health, Kind};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
+
+/// Every Address in the region, read once per read-only pass (`Reads`,
+/// one call: the API has no pagination); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Address>>>> {
+    ctx.reads
+        .cached("ec2:DescribeAddresses", || async {
+            Ok(ctx.aws.ec2.describe_addresses().send().await.map_err(aws)?.addresses().to_vec())
+        })
+        .await
+}
 
 #[derive(Debug)]
 pub struct Eip {
@@ -30,6 +42,9 @@ impl Kind for Eip {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.allocation_id())));
+        }
         let filters = ctx.ec2_tag_filters(me);
         let out = ctx.aws.ec2.describe_addresses().set_filters(Some(filters)).send().await.map_err(aws)?;
         // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
@@ -51,6 +66,9 @@ impl Kind for Eip {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(super::health_in(all.iter(), |x| x.allocation_id(), id));
+        }
         let r = ctx.aws.ec2.describe_addresses().allocation_ids(id).send().await.map_err(aws);
         Health::of_describe(r, |o| !o.addresses().is_empty())
     }

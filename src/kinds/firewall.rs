@@ -67,11 +67,20 @@ fn mappings(subnets: Vec<String>) -> Result<Vec<SubnetMapping>> {
 
 impl Firewall {
     async fn mapped_subnets(&self, ctx: &Ctx, arn: &str) -> Result<Vec<String>> {
-        let f = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+        let f = described(ctx, arn).await?;
         Ok(f.firewall()
             .map(|f| f.subnet_mappings().iter().map(|m| m.subnet_id().to_string()).collect())
             .unwrap_or_default())
     }
+}
+
+/// DescribeFirewall of `arn`, once per read-only pass (`Reads::read`).
+async fn described(
+    ctx: &Ctx,
+    arn: &str,
+) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_firewall::DescribeFirewallOutput>> {
+    let load = || async { ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) };
+    ctx.reads.read(&format!("network-firewall:DescribeFirewall {arn}"), load).await
 }
 
 #[async_trait]
@@ -194,8 +203,8 @@ impl Kind for Firewall {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Health> {
-        let r = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws);
-        Health::of_describe(r, |o| o.firewall_status.map(|s| s.status) != Some(FirewallStatusValue::Deleting))
+        let r = described(ctx, arn).await;
+        Health::of_describe(r, |o| o.firewall_status().map(|s| s.status()) != Some(&FirewallStatusValue::Deleting))
     }
 
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {

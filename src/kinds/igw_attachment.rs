@@ -20,9 +20,16 @@ impl IgwAttachment {
     /// The attachment exists if the gateway is attached to our VPC.
     async fn attached(&self, ctx: &Ctx) -> Result<Option<String>> {
         let (igw, vpc) = (ctx.state.id(&self.igw)?, ctx.state.id(&self.vpc)?);
-        let out = ctx.aws.ec2.describe_internet_gateways().internet_gateway_ids(&igw).send().await.map_err(aws)?;
-        let attached =
-            out.internet_gateways().iter().flat_map(|g| g.attachments()).any(|a| a.vpc_id() == Some(vpc.as_str()));
+        let to_vpc =
+            |g: &aws_sdk_ec2::types::InternetGateway| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc.as_str()));
+        let attached = match super::internet_gateway::listed(ctx).await? {
+            Some(all) => all.iter().filter(|g| g.internet_gateway_id() == Some(igw.as_str())).any(to_vpc),
+            None => {
+                let out =
+                    ctx.aws.ec2.describe_internet_gateways().internet_gateway_ids(&igw).send().await.map_err(aws)?;
+                out.internet_gateways().iter().any(to_vpc)
+            }
+        };
         Ok(attached.then(|| format!("{igw}|{vpc}")))
     }
 }

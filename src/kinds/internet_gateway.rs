@@ -1,5 +1,7 @@
 //! The internet gateway (`igw`).
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -8,6 +10,16 @@ use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
+
+/// Every InternetGateway in the region, read once per read-only pass (`Reads`,
+/// paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::InternetGateway>>>> {
+    ctx.reads
+        .cached("ec2:DescribeInternetGateways", || async {
+            ctx.aws.ec2.describe_internet_gateways().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
 
 #[derive(Debug)]
 pub struct InternetGateway;
@@ -24,6 +36,9 @@ impl Kind for InternetGateway {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.internet_gateway_id())));
+        }
         let filters = ctx.ec2_tag_filters(me);
         let out = ctx.aws.ec2.describe_internet_gateways().set_filters(Some(filters)).send().await.map_err(aws)?;
         // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
@@ -48,6 +63,9 @@ impl Kind for InternetGateway {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(super::health_in(all.iter(), |x| x.internet_gateway_id(), id));
+        }
         let r = ctx.aws.ec2.describe_internet_gateways().internet_gateway_ids(id).send().await.map_err(aws);
         Health::of_describe(r, |o| !o.internet_gateways().is_empty())
     }

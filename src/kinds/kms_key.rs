@@ -53,6 +53,36 @@ pub async fn s3_key_kept(ctx: &Ctx) -> Result<Option<String>> {
         .then(|| "it encrypts a retained bucket; remove with `provision down --delete-data`".to_string()))
 }
 
+/// Every key of the region (its ARN, as the state records keys) with its
+/// tags; a key whose tags cannot be read (another account's policy, gone
+/// meanwhile) is left out.
+async fn tagged_keys(ctx: &Ctx) -> Result<Vec<(String, Vec<(String, String)>)>> {
+    let mut out = Vec::new();
+    let mut pages = ctx.aws.kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for k in page.map_err(aws)?.keys() {
+            let Some(id) = k.key_id() else { continue };
+            let tags = match ctx.aws.kms.list_resource_tags().key_id(id).send().await.map_err(aws) {
+                Ok(t) => t,
+                Err(e) if has_code(&e, &["AccessDeniedException"]) || is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let tags = tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
+            out.push((k.key_arn().unwrap_or(id).to_string(), tags));
+        }
+    }
+    Ok(out)
+}
+
+/// DescribeKey of `id`, once per read-only pass (`Reads::read`).
+async fn described(
+    ctx: &Ctx,
+    id: &str,
+) -> Result<std::sync::Arc<aws_sdk_kms::operation::describe_key::DescribeKeyOutput>> {
+    let load = || async { ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws) };
+    ctx.reads.read(&format!("kms:DescribeKey {id}"), load).await
+}
+
 #[async_trait]
 impl Kind for KmsKey {
     fn name(&self) -> &'static str {
@@ -72,21 +102,12 @@ impl Kind for KmsKey {
     /// Every key tagged as this step of the stack, not pending deletion (ARNs).
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
         let mut found = Vec::new();
-        let mut pages = ctx.aws.kms.list_keys().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for k in page.map_err(aws)?.keys() {
-                let Some(id) = k.key_id() else { continue };
-                let tags = match ctx.aws.kms.list_resource_tags().key_id(id).send().await.map_err(aws) {
-                    Ok(t) => t,
-                    Err(e) if has_code(&e, &["AccessDeniedException"]) || is_not_found(&e) => continue,
-                    Err(e) => return Err(e),
-                };
-                if ctx.tagged_as(me, tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()))) {
-                    let meta = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
-                    let state = meta.key_metadata().and_then(|m| m.key_state().cloned());
-                    if !matches!(state, Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
-                        found.extend(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
-                    }
+        for (id, tags) in ctx.reads.read("kms:ListKeys+ListResourceTags", || tagged_keys(ctx)).await?.iter() {
+            if ctx.tagged_as(me, tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                let meta = described(ctx, id).await?;
+                let state = meta.key_metadata().and_then(|m| m.key_state().cloned());
+                if !matches!(state, Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
+                    found.extend(meta.key_metadata().map(|m| m.arn().unwrap_or(id).to_string()));
                 }
             }
         }
@@ -139,7 +160,7 @@ impl Kind for KmsKey {
 
     /// A key pending deletion cannot be used: treated as missing (a new one is made).
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        match ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws) {
+        match described(ctx, id).await {
             Err(e) if is_not_found(&e) => Ok(Health::Missing),
             Err(e) => Err(e),
             Ok(o) => Ok(match o.key_metadata().and_then(|m| m.key_state()) {

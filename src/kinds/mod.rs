@@ -25,8 +25,12 @@
 //! This module holds what every kind shares: the context, tags and tag
 //! filters, `Health`, and small helpers. It names no particular kind.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -88,6 +92,111 @@ pub struct Ctx {
     /// The caller's ARN (STS GetCallerIdentity), for messages.
     pub caller: String,
     pub down: DownOptions,
+    /// The read-only commands' per-run read cache (`Reads`).
+    pub reads: Reads,
+}
+
+type Cell = Arc<tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>>;
+
+/// A per-run cache of reads, on only while a read-only pass runs (`status`,
+/// `plan`, `verify`, pre-flight): there a kind's `find`, `list_owned`,
+/// `health` and `drift` take what they need from one listing of every
+/// resource of their kind in the region (one paginated describe per kind,
+/// made once however many steps ask), or from one describe per resource
+/// however many verbs ask. Outside such a pass (`up`'s and `down`'s steps,
+/// which must see AWS change under them) `cached` answers `None` and the
+/// kinds make their own targeted calls.
+#[derive(Default)]
+pub struct Reads {
+    on: AtomicBool,
+    cells: Mutex<HashMap<String, Cell>>,
+}
+
+impl Reads {
+    /// Turns the cache on until the guard is dropped; `None` when it was on
+    /// already (the outer pass keeps it, and its reads).
+    pub fn pass(&self) -> Option<ReadPass<'_>> {
+        (!self.on.swap(true, Ordering::SeqCst)).then(|| ReadPass(self))
+    }
+
+    /// `load`'s answer, read once per `key` while a pass runs (concurrent
+    /// askers wait for the one read; a failed read is not kept); `None`
+    /// outside a pass, without calling `load`.
+    pub async fn cached<T, F, Fut>(&self, key: &str, load: F) -> Result<Option<Arc<T>>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if !self.on.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let cell = self.cells.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().clone();
+        let v = cell.get_or_try_init(|| async { Ok::<_, anyhow::Error>(Arc::new(load().await?) as _) }).await?;
+        Ok(Some(v.clone().downcast::<T>().map_err(|_| anyhow::anyhow!("read cache: {key} holds another type"))?))
+    }
+}
+
+impl Reads {
+    /// `load`'s answer: read once per `key` during a pass (`cached`), on
+    /// every call outside one. For a describe of one resource that several
+    /// verbs of a kind read (`health`, then `drift`).
+    pub async fn read<T, F, Fut>(&self, key: &str, load: F) -> Result<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut load = Some(load);
+        if let Some(v) = self.cached(key, || (load.take().expect("called once"))()).await? {
+            return Ok(v);
+        }
+        match load.take() {
+            Some(load) => Ok(Arc::new(load().await?)),
+            None => anyhow::bail!("read cache: {key} was read but not kept"),
+        }
+    }
+}
+
+impl Debug for Reads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reads").field("on", &self.on.load(Ordering::SeqCst)).finish_non_exhaustive()
+    }
+}
+
+/// A read-only pass: drops the cache and turns it off when it ends.
+pub struct ReadPass<'a>(&'a Reads);
+
+impl Drop for ReadPass<'_> {
+    fn drop(&mut self) {
+        self.0.on.store(false, Ordering::SeqCst);
+        self.0.cells.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// The ids of the resources of a cached listing (`Reads`) that their tags
+/// prove are this stack's `me` (what `list_owned` answers).
+pub fn owned_in<'a, T: 'a>(
+    ctx: &Ctx,
+    me: &StepId,
+    all: impl IntoIterator<Item = &'a T>,
+    tags: impl Fn(&'a T) -> &'a [aws_sdk_ec2::types::Tag],
+    id: impl Fn(&'a T) -> Option<&'a str>,
+) -> Vec<String> {
+    all.into_iter()
+        .filter(|x| ctx.tagged_as(me, ec2_tag_pairs(tags(x))))
+        .filter_map(|x| id(x).map(str::to_string))
+        .collect()
+}
+
+/// A recorded resource's health from a cached listing (`Reads`): present
+/// when the listing holds its id.
+pub fn health_in<'a, T: 'a>(
+    all: impl IntoIterator<Item = &'a T>,
+    id: impl Fn(&'a T) -> Option<&'a str>,
+    recorded: &str,
+) -> Health {
+    Health::found(all.into_iter().filter_map(id).find(|i| *i == recorded), recorded)
 }
 
 impl Ctx {

@@ -3,6 +3,8 @@
 //! gateway) and recorded the moment AWS answers; then waited on until
 //! `available`.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
@@ -22,16 +24,31 @@ pub struct NatGateway {
     pub name: String,
 }
 
+/// Every NAT gateway in the region, read once per read-only pass (`Reads`,
+/// paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::NatGateway>>>> {
+    ctx.reads
+        .cached("ec2:DescribeNatGateways", || async {
+            ctx.aws.ec2.describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
+
+fn state_of(g: &aws_sdk_ec2::types::NatGateway) -> Option<(NatGatewayState, String)> {
+    let st = g.state()?.clone();
+    let why = g.failure_message().unwrap_or_default().to_string();
+    Some((st, why))
+}
+
 async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>> {
+    if let Some(all) = listed(ctx).await? {
+        return Ok(all.iter().find(|g| g.nat_gateway_id() == Some(id)).and_then(state_of));
+    }
     let r = ctx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.map_err(aws);
     match r {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
-        Ok(out) => Ok(out.nat_gateways().first().and_then(|g| {
-            let st = g.state()?.clone();
-            let why = g.failure_message().unwrap_or_default().to_string();
-            Some((st, why))
-        })),
+        Ok(out) => Ok(out.nat_gateways().first().and_then(state_of)),
     }
 }
 
@@ -55,6 +72,11 @@ impl Kind for NatGateway {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            let live =
+                all.iter().filter(|g| matches!(g.state(), Some(NatGatewayState::Pending | NatGatewayState::Available)));
+            return Ok(Some(super::owned_in(ctx, me, live, |x| x.tags(), |x| x.nat_gateway_id())));
+        }
         let mut filters = ctx.ec2_tag_filters(me);
         filters.push(Filter::builder().name("state").values("pending").values("available").build());
         let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;

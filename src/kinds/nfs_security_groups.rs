@@ -38,11 +38,23 @@ impl NfsSecurityGroups {
     /// (group id, ingress rules, egress rules) of the domain's NFS groups.
     async fn groups(&self, ctx: &Ctx, domain: &str) -> Result<Vec<(String, Vec<IpPermission>, Vec<IpPermission>)>> {
         let [inbound, outbound] = nfs_group_names(domain);
+        let vpc = ctx.state.id(&self.vpc).ok();
+        if let Some(all) = super::security_group::listed(ctx).await? {
+            let ours = all.iter().filter(|g| {
+                g.group_name().is_some_and(|n| n == inbound || n == outbound)
+                    && (vpc.is_none() || g.vpc_id() == vpc.as_deref())
+            });
+            return Ok(ours
+                .filter_map(|g| {
+                    Some((g.group_id()?.to_string(), g.ip_permissions().to_vec(), g.ip_permissions_egress().to_vec()))
+                })
+                .collect());
+        }
         let mut call =
             ctx.aws.ec2.describe_security_groups().filters(
                 aws_sdk_ec2::types::Filter::builder().name("group-name").values(inbound).values(outbound).build(),
             );
-        if let Ok(vpc) = ctx.state.id(&self.vpc) {
+        if let Some(vpc) = vpc {
             call = call.filters(ec2_filter("vpc-id", vpc));
         }
         let out = call.send().await.map_err(aws)?;

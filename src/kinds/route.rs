@@ -57,13 +57,9 @@ impl Route {
 
     /// Where the table's route for our destination points now, if it has one.
     async fn current(&self, ctx: &Ctx) -> Result<Option<String>> {
-        let t = ctx.aws.ec2.describe_route_tables().route_table_ids(ctx.state.id(&self.table)?).send().await;
-        let t = t.map_err(aws)?;
-        let found = t
-            .route_tables()
-            .iter()
-            .flat_map(|t| t.routes())
-            .find(|r| r.destination_cidr_block() == Some(self.destination.as_str()));
+        let t = super::route_table::table(ctx, &ctx.state.id(&self.table)?).await?;
+        let found =
+            t.iter().flat_map(|t| t.routes()).find(|r| r.destination_cidr_block() == Some(self.destination.as_str()));
         Ok(found.map(|r| {
             r.gateway_id()
                 .or(r.nat_gateway_id())
@@ -99,8 +95,7 @@ impl Kind for Route {
 
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let (table_id, want) = (ctx.state.id(&self.table)?, self.target_id(ctx)?);
-        let out = ctx.aws.ec2.describe_route_tables().route_table_ids(&table_id).send().await.map_err(aws)?;
-        let exists = out.route_tables().iter().flat_map(|t| t.routes()).any(|r| {
+        let exists = super::route_table::table(ctx, &table_id).await?.iter().flat_map(|t| t.routes()).any(|r| {
             r.destination_cidr_block() == Some(self.destination.as_str())
                 && [r.gateway_id(), r.nat_gateway_id()].contains(&Some(want.as_str()))
         });

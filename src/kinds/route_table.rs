@@ -1,5 +1,7 @@
 //! Route tables (`rtb.*`), created with a ClientToken.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -9,6 +11,26 @@ use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
+
+/// Every RouteTable in the region, read once per read-only pass (`Reads`,
+/// paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::RouteTable>>>> {
+    ctx.reads
+        .cached("ec2:DescribeRouteTables", || async {
+            ctx.aws.ec2.describe_route_tables().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
+
+/// The route table `id` (its routes and associations): from the pass's
+/// listing when one runs, else one DescribeRouteTables by id (NotFound when
+/// it is gone).
+pub async fn table(ctx: &Ctx, id: &str) -> Result<Vec<aws_sdk_ec2::types::RouteTable>> {
+    if let Some(all) = listed(ctx).await? {
+        return Ok(all.iter().filter(|t| t.route_table_id() == Some(id)).cloned().collect());
+    }
+    Ok(ctx.aws.ec2.describe_route_tables().route_table_ids(id).send().await.map_err(aws)?.route_tables().to_vec())
+}
 
 #[derive(Debug)]
 pub struct RouteTable {
@@ -32,6 +54,9 @@ impl Kind for RouteTable {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.route_table_id())));
+        }
         let filters = ctx.ec2_tag_filters(me);
         let out = ctx.aws.ec2.describe_route_tables().set_filters(Some(filters)).send().await.map_err(aws)?;
         // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
@@ -60,6 +85,9 @@ impl Kind for RouteTable {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(super::health_in(all.iter(), |x| x.route_table_id(), id));
+        }
         let r = ctx.aws.ec2.describe_route_tables().route_table_ids(id).send().await.map_err(aws);
         Health::of_describe(r, |o| !o.route_tables().is_empty())
     }

@@ -39,9 +39,8 @@ impl RouteTableAssociation {
     /// The association of our table with its target, if it exists.
     async fn current(&self, ctx: &Ctx) -> Result<Option<String>> {
         let (table_id, target_id) = (ctx.state.id(&self.table)?, ctx.state.id(self.target_step())?);
-        let out = ctx.aws.ec2.describe_route_tables().route_table_ids(&table_id).send().await.map_err(aws)?;
-        Ok(out
-            .route_tables()
+        Ok(super::route_table::table(ctx, &table_id)
+            .await?
             .iter()
             .flat_map(|t| t.associations())
             .find(|a| a.subnet_id() == Some(target_id.as_str()) || a.gateway_id() == Some(target_id.as_str()))

@@ -18,6 +18,15 @@ use crate::error::{aws, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_attempts, retry_while, until};
 
+/// DescribeRuleGroup of `arn`, once per read-only pass (`Reads::read`).
+async fn described(
+    ctx: &Ctx,
+    arn: &str,
+) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_rule_group::DescribeRuleGroupOutput>> {
+    let load = || async { ctx.aws.nfw.describe_rule_group().rule_group_arn(arn).send().await.map_err(aws) };
+    ctx.reads.read(&format!("network-firewall:DescribeRuleGroup {arn}"), load).await
+}
+
 #[derive(Debug)]
 pub struct RuleGroup;
 
@@ -183,8 +192,7 @@ impl Kind for RuleGroup {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        let r = ctx.aws.nfw.describe_rule_group().rule_group_arn(id).send().await.map_err(aws);
-        Health::of_describe(r, |_| true)
+        Health::of_describe(described(ctx, id).await, |_| true)
     }
 
     /// A deleted rule group is DELETING for a while and keeps its name: the
@@ -212,7 +220,7 @@ impl Kind for RuleGroup {
 
     /// The allow-list against `allowed_domains` (reported, not restored).
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
-        let rg = ctx.aws.nfw.describe_rule_group().rule_group_arn(id).send().await.map_err(aws)?;
+        let rg = described(ctx, id).await?;
         let targets: BTreeSet<String> = rg
             .rule_group()
             .and_then(|g| g.rules_source())

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
@@ -27,6 +29,16 @@ pub enum SgRole {
     Vpce { sagemaker: StepId },
 }
 
+/// Every SecurityGroup in the region, read once per read-only pass (`Reads`,
+/// paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>>> {
+    ctx.reads
+        .cached("ec2:DescribeSecurityGroups", || async {
+            ctx.aws.ec2.describe_security_groups().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
+
 #[derive(Debug)]
 pub struct SecurityGroup {
     pub vpc: StepId,
@@ -47,6 +59,9 @@ impl SecurityGroup {
     }
 
     async fn live_rules(&self, ctx: &Ctx, id: &str) -> Result<Option<Vec<IpPermission>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(all.iter().find(|g| g.group_id() == Some(id)).map(|g| g.ip_permissions().to_vec()));
+        }
         let g = ctx.aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(aws)?;
         Ok(g.security_groups().first().map(|g| g.ip_permissions().to_vec()))
     }
@@ -141,6 +156,9 @@ impl Kind for SecurityGroup {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.group_id())));
+        }
         let filters = ctx.ec2_tag_filters(me);
         let out = ctx.aws.ec2.describe_security_groups().set_filters(Some(filters)).send().await.map_err(aws)?;
         // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
@@ -220,6 +238,9 @@ impl Kind for SecurityGroup {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(super::health_in(all.iter(), |x| x.group_id(), id));
+        }
         let r = ctx.aws.ec2.describe_security_groups().group_ids(id).send().await.map_err(aws);
         Health::of_describe(r, |o| !o.security_groups().is_empty())
     }

@@ -39,8 +39,11 @@ pub fn split_space(id: &str) -> Result<(&str, &str)> {
     id.split_once('/').ok_or_else(|| anyhow!("malformed space id '{id}' (want domain/space)"))
 }
 
-async fn describe(ctx: &Ctx, domain: &str, name: &str) -> Result<Option<DescribeSpaceOutput>> {
-    match ctx.aws.sagemaker.describe_space().domain_id(domain).space_name(name).send().await.map_err(aws) {
+/// DescribeSpace, once per read-only pass (`Reads::read`); `None`: not found.
+async fn describe(ctx: &Ctx, domain: &str, name: &str) -> Result<Option<std::sync::Arc<DescribeSpaceOutput>>> {
+    let load =
+        || async { ctx.aws.sagemaker.describe_space().domain_id(domain).space_name(name).send().await.map_err(aws) };
+    match ctx.reads.read(&format!("sagemaker:DescribeSpace {domain}/{name}"), load).await {
         Err(e) if is_not_found(&e) => Ok(None),
         r => r.map(Some),
     }

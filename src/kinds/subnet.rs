@@ -1,5 +1,7 @@
 //! Subnets: CIDR, availability zone, Name.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -10,6 +12,16 @@ use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
+
+/// Every Subnet in the region, read once per read-only pass (`Reads`,
+/// paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Subnet>>>> {
+    ctx.reads
+        .cached("ec2:DescribeSubnets", || async {
+            ctx.aws.ec2.describe_subnets().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
 
 #[derive(Debug)]
 pub struct Subnet {
@@ -38,6 +50,9 @@ impl Kind for Subnet {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.subnet_id())));
+        }
         let filters = ctx.ec2_tag_filters(me);
         let out = ctx.aws.ec2.describe_subnets().set_filters(Some(filters)).send().await.map_err(aws)?;
         // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
@@ -64,6 +79,9 @@ impl Kind for Subnet {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(super::health_in(all.iter(), |x| x.subnet_id(), id));
+        }
         let r = ctx.aws.ec2.describe_subnets().subnet_ids(id).send().await.map_err(aws);
         Health::of_describe(r, |o| !o.subnets().is_empty())
     }

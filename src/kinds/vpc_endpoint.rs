@@ -5,6 +5,8 @@
 //! SageMaker subnet with `sg.vpce`). Created with a ClientToken. Zones added
 //! to a live stack are added with ModifyVpcEndpoint.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
@@ -15,6 +17,22 @@ use crate::error::{aws, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
+
+/// Every VPC endpoint in the region, read once per read-only pass
+/// (`Reads`, paginated); `None` outside one.
+pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::VpcEndpoint>>>> {
+    ctx.reads
+        .cached("ec2:DescribeVpcEndpoints", || async {
+            ctx.aws.ec2.describe_vpc_endpoints().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
+
+/// The endpoint `id` from the pass's listing (`None` outside a pass; an
+/// empty inner `None` when the listing lacks it).
+async fn cached_endpoint(ctx: &Ctx, id: &str) -> Result<Option<Option<aws_sdk_ec2::types::VpcEndpoint>>> {
+    Ok(listed(ctx).await?.map(|all| all.iter().find(|e| e.vpc_endpoint_id() == Some(id)).cloned()))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Flavor {
@@ -83,16 +101,18 @@ pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
 /// The endpoint's policy as AWS holds it now, parsed (`None`: no such
 /// endpoint, or no policy).
 pub async fn live_policy(ctx: &Ctx, id: &str) -> Result<Option<serde_json::Value>> {
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading VPC endpoint {id}"))?;
-    out.vpc_endpoints().first().and_then(|e| e.policy_document()).map(crate::policy::parse).transpose()
+    let e = endpoint(ctx, id).await.with_context(|| format!("reading VPC endpoint {id}"))?;
+    e.and_then(|e| e.policy_document().map(crate::policy::parse)).transpose()
+}
+
+/// The endpoint `id`: from the pass's listing, else DescribeVpcEndpoints by
+/// id (a NotFound answer is an error).
+async fn endpoint(ctx: &Ctx, id: &str) -> Result<Option<aws_sdk_ec2::types::VpcEndpoint>> {
+    if let Some(e) = cached_endpoint(ctx, id).await? {
+        return Ok(e);
+    }
+    let out = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
+    Ok(out.vpc_endpoints().first().cloned())
 }
 
 pub fn allow_all_policy() -> serde_json::Value {
@@ -105,6 +125,9 @@ pub fn allow_all_policy() -> serde_json::Value {
 /// The endpoint's state, lowercased: EC2 answers `available`, `pending`, ...
 /// in lowercase, which the SDK's `State` enum (capitalised) does not parse.
 async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+    if let Some(e) = cached_endpoint(ctx, id).await? {
+        return Ok(e.and_then(|e| e.state().map(|s| s.as_str().to_ascii_lowercase())));
+    }
     match ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
@@ -142,8 +165,8 @@ impl VpcEndpoint {
 
     /// The recorded members (route tables or subnets) the endpoint lacks.
     async fn missing(&self, ctx: &Ctx, id: &str) -> Result<Vec<String>> {
-        let e = ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws)?;
-        let have = e.vpc_endpoints().first().map(|e| match self.flavor {
+        let e = endpoint(ctx, id).await?;
+        let have = e.map(|e| match self.flavor {
             Flavor::Gateway { .. } => e.route_table_ids().to_vec(),
             Flavor::Interface { .. } => e.subnet_ids().to_vec(),
         });
@@ -182,6 +205,14 @@ impl Kind for VpcEndpoint {
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
+        if let Some(all) = listed(ctx).await? {
+            let live = all.iter().filter(|e| {
+                e.state().is_some_and(|s| {
+                    matches!(s.as_str().to_ascii_lowercase().as_str(), "pending" | "available" | "pendingacceptance")
+                })
+            });
+            return Ok(Some(super::owned_in(ctx, me, live, |x| x.tags(), |x| x.vpc_endpoint_id())));
+        }
         let mut filters = ctx.ec2_tag_filters(me);
         filters.push(
             aws_sdk_ec2::types::Filter::builder()

@@ -50,6 +50,7 @@ fn each<const N: usize>(r: Result<[(bool, String); N]>) -> [Verdict; N] {
 }
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
+    let _pass = ctx.reads.pass();
     let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, groups, rotation, keys, trust) = tokio::join!(
         buckets_sse_kms(ctx),
         buckets_public_access_block(ctx),
