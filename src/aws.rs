@@ -37,15 +37,9 @@ pub struct Clients {
 pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
-            // Throttling and 5xx, with more attempts than the default 3
-            // because EC2's endpoint bucket refills slowly. Adaptive mode:
-            // after a throttled answer the SDK paces the requests of that
-            // retry partition to the rate AWS accepts (a client-side token
-            // bucket whose rate follows CUBIC), instead of sending them into
-            // RequestLimitExceeded and backing off (AWS SDKs and Tools
-            // reference guide, "Retry behavior": adaptive mode). EC2's
-            // partitions follow its throttling buckets (`Ec2Families`).
-            RetryConfig::adaptive()
+            // Throttling and 5xx: the SDK's standard mode, with more attempts
+            // than its default 3 because EC2's endpoint bucket refills slowly.
+            RetryConfig::standard()
                 .with_max_attempts(10)
                 .with_initial_backoff(scaled(Duration::from_secs(1)))
                 .with_max_backoff(scaled(Duration::from_secs(20))),
@@ -75,51 +69,10 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
-/// EC2 throttles per account and region with a token bucket per family of
-/// actions: non-mutating, unfiltered and unpaginated non-mutating, mutating,
-/// and resource-intensive actions with buckets of their own (EC2 developer
-/// guide, "Request throttling"; the emulator's `throttling.buckets` model
-/// them). Each family gets its own retry partition, so the adaptive rate
-/// limiter a throttled CreateVpcEndpoint slows down is that family's alone,
-/// and the describes that poll the critical path keep their pace.
-#[derive(Debug)]
-struct Ec2Families;
-
-/// The retry partition (and so the client-side rate limiter) of an EC2 action.
-pub fn ec2_family(operation: &str) -> &'static str {
-    match operation {
-        "CreateVpcEndpoint" | "DeleteVpcEndpoints" | "ModifyVpcEndpoint" => "ec2 vpc-endpoint mutations",
-        "CreateNatGateway" | "DeleteNatGateway" => "ec2 nat-gateway mutations",
-        op if ["Describe", "List", "Get"].iter().any(|p| op.starts_with(p)) => "ec2 non-mutating",
-        _ => "ec2 mutating",
-    }
-}
-
-impl aws_sdk_ec2::config::Intercept for Ec2Families {
-    fn name(&self) -> &'static str {
-        "Ec2Families"
-    }
-
-    fn modify_before_retry_loop(
-        &self,
-        _context: &mut aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
-        _runtime_components: &aws_sdk_ec2::config::RuntimeComponents,
-        cfg: &mut aws_sdk_ec2::config::ConfigBag,
-    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
-        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name().to_string());
-        if let Some(op) = op {
-            cfg.interceptor_state().store_put(aws_sdk_ec2::config::retry::RetryPartition::new(ec2_family(&op)));
-        }
-        Ok(())
-    }
-}
-
 impl Clients {
     pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
         Clients {
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(cfg).interceptor(Ec2Families).build(),
-            ),
+            ec2: aws_sdk_ec2::Client::new(cfg),
             nfw: aws_sdk_networkfirewall::Client::new(cfg),
             sagemaker: aws_sdk_sagemaker::Client::new(cfg),
             s3: s3_client(cfg),
