@@ -229,12 +229,24 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
     for f in nfw.list_firewalls().send().await.unwrap().firewalls() {
         out.insert(format!("firewall {}", f.firewall_name().unwrap_or_default()));
+        // Its logging configuration: one entry per log destination.
+        let l = nfw.describe_logging_configuration().set_firewall_arn(f.firewall_arn().map(String::from)).send().await.unwrap();
+        for c in l.logging_configuration().map(|c| c.log_destination_configs()).unwrap_or_default() {
+            out.insert(format!("firewall-logging {} {}", f.firewall_name().unwrap_or_default(), c.log_type().as_str()));
+        }
     }
     for p in nfw.list_firewall_policies().send().await.unwrap().firewall_policies() {
         out.insert(format!("firewall-policy {}", p.name().unwrap_or_default()));
     }
     for g in nfw.list_rule_groups().send().await.unwrap().rule_groups() {
         out.insert(format!("rule-group {}", g.name().unwrap_or_default()));
+    }
+    for f in ec2.describe_flow_logs().send().await.unwrap().flow_logs() {
+        out.insert(format!("flow-log {}", f.flow_log_id().unwrap_or_default()));
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+        out.insert(format!("log-group {}", g.log_group_name().unwrap_or_default()));
     }
     let s3 = emu.s3().await;
     for b in s3.list_buckets().send().await.unwrap().buckets() {
