@@ -230,7 +230,12 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     for f in nfw.list_firewalls().send().await.unwrap().firewalls() {
         out.insert(format!("firewall {}", f.firewall_name().unwrap_or_default()));
         // Its logging configuration: one entry per log destination.
-        let l = nfw.describe_logging_configuration().set_firewall_arn(f.firewall_arn().map(String::from)).send().await.unwrap();
+        let l = nfw
+            .describe_logging_configuration()
+            .set_firewall_arn(f.firewall_arn().map(String::from))
+            .send()
+            .await
+            .unwrap();
         for c in l.logging_configuration().map(|c| c.log_destination_configs()).unwrap_or_default() {
             out.insert(format!("firewall-logging {} {}", f.firewall_name().unwrap_or_default(), c.log_type().as_str()));
         }
