@@ -739,3 +739,40 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let st = state_json(dir.path());
     assert_eq!(st["steps"].as_object().unwrap().len(), 0, "state is empty: {st}");
 }
+
+/// `--no-logging` (issue 14): no log group, flow log, firewall logging, logs key or flow logs
+/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves nothing
+/// (no logs to keep).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up", "--no-logging"]);
+    let st = state_json(dir.path());
+    assert_eq!(st["params"]["logging"], false, "recorded: a bare re-run keeps it off");
+    for step in [
+        "kms.logs",
+        "kms.logs.alias",
+        "logs.vpc_flow",
+        "logs.firewall_alert",
+        "logs.firewall_flow",
+        "iam.flow_logs_role",
+        "ec2.flow_log",
+        "nfw.logging",
+    ] {
+        assert!(st["steps"].get(step).is_none(), "{step} recorded without logging");
+    }
+    let kinds = count_kinds(&inventory(&emu).await);
+    for kind in ["log-group", "flow-log", "firewall-logging"] {
+        assert_eq!(kinds.get(kind), None, "{kind} made without logging: {kinds:?}");
+    }
+    assert_eq!(kinds.get("kms-key"), Some(&2), "only kms.s3 and kms.ebs: {kinds:?}");
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    let d = sm.describe_domain().domain_id(step_id(&st, "sm.domain")).send().await.unwrap();
+    assert_eq!(d.kms_key_id(), Some(step_id(&st, "kms.ebs").as_str()));
+    let again = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    let left = inventory(&emu).await;
+    assert!(left.is_empty(), "left after down --purge-efs without logging: {left:?}");
+}
