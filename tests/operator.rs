@@ -243,7 +243,7 @@ fn status_after_down_reports_what_is_kept_as_retained() {
         assert_eq!(actions.get(step).map(String::as_str), Some("retained"), "{step}: {t}");
     }
     assert!(actions.values().all(|a| a == "retained"), "{t}");
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
 }
 
 /// `provision completions bash | head -0`: the reader is gone before the

@@ -5,13 +5,13 @@
 //! Logs"), with an inline policy that may write to the stack's flow log
 //! group only. Id = ARN; the name is unique per account.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::iam_policy::iam_tags;
+use super::iam_role::{find_role, new_role, role_name, role_name_use};
 use super::log_group::log_group_arn;
-use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
+use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -69,10 +69,6 @@ pub fn flow_logs_role_policy(ctx: &Ctx, group: &str) -> serde_json::Value {
     })
 }
 
-fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
 #[async_trait]
 impl Kind for FlowLogsRole {
     fn name(&self) -> &'static str {
@@ -80,43 +76,16 @@ impl Kind for FlowLogsRole {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        match ctx.aws.iam.get_role().role_name(ctx.s.flow_logs_role_name()).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(None),
-            r => {
-                let out = r?;
-                let role = out.role().context("GetRole returned no Role")?;
-                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
-                adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
-            }
-        }
+        find_role(ctx, me, &ctx.s.flow_logs_role_name()).await
     }
 
     async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
-        match ctx.aws.iam.get_role().role_name(ctx.s.flow_logs_role_name()).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
-            Err(e) => Err(e),
-            Ok(out) => {
-                let role = out.role().context("GetRole returned no Role")?;
-                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
-                Ok(NameUse::of_tags(ctx, format!("IAM role {}", role.arn()), "--project", tags))
-            }
-        }
+        role_name_use(ctx, &ctx.s.flow_logs_role_name()).await
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        let out = ctx
-            .aws
-            .iam
-            .create_role()
-            .role_name(ctx.s.flow_logs_role_name())
-            .path("/")
-            .description("VPC flow logs delivery to the stack's log group (provision)")
-            .assume_role_policy_document(flow_logs_trust_policy(ctx).to_string())
-            .set_tags(Some(iam_tags(ctx, me)))
-            .send()
-            .await
-            .map_err(aws)?;
-        out.role().map(|r| r.arn().to_string()).context("CreateRole returned no role")
+        let description = "VPC flow logs delivery to the stack's log group (provision)";
+        new_role(ctx, me, &ctx.s.flow_logs_role_name(), description, &flow_logs_trust_policy(ctx)).await
     }
 
     /// Puts the inline policy (idempotent: it replaces one of the same name).
