@@ -197,24 +197,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let vpc_group = id("logs.vpc_flow");
     rt.block_on(async { ec2(&emu).await.delete_flow_logs().flow_log_ids(&flow_log).send().await.unwrap() });
     expect_all(&[("logs.vpc_flow_log", &format!("no flow log (expected ALL traffic to {vpc_group})"))]);
-    rt.block_on(async {
-        use aws_sdk_networkfirewall::types::{LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration};
-        let only_flow = LogDestinationConfig::builder()
-            .log_type(LogType::Flow)
-            .log_destination_type(LogDestinationType::CloudwatchLogs)
-            .log_destination("logGroup", &flow_group)
-            .build()
-            .unwrap();
-        let config = LoggingConfiguration::builder().log_destination_configs(only_flow).build().unwrap();
-        nfw(&emu)
-            .await
-            .update_logging_configuration()
-            .firewall_arn(&firewall)
-            .logging_configuration(config)
-            .send()
-            .await
-            .unwrap()
-    });
+    rt.block_on(firewall_flow_logging_only(&emu, &firewall, &flow_group));
     expect_all(&[("logs.firewall_alert", "no ALERT logging")]);
     rt.block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&emu.sdk().await);

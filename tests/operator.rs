@@ -112,16 +112,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
         // Logging (issue 14): a group's retention changed, the firewall's ALERT logging removed.
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         logs.put_retention_policy().log_group_name(&flow_group).retention_in_days(7).send().await.unwrap();
-        use aws_sdk_networkfirewall::types::{LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration};
-        let only_flow = LogDestinationConfig::builder()
-            .log_type(LogType::Flow)
-            .log_destination_type(LogDestinationType::CloudwatchLogs)
-            .log_destination("logGroup", &flow_group)
-            .build()
-            .unwrap();
-        let config = LoggingConfiguration::builder().log_destination_configs(only_flow).build().unwrap();
-        let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
-        nfw.update_logging_configuration().firewall_arn(&firewall).logging_configuration(config).send().await.unwrap();
+        firewall_flow_logging_only(&emu, &firewall, &flow_group).await;
     });
     let o = provision(&emu, dir.path(), &["status"]);
     let t = text(&o);

@@ -9,10 +9,10 @@ use anyhow::Result;
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::iam_role::{find_role, new_role, role_name, role_name_use};
+use super::iam_role::{find_role, new_role, remove_role, role_name, role_name_use};
 use super::log_group::log_group_arn;
 use super::{Ctx, Health, Kind, NameUse};
-use crate::error::{aws, gone_ok, is_not_found};
+use crate::error::aws;
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -110,19 +110,7 @@ impl Kind for FlowLogsRole {
         Health::of_describe(ctx.aws.iam.get_role().role_name(role_name(id)).send().await.map_err(aws), |_| true)
     }
 
-    /// Its inline policies first (IAM refuses to delete a role that has any).
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
-        let iam = &ctx.aws.iam;
-        let name = role_name(arn);
-        match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(out) => {
-                for p in out.policy_names() {
-                    gone_ok(iam.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(aws))?;
-                }
-            }
-        }
-        gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
+        remove_role(ctx, arn).await
     }
 }

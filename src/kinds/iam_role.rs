@@ -124,19 +124,34 @@ impl Kind for IamRole {
     }
 
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
-        let iam = &ctx.aws.iam;
-        let name = role_name(arn);
-        match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(out) => {
-                for p in out.attached_policies() {
-                    if let Some(parn) = p.policy_arn() {
-                        iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
-                    }
+        remove_role(ctx, arn).await
+    }
+}
+
+/// Detaches the role's managed policies, deletes its inline ones (IAM
+/// refuses to delete a role that has either), then the role; gone is done.
+pub(super) async fn remove_role(ctx: &Ctx, arn: &str) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let name = role_name(arn);
+    match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(out) => {
+            for p in out.attached_policies() {
+                if let Some(parn) = p.policy_arn() {
+                    iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
                 }
             }
         }
-        gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
     }
+    match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(out) => {
+            for p in out.policy_names() {
+                gone_ok(iam.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(aws))?;
+            }
+        }
+    }
+    gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
 }

@@ -325,3 +325,18 @@ pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<Stri
         .ok()?;
     a.status().map(|s| s.as_str().to_string())
 }
+
+/// Sets the firewall's logging to FLOW logs to `group` only, out of band (from both ALERT and
+/// FLOW: one removal, which AWS accepts in one call).
+pub async fn firewall_flow_logging_only(emu: &Emulator, firewall_arn: &str, group: &str) {
+    use aws_sdk_networkfirewall::types::{LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration};
+    let only_flow = LogDestinationConfig::builder()
+        .log_type(LogType::Flow)
+        .log_destination_type(LogDestinationType::CloudwatchLogs)
+        .log_destination("logGroup", group)
+        .build()
+        .unwrap();
+    let config = LoggingConfiguration::builder().log_destination_configs(only_flow).build().unwrap();
+    let nfw = aws_sdk_networkfirewall::Client::new(&emu.sdk().await);
+    nfw.update_logging_configuration().firewall_arn(firewall_arn).logging_configuration(config).send().await.unwrap();
+}
