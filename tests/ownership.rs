@@ -85,7 +85,7 @@ fn import_writes_the_record_back_and_changes_nothing() {
     lose_state(d);
     emu.clear_calls();
     let out = provision_ok(&emu, d, &["import"]);
-    assert!(out.contains("Imported 48 of 48 steps"), "{out}");
+    assert!(out.contains("Imported 56 of 56 steps"), "{out}"); // 48 of the spec, 8 of logging
     assert!(emu.calls().iter().all(|c| !is_mutating(c)), "import changed something: {:?}", emu.calls());
     let after = state_json(d);
     for (step, rec) in before["steps"].as_object().unwrap() {
