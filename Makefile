@@ -53,7 +53,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 # The realism soak with several seeds (tests/soak.rs): 2 zones, 3 users, up → verify →
-# down --purge-efs against `emulator/run --realistic --throttle --scale 0.02`, each seed
+# down --purge-efs --delete-data against `emulator/run --realistic --throttle --scale 0.02`, each seed
 # on a fresh emulator. `make test` runs the same test with one seed.
 SOAK_SEEDS ?= 1,2,3,4,5
 soak: emulator-venv

@@ -27,13 +27,17 @@ use crate::kinds::efs_file_system::EfsFileSystem;
 use crate::kinds::efs_mount_targets::EfsMountTargets;
 use crate::kinds::eip::Eip;
 use crate::kinds::firewall::Firewall;
+use crate::kinds::firewall_logging::FirewallLogging;
 use crate::kinds::firewall_policy::FirewallPolicy;
+use crate::kinds::flow_log::FlowLog;
+use crate::kinds::flow_logs_role::FlowLogsRole;
 use crate::kinds::iam_policy::IamPolicy;
 use crate::kinds::iam_role::IamRole;
 use crate::kinds::igw_attachment::IgwAttachment;
 use crate::kinds::internet_gateway::InternetGateway;
 use crate::kinds::kms_alias::KmsAlias;
 use crate::kinds::kms_key::{KeyRole, KmsKey};
+use crate::kinds::log_group::LogGroup;
 use crate::kinds::nat_gateway::NatGateway;
 use crate::kinds::nfs_security_groups::NfsSecurityGroups;
 use crate::kinds::route::{Route, RouteTarget};
@@ -350,8 +354,32 @@ pub fn build(s: &Settings) -> Graph {
             subnets: sagemaker_subnets,
             role: StepId::IAM_ROLE,
             sg: StepId::SG_SAGEMAKER,
+            key: StepId::KMS_EBS,
         }),
     );
+    if s.logging {
+        // Logs: their key, the three groups, the flow log and its role, the
+        // firewall's logging. Nothing else waits on them.
+        push(StepId::KMS_LOGS, Arc::new(KmsKey { role: KeyRole::Logs, after: Vec::new() }));
+        push(StepId::KMS_LOGS_ALIAS, Arc::new(KmsAlias { key: StepId::KMS_LOGS, alias: format!("alias/{p}-logs") }));
+        for (step, which) in StepId::LOG_GROUPS {
+            push(step, Arc::new(LogGroup { key: StepId::KMS_LOGS, name: s.log_group_name(which) }));
+        }
+        let (flow_group, _) = &StepId::LOG_GROUPS[0];
+        push(StepId::FLOW_LOGS_ROLE, Arc::new(FlowLogsRole { group: s.log_group_name(StepId::LOG_GROUPS[0].1) }));
+        push(
+            StepId::FLOW_LOG,
+            Arc::new(FlowLog { vpc: StepId::VPC, group: flow_group.clone(), role: StepId::FLOW_LOGS_ROLE }),
+        );
+        push(
+            StepId::FIREWALL_LOGGING,
+            Arc::new(FirewallLogging {
+                firewall: StepId::FIREWALL,
+                alert: StepId::LOGS_FIREWALL_ALERT,
+                flow: StepId::LOGS_FIREWALL_FLOW,
+            }),
+        );
+    }
     // The primary profile keeps the spec's ids; more users get suffixed ids.
     let mut network = vec![StepId::ROUTE_SAGEMAKER_EGRESS];
     network.extend(APP_ENDPOINTS.iter().cloned());

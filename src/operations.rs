@@ -107,6 +107,11 @@ pub const OPS: &[Op] = &[
     run("ec2:ModifyVpcEndpoint", &["ec2:ModifyVpcEndpoint"]),
     run("ec2:DeleteVpcEndpoints", &["ec2:DeleteVpcEndpoints"]),
     run("ec2:DescribeNetworkInterfaces", &["ec2:DescribeNetworkInterfaces"]),
+    // VPC flow log (kinds/flow_log.rs): publishing to CloudWatch Logs passes
+    // the delivery role (VPC user guide, "IAM role for publishing flow logs").
+    run("ec2:CreateFlowLogs", &["ec2:CreateFlowLogs", "ec2:CreateTags", "iam:PassRole"]),
+    run("ec2:DescribeFlowLogs", &["ec2:DescribeFlowLogs"]),
+    run("ec2:DeleteFlowLogs", &["ec2:DeleteFlowLogs"]),
     leftover(
         "ec2:DeleteNetworkInterface",
         &["ec2:DeleteNetworkInterface"],
@@ -134,6 +139,38 @@ pub const OPS: &[Op] = &[
         "firewall::associate_subnets, when availability zones are added to a live stack",
     ),
     run("network-firewall:DeleteFirewall", &["network-firewall:DeleteFirewall"]),
+    // Firewall logging (kinds/firewall_logging.rs). Logging to CloudWatch Logs
+    // makes a log delivery on the caller's behalf (Network Firewall developer
+    // guide, "Permissions to publish logs to CloudWatch Logs").
+    run("network-firewall:DescribeLoggingConfiguration", &["network-firewall:DescribeLoggingConfiguration"]),
+    run(
+        "network-firewall:UpdateLoggingConfiguration",
+        &[
+            "network-firewall:UpdateLoggingConfiguration",
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+        ],
+    ),
+    // CloudWatch Logs (kinds/log_group.rs)
+    run("logs:CreateLogGroup", &["logs:CreateLogGroup", "logs:TagResource"]),
+    run("logs:DescribeLogGroups", &["logs:DescribeLogGroups"]),
+    only(
+        "logs:ListTagsForResource",
+        &["logs:ListTagsForResource"],
+        "log_group::find, resolving a lost CreateLogGroup; pre-flight, when a log group name is taken",
+    ),
+    run("logs:PutRetentionPolicy", &["logs:PutRetentionPolicy"]),
+    only(
+        "logs:AssociateKmsKey",
+        &["logs:AssociateKmsKey"],
+        "log_group::restore, when a log group's key was changed or removed out of band",
+    ),
+    run("logs:DeleteLogGroup", &["logs:DeleteLogGroup"]),
     // KMS (kinds/{kms_key,kms_alias}.rs)
     run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
     run("kms:DescribeKey", &["kms:DescribeKey"]),
@@ -188,6 +225,10 @@ pub const OPS: &[Op] = &[
     run("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"]),
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
+    // The flow logs role's inline policy (kinds/flow_logs_role.rs).
+    run("iam:PutRolePolicy", &["iam:PutRolePolicy"]),
+    run("iam:ListRolePolicies", &["iam:ListRolePolicies"]),
+    run("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"]),
     // SageMaker (kinds/{domain,user_profile,space,app,classic_app}.rs; commands/{studio_url,app}.rs)
     run("sagemaker:ListDomains", &["sagemaker:ListDomains"]),
     only(
@@ -403,6 +444,7 @@ const ALIASES: Scope = Scope {
     resources: &[
         "arn:aws:kms:{region}:{account}:alias/kms-cmk-{project}",
         "arn:aws:kms:{region}:{account}:alias/sagemaker-anfw-kms-{project}",
+        "arn:aws:kms:{region}:{account}:alias/{project}-logs",
         "arn:aws:kms:{region}:{account}:key/*",
     ],
     condition: None,
@@ -417,8 +459,11 @@ const FIREWALL: Scope = Scope {
     condition: None,
 };
 const ROLE: Scope = Scope {
-    sid: "ExecutionRole",
-    resources: &["arn:aws:iam::{account}:role/{project}-{region}-sagemaker-execution-role"],
+    sid: "StackRoles",
+    // The execution role and the flow logs role: `{project}-{region}-sagemaker-execution-role`,
+    // `{project}-{region}-flow-logs-role` (one pattern: the policy must stay under IAM's 6,144
+    // characters).
+    resources: &["arn:aws:iam::{account}:role/{project}-{region}-*-role"],
     condition: None,
 };
 const POLICY: Scope = Scope {
@@ -427,16 +472,23 @@ const POLICY: Scope = Scope {
     condition: None,
 };
 const PASS_ROLE: Scope = Scope {
-    sid: "PassExecutionRoleToSageMaker",
-    resources: &["arn:aws:iam::{account}:role/{project}-{region}-sagemaker-execution-role"],
-    condition: Some(|| json!({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})),
+    sid: "PassRoles",
+    resources: &["arn:aws:iam::{account}:role/{project}-{region}-*-role"],
+    condition: Some(
+        || json!({"StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "vpc-flow-logs.amazonaws.com"]}}),
+    ),
+};
+const LOG_GROUPS: Scope = Scope {
+    sid: "Logs",
+    resources: &["arn:aws:logs:{region}:{account}:log-group:/provision/{project}/*"],
+    condition: None,
 };
 const SERVICE_ROLES: Scope = Scope {
     sid: "ServiceLinkedRoles",
-    resources: &[
-        "arn:aws:iam::{account}:role/aws-service-role/network-firewall.amazonaws.com/AWSServiceRoleForNetworkFirewall",
-        "arn:aws:iam::{account}:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks",
-    ],
+    // Which service-linked roles: the condition names the two services (IAM
+    // user guide, "Service-linked role permissions"), each of which has one
+    // (AWSServiceRoleForNetworkFirewall, AWSServiceRoleForAmazonSageMakerNotebooks).
+    resources: &["arn:aws:iam::{account}:role/aws-service-role/*"],
     condition: Some(
         || json!({"StringEquals": {"iam:AWSServiceName": ["network-firewall.amazonaws.com", "sagemaker.amazonaws.com"]}}),
     ),
@@ -458,8 +510,21 @@ const EFS: Scope = Scope {
 };
 
 /// The statements in the order they are printed.
-const SCOPES: [&Scope; 12] =
-    [&ANY, &BUCKETS, &OBJECTS, &KEYS, &ALIASES, &FIREWALL, &ROLE, &POLICY, &PASS_ROLE, &SERVICE_ROLES, &STUDIO, &EFS];
+const SCOPES: [&Scope; 13] = [
+    &ANY,
+    &BUCKETS,
+    &OBJECTS,
+    &KEYS,
+    &ALIASES,
+    &FIREWALL,
+    &ROLE,
+    &POLICY,
+    &PASS_ROLE,
+    &SERVICE_ROLES,
+    &STUDIO,
+    &EFS,
+    &LOG_GROUPS,
+];
 
 /// Where an action may be scoped (AWS's service authorization reference:
 /// which actions take a resource ARN).
@@ -483,6 +548,10 @@ fn scope(action: &str) -> &'static Scope {
         // Without a file system id it lists them all.
         ("elasticfilesystem", "DescribeFileSystems") => &ANY,
         ("elasticfilesystem", _) => &EFS,
+        // Listing, and the log deliveries Network Firewall makes, take no log group ARN.
+        ("logs", "DescribeLogGroups") => &ANY,
+        ("logs", n) if n.contains("LogDeliver") || n.contains("ResourcePolic") => &ANY,
+        ("logs", _) => &LOG_GROUPS,
         _ => &ANY,
     }
 }
@@ -640,7 +709,10 @@ mod tests {
             .iter()
             .find(|s| s["Action"] == json!(["iam:PassRole"]))
             .expect("PassRole has its own statement");
-        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "sagemaker.amazonaws.com");
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            json!(["sagemaker.amazonaws.com", "vpc-flow-logs.amazonaws.com"])
+        );
     }
 
     #[test]

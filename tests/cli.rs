@@ -127,7 +127,9 @@ fn lost_answers_are_adopted_not_duplicated() {
         ("firewall", 1),
         ("domain", 1),
         ("bucket", 2),
-        ("kms-key", 2),
+        ("kms-key", 3),
+        ("log-group", 3),
+        ("flow-log", 1),
         ("vpc", 1),
     ]);
     for (k, n) in want {
@@ -163,7 +165,9 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
     assert!(inv.contains(&format!("bucket {data}")), "non-empty bucket kept: {inv:?}");
     assert!(!inv.contains(&format!("bucket {models}")), "empty bucket removed: {inv:?}");
     let keys = count_kinds(&inv);
-    assert_eq!(keys.get("kms-key"), Some(&1), "the key of the kept bucket stays: {inv:?}");
+    // The key of the kept bucket stays, and the logs' key with the log groups (logs are data too).
+    assert_eq!(keys.get("kms-key"), Some(&2), "the keys of the kept bucket and logs stay: {inv:?}");
+    assert_eq!(keys.get("log-group"), Some(&3), "{inv:?}");
     assert!(inv.contains("alias alias/kms-cmk-sagemaker-studio-anfw"), "{inv:?}");
 
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
@@ -253,7 +257,7 @@ fn several_users_each_get_a_profile_and_an_app() {
     let o = provision(&emu, dir.path(), &["up", "--users", "alice,alice"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("users: 'alice' appears twice"), "{}", text(&o));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(futures_inventory(&emu).is_empty());
 }
 
@@ -300,7 +304,7 @@ fn failed_resources_are_replaced() {
         );
     });
     assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(futures_inventory(&emu).is_empty());
 }
 

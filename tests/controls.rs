@@ -99,11 +99,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 18, "{out}");
-    assert!(out.contains("All 18 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), 24, "{out}");
+    assert!(out.contains("All 24 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 18);
+    assert_eq!(controls.len(), 24);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -190,11 +190,26 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
         &format!("{models}: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets off"),
     )]);
 
+    // Logging (issue 14): the flow log deleted, the firewall's ALERT logging removed, a log
+    // group's retention changed, each out of band.
+    let (flow_log, firewall) = (id("ec2.flow_log"), id("nfw.firewall"));
+    let flow_group = format!("/provision/{}/firewall/flow", "sagemaker-studio-anfw");
+    let vpc_group = id("logs.vpc_flow");
+    rt.block_on(async { ec2(&emu).await.delete_flow_logs().flow_log_ids(&flow_log).send().await.unwrap() });
+    expect_all(&[("logs.vpc_flow_log", &format!("no flow log (expected ALL traffic to {vpc_group})"))]);
+    rt.block_on(firewall_flow_logging_only(&emu, &firewall, &flow_group));
+    expect_all(&[("logs.firewall_alert", "no ALERT logging")]);
+    rt.block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&emu.sdk().await);
+        logs.put_retention_policy().log_group_name(&flow_group).retention_in_days(7).send().await.unwrap()
+    });
+    expect_all(&[("logs.retention", &format!("{flow_group}: retention 7 days, not 365 days"))]);
+
     // The text form names every failing control and exits 1.
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("7 of 18 controls fail"), "{t}");
+    assert!(t.contains("10 of 24 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }
@@ -700,7 +715,7 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     assert_eq!(checked, 8, "the interface endpoints with a policy");
 
     let kms = aws_sdk_kms::Client::new(&sdk);
-    for k in ["kms.s3", "kms.ebs"] {
+    for k in ["kms.s3", "kms.ebs", "kms.logs"] {
         let p = kms.get_key_policy().key_id(id(k)).policy_name("default").send().await.unwrap();
         let doc = parse(p.policy().unwrap());
         assert_grammar(&format!("key policy of {k}"), &doc, Kind::Resource);
@@ -716,6 +731,18 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     assert_grammar("trust policy", &doc, Kind::Trust);
     assert_eq!(doc["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com");
     assert_eq!(doc["Statement"][0]["Action"], "sts:AssumeRole");
+
+    // The flow logs role (issue 14): its trust and its inline policy.
+    let flow_role = id("iam.flow_logs_role");
+    let flow_role = flow_role.rsplit('/').next().unwrap();
+    let r = iam.get_role().role_name(flow_role).send().await.unwrap();
+    let doc = parse(r.role().unwrap().assume_role_policy_document().unwrap());
+    assert_grammar("flow logs trust policy", &doc, Kind::Trust);
+    assert_eq!(doc["Statement"][0]["Principal"]["Service"], "vpc-flow-logs.amazonaws.com");
+    let names = iam.list_role_policies().role_name(flow_role).send().await.unwrap();
+    assert_eq!(names.policy_names().len(), 1);
+    let p = iam.get_role_policy().role_name(flow_role).policy_name(&names.policy_names()[0]).send().await.unwrap();
+    assert_grammar("flow logs role policy", &parse(p.policy_document()), Kind::Identity);
 
     let arn = id("iam.policy");
     let p = iam.get_policy().policy_arn(&arn).send().await.unwrap();

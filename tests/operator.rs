@@ -34,7 +34,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     let dir = tempfile::tempdir().unwrap();
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &[]);
-    assert_eq!(plan.len(), 48);
+    assert_eq!(plan.len(), 56); // the spec's 48 steps and issue 14's 8 logging steps
     assert!(plan.iter().all(|l| l["action"] == "create"), "fresh stack: all create");
     assert!(!dir.path().join("state").exists(), "plan wrote no state");
 
@@ -81,13 +81,14 @@ fn status_reports_drift_and_out_of_band_deletion() {
     provision_ok(&emu, dir.path(), &["up"]);
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "clean stack: {}", text(&o));
-    assert!(text(&o).contains("51 present"), "{}", text(&o));
+    assert!(text(&o).contains("59 present"), "{}", text(&o));
 
     let st = state_json(dir.path());
     let rtb = step_id(&st, "rtb.sagemaker");
     let igw = step_id(&st, "igw");
     let bucket = step_id(&st, "bucket.models");
     let sg = step_id(&st, "sg.vpce");
+    let (flow_group, firewall) = (step_id(&st, "logs.firewall_flow"), step_id(&st, "nfw.firewall"));
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
@@ -108,6 +109,10 @@ fn status_reports_drift_and_out_of_band_deletion() {
             .await
             .unwrap();
         emu.s3().await.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
+        // Logging (issue 14): a group's retention changed, the firewall's ALERT logging removed.
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        logs.put_retention_policy().log_group_name(&flow_group).retention_in_days(7).send().await.unwrap();
+        firewall_flow_logging_only(&emu, &firewall, &flow_group).await;
     });
     let o = provision(&emu, dir.path(), &["status"]);
     let t = text(&o);
@@ -124,11 +129,20 @@ fn status_reports_drift_and_out_of_band_deletion() {
         "{t}"
     );
     assert!(line("vpc").starts_with("present"), "{t}");
+    assert!(
+        line("logs.firewall_flow").starts_with("changed") && line("logs.firewall_flow").contains("retention 7 days"),
+        "{t}"
+    );
+    assert!(
+        line("nfw.logging").starts_with("changed") && line("nfw.logging").contains("ALERT logs not configured"),
+        "{t}"
+    );
 
     // `up` restores them; a subnet deleted out of band is reported missing.
     let out = provision_ok(&emu, dir.path(), &["up"]);
     assert!(out.contains("sg.vpce: security group") && out.contains("updating it"), "{out}");
     assert!(out.contains("bucket.models: S3 bucket") && out.contains("updating it"), "{out}");
+    assert!(out.contains("nfw.logging: firewall logging configuration"), "{out}");
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "restored by up: {}", text(&o));
     let state = dir.path().join("state/sagemaker-studio-anfw.json");
@@ -189,7 +203,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{err}");
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(step_lines.len(), 48, "{err}");
+    assert_eq!(step_lines.len(), 56, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
 }
 
@@ -357,7 +371,7 @@ fn status_after_down_reports_what_is_kept_as_retained() {
         assert_eq!(actions.get(step).map(String::as_str), Some("retained"), "{step}: {t}");
     }
     assert!(actions.values().all(|a| a == "retained"), "{t}");
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
 }
 
 /// `provision completions bash | head -0`: the reader is gone before the
@@ -481,7 +495,7 @@ fn iam_policy_is_scoped_to_the_project_region_and_account() {
     // The emulator's account.
     for want in [
         "arn:aws:s3:::p9-123456789012-eu-west-1-data",
-        "arn:aws:iam::123456789012:role/p9-eu-west-1-sagemaker-execution-role",
+        "arn:aws:iam::123456789012:role/p9-eu-west-1-*-role",
         "arn:aws:network-firewall:eu-west-1:123456789012:firewall/network-firewall-p9",
         "arn:aws:kms:eu-west-1:123456789012:key/*",
     ] {
@@ -501,7 +515,7 @@ fn iam_policy_is_scoped_to_the_project_region_and_account() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let p = String::from_utf8(o.stdout).unwrap();
-    assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-sagemaker-execution-role"), "{p}");
+    assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-*-role"), "{p}");
     assert!(p.contains("arn:aws:s3:::p9-*-eu-west-1-data"), "{p}");
 }
 

@@ -59,12 +59,12 @@ fn a_lost_state_is_refused_then_adopted_and_down_without_a_state_removes_everyth
 
     lose_state(d);
     // Without a state, the parameters must describe the stack's shape: its tags say which.
-    let o = provision(&emu, d, &["down", "--purge-efs", "--yes"]);
+    let o = provision(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--availability-zones us-east-1a,us-east-1b"), "{}", text(&o));
     assert!(text(&o).contains("user profiles alice, bob"), "{}", text(&o));
     assert_eq!(counts(&emu), built, "refused: nothing deleted");
-    let down: Vec<&str> = ["down", "--purge-efs"].into_iter().chain(shape).collect();
+    let down: Vec<&str> = ["down", "--purge-efs", "--delete-data"].into_iter().chain(shape).collect();
     let o = provision(&emu, d, &down);
     assert_eq!(o.status.code(), Some(2), "no terminal, no --yes: {}", text(&o));
     assert!(text(&o).contains("found") && text(&o).contains("by their provision:stack tags"), "{}", text(&o));
@@ -85,7 +85,7 @@ fn import_writes_the_record_back_and_changes_nothing() {
     lose_state(d);
     emu.clear_calls();
     let out = provision_ok(&emu, d, &["import"]);
-    assert!(out.contains("Imported 48 of 48 steps"), "{out}");
+    assert!(out.contains("Imported 56 of 56 steps"), "{out}"); // 48 of the spec, 8 of logging
     assert!(emu.calls().iter().all(|c| !is_mutating(c)), "import changed something: {:?}", emu.calls());
     let after = state_json(d);
     for (step, rec) in before["steps"].as_object().unwrap() {
@@ -94,7 +94,7 @@ fn import_writes_the_record_back_and_changes_nothing() {
     let o = provision(&emu, d, &["import"]);
     assert_eq!(o.status.code(), Some(2), "never overwrites: {}", text(&o));
     assert!(provision_ok(&emu, d, &["up"]).contains("Nothing to do"));
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn status_names_orphans_and_duplicates() {
     });
     provision_ok(&emu, d, &["up", "--adopt"]);
     assert!(provision(&emu, d, &["status"]).status.success());
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
 }
 
 fn spawn_up(emu: &Emulator, dir: &Path) -> Child {
@@ -158,7 +158,7 @@ fn creates_that_land_after_their_client_died_leave_no_duplicate() {
         let dir = tempfile::tempdir().unwrap();
         provision_ok(&emu, dir.path(), &["up"]);
         let c = counts(&emu);
-        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
         c
     };
     // First wave (VPC, internet gateway, KMS key), then what needs the VPC
@@ -193,7 +193,7 @@ fn creates_that_land_after_their_client_died_leave_no_duplicate() {
         if ops.contains(&"ec2:CreateVpc") {
             assert!(out.contains("removed duplicate"), "{ops:?}: a late create was removed and reported: {out}");
         }
-        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
         let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
         assert!(inv.is_empty(), "{ops:?}: left after down: {inv:?}");
     }
@@ -234,10 +234,10 @@ fn nothing_outside_the_stack_is_touched() {
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
     assert!(provision(&emu, d, &["status"]).status.success(), "look-alikes are not orphans");
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     lose_state(d);
     // Without a state: only this stack's tags count, and it is gone.
-    let out = provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    let out = provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(out.contains("nothing to remove"), "{out}");
     let inv = rt.block_on(inventory(&emu));
     for id in [&vpc, &igw] {

@@ -28,9 +28,12 @@ fn expected() -> BTreeMap<String, usize> {
         ("firewall-policy", 1),
         ("rule-group", 1),
         ("bucket", 2),
-        ("kms-key", 2),
-        ("alias", 2),
-        ("role", 1),
+        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
+        ("alias", 3),
+        ("role", 2), // the execution role, the flow logs role
+        ("log-group", 3),
+        ("flow-log", 1),
+        ("firewall-logging", 2), // ALERT and FLOW
         ("policy", 1),
         ("domain", 1),
         ("user-profile", 1),
@@ -188,12 +191,12 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
         let again = provision_ok(&emu, dir.path(), &["up"]);
         assert!(again.contains("Nothing to do"), "{again}");
         for _ in 0..8 {
-            if run_and_kill(&emu, dir.path(), &["down", "--purge-efs", "--yes"], 40 + rng.below(700)) {
+            if run_and_kill(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"], 40 + rng.below(700)) {
                 break;
             }
             down_kills += 1;
         }
-        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+        provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
         assert_nothing_left(&emu);
     }
     println!("SIGKILL points exercised: {up_kills} during up, {down_kills} during down");
@@ -275,7 +278,7 @@ fn throttling_and_503_bursts_never_reach_the_user() {
     }
     provision_ok(&emu, dir.path(), &["up"]);
     assert_eq!(counts(&emu), expected());
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert_nothing_left(&emu);
     let calls = emu.control_get("calls");
     let statuses: Vec<(String, u64)> = calls["calls"]

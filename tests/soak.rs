@@ -1,8 +1,9 @@
 //! The realism issue's soak: against `emulator/run --realistic --throttle --scale 0.02`
 //! (eventual consistency, IAM propagation, EC2 throttling, rare transient 5xx, every
 //! window drawn from the seed), `up` with 2 zones and 3 users, then `verify`, then
-//! `down --purge-efs` succeed, with exactly the spec's count of every kind after `up`
-//! and nothing after `down`.
+//! `down --purge-efs --delete-data` succeed, with exactly the spec's count of every kind
+//! after `up` (the logging of issue 14 included) and nothing after `down` (the log groups
+//! are data: without `--delete-data` they stay, as `tests/stack.rs` checks).
 //!
 //! `make test` runs it with one seed (the test's own, printed); `make soak` runs it with
 //! several: `PROVISION_SOAK_SEEDS=1,2,3,4,5 cargo test --test soak` (each seed is a fresh
@@ -36,10 +37,13 @@ fn expected(zones: usize, users: usize) -> BTreeMap<String, usize> {
         ("firewall-policy", 1),
         ("rule-group", 1),
         ("bucket", 2),
-        ("kms-key", 2),
-        ("alias", 2),
-        ("role", 1),
+        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
+        ("alias", 3),
+        ("role", 2), // the execution role, the flow logs role
         ("policy", 1),
+        ("log-group", 3),
+        ("flow-log", 1),
+        ("firewall-logging", 2), // ALERT and FLOW
         ("domain", 1),
         ("user-profile", users),
         ("space", users),
@@ -94,12 +98,12 @@ fn realistic_two_zones_three_users_up_verify_down() {
         let v = run(&emu, dir.path(), seed, &["verify"]);
         assert!(!v.contains("FAIL"), "seed {seed}: verify: {v}");
         let started = std::time::Instant::now();
-        run(&emu, dir.path(), seed, &["down", "--purge-efs", "--yes"]);
+        run(&emu, dir.path(), seed, &["down", "--purge-efs", "--delete-data", "--yes"]);
         let down = started.elapsed();
         let left = rt.block_on(inventory(&emu));
-        assert!(left.is_empty(), "seed {seed}: left after down --purge-efs: {left:#?}");
+        assert!(left.is_empty(), "seed {seed}: left after down --purge-efs --delete-data: {left:#?}");
         eprintln!(
-            "seed {seed}: up {:.1} s, verify ok, down --purge-efs {:.1} s, nothing left",
+            "seed {seed}: up {:.1} s, verify ok, down --purge-efs --delete-data {:.1} s, nothing left",
             up.as_secs_f64(),
             down.as_secs_f64()
         );

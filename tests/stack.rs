@@ -1,7 +1,9 @@
 //! Conformance: `provision up` against the emulator builds every resource of
 //! shared/spec/stack.md with every listed property (checked through the
-//! SDK's describe calls, not the tool's output); `down` keeps exactly the EFS
-//! and what it needs; `down --purge-efs` then leaves nothing of the stack.
+//! SDK's describe calls, not the tool's output), and issue 14's logging;
+//! `down` keeps exactly the EFS and what it needs, and the logs; `down
+//! --purge-efs` then keeps exactly the log groups and their key; `down
+//! --purge-efs --delete-data` leaves nothing of the stack.
 
 mod common;
 
@@ -514,6 +516,120 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(apps.apps().len(), 1, "{:?}", apps.apps());
     assert!(apps.apps().iter().all(|a| a.space_name() == Some(space) && a.user_profile_name().is_none()));
 
+    // --- Studio's home EFS under the stack's key (issue 14): the domain's KmsKeyId is kms.ebs,
+    // and the EFS SageMaker made with it is encrypted with that key.
+    assert_eq!(d.kms_key_id(), Some(kms_ebs.as_str()), "domain KmsKeyId = kms.ebs");
+    let efs = aws_sdk_efs::Client::new(&sdk);
+    let home = efs.describe_file_systems().file_system_id(d.home_efs_file_system_id().unwrap()).send().await.unwrap();
+    assert_eq!(home.file_systems()[0].encrypted(), Some(true));
+    assert_eq!(home.file_systems()[0].kms_key_id(), Some(kms_ebs.as_str()), "home EFS under kms.ebs");
+
+    // --- Logging (issue 14): the logs key, the three log groups, the flow log and its role,
+    // the firewall's ALERT and FLOW logs.
+    let kms_logs = id("kms.logs");
+    let k = kms.describe_key().key_id(&kms_logs).send().await.unwrap();
+    assert_eq!(k.key_metadata().unwrap().description(), Some("KMS key for the stack's CloudWatch Logs log groups"));
+    assert!(kms.get_key_rotation_status().key_id(&kms_logs).send().await.unwrap().key_rotation_enabled());
+    let kp = kms.get_key_policy().key_id(&kms_logs).policy_name("default").send().await.unwrap();
+    let kp = policy(kp.policy().unwrap());
+    assert_eq!(kp["Statement"].as_array().unwrap().len(), 2);
+    assert_eq!(kp["Statement"][0]["Principal"]["AWS"], format!("arn:aws:iam::{ACCOUNT}:root"));
+    let logs_st = &kp["Statement"][1];
+    assert_eq!(logs_st["Principal"]["Service"], "logs.us-east-1.amazonaws.com");
+    assert_eq!(
+        logs_st["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"],
+        format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/provision/{STACK}/*"),
+        "the logs service may use the key for this stack's groups only"
+    );
+    let kt = kms.list_resource_tags().key_id(&kms_logs).send().await.unwrap();
+    let kt: HashMap<String, String> =
+        kt.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
+    assert_stack_tags("kms.logs", &kt, "kms.logs");
+    let aliases = kms.list_aliases().key_id(&kms_logs).send().await.unwrap();
+    assert!(aliases.aliases().iter().any(|a| a.alias_name() == Some(&format!("alias/{STACK}-logs"))));
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    for (step, name) in [
+        ("logs.vpc_flow", format!("/provision/{STACK}/vpc-flow-logs")),
+        ("logs.firewall_alert", format!("/provision/{STACK}/firewall/alert")),
+        ("logs.firewall_flow", format!("/provision/{STACK}/firewall/flow")),
+    ] {
+        assert_eq!(id(step), name);
+        let out = logs.describe_log_groups().log_group_name_prefix(&name).send().await.unwrap();
+        let g = out.log_groups().iter().find(|g| g.log_group_name() == Some(name.as_str())).unwrap();
+        assert_eq!(g.kms_key_id(), Some(kms_logs.as_str()), "{step} encrypted with kms.logs");
+        assert_eq!(g.retention_in_days(), Some(365), "{step} retention");
+        let arn = format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}");
+        let tags = logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+        assert_stack_tags(step, tags.tags().unwrap(), step);
+    }
+
+    let flow_role = format!("{STACK}-us-east-1-flow-logs-role");
+    let r = iam.get_role().role_name(&flow_role).send().await.unwrap();
+    let r = r.role().unwrap();
+    assert_eq!(r.arn(), id("iam.flow_logs_role"));
+    let trust = policy(r.assume_role_policy_document().unwrap());
+    assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "vpc-flow-logs.amazonaws.com");
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*")
+    );
+    let rt: HashMap<String, String> = r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    assert_stack_tags("iam.flow_logs_role", &rt, "iam.flow_logs_role");
+    let inline = iam.list_role_policies().role_name(&flow_role).send().await.unwrap();
+    assert_eq!(inline.policy_names().len(), 1);
+    let rp = iam.get_role_policy().role_name(&flow_role).policy_name(&inline.policy_names()[0]).send().await.unwrap();
+    let rp = policy(rp.policy_document());
+    let group_arn = format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/provision/{STACK}/vpc-flow-logs");
+    for st in rp["Statement"].as_array().unwrap() {
+        let acts = as_list(&st["Action"]);
+        if acts.iter().any(|a| a == "logs:PutLogEvents" || a == "logs:CreateLogStream") {
+            assert_eq!(
+                as_list(&st["Resource"]).into_iter().collect::<BTreeSet<_>>(),
+                BTreeSet::from([group_arn.clone(), format!("{group_arn}:*")]),
+                "the role writes to the flow log group only"
+            );
+        } else {
+            assert_eq!(acts, ["logs:DescribeLogGroups"], "nothing else is granted: {st}");
+        }
+    }
+
+    let fl = ec2.describe_flow_logs().flow_log_ids(id("ec2.flow_log")).send().await.unwrap();
+    let fl = &fl.flow_logs()[0];
+    assert_eq!(fl.resource_id(), Some(vpc_id.as_str()));
+    assert_eq!(fl.traffic_type().map(|t| t.as_str()), Some("ALL"));
+    assert_eq!(fl.log_destination_type().map(|t| t.as_str()), Some("cloud-watch-logs"));
+    assert_eq!(fl.log_group_name(), Some(format!("/provision/{STACK}/vpc-flow-logs").as_str()));
+    assert_eq!(fl.deliver_logs_permission_arn(), Some(id("iam.flow_logs_role").as_str()));
+    assert_stack_tags("ec2.flow_log", &ec2_tags(fl.tags()), "ec2.flow_log");
+
+    let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
+    assert_eq!(id("nfw.logging"), id("nfw.firewall"));
+    let lc = nfw.describe_logging_configuration().firewall_arn(id("nfw.firewall")).send().await.unwrap();
+    let mut dest: Vec<(String, String, String)> = lc
+        .logging_configuration()
+        .unwrap()
+        .log_destination_configs()
+        .iter()
+        .map(|c| {
+            (
+                c.log_type().as_str().to_string(),
+                c.log_destination_type().as_str().to_string(),
+                c.log_destination().get("logGroup").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    dest.sort();
+    assert_eq!(
+        dest,
+        [
+            ("ALERT".into(), "CloudWatchLogs".into(), format!("/provision/{STACK}/firewall/alert")),
+            ("FLOW".into(), "CloudWatchLogs".into(), format!("/provision/{STACK}/firewall/flow")),
+        ]
+    );
+
     // --- Outputs: the seed's keys, from the state.
     let o = provision_ok(&emu, dir.path(), &["outputs", "--json"]);
     let o: BTreeMap<String, String> =
@@ -531,7 +647,11 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(o["SageMakerStudioDomainId"], domain_id);
     assert_eq!(o["UserProfileName"], "anfw-user-profile-us-east-1");
     assert_eq!(o["SpaceName"], "anfw-user-profile-us-east-1-space");
-    assert_eq!(o.len(), 12);
+    assert_eq!(o["VpcFlowLogGroupName"], format!("/provision/{STACK}/vpc-flow-logs"));
+    assert_eq!(o["FirewallAlertLogGroupName"], format!("/provision/{STACK}/firewall/alert"));
+    assert_eq!(o["FirewallFlowLogGroupName"], format!("/provision/{STACK}/firewall/flow"));
+    assert_eq!(o["KMSKeyLogsArn"], kms_logs);
+    assert_eq!(o.len(), 16);
 
     // --- A second `up` changes nothing and says so: no mutating call.
     emu.clear_calls();
@@ -549,12 +669,23 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
 
     // --- `down` without --purge-efs keeps exactly the EFS and what it needs.
     let sagemaker_subnet = id("subnet.sagemaker");
-    let efs = aws_sdk_efs::Client::new(&sdk);
     let fs_before = efs.describe_file_systems().send().await.unwrap();
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
     let fs_id = fs_before.file_systems()[0].file_system_id().to_string();
+    // Logs are data: their groups, and the key that encrypts them, stay without --delete-data.
+    let logs_key_id = kms_logs.rsplit('/').next().unwrap().to_string();
+    let logs_kept: BTreeSet<String> = [
+        format!("log-group /provision/{STACK}/vpc-flow-logs"),
+        format!("log-group /provision/{STACK}/firewall/alert"),
+        format!("log-group /provision/{STACK}/firewall/flow"),
+        format!("kms-key {logs_key_id}"),
+        format!("alias alias/{STACK}-logs"),
+    ]
+    .into_iter()
+    .collect();
     let out = provision_ok(&emu, dir.path(), &["down", "--yes"]);
     assert!(out.contains("--purge-efs"), "down says how to finish: {out}");
+    assert!(out.contains("--delete-data"), "down says how to remove the logs: {out}");
     let left = inventory(&emu).await;
     let expect_kept: BTreeSet<String> = [
         format!("efs {fs_id}"),
@@ -567,8 +698,9 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         format!("eni mount target in {sagemaker_subnet}"),
     ]
     .into_iter()
+    .chain(logs_kept.iter().cloned())
     .collect();
-    assert_eq!(left, expect_kept, "down without --purge-efs keeps exactly the EFS and what it needs");
+    assert_eq!(left, expect_kept, "down without --purge-efs keeps exactly the EFS and what it needs, and the logs");
     let st = state_json(dir.path());
     let retained: BTreeSet<&str> = st["steps"]
         .as_object()
@@ -579,14 +711,68 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         .collect();
     assert_eq!(
         retained,
-        BTreeSet::from(["efs.file_system", "efs.mount_target", "sg.nfs", "subnet.sagemaker", "vpc"]),
+        BTreeSet::from([
+            "efs.file_system",
+            "efs.mount_target",
+            "sg.nfs",
+            "subnet.sagemaker",
+            "vpc",
+            "kms.logs",
+            "kms.logs.alias",
+            "logs.vpc_flow",
+            "logs.firewall_alert",
+            "logs.firewall_flow"
+        ]),
         "state records what was kept"
     );
 
-    // --- `down --purge-efs` removes the rest: nothing of the stack is left.
+    // --- `down --purge-efs` removes the EFS and the rest but the logs: exactly the log
+    // groups and their key (and its alias) stay.
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
-    assert!(left.is_empty(), "left after down --purge-efs: {left:?}");
+    assert_eq!(left, logs_kept, "down --purge-efs keeps exactly the log groups and their key");
+
+    // --- `down --purge-efs --delete-data`: nothing of the stack is left.
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
+    let left = inventory(&emu).await;
+    assert!(left.is_empty(), "left after down --purge-efs --delete-data: {left:?}");
     let st = state_json(dir.path());
     assert_eq!(st["steps"].as_object().unwrap().len(), 0, "state is empty: {st}");
+}
+
+/// `--no-logging` (issue 14): no log group, flow log, firewall logging, logs key or flow logs
+/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves nothing
+/// (no logs to keep).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    provision_ok(&emu, dir.path(), &["up", "--no-logging"]);
+    let st = state_json(dir.path());
+    assert_eq!(st["params"]["logging"], false, "recorded: a bare re-run keeps it off");
+    for step in [
+        "kms.logs",
+        "kms.logs.alias",
+        "logs.vpc_flow",
+        "logs.firewall_alert",
+        "logs.firewall_flow",
+        "iam.flow_logs_role",
+        "ec2.flow_log",
+        "nfw.logging",
+    ] {
+        assert!(st["steps"].get(step).is_none(), "{step} recorded without logging");
+    }
+    let kinds = count_kinds(&inventory(&emu).await);
+    for kind in ["log-group", "flow-log", "firewall-logging"] {
+        assert_eq!(kinds.get(kind), None, "{kind} made without logging: {kinds:?}");
+    }
+    assert_eq!(kinds.get("kms-key"), Some(&2), "only kms.s3 and kms.ebs: {kinds:?}");
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    let d = sm.describe_domain().domain_id(step_id(&st, "sm.domain")).send().await.unwrap();
+    assert_eq!(d.kms_key_id(), Some(step_id(&st, "kms.ebs").as_str()));
+    let again = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    let left = inventory(&emu).await;
+    assert!(left.is_empty(), "left after down --purge-efs without logging: {left:?}");
 }

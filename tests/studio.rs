@@ -75,7 +75,7 @@ fn a_stopped_app_is_reported_left_stopped_by_up_and_started_again() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--user: 'nobody' is not a user of this stack"), "{}", text(&o));
 
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     let inv = rt().block_on(inventory(&emu));
     assert!(inv.is_empty(), "left after down --purge-efs: {inv:?}");
 }
@@ -111,7 +111,7 @@ fn studio_classic_apps_are_refused_and_never_attempted() {
     });
     let url = provision_ok(&emu, dir.path(), &["studio-url", "--user", "bob", "--space"]);
     assert!(url.trim().starts_with("https://"), "{url}");
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt().block_on(inventory(&emu)).is_empty());
 }
 
@@ -191,6 +191,6 @@ fn a_stack_with_a_studio_classic_app_keeps_it_through_up_and_down_deletes_it() {
     assert_eq!(st.status.code(), Some(0), "{}", text(&st));
     assert!(text(&st).contains("sm.classic_app"), "{}", text(&st));
 
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt().block_on(inventory(&emu)).is_empty());
 }

@@ -112,9 +112,12 @@ fn expected() -> BTreeMap<String, usize> {
         ("firewall-policy", 1),
         ("rule-group", 1),
         ("bucket", 2),
-        ("kms-key", 2),
-        ("alias", 2),
-        ("role", 1),
+        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
+        ("alias", 3),
+        ("role", 2), // the execution role, the flow logs role
+        ("log-group", 3),
+        ("flow-log", 1),
+        ("firewall-logging", 2), // ALERT and FLOW
         ("policy", 1),
         ("domain", 1),
         ("user-profile", 1),
@@ -256,7 +259,7 @@ fn up_status_down_on_an_s3_state_one_version_per_write_and_no_local_file() {
     assert!(again.contains("Nothing to do"), "{again}");
     written.extend(written_versions(&again));
 
-    let down = run_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    let down = run_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(down.contains("is gone"), "{down}");
     written.extend(written_versions(&down));
     assert!(stack_inventory(&emu).is_empty(), "left after down --purge-efs: {:?}", stack_inventory(&emu));

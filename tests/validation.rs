@@ -42,6 +42,11 @@ const CASES: &[(&[&str], &str)] = &[
     ),
     (&["--availability-zone", "us-west-2a"], "availability_zone: 'us-west-2a' is not a zone of region 'us-east-1'"),
     (&["--availability-zone", "us-east-1"], "availability_zone: 'us-east-1' is not a zone"),
+    (
+        &["--log-retention-days", "2"],
+        "log_retention_days: 2 is not a retention CloudWatch Logs accepts (one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)",
+    ),
+    (&["--log-retention-days", "0"], "log_retention_days: 0 is not a retention CloudWatch Logs accepts"),
     (&["--parallelism", "0"], "--parallelism"),
     (&["--parallelism", "1000"], "--parallelism"),
 ];
@@ -54,6 +59,8 @@ const CONFIG_CASES: &[(&str, &str)] = &[
     ("project = \"unterminated\n", "line 1"),
     ("vpc_cidr = \"10.0.0.0/8\"\n", "vpc_cidr: '10.0.0.0/8' has prefix /8"),
     ("allowed_domains = []\n", "allowed_domains: the list is empty"),
+    ("log_retention_days = 366\n", "log_retention_days: 366 is not a retention CloudWatch Logs accepts"),
+    ("logging = \"no\"\n", "line 1 (logging = \"no\")"),
     ("vpc_cidr = 10.2.0.0/16\n", "line 1 (vpc_cidr = 10.2.0.0/16)"),
     ("vpc_cidr = 10.2.0.0/16\n", "vpc_cidr is text, which TOML quotes: vpc_cidr = \"10.2.0.0/16\""),
 ];

@@ -97,7 +97,7 @@ fn three_zones_route_within_each_zone_and_come_down_completely() {
     assert!(v.contains("10 route tables in 3 zone(s): the local route and the stack's routes only"), "{v}");
     let o = provision_ok(&emu, dir.path(), &["outputs", "SageMakerStudioSubnetIds"]);
     assert_eq!(o.trim().split(',').count(), 3, "every zone's SageMaker subnet: {o}");
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     let left = rt.block_on(inventory(&emu));
     assert!(left.is_empty(), "{left:?}");
 }
@@ -138,7 +138,7 @@ fn adding_a_zone_to_a_live_stack_adds_only_that_zone() {
     // The grown stack holds nothing beyond the stack's: the new zone's tables
     // (the S3 endpoint's route added by ModifyVpcEndpoint) and edge route included.
     let v = provision_ok(&emu, dir.path(), &["verify"]);
-    assert!(v.contains("All 18 controls pass"), "{v}");
+    assert!(v.contains("All 24 controls pass"), "{v}");
     assert!(v.contains("7 route tables in 2 zone(s): the local route and the stack's routes only"), "{v}");
     // Growing to a third zone: `plan` shows the additions and the in-place updates.
     let p = provision_ok(&emu, dir.path(), &["plan", "--availability-zones", "us-east-1a,us-east-1b,us-east-1c"]);
@@ -153,6 +153,6 @@ fn adding_a_zone_to_a_live_stack_adds_only_that_zone() {
     let o = provision(&emu, dir.path(), &["up", "--availability-zones", "us-east-1a"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("Removing a zone or a user from a live stack is not supported"), "{}", text(&o));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt.block_on(inventory(&emu)).is_empty());
 }

@@ -745,7 +745,30 @@ def _install_eventual():
                         named=lambda r, params=params: any(r._get_param(p) for p in params))
 
 
+def _registering_flow_logs(create):
+    """CreateFlowLogs answers (flow logs, unsuccessful): each new flow log enters its window."""
+    def wrapped(self, *args, **kwargs):
+        made, unsuccessful = create(self, *args, **kwargs)
+        for fl in made:
+            realistic.created("ec2.flow_log", fl.id)
+        return made, unsuccessful
+
+    wrapped.__name__ = create.__name__
+    return wrapped
+
+
+def _install_flow_log_eventual():
+    """A flow log just created is left out of DescribeFlowLogs for its window, by id or filter:
+    DescribeFlowLogs answers an unknown id with an empty list, not an error (EC2 API reference,
+    DescribeFlowLogs; the eventual consistency of the EC2 API, above)."""
+    EC2Backend.create_flow_logs = _registering_flow_logs(EC2Backend.create_flow_logs)
+    realistic.guard(EC2Response, "describe_flow_logs", "ec2.flow_log", lambda o: o.id,
+                    lambda i: EC2ClientError("InvalidFlowLogId.NotFound", f"Flow log {i} does not exist"),
+                    list_key="FlowLogs")
+
+
 def install(app):
+    _install_flow_log_eventual()
     NatGateway.state = property(_nat_get_state, _nat_set_state)
     NatGateway.failure_code = _nat_failure_field(0)
     NatGateway.failure_message = _nat_failure_field(1)

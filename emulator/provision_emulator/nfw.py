@@ -19,6 +19,14 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   meanwhile); a removed one is DELETING for delete_s, then gone with its ENI. One subnet per
   AZ, never the last AZ, not under SubnetChangeProtection (UpdateSubnetChangeProtection).
 * TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
+* UpdateLoggingConfiguration: one log destination change per call, as the API reference says
+  ("You can perform only one of the following actions in any call to UpdateLoggingConfiguration:
+  Create a new log destination object by adding a single LogDestinationConfig ...; Delete a log
+  destination object by removing a single LogDestinationConfig ...; Change the LogDestination
+  setting in a single LogDestinationConfig"; "You can't change the LogDestinationType or LogType
+  in a LogDestinationConfig ... delete the existing LogDestinationConfig object and create a new
+  one, using two separate calls") -> InvalidRequestException otherwise; one destination per log
+  type. DescribeLoggingConfiguration answers ``LogDestinationConfigs`` [] when none (moto: {}).
 * With ``--realistic`` (realistic.py): a firewall, policy or rule group just created is, for its
   drawn window, ResourceNotFoundException to its describe and left out of lists.
 """
@@ -420,6 +428,39 @@ def update_firewall_delete_protection(self, token, arn, name, flag):
     return fw
 
 
+def _destinations(config):
+    return list((config or {}).get("LogDestinationConfigs") or [])
+
+
+def update_logging_configuration(self, firewall_arn, firewall_name, logging_configuration):
+    fw = self._get_firewall(firewall_arn, firewall_name)
+    old, new = _destinations(fw.logging_configs), _destinations(logging_configuration)
+    types = [c.get("LogType") for c in new]
+    if len(set(types)) != len(types):
+        raise InvalidRequest("A firewall can have only one log destination per log type.")
+    before = {c.get("LogType"): c for c in old}
+    after = {c.get("LogType"): c for c in new}
+    added = [t for t in after if t not in before]
+    removed = [t for t in before if t not in after]
+    changed = [t for t in after if t in before and after[t] != before[t]]
+    for t in changed:
+        if after[t].get("LogDestinationType") != before[t].get("LogDestinationType"):
+            raise InvalidRequest(f"You can't change the LogDestinationType of the {t} log destination; "
+                                 "delete it and create a new one, in two separate calls.")
+    if len(added) + len(removed) + len(changed) > 1:
+        raise InvalidRequest("You can only add, remove or change one log destination per call to "
+                             f"UpdateLoggingConfiguration (this call adds {added}, removes {removed}, "
+                             f"changes {changed}).")
+    fw.logging_configs = {"LogDestinationConfigs": new}
+    return fw
+
+
+def describe_logging_configuration(self, firewall_arn, firewall_name):
+    fw = self._get_firewall(firewall_arn, firewall_name)
+    fw.logging_configs = {"LogDestinationConfigs": _destinations(fw.logging_configs)}
+    return fw
+
+
 def _resource(self, arn):
     for store in (self.firewalls, self.firewall_policies, self.rule_groups):
         if arn in store:
@@ -635,7 +676,8 @@ def install(app):
                create_firewall_policy, get_firewall_policy, update_firewall_policy, delete_firewall_policy,
                list_firewall_policies, _get_firewall, create_firewall, delete_firewall,
                update_firewall_delete_protection, associate_subnets, disassociate_subnets,
-               update_subnet_change_protection, _resource, tag_resource, untag_resource, list_tags_for_resource):
+               update_subnet_change_protection, _resource, tag_resource, untag_resource, list_tags_for_resource,
+               update_logging_configuration, describe_logging_configuration):
         setattr(NetworkFirewallBackend, fn.__name__, fn)
     NetworkFirewallModel.firewall_status = property(_firewall_status, lambda self, value: None)
     nfw_responses._firewall = _firewall_dict

@@ -15,7 +15,7 @@ turns on, together:
   other services of the stack (SageMaker, Network Firewall, IAM: IAM user guide, "Changes that I
   make are not always immediately visible": "IAM ... achieves high availability by replicating
   data across multiple servers ... changes are not immediately visible"). Kinds: EC2 VPC,
-  subnet, route table, security group, NAT gateway, VPC endpoint; IAM role; SageMaker domain,
+  subnet, route table, security group, NAT gateway, VPC endpoint, flow log; IAM role; SageMaker domain,
   user profile, space, app; Network Firewall firewall, policy, rule group. Extensions fill the
   registry with ``created(kind, key)`` where they create, and ``guard(...)`` wraps the
   describe/list response methods that consult it.

@@ -114,6 +114,12 @@ pub struct ParamFlags {
     /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "TYPE")]
     pub app_instance_type: Option<String>,
+    /// No VPC flow logs and no firewall alert/flow logs (`logging = false` in the config) [default: logging on].
+    #[arg(long, global = true)]
+    pub no_logging: bool,
+    /// Days CloudWatch Logs keeps the stack's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 365].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "DAYS")]
+    pub log_retention_days: Option<i64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -369,6 +375,8 @@ impl ParamFlags {
             space_storage_gib: self.space_storage_gib,
             app_instance_type: self.app_instance_type.clone(),
             expect_account: None,
+            logging: self.no_logging.then_some(false),
+            log_retention_days: self.log_retention_days,
         }
     }
 }
@@ -394,6 +402,8 @@ mod tests {
             "idle-timeout-minutes",
             "space-storage-gib",
             "app-instance-type",
+            "no-logging",
+            "log-retention-days",
         ] {
             let arg = cmd.get_arguments().chain(up.get_arguments()).find(|a| a.get_long() == Some(name)).unwrap();
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();

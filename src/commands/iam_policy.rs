@@ -94,7 +94,7 @@ mod tests {
         for want in [
             format!("arn:aws:s3:::{}", s.bucket_name(account, "data")),
             format!("arn:aws:s3:::{}/*", s.bucket_name(account, "models")),
-            format!("arn:aws:iam::{account}:role/{}", s.role_name()),
+            format!("arn:aws:iam::{account}:role/p1-eu-west-1-*-role"), // the execution and flow logs roles
             format!("arn:aws:iam::{account}:policy/{}", s.policy_name()),
             format!("arn:aws:network-firewall:eu-west-1:{account}:firewall/network-firewall-p1"),
             format!("arn:aws:network-firewall:eu-west-1:{account}:stateful-rulegroup/domain-allow-p1"),
@@ -108,6 +108,6 @@ mod tests {
         }
         // Without a region or an account, those parts are wildcards.
         let any = operations::policy_for(&Scoping { project: "p1".into(), region: "*".into(), account: "*".into() });
-        assert!(any.to_string().contains("arn:aws:iam::*:role/p1-*-sagemaker-execution-role"), "{any}");
+        assert!(any.to_string().contains("arn:aws:iam::*:role/p1-*-*-role"), "{any}");
     }
 }

@@ -29,6 +29,17 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
         // Today's Studio: the primary user's private JupyterLab space ("{domain}/{space}").
         ("SpaceName", id(StepId::SPACE).and_then(|u| u.split_once('/').map(|(_, name)| name.to_string()))),
     ];
+    // Logging (issue 14): the log groups and their key, when the stack has them.
+    for (key, step) in [
+        ("VpcFlowLogGroupName", StepId::LOGS_VPC_FLOW),
+        ("FirewallAlertLogGroupName", StepId::LOGS_FIREWALL_ALERT),
+        ("FirewallFlowLogGroupName", StepId::LOGS_FIREWALL_FLOW),
+        ("KMSKeyLogsArn", StepId::KMS_LOGS),
+    ] {
+        if let Some(v) = id(step) {
+            values.push((key, Some(v)));
+        }
+    }
     // Several users: every user's space, primary first.
     let mut spaces: Vec<(&String, String)> = doc
         .steps

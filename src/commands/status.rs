@@ -13,6 +13,13 @@ use crate::kinds::{Ctx, Health};
 use crate::lifecycle;
 use crate::state::Status;
 
+/// What `up` restores and what it cannot (fixed at creation) of a present resource.
+async fn drift_and_lasting(ctx: &Ctx, step: &graph::Step, id: &str) -> Result<Vec<String>> {
+    let mut d = step.kind.drift(ctx, &step.id, id).await?;
+    d.extend(step.kind.lasting_drift(ctx, &step.id, id).await?);
+    Ok(d)
+}
+
 /// Every recorded resource: present, missing, changed (drift), retained,
 /// stopped (an app its user stopped: not a difference, exit 0).
 pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
@@ -50,7 +57,7 @@ async fn step_line(ctx: &Ctx, step: &graph::Step) -> Option<Line> {
                 _ => line(step, "missing", Some(id), "deleted out of band?".into()),
             }
         }
-        Ok(Health::Present) => match step.kind.drift(ctx, &step.id, &id).await {
+        Ok(Health::Present) => match drift_and_lasting(ctx, step, &id).await {
             Ok(d) if !d.is_empty() => line(step, "changed", Some(id), d.join("; ")),
             Ok(_) if rec.status == Some(Status::Retained) => {
                 line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())

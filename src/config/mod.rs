@@ -61,6 +61,10 @@ pub struct RawParams {
     pub app_instance_type: Option<String>,
     /// The account the credentials must belong to (refused otherwise).
     pub expect_account: Option<String>,
+    /// VPC flow logs and Network Firewall alert and flow logs (default on).
+    pub logging: Option<bool>,
+    /// Days CloudWatch Logs keeps the stack's logs (one of CloudWatch's values).
+    pub log_retention_days: Option<i64>,
 }
 
 impl RawParams {
@@ -115,6 +119,8 @@ impl RawParams {
             space_storage_gib: over.space_storage_gib.or(self.space_storage_gib),
             app_instance_type: over.app_instance_type.or(self.app_instance_type),
             expect_account: over.expect_account.or(self.expect_account),
+            logging: over.logging.or(self.logging),
+            log_retention_days: over.log_retention_days.or(self.log_retention_days),
         }
     }
 }
@@ -145,6 +151,10 @@ pub struct Settings {
     pub app_instance_type: String,
     /// The only account this run may act in (`--expect-account`).
     pub expect_account: Option<String>,
+    /// VPC flow logs and the firewall's alert and flow logs, to CloudWatch Logs.
+    pub logging: bool,
+    /// The log groups' `retentionInDays`.
+    pub log_retention_days: i32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +201,16 @@ pub const DEFAULT_IDLE_TIMEOUT_MINUTES: i64 = 60;
 pub const DEFAULT_SPACE_STORAGE_GIB: i64 = 5;
 pub const DEFAULT_APP_INSTANCE_TYPE: &str = "ml.t3.medium";
 
+/// Days the stack's log groups keep their logs unless told.
+pub const DEFAULT_LOG_RETENTION_DAYS: i64 = 365;
+
+/// The values CloudWatch Logs accepts for a log group's retention
+/// (CloudWatch Logs API reference, PutRetentionPolicy, `retentionInDays`:
+/// "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365,
+/// 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653").
+pub const LOG_RETENTION_DAYS: &[i64] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 /// User profiles one stack may carry (each adds a profile, a space and an app).
 pub const MAX_USERS: usize = 100;
 
@@ -218,6 +238,16 @@ impl Settings {
     /// user names keeps it within SageMaker's 63).
     pub fn space_name(user: &str) -> String {
         format!("{user}-space")
+    }
+
+    /// A log group of the stack: `/provision/{project}/{which}`.
+    pub fn log_group_name(&self, which: &str) -> String {
+        format!("/provision/{}/{which}", self.project)
+    }
+
+    /// The role VPC flow logs deliver with.
+    pub fn flow_logs_role_name(&self) -> String {
+        format!("{}-{}-flow-logs-role", self.project, self.region)
     }
 
     pub fn policy_name(&self) -> String {
@@ -250,6 +280,8 @@ impl Settings {
         put("idle_timeout_minutes", self.idle_timeout_minutes.into());
         put("space_storage_gib", self.space_storage_gib.into());
         put("app_instance_type", self.app_instance_type.clone().into());
+        put("logging", self.logging.into());
+        put("log_retention_days", self.log_retention_days.into());
         if self.users.len() > 1 {
             put("users", self.users.clone().into());
         } else {

@@ -195,6 +195,15 @@ impl Settings {
             in_range("space_storage_gib", raw.space_storage_gib, DEFAULT_SPACE_STORAGE_GIB, 5..=16_384, &mut errs);
         let app_instance_type = raw.app_instance_type.unwrap_or_else(|| DEFAULT_APP_INSTANCE_TYPE.to_string());
         check_instance_type(&app_instance_type, &mut errs);
+        let logging = raw.logging.unwrap_or(true);
+        let log_retention_days = raw.log_retention_days.unwrap_or(DEFAULT_LOG_RETENTION_DAYS);
+        if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            errs.push(format!(
+                "log_retention_days: {log_retention_days} is not a retention CloudWatch Logs accepts (one of {})",
+                allowed.join(", ")
+            ));
+        }
         let expect_account = raw.expect_account;
         if let Some(a) = &expect_account
             && !(a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
@@ -232,6 +241,8 @@ impl Settings {
             space_storage_gib,
             app_instance_type,
             expect_account,
+            logging,
+            log_retention_days: log_retention_days as i32,
         })
     }
 }

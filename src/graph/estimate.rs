@@ -84,6 +84,15 @@ const KINDS: &[(StepId, &str)] = &[
     (StepId::CLASSIC_APP, "sm.app"),
     (StepId::EFS_MOUNT_TARGET, "efs.mount_target"),
     (StepId::EFS_FILE_SYSTEM, "efs.file_system"),
+    // Issue 14's logging (not in the spec's graph; the emulator's profile estimates them).
+    (StepId::KMS_LOGS, "kms.key"),
+    (StepId::KMS_LOGS_ALIAS, "kms.alias"),
+    (StepId::FLOW_LOGS_ROLE, "iam.role"),
+    (StepId::LOGS_VPC_FLOW, "logs.log_group"),
+    (StepId::LOGS_FIREWALL_ALERT, "logs.log_group"),
+    (StepId::LOGS_FIREWALL_FLOW, "logs.log_group"),
+    (StepId::FLOW_LOG, "ec2.flow_log"),
+    (StepId::FIREWALL_LOGGING, "nfw.logging"),
 ];
 
 /// The profile kind of a step (`rtb.nat.us-east-1b.assoc` → `ec2.route_table_assoc`,
@@ -244,7 +253,9 @@ mod tests {
 
     #[test]
     fn the_default_shapes_bound_is_the_spec_tools() {
-        let s = settings(&[], &[]);
+        // The spec's graph: without issue 14's logging steps.
+        let mut s = settings(&[], &[]);
+        s.logging = false;
         // `python3 shared/tools/critical_path.py --json` prints bound_s 334.0;
         // `... --direction down --purge-efs --json` prints 455.0.
         let up = bound(&build(&s), Direction::Up);
@@ -255,9 +266,23 @@ mod tests {
         assert_eq!(down, Duration::from_secs(455));
     }
 
+    /// Issue 14: the logging steps lengthen neither critical path (up: `nfw.logging` after the
+    /// firewall takes no longer than the ingress route beside it).
+    #[test]
+    fn logging_does_not_lengthen_the_critical_path() {
+        let with = settings(&[], &[]);
+        let mut without = with.clone();
+        without.logging = false;
+        assert!(with.logging);
+        assert_eq!(bound(&build(&with), Direction::Up), bound(&build(&without), Direction::Up));
+        assert_eq!(bound(&build_teardown(&with), Direction::Down), bound(&build_teardown(&without), Direction::Down));
+    }
+
     #[test]
     fn remaining_follows_the_direction() {
-        let g = build(&settings(&[], &[]));
+        let mut s = settings(&[], &[]);
+        s.logging = false;
+        let g = build(&s);
         let up = remaining(&g, Direction::Up);
         let down = remaining(&g, Direction::Down);
         let at = |id: &StepId| g.steps.iter().position(|s| &s.id == id).unwrap();

@@ -7,37 +7,89 @@ fn settings() -> Settings {
     Settings::resolve(RawParams { region: Some("us-east-1".into()), ..Default::default() }, false).unwrap()
 }
 
-fn spec_edges() -> BTreeSet<(String, String)> {
-    let text = include_str!("../../tests/fixtures/dependencies.json");
-    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+const SPEC: &str = include_str!("../../tests/fixtures/dependencies.json");
+const ISSUE_14: &str = include_str!("../../tests/fixtures/dependencies-logging.json");
+
+/// The spec's edges (`tests/fixtures/dependencies.json`, a copy of
+/// `shared/spec/dependencies.json`), the edges issue 14 adds to the spec's
+/// steps (`extra_after`: the domain's KmsKeyId) and, with logging on, the
+/// logging steps' edges (`tests/fixtures/dependencies-logging.json`, kept
+/// apart so the copy stays the spec's).
+fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
-    for n in v["nodes"].as_array().unwrap() {
-        for a in n["after"].as_array().unwrap() {
-            out.insert((n["id"].as_str().unwrap().to_string(), a.as_str().unwrap().to_string()));
+    let issue: serde_json::Value = serde_json::from_str(ISSUE_14).unwrap();
+    let mut docs = vec![serde_json::from_str::<serde_json::Value>(SPEC).unwrap()];
+    if logging {
+        docs.push(issue.clone());
+    }
+    for v in docs {
+        for n in v["nodes"].as_array().unwrap() {
+            for a in n["after"].as_array().unwrap() {
+                out.insert((n["id"].as_str().unwrap().to_string(), a.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    for (id, after) in issue["extra_after"].as_object().unwrap() {
+        for a in after.as_array().unwrap() {
+            out.insert((id.clone(), a.as_str().unwrap().to_string()));
         }
     }
     out
 }
 
+fn spec_nodes(logging: bool) -> BTreeSet<String> {
+    let mut texts = vec![SPEC];
+    if logging {
+        texts.push(ISSUE_14);
+    }
+    let mut out = BTreeSet::new();
+    for text in texts {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        out.extend(v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()));
+    }
+    out
+}
+
+fn edges_of(g: &Graph) -> BTreeSet<(String, String)> {
+    g.steps.iter().flat_map(|s| s.needs.iter().map(move |n| (s.id.to_string(), n.to_string()))).collect()
+}
+
 #[test]
 fn edges_are_exactly_the_necessary_dependencies() {
+    for logging in [true, false] {
+        let r = RawParams { region: Some("us-east-1".into()), logging: Some(logging), ..Default::default() };
+        let g = build(&Settings::resolve(r, false).unwrap());
+        let (ours, spec) = (edges_of(&g), spec_edges(logging));
+        let extra: Vec<_> = ours.difference(&spec).collect();
+        let missing: Vec<_> = spec.difference(&ours).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "logging {logging}: extra edges {extra:?}, missing {missing:?}"
+        );
+    }
+}
+
+#[test]
+fn the_spec_steps_keep_their_edges_with_logging_and_nothing_waits_on_a_logging_step() {
     let g = build(&settings());
-    let ours: BTreeSet<(String, String)> =
-        g.steps.iter().flat_map(|s| s.needs.iter().map(move |n| (s.id.to_string(), n.to_string()))).collect();
-    let spec = spec_edges();
-    let extra: Vec<_> = ours.difference(&spec).collect();
-    let missing: Vec<_> = spec.difference(&ours).collect();
-    assert!(extra.is_empty() && missing.is_empty(), "extra edges {extra:?}, missing {missing:?}");
+    let spec = spec_nodes(false);
+    let logging: BTreeSet<String> = spec_nodes(true).difference(&spec).cloned().collect();
+    assert_eq!(logging.len(), 8);
+    let among_spec: BTreeSet<_> = edges_of(&g).into_iter().filter(|(a, _)| spec.contains(a)).collect();
+    assert_eq!(among_spec, spec_edges(false), "logging adds no edge to the spec's steps");
+    for (a, b) in edges_of(&g) {
+        assert!(!(spec.contains(&a) && logging.contains(&b)), "{a} waits on logging step {b}");
+    }
 }
 
 #[test]
 fn every_spec_node_is_a_step() {
-    let g = build(&settings());
-    let text = include_str!("../../tests/fixtures/dependencies.json");
-    let v: serde_json::Value = serde_json::from_str(text).unwrap();
-    let spec: BTreeSet<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
-    let ours: BTreeSet<&str> = g.steps.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(spec, ours);
+    for logging in [true, false] {
+        let r = RawParams { region: Some("us-east-1".into()), logging: Some(logging), ..Default::default() };
+        let g = build(&Settings::resolve(r, false).unwrap());
+        let ours: BTreeSet<String> = g.steps.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(spec_nodes(logging), ours, "logging {logging}");
+    }
 }
 
 #[test]

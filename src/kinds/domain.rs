@@ -27,6 +27,11 @@ pub struct Domain {
     pub subnets: Vec<StepId>,
     pub role: StepId,
     pub sg: StepId,
+    /// The key of the home EFS SageMaker creates (`kms.ebs`: CreateDomain
+    /// `KmsKeyId`, "SageMaker uses Amazon Web Services KMS to encrypt EFS
+    /// and EBS volumes attached to the domain with an Amazon Web Services
+    /// managed key by default", SageMaker API reference). Fixed at creation.
+    pub key: StepId,
 }
 
 /// The stack's tags (plus `extra`) as SageMaker tags.
@@ -151,7 +156,7 @@ impl Kind for Domain {
     }
 
     fn needs(&self) -> Vec<StepId> {
-        let mut n = vec![self.vpc.clone(), self.sg.clone(), self.role.clone()];
+        let mut n = vec![self.vpc.clone(), self.sg.clone(), self.role.clone(), self.key.clone()];
         n.extend(self.subnets.iter().cloned());
         n
     }
@@ -202,6 +207,7 @@ impl Kind for Domain {
         let settings = default_user_settings(ctx, &self.role, &self.sg)?;
         let space_settings = default_space_settings(ctx, &self.role, &self.sg)?;
         let project = ctx.s.project.clone();
+        let key = ctx.state.id(&self.key)?;
         // A role created seconds ago may not yet be assumable by SageMaker.
         let out = retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
             ctx.aws
@@ -214,6 +220,7 @@ impl Kind for Domain {
                 .set_subnet_ids(Some(subnets.clone()))
                 .default_user_settings(settings.clone())
                 .default_space_settings(space_settings.clone())
+                .kms_key_id(&key)
                 .set_tags(Some(sm_tags(ctx, me, &[("ProjectName", &project)])))
                 .send()
                 .await
@@ -301,6 +308,12 @@ impl Kind for Domain {
         Ok(out)
     }
 
+    /// The home EFS's key (CreateDomain `KmsKeyId`; UpdateDomain cannot change it).
+    async fn lasting_drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        Ok(home_key_problem(ctx, d.kms_key_id(), &self.key)?.into_iter().collect())
+    }
+
     fn restores_drift(&self) -> bool {
         true
     }
@@ -330,6 +343,22 @@ impl Kind for Domain {
         update.send().await.map_err(aws).with_context(|| format!("updating domain {id}"))?;
         wait_in_service(ctx, me, id).await
     }
+}
+
+/// Why the domain's home EFS is not under the stack's key (None: it is).
+/// A domain's key is fixed when it is created, and the domain holds the
+/// users' home directories, so `up` never replaces it for this: the
+/// message says how to get there.
+pub fn home_key_problem(ctx: &Ctx, actual: Option<&str>, key: &StepId) -> Result<Option<String>> {
+    let want = ctx.state.id(key)?;
+    let want_id = want.rsplit('/').next().unwrap_or(&want);
+    Ok(match actual {
+        Some(k) if k == want || k.rsplit('/').next() == Some(want_id) => None,
+        other => Some(format!(
+            "home EFS encrypted with {}, not the stack's key {key} ({want}); a domain's KmsKeyId is fixed at creation and `up` does not replace a domain (it holds the users' home directories): back up the home directories, then `provision down --purge-efs` and `provision up` to get a domain under the stack's key",
+            other.map(|k| format!("key {k}")).unwrap_or_else(|| "an AWS managed key".to_string())
+        )),
+    })
 }
 
 /// How the domain's defaults differ from today's Studio as the stack sets it.

@@ -30,8 +30,58 @@ pub fn trust_policy() -> serde_json::Value {
     })
 }
 
-fn role_name(arn: &str) -> &str {
+pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The role `name`, if its tags prove it is this stack's `me` (shared with
+/// the flow logs role).
+pub(super) async fn find_role(ctx: &Ctx, me: &StepId, name: &str) -> Result<Option<String>> {
+    match ctx.aws.iam.get_role().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => {
+            let out = r?;
+            let role = out.role().context("GetRole returned no Role")?;
+            let tags = role.tags().iter().map(|t| (t.key(), t.value()));
+            adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
+        }
+    }
+}
+
+/// Who holds the role name `name` (pre-flight).
+pub(super) async fn role_name_use(ctx: &Ctx, name: &str) -> Result<NameUse> {
+    match ctx.aws.iam.get_role().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => Ok(NameUse::Free),
+        Err(e) => Err(e),
+        Ok(out) => {
+            let role = out.role().context("GetRole returned no Role")?;
+            let tags = role.tags().iter().map(|t| (t.key(), t.value()));
+            Ok(NameUse::of_tags(ctx, format!("IAM role {}", role.arn()), "--project", tags))
+        }
+    }
+}
+
+/// CreateRole with the stack's tags: the new role's ARN.
+pub(super) async fn new_role(
+    ctx: &Ctx,
+    me: &StepId,
+    name: &str,
+    description: &str,
+    trust: &serde_json::Value,
+) -> Result<String> {
+    let out = ctx
+        .aws
+        .iam
+        .create_role()
+        .role_name(name)
+        .path("/")
+        .description(description)
+        .assume_role_policy_document(trust.to_string())
+        .set_tags(Some(iam_tags(ctx, me)))
+        .send()
+        .await
+        .map_err(aws)?;
+    out.role().map(|r| r.arn().to_string()).context("CreateRole returned no role")
 }
 
 #[async_trait]
@@ -47,43 +97,16 @@ impl Kind for IamRole {
     /// The role of the derived name, if its tags prove it is this stack's
     /// (a name alone proves nothing: another state file, another team).
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(None),
-            r => {
-                let out = r?;
-                let role = out.role().context("GetRole returned no Role")?;
-                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
-                adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
-            }
-        }
+        find_role(ctx, me, &ctx.s.role_name()).await
     }
 
     async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
-        match ctx.aws.iam.get_role().role_name(ctx.s.role_name()).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(NameUse::Free),
-            Err(e) => Err(e),
-            Ok(out) => {
-                let role = out.role().context("GetRole returned no Role")?;
-                let tags = role.tags().iter().map(|t| (t.key(), t.value()));
-                Ok(NameUse::of_tags(ctx, format!("IAM role {}", role.arn()), "--project", tags))
-            }
-        }
+        role_name_use(ctx, &ctx.s.role_name()).await
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        let out = ctx
-            .aws
-            .iam
-            .create_role()
-            .role_name(ctx.s.role_name())
-            .path("/")
-            .description("SageMaker Studio execution role (provision)")
-            .assume_role_policy_document(trust_policy().to_string())
-            .set_tags(Some(iam_tags(ctx, me)))
-            .send()
-            .await
-            .map_err(aws)?;
-        out.role().map(|r| r.arn().to_string()).context("CreateRole returned no role")
+        let description = "SageMaker Studio execution role (provision)";
+        new_role(ctx, me, &ctx.s.role_name(), description, &trust_policy()).await
     }
 
     /// Attaches the managed policy (idempotent).
@@ -101,19 +124,34 @@ impl Kind for IamRole {
     }
 
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {
-        let iam = &ctx.aws.iam;
-        let name = role_name(arn);
-        match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(out) => {
-                for p in out.attached_policies() {
-                    if let Some(parn) = p.policy_arn() {
-                        iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
-                    }
+        remove_role(ctx, arn).await
+    }
+}
+
+/// Detaches the role's managed policies, deletes its inline ones (IAM
+/// refuses to delete a role that has either), then the role; gone is done.
+pub(super) async fn remove_role(ctx: &Ctx, arn: &str) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let name = role_name(arn);
+    match iam.list_attached_role_policies().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(out) => {
+            for p in out.attached_policies() {
+                if let Some(parn) = p.policy_arn() {
+                    iam.detach_role_policy().role_name(name).policy_arn(parn).send().await.map_err(aws)?;
                 }
             }
         }
-        gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
     }
+    match iam.list_role_policies().role_name(name).send().await.map_err(aws) {
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(out) => {
+            for p in out.policy_names() {
+                gone_ok(iam.delete_role_policy().role_name(name).policy_name(p).send().await.map_err(aws))?;
+            }
+        }
+    }
+    gone_ok(iam.delete_role().role_name(name).send().await.map_err(aws))
 }

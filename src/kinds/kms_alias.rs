@@ -1,10 +1,11 @@
-//! KMS aliases (`kms.s3.alias`, `kms.ebs.alias`). Id = the alias name. An
+//! KMS aliases (`kms.s3.alias`, `kms.ebs.alias`, `kms.logs.alias`). Id = the alias name. An
 //! alias that survived its key (the key was replaced) is pointed at ours.
 
 use anyhow::Result;
 use async_trait::async_trait;
 
 use super::kms_key::s3_key_kept;
+use super::log_group::logs_kept;
 use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, has_code};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -74,8 +75,14 @@ impl Kind for KmsAlias {
         gone_ok(ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws))
     }
 
-    /// The S3 key's alias stays with its key.
+    /// The S3 and logs keys' aliases stay with their keys.
     async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        if self.key == StepId::KMS_S3 { s3_key_kept(ctx).await } else { Ok(None) }
+        if self.key == StepId::KMS_S3 {
+            s3_key_kept(ctx).await
+        } else if self.key == StepId::KMS_LOGS {
+            Ok(logs_kept(ctx))
+        } else {
+            Ok(None)
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! KMS keys (`kms.s3` for the buckets, `kms.ebs` for Studio's volumes, with
-//! rotation). Keys have no client token: an interrupted create is found by
+//! rotation; `kms.logs` for the stack's log groups, with rotation, usable by
+//! CloudWatch Logs for this stack's log groups only). Keys have no client token: an interrupted create is found by
 //! its stack/step tags. Teardown schedules deletion with the minimum 7-day
 //! window; the S3 key stays while a bucket it encrypts is kept.
 
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
+use super::log_group::logs_kept;
 use super::s3_bucket::data_kept;
 use super::{Ctx, Health, Kind, gone_or};
 use crate::error::{aws, has_code, is_not_found};
@@ -17,11 +19,18 @@ use crate::wait::{Poll, retry_while, until};
 
 pub const S3_DESCRIPTION: &str = "KMS key for S3 buckets";
 pub const EBS_DESCRIPTION: &str = "Generated KMS Key for sagemaker Notebook's EBS encryption";
+pub const LOGS_DESCRIPTION: &str = "KMS key for the stack's CloudWatch Logs log groups";
+
+impl StepId {
+    pub const KMS_LOGS: StepId = StepId::of("kms.logs");
+    pub const KMS_LOGS_ALIAS: StepId = StepId::of("kms.logs.alias");
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRole {
     S3,
     Ebs,
+    Logs,
 }
 
 #[derive(Debug)]
@@ -45,6 +54,25 @@ pub fn key_policy(account: &str) -> serde_json::Value {
             "Resource": "*"
         }]
     })
+}
+
+/// The logs key's policy: the account root's, and CloudWatch Logs of the
+/// region may use it for this stack's log groups only. CloudWatch Logs user
+/// guide, "Encrypt log data in CloudWatch Logs using AWS KMS", step 2: the
+/// service principal `logs.{region}.amazonaws.com`, and the condition
+/// `kms:EncryptionContext:aws:logs:arn` (ArnLike) naming the log groups.
+pub fn logs_key_policy(ctx: &Ctx) -> serde_json::Value {
+    let mut p = key_policy(&ctx.account);
+    let groups = format!("arn:aws:logs:{}:{}:log-group:{}", ctx.s.region, ctx.account, ctx.s.log_group_name("*"));
+    p["Statement"].as_array_mut().expect("statements").push(json!({
+        "Sid": "AllowCloudWatchLogsForTheStacksLogGroups",
+        "Effect": "Allow",
+        "Principal": {"Service": format!("logs.{}.amazonaws.com", ctx.s.region)},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": groups}}
+    }));
+    p
 }
 
 /// The reason `down` keeps the S3 key (and its alias): it encrypts a kept bucket.
@@ -115,9 +143,10 @@ impl Kind for KmsKey {
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        let (description, name) = match self.role {
-            KeyRole::S3 => (S3_DESCRIPTION, Some(ctx.s.project.as_str())),
-            KeyRole::Ebs => (EBS_DESCRIPTION, None),
+        let (description, name, policy) = match self.role {
+            KeyRole::S3 => (S3_DESCRIPTION, Some(ctx.s.project.as_str()), key_policy(&ctx.account)),
+            KeyRole::Ebs => (EBS_DESCRIPTION, None, key_policy(&ctx.account)),
+            KeyRole::Logs => (LOGS_DESCRIPTION, None, logs_key_policy(ctx)),
         };
         let tags: Vec<Tag> = ctx
             .tags(me, name)
@@ -129,7 +158,7 @@ impl Kind for KmsKey {
             .kms
             .create_key()
             .description(description)
-            .policy(key_policy(&ctx.account).to_string())
+            .policy(policy.to_string())
             .set_tags(Some(tags))
             .send()
             .await
@@ -137,9 +166,9 @@ impl Kind for KmsKey {
         out.key_metadata().and_then(|m| m.arn()).map(str::to_string).context("CreateKey returned no key ARN")
     }
 
-    /// Rotation for the EBS key; then wait until the key is Enabled.
+    /// Rotation for the EBS and logs keys; then wait until the key is Enabled.
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
-        if self.role == KeyRole::Ebs {
+        if self.role != KeyRole::S3 {
             retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
                 ctx.aws.kms.enable_key_rotation().key_id(id).send().await.map_err(aws)
             })
@@ -181,6 +210,7 @@ impl Kind for KmsKey {
         match self.role {
             KeyRole::S3 => s3_key_kept(ctx).await,
             KeyRole::Ebs => Ok(None),
+            KeyRole::Logs => Ok(logs_kept(ctx)),
         }
     }
 }

@@ -18,6 +18,7 @@
 //!
 //! Optional capabilities, with defaults: `settle` (idempotent follow-ups
 //! and the wait until usable), `drift` (what `status` reports),
+//! `lasting_drift` (what `status` reports and nothing can put back),
 //! `restores_drift`/`restore` (what `up` puts back), `keep_reason` (what
 //! `down` keeps), `members` (the zones' steps a resource spans),
 //! `teardown_order` and `discovered` (what SageMaker makes on its own).
@@ -49,13 +50,17 @@ pub mod efs_file_system;
 pub mod efs_mount_targets;
 pub mod eip;
 pub mod firewall;
+pub mod firewall_logging;
 pub mod firewall_policy;
+pub mod flow_log;
+pub mod flow_logs_role;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod igw_attachment;
 pub mod internet_gateway;
 pub mod kms_alias;
 pub mod kms_key;
+pub mod log_group;
 pub mod nat_gateway;
 pub mod nfs_security_groups;
 pub mod route;
@@ -379,6 +384,12 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
 
     /// Differences between the cheap-to-read properties and the stack's spec.
     async fn drift(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// Differences no command can put back (a property fixed at creation):
+    /// `status` reports them with what to do, `up` leaves them.
+    async fn lasting_drift(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 

@@ -200,6 +200,7 @@ async fn a_domain_not_found_right_after_create_is_pending() {
         subnets: vec![StepId::SUBNET_SAGEMAKER],
         role: StepId::IAM_ROLE,
         sg: StepId::SG_SAGEMAKER,
+        key: StepId::KMS_EBS,
     };
     domain.settle(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
     assert_eq!(http.left(), 0);

@@ -234,12 +234,29 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
     for f in nfw.list_firewalls().send().await.unwrap().firewalls() {
         out.insert(format!("firewall {}", f.firewall_name().unwrap_or_default()));
+        // Its logging configuration: one entry per log destination.
+        let l = nfw
+            .describe_logging_configuration()
+            .set_firewall_arn(f.firewall_arn().map(String::from))
+            .send()
+            .await
+            .unwrap();
+        for c in l.logging_configuration().map(|c| c.log_destination_configs()).unwrap_or_default() {
+            out.insert(format!("firewall-logging {} {}", f.firewall_name().unwrap_or_default(), c.log_type().as_str()));
+        }
     }
     for p in nfw.list_firewall_policies().send().await.unwrap().firewall_policies() {
         out.insert(format!("firewall-policy {}", p.name().unwrap_or_default()));
     }
     for g in nfw.list_rule_groups().send().await.unwrap().rule_groups() {
         out.insert(format!("rule-group {}", g.name().unwrap_or_default()));
+    }
+    for f in ec2.describe_flow_logs().send().await.unwrap().flow_logs() {
+        out.insert(format!("flow-log {}", f.flow_log_id().unwrap_or_default()));
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+        out.insert(format!("log-group {}", g.log_group_name().unwrap_or_default()));
     }
     let s3 = emu.s3().await;
     for b in s3.list_buckets().send().await.unwrap().buckets() {
@@ -312,4 +329,19 @@ pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<Stri
         .await
         .ok()?;
     a.status().map(|s| s.as_str().to_string())
+}
+
+/// Sets the firewall's logging to FLOW logs to `group` only, out of band (from both ALERT and
+/// FLOW: one removal, which AWS accepts in one call).
+pub async fn firewall_flow_logging_only(emu: &Emulator, firewall_arn: &str, group: &str) {
+    use aws_sdk_networkfirewall::types::{LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration};
+    let only_flow = LogDestinationConfig::builder()
+        .log_type(LogType::Flow)
+        .log_destination_type(LogDestinationType::CloudwatchLogs)
+        .log_destination("logGroup", group)
+        .build()
+        .unwrap();
+    let config = LoggingConfiguration::builder().log_destination_configs(only_flow).build().unwrap();
+    let nfw = aws_sdk_networkfirewall::Client::new(&emu.sdk().await);
+    nfw.update_logging_configuration().firewall_arn(firewall_arn).logging_configuration(config).send().await.unwrap();
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Verdict;
 use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
-use crate::kinds::kms_key::key_policy;
+use crate::kinds::kms_key::{key_policy, logs_key_policy};
 use crate::kinds::s3_bucket::bucket_policy;
 use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
 use crate::policy::{extra_statements, parse as parse_policy, same_statement, statements, strings};
@@ -228,9 +228,14 @@ pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
 /// (the account root may `kms:*`). Another grant on the S3 key reaches the
 /// buckets' data; on the EBS key, the volumes it would encrypt.
 pub(super) async fn key_policies(ctx: &Ctx) -> Verdict {
-    let want = key_policy(&ctx.account);
+    let root = key_policy(&ctx.account);
     let (mut found, mut extras) = (Vec::new(), Vec::new());
-    for (step, weakens) in [(StepId::KMS_S3, "buckets.sse_kms"), (StepId::KMS_EBS, "kms.ebs_rotation")] {
+    let mut keys = vec![(StepId::KMS_S3, "buckets.sse_kms", &root), (StepId::KMS_EBS, "kms.ebs_rotation", &root)];
+    let logs = logs_key_policy(ctx);
+    if ctx.s.logging {
+        keys.push((StepId::KMS_LOGS, "logs.encryption", &logs));
+    }
+    for (step, weakens, want) in keys {
         let key = ctx.state.id(&step)?;
         let out = ctx
             .aws
@@ -243,10 +248,14 @@ pub(super) async fn key_policies(ctx: &Ctx) -> Verdict {
             .map_err(aws)
             .with_context(|| format!("reading the policy of key {key}"))?;
         let doc = parse_policy(out.policy().unwrap_or_default())?;
-        let extra = extra_statements(&doc, &want);
+        let extra = extra_statements(&doc, want);
         let key = key.rsplit('/').next().unwrap_or(&key);
         if extra.is_empty() {
-            found.push(format!("{step} ({key}): the account root's kms:* only"));
+            found.push(if step == StepId::KMS_LOGS {
+                format!("{step} ({key}): the account root's kms:* and CloudWatch Logs for the stack's groups only")
+            } else {
+                format!("{step} ({key}): the account root's kms:* only")
+            });
         }
         extras.extend(extra.into_iter().map(|s| format!("{step} ({key}): extra statement {s} (weakens {weakens})")));
     }

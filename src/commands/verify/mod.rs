@@ -11,7 +11,8 @@
 //! extra, naming the control it weakens.
 //!
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
-//! `network.rs`: the domain's network, routes, firewall, security groups.
+//! `network.rs`: the domain's network, routes, firewall, security groups;
+//! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key.
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -20,6 +21,7 @@ use crate::error::{EXIT_FAILED, Exit};
 use crate::kinds::Ctx;
 
 mod data;
+mod logs;
 mod network;
 
 use data::{
@@ -68,7 +70,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let [vpce_policy, vpce_policy_no_extra] = each(vpce_policy);
     let [sm_route, nat_route, edge_route, no_extra_route] = each(routes);
     let [vpce_tls, vpce_rules, sagemaker_rules] = each(groups);
-    let results = [
+    let mut results = vec![
         ("buckets.sse_kms", sse),
         ("buckets.public_access_block", pab),
         ("buckets.policy_vpce_only", policy_vpce_only),
@@ -88,6 +90,21 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("kms.key_policies", keys),
         ("iam.role_trust", trust),
     ];
+    let home_kms = logs::domain_home_kms(ctx).await;
+    results.push(("domain.home_efs_kms", home_kms));
+    if ctx.s.logging {
+        let (flow_log, firewall, groups) =
+            tokio::join!(logs::vpc_flow_log(ctx), logs::firewall_logging(ctx), logs::log_groups(ctx));
+        let [alert, flow] = each(firewall);
+        let [encryption, retention] = each(groups);
+        results.extend([
+            ("logs.vpc_flow_log", flow_log),
+            ("logs.firewall_alert", alert),
+            ("logs.firewall_flow", flow),
+            ("logs.encryption", encryption),
+            ("logs.retention", retention),
+        ]);
+    }
     let controls: Vec<Control> = results
         .into_iter()
         .map(|(control, r)| {
