@@ -445,3 +445,29 @@ async fn the_eni_sweep_spares_requester_managed_enis_and_reports_each_failure_by
     assert!(e.contains("eni-refused") && e.contains("UnauthorizedOperation") && e.contains("vpc-1"), "{e}");
     assert!(!e.contains("eni-leftover") && !e.contains("eni-nat"), "only the failure is reported: {e}");
 }
+
+/// Issue 14: a domain made without the stack's key (an earlier version, or another tool) is
+/// reported with what to do; one under the stack's key is not. `up` never acts on it: the
+/// domain's `drift` (what `up` restores) does not include it (`lasting_drift` is status and
+/// verify only).
+#[tokio::test]
+async fn a_domain_without_the_stacks_key_is_reported_not_replaced() {
+    let key = "arn:aws:kms:us-east-1:123456789012:key/k-1";
+    let domain = domain::Domain {
+        vpc: StepId::VPC,
+        subnets: vec![StepId::SUBNET_SAGEMAKER],
+        role: StepId::IAM_ROLE,
+        sg: StepId::SG_SAGEMAKER,
+        key: StepId::KMS_EBS,
+    };
+    let script = vec![
+        ok(r#"{"DomainId":"d-1","Status":"InService"}"#),
+        ok(&format!(r#"{{"DomainId":"d-1","Status":"InService","KmsKeyId":"{key}"}}"#)),
+    ];
+    let (ctx, http, _d) = ctx(script, &[(StepId::KMS_EBS, key)]);
+    let d = domain.lasting_drift(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].contains("an AWS managed key") && d[0].contains("provision down --purge-efs"), "{d:?}");
+    assert!(domain.lasting_drift(&ctx, &StepId::DOMAIN, "d-1").await.unwrap().is_empty(), "under the stack's key");
+    assert_eq!(http.calls(), ["DescribeDomain", "DescribeDomain"]);
+}
