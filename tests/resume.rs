@@ -15,36 +15,7 @@ use serde_json::json;
 /// The stack's resources by kind, as `inventory` counts them (ENIs are
 /// left out: they are SageMaker's and the endpoints' own).
 fn expected() -> BTreeMap<String, usize> {
-    [
-        ("vpc", 1),
-        ("subnet", 3),
-        ("sg", 5), // sg.sagemaker, sg.vpce, the two NFS groups, the VPC's default group
-        ("eip", 1),
-        ("nat", 1),
-        ("igw", 1),
-        ("rtb", 4),
-        ("vpce", 12), // 10 interface, the S3 gateway, the firewall's endpoint
-        ("firewall", 1),
-        ("firewall-policy", 1),
-        ("rule-group", 1),
-        ("bucket", 2),
-        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
-        ("alias", 3),
-        ("role", 2), // the execution role, the flow logs role
-        ("log-group", 3),
-        ("flow-log", 1),
-        ("firewall-logging", 2), // ALERT and FLOW
-        ("policy", 1),
-        ("domain", 1),
-        ("user-profile", 1),
-        ("space", 1),
-        ("app", 1),
-        ("efs", 1),
-        ("mount_target_subnet", 1),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    stack_counts(1, 1)
 }
 
 fn counts(emu: &Emulator) -> BTreeMap<String, usize> {

@@ -11,50 +11,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
 
 const SCALE: &str = "0.02";
 const ZONES: &[&str] = &["us-east-1a", "us-east-1b"];
 const USERS: &[&str] = &["alice", "bob", "carol"];
-
-/// The spec's count of each kind (as `inventory` names them) for `zones` zones and
-/// `users` users: per zone a SageMaker, a NAT and a firewall subnet with a route table
-/// each, an EIP, a NAT gateway, a firewall endpoint and a mount target; one IGW edge
-/// route table; per user a profile, a private space and its JupyterLab app.
-fn expected(zones: usize, users: usize) -> BTreeMap<String, usize> {
-    [
-        ("vpc", 1),
-        ("subnet", 3 * zones),
-        ("sg", 5), // sg.sagemaker, sg.vpce, SageMaker's two NFS groups, the VPC's default group
-        ("eip", zones),
-        ("nat", zones),
-        ("igw", 1),
-        ("rtb", 3 * zones + 1),
-        ("vpce", 11 + zones), // 10 interface, the S3 gateway, one firewall endpoint per zone
-        ("firewall", 1),
-        ("firewall-policy", 1),
-        ("rule-group", 1),
-        ("bucket", 2),
-        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
-        ("alias", 3),
-        ("role", 2), // the execution role, the flow logs role
-        ("policy", 1),
-        ("log-group", 3),
-        ("flow-log", 1),
-        ("firewall-logging", 2), // ALERT and FLOW
-        ("domain", 1),
-        ("user-profile", users),
-        ("space", users),
-        ("app", users),
-        ("efs", 1),
-        ("mount_target_subnet", zones),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
 
 fn seeds() -> Vec<u64> {
     match std::env::var("PROVISION_SOAK_SEEDS") {
@@ -94,7 +55,7 @@ fn realistic_two_zones_three_users_up_verify_down() {
         let inv = rt.block_on(inventory(&emu));
         let mut got = count_kinds(&inv);
         got.remove("eni"); // SageMaker's and the endpoints' own
-        assert_eq!(got, expected(ZONES.len(), USERS.len()), "seed {seed}: after up: {inv:#?}");
+        assert_eq!(got, stack_counts(ZONES.len(), USERS.len()), "seed {seed}: after up: {inv:#?}");
         let v = run(&emu, dir.path(), seed, &["verify"]);
         assert!(!v.contains("FAIL"), "seed {seed}: verify: {v}");
         let started = std::time::Instant::now();

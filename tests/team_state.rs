@@ -99,36 +99,7 @@ fn init(emu: &Emulator, dir: &Path) {
 
 /// The stack's resources by kind (as `tests/resume.rs` expects them), the state bucket left out.
 fn expected() -> BTreeMap<String, usize> {
-    [
-        ("vpc", 1),
-        ("subnet", 3),
-        ("sg", 5),
-        ("eip", 1),
-        ("nat", 1),
-        ("igw", 1),
-        ("rtb", 4),
-        ("vpce", 12),
-        ("firewall", 1),
-        ("firewall-policy", 1),
-        ("rule-group", 1),
-        ("bucket", 2),
-        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
-        ("alias", 3),
-        ("role", 2), // the execution role, the flow logs role
-        ("log-group", 3),
-        ("flow-log", 1),
-        ("firewall-logging", 2), // ALERT and FLOW
-        ("policy", 1),
-        ("domain", 1),
-        ("user-profile", 1),
-        ("space", 1),
-        ("app", 1),
-        ("efs", 1),
-        ("mount_target_subnet", 1),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    stack_counts(1, 1)
 }
 
 fn stack_inventory(emu: &Emulator) -> BTreeSet<String> {

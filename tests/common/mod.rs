@@ -158,6 +158,44 @@ pub fn step_id(state: &serde_json::Value, step: &str) -> String {
     state["steps"][step]["id"].as_str().unwrap_or_else(|| panic!("no id for {step}")).to_string()
 }
 
+/// The spec's count of each kind (as `inventory` names them, ENIs left out: they are SageMaker's
+/// and the endpoints' own) for `zones` zones and
+/// `users` users: per zone a SageMaker, a NAT and a firewall subnet with a route table
+/// each, an EIP, a NAT gateway, a firewall endpoint and a mount target; one IGW edge
+/// route table; per user a profile, a private space and its JupyterLab app.
+pub fn stack_counts(zones: usize, users: usize) -> std::collections::BTreeMap<String, usize> {
+    [
+        ("vpc", 1),
+        ("subnet", 3 * zones),
+        ("sg", 5), // sg.sagemaker, sg.vpce, SageMaker's two NFS groups, the VPC's default group
+        ("eip", zones),
+        ("nat", zones),
+        ("igw", 1),
+        ("rtb", 3 * zones + 1),
+        ("vpce", 11 + zones), // 10 interface, the S3 gateway, one firewall endpoint per zone
+        ("firewall", 1),
+        ("firewall-policy", 1),
+        ("rule-group", 1),
+        ("bucket", 2),
+        ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
+        ("alias", 3),
+        ("role", 2), // the execution role, the flow logs role
+        ("policy", 1),
+        ("log-group", 3),
+        ("flow-log", 1),
+        ("firewall-logging", 2), // ALERT and FLOW
+        ("domain", 1),
+        ("user-profile", users),
+        ("space", users),
+        ("app", users),
+        ("efs", 1),
+        ("mount_target_subnet", zones),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// How many resources of each kind (the first word of `inventory`'s entries).
 pub fn count_kinds(inv: &BTreeSet<String>) -> std::collections::BTreeMap<String, usize> {
     let mut m = std::collections::BTreeMap::new();
