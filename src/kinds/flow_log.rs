@@ -22,11 +22,27 @@ pub struct FlowLog {
     pub role: StepId,
 }
 
+/// Every flow log of the region, read once per read-only pass (one paginated describe for
+/// find, health, drift and `verify`); `None` outside a pass.
+async fn listed(ctx: &Ctx) -> Result<Option<std::sync::Arc<Vec<aws_sdk_ec2::types::FlowLog>>>> {
+    ctx.reads
+        .cached("ec2:DescribeFlowLogs", || async {
+            ctx.aws.ec2.describe_flow_logs().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
+
 /// The flow logs of the VPC: (id, traffic type, log group, delivery role).
 pub async fn vpc_flow_logs(ctx: &Ctx, vpc: &str) -> Result<Vec<(String, String, String, String)>> {
-    let out = ctx.aws.ec2.describe_flow_logs().filter(ec2_filter("resource-id", vpc)).send().await.map_err(aws)?;
-    Ok(out
-        .flow_logs()
+    let all = match listed(ctx).await? {
+        Some(all) => all.iter().filter(|f| f.resource_id() == Some(vpc)).cloned().collect::<Vec<_>>(),
+        None => {
+            let out =
+                ctx.aws.ec2.describe_flow_logs().filter(ec2_filter("resource-id", vpc)).send().await.map_err(aws)?;
+            out.flow_logs().to_vec()
+        }
+    };
+    Ok(all
         .iter()
         .map(|f| {
             (
@@ -54,11 +70,15 @@ impl Kind for FlowLog {
     }
 
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
-        let out =
-            ctx.aws.ec2.describe_flow_logs().set_filter(Some(ctx.ec2_tag_filters(me))).send().await.map_err(aws)?;
+        let all = match listed(ctx).await? {
+            Some(all) => all.to_vec(),
+            None => {
+                let filters = Some(ctx.ec2_tag_filters(me));
+                ctx.aws.ec2.describe_flow_logs().set_filter(filters).send().await.map_err(aws)?.flow_logs().to_vec()
+            }
+        };
         Ok(Some(
-            out.flow_logs()
-                .iter()
+            all.iter()
                 .filter(|f| ctx.tagged_as(me, ec2_tag_pairs(f.tags())))
                 .filter_map(|f| f.flow_log_id().map(str::to_string))
                 .collect(),
@@ -95,6 +115,12 @@ impl Kind for FlowLog {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
+        if let Some(all) = listed(ctx).await? {
+            return Ok(Health::found(
+                all.iter().find(|f| f.flow_log_id() == Some(id)).and_then(|f| f.flow_log_id()),
+                id,
+            ));
+        }
         let out = ctx.aws.ec2.describe_flow_logs().flow_log_ids(id).send().await.map_err(aws)?;
         Ok(Health::found(out.flow_logs().first().and_then(|f| f.flow_log_id()), id))
     }
@@ -120,8 +146,14 @@ impl Kind for FlowLog {
 
     /// Traffic type, destination and role as the stack sets them.
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
-        let out = ctx.aws.ec2.describe_flow_logs().flow_log_ids(id).send().await.map_err(aws)?;
-        let Some(f) = out.flow_logs().first() else { return Ok(Vec::new()) };
+        let f = match listed(ctx).await? {
+            Some(all) => all.iter().find(|f| f.flow_log_id() == Some(id)).cloned(),
+            None => {
+                let out = ctx.aws.ec2.describe_flow_logs().flow_log_ids(id).send().await.map_err(aws)?;
+                out.flow_logs().first().cloned()
+            }
+        };
+        let Some(f) = f else { return Ok(Vec::new()) };
         let mut d = Vec::new();
         let traffic = f.traffic_type().map(|t| t.as_str()).unwrap_or("unset");
         if traffic != TrafficType::All.as_str() {

@@ -1,8 +1,11 @@
 //! KMS aliases (`kms.s3.alias`, `kms.ebs.alias`, `kms.logs.alias`). Id = the alias name. An
 //! alias that survived its key (the key was replaced) is pointed at ours.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use async_trait::async_trait;
+use aws_sdk_kms::types::AliasListEntry;
 
 use super::kms_key::s3_key_kept;
 use super::log_group::logs_kept;
@@ -11,6 +14,16 @@ use crate::error::{aws, gone_ok, has_code};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
+
+/// Every alias of the region, read once per read-only pass (one paginated ListAliases for the
+/// three alias steps); `None` outside a pass.
+async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<AliasListEntry>>>> {
+    ctx.reads
+        .cached("kms:ListAliases", || async {
+            ctx.aws.kms.list_aliases().into_paginator().items().send().try_collect().await.map_err(aws)
+        })
+        .await
+}
 
 #[derive(Debug)]
 pub struct KmsAlias {
@@ -31,22 +44,34 @@ impl Kind for KmsAlias {
     /// The alias, if it exists and points at our key.
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let key = ctx.state.id(&self.key)?;
+        if let Some(all) = listed(ctx).await? {
+            // ListAliases answers the target as a key id; the record holds the key's ARN.
+            let key_id = key.rsplit('/').next().unwrap_or(&key);
+            let ours = all.iter().any(|a| {
+                a.alias_name() == Some(self.alias.as_str())
+                    && a.target_key_id().is_some_and(|t| t == key_id || t == key.as_str())
+            });
+            return Ok(ours.then(|| self.alias.clone()));
+        }
         let out = ctx.aws.kms.list_aliases().key_id(&key).send().await.map_err(aws)?;
         Ok(out.aliases().iter().any(|a| a.alias_name() == Some(self.alias.as_str())).then(|| self.alias.clone()))
     }
 
     /// An alias names one key per account and region: held by whose key?
     async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {
-        let mut pages = ctx.aws.kms.list_aliases().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws)?;
-            let Some(a) = page.aliases().iter().find(|a| a.alias_name() == Some(self.alias.as_str())) else { continue };
-            let Some(key) = a.target_key_id() else { return Ok(NameUse::Free) };
-            let tags = ctx.aws.kms.list_resource_tags().key_id(key).send().await.map_err(aws)?;
-            let tags = tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()));
-            return Ok(NameUse::of_tags(ctx, format!("KMS alias {} (key {key})", self.alias), "--project", tags));
-        }
-        Ok(NameUse::Free)
+        let all = match listed(ctx).await? {
+            Some(all) => all,
+            None => {
+                Arc::new(ctx.aws.kms.list_aliases().into_paginator().items().send().try_collect().await.map_err(aws)?)
+            }
+        };
+        let Some(a) = all.iter().find(|a| a.alias_name() == Some(self.alias.as_str())) else {
+            return Ok(NameUse::Free);
+        };
+        let Some(key) = a.target_key_id() else { return Ok(NameUse::Free) };
+        let tags = ctx.aws.kms.list_resource_tags().key_id(key).send().await.map_err(aws)?;
+        let tags = tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()));
+        Ok(NameUse::of_tags(ctx, format!("KMS alias {} (key {key})", self.alias), "--project", tags))
     }
 
     async fn create(&self, ctx: &Ctx, _me: &StepId, _token: &str) -> Result<String> {

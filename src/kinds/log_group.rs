@@ -47,13 +47,25 @@ pub fn logs_kept(ctx: &Ctx) -> Option<String> {
 }
 
 /// The group of exactly this name: (kmsKeyId, retentionInDays), or None.
+/// In a read-only pass, the stack's three groups come from one listing of the stack's prefix
+/// (`/provision/{project}/`, paginated); outside one, each group is read by its own name.
 pub async fn live_group(ctx: &Ctx, name: &str) -> Result<Option<(Option<String>, Option<i32>)>> {
+    let of = |g: &aws_sdk_cloudwatchlogs::types::LogGroup| (g.kms_key_id().map(str::to_string), g.retention_in_days());
+    let prefix = format!("/provision/{}/", ctx.s.project);
+    if name.starts_with(&prefix) {
+        let listed = ctx
+            .reads
+            .cached("logs:DescribeLogGroups", || async {
+                let pages = ctx.aws.logs.describe_log_groups().log_group_name_prefix(&prefix).into_paginator();
+                pages.items().send().try_collect().await.map_err(aws)
+            })
+            .await?;
+        if let Some(all) = listed {
+            return Ok(all.iter().find(|g| g.log_group_name() == Some(name)).map(of));
+        }
+    }
     let out = ctx.aws.logs.describe_log_groups().log_group_name_prefix(name).send().await.map_err(aws)?;
-    Ok(out
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-        .map(|g| (g.kms_key_id().map(str::to_string), g.retention_in_days())))
+    Ok(out.log_groups().iter().find(|g| g.log_group_name() == Some(name)).map(of))
 }
 
 /// How a live group differs from the stack's: its key and its retention.
