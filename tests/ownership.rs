@@ -230,6 +230,37 @@ fn nothing_outside_the_stack_is_touched() {
             .unwrap();
         (vpc, igw, g.group_id().unwrap().to_string())
     });
+    // Issue 14's kinds: another stack's log group, and a flow log of its VPC tagged as its own.
+    let flow_log = rt.block_on(async {
+        let sdk = emu.sdk().await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        logs.create_log_group()
+            .log_group_name("/provision/other-stack/vpc-flow-logs")
+            .tags("provision:stack", "other-stack")
+            .tags("provision:step", "logs.vpc_flow")
+            .send()
+            .await
+            .unwrap();
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let f = ec2
+            .create_flow_logs()
+            .resource_ids(&vpc)
+            .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+            .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+            .log_group_name("/provision/other-stack/vpc-flow-logs")
+            .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/other-stack-us-east-1-flow-logs-role")
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::VpcFlowLog)
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:stack").value("other-stack").build())
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:step").value("ec2.flow_log").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        f.flow_log_ids().first().cloned().expect("a flow log id")
+    });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
@@ -244,4 +275,6 @@ fn nothing_outside_the_stack_is_touched() {
         assert!(inv.iter().any(|e| e.ends_with(id.as_str())), "{id} survived: {inv:?}");
     }
     assert!(inv.contains("sg sg-vpce-sagemaker-studio-anfw"), "{sg}, our name without our tags, survived: {inv:?}");
+    assert!(inv.contains("log-group /provision/other-stack/vpc-flow-logs"), "another stack's log group: {inv:?}");
+    assert!(inv.contains(&format!("flow-log {flow_log}")), "another stack's flow log: {inv:?}");
 }
