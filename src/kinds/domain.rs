@@ -310,7 +310,7 @@ impl Kind for Domain {
 
     /// The home EFS's key (CreateDomain `KmsKeyId`; UpdateDomain cannot change it).
     async fn lasting_drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
-        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        let d = described(ctx, id).await?;
         Ok(home_key_problem(ctx, d.kms_key_id(), &self.key)?.into_iter().collect())
     }
 
