@@ -20,21 +20,31 @@
 //!   ties go to the lower index. A node is handed to a task only together
 //!   with a slot, so the order is the engine's, not the semaphore queue's.
 //!
+//! - Early needs: a node may need another only to *exist*, not to be done
+//!   (`early`: the firewall's logging needs the firewall created, not
+//!   READY). The needed node's work calls `created()` once its resource
+//!   exists; the engine then counts that need as met. Finishing meets it too
+//!   (a node already done, or one whose work never calls `created`).
+//!
 //! The scheduler (`DependencyQueue`) is a small data structure with no I/O:
-//! `finish(n)` returns the nodes that just became ready.
+//! `finish(n)` and `created(n)` return the nodes that just became ready.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 /// Which nodes wait on which; `edges[i]` lists the nodes node i needs.
 pub struct DependencyQueue {
     remaining: Vec<usize>,
     dependents: Vec<Vec<usize>>,
+    /// The nodes that need node j only to exist (`with_early`).
+    early_dependents: Vec<Vec<usize>>,
+    /// Whether node j's early dependents have been released.
+    created: Vec<bool>,
     ready: Vec<usize>,
     started: Vec<bool>,
     priority: Vec<Duration>,
@@ -64,7 +74,43 @@ impl DependencyQueue {
         let priority = (0..n).map(|i| priority.get(i).copied().unwrap_or_default()).collect();
         let now = Instant::now();
         let ready_at = (0..n).map(|i| (remaining[i] == 0).then_some(now)).collect();
-        DependencyQueue { remaining, dependents, ready, started, priority, ready_at }
+        let (early_dependents, created) = (vec![Vec::new(); n], vec![false; n]);
+        DependencyQueue { remaining, dependents, early_dependents, created, ready, started, priority, ready_at }
+    }
+
+    /// `early[i]`: the needs of node i (each also in its `edges[i]`) that
+    /// are met once they exist (`created`), before they finish.
+    pub fn with_early(mut self, early: &[Vec<usize>]) -> DependencyQueue {
+        for (i, needs) in early.iter().enumerate() {
+            for &j in needs {
+                if let Some(pos) = self.dependents[j].iter().position(|&d| d == i) {
+                    self.dependents[j].remove(pos);
+                    self.early_dependents[j].push(i);
+                }
+            }
+        }
+        self
+    }
+
+    fn release(&mut self, d: usize, now: &mut Vec<usize>) {
+        self.remaining[d] -= 1;
+        if self.remaining[d] == 0 && !self.started[d] {
+            self.ready.push(d);
+            self.ready_at[d] = Some(Instant::now());
+            now.push(d);
+        }
+    }
+
+    /// Marks `n`'s resource as existing; returns the nodes that just became
+    /// ready (those that need `n` only to exist). Idempotent.
+    pub fn created(&mut self, n: usize) -> Vec<usize> {
+        let mut now = Vec::new();
+        if !std::mem::replace(&mut self.created[n], true) {
+            for d in std::mem::take(&mut self.early_dependents[n]) {
+                self.release(d, &mut now);
+            }
+        }
+        now
     }
 
     /// The ready node with the highest priority (ties: the lower index).
@@ -83,16 +129,12 @@ impl DependencyQueue {
         !self.ready.is_empty()
     }
 
-    /// Marks `n` finished; returns the nodes that just became ready.
+    /// Marks `n` finished (and so existing); returns the nodes that just
+    /// became ready.
     pub fn finish(&mut self, n: usize) -> Vec<usize> {
-        let mut now = Vec::new();
-        for &d in &self.dependents[n] {
-            self.remaining[d] -= 1;
-            if self.remaining[d] == 0 && !self.started[d] {
-                self.ready.push(d);
-                self.ready_at[d] = Some(Instant::now());
-                now.push(d);
-            }
+        let mut now = self.created(n);
+        for d in std::mem::take(&mut self.dependents[n]) {
+            self.release(d, &mut now);
         }
         now
     }
@@ -109,6 +151,9 @@ struct Slot {
     permit: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
     /// The run's stop request (first Ctrl-C), for `wait`.
     stop: watch::Receiver<bool>,
+    /// The node, and where `created` tells the engine it exists.
+    node: usize,
+    created: mpsc::UnboundedSender<usize>,
 }
 
 tokio::task_local! {
@@ -125,6 +170,13 @@ pub async fn idle<F: Future>(fut: F) -> F::Output {
         SLOT.with(|s| *s.permit.lock().expect("slot lock") = Some(p));
     }
     out
+}
+
+/// Tells the engine that the running node's resource exists (its id is
+/// recorded): the nodes that need it only to exist may start. Outside the
+/// engine it does nothing.
+pub fn created() {
+    let _ = SLOT.try_with(|s| s.created.send(s.node));
 }
 
 /// A stop was requested while a node was waiting (`wait`).
@@ -200,13 +252,15 @@ impl<E> Outcome<E> {
 /// A node's task's output: the node, its result, its slot (if it holds one).
 type Finished<E> = (usize, Result<(), E>, Option<OwnedSemaphorePermit>);
 
-/// Runs every node, each as soon as its needs have finished; among the
+/// Runs every node, each as soon as its needs have finished (its `early`
+/// needs, a subset of `edges`: as soon as they exist); among the
 /// ready nodes the one with the highest `priority` gets the next free slot
 /// (critical path first; see the module docs; `&[]`: index order).
 /// `stop` turning true stops new starts (Ctrl-C). A node whose work panics
 /// fails with the error `panicked` makes from the panic message.
 pub async fn run<E, F, Fut>(
     edges: &[Vec<usize>],
+    early: &[Vec<usize>],
     priority: &[Duration],
     parallelism: usize,
     mut stop: watch::Receiver<bool>,
@@ -218,7 +272,8 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    let mut q = DependencyQueue::with_priority(edges, priority);
+    let mut q = DependencyQueue::with_priority(edges, priority).with_early(early);
+    let (created_tx, mut created_rx) = mpsc::unbounded_channel();
     let task_stop = stop.clone();
     let sem = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut running: JoinSet<Finished<E>> = JoinSet::new();
@@ -239,7 +294,13 @@ where
                  permit: OwnedSemaphorePermit| {
         let Some(n) = q.pop_ready() else { return };
         times[n].started = Some(Instant::now());
-        let slot = Slot { sem: sem.clone(), permit: std::sync::Mutex::new(Some(permit)), stop: task_stop.clone() };
+        let slot = Slot {
+            sem: sem.clone(),
+            permit: std::sync::Mutex::new(Some(permit)),
+            stop: task_stop.clone(),
+            node: n,
+            created: created_tx.clone(),
+        };
         let fut = work(n);
         // The task hands its slot back with its result: the slot is freed
         // only once the engine has seen the node finish, so the nodes that
@@ -291,6 +352,9 @@ where
                     }
                     None => break,
                 }
+            }
+            Some(n) = created_rx.recv() => {
+                q.created(n);
             }
             permit = sem.clone().acquire_owned(), if waiting => {
                 start(&mut q, &mut running, &mut tasks, &mut out.times, permit.expect("semaphore never closed"));
@@ -414,6 +478,7 @@ mod tests {
         let o = order.clone();
         let out = run(
             edges,
+            &[],
             priority,
             1,
             no_stop(),
@@ -441,6 +506,7 @@ mod tests {
         let f2 = finished.clone();
         let out = run(
             &edges,
+            &[],
             &[],
             4,
             no_stop(),
@@ -479,6 +545,7 @@ mod tests {
         let out = run(
             &edges,
             &[],
+            &[],
             3,
             no_stop(),
             |_| (),
@@ -509,6 +576,7 @@ mod tests {
             Duration::from_secs(5),
             run(
                 &edges,
+                &[],
                 &[],
                 1,
                 no_stop(),
@@ -545,6 +613,7 @@ mod tests {
         let out = run(
             &edges,
             &[],
+            &[],
             2,
             rx,
             |_| (),
@@ -569,6 +638,7 @@ mod tests {
         let edges = vec![vec![], vec![], vec![1]];
         let out = run(
             &edges,
+            &[],
             &[],
             2,
             no_stop(),
@@ -601,6 +671,7 @@ mod tests {
             run(
                 &edges,
                 &[],
+                &[],
                 4,
                 rx,
                 |m| m,
@@ -628,5 +699,61 @@ mod tests {
         assert_eq!(out.failed, vec![(0, "interrupted".to_string())]);
         assert_eq!(out.skipped, vec![(2, SkipReason::Stopped)]);
         assert_eq!(wait(async { 7 }).await, Ok(7), "outside the engine it just awaits");
+    }
+
+    #[test]
+    fn an_early_need_is_met_once_it_exists_and_only_once() {
+        // 1 needs 0 to exist; 2 needs 0 done and 1 done.
+        let edges = vec![vec![], vec![0], vec![0, 1]];
+        let mut q = DependencyQueue::new(&edges).with_early(&[vec![], vec![0], vec![]]);
+        assert_eq!(q.pop_ready(), Some(0));
+        assert_eq!(q.created(0), vec![1], "0 exists: 1 may start");
+        assert_eq!(q.created(0), Vec::<usize>::new(), "a second signal changes nothing");
+        assert_eq!(q.pop_ready(), Some(1));
+        assert_eq!(q.finish(1), Vec::<usize>::new(), "2 still needs 0 done");
+        assert_eq!(q.finish(0), vec![2], "finishing 0 does not count 1's need twice");
+        // Without the signal, finishing meets the early need.
+        let mut q = DependencyQueue::new(&edges).with_early(&[vec![], vec![0], vec![]]);
+        q.pop_ready();
+        assert_eq!(q.finish(0), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_needs_another_to_exist_starts_before_it_is_done() {
+        // 0 exists at once and is done after 200 ms; 1 needs it to exist; 2 needs it done.
+        let edges = vec![vec![], vec![0], vec![0]];
+        let early = vec![vec![], vec![0], vec![]];
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        let out = run(
+            &edges,
+            &early,
+            &[],
+            4,
+            no_stop(),
+            |_| (),
+            move |n| {
+                let l = l.clone();
+                async move {
+                    if n == 0 {
+                        created();
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    l.lock().unwrap().push(n);
+                    Ok::<(), ()>(())
+                }
+            },
+        )
+        .await;
+        assert!(out.ok());
+        assert_eq!(*log.lock().unwrap(), vec![1, 0, 2], "1 ran while 0 was settling; 2 waited for 0");
+        // A node that fails before it exists takes its early dependents with it.
+        let out =
+            run(&edges, &early, &[], 4, no_stop(), |_| (), |n| async move { if n == 0 { Err(()) } else { Ok(()) } })
+                .await;
+        assert_eq!(out.failed, vec![(0, ())]);
+        let mut skipped: Vec<usize> = out.skipped.iter().map(|(n, _)| *n).collect();
+        skipped.sort();
+        assert_eq!(skipped, vec![1, 2]);
     }
 }

@@ -144,6 +144,11 @@ impl Graph {
             return Err(format!("cycle among: {}", stuck.join(", ")));
         }
         for s in &self.steps {
+            for e in s.kind.needs_existing() {
+                if !s.needs.contains(&e) {
+                    errs.push(format!("{} needs {e} to exist but not among its needs", s.id));
+                }
+            }
             let before = self.upstream(&s.id);
             for r in s.kind.reads() {
                 if self.index.contains_key(&r) && !before.contains(&r) {
@@ -171,6 +176,15 @@ impl Graph {
     /// Forward edges as indices: `edges[i]` = the steps step i needs.
     pub fn edges(&self) -> Vec<Vec<usize>> {
         self.steps.iter().map(|s| s.needs.iter().filter_map(|n| self.index.get(n).copied()).collect()).collect()
+    }
+
+    /// The needs of each step met once they exist (`Kind::needs_existing`),
+    /// as indices: a subset of `edges()`, for `up` only.
+    pub fn early_edges(&self) -> Vec<Vec<usize>> {
+        self.steps
+            .iter()
+            .map(|s| s.kind.needs_existing().iter().filter_map(|n| self.index.get(n).copied()).collect())
+            .collect()
     }
 
     /// The steps in an order `up` may create them (each after every step it
@@ -435,6 +449,14 @@ fn leftovers(s: &Settings) -> Vec<Step> {
         ),
     ]);
     steps
+}
+
+/// Whether `id` is one of the steps only a stack with logging has (issue 14).
+pub fn is_logging_step(id: &str) -> bool {
+    let id = StepId::recorded(id);
+    [StepId::KMS_LOGS, StepId::KMS_LOGS_ALIAS, StepId::FLOW_LOGS_ROLE, StepId::FLOW_LOG, StepId::FIREWALL_LOGGING]
+        .contains(&id)
+        || StepId::LOG_GROUPS.iter().any(|(step, _)| *step == id)
 }
 
 /// Whether `id` is a teardown-only step (one the `up` graph never has).

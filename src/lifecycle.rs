@@ -177,6 +177,8 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             id
         }
     };
+    // It exists: the steps that need it only to exist may start while it settles.
+    crate::engine::created();
     step.kind
         .settle(&ctx, &step.id, &id)
         .await

@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const STACK: &str = "sagemaker-studio-anfw";
 const ACCOUNT: &str = "123456789012";
@@ -50,6 +50,24 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     let id = |s: &str| step_id(&st, s);
     let sdk = emu.sdk().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
+
+    // Turning the logging off on the live stack is refused, naming the parameter and why,
+    // before any call that changes something; the state is as it was.
+    emu.clear_calls();
+    let off = provision(&emu, dir.path(), &["up", "--no-logging"]);
+    assert_eq!(off.status.code(), Some(2), "{}", text(&off));
+    assert!(
+        text(&off).contains("logging = false (--no-logging)") && text(&off).contains("nfw.logging"),
+        "{}",
+        text(&off)
+    );
+    let mutating: Vec<String> = emu
+        .calls()
+        .into_iter()
+        .filter(|c| !["Describe", "Get", "List"].iter().any(|p| c.split(':').nth(1).unwrap_or("").starts_with(p)))
+        .collect();
+    assert!(mutating.is_empty(), "refused, yet called {mutating:?}");
+    assert_eq!(state_json(dir.path())["steps"], st["steps"], "the state is untouched");
 
     // --- VPC
     let vpc_id = id("vpc");
@@ -775,4 +793,70 @@ async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
     assert!(left.is_empty(), "left after down --purge-efs without logging: {left:?}");
+}
+
+/// The successful UpdateLoggingConfiguration calls of an `up`, and the moment its firewall
+/// became READY in the emulator (CreateFirewall's answer plus the profile's 330 s, scaled).
+fn logging_updates_and_ready(emu: &Emulator, scale: f64) -> (Vec<f64>, f64) {
+    let calls = emu.control_get("calls")["calls"].as_array().unwrap().clone();
+    let at = |c: &Value| c["t"].as_f64().unwrap() + c["dur_s"].as_f64().unwrap_or_default();
+    let created = calls
+        .iter()
+        .find(|c| c["operation"] == "network-firewall:CreateFirewall" && c["status"] == 200)
+        .map(at)
+        .expect("a CreateFirewall answered");
+    let updates = calls
+        .iter()
+        .filter(|c| c["operation"] == "network-firewall:UpdateLoggingConfiguration" && c["status"] == 200)
+        .map(at)
+        .collect();
+    (updates, created + 330.0 * scale)
+}
+
+/// Issue 14: the firewall's logging is configured once the firewall exists, while it
+/// provisions, so it cannot end `up` later than the firewall; should AWS refuse that (the API
+/// reference names no status it needs), it is configured once the firewall is READY.
+#[tokio::test(flavor = "multi_thread")]
+async fn firewall_logging_is_configured_while_the_firewall_provisions_or_once_ready_if_refused() {
+    let scale = 0.02; // the firewall provisions for 6.6 s: room for a loaded machine
+    for refused in [false, true] {
+        let emu = Emulator::start(&scale.to_string(), &[]);
+        let dir = tempfile::tempdir().unwrap();
+        if refused {
+            emu.control_post(
+                "faults",
+                json!({"operation": "network-firewall:UpdateLoggingConfiguration", "count": 1,
+                       "error_code": "InvalidRequestException", "status": 400,
+                       "message": "the firewall is not READY"}),
+            );
+        }
+        let o = provision_at(&emu, dir.path(), &scale.to_string(), &["up"]);
+        assert!(o.status.success(), "up (refused: {refused}):\n{}", text(&o));
+        let (updates, ready) = logging_updates_and_ready(&emu, scale);
+        assert_eq!(updates.len(), 2, "ALERT, then FLOW, one per call: {updates:?}");
+        if refused {
+            assert!(updates.iter().all(|&t| t >= ready), "after the refusal, only once READY: {updates:?} vs {ready}");
+        } else {
+            assert!(updates.iter().all(|&t| t < ready), "while PROVISIONING: {updates:?} vs READY at {ready}");
+        }
+        let st = state_json(dir.path());
+        let nfw = aws_sdk_networkfirewall::Client::new(&emu.sdk().await);
+        let live =
+            nfw.describe_logging_configuration().firewall_arn(step_id(&st, "nfw.firewall")).send().await.unwrap();
+        let mut got: Vec<(String, String)> = live
+            .logging_configuration()
+            .unwrap()
+            .log_destination_configs()
+            .iter()
+            .map(|c| (c.log_type().as_str().to_string(), c.log_destination()["logGroup"].clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("ALERT".to_string(), step_id(&st, "logs.firewall_alert")),
+                ("FLOW".to_string(), step_id(&st, "logs.firewall_flow"))
+            ]
+        );
+    }
 }

@@ -27,6 +27,11 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   in a LogDestinationConfig ... delete the existing LogDestinationConfig object and create a new
   one, using two separate calls") -> InvalidRequestException otherwise; one destination per log
   type. DescribeLoggingConfiguration answers ``LogDestinationConfigs`` [] when none (moto: {}).
+  Accepted in any firewall status but DELETING: the API reference's UpdateLoggingConfiguration
+  names no status it needs (its errors: InvalidRequestException, InvalidTokenException,
+  LogDestinationPermissionException, ResourceNotFoundException, ThrottlingException,
+  InternalServerError), so a PROVISIONING firewall takes it. With ``--realistic`` a firewall in its eventual-consistency window is not found to both calls,
+  before any change is made.
 * With ``--realistic`` (realistic.py): a firewall, policy or rule group just created is, for its
   drawn window, ResourceNotFoundException to its describe and left out of lists.
 """
@@ -432,8 +437,15 @@ def _destinations(config):
     return list((config or {}).get("LogDestinationConfigs") or [])
 
 
-def update_logging_configuration(self, firewall_arn, firewall_name, logging_configuration):
+def _logging_firewall(self, firewall_arn, firewall_name):
     fw = self._get_firewall(firewall_arn, firewall_name)
+    if not realistic.visible("nfw.firewall", fw.arn):
+        raise ResourceNotFound(f"Firewall not found: {firewall_arn or firewall_name}")
+    return fw
+
+
+def update_logging_configuration(self, firewall_arn, firewall_name, logging_configuration):
+    fw = _logging_firewall(self, firewall_arn, firewall_name)
     old, new = _destinations(fw.logging_configs), _destinations(logging_configuration)
     types = [c.get("LogType") for c in new]
     if len(set(types)) != len(types):
@@ -456,7 +468,7 @@ def update_logging_configuration(self, firewall_arn, firewall_name, logging_conf
 
 
 def describe_logging_configuration(self, firewall_arn, firewall_name):
-    fw = self._get_firewall(firewall_arn, firewall_name)
+    fw = _logging_firewall(self, firewall_arn, firewall_name)
     fw.logging_configs = {"LogDestinationConfigs": _destinations(fw.logging_configs)}
     return fw
 

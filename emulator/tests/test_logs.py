@@ -148,6 +148,30 @@ def test_firewall_logging_one_destination_change_per_call(emulator):
     assert configs() == []
 
 
+def test_firewall_logging_is_accepted_while_the_firewall_provisions(make_emulator):
+    # The API reference names no firewall status UpdateLoggingConfiguration needs.
+    nfw, arn = _firewall(make_emulator(scale=0.05))  # PROVISIONING for 330 s x 0.05
+    assert nfw.describe_firewall(FirewallArn=arn)["FirewallStatus"]["Status"] == "PROVISIONING"
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": [cwl("ALERT", "/a")]})
+    got = nfw.describe_logging_configuration(FirewallArn=arn)["LoggingConfiguration"]["LogDestinationConfigs"]
+    assert got == [cwl("ALERT", "/a")]
+
+
+def test_a_new_firewall_is_not_found_to_its_logging_calls_within_its_window(make_emulator):
+    emu = realistic(make_emulator, ec=(100, 100))  # 1 s
+    nfw, arn = _firewall(emulator=emu)
+    logging = {"LogDestinationConfigs": [cwl("ALERT", "/a")]}
+    for call, kw in ((nfw.update_logging_configuration, {"LoggingConfiguration": logging}),
+                     (nfw.describe_logging_configuration, {})):
+        with pytest.raises(ClientError) as e:
+            call(FirewallArn=arn, **kw)
+        assert err(e) == ("ResourceNotFoundException", 400)
+    time.sleep(1.1)
+    assert nfw.describe_logging_configuration(FirewallArn=arn)["LoggingConfiguration"]["LogDestinationConfigs"] == [], \
+        "the refused update changed nothing"
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration=logging)
+
+
 def test_a_new_flow_log_is_left_out_of_describes_within_its_window(make_emulator):
     emu = realistic(make_emulator, ec=(100, 100))  # 1 s
     ec2, logs = emu.client("ec2"), emu.client("logs")

@@ -52,6 +52,19 @@ pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
     if dropped.is_empty() {
         return Ok(());
     }
+    // Turning the logging off (`--no-logging` / `logging = false`) on a stack built with it.
+    let logging: Vec<&String> = dropped.iter().filter(|id| graph::is_logging_step(id)).collect();
+    if !ctx.s.logging && logging.len() == dropped.len() {
+        return Err(Exit(
+            EXIT_INVALID,
+            format!(
+                "logging = false (--no-logging), but the state {} records this stack's logging ({}): turning the logging off on a live stack is not supported, since its log groups hold data. Run without --no-logging (set logging = true) to keep it, or remove the whole stack with `provision down` (--delete-data removes the logs too) and build it again without logging",
+                ctx.state.location(),
+                logging.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .into());
+    }
     Err(Exit(
         EXIT_INVALID,
         format!(
@@ -123,8 +136,11 @@ pub(super) async fn run_graph(
     let direction = if forward { Direction::Up } else { Direction::Down };
     let priority = estimate::remaining(graph, direction);
     let (t0, epoch0) = (Instant::now(), std::time::SystemTime::now());
+    // `up` starts a step that needs another only to exist while that one settles.
+    let early = if forward { graph.early_edges() } else { Vec::new() };
     let out = engine::run(
         edges,
+        &early,
         &priority,
         opts.parallelism,
         stop,

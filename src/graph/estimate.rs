@@ -148,11 +148,24 @@ pub fn remaining(graph: &Graph, direction: Direction) -> Vec<Duration> {
         Direction::Up => graph.forward_order(),
         Direction::Down => graph.teardown_order(),
     };
+    // `up` starts a step that needs step i only to exist (`early_edges`) as
+    // soon as i's create call returns, not after i's duration.
+    let early = match direction {
+        Direction::Up => graph.early_edges(),
+        Direction::Down => vec![Vec::new(); graph.steps.len()],
+    };
     let mut left = vec![Duration::ZERO; graph.steps.len()];
     // In reverse run order, every step's successors are already known.
     for &i in order.iter().rev() {
-        let tail = after[i].iter().map(|&j| left[j]).max().unwrap_or_default();
-        left[i] = expected(graph.steps[i].id.as_str(), direction) + tail;
+        let (mut tail, mut during) = (Duration::ZERO, Duration::ZERO);
+        for &j in &after[i] {
+            if early[j].contains(&i) {
+                during = during.max(left[j]);
+            } else {
+                tail = tail.max(left[j]);
+            }
+        }
+        left[i] = (expected(graph.steps[i].id.as_str(), direction) + tail).max(during);
     }
     left
 }

@@ -9,17 +9,21 @@
 //! ..., change the LogDestination setting in a single LogDestinationConfig";
 //! "You can't change the LogDestinationType or LogType ...: delete the
 //! existing LogDestinationConfig object and create a new one, using two
-//! separate calls"). So creating, restoring and removing it are each a loop
-//! of single changes, read back before each. Teardown removes it before the
-//! firewall (the original sample's clean-up asks the same).
+//! separate calls"). So creating, restoring and removing it are each one
+//! read and then a loop of single changes. `up` configures it while the
+//! firewall provisions (`create`); teardown removes it before the firewall
+//! (the original sample's clean-up asks the same).
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
-use aws_sdk_networkfirewall::types::{LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration};
+use aws_sdk_networkfirewall::types::{
+    FirewallStatusValue, LogDestinationConfig, LogDestinationType, LogType, LoggingConfiguration,
+};
 
 use super::{Ctx, Health, Kind};
 use crate::error::{aws, is_not_found};
 use crate::step_id::StepId;
+use crate::wait::{Poll, until};
 
 impl StepId {
     pub const FIREWALL_LOGGING: StepId = StepId::of("nfw.logging");
@@ -93,11 +97,13 @@ fn next_change(now: &[(String, String, String)], want: &[(String, String)]) -> O
     Some(next)
 }
 
-/// Brings the firewall's logging to `want`, one destination per call.
+/// Brings the firewall's logging to `want`, one destination per call: one
+/// read, then each change (a successful update leaves the configuration it
+/// sent, so it is not read again).
 async fn converge(ctx: &Ctx, firewall_arn: &str, want: &[(String, String)]) -> Result<()> {
+    let mut now = live_logging(ctx, firewall_arn).await?;
     // Each call settles one destination: at most one removal and one add per log type.
     for _ in 0..=2 * (want.len() + 3) {
-        let now = live_logging(ctx, firewall_arn).await?;
         let Some(next) = next_change(&now, want) else { return Ok(()) };
         let configs = next.iter().map(|(t, _, g)| destination(t, g)).collect::<Result<Vec<_>>>()?;
         let config = LoggingConfiguration::builder()
@@ -113,8 +119,28 @@ async fn converge(ctx: &Ctx, firewall_arn: &str, want: &[(String, String)]) -> R
             .await
             .map_err(aws)
             .with_context(|| format!("updating the logging configuration of {firewall_arn}"))?;
+        now = next;
     }
     bail!("the logging configuration of {firewall_arn} did not settle")
+}
+
+/// A refusal that may mean "not while the firewall provisions".
+fn refused_before_ready(e: &anyhow::Error) -> bool {
+    matches!(crate::error::code(e), Some("InvalidRequestException" | "InvalidOperationException"))
+}
+
+/// Waits until the firewall is READY (the fallback when AWS refuses its
+/// logging while it provisions).
+async fn firewall_ready(ctx: &Ctx, arn: &str) -> Result<()> {
+    until("firewall READY for its logging", Poll::expect(330, 30 * 60), || async {
+        let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+        let status = out.firewall_status.map(|s| s.status);
+        if status == Some(FirewallStatusValue::Deleting) {
+            bail!("firewall {arn} is being deleted (deleted out of band?)");
+        }
+        Ok((status == Some(FirewallStatusValue::Ready)).then_some(()))
+    })
+    .await
 }
 
 impl FirewallLogging {
@@ -154,6 +180,11 @@ impl Kind for FirewallLogging {
         vec![self.firewall.clone(), self.alert.clone(), self.flow.clone()]
     }
 
+    /// Configured while the firewall provisions (see `create`).
+    fn needs_existing(&self) -> Vec<StepId> {
+        vec![self.firewall.clone()]
+    }
+
     /// Configured as the stack wants it already (a create whose answer was lost).
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let arn = ctx.state.id(&self.firewall)?;
@@ -164,9 +195,32 @@ impl Kind for FirewallLogging {
         Ok(logging_drift(&now, &self.want(ctx)?).is_empty().then_some(arn))
     }
 
+    /// Starts as soon as the firewall exists (`needs_existing`), while it
+    /// provisions, so the logging ends long before the firewall is READY
+    /// and never delays the routes or the end of `up` (issue 14). Right
+    /// after CreateFirewall reads may not show the firewall yet (eventual
+    /// consistency; terraform-provider-aws waitFirewallCreated treats
+    /// ResourceNotFoundException as pending): not-found is retried within
+    /// the consistency bound. The API reference of UpdateLoggingConfiguration
+    /// names no firewall status it needs; should AWS still refuse a
+    /// PROVISIONING firewall (InvalidRequest/InvalidOperation), the logging
+    /// is configured once the firewall is READY, the order terraform's
+    /// aws_networkfirewall_logging_configuration gets after the firewall's
+    /// create waiter.
     async fn create(&self, ctx: &Ctx, _me: &StepId, _token: &str) -> Result<String> {
         let arn = ctx.state.id(&self.firewall)?;
-        converge(ctx, &arn, &self.want(ctx)?).await?;
+        let want = self.want(ctx)?;
+        let early =
+            crate::wait::retry_while(crate::retry::CONSISTENCY_BOUND, is_not_found, || converge(ctx, &arn, &want))
+                .await;
+        match early {
+            Err(e) if refused_before_ready(&e) => {
+                tracing::info!(%arn, "logging refused before the firewall is READY ({e:#}); configuring it once READY");
+                firewall_ready(ctx, &arn).await?;
+                converge(ctx, &arn, &want).await?;
+            }
+            r => r?,
+        }
         Ok(arn)
     }
 

@@ -348,6 +348,13 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
         Vec::new()
     }
 
+    /// The needs (each also in `needs`) met once their resource exists, its
+    /// id recorded, before it is usable: `up` starts this step while they
+    /// settle (the firewall's logging while the firewall provisions).
+    fn needs_existing(&self) -> Vec<StepId> {
+        Vec::new()
+    }
+
     /// Steps whose ids this kind reads but reaches through one of its needs
     /// (no edge of their own; the graph checks they are ordered).
     fn reads(&self) -> Vec<StepId> {
