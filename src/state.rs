@@ -554,6 +554,15 @@ pub struct Identity<'a> {
     pub account: &'a str,
 }
 
+/// Runs `f` on the calling thread, telling a multi-threaded tokio runtime
+/// first that this thread blocks (so its other tasks move on).
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 impl State {
     /// Locks and opens (or creates, if `create`) the state file at `path` for `who`.
     pub fn open(path: &Path, who: &Identity, create: bool) -> Result<State> {
@@ -716,6 +725,15 @@ impl State {
             d.1 += 1;
             d.1
         };
+        // The write (a file's fsyncs, or an S3 call) and the wait for another
+        // step's write block this thread: the runtime moves its other tasks
+        // on meanwhile, so a slow disk stalls this step only, not every step.
+        blocking(|| self.write_through(mine))
+    }
+
+    /// Persists the document if no write since change `mine` has (`update`).
+    fn write_through(&self, mine: u64) -> Result<()> {
+        let store = &self.inner.store;
         let mut w = self.inner.writer.lock().expect("state writer poisoned");
         if w.written >= mine {
             return Ok(()); // a write that started after this change included it

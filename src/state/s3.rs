@@ -45,14 +45,7 @@ pub const STATE_BUCKET_TAG: (&str, &str) = ("provision:state-bucket", "true");
 
 type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &aws_sdk_s3::Client) + Send>;
 
-/// Runs `f` on the calling thread, telling a multi-threaded tokio runtime
-/// first that this thread blocks (so its other tasks move on).
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
+use super::blocking;
 
 /// The thread S3 calls of the state run on, and the lock renewal it does
 /// between them.
