@@ -141,7 +141,7 @@ fn record_leftovers(ctx: &Ctx, domain_id: &str, efs: &str) -> Result<()> {
 }
 
 /// DescribeDomain of `id`, once per read-only pass (`Reads::read`).
-async fn described(
+pub(crate) async fn described(
     ctx: &Ctx,
     id: &str,
 ) -> Result<std::sync::Arc<aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput>> {

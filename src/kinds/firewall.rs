@@ -75,7 +75,7 @@ impl Firewall {
 }
 
 /// DescribeFirewall of `arn`, once per read-only pass (`Reads::read`).
-async fn described(
+pub(crate) async fn described(
     ctx: &Ctx,
     arn: &str,
 ) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_firewall::DescribeFirewallOutput>> {

@@ -57,6 +57,13 @@ pub async fn live_logging(ctx: &Ctx, firewall_arn: &str) -> Result<Vec<(String, 
         .collect())
 }
 
+/// `live_logging`, once per read-only pass (`Reads::read`): `health`, `drift` and
+/// `verify` read it once.
+pub async fn logging_read(ctx: &Ctx, firewall_arn: &str) -> Result<std::sync::Arc<Vec<(String, String, String)>>> {
+    let key = format!("network-firewall:DescribeLoggingConfiguration {firewall_arn}");
+    ctx.reads.read(&key, || live_logging(ctx, firewall_arn)).await
+}
+
 fn destination(log_type: &str, group: &str) -> Result<LogDestinationConfig> {
     LogDestinationConfig::builder()
         .log_type(LogType::from(log_type))
@@ -226,7 +233,7 @@ impl Kind for FirewallLogging {
 
     /// Missing when the firewall, or every destination of the stack, is gone.
     async fn health(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Health> {
-        let now = match live_logging(ctx, arn).await {
+        let now = match logging_read(ctx, arn).await {
             Err(e) if is_not_found(&e) => return Ok(Health::Missing),
             r => r?,
         };
@@ -244,7 +251,7 @@ impl Kind for FirewallLogging {
     }
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
-        Ok(logging_drift(&live_logging(ctx, arn).await?, &self.want(ctx)?))
+        Ok(logging_drift(&logging_read(ctx, arn).await?, &self.want(ctx)?))
     }
 
     fn restores_drift(&self) -> bool {

@@ -152,6 +152,18 @@ fn policy_arn(ctx: &Ctx) -> String {
     format!("arn:aws:iam::{}:policy/{}", ctx.account, ctx.s.policy_name())
 }
 
+/// GetPolicy of `arn`, once per read-only pass (`Reads::read`): `health` and `drift` read it once.
+async fn got_policy(
+    ctx: &Ctx,
+    arn: &str,
+) -> Result<std::sync::Arc<aws_sdk_iam::operation::get_policy::GetPolicyOutput>> {
+    ctx.reads
+        .read(&format!("iam:GetPolicy {arn}"), || async {
+            ctx.aws.iam.get_policy().policy_arn(arn).send().await.map_err(aws)
+        })
+        .await
+}
+
 #[async_trait]
 impl Kind for IamPolicy {
     fn name(&self) -> &'static str {
@@ -200,7 +212,7 @@ impl Kind for IamPolicy {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        Health::of_describe(ctx.aws.iam.get_policy().policy_arn(id).send().await.map_err(aws), |_| true)
+        Health::of_describe(got_policy(ctx, id).await, |_| true)
     }
 
     /// The default version's document against the one this version of `provision` writes: a
@@ -208,7 +220,7 @@ impl Kind for IamPolicy {
     /// GetPolicyVersion answers the document URL-encoded (IAM API reference, PolicyVersion.Document).
     async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
         let iam = &ctx.aws.iam;
-        let p = iam.get_policy().policy_arn(arn).send().await.map_err(aws)?;
+        let p = got_policy(ctx, arn).await?;
         let version =
             p.policy().and_then(|p| p.default_version_id()).context("GetPolicy returned no default version")?;
         let v = iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(aws)?;

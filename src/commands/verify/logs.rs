@@ -5,10 +5,9 @@
 use anyhow::{Context, Result};
 
 use super::Verdict;
-use crate::error::aws;
 use crate::kinds::Ctx;
 use crate::kinds::domain::home_key_problem;
-use crate::kinds::firewall_logging::live_logging;
+use crate::kinds::firewall_logging::logging_read;
 use crate::kinds::flow_log::vpc_flow_logs;
 use crate::kinds::log_group::{group_drift, live_group};
 use crate::step_id::StepId;
@@ -31,7 +30,7 @@ pub(super) async fn vpc_flow_log(ctx: &Ctx) -> Verdict {
 /// The firewall's ALERT and FLOW logs, each to the stack's group, from one read.
 pub(super) async fn firewall_logging(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     let fw = ctx.state.id(&StepId::FIREWALL)?;
-    let now = live_logging(ctx, &fw).await.with_context(|| format!("reading the logging configuration of {fw}"))?;
+    let now = logging_read(ctx, &fw).await.with_context(|| format!("reading the logging configuration of {fw}"))?;
     let name = fw.rsplit('/').next().unwrap_or(&fw).to_string();
     let check = |log_type: &str, step: &StepId| -> Result<(bool, String)> {
         let group = ctx.state.id(step)?;
@@ -80,15 +79,7 @@ pub(super) async fn log_groups(ctx: &Ctx) -> Result<[(bool, String); 2]> {
 /// Studio's home EFS encrypted with the stack's key: the domain's KmsKeyId is `kms.ebs`.
 pub(super) async fn domain_home_kms(ctx: &Ctx) -> Verdict {
     let id = ctx.state.id(&StepId::DOMAIN)?;
-    let d = ctx
-        .aws
-        .sagemaker
-        .describe_domain()
-        .domain_id(&id)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading domain {id}"))?;
+    let d = crate::kinds::domain::described(ctx, &id).await.with_context(|| format!("reading domain {id}"))?;
     Ok(match home_key_problem(ctx, d.kms_key_id(), &StepId::KMS_EBS)? {
         None => (true, format!("{id}: KmsKeyId {}", d.kms_key_id().unwrap_or_default())),
         Some(why) => (false, format!("{id}: {why}")),

@@ -26,15 +26,7 @@ pub(super) async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
     let mut want_subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &StepId::SUBNET_SAGEMAKER))?;
     want_subnets.sort();
     let subnet = want_subnets.join(", ");
-    let d = ctx
-        .aws
-        .sagemaker
-        .describe_domain()
-        .domain_id(&id)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading domain {id}"))?;
+    let d = crate::kinds::domain::described(ctx, &id).await.with_context(|| format!("reading domain {id}"))?;
     let access = d.app_network_access_type().map(|a| a.as_str()).unwrap_or("unset");
     let mut subnets = d.subnet_ids().to_vec();
     subnets.sort();
@@ -232,16 +224,9 @@ fn target(r: &Route) -> String {
 /// The firewall's endpoint in availability zone `az`, as AWS reports it now.
 async fn firewall_endpoint(ctx: &Ctx, az: &str) -> Result<String> {
     let arn = ctx.state.id(&StepId::FIREWALL)?;
-    let out = ctx
-        .aws
-        .nfw
-        .describe_firewall()
-        .firewall_arn(&arn)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading firewall {arn}"))?;
+    let out = crate::kinds::firewall::described(ctx, &arn).await.with_context(|| format!("reading firewall {arn}"))?;
     out.firewall_status
+        .clone()
         .and_then(|s| s.sync_states)
         .and_then(|s| s.get(az).and_then(|s| s.attachment.clone()))
         .and_then(|a| a.endpoint_id)
@@ -255,14 +240,8 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     let (fw, policy, group) =
         (ctx.state.id(&StepId::FIREWALL)?, ctx.state.id(&StepId::FIREWALL_POLICY)?, ctx.state.id(&StepId::RULE_GROUP)?);
     let nfw = &ctx.aws.nfw;
-    let f = nfw
-        .describe_firewall()
-        .firewall_arn(&fw)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading firewall {fw}"))?;
-    let used = f.firewall.map(|f| f.firewall_policy_arn).unwrap_or_default();
+    let f = crate::kinds::firewall::described(ctx, &fw).await.with_context(|| format!("reading firewall {fw}"))?;
+    let used = f.firewall.as_ref().map(|f| f.firewall_policy_arn.clone()).unwrap_or_default();
     if used != policy {
         return Ok((false, format!("firewall uses policy {used}, expected {policy}")));
     }
