@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/provision
 EMU_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)
 
-.PHONY: up down env build test test-rust test-emulator lint emulator-venv bench soak
+.PHONY: up down env build test test-rust test-emulator lint emulator-venv bench bench-shapes bench-readonly soak
 
 build:
 	cargo build
@@ -66,3 +66,14 @@ soak: emulator-venv
 BENCH_ARGS ?=
 bench: build emulator-venv
 	emulator/.venv/bin/python bench/run.py --bin $(BIN) $(BENCH_ARGS)
+
+# The shapes (issue 18): 1/3/6 zones, 1/10/100 users, 5 concurrent stacks, each with and without
+# --realistic --throttle, median of 3, each against the tool's own bound for that shape (about
+# 25 minutes). A release binary: make bench-shapes BIN=$$CARGO_TARGET_DIR/release/provision
+# after `cargo build --release`. Options: make bench-shapes BENCH_ARGS="--shapes default,users100 --json out.json"
+bench-shapes: build emulator-venv
+	emulator/.venv/bin/python bench/shapes.py --bin $(BIN) $(BENCH_ARGS)
+
+# Calls and time of `status`, `plan` and `verify` on the default stack at scale 0 (issue 18).
+bench-readonly: build emulator-venv
+	emulator/.venv/bin/python bench/readonly.py --bin $(BIN) $(BENCH_ARGS)
