@@ -33,6 +33,7 @@ calls' service times over the wall time: above ~1 the single-process
 emulator is a queue).
 """
 import argparse
+import collections
 import json
 import os
 import platform
@@ -114,8 +115,8 @@ def launch_all(binary, arg_lists, env, dirs, names):
     return results
 
 
-def run_phase(binary, env, emu, dirs, shape_args, up):
-    verb = ["up", "--json"] if up else ["down", "--purge-efs", "--delete-data", "--yes", "--json"]
+def run_phase(binary, env, emu, dirs, shape_args, up, extra=()):
+    verb = ["up", "--json", *extra] if up else ["down", "--purge-efs", "--delete-data", "--yes", "--json", *extra]
     name = "up" if up else "down"
     emu.clear_calls()
     t0_epoch = time.time()
@@ -129,6 +130,7 @@ def run_phase(binary, env, emu, dirs, shape_args, up):
         if os.path.exists(r["trace_path"]):
             with open(r["trace_path"]) as f:
                 trace = [json.loads(line) for line in f if line.strip()]
+        r["trace"] = trace
         # The call log mixes concurrent stacks: the chain attribution only for one stack.
         r["attribution"] = (bench.attribute(trace, calls, t0_epoch, r["wall_s"], r["bound_s"], up)
                             if len(res) == 1 and r["bound_s"] else None)
@@ -136,12 +138,14 @@ def run_phase(binary, env, emu, dirs, shape_args, up):
             print(f"  `provision {' '.join(r['command'][:1])}` exited {r['exit']}:\n"
                   f"{bench.output_tail(r['output_path'])}", file=sys.stderr)
     wall = max(r["wall_s"] for r in res)
-    return {"commands": res, "calls": len(calls), "throttled_503": sum(c["status"] == 503 for c in calls),
+    by_op = collections.Counter(c["operation"] for c in calls)
+    return {"commands": res, "calls": len(calls), "by_operation": dict(by_op.most_common()),
+            "throttled_503": sum(c["status"] == 503 for c in calls),
             "errors": sum(c["status"] >= 400 and c["status"] != 503 for c in calls),
             "emulator_busy_s": busy, "emulator_busy_share": busy / wall if wall else 0.0}
 
 
-def cycle(binary, env, emu, workdir, tag, shape_args):
+def cycle(binary, env, emu, workdir, tag, shape_args, extra=()):
     emu.reset()
     post_json(emu, "/_emulator/quotas", QUOTAS)
     dirs = []
@@ -149,8 +153,8 @@ def cycle(binary, env, emu, workdir, tag, shape_args):
         d = os.path.join(workdir, f"{tag}-stack{k}")
         os.makedirs(d)
         dirs.append(d)
-    up = run_phase(binary, env, emu, dirs, shape_args, True)
-    down = run_phase(binary, env, emu, dirs, shape_args, False)
+    up = run_phase(binary, env, emu, dirs, shape_args, True, extra)
+    down = run_phase(binary, env, emu, dirs, shape_args, False, extra)
     return {"up": up, "down": down}
 
 
@@ -228,6 +232,8 @@ def main(argv=None):
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--modes", default="plain,realistic")
     ap.add_argument("--json", metavar="FILE", help="also write every figure here")
+    ap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
+                    help="passed to every `up` and `down` (repeatable), e.g. --extra-arg=--parallelism=32")
     a = ap.parse_args(argv)
     shapes = [s for s in a.shapes.split(",") if s]
     for s in shapes:
@@ -267,7 +273,7 @@ def main(argv=None):
                 for shape in shapes:
                     runs = []
                     for i in range(1, a.runs + 1):
-                        r = cycle(binary, env, emu, workdir, f"{mode}-{shape}-run{i}", SHAPES[shape])
+                        r = cycle(binary, env, emu, workdir, f"{mode}-{shape}-run{i}", SHAPES[shape], a.extra_arg)
                         runs.append(r)
                         print(f"{mode} {shape} run {i}: up "
                               + ", ".join(f"{c['wall_s']:.2f} s ({fmt(c['ratio'])}, exit {c['exit']})"
