@@ -140,5 +140,6 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions, verb: &str) 
         caller: arn,
         down,
         reads: Default::default(),
+        polls: Default::default(),
     }))
 }

@@ -13,6 +13,9 @@
 //! What Studio Classic apps share with it (the describe and delete calls,
 //! with their AWS quirks) is here too, for `classic_app.rs`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{AppInstanceType, AppStatus, AppType, ResourceSpec};
@@ -90,6 +93,53 @@ pub(super) async fn app_status(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<(AppSt
     }
 }
 
+/// Every app of `domain` by (owner, type, name): the status of the latest
+/// (an app deleted and made again is listed twice for a while), from one
+/// ListApps listing (paginated) shared by every app's wait (`Polls`).
+async fn domain_apps(ctx: &Ctx, domain: &str) -> Result<Arc<HashMap<(String, String, String), AppStatus>>> {
+    let fresh = crate::wait::scaled(super::SHARED_FRESH);
+    ctx.polls
+        .get(&format!("sagemaker:ListApps {domain}"), fresh, || async {
+            let mut latest: HashMap<(String, String, String), (Option<f64>, AppStatus)> = HashMap::new();
+            let mut pages =
+                ctx.aws.sagemaker.list_apps().domain_id_equals(domain).max_results(100).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for a in page.map_err(aws)?.apps() {
+                    let owner = a.space_name().or(a.user_profile_name()).unwrap_or_default().to_string();
+                    let key = (
+                        owner,
+                        a.app_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                        a.app_name().unwrap_or_default().to_string(),
+                    );
+                    let (Some(status), created) = (a.status(), a.creation_time().map(|t| t.as_secs_f64())) else {
+                        continue;
+                    };
+                    if latest.get(&key).is_none_or(|(t, _)| created >= *t) {
+                        latest.insert(key, (created, status.clone()));
+                    }
+                }
+            }
+            Ok(latest.into_iter().map(|(k, (_, s))| (k, s)).collect::<HashMap<_, _>>())
+        })
+        .await
+}
+
+/// `app_status` for a wait, from the domain's shared listing (`domain_apps`):
+/// Pending, InService and Deleting as listed; Failed and Deleted confirmed
+/// with DescribeApp (the listing may predate this app, and only DescribeApp
+/// has the FailureReason); not listed is `None`.
+pub(super) async fn polled_status(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<(AppStatus, String)>> {
+    let apps = domain_apps(ctx, a.domain).await?;
+    let key = (a.owner.to_string(), a.app_type.as_str().to_string(), a.name.to_string());
+    match apps.get(&key) {
+        None => Ok(None),
+        Some(s @ (AppStatus::Pending | AppStatus::InService | AppStatus::Deleting)) => {
+            Ok(Some((s.clone(), String::new())))
+        }
+        Some(_) => app_status(ctx, a).await,
+    }
+}
+
 /// DeleteApp of an app AWS already removed: SageMaker deletes a failed app
 /// on its own and then answers ValidationException "... previously failed
 /// and was automatically deleted" (terraform-provider-aws
@@ -127,7 +177,7 @@ pub(super) async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
         }
     }
     until("app deleted", Poll::expect(90, 20 * 60), || async {
-        Ok(match app_status(ctx, &a).await? {
+        Ok(match polled_status(ctx, &a).await? {
             None | Some((AppStatus::Deleted | AppStatus::Failed, _)) => Some(()),
             _ => None,
         })
@@ -187,7 +237,7 @@ impl Kind for App {
         let a = AppId::parse(&id)?;
         // An app of the same name still being deleted blocks the name until Deleted.
         until("previous app deleted", Poll::expect(90, 20 * 60), || async {
-            Ok(match app_status(ctx, &a).await? {
+            Ok(match polled_status(ctx, &a).await? {
                 Some((AppStatus::Deleting, _)) => None,
                 _ => Some(()),
             })
@@ -219,7 +269,7 @@ impl Kind for App {
         let a = AppId::parse(id)?;
         let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("app InService", Poll::expect(120, 20 * 60), || async {
-            let st = app_status(ctx, &a).await?;
+            let st = polled_status(ctx, &a).await?;
             crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
             match st {
                 Some((AppStatus::InService, _)) => Ok(Some(())),

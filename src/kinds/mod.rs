@@ -32,7 +32,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
@@ -99,6 +99,52 @@ pub struct Ctx {
     pub down: DownOptions,
     /// The read-only commands' per-run read cache (`Reads`).
     pub reads: Reads,
+    /// Waits' shared status reads (`Polls`).
+    pub polls: Polls,
+}
+
+type Snapshot = Option<(Instant, Arc<dyn Any + Send + Sync>)>;
+
+/// How old a shared listing a wait takes may be (`Polls`): a wait's densest
+/// interval (`Poll::expect`'s 2 s), real-world time, scaled where used.
+pub const SHARED_FRESH: Duration = Duration::from_secs(2);
+
+/// Status reads shared by the waits of many resources of one kind (issue
+/// 18): a hundred users' apps polled one DescribeApp each, seven times per
+/// app, made the calls of `up` grow by 17 per user. Here a wait asks for
+/// one listing of them all (ListApps of the domain), and every wait that
+/// asks within `fresh` of the moment the listing was started takes the
+/// same answer; one listing runs at a time per key (the others wait for
+/// it). Unlike `Reads`, it is on during `up` and `down`: a snapshot is at
+/// most `fresh` older than the poll that takes it, which adds at most that
+/// to the time a wait notices a change.
+#[derive(Default)]
+pub struct Polls {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Snapshot>>>>,
+}
+
+impl Polls {
+    /// `load`'s answer for `key`, from a listing started at most `fresh` before this call (or a new one).
+    pub async fn get<T, F, Fut>(&self, key: &str, fresh: Duration, load: F) -> Result<Arc<T>>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let asked = Instant::now();
+        let slot = self.slots.lock().expect("polls lock").entry(key.to_string()).or_default().clone();
+        let mut snapshot = slot.lock().await;
+        if let Some((started, v)) = snapshot.as_ref()
+            && *started + fresh >= asked
+            && let Ok(v) = v.clone().downcast::<T>()
+        {
+            return Ok(v);
+        }
+        let started = Instant::now();
+        let v = Arc::new(load().await?);
+        *snapshot = Some((started, v.clone()));
+        Ok(v)
+    }
 }
 
 type Cell = Arc<tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>>;

@@ -49,6 +49,30 @@ async fn describe(ctx: &Ctx, domain: &str, name: &str) -> Result<Option<std::syn
     }
 }
 
+/// Every space of `domain` and its status, from one ListSpaces listing
+/// (paginated) shared by the waits of every user (`Polls`).
+async fn domain_spaces(
+    ctx: &Ctx,
+    domain: &str,
+) -> Result<std::sync::Arc<std::collections::HashMap<String, SpaceStatus>>> {
+    let fresh = crate::wait::scaled(super::SHARED_FRESH);
+    ctx.polls
+        .get(&format!("sagemaker:ListSpaces {domain}"), fresh, || async {
+            let mut out = std::collections::HashMap::new();
+            let mut pages =
+                ctx.aws.sagemaker.list_spaces().domain_id_equals(domain).max_results(100).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for s in page.map_err(aws)?.spaces() {
+                    if let (Some(n), Some(st)) = (s.space_name(), s.status()) {
+                        out.insert(n.to_string(), st.clone());
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
 impl Space {
     fn name(&self) -> String {
         Settings::space_name(&self.user)
@@ -114,6 +138,19 @@ impl Kind for Space {
         let (domain, name) = split_space(id)?;
         let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("space InService", Poll::expect(10, 15 * 60), || async {
+            // From the shared listing; a state it lists other than these is read again, with its reason.
+            match domain_spaces(ctx, domain).await?.get(name) {
+                None => return unseen.absent(format!("space {name} does not exist")),
+                Some(SpaceStatus::InService) => {
+                    crate::progress::observed(SpaceStatus::InService.as_str());
+                    return Ok(Some(()));
+                }
+                Some(st @ (SpaceStatus::Pending | SpaceStatus::Updating)) => {
+                    crate::progress::observed(st.as_str());
+                    return Ok(None);
+                }
+                Some(_) => {}
+            }
             let Some(s) = describe(ctx, domain, name).await? else {
                 return unseen.absent(format!("space {name} does not exist"));
             };
@@ -176,6 +213,12 @@ impl Kind for Space {
             return Ok(());
         }
         until("space deleted", Poll::expect(10, 15 * 60), || async {
+            // From the shared listing; DeleteFailed (and anything else) is read again, with its reason.
+            match domain_spaces(ctx, domain).await?.get(name) {
+                None => return Ok(Some(())),
+                Some(SpaceStatus::Deleting) => return Ok(None),
+                Some(_) => {}
+            }
             Ok(match describe(ctx, domain, name).await? {
                 None => Some(()),
                 Some(s) if s.status() == Some(&SpaceStatus::DeleteFailed) => {

@@ -135,6 +135,7 @@ fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, temp
         caller: "arn:aws:iam::123456789012:user/test".into(),
         down: DownOptions::default(),
         reads: Default::default(),
+        polls: Default::default(),
     };
     (Arc::new(ctx), http, dir)
 }

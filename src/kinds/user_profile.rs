@@ -1,6 +1,9 @@
 //! SageMaker user profiles (`sm.user`, `sm.user.{name}`; id
 //! `{domain}/{profile}`), with the domain's execution role and group.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::UserProfileStatus;
@@ -23,6 +26,27 @@ pub struct UserProfile {
 
 fn split_user(id: &str) -> Result<(&str, &str)> {
     id.split_once('/').ok_or_else(|| anyhow!("malformed user profile id '{id}' (want domain/profile)"))
+}
+
+/// Every profile of `domain` and its status, from one ListUserProfiles
+/// listing (paginated) shared by the waits of every user (`Polls`).
+async fn domain_profiles(ctx: &Ctx, domain: &str) -> Result<Arc<HashMap<String, UserProfileStatus>>> {
+    let fresh = crate::wait::scaled(super::SHARED_FRESH);
+    ctx.polls
+        .get(&format!("sagemaker:ListUserProfiles {domain}"), fresh, || async {
+            let mut out = HashMap::new();
+            let sm = &ctx.aws.sagemaker;
+            let mut pages = sm.list_user_profiles().domain_id_equals(domain).max_results(100).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for u in page.map_err(aws)?.user_profiles() {
+                    if let (Some(n), Some(s)) = (u.user_profile_name(), u.status()) {
+                        out.insert(n.to_string(), s.clone());
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 #[async_trait]
@@ -76,6 +100,13 @@ impl Kind for UserProfile {
         // WaitUserProfileInService treats the not-found of its finder as pending).
         let unseen = Unseen::new(CONSISTENCY_BOUND);
         until("user profile InService", Poll::expect(20, 15 * 60), || async {
+            // From the shared listing; a state it lists other than these is read again, with its reason.
+            match domain_profiles(ctx, domain).await?.get(name) {
+                None => return unseen.absent(format!("user profile {name} does not exist")),
+                Some(UserProfileStatus::InService) => return Ok(Some(())),
+                Some(UserProfileStatus::Pending | UserProfileStatus::Updating) => return Ok(None),
+                Some(_) => {}
+            }
             let r = ctx.aws.sagemaker.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
             let u = match r.map_err(aws) {
                 Err(e) if is_not_found(&e) => return unseen.absent(format!("user profile {name} does not exist")),
@@ -123,8 +154,7 @@ impl Kind for UserProfile {
             return Ok(());
         }
         until("user profile deleted", Poll::expect(15, 15 * 60), || async {
-            let r = sm.describe_user_profile().domain_id(domain).user_profile_name(name).send().await;
-            Ok((!accepted(r.map_err(aws))?).then_some(()))
+            Ok((!domain_profiles(ctx, domain).await?.contains_key(name)).then_some(()))
         })
         .await
     }
