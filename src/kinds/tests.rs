@@ -144,22 +144,30 @@ fn space_kind() -> space::Space {
     space::Space { user_step: StepId::USER, user: "alice".into(), domain: StepId::DOMAIN }
 }
 
+/// ListSpaces' answer listing `spaces` (name, status).
+fn spaces(spaces: &[(&str, &str)]) -> Answer {
+    let items: Vec<String> =
+        spaces.iter().map(|(n, st)| format!(r#"{{"DomainId":"d-1","SpaceName":"{n}","Status":"{st}"}}"#)).collect();
+    ok(&format!(r#"{{"Spaces":[{}]}}"#, items.join(",")))
+}
+
 #[tokio::test]
 async fn a_space_not_found_right_after_its_create_is_pending() {
+    // The wait reads the domain's shared listing (ListSpaces): not listed yet is pending.
     let script = vec![
-        err(400, "ResourceNotFound", "Space alice-space does not exist"),
-        err(400, "ResourceNotFound", "Space alice-space does not exist"),
-        ok(r#"{"SpaceName":"alice-space","Status":"Pending"}"#),
-        ok(r#"{"SpaceName":"alice-space","Status":"InService"}"#),
+        spaces(&[]),
+        spaces(&[("bob-space", "InService")]),
+        spaces(&[("alice-space", "Pending")]),
+        spaces(&[("alice-space", "InService")]),
     ];
     let (ctx, http, _d) = ctx(script, &[]);
     space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap();
-    assert_eq!(http.calls(), ["DescribeSpace"; 4]);
+    assert_eq!(http.calls(), ["ListSpaces"; 4]);
 }
 
 #[tokio::test]
 async fn a_space_never_seen_within_the_bound_is_an_error() {
-    let script = vec![err(400, "ResourceNotFound", "gone"); 400];
+    let script = vec![spaces(&[]); 400];
     let (ctx, _http, _d) = ctx(script, &[]);
     let e = space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap_err();
     assert!(format!("{e:#}").contains("space alice-space does not exist (still not found"), "{e:#}");
@@ -167,10 +175,15 @@ async fn a_space_never_seen_within_the_bound_is_an_error() {
 
 #[tokio::test]
 async fn a_failed_space_is_reported_with_its_reason() {
-    let script = vec![ok(r#"{"SpaceName":"alice-space","Status":"Failed","FailureReason":"no capacity"}"#)];
-    let (ctx, _http, _d) = ctx(script, &[]);
+    // Listed as Failed: read again (DescribeSpace) for its reason.
+    let script = vec![
+        spaces(&[("alice-space", "Failed")]),
+        ok(r#"{"SpaceName":"alice-space","Status":"Failed","FailureReason":"no capacity"}"#),
+    ];
+    let (ctx, http, _d) = ctx(script, &[]);
     let e = space_kind().settle(&ctx, &StepId::SPACE, "d-1/alice-space").await.unwrap_err();
     assert!(format!("{e:#}").contains("space alice-space is Failed: no capacity"), "{e:#}");
+    assert_eq!(http.calls(), ["ListSpaces", "DescribeSpace"]);
 }
 
 #[tokio::test]
@@ -407,10 +420,11 @@ async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_ta
 #[tokio::test]
 async fn an_app_not_found_at_delete_is_deleted_all_the_same() {
     // Not found may be an app created moments ago: DeleteApp decides.
-    let script = vec![err(400, "ResourceNotFound", "no app"), ok("{}"), err(400, "ResourceNotFound", "no app")];
+    // The wait after DeleteApp reads the domain's shared listing (ListApps): not listed is gone.
+    let script = vec![err(400, "ResourceNotFound", "no app"), ok("{}"), ok(r#"{"Apps":[]}"#)];
     let (ctx, http, _d) = ctx(script, &[]);
     app::delete_app(&ctx, "d-1/alice-space/JupyterLab/default").await.unwrap();
-    assert_eq!(http.calls(), ["DescribeApp", "DeleteApp", "DescribeApp"]);
+    assert_eq!(http.calls(), ["DescribeApp", "DeleteApp", "ListApps"]);
 }
 
 fn eni(id: &str, requester_managed: bool) -> String {
@@ -471,4 +485,25 @@ async fn a_domain_without_the_stacks_key_is_reported_not_replaced() {
     assert!(d[0].contains("an AWS managed key") && d[0].contains("provision down --purge-efs"), "{d:?}");
     assert!(domain.lasting_drift(&ctx, &StepId::DOMAIN, "d-1").await.unwrap().is_empty(), "under the stack's key");
     assert_eq!(http.calls(), ["DescribeDomain", "DescribeDomain"]);
+}
+
+#[tokio::test]
+async fn waits_share_a_listing_started_within_fresh_and_list_again_after() {
+    let polls = Polls::default();
+    let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let load = || {
+        let loads = loads.clone();
+        async move {
+            let n = loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok::<usize, anyhow::Error>(n)
+        }
+    };
+    let fresh = std::time::Duration::from_millis(300);
+    // Three waits at once: one listing, the others wait for it and take its answer.
+    let (a, b, c) = tokio::join!(polls.get("k", fresh, load), polls.get("k", fresh, load), polls.get("k", fresh, load));
+    assert_eq!((*a.unwrap(), *b.unwrap(), *c.unwrap()), (1, 1, 1));
+    assert_eq!(*polls.get("other", fresh, load).await.unwrap(), 2, "another key lists on its own");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(*polls.get("k", fresh, load).await.unwrap(), 3, "older than fresh: listed again");
 }
