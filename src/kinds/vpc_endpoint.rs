@@ -135,13 +135,46 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
     }
 }
 
-pub(super) async fn wait_available(ctx: &Ctx, id: &str) -> Result<()> {
+/// `state` for a wait: every endpoint of the stack's VPC from one
+/// DescribeVpcEndpoints (filtered by the VPC, paginated) shared by the waits
+/// of all its endpoints (`Polls`); not listed is `None`. Without a recorded
+/// VPC, `state`.
+async fn polled_state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
+    let Ok(vpc) = ctx.state.id(&StepId::VPC) else { return state(ctx, id).await };
+    let fresh = crate::wait::scaled(super::SHARED_FRESH);
+    let all = ctx
+        .polls
+        .get(&format!("ec2:DescribeVpcEndpoints {vpc}"), fresh, || async {
+            let eps: Vec<aws_sdk_ec2::types::VpcEndpoint> = ctx
+                .aws
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(super::ec2_filter("vpc-id", vpc.clone()))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(aws)?;
+            Ok(eps
+                .into_iter()
+                .filter_map(|e| Some((e.vpc_endpoint_id()?.to_string(), e.state()?.as_str().to_ascii_lowercase())))
+                .collect::<std::collections::HashMap<String, String>>())
+        })
+        .await?;
+    Ok(all.get(id).cloned())
+}
+
+/// Waits until the endpoint is available; `shared`: from the VPC's shared
+/// listing (`polled_state`; right after a create), else from its own
+/// describe (after a modify, which an older listing would not show).
+pub(super) async fn wait_available(ctx: &Ctx, id: &str, shared: bool) -> Result<()> {
     // An id CreateVpcEndpoint just returned may not be describable yet
     // (EC2 eventual consistency; terraform-provider-aws
     // waitVPCEndpointAvailable retries InvalidVpcEndpointId.NotFound).
     let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
     until("VPC endpoint available", Poll::expect(90, 15 * 60), || async {
-        let st = state(ctx, id).await?;
+        let st = if shared { polled_state(ctx, id).await? } else { state(ctx, id).await? };
         crate::progress::observed(st.as_deref().unwrap_or("absent"));
         match st.as_deref() {
             Some("available") => Ok(Some(())),
@@ -263,7 +296,7 @@ impl Kind for VpcEndpoint {
     }
 
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
-        wait_available(ctx, id).await
+        wait_available(ctx, id, true).await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
@@ -288,7 +321,7 @@ impl Kind for VpcEndpoint {
             return Ok(());
         }
         until("VPC endpoint deleted", Poll::expect(60, 15 * 60), || async {
-            Ok(match state(ctx, id).await?.as_deref() {
+            Ok(match polled_state(ctx, id).await?.as_deref() {
                 None | Some("deleted") => Some(()),
                 _ => None,
             })
@@ -336,7 +369,7 @@ impl Kind for VpcEndpoint {
                 Flavor::Interface { .. } => call.set_add_subnet_ids(Some(missing)),
             };
             call.send().await.map_err(aws).with_context(|| format!("extending VPC endpoint {id} to the new zones"))?;
-            wait_available(ctx, id).await?;
+            wait_available(ctx, id, false).await?;
         }
         if let Flavor::Gateway { .. } = self.flavor {
             ctx.aws
