@@ -40,6 +40,18 @@ pub fn is_eventual_consistency(e: &anyhow::Error) -> bool {
     )
 }
 
+/// Throttled: AWS refused the request before acting on it, so sending it
+/// again is safe. The SDK retries these itself (standard mode, 10
+/// attempts, `aws.rs`), but a bucket several stacks share can stay empty
+/// longer than those attempts last: five stacks at once create 55 VPC
+/// endpoints against EC2's endpoint bucket (EC2 developer guide, "Request
+/// throttling": RequestLimitExceeded). The calls of such buckets retry
+/// these for longer (`CONSISTENCY_BOUND`). Codes: EC2's
+/// RequestLimitExceeded; Throttling / ThrottlingException elsewhere.
+pub fn is_throttling(e: &anyhow::Error) -> bool {
+    has_code(e, &["RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException"])
+}
+
 /// SageMaker refuses a role it cannot yet assume with a ValidationException
 /// naming the role; IAM refuses a policy ARN it does not yet know.
 pub fn is_iam_propagation(e: &anyhow::Error) -> bool {

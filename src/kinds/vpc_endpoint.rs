@@ -285,10 +285,10 @@ impl Kind for VpcEndpoint {
                 if *policy { c.policy_document(allow_all_policy().to_string()) } else { c }
             }
         };
-        let out = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-            call.clone().send().await.map_err(aws)
-        })
-        .await?;
+        // Idempotent (ClientToken): an eventual-consistency refusal or a throttled answer is sent again.
+        let transient = |e: &anyhow::Error| is_eventual_consistency(e) || crate::retry::is_throttling(e);
+        let out =
+            retry_while(CONSISTENCY_BOUND, transient, || async { call.clone().send().await.map_err(aws) }).await?;
         out.vpc_endpoint()
             .and_then(|e| e.vpc_endpoint_id())
             .map(str::to_string)
@@ -308,7 +308,8 @@ impl Kind for VpcEndpoint {
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let out = match ctx.aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
+        let delete = || async { ctx.aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) };
+        let out = match retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling, delete).await {
             Err(e) if is_not_found(&e) => return Ok(()),
             r => r?,
         };
