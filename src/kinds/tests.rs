@@ -507,3 +507,24 @@ async fn waits_share_a_listing_started_within_fresh_and_list_again_after() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(*polls.get("k", fresh, load).await.unwrap(), 3, "older than fresh: listed again");
 }
+
+#[tokio::test]
+async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() {
+    // The SDK makes 3 attempts here (10 in `aws.rs`); a bucket five stacks share stays empty
+    // longer: the delete is sent again (`retry::is_throttling`), then the wait reads the VPC's
+    // shared listing, where the endpoint is gone.
+    let mut script = vec![ec2_err("RequestLimitExceeded"); 5];
+    script.push(ec2_ok("DeleteVpcEndpoints", "<unsuccessful/>"));
+    script.push(ec2_ok("DescribeVpcEndpoints", "<vpcEndpointSet/>"));
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);
+    let kind = vpc_endpoint::VpcEndpoint {
+        vpc: StepId::VPC,
+        short: "s3",
+        flavor: vpc_endpoint::Flavor::Gateway { route_tables: vec![] },
+    };
+    kind.delete(&ctx, "vpce-1").await.unwrap();
+    let calls = http.calls();
+    assert_eq!(calls.iter().filter(|c| *c == "DeleteVpcEndpoints").count(), 6, "{calls:?}");
+    assert_eq!(calls.last().map(String::as_str), Some("DescribeVpcEndpoints"));
+    assert_eq!(http.left(), 0);
+}
