@@ -87,8 +87,8 @@ impl Kind for NatGateway {
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
         let (subnet, eip) = (ctx.state.id(&self.subnet)?, ctx.state.id(&self.eip)?);
-        // Idempotent (ClientToken): a throttled answer is sent again too (`retry::is_throttling`).
-        let transient = |e: &anyhow::Error| is_eventual_consistency(e) || crate::retry::is_throttling(e);
+        // Idempotent (ClientToken): a throttled answer or a fault is sent again too (`retry::is_throttling_or_fault`).
+        let transient = |e: &anyhow::Error| is_eventual_consistency(e) || crate::retry::is_throttling_or_fault(e);
         let out = retry_while(CONSISTENCY_BOUND, transient, || async {
             ctx.aws
                 .ec2
@@ -142,7 +142,7 @@ impl Kind for NatGateway {
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let delete = || async { ctx.aws.ec2.delete_nat_gateway().nat_gateway_id(id).send().await.map_err(aws) };
-        if !accepted(retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling, delete).await)? {
+        if !accepted(retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling_or_fault, delete).await)? {
             return Ok(());
         }
         until("NAT gateway deleted", Poll::expect(55, 15 * 60), || async {

@@ -513,7 +513,15 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
     // The SDK makes 3 attempts here (10 in `aws.rs`); a bucket five stacks share stays empty
     // longer: the delete is sent again (`retry::is_throttling`), then the wait reads the VPC's
     // shared listing, where the endpoint is gone.
-    let mut script = vec![ec2_err("RequestLimitExceeded"); 5];
+    let mut script = vec![ec2_err("RequestLimitExceeded"); 3];
+    // Then an AWS-side fault the SDK did not retry (its retry quota spent, as many throttled answers do).
+    script.push(Answer(
+        400,
+        "<Response><Errors><Error><Code>InternalError</Code><Message>x</Message></Error></Errors><RequestID>r</RequestID></Response>"
+            .into(),
+        XML,
+    ));
+    script.push(ec2_err("RequestLimitExceeded"));
     script.push(ec2_ok("DeleteVpcEndpoints", "<unsuccessful/>"));
     script.push(ec2_ok("DescribeVpcEndpoints", "<vpcEndpointSet/>"));
     let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);

@@ -285,8 +285,8 @@ impl Kind for VpcEndpoint {
                 if *policy { c.policy_document(allow_all_policy().to_string()) } else { c }
             }
         };
-        // Idempotent (ClientToken): an eventual-consistency refusal or a throttled answer is sent again.
-        let transient = |e: &anyhow::Error| is_eventual_consistency(e) || crate::retry::is_throttling(e);
+        // Idempotent (ClientToken): an eventual-consistency refusal, a throttled answer or a fault is sent again.
+        let transient = |e: &anyhow::Error| is_eventual_consistency(e) || crate::retry::is_throttling_or_fault(e);
         let out =
             retry_while(CONSISTENCY_BOUND, transient, || async { call.clone().send().await.map_err(aws) }).await?;
         out.vpc_endpoint()
@@ -309,7 +309,7 @@ impl Kind for VpcEndpoint {
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let delete = || async { ctx.aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) };
-        let out = match retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling, delete).await {
+        let out = match retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling_or_fault, delete).await {
             Err(e) if is_not_found(&e) => return Ok(()),
             r => r?,
         };
