@@ -231,7 +231,7 @@ fn nothing_outside_the_stack_is_touched() {
         (vpc, igw, g.group_id().unwrap().to_string())
     });
     // Issue 14's kinds: another stack's log group, and a flow log of its VPC tagged as its own.
-    let flow_log = rt.block_on(async {
+    let (flow_log, endpoint) = rt.block_on(async {
         let sdk = emu.sdk().await;
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         logs.create_log_group()
@@ -259,7 +259,24 @@ fn nothing_outside_the_stack_is_touched() {
             .send()
             .await
             .unwrap();
-        f.flow_log_ids().first().cloned().expect("a flow log id")
+        let flow_log = f.flow_log_ids().first().cloned().expect("a flow log id");
+        // Another stack's S3 gateway endpoint (the kind whose delete now retries throttled answers and faults).
+        let e = ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name("com.amazonaws.us-east-1.s3")
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::VpcEndpoint)
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:stack").value("other-stack").build())
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:step").value("vpce.s3").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (flow_log, e.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).expect("an endpoint id").to_string())
     });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -277,4 +294,5 @@ fn nothing_outside_the_stack_is_touched() {
     assert!(inv.contains("sg sg-vpce-sagemaker-studio-anfw"), "{sg}, our name without our tags, survived: {inv:?}");
     assert!(inv.contains("log-group /provision/other-stack/vpc-flow-logs"), "another stack's log group: {inv:?}");
     assert!(inv.contains(&format!("flow-log {flow_log}")), "another stack's flow log: {inv:?}");
+    assert!(inv.contains(&format!("vpce {endpoint}")), "another stack's VPC endpoint: {inv:?}");
 }

@@ -438,6 +438,12 @@ def _destinations(config):
 
 
 def _logging_firewall(self, firewall_arn, firewall_name):
+    """The firewall a logging call names. No status check: the Network Firewall API reference,
+    UpdateLoggingConfiguration and DescribeLoggingConfiguration, lists no firewall status either
+    needs (errors: InvalidRequestException, InvalidTokenException, LogDestinationPermissionException,
+    ResourceNotFoundException, ThrottlingException, InternalServerError). With --realistic, a firewall
+    in its eventual-consistency window is ResourceNotFoundException here as to DescribeFirewall
+    (terraform-provider-aws networkfirewall/firewall.go, waitFirewallCreated: not found is pending)."""
     fw = self._get_firewall(firewall_arn, firewall_name)
     if not realistic.visible("nfw.firewall", fw.arn):
         raise ResourceNotFound(f"Firewall not found: {firewall_arn or firewall_name}")
