@@ -3,6 +3,7 @@
 //! addressing), and a retry policy whose backoff is scaled like every other
 //! wait (`PROVISION_TIME_SCALE`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -10,6 +11,10 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+
+use crate::pace::{PacedClient, Pacer};
 use crate::wait::scaled;
 
 #[derive(Debug, Clone, Default)]
@@ -31,6 +36,8 @@ pub struct Clients {
     pub efs: aws_sdk_efs::Client,
     pub sts: aws_sdk_sts::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    /// Paces the EC2 client's requests of the actions EC2 throttled (`pace`).
+    pub pacer: Arc<Pacer>,
 }
 
 /// Loads the shared SDK config. The region is whatever the chain says when
@@ -70,10 +77,28 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
+/// The EC2 client, its requests paced by `pacer` over the configured HTTP
+/// client, or the SDK's default one (the same the client would pick alone:
+/// `default_http_client_plugin_v2` of the behaviour version in use).
+fn paced_ec2_client(cfg: &aws_config::SdkConfig, pacer: Arc<Pacer>) -> aws_sdk_ec2::Client {
+    let base = cfg.http_client().or_else(|| {
+        let version = cfg.behavior_version().unwrap_or_else(BehaviorVersion::latest);
+        aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(version)?
+            .runtime_components(&RuntimeComponentsBuilder::new("provision"))
+            .http_client()
+    });
+    let mut builder = aws_sdk_ec2::config::Builder::from(cfg);
+    if let Some(base) = base {
+        builder = builder.http_client(PacedClient::new(base, pacer));
+    }
+    aws_sdk_ec2::Client::from_conf(builder.build())
+}
+
 impl Clients {
     pub fn new(cfg: &aws_config::SdkConfig) -> Clients {
+        let pacer = Arc::new(Pacer::default());
         Clients {
-            ec2: aws_sdk_ec2::Client::new(cfg),
+            ec2: paced_ec2_client(cfg, pacer.clone()),
             nfw: aws_sdk_networkfirewall::Client::new(cfg),
             sagemaker: aws_sdk_sagemaker::Client::new(cfg),
             s3: s3_client(cfg),
@@ -83,6 +108,7 @@ impl Clients {
             efs: aws_sdk_efs::Client::new(cfg),
             sts: aws_sdk_sts::Client::new(cfg),
             quotas: aws_sdk_servicequotas::Client::new(cfg),
+            pacer,
         }
     }
 

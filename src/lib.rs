@@ -15,6 +15,7 @@ pub mod graph;
 pub mod kinds;
 pub mod lifecycle;
 pub mod operations;
+pub mod pace;
 pub mod policy;
 pub mod preflight;
 pub mod progress;

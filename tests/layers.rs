@@ -16,7 +16,20 @@ const LAYERS: &[&[&str]] = &[
     &["lifecycle", "preflight"],
     &["graph"],
     &["kinds"],
-    &["aws", "config", "engine", "error", "policy", "progress", "retry", "state", "step_id", "wait", "operations"],
+    &[
+        "aws",
+        "config",
+        "engine",
+        "error",
+        "policy",
+        "progress",
+        "retry",
+        "state",
+        "step_id",
+        "wait",
+        "operations",
+        "pace",
+    ],
 ];
 
 fn src() -> PathBuf {

@@ -159,6 +159,6 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         format!("Stack {} removed except what holds data ({took:.1}s); kept:", ctx.stack())
     };
     facts.push(("rebuild", "provision up".to_string()));
-    summary(&progress, changed, &headline, started, &facts);
+    summary(&progress, changed, &headline, started, &facts, ctx.aws.pacer.stats());
     Ok(())
 }

@@ -205,7 +205,14 @@ pub(super) async fn run_graph(
 /// three slowest steps, then `facts` (what the user needs next: ids and
 /// commands). On a terminal or in a log, text on stdout; with `--json`, the
 /// `end` event.
-pub(super) fn summary(p: &Progress, changed: usize, headline: &str, started: Instant, facts: &[(&str, String)]) {
+pub(super) fn summary(
+    p: &Progress,
+    changed: usize,
+    headline: &str,
+    started: Instant,
+    facts: &[(&str, String)],
+    ec2: crate::pace::Stats,
+) {
     let (wall, bound) = (started.elapsed(), p.bound());
     let slowest = p.slowest(3);
     if p.mode() == Mode::Json {
@@ -214,11 +221,20 @@ pub(super) fn summary(p: &Progress, changed: usize, headline: &str, started: Ins
         let facts: serde_json::Map<String, serde_json::Value> =
             facts.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
         p.event(serde_json::json!({"event": "end", "ok": true, "summary": headline, "changed": changed,
-            "wall_s": secs(wall), "critical_path_s": secs(bound), "slowest": slow, "next": facts}));
+            "wall_s": secs(wall), "critical_path_s": secs(bound), "slowest": slow, "next": facts,
+            "ec2_throttled": ec2.throttled, "ec2_paced": {"requests": ec2.paced_requests, "wait_s": secs(ec2.paced_wait)}}));
         return;
     }
     tell(headline);
     tell(&format!("  wall time {} against a critical path of ~{}", elapsed(wall), elapsed(bound)));
+    if ec2.throttled > 0 {
+        tell(&format!(
+            "  EC2 throttled {} request(s); {} waited {} in all for their turn (paced, `provision` retries them)",
+            ec2.throttled,
+            ec2.paced_requests,
+            elapsed(ec2.paced_wait)
+        ));
+    }
     if !slowest.is_empty() {
         let s: Vec<String> = slowest.iter().map(|(s, d)| format!("{s} {}", elapsed(*d))).collect();
         tell(&format!("  slowest: {}", s.join(", ")));

@@ -111,7 +111,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         ("check", "provision status; provision verify".to_string()),
         ("remove", "provision down".to_string()),
     ];
-    summary(&progress, changed, &headline, started, &facts);
+    summary(&progress, changed, &headline, started, &facts, ctx.aws.pacer.stats());
     Ok(())
 }
 
