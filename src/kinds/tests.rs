@@ -92,6 +92,12 @@ fn ec2_err(code: &str) -> Answer {
     )
 }
 
+/// EC2's throttled answer: RequestLimitExceeded with HTTP 503 ("Error codes
+/// for the Amazon EC2 API").
+fn ec2_throttled() -> Answer {
+    Answer(503, ec2_err("RequestLimitExceeded").1, XML)
+}
+
 fn ec2_endpoint(state: &str) -> Answer {
     Answer(
         200,
@@ -513,7 +519,7 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
     // The SDK makes 3 attempts here (10 in `aws.rs`); a bucket five stacks share stays empty
     // longer: the delete is sent again (`retry::is_throttling`), then the wait reads the VPC's
     // shared listing, where the endpoint is gone.
-    let mut script = vec![ec2_err("RequestLimitExceeded"); 3];
+    let mut script = vec![ec2_throttled(); 3];
     // Then an AWS-side fault the SDK did not retry (its retry quota spent, as many throttled answers do).
     script.push(Answer(
         400,
@@ -521,7 +527,7 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
             .into(),
         XML,
     ));
-    script.push(ec2_err("RequestLimitExceeded"));
+    script.push(ec2_throttled());
     script.push(ec2_ok("DeleteVpcEndpoints", "<unsuccessful/>"));
     script.push(ec2_ok("DescribeVpcEndpoints", "<vpcEndpointSet/>"));
     let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);
@@ -535,4 +541,9 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
     assert_eq!(calls.iter().filter(|c| *c == "DeleteVpcEndpoints").count(), 6, "{calls:?}");
     assert_eq!(calls.last().map(String::as_str), Some("DescribeVpcEndpoints"));
     assert_eq!(http.left(), 0);
+    // The EC2 client saw the four throttled answers: DeleteVpcEndpoints is paced now, the
+    // listing (never throttled) is not (`pace`).
+    assert_eq!(ctx.aws.pacer.stats().throttled, 4);
+    assert!(ctx.aws.pacer.rate("DeleteVpcEndpoints").is_some());
+    assert_eq!(ctx.aws.pacer.rate("DescribeVpcEndpoints"), None);
 }
