@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use crate::pace::{PacedClient, Pacer};
 use crate::wait::scaled;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnOptions {
     pub region: Option<String>,
     pub profile: Option<String>,

@@ -247,8 +247,24 @@ fn throttling_and_503_bursts_never_reach_the_user() {
             json!({"operation": op, "count": 3, "error_code": "ServiceUnavailable", "status": 503}),
         );
     }
-    provision_ok(&emu, dir.path(), &["up"]);
+    let out = provision_ok(&emu, dir.path(), &["up"]);
     assert_eq!(counts(&emu), expected());
+    // Every EC2 503 the emulator gave during `up` reached the tool's pacer (`pace`), which
+    // paced the actions afterwards, and the summary says how many.
+    let ec2_503s: Vec<String> = emu.control_get("calls")["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"].as_str().unwrap().starts_with("ec2:") && c["status"] == 503)
+        .map(|c| c["operation"].as_str().unwrap().to_string())
+        .collect();
+    let ec2_503 = ec2_503s.len();
+    let reported: usize = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("EC2 throttled ")?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no throttling line in the summary:\n{out}"));
+    assert!(ec2_503 >= 6, "the injected bursts happened ({ec2_503})");
+    assert_eq!(reported, ec2_503, "{ec2_503s:?}\n{out}");
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert_nothing_left(&emu);
     let calls = emu.control_get("calls");

@@ -3,7 +3,7 @@
 //! (recorded, config file, flags), ask STS for the account, and open the
 //! state for the stack, refusing a foreign one.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
@@ -53,9 +53,10 @@ pub fn store(g: &Global, location: &Location, region: Option<String>) -> Result<
 }
 
 /// Resolves parameters: recorded ones (state), then the config file, then
-/// flags. Returns settings, the state's store and the SDK config. The only
-/// AWS call is the state's read when it is in S3.
-async fn resolve(g: &Global) -> Result<(Settings, Arc<dyn StateStore>, aws_config::SdkConfig)> {
+/// flags. Returns settings, the state's store and the connection (its
+/// region the stack's). The only AWS call is the state's read when it is in
+/// S3.
+async fn resolve(g: &Global) -> Result<(Settings, Arc<dyn StateStore>, ConnOptions)> {
     let invalid = |msg: String| Exit(EXIT_INVALID, msg);
     let mut from_file = match &g.config {
         Some(p) => RawParams::from_file(p).map_err(invalid)?,
@@ -76,17 +77,59 @@ async fn resolve(g: &Global) -> Result<(Settings, Arc<dyn StateStore>, aws_confi
     let mut raw = crate::config::layer(recorded, from_file, flags);
     let conn =
         ConnOptions { region: raw.region.clone(), profile: g.profile.clone(), endpoint_url: g.endpoint_url.clone() };
-    let sdk = crate::aws::load(&conn).await;
+    let sdk = loaded(&conn).await;
     if raw.region.is_none() {
         raw.region = sdk.region().map(|r| r.to_string());
     }
     let settings = Settings::resolve(raw, g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
-    let sdk = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
-        sdk
+    let conn = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
+        conn
     } else {
-        crate::aws::load(&ConnOptions { region: Some(settings.region.clone()), ..conn }).await
+        ConnOptions { region: Some(settings.region.clone()), ..conn }
     };
-    Ok((settings, store, sdk))
+    Ok((settings, store, conn))
+}
+
+/// What a connection (region, profile, endpoint) gives once per process: the
+/// SDK config (its credentials, loaded once: an SSO or assume-role profile
+/// is not asked again), the clients (their open connections, and the EC2
+/// pacer: EC2 throttles per account and region, `crate::pace`) and the
+/// caller's identity (one GetCallerIdentity). `up` connects twice, for the
+/// pre-flight and then under the lock; the second reuses the first's.
+#[derive(Clone)]
+struct Session {
+    clients: Clients,
+    account: String,
+    arn: String,
+}
+
+static SDK_CONFIGS: Mutex<Vec<(ConnOptions, aws_config::SdkConfig)>> = Mutex::new(Vec::new());
+static SESSIONS: Mutex<Vec<(ConnOptions, Session)>> = Mutex::new(Vec::new());
+
+fn cached<T: Clone>(cache: &Mutex<Vec<(ConnOptions, T)>>, conn: &ConnOptions) -> Option<T> {
+    cache.lock().unwrap().iter().find(|(c, _)| c == conn).map(|(_, v)| v.clone())
+}
+
+/// The SDK config of `conn`, loaded once per process.
+async fn loaded(conn: &ConnOptions) -> aws_config::SdkConfig {
+    if let Some(sdk) = cached(&SDK_CONFIGS, conn) {
+        return sdk;
+    }
+    let sdk = crate::aws::load(conn).await;
+    SDK_CONFIGS.lock().unwrap().push((conn.clone(), sdk.clone()));
+    sdk
+}
+
+/// The clients and identity of `conn`, made and asked once per process.
+async fn session(conn: &ConnOptions) -> Result<Session> {
+    if let Some(s) = cached(&SESSIONS, conn) {
+        return Ok(s);
+    }
+    let clients = Clients::new(&loaded(conn).await);
+    let (account, arn) = clients.identity().await?;
+    let s = Session { clients, account, arn };
+    SESSIONS.lock().unwrap().push((conn.clone(), s.clone()));
+    Ok(s)
 }
 
 /// How a command uses the state file.
@@ -110,9 +153,8 @@ pub enum Access {
 /// stack (refusing a foreign one) and builds the context every command uses.
 /// `verb` is the command (`up`, `firewall allow`), which the lock records.
 pub async fn connect(g: &Global, access: Access, down: DownOptions, verb: &str) -> Result<Arc<Ctx>> {
-    let (settings, store, sdk) = resolve(g).await?;
-    let clients = Clients::new(&sdk);
-    let (account, arn) = clients.identity().await?;
+    let (settings, store, conn) = resolve(g).await?;
+    let Session { clients, account, arn } = session(&conn).await?;
     if let Some(want) = settings.expect_account.as_deref()
         && want != account
     {
