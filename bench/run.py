@@ -162,9 +162,9 @@ def bound(direction, scale, schedule="minimal", purge_efs=False):
 
 # ---------------------------------------------------------------- one command
 
-# The call that makes (or removes) a step's resource, by step id prefix: the
-# first such call at or after the step started is taken as the step's own
-# (approximate where several steps of one kind start together).
+# The call that makes (or removes) a step's resource, by step id prefix
+# (`step_op`); which of a command's successful calls of that operation is a
+# step's own: `own_calls`.
 CREATE_OPS = [
     ("vpc", "ec2:CreateVpc", "ec2:DeleteVpc"),
     ("subnet.", "ec2:CreateSubnet", "ec2:DeleteSubnet"),
@@ -189,10 +189,62 @@ CREATE_OPS = [
 
 
 def step_op(step, up):
+    """The create (delete) call of a step id: a prefix of CREATE_OPS ending in "." matches any id it
+    starts, another the id itself and its zone / user copies (`nat.us-east-1b`, `sm.app.user001`;
+    not `vpce.s3` for `vpc`); a route table's association step (`rtb.nat.assoc`) is its
+    AssociateRouteTable (DisassociateRouteTable)."""
+    if step.endswith(".assoc") or ".assoc." in step:
+        return "ec2:AssociateRouteTable" if up else "ec2:DisassociateRouteTable"
     for prefix, create, delete in CREATE_OPS:
-        if step == prefix or step.startswith(prefix):
+        if step == prefix or step.startswith(prefix if prefix.endswith(".") else prefix + "."):
             return create if up else delete
     return None
+
+
+# The error codes of a throttled answer (EC2's RequestLimitExceeded, HTTP 503; the other services'
+# request-rate errors). A logged call without a code (an emulator from before the call log had
+# codes) counts as throttled when its status is 503; with a code, a 503 of another code (a
+# transient ServiceUnavailable / Unavailable of --realistic) is not throttling.
+THROTTLE_CODES = {"RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException"}
+
+
+def throttled(call):
+    """Whether an entry of the emulator's call log is a throttled answer."""
+    code = call.get("code")
+    return code in THROTTLE_CODES if code else call["status"] == 503
+
+
+def own_calls(steps, calls, up):
+    """Step id -> its own successful create (delete) call, from `calls` (one command's).
+
+    A step's own call started at or after the step did, and at least the
+    step's expected duration before it finished (the emulator makes the
+    resource ready that long after the call created it; the step finishes
+    once it sees it ready). Several steps of one kind (the VPC endpoints, the
+    subnets...) start together and, throttled, get their calls through in
+    any order: each call goes to one step only, earliest-deadline first (the
+    step that had to have its call earliest takes the earliest call that
+    fits). A step that no call fits takes the first unclaimed one between its
+    start and finish (as when its expected duration is not the emulator's).
+    """
+    by_op = collections.defaultdict(list)
+    for t in steps:
+        op = step_op(t["step"], up)
+        if op and t.get("started") is not None and t.get("done") is not None:
+            by_op[op].append(t)
+    own = {}
+    for op, ts in by_op.items():
+        ok = sorted((c for c in calls if c["operation"] == op and c["status"] < 400), key=lambda c: c["t"])
+        claimed = set()
+        for t in sorted(ts, key=lambda t: (t["done"] - t["expected_s"], t["started"])):
+            window = [i for i, c in enumerate(ok)
+                      if i not in claimed and t["started"] - 0.001 <= c["t"] <= t["done"]]
+            fits = [i for i in window if ok[i]["t"] + t["expected_s"] <= t["done"] + 0.02]
+            if fits or window:
+                i = (fits or window)[0]
+                claimed.add(i)
+                own[t["step"]] = ok[i]
+    return own
 
 
 def attribute(trace, calls, t0_epoch, wall, bound_s, up):
@@ -203,14 +255,25 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
     expected durations add up to at most the bound). Per step of the chain:
       scheduling lag  = started - ready (a slot was not free, or the engine was late),
                         plus ready - the need's finish (the engine's bookkeeping);
-      emulator service = dur_s of the step's create (delete) call in the call log;
+      emulator service = dur_s of the step's create (delete) call in the call log
+                        (`own_calls`);
       poll lag        = finished - when the emulator made the resource ready
                         (its lifecycle: that call's end + the step's expected
                         duration, as the emulator's latency profile sets it);
-    rest = wall - bound - those three: the start before the first step
+      throttle wait   = the start of that successful call - the start of the
+                        step's first attempt of the same call that was throttled
+                        (`throttled`: 503 RequestLimitExceeded), at or after the
+                        step started: the time the step spent being refused and
+                        backing off before its resource was asked for (0 when
+                        its create call was never throttled);
+    rest = wall - bound - those four: the start before the first step
     (process start, STS, state, pre-flight), the end after the last step, the
-    calls a step makes before its create call, and bound - the chain's
-    expected sum (a chain other than the bound's finished last).
+    calls a step makes before its create call (and their throttled attempts),
+    and bound - the chain's expected sum (a chain other than the bound's
+    finished last).
+
+    `calls` must be this command's own calls only (with several clients of one
+    emulator, the log filtered by the command's access key).
     """
     by_step = {t["step"]: t for t in trace if t.get("done") is not None}
     if not by_step:
@@ -223,22 +286,28 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
             break
         chain.append(max(needs, key=lambda t: t["done"]))
     chain.reverse()
-    sched = poll = service = 0.0
+    sched = poll = service = throttle = 0.0
     unknown = []
+    throttled_steps = {}
+    own = own_calls(by_step.values(), calls, up)
     for i, t in enumerate(chain):
         sched += max(0.0, t["started"] - t["ready"])
         if i:
             sched += max(0.0, t["ready"] - chain[i - 1]["done"])
         op = step_op(t["step"], up)
-        own = [c for c in calls if c["operation"] == op and c["t"] >= t["started"] - 0.001
-               and c["t"] <= t["done"] and c["status"] < 400] if op else []
-        if not own:
+        c = own.get(t["step"])
+        if c is None:
             unknown.append(t["step"])
             continue
-        c = own[0]
         service += c.get("dur_s", 0.0)
         emulator_ready = c["t"] + c.get("dur_s", 0.0) + t["expected_s"]
         poll += max(0.0, t["done"] - emulator_ready)
+        refused = [x for x in calls if x["operation"] == op and t["started"] - 0.001 <= x["t"] < c["t"]
+                   and throttled(x)]
+        if refused:
+            wait = c["t"] - min(x["t"] for x in refused)
+            throttle += wait
+            throttled_steps[t["step"]] = {"wait_s": wait, "refused_in_window": len(refused)}
     excess = wall - bound_s
     return {
         "chain": [t["step"] for t in chain],
@@ -247,11 +316,16 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
         "scheduling_lag_s": sched,
         "poll_lag_s": poll,
         "emulator_service_s": service,
-        "rest_s": excess - sched - poll - service,
+        "throttle_wait_s": throttle,
+        "rest_s": excess - sched - poll - service - throttle,
         "start_s": chain[0]["ready"] - t0_epoch,
         "end_s": t0_epoch + wall - chain[-1]["done"],
         "steps_without_a_known_call": unknown,
+        # chain step -> its throttle wait and the throttled attempts of its create (delete) operation between
+        # its start and its own call (the command's, of any step of that kind: the log does not say which)
+        "throttled_steps": throttled_steps,
         "emulator_service_all_calls_s": sum(c.get("dur_s", 0.0) for c in calls),
+        "throttled_calls": sum(throttled(c) for c in calls),
     }
 
 
@@ -299,7 +373,7 @@ def run_command(binary, args, env, cwd, emu, name, bound_s=None):
         "output_path": out_path,
         # the raw log, times relative to the command's start (for --json readers)
         "call_log": [{"t": round(c["t"] - t0_epoch, 3), "op": c["operation"], "status": c["status"],
-                      "dur_s": c.get("dur_s")} for c in calls],
+                      "code": c.get("code"), "dur_s": c.get("dur_s")} for c in calls],
         "trace": trace,
     }
 
@@ -474,16 +548,17 @@ def main(argv=None):
     print()
     print("Attribution of wall - bound, per run (seconds; see bench/run.py `attribute`):")
     print()
-    print("| run | command | excess | scheduling lag | poll lag | emulator service | rest | (start, end) "
-          "| chain | 503 |")
-    print("|" + "---|" * 10)
+    print("| run | command | excess | scheduling lag | poll lag | emulator service | throttle wait | rest "
+          "| (start, end) | chain | 503 |")
+    print("|" + "---|" * 11)
     for r in runs:
         for name in ("up", "down"):
             at = r[name]["attribution"]
             if not at:
                 continue
             print(f"| {r['run']} | {name} | {at['excess_s']:.2f} | {at['scheduling_lag_s']:.3f} "
-                  f"| {at['poll_lag_s']:.3f} | {at['emulator_service_s']:.3f} | {at['rest_s']:.2f} "
+                  f"| {at['poll_lag_s']:.3f} | {at['emulator_service_s']:.3f} | {at['throttle_wait_s']:.3f} "
+                  f"| {at['rest_s']:.2f} "
                   f"| ({at['start_s']:.2f}, {at['end_s']:.2f}) | {' > '.join(at['chain'])} "
                   f"| {r[name]['throttled_503']} |")
     print()

@@ -26,11 +26,20 @@ latency profile, scaled); for the default shape it equals
 ../shared/tools/critical_path.py's (printed side by side). Each figure is the
 median of `--runs` runs after one untimed warm-up cycle per mode. Per run:
 wall time, peak RSS (os.wait4), the emulator's calls and throttled answers,
-and for one-stack shapes the attribution of the excess over the bound
-(run.attribute: scheduling lag, poll lag, emulator service time along the
-chain that finished last) plus the emulator's busy share (the sum of its
-calls' service times over the wall time: above ~1 the single-process
-emulator is a queue).
+the attribution of each command's excess over its bound (run.attribute:
+scheduling lag, poll lag, emulator service time and throttle wait along the
+chain that finished last; the rest is what none of those explains) plus the
+emulator's busy share (the sum of its calls' service times over the wall
+time: above ~1 the single-process emulator is a queue).
+
+Each command of a run signs with its own access key id (`stack_key`: stack k
+of the shape, `AKIASTACK...k`, secret `test`). moto maps every key that its
+IAM did not create to the one default account 123456789012
+(moto.iam.models.get_account_id_from), so the stacks of stacks5 still share
+one account and its EC2 token buckets, while the emulator's call log
+(`key` of each call) tells whose call each was: each stack is attributed
+with its own calls, as a one-stack shape is, and its row lists the stacks
+one by one (`up_stacks` / `down_stacks` in --json; a table per stack).
 """
 import argparse
 import collections
@@ -51,6 +60,11 @@ import run as bench  # noqa: E402
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"]
 QUOTAS = {"L-F678F1CE": 20, "L-A4707A72": 20, "L-FE5A380F": 20, "L-0263D0A3": 40, "NFW-FIREWALLS": 20}
+
+
+def stack_key(k):
+    """The access key id of the k-th stack of a shape (20 characters, as AWS's are): the call log's `key`."""
+    return f"AKIASTACK{k:011d}"
 
 
 def users(n):
@@ -92,7 +106,8 @@ def critical_path_s(out_path):
 
 
 def launch_all(binary, arg_lists, env, dirs, names):
-    """Starts every command at once; returns per command exit, wall, peak RSS, output path."""
+    """Starts every command at once, the k-th signing with `stack_key(k)`; returns per command exit,
+    wall, peak RSS, output path and access key id."""
     results = [None] * len(arg_lists)
     t0 = time.monotonic()
 
@@ -100,12 +115,14 @@ def launch_all(binary, arg_lists, env, dirs, names):
         out_path = os.path.join(dirs[k], f"{names[k]}.out")
         trace = os.path.join(dirs[k], f"{names[k]}.trace.jsonl")
         with open(out_path, "w") as out:
-            proc = subprocess.Popen([binary, *arg_lists[k]], cwd=dirs[k], env=dict(env, PROVISION_TRACE=trace),
+            proc = subprocess.Popen([binary, *arg_lists[k]], cwd=dirs[k],
+                                    env=dict(env, PROVISION_TRACE=trace, AWS_ACCESS_KEY_ID=stack_key(k)),
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             _, status, rusage = os.wait4(proc.pid, 0)
         results[k] = {"exit": os.waitstatus_to_exitcode(status), "wall_s": time.monotonic() - t0,
                       "peak_rss_mb": rusage.ru_maxrss / 1024.0, "cpu_s": rusage.ru_utime + rusage.ru_stime,
-                      "output_path": out_path, "trace_path": trace, "command": arg_lists[k]}
+                      "output_path": out_path, "trace_path": trace, "command": arg_lists[k],
+                      "key": stack_key(k)}
 
     threads = [threading.Thread(target=one, args=(k,)) for k in range(len(arg_lists))]
     for t in threads:
@@ -116,6 +133,10 @@ def launch_all(binary, arg_lists, env, dirs, names):
 
 
 def run_phase(binary, env, emu, dirs, shape_args, up, extra=()):
+    """All the shape's `up` (or `down`) commands at once against the emulator, its call log cleared
+    first. Each command is attributed with its own calls: the whole log with one stack, the calls
+    signed with its access key with several (`calls_other_keys`: those signed by none of them, 0
+    unless something else used the emulator meanwhile)."""
     verb = ["up", "--json", *extra] if up else ["down", "--purge-efs", "--delete-data", "--yes", "--json", *extra]
     name = "up" if up else "down"
     emu.clear_calls()
@@ -131,16 +152,21 @@ def run_phase(binary, env, emu, dirs, shape_args, up, extra=()):
             with open(r["trace_path"]) as f:
                 trace = [json.loads(line) for line in f if line.strip()]
         r["trace"] = trace
-        # The call log mixes concurrent stacks: with several, only the trace's parts (the chain and its
-        # scheduling lag; poll lag and service time need the stack's own calls) are attributed.
-        r["attribution"] = (bench.attribute(trace, calls if len(res) == 1 else [], t0_epoch, r["wall_s"],
-                                            r["bound_s"], up) if r["bound_s"] else None)
+        # The call log mixes concurrent stacks: each is attributed with the calls signed with its own key.
+        own = calls if len(res) == 1 else [c for c in calls if c.get("key") == r["key"]]
+        r["calls"] = len(own)
+        r["throttled_503"] = sum(c["status"] == 503 for c in own)
+        r["emulator_busy_s"] = sum(c.get("dur_s", 0.0) for c in own)
+        r["attribution"] = (bench.attribute(trace, own, t0_epoch, r["wall_s"], r["bound_s"], up)
+                            if r["bound_s"] else None)
         if r["exit"] != 0:
             print(f"  `provision {' '.join(r['command'][:1])}` exited {r['exit']}:\n"
                   f"{bench.output_tail(r['output_path'])}", file=sys.stderr)
     wall = max(r["wall_s"] for r in res)
     by_op = collections.Counter(c["operation"] for c in calls)
+    keys = {r["key"] for r in res}
     return {"commands": res, "calls": len(calls), "by_operation": dict(by_op.most_common()),
+            "calls_other_keys": 0 if len(res) == 1 else sum(c.get("key") not in keys for c in calls),
             "throttled_503": sum(c["status"] == 503 for c in calls),
             "errors": sum(c["status"] >= 400 and c["status"] != 503 for c in calls),
             "emulator_busy_s": busy, "emulator_busy_share": busy / wall if wall else 0.0}
@@ -164,8 +190,27 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+ATTRIBUTION_PARTS = ("excess_s", "scheduling_lag_s", "poll_lag_s", "emulator_service_s", "throttle_wait_s",
+                     "rest_s")
+
+
+def stack_figures(run, k, c):
+    """One command of a multi-stack run: its figures and its attribution's parts (seconds)."""
+    at = c["attribution"] or {}
+    args = c["command"]
+    project = args[args.index("--project") + 1] if "--project" in args[:-1] else None
+    out = {"run": run, "stack": k, "project": project, "key": c["key"], "exit": c["exit"], "wall_s": c["wall_s"],
+           "bound_s": c["bound_s"], "ratio": c["ratio"], "calls": c["calls"], "throttled_503": c["throttled_503"]}
+    out.update({key: at.get(key) for key in ATTRIBUTION_PARTS})
+    out["chain"] = at.get("chain")
+    out["chain_expected_s"] = at.get("chain_expected_s")
+    return out
+
+
 def summarize(shape, mode, runs):
-    """One row: medians over runs of each command's figures (every stack of a run counted)."""
+    """One row: medians over runs of each command's figures (every stack of a run counted). With several
+    stacks, also `{phase}_stacks`: every stack of every run (`stack_figures`), and `{phase}_stack_medians`:
+    per stack, the medians over runs."""
     row = {"shape": shape, "mode": mode, "runs": len(runs)}
     for phase in ("up", "down"):
         cmds = [c for r in runs for c in r[phase]["commands"]]
@@ -180,10 +225,21 @@ def summarize(shape, mode, runs):
         row[f"{phase}_rss_mb"] = max(c["peak_rss_mb"] for c in cmds)
         row[f"{phase}_busy_share"] = med([r[phase]["emulator_busy_share"] for r in runs])
         ats = [c["attribution"] for c in cmds if c["attribution"]]
-        for key in ("excess_s", "scheduling_lag_s", "poll_lag_s", "emulator_service_s", "rest_s"):
+        for key in ATTRIBUTION_PARTS:
             row[f"{phase}_{key}"] = med([a[key] for a in ats]) if ats else None
         if len(cmds) > 1:
             row[f"{phase}_stack_ratios"] = [round(c["ratio"], 3) for c in cmds if c["ratio"]]
+        if max(len(r[phase]["commands"]) for r in runs) > 1:
+            stacks = [stack_figures(i, k, c) for i, r in enumerate(runs, 1) for k, c in enumerate(r[phase]["commands"])]
+            row[f"{phase}_stacks"] = stacks
+            row[f"{phase}_stack_medians"] = []
+            for k in sorted({s["stack"] for s in stacks}):
+                mine = [s for s in stacks if s["stack"] == k]
+                m = {"stack": k, "project": mine[0]["project"], "key": mine[0]["key"], "runs": len(mine)}
+                for key in ("wall_s", "bound_s", "ratio", "calls", "throttled_503", "chain_expected_s",
+                            *ATTRIBUTION_PARTS):
+                    m[key] = med([s[key] for s in mine])
+                row[f"{phase}_stack_medians"].append(m)
     return row
 
 
@@ -207,18 +263,40 @@ def print_tables(rows, build):
               f"| {r['up_failed'] + r['down_failed']} | {max(r['up_rss_mb'], r['down_rss_mb']):.1f} "
               f"| {fmt(r['up_busy_share'], '.2f')} / {fmt(r['down_busy_share'], '.2f')} |")
     print()
-    print("Attribution of the excess over the bound (medians, seconds; with several stacks, poll lag and "
-          "emulator service are not split out of the rest):")
+    print("Attribution of the excess over the bound (medians, seconds; with several stacks, over every "
+          "stack, each attributed with its own calls):")
     print()
-    print("| shape | mode | command | excess | scheduling lag | poll lag | emulator service (chain) | rest |")
-    print("|" + "---|" * 8)
+    print("| shape | mode | command | excess | scheduling lag | poll lag | emulator service (chain) "
+          "| throttle wait (chain) | rest |")
+    print("|" + "---|" * 9)
     for r in rows:
         for phase in ("up", "down"):
             if r[f"{phase}_excess_s"] is None:
                 continue
             print(f"| {r['shape']} | {r['mode']} | {phase} | {fmt(r[f'{phase}_excess_s'], '.2f')} "
                   f"| {fmt(r[f'{phase}_scheduling_lag_s'])} | {fmt(r[f'{phase}_poll_lag_s'])} "
-                  f"| {fmt(r[f'{phase}_emulator_service_s'])} | {fmt(r[f'{phase}_rest_s'], '.2f')} |")
+                  f"| {fmt(r[f'{phase}_emulator_service_s'])} | {fmt(r[f'{phase}_throttle_wait_s'])} "
+                  f"| {fmt(r[f'{phase}_rest_s'], '.2f')} |")
+    multi = [r for r in rows if r.get("up_stack_medians") or r.get("down_stack_medians")]
+    if multi:
+        print()
+        print("Each stack of the multi-stack shapes (medians over runs, seconds; calls: the stack's own, by its "
+              "access key; chain expected: the expected durations of the chain that finished last, whose "
+              "difference to the bound is in the rest):")
+        print()
+        print("| shape | mode | command | stack (access key) | wall s | bound s | ratio | calls | 503 | excess "
+              "| scheduling lag | poll lag | emulator service | throttle wait | rest | chain expected |")
+        print("|" + "---|" * 16)
+        for r in multi:
+            for phase in ("up", "down"):
+                for s in r.get(f"{phase}_stack_medians") or []:
+                    print(f"| {r['shape']} | {r['mode']} | {phase} | {s['project'] or s['stack']} ({s['key']}) "
+                          f"| {fmt(s['wall_s'], '.2f')} "
+                          f"| {fmt(s['bound_s'], '.2f')} | {fmt(s['ratio'])} | {fmt(s['calls'], 'g')} "
+                          f"| {fmt(s['throttled_503'], 'g')} | {fmt(s['excess_s'], '.2f')} "
+                          f"| {fmt(s['scheduling_lag_s'])} | {fmt(s['poll_lag_s'])} "
+                          f"| {fmt(s['emulator_service_s'])} | {fmt(s['throttle_wait_s'])} "
+                          f"| {fmt(s['rest_s'], '.2f')} | {fmt(s['chain_expected_s'], '.2f')} |")
     for r in rows:
         if r.get("up_stack_ratios"):
             print(f"\n{r['shape']} ({r['mode']}): each stack's ratio, up {r['up_stack_ratios']}, "

@@ -16,7 +16,14 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
   GET    /_emulator/faults  -> {"faults": [...pending, with the count left...]}
   DELETE /_emulator/faults  -> clears them
   GET    /_emulator/calls   -> {"calls": [{"t": epoch, "dur_s": seconds, "operation": "ec2:CreateVpc",
-                                           "status": 200, "region": "us-east-1"}, ...]}
+                                           "status": 200, "region": "us-east-1",
+                                           "key": "AKIA...", "code": null}, ...]}
+         ``key``: the caller's access key id, from the SigV4 credential (Authorization header,
+         or a presigned URL's X-Amz-Credential; null if neither), so concurrent clients with
+         different keys can be told apart. ``code``: for an error answer (status >= 400) the
+         AWS error code (``RequestLimitExceeded``, ``InternalError``...): the fault's or
+         transient error's own, else read from the answer (x-amzn-ErrorType header, XML
+         ``<Code>``, JSON ``__type`` / ``code``); null for a success or an error without one.
   DELETE /_emulator/calls   -> clears the log
   POST   /_emulator/reset   -> moto's reset of every backend, faults, call log, and every
                                hook registered with ``on_reset(fn)`` (throttle buckets, ...)
@@ -72,9 +79,13 @@ _DEFAULT_STATUS = {"InternalError": 500, "InternalFailure": 500, "InternalServer
                    "ServiceUnavailable": 503, "RequestLimitExceeded": 503}
 _TRANSIENT_MESSAGE = {500: "We encountered an internal error. Please try again.",
                       503: "Service is unavailable. Please try again."}
-_CREDENTIAL = re.compile(r"Credential=[^/\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_CREDENTIAL = re.compile(r"Credential=([^/\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _FORM = "application/x-www-form-urlencoded"
-
+# An error answer's code: XML (query, EC2, restXml) <Code>, JSON __type ("prefix#Code" or "Code"), else a
+# JSON "code" / "Code" / "ErrorCode" member (restJson services).
+_XML_CODE = re.compile(rb"<Code>\s*([^<\s]+)\s*</Code>")
+_JSON_TYPE = re.compile(rb'"__type"\s*:\s*"(?:[^"#]*#)?([^"]+)"')
+_JSON_CODE = re.compile(rb'"(?:code|Code|ErrorCode)"\s*:\s*"([^"]+)"')
 
 
 class InjectedFault(ServiceException):
@@ -123,18 +134,29 @@ def reset():
 
 
 def identify(environ):
-    """(signing service, operation name or None, region) of an AWS request; service None if unsigned."""
+    """(signing service, operation name or None, region, access key id) of an AWS request; all None if
+    unsigned."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
     m = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
         "Credential=" + Request(environ).args.get("X-Amz-Credential", ""))
     if not m:
-        return None, None, None
-    region, service = m.group(1), m.group(2)
+        return None, None, None, None
+    key, region, service = m.group(1), m.group(2), m.group(3)
     try:
         operation, _ = get_service_router(BOTOCORE_NAME.get(service, service)).match(Request(dict(environ)))
-        return service, operation.name, region
+        return service, operation.name, region, key
     except Exception:  # not a modelled operation (or an unknown service): log it unnamed
-        return service, None, region
+        return service, None, region, key
+
+
+def error_code(headers, body):
+    """The AWS error code of an error answer (its headers, its body's first 4 KiB), or None."""
+    for name, value in headers:
+        if name.lower() == "x-amzn-errortype" and value:
+            return value.split(":", 1)[0].rsplit("#", 1)[-1]  # "Code:uri" or "Prefix#Code", as botocore reads it
+    head = body[:4096]
+    m = _XML_CODE.search(head) or _JSON_TYPE.search(head) or _JSON_CODE.search(head)
+    return m.group(1).decode("utf-8", "replace") if m else None
 
 
 def error_response(service, operation, code, message, status, content_type=""):
@@ -189,9 +211,9 @@ class ControlApp:
         if _FORM in environ.get("CONTENT_TYPE", ""):  # query protocol: Action is in the body
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
-            service, operation, region = identify(dict(environ, **{"wsgi.input": io.BytesIO(body)}))
+            service, operation, region, key = identify(dict(environ, **{"wsgi.input": io.BytesIO(body)}))
         else:
-            service, operation, region = identify(environ)
+            service, operation, region, key = identify(environ)
         name = f"{service}:{operation}" if service and operation else (f"{service}:?" if service else None)
         fault = _take_fault(name) if operation else None
         transient = None if fault else realistic.transient_error(service, operation)
@@ -205,6 +227,7 @@ class ControlApp:
 
         def capture(status, headers, exc_info=None):
             seen["status"] = int(status.split()[0])
+            seen["headers"] = headers
             return start_response(status, headers, exc_info)
 
         if fault and fault["error_code"]:
@@ -218,15 +241,26 @@ class ControlApp:
             headers = dict(headers, **{"Content-Length": str(len(body))})
             start_response(f"{status} ERROR", list(headers.items()))
             seen["status"] = status
+            seen["code"] = fault["error_code"]
             result = [body]
         else:
             result = self.app(environ, capture)
+            if name and (seen.get("status") or 0) >= 400:
+                # An error answer (small): read it here for its code (EC2's RequestLimitExceeded,
+                # moto's and the extensions' own errors), then hand the same bytes on.
+                try:
+                    body = b"".join(result)
+                finally:
+                    getattr(result, "close", lambda: None)()
+                result = [body]
+                seen["code"] = error_code(seen.get("headers") or [], body)
         if name:
             with _lock:
                 # dur_s: the time inside request handling (the service time a
                 # benchmark attributes to the emulator), up to the answer.
                 _calls.append({"t": started, "operation": name, "status": seen.get("status"), "region": region,
-                               "dur_s": round(time.time() - started, 6)})
+                               "dur_s": round(time.time() - started, 6), "key": key,
+                               "code": seen.get("code")})
         return result
 
     def _control(self, environ, start_response):

@@ -149,3 +149,88 @@ def test_reset_clears_backends_faults_log_and_throttle(make_emulator):
     vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
     ec2.create_subnet(VpcId=vpc, CidrBlock="10.6.1.0/24")  # the fault is gone
     ec2.create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Gateway", ServiceName="com.amazonaws.us-east-1.s3")
+
+
+def _keyed(emu, service, key, region="us-east-1"):
+    """A client of `service` that signs with access key id `key` (secret `test`)."""
+    return emu.client(service, region=region, aws_access_key_id=key, aws_secret_access_key="test")
+
+
+def test_call_log_records_the_callers_access_key_and_error_codes(emu):
+    """``key``: the SigV4 credential's access key id, per caller; ``code``: the error answer's AWS code, in
+    every protocol (XML query, restXml, JSON, restJson), the fault's own for an injected one; null on success."""
+    a, b = "AKIASTACK00000000001", "AKIASTACK00000000002"
+    ec2_a, ec2_b = _keyed(emu, "ec2", a), _keyed(emu, "ec2", b)
+    ec2_a.describe_vpcs()
+    ec2_b.describe_vpcs()
+    with pytest.raises(ClientError) as e:  # moto's own error, EC2 XML
+        ec2_b.describe_vpcs(VpcIds=["vpc-0123456789abcdef0"])
+    assert err(e) == ("InvalidVpcID.NotFound", 400)
+    with pytest.raises(ClientError) as e:  # JSON 1.0 (__type)
+        _keyed(emu, "network-firewall", a).describe_firewall(FirewallName="missing")
+    nfw_code = err(e)[0]
+    with pytest.raises(ClientError) as e:  # restXml
+        _keyed(emu, "s3", a).get_bucket_policy(Bucket=f"missing-{uuid.uuid4().hex[:8]}")
+    s3_code = err(e)[0]
+    with pytest.raises(ClientError) as e:  # restJson
+        _keyed(emu, "efs", b).describe_file_systems(FileSystemId="fs-0123456789abcdef0")
+    efs_code = err(e)[0]
+    ctl(emu, "POST", "/_emulator/faults", {"operation": "sagemaker:ListDomains", "error_code": "ThrottlingException",
+                                          "status": 400})
+    with pytest.raises(ClientError) as e:  # an injected fault: its own code
+        _keyed(emu, "sagemaker", b).list_domains()
+    assert err(e) == ("ThrottlingException", 400)
+    _keyed(emu, "sts", "test").get_caller_identity()  # any string is a key id to the log
+
+    calls = ctl(emu, "GET", "/_emulator/calls")[1]["calls"]
+    assert [(c["operation"], c["key"], c["status"], c["code"]) for c in calls] == [
+        ("ec2:DescribeVpcs", a, 200, None),
+        ("ec2:DescribeVpcs", b, 200, None),
+        ("ec2:DescribeVpcs", b, 400, "InvalidVpcID.NotFound"),
+        ("network-firewall:DescribeFirewall", a, 400, nfw_code),
+        ("s3:GetBucketPolicy", a, 404, s3_code),
+        ("elasticfilesystem:DescribeFileSystems", b, 404, efs_code),
+        ("sagemaker:ListDomains", b, 400, "ThrottlingException"),
+        ("sts:GetCallerIdentity", "test", 200, None)]
+    assert nfw_code == "ResourceNotFoundException" and s3_code == "NoSuchBucket"
+    assert efs_code == "FileSystemNotFound"
+
+
+def test_keys_share_the_account_and_its_throttle_buckets_and_the_log_names_the_throttled(make_emulator):
+    """Any access key id that IAM did not create is moto's default account 123456789012 (moto's
+    iam.models.get_account_id_from): callers with different keys share one account's EC2 token buckets,
+    and the call log names who was throttled (503 RequestLimitExceeded)."""
+    emu = make_emulator(scale=1, throttle=True)  # the VPC endpoint bucket: 4 tokens, 0.3/s
+    keys = [f"AKIASTACK0000000000{k}" for k in range(1, 4)]
+    assert {_keyed(emu, "sts", k).get_caller_identity()["Account"] for k in keys} == {"123456789012"}
+    ec2s = [_keyed(emu, "ec2", k) for k in keys]
+    vpc = ec2s[0].create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    ctl(emu, "DELETE", "/_emulator/calls")
+    outcomes = []
+    for i in range(6):  # 2 calls per key: the 4 tokens are the account's, so the 5th call is refused
+        try:
+            ec2s[i % 3].create_vpc_endpoint(VpcId=vpc, VpcEndpointType="Gateway",
+                                            ServiceName="com.amazonaws.us-east-1.s3")
+            outcomes.append(200)
+        except ClientError as e:
+            answer = e.response
+            assert (answer["Error"]["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]) == (
+                "RequestLimitExceeded", 503)
+            outcomes.append(503)
+    assert outcomes[:4] == [200] * 4 and outcomes[4] == 503
+    calls = ctl(emu, "GET", "/_emulator/calls")[1]["calls"]
+    assert [(c["key"], c["status"], c["code"]) for c in calls] == [
+        (keys[i % 3], s, None if s == 200 else "RequestLimitExceeded") for i, s in enumerate(outcomes)]
+
+
+def test_call_log_names_the_code_of_a_transient_error(make_emulator):
+    """--realistic's transient 5xx (not a fault, not applied): the log has its code, e.g. EC2's 503 Unavailable,
+    which is not throttling."""
+    emu = make_emulator(scale=0.01, realistic=True, seed=1, error_rate=1.0)
+    with pytest.raises(ClientError) as e:
+        _keyed(emu, "ec2", "AKIASTACK00000000009").describe_vpcs()
+    code, status = err(e)
+    assert (code, status) in (("InternalError", 500), ("Unavailable", 503))
+    calls = ctl(emu, "GET", "/_emulator/calls")[1]["calls"]
+    assert [(c["key"], c["status"], c["code"]) for c in calls if c["operation"] == "ec2:DescribeVpcs"] == [
+        ("AKIASTACK00000000009", status, code)]
