@@ -15,7 +15,13 @@
 //!   example; 5 per second for mutating ones) with no burst;
 //! - each further 503 that comes from a request sent at the paced rate
 //!   halves the rate, down to a sixteenth of the start;
-//! - each success raises it by a quarter of that floor.
+//! - each success raises it by a quarter of that floor;
+//! - the requests waiting for a turn are served critical path first: the
+//!   request of the step with the longest expected remaining path (the
+//!   engine's own priority, `prioritize`) takes the next token. Five stacks
+//!   of one account share EC2's VPC endpoint bucket; a stack's four
+//!   endpoints its JupyterLab apps wait for go before the six nothing waits
+//!   for.
 //!
 //! Without this, the SDK's standard retry mode backs each throttled request
 //! off on its own, so eleven VPC endpoint creates against a bucket of four
@@ -26,6 +32,7 @@
 //! is paced.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,12 +59,14 @@ struct Bucket {
     start: f64,
     /// Tokens per real-world second.
     rate: f64,
-    /// At most 1: no burst once throttled. Below 0: turns already promised.
+    /// At most 1: no burst once throttled.
     tokens: f64,
     last: Instant,
     /// When the last cut happened; a 503 of a request sent before the next
     /// turn after it belongs to the same burst and does not cut again.
     last_cut: Instant,
+    /// The requests waiting for a turn: (priority, arrival).
+    waiting: Vec<(Duration, u64)>,
 }
 
 impl Bucket {
@@ -70,6 +79,11 @@ impl Bucket {
         self.tokens = (self.tokens + dt * self.rate).min(1.0);
         self.last = now;
     }
+
+    /// The waiting request served next: the highest priority, then the earliest.
+    fn first(&self) -> Option<u64> {
+        self.waiting.iter().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))).map(|w| w.1)
+    }
 }
 
 /// What the pacer has done in this process: the figures a benchmark reads.
@@ -80,11 +94,14 @@ pub struct Stats {
     pub paced_wait: Duration,
 }
 
-/// The buckets of one process's EC2 client, keyed by action.
+/// The buckets of one process's EC2 client, keyed by action, and the
+/// priority of each step's requests.
 #[derive(Debug)]
 pub struct Pacer {
     buckets: Mutex<HashMap<String, Bucket>>,
     stats: Mutex<Stats>,
+    priorities: Mutex<HashMap<String, Duration>>,
+    arrivals: AtomicU64,
     scale: f64,
 }
 
@@ -94,34 +111,86 @@ impl Default for Pacer {
     }
 }
 
+/// Takes a request that gave up waiting (its future dropped) or got its turn out of the queue.
+struct Dequeue<'a> {
+    pacer: &'a Pacer,
+    action: &'a str,
+    arrival: u64,
+}
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.pacer.buckets.lock().unwrap().get_mut(self.action) {
+            b.waiting.retain(|w| w.1 != self.arrival);
+        }
+    }
+}
+
 impl Pacer {
     pub fn with_scale(scale: f64) -> Pacer {
-        Pacer { buckets: Mutex::new(HashMap::new()), stats: Mutex::new(Stats::default()), scale }
+        Pacer {
+            buckets: Mutex::new(HashMap::new()),
+            stats: Mutex::new(Stats::default()),
+            priorities: Mutex::new(HashMap::new()),
+            arrivals: AtomicU64::new(0),
+            scale,
+        }
     }
 
     pub fn stats(&self) -> Stats {
         *self.stats.lock().unwrap()
     }
 
-    /// How long a request of `action` sent now waits for its turn (zero
-    /// for an action EC2 has not throttled), the turn taken.
-    pub fn reserve(&self, action: &str, now: Instant) -> Duration {
+    /// Critical path first among the requests waiting for a turn: each
+    /// step's expected remaining path to the end of the run (the engine's
+    /// priorities, `graph::estimate::remaining`). A request outside a step
+    /// (pre-flight) or of an unknown step comes last.
+    pub fn prioritize(&self, steps: impl IntoIterator<Item = (String, Duration)>) {
+        self.priorities.lock().unwrap().extend(steps);
+    }
+
+    /// The priority of a request made by `step`.
+    pub fn priority_of(&self, step: Option<&str>) -> Duration {
+        step.and_then(|s| self.priorities.lock().unwrap().get(s).copied()).unwrap_or_default()
+    }
+
+    /// Waits for a turn of `action`: at once if EC2 has not throttled it;
+    /// else the next token of its bucket, the waiting request of the
+    /// highest `priority` first, and at most `MAX_WAIT`.
+    pub async fn turn(&self, action: &str, priority: Duration) {
         if self.scale <= 0.0 {
-            return Duration::ZERO;
+            return;
         }
-        let mut buckets = self.buckets.lock().unwrap();
-        let Some(b) = buckets.get_mut(action) else { return Duration::ZERO };
-        b.refill(now, self.scale);
-        b.tokens -= 1.0;
-        if b.tokens >= 0.0 {
-            return Duration::ZERO;
+        let arrival = self.arrivals.fetch_add(1, Ordering::Relaxed);
+        let t0 = Instant::now();
+        let _queued = Dequeue { pacer: self, action, arrival };
+        let mut waited = false;
+        loop {
+            let now = Instant::now();
+            let sleep = {
+                let mut buckets = self.buckets.lock().unwrap();
+                let Some(b) = buckets.get_mut(action) else { return };
+                b.refill(now, self.scale);
+                if !b.waiting.iter().any(|w| w.1 == arrival) {
+                    b.waiting.push((priority, arrival));
+                }
+                let first = b.first() == Some(arrival);
+                if (first && b.tokens >= 1.0) || now - t0 >= MAX_WAIT.mul_f64(self.scale) {
+                    b.tokens -= 1.0;
+                    break;
+                }
+                let turn = self.scale / b.rate;
+                // The first waits for the next token; the others look again a turn later.
+                Duration::from_secs_f64(if first { (1.0 - b.tokens) * turn } else { turn })
+            };
+            waited = true;
+            tokio::time::sleep(sleep.max(Duration::from_micros(100))).await;
         }
-        let wait = Duration::from_secs_f64(-b.tokens / b.rate * self.scale).min(MAX_WAIT.mul_f64(self.scale));
-        drop(buckets);
-        let mut s = self.stats.lock().unwrap();
-        s.paced_requests += 1;
-        s.paced_wait += wait;
-        wait
+        if waited {
+            let mut s = self.stats.lock().unwrap();
+            s.paced_requests += 1;
+            s.paced_wait += t0.elapsed();
+        }
     }
 
     /// EC2 throttled a request of `action` that was sent at `sent`.
@@ -136,8 +205,8 @@ impl Pacer {
             None => {
                 let start = if is_non_mutating(action) { NON_MUTATING_START } else { MUTATING_START };
                 // The bucket EC2 holds is empty: no token until the next refill.
-                buckets
-                    .insert(action.to_string(), Bucket { start, rate: start, tokens: 0.0, last: now, last_cut: now });
+                let b = Bucket { start, rate: start, tokens: 0.0, last: now, last_cut: now, waiting: Vec::new() };
+                buckets.insert(action.to_string(), b);
             }
             Some(b) => {
                 b.refill(now, scale);
@@ -196,13 +265,12 @@ impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let action = request.body().bytes().and_then(ec2_action);
         let Some(action) = action else { return self.inner.call(request) };
+        let step = crate::progress::STEP.try_with(|s| s.clone()).ok();
+        let priority = self.pacer.priority_of(step.as_deref());
         let inner = self.inner.clone();
         let pacer = self.pacer.clone();
         HttpConnectorFuture::new(async move {
-            let wait = pacer.reserve(&action, Instant::now());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
+            pacer.turn(&action, priority).await;
             let sent = Instant::now();
             let response = inner.call(request).await?;
             if is_throttled_status(response.status().as_u16()) {
@@ -245,33 +313,64 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
-    #[test]
-    fn an_action_is_sent_freely_until_ec2_throttles_it() {
+    #[tokio::test]
+    async fn an_action_is_sent_freely_until_ec2_throttles_it() {
         let p = Pacer::with_scale(1.0);
-        let t0 = Instant::now();
+        let t0 = std::time::Instant::now();
         for _ in 0..50 {
-            assert_eq!(p.reserve("CreateVpcEndpoint", t0), Duration::ZERO);
+            p.turn("CreateVpcEndpoint", Duration::ZERO).await;
         }
+        assert!(t0.elapsed() < secs(0.5), "{:?}", t0.elapsed());
         assert_eq!(p.rate("CreateVpcEndpoint"), None);
+        assert_eq!(p.stats(), Stats::default());
     }
 
-    #[test]
-    fn a_throttled_action_is_paced_at_its_start_rate_with_no_burst() {
-        let p = Pacer::with_scale(1.0);
-        let t0 = Instant::now();
-        p.throttled("CreateVpcEndpoint", t0, t0);
+    #[tokio::test]
+    async fn a_throttled_action_is_paced_at_its_start_rate_with_no_burst() {
+        // Scale 0.1: a turn at 5 per second is 20 ms.
+        let p = Pacer::with_scale(0.1);
+        let now = Instant::now();
+        p.throttled("CreateVpcEndpoint", now, now);
         assert_eq!(p.rate("CreateVpcEndpoint"), Some(MUTATING_START));
-        // Three requests at once: turns 0.2 s apart (5 per second), from an empty bucket.
-        let waits: Vec<Duration> = (0..3).map(|_| p.reserve("CreateVpcEndpoint", t0)).collect();
-        for (w, want) in waits.iter().zip([0.2, 0.4, 0.6]) {
-            assert!((w.as_secs_f64() - want).abs() < 1e-6, "{waits:?}");
+        let t0 = std::time::Instant::now();
+        for _ in 0..3 {
+            p.turn("CreateVpcEndpoint", Duration::ZERO).await;
         }
+        // From an empty bucket, three turns: at least 60 ms.
+        assert!(t0.elapsed() >= secs(0.059), "{:?}", t0.elapsed());
+        assert_eq!(p.stats().paced_requests, 3);
         // Another action is not paced; a read starts at the read rate.
-        assert_eq!(p.reserve("CreateNatGateway", t0), Duration::ZERO);
-        p.throttled("DescribeVpcEndpoints", t0, t0);
+        let t1 = std::time::Instant::now();
+        p.turn("CreateNatGateway", Duration::ZERO).await;
+        assert!(t1.elapsed() < secs(0.019));
+        p.throttled("DescribeVpcEndpoints", now, now);
         assert_eq!(p.rate("DescribeVpcEndpoints"), Some(NON_MUTATING_START));
         assert_eq!(p.stats().throttled, 2);
-        assert_eq!(p.stats().paced_requests, 3);
+    }
+
+    #[tokio::test]
+    async fn the_request_with_the_longest_remaining_path_gets_the_next_turn() {
+        // Scale 1: a turn is 200 ms; three requests of leaf steps wait, then one of a step many
+        // others wait for arrives. It goes first.
+        let p = Arc::new(Pacer::with_scale(1.0));
+        p.prioritize([("vpce.logs".to_string(), secs(30.0)), ("vpce.sts".to_string(), secs(200.0))]);
+        let now = Instant::now();
+        p.throttled("CreateVpcEndpoint", now, now);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let go = |step: &'static str| {
+            let (p, order) = (p.clone(), order.clone());
+            tokio::spawn(async move {
+                p.turn("CreateVpcEndpoint", p.priority_of(Some(step))).await;
+                order.lock().unwrap().push(step);
+            })
+        };
+        let mut tasks = vec![go("vpce.logs"), go("vpce.logs"), go("pre-flight")];
+        tokio::time::sleep(secs(0.02)).await;
+        tasks.push(go("vpce.sts"));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["vpce.sts", "vpce.logs", "vpce.logs", "pre-flight"]);
     }
 
     #[test]
@@ -299,30 +398,42 @@ mod tests {
         assert_eq!(p.rate("CreateVpcEndpoint"), Some(5.0 / FLOOR_DIVISOR * 1.25));
     }
 
-    #[test]
-    fn the_pace_is_scaled_and_off_at_scale_zero() {
-        let p = Pacer::with_scale(0.05);
-        let t0 = Instant::now();
-        p.throttled("CreateVpcEndpoint", t0, t0);
-        // 0.2 s of real-world time is 10 ms at scale 0.05.
-        let w = p.reserve("CreateVpcEndpoint", t0);
-        assert!((w.as_secs_f64() - 0.01).abs() < 1e-9, "{w:?}");
-        // Refilled after a turn's worth of scaled time.
-        let w = p.reserve("CreateVpcEndpoint", t0 + secs(0.03));
-        assert_eq!(w, Duration::ZERO);
-
-        let off = Pacer::with_scale(0.0);
-        off.throttled("CreateVpcEndpoint", t0, t0);
-        assert_eq!(off.reserve("CreateVpcEndpoint", t0), Duration::ZERO);
+    #[tokio::test]
+    async fn nothing_is_paced_at_scale_zero() {
+        let p = Pacer::with_scale(0.0);
+        let now = Instant::now();
+        p.throttled("CreateVpcEndpoint", now, now);
+        let t0 = std::time::Instant::now();
+        for _ in 0..20 {
+            p.turn("CreateVpcEndpoint", Duration::ZERO).await;
+        }
+        assert!(t0.elapsed() < secs(0.1));
+        assert_eq!(p.stats().throttled, 1);
     }
 
-    #[test]
-    fn a_long_queue_waits_at_most_the_longest_backoff() {
-        let p = Pacer::with_scale(1.0);
-        let t0 = Instant::now();
-        p.throttled("CreateVpcEndpoint", t0, t0);
-        let last = (0..500).map(|_| p.reserve("CreateVpcEndpoint", t0)).last().unwrap();
-        assert_eq!(last, MAX_WAIT);
+    #[tokio::test]
+    async fn a_long_queue_waits_at_most_the_longest_backoff() {
+        // Scale 0.01 at the floor rate: a turn is 32 ms and the longest wait 200 ms, so the last
+        // of 20 requests at once goes after about 200 ms, not 640.
+        let p = Arc::new(Pacer::with_scale(0.01));
+        let mut t = Instant::now();
+        for _ in 0..10 {
+            t += secs(10.0);
+            p.throttled("CreateVpcEndpoint", t, t);
+        }
+        assert_eq!(p.rate("CreateVpcEndpoint"), Some(5.0 / FLOOR_DIVISOR));
+        let t0 = std::time::Instant::now();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move { p.turn("CreateVpcEndpoint", Duration::ZERO).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert!(t0.elapsed() >= secs(0.19) && t0.elapsed() < secs(0.5), "{:?}", t0.elapsed());
+        assert_eq!(p.stats().paced_requests, 20);
     }
 
     #[test]

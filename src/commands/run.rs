@@ -135,6 +135,8 @@ pub(super) async fn run_graph(
     // expected path to the end of the run gets the next free slot.
     let direction = if forward { Direction::Up } else { Direction::Down };
     let priority = estimate::remaining(graph, direction);
+    // The same order among requests waiting for a throttled EC2 action's turn (`crate::pace`).
+    ctx.aws.pacer.prioritize(graph.steps.iter().zip(&priority).map(|(s, p)| (s.id.to_string(), *p)));
     let (t0, epoch0) = (Instant::now(), std::time::SystemTime::now());
     // `up` starts a step that needs another only to exist while that one settles.
     let early = if forward { graph.early_edges() } else { Vec::new() };
