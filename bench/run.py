@@ -247,6 +247,21 @@ def own_calls(steps, calls, up):
     return own
 
 
+def busy_time(calls, start, end):
+    """How long within [start, end] at least one of `calls` was inside the emulator."""
+    spans = sorted((max(start, c["t"]), min(end, c["t"] + c.get("dur_s", 0.0))) for c in calls)
+    total, reach = 0.0, start
+    for a, b in spans:
+        if b <= a:
+            continue
+        if a > reach:
+            total += b - a
+        elif b > reach:
+            total += b - reach
+        reach = max(reach, b)
+    return total
+
+
 def attribute(trace, calls, t0_epoch, wall, bound_s, up):
     """Splits wall - bound along the chain of steps that finished last.
 
@@ -266,8 +281,18 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
                         step started: the time the step spent being refused and
                         backing off before its resource was asked for (0 when
                         its create call was never throttled);
-    rest = wall - bound - those four: the start before the first step
-    (process start, STS, state, pre-flight), the end after the last step, the
+    and two more parts of emulator service, so that a busy emulator is not
+    counted as the tool's lag:
+      start           = the time before the chain's first step was ready during
+                        which at least one of the command's calls (STS, the
+                        pre-flight's reads) was inside the emulator (the union
+                        of their [t, t + dur_s]);
+      observing poll  = of a step's poll lag, the part inside the emulator of
+                        the read that saw the resource ready (the command's
+                        last Describe/List/Get answered within 0.1 s before the
+                        step finished), counted from the emulator's ready time;
+    rest = wall - bound - those: the start outside the emulator (process
+    start, state, the client's own work), the end after the last step, the
     calls a step makes before its create call (and their throttled attempts),
     and bound - the chain's expected sum (a chain other than the bound's
     finished last).
@@ -286,7 +311,7 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
             break
         chain.append(max(needs, key=lambda t: t["done"]))
     chain.reverse()
-    sched = poll = service = throttle = 0.0
+    sched = poll = service = throttle = poll_service = 0.0
     unknown = []
     throttled_steps = {}
     own = own_calls(by_step.values(), calls, up)
@@ -301,7 +326,15 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
             continue
         service += c.get("dur_s", 0.0)
         emulator_ready = c["t"] + c.get("dur_s", 0.0) + t["expected_s"]
-        poll += max(0.0, t["done"] - emulator_ready)
+        lag = max(0.0, t["done"] - emulator_ready)
+        seen = [x for x in calls if x["operation"].split(":", 1)[-1].startswith(("Describe", "List", "Get"))
+                and t["done"] - 0.1 <= x["t"] + x.get("dur_s", 0.0) <= t["done"] + 0.001]
+        if seen and lag:
+            x = max(seen, key=lambda x: x["t"] + x.get("dur_s", 0.0))
+            inside = min(lag, max(0.0, x["t"] + x.get("dur_s", 0.0) - max(x["t"], emulator_ready)))
+            poll_service += inside
+            lag -= inside
+        poll += lag
         refused = [x for x in calls if x["operation"] == op and t["started"] - 0.001 <= x["t"] < c["t"]
                    and throttled(x)]
         if refused:
@@ -309,15 +342,19 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
             throttle += wait
             throttled_steps[t["step"]] = {"wait_s": wait, "refused_in_window": len(refused)}
     excess = wall - bound_s
+    start_service = busy_time(calls, t0_epoch, chain[0]["ready"])
     return {
         "chain": [t["step"] for t in chain],
         "chain_expected_s": sum(t["expected_s"] for t in chain),
         "excess_s": excess,
         "scheduling_lag_s": sched,
         "poll_lag_s": poll,
-        "emulator_service_s": service,
+        "emulator_service_s": service + poll_service + start_service,
+        "emulator_service_create_s": service,
+        "emulator_service_poll_s": poll_service,
+        "emulator_service_start_s": start_service,
         "throttle_wait_s": throttle,
-        "rest_s": excess - sched - poll - service - throttle,
+        "rest_s": excess - sched - poll - service - poll_service - start_service - throttle,
         "start_s": chain[0]["ready"] - t0_epoch,
         "end_s": t0_epoch + wall - chain[-1]["done"],
         "steps_without_a_known_call": unknown,

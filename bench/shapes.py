@@ -194,6 +194,13 @@ ATTRIBUTION_PARTS = ("excess_s", "scheduling_lag_s", "poll_lag_s", "emulator_ser
                      "rest_s")
 
 
+def own_lag_pct(sched, poll, bound):
+    """The tool's own lags (scheduling + poll) as a percentage of the bound (the issue's goal: under 1)."""
+    if sched is None or poll is None or not bound:
+        return None
+    return 100.0 * (sched + poll) / bound
+
+
 def stack_figures(run, k, c):
     """One command of a multi-stack run: its figures and its attribution's parts (seconds)."""
     at = c["attribution"] or {}
@@ -266,15 +273,16 @@ def print_tables(rows, build):
     print("Attribution of the excess over the bound (medians, seconds; with several stacks, over every "
           "stack, each attributed with its own calls):")
     print()
-    print("| shape | mode | command | excess | scheduling lag | poll lag | emulator service (chain) "
-          "| throttle wait (chain) | rest |")
-    print("|" + "---|" * 9)
+    print("| shape | mode | command | excess | scheduling lag | poll lag | tool's lags, % of bound "
+          "| emulator service (start, chain, polls) | throttle wait (chain) | rest |")
+    print("|" + "---|" * 10)
     for r in rows:
         for phase in ("up", "down"):
             if r[f"{phase}_excess_s"] is None:
                 continue
+            own = own_lag_pct(r[f"{phase}_scheduling_lag_s"], r[f"{phase}_poll_lag_s"], r[f"{phase}_bound_s"])
             print(f"| {r['shape']} | {r['mode']} | {phase} | {fmt(r[f'{phase}_excess_s'], '.2f')} "
-                  f"| {fmt(r[f'{phase}_scheduling_lag_s'])} | {fmt(r[f'{phase}_poll_lag_s'])} "
+                  f"| {fmt(r[f'{phase}_scheduling_lag_s'])} | {fmt(r[f'{phase}_poll_lag_s'])} | {fmt(own, '.2f')} "
                   f"| {fmt(r[f'{phase}_emulator_service_s'])} | {fmt(r[f'{phase}_throttle_wait_s'])} "
                   f"| {fmt(r[f'{phase}_rest_s'], '.2f')} |")
     multi = [r for r in rows if r.get("up_stack_medians") or r.get("down_stack_medians")]
