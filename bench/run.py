@@ -287,10 +287,13 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
                         which at least one of the command's calls (STS, the
                         pre-flight's reads) was inside the emulator (the union
                         of their [t, t + dur_s]);
-      observing poll  = of a step's poll lag, the part inside the emulator of
-                        the read that saw the resource ready (the command's
-                        last Describe/List/Get answered within 0.1 s before the
-                        step finished), counted from the emulator's ready time;
+      polls           = of a step's poll lag, the time from the emulator's ready
+                        time to the step's finish during which the command's
+                        reads (Describe/List/Get) of that service were inside
+                        the emulator: a poll sent before the resource was
+                        ready and answered late, and the poll that saw it;
+                        what remains is the tool's own poll lag (its sleep
+                        between polls, its own work);
     rest = wall - bound - those: the start outside the emulator (process
     start, state, the client's own work), the end after the last step, the
     calls a step makes before its create call (and their throttled attempts),
@@ -327,11 +330,11 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
         service += c.get("dur_s", 0.0)
         emulator_ready = c["t"] + c.get("dur_s", 0.0) + t["expected_s"]
         lag = max(0.0, t["done"] - emulator_ready)
-        seen = [x for x in calls if x["operation"].split(":", 1)[-1].startswith(("Describe", "List", "Get"))
-                and t["done"] - 0.1 <= x["t"] + x.get("dur_s", 0.0) <= t["done"] + 0.001]
-        if seen and lag:
-            x = max(seen, key=lambda x: x["t"] + x.get("dur_s", 0.0))
-            inside = min(lag, max(0.0, x["t"] + x.get("dur_s", 0.0) - max(x["t"], emulator_ready)))
+        if lag:
+            service_name = c["operation"].split(":", 1)[0]
+            reads = [x for x in calls if x["operation"].startswith(service_name + ":")
+                     and x["operation"].split(":", 1)[1].startswith(("Describe", "List", "Get"))]
+            inside = min(lag, busy_time(reads, emulator_ready, t["done"]))
             poll_service += inside
             lag -= inside
         poll += lag
