@@ -86,7 +86,17 @@ fn unrecorded(ctx: &Ctx, step: &StepId) -> bool {
 async fn zones(ctx: &Ctx) -> Result<Report> {
     let mut r = Report::default();
     let param = if ctx.s.zones.len() > 1 { "availability_zones" } else { "availability_zone" };
-    let out = ctx.aws.ec2.describe_availability_zones().send().await.map_err(aws)?;
+    // The endpoint services the stack uses, in every zone it spans: asked at
+    // the same time as the zones (the pre-flight's start is on every run's
+    // critical path).
+    let mut services: Vec<String> =
+        INTERFACE_ENDPOINTS.iter().map(|(_, _, svc, _)| svc.replace("{region}", &ctx.s.region)).collect();
+    services.push(format!("com.amazonaws.{}.s3", ctx.s.region));
+    let (zones_out, services_out) = tokio::join!(
+        ctx.aws.ec2.describe_availability_zones().send(),
+        ctx.aws.ec2.describe_vpc_endpoint_services().set_service_names(Some(services.clone())).send()
+    );
+    let out = zones_out.map_err(aws)?;
     let available: Vec<&str> = out
         .availability_zones()
         .iter()
@@ -104,18 +114,7 @@ async fn zones(ctx: &Ctx) -> Result<Report> {
             ));
         }
     }
-    // The endpoint services the stack uses, in every zone it spans.
-    let mut services: Vec<String> =
-        INTERFACE_ENDPOINTS.iter().map(|(_, _, svc, _)| svc.replace("{region}", &ctx.s.region)).collect();
-    services.push(format!("com.amazonaws.{}.s3", ctx.s.region));
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_endpoint_services()
-        .set_service_names(Some(services.clone()))
-        .send()
-        .await
-        .map_err(aws)?;
+    let out = services_out.map_err(aws)?;
     let offered: BTreeMap<&str, Vec<&str>> = out
         .service_details()
         .iter()
