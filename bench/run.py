@@ -289,11 +289,15 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
                         of their [t, t + dur_s]);
       polls           = of a step's poll lag, the time from the emulator's ready
                         time to the step's finish during which the command's
-                        reads (Describe/List/Get) of that service were inside
-                        the emulator: a poll sent before the resource was
-                        ready and answered late, and the poll that saw it;
-                        what remains is the tool's own poll lag (its sleep
-                        between polls, its own work);
+                        calls of that service were inside the emulator: a poll
+                        sent before the resource was ready and answered late,
+                        the poll that saw it, and the step's own calls after
+                        its create (the VPC's two ModifyVpcAttribute); what
+                        remains is the tool's own poll lag (its sleep between
+                        polls, its own work). With other steps of the same
+                        service in flight at the same time this can count
+                        their calls too, so it is an upper bound on the
+                        emulator's part;
     rest = wall - bound - those: the start outside the emulator (process
     start, state, the client's own work), the end after the last step, the
     calls a step makes before its create call (and their throttled attempts),
@@ -332,9 +336,8 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
         lag = max(0.0, t["done"] - emulator_ready)
         if lag:
             service_name = c["operation"].split(":", 1)[0]
-            reads = [x for x in calls if x["operation"].startswith(service_name + ":")
-                     and x["operation"].split(":", 1)[1].startswith(("Describe", "List", "Get"))]
-            inside = min(lag, busy_time(reads, emulator_ready, t["done"]))
+            same_service = [x for x in calls if x["operation"].startswith(service_name + ":")]
+            inside = min(lag, busy_time(same_service, emulator_ready, t["done"]))
             poll_service += inside
             lag -= inside
         poll += lag
