@@ -201,6 +201,15 @@ def step_op(step, up):
     return None
 
 
+def step_service(step):
+    """The AWS service of a step id's kind, by its first segment (`nfw.logging` -> network-firewall)."""
+    head = step.split(".", 1)[0]
+    for prefix, create, _ in CREATE_OPS:
+        if prefix.split(".", 1)[0] == head:
+            return create.split(":", 1)[0]
+    return None
+
+
 # The error codes of a throttled answer (EC2's RequestLimitExceeded, HTTP 503; the other services'
 # request-rate errors). A logged call without a code (an emulator from before the call log had
 # codes) counts as throttled when its status is 503; with a code, a 503 of another code (a
@@ -298,6 +307,9 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
                         service in flight at the same time this can count
                         their calls too, so it is an upper bound on the
                         emulator's part;
+      steps without a create (delete) call of their own (`nfw.logging`) =
+                        the time their service's calls were inside the
+                        emulator while they ran;
     rest = wall - bound - those: the start outside the emulator (process
     start, state, the client's own work), the end after the last step, the
     calls a step makes before its create call (and their throttled attempts),
@@ -318,7 +330,7 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
             break
         chain.append(max(needs, key=lambda t: t["done"]))
     chain.reverse()
-    sched = poll = service = throttle = poll_service = 0.0
+    sched = poll = service = throttle = poll_service = unmatched_service = 0.0
     unknown = []
     throttled_steps = {}
     own = own_calls(by_step.values(), calls, up)
@@ -330,6 +342,13 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
         c = own.get(t["step"])
         if c is None:
             unknown.append(t["step"])
+            # No create (delete) call of its own (`nfw.logging`: DescribeLoggingConfiguration and one
+            # UpdateLoggingConfiguration per destination): the time its service's calls were inside
+            # the emulator while it ran.
+            svc = step_service(t["step"])
+            if svc:
+                unmatched_service += busy_time([x for x in calls if x["operation"].startswith(svc + ":")],
+                                               t["started"], t["done"])
             continue
         service += c.get("dur_s", 0.0)
         emulator_ready = c["t"] + c.get("dur_s", 0.0) + t["expected_s"]
@@ -355,12 +374,13 @@ def attribute(trace, calls, t0_epoch, wall, bound_s, up):
         "excess_s": excess,
         "scheduling_lag_s": sched,
         "poll_lag_s": poll,
-        "emulator_service_s": service + poll_service + start_service,
+        "emulator_service_s": service + poll_service + start_service + unmatched_service,
         "emulator_service_create_s": service,
+        "emulator_service_unmatched_steps_s": unmatched_service,
         "emulator_service_poll_s": poll_service,
         "emulator_service_start_s": start_service,
         "throttle_wait_s": throttle,
-        "rest_s": excess - sched - poll - service - poll_service - start_service - throttle,
+        "rest_s": excess - sched - poll - service - poll_service - start_service - unmatched_service - throttle,
         "start_s": chain[0]["ready"] - t0_epoch,
         "end_s": t0_epoch + wall - chain[-1]["done"],
         "steps_without_a_known_call": unknown,
