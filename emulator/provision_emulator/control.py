@@ -150,7 +150,15 @@ def identify(environ):
 
 
 def error_code(headers, body):
-    """The AWS error code of an error answer (its headers, its body's first 4 KiB), or None."""
+    """The AWS error code of an error answer (its headers, its body's first 4 KiB), or None.
+
+    Read where the SDKs read it (botocore/parsers.py): the x-amzn-ErrorType header
+    ("Code:uri", BaseRestParser / RestJSONParser `_parse_error_from_http_status` and
+    `_inject_error_code`), else the body: <Error><Code> of the query/ec2/rest-xml protocols
+    (QueryParser, EC2QueryParser `_do_error_parse`; "Error codes for the Amazon EC2 API" puts
+    RequestLimitExceeded there), or JSON `__type` ("prefix#Code", BaseJSONParser
+    `_do_error_parse`) / a restJson `code` member. This models no AWS behaviour the tool meets:
+    it only labels the call log for the benchmark (`bench/run.py` `throttled`)."""
     for name, value in headers:
         if name.lower() == "x-amzn-errortype" and value:
             return value.split(":", 1)[0].rsplit("#", 1)[-1]  # "Code:uri" or "Prefix#Code", as botocore reads it
