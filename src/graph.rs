@@ -47,6 +47,7 @@ use crate::kinds::rule_group::RuleGroup;
 use crate::kinds::s3_bucket::S3Bucket;
 use crate::kinds::security_group::{SecurityGroup, SgRole};
 use crate::kinds::space::Space;
+use crate::kinds::studio_made::{UserMadeApps, UserMadeSpaces};
 use crate::kinds::subnet::Subnet;
 use crate::kinds::user_profile::UserProfile;
 use crate::kinds::vpc::Vpc;
@@ -286,8 +287,7 @@ pub fn build(s: &Settings) -> Graph {
             (StepId::SUBNET_NAT, z.nat, format!("sn-{p}-nat-gateway")),
             (StepId::SUBNET_SAGEMAKER, z.sagemaker, format!("sn-{p}-sagemaker-studio")),
         ] {
-            let holds_efs = base == StepId::SUBNET_SAGEMAKER;
-            let subnet = Subnet { vpc: StepId::VPC, cidr, name: name(tag), az: az.to_string(), holds_efs };
+            let subnet = Subnet { vpc: StepId::VPC, cidr, name: name(tag), az: az.to_string() };
             push(id(&base), Arc::new(subnet));
         }
         let (eip, nat) = (id(&StepId::EIP), id(&StepId::NAT));
@@ -419,12 +419,23 @@ pub fn build(s: &Settings) -> Graph {
 }
 
 /// The kinds only teardown handles: what SageMaker creates on its own for
-/// the domain, and the Studio Classic apps an earlier version recorded.
+/// the domain, what Studio's users make in it, and the Studio Classic apps
+/// an earlier version recorded.
 fn leftovers(s: &Settings) -> Vec<Step> {
     let classic = s.users.iter().enumerate().map(|(i, user)| {
         Step::new(StepId::CLASSIC_APP.for_user(i, user), ClassicApp { user_step: StepId::USER.for_user(i, user) })
     });
     let mut steps: Vec<Step> = classic.collect();
+    let users: Vec<StepId> = s.users.iter().enumerate().map(|(i, u)| StepId::USER.for_user(i, u)).collect();
+    let spaces = s.users.iter().enumerate().map(|(i, u)| StepId::SPACE.for_user(i, u));
+    let mut before_spaces: Vec<StepId> = users.clone();
+    before_spaces.push(StepId::DOMAIN);
+    let mut before_apps: Vec<StepId> = spaces.chain(before_spaces.iter().cloned()).collect();
+    before_apps.push(StepId::USER_MADE_SPACES);
+    steps.extend([
+        Step::new(StepId::USER_MADE_APPS, UserMadeApps { domain: StepId::DOMAIN, before: before_apps }),
+        Step::new(StepId::USER_MADE_SPACES, UserMadeSpaces { domain: StepId::DOMAIN, before: before_spaces }),
+    ]);
     steps.extend([
         Step::new(
             StepId::EFS_MOUNT_TARGET,
@@ -432,11 +443,12 @@ fn leftovers(s: &Settings) -> Vec<Step> {
                 domain: StepId::DOMAIN,
                 subnets: per_zone(s, &StepId::SUBNET_SAGEMAKER),
                 vpc: StepId::VPC,
+                groups: StepId::SG_NFS,
             },
         ),
         Step::new(
             StepId::EFS_FILE_SYSTEM,
-            EfsFileSystem { domain: StepId::DOMAIN, mount_targets: StepId::EFS_MOUNT_TARGET },
+            EfsFileSystem { domain: StepId::DOMAIN, mount_targets: StepId::EFS_MOUNT_TARGET, key: StepId::KMS_EBS },
         ),
         Step::new(
             StepId::SG_NFS,
@@ -462,7 +474,14 @@ pub fn is_logging_step(id: &str) -> bool {
 /// Whether `id` is a teardown-only step (one the `up` graph never has).
 pub fn is_teardown_only(id: &str) -> bool {
     let id = StepId::recorded(id);
-    [StepId::EFS_MOUNT_TARGET, StepId::EFS_FILE_SYSTEM, StepId::SG_NFS].contains(&id)
+    [
+        StepId::EFS_MOUNT_TARGET,
+        StepId::EFS_FILE_SYSTEM,
+        StepId::SG_NFS,
+        StepId::USER_MADE_APPS,
+        StepId::USER_MADE_SPACES,
+    ]
+    .contains(&id)
         || id.is_zone_of(&StepId::CLASSIC_APP)
 }
 

@@ -4,6 +4,7 @@
 //! record). It names no particular kind: everything kind-specific is a
 //! `Kind` method.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -287,15 +288,57 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
     Ok(Action::Restored)
 }
 
+/// What `down` keeps, and why: each existing resource's own reason
+/// (`Kind::keep_reason`: the users' Studio storage, data), then everything
+/// a kept resource needs kept to stay readable and to exist (`Kind::keeps`:
+/// its key, its parent, its network), and so on. Decided once, before the
+/// first delete, so that a key is kept with the EFS it encrypts whichever
+/// of the two teardown reaches first; no kind is a special case. Read-only.
+pub async fn keep_plan(ctx: &Ctx, graph: &Graph) -> Result<BTreeMap<StepId, String>> {
+    let mut kept = BTreeMap::new();
+    for i in graph.teardown_order() {
+        let step = &graph.steps[i];
+        let Some(id) = teardown_target(ctx, step, false).await? else { continue };
+        let why = step
+            .kind
+            .keep_reason(ctx, &step.id, &id)
+            .await
+            .with_context(|| format!("deciding whether to keep {} {id} ({})", step.kind_name(), step.id))?;
+        if let Some(why) = why {
+            kept.insert(step.id.clone(), why);
+        }
+    }
+    let mut todo: Vec<StepId> = kept.keys().cloned().collect();
+    while let Some(k) = todo.pop() {
+        let Some(step) = graph.get(&k) else { continue };
+        for n in step.kind.keeps() {
+            if graph.get(&n).is_some() && !kept.contains_key(&n) {
+                kept.insert(n.clone(), format!("the kept {} ({k}) needs it", step.kind_name()));
+                todo.push(n);
+            }
+        }
+    }
+    Ok(kept)
+}
+
 /// The resource `down` would act on for `step`, and why it would keep it
-/// (None: delete). `Ok(None)`: nothing recorded and nothing found. Read-only.
-/// `wait_in_flight`: first let a create an interrupted run left in flight
-/// land (`down`; `plan` only reports what it sees now).
+/// (None: delete), by `kept` (`keep_plan`). `Ok(None)`: nothing recorded
+/// and nothing found. Read-only. `wait_in_flight`: first let a create an
+/// interrupted run left in flight land (`down`; `plan` only reports what it
+/// sees now).
 pub async fn teardown_decision(
     ctx: &Ctx,
     step: &Step,
     wait_in_flight: bool,
+    kept: &BTreeMap<StepId, String>,
 ) -> Result<Option<(String, Option<String>)>> {
+    Ok(teardown_target(ctx, step, wait_in_flight).await?.map(|id| (id, kept.get(&step.id).cloned())))
+}
+
+/// The resource `down` would act on for `step`: the recorded one, or (for
+/// a create whose answer was lost, or what SageMaker or Studio's users made)
+/// the one found. Read-only.
+async fn teardown_target(ctx: &Ctx, step: &Step, wait_in_flight: bool) -> Result<Option<String>> {
     let rec = ctx.state.record(&step.id);
     let id = match rec.as_ref().and_then(|r| r.id.clone()) {
         Some(id) => Some(id),
@@ -316,22 +359,24 @@ pub async fn teardown_decision(
             }
         }
     };
-    let Some(id) = id else { return Ok(None) };
-    let why = step.kind.keep_reason(ctx, &step.id, &id).await?;
-    Ok(Some((id, why)))
+    Ok(id)
 }
 
 /// Deletes the resource of `step` (if it exists) and forgets it, or marks it
-/// retained when `down` keeps it. Returns what happened: "deleted", "kept"
-/// or "absent" (nothing to do).
+/// retained when `down` keeps it (`ctx.keep`, made by `keep_plan` before
+/// the run). What the state never recorded and AWS made (what Studio's users
+/// made in the domain) is found again each time: kept, it stays unrecorded.
+/// Returns what happened: "deleted", "kept" or "absent" (nothing to do).
 pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
-    match teardown_decision(&ctx, &step, true).await? {
+    let kept = ctx.keep.get().context("down's keep plan was not made before the run")?;
+    match teardown_decision(&ctx, &step, true, kept).await? {
         None => {
             if ctx.state.record(&step.id).is_some() {
                 ctx.state.forget(&step.id)?;
             }
             Ok("absent")
         }
+        Some((_, Some(_))) if step.kind.discovered() && ctx.state.record(&step.id).is_none() => Ok("kept"),
         Some((id, Some(why))) => {
             ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
             ctx.state.note(&step.id, Some(why))?;
@@ -347,6 +392,21 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
             Ok("deleted")
         }
     }
+}
+
+/// After a successful `up`: what `down` kept that the `up` graph does not
+/// hold (what SageMaker made for the kept domain: its EFS, mount targets,
+/// NFS groups) belongs to the live stack again, recorded as when SageMaker
+/// made it (created, not retained). Steps of the graph did this themselves.
+pub fn revive_kept(ctx: &Ctx, graph: &Graph) -> Result<()> {
+    for (step, r) in ctx.state.doc().steps {
+        if r.status == Some(Status::Retained) && !graph.contains(&step) {
+            let step = StepId::recorded(step);
+            ctx.state.set(&step, Status::Created, r.id.as_deref(), &[])?;
+            ctx.state.note(&step, Some("created by SageMaker for the domain".to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Members of a resource spanning every zone (subnets, route tables) that

@@ -97,6 +97,38 @@ pub async fn stoppable<F: Future>(fut: F, what: &str) -> Result<F::Output> {
 }
 
 /// Whether an error is a wait the first Ctrl-C ended.
+/// Runs `futs` concurrently on this task (they may borrow: no spawn) until
+/// every one has finished: one failure does not cut the others short. The
+/// answers in order, or every failure in one error.
+pub async fn all<T, F: Future<Output = Result<T>>>(futs: impl IntoIterator<Item = F>) -> Result<Vec<T>> {
+    use std::task::Poll as Ready;
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<Result<T>>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()).filter(|(_, o)| o.is_none()) {
+            match f.as_mut().poll(cx) {
+                Ready::Ready(v) => *o = Some(v),
+                Ready::Pending => pending = true,
+            }
+        }
+        if pending { Ready::Pending } else { Ready::Ready(()) }
+    })
+    .await;
+    let (n, mut oks, mut errs) = (out.len(), Vec::new(), Vec::new());
+    for r in out.into_iter().flatten() {
+        match r {
+            Ok(v) => oks.push(v),
+            Err(e) => errs.push(format!("{e:#}")),
+        }
+    }
+    match errs.len() {
+        0 => Ok(oks),
+        1 => Err(anyhow!(errs.remove(0))),
+        k => Err(anyhow!("{k} of {n} failed: {}", errs.join("; "))),
+    }
+}
+
 pub fn is_interrupted(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.is::<crate::engine::Interrupted>())
 }

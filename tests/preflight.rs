@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::json;
 
@@ -145,32 +143,8 @@ fn values_starting_with_a_dash_are_named_not_misparsed() {
     assert!(text(&o).contains("user_profile_name: '-starts-with-dash'"), "{}", text(&o));
 }
 
-/// Runs `provision ARGS` in a pseudo-terminal (script(1)) answering `input`.
 fn on_terminal(emu: &Emulator, dir: &std::path::Path, args: &str, input: &str) -> (Option<i32>, String) {
-    let log = dir.join("typescript");
-    let cmd = format!("{} --endpoint-url {} --region us-east-1 {args}", env!("CARGO_BIN_EXE_provision"), emu.url);
-    let mut child = Command::new("script")
-        .current_dir(dir)
-        .args(["-qec", &cmd, log.to_str().unwrap()])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", "0")
-        .env("TERM", "xterm")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        // The question comes after pre-reads; the pty buffers the answer until read.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
-    (out.status.code(), screen)
+    on_terminal_at(emu, dir, "0", args, input)
 }
 
 #[test]

@@ -12,18 +12,68 @@ use std::io::IsTerminal;
 
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::graph;
-use crate::kinds::{Ctx, s3_bucket};
+use crate::kinds::{Ctx, s3_bucket, studio_made};
 use crate::lifecycle;
 use crate::progress::say;
 use crate::state::{self, Status};
 use crate::step_id::StepId;
 
+/// The users' Studio storage `--purge-efs` deletes, one line each: every
+/// space of the domain (what it is, its owner and volume, who made it),
+/// every user profile the stack did not make, and the home EFS.
+async fn studio_storage(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(domain) = ctx.state.record(&StepId::DOMAIN).and_then(|r| r.id) {
+        let c = match studio_made::contents(ctx, &domain).await {
+            Err(e) if crate::error::is_not_found(&e) => Default::default(),
+            r => r?,
+        };
+        for s in &c.spaces {
+            out.push(format!("{} ({})", s.what, if s.by_stack { "made by the stack" } else { "made in Studio" }));
+        }
+        out.extend(
+            studio_made::Contents::user_made(&c.profiles).iter().map(|p| format!("{} (made in Studio)", p.what)),
+        );
+    }
+    if let Some(efs) = ctx.state.record(&StepId::EFS_FILE_SYSTEM).and_then(|r| r.id) {
+        out.push(format!("home EFS {efs}"));
+    }
+    Ok(out)
+}
+
+/// No half-way teardown: what `down` would have to delete but may not (what
+/// Studio's users made in a domain whose tags do not prove it this stack's),
+/// found before the first delete. Each names the resource.
+async fn blockers(ctx: &Ctx, kept: &BTreeMap<StepId, String>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Some(domain) = ctx.state.record(&StepId::DOMAIN).and_then(|r| r.id) else { return Ok(out) };
+    let c = match studio_made::contents(ctx, &domain).await {
+        Err(e) if crate::error::is_not_found(&e) => return Ok(out),
+        r => r?,
+    };
+    let mut acted_on = studio_made::Contents::user_made(&c.apps);
+    if !kept.contains_key(&StepId::USER_MADE_SPACES) {
+        acted_on.extend(studio_made::Contents::user_made(&c.spaces));
+        acted_on.extend(studio_made::Contents::user_made(&c.profiles));
+    }
+    if !acted_on.is_empty() && !studio_made::domain_is_ours(ctx, &domain).await? {
+        out.extend(acted_on.iter().map(|i| {
+            format!(
+                "{} in domain {domain}, which does not carry this stack's provision:stack tag (so it is not provably the stack's)",
+                i.what
+            )
+        }));
+    }
+    Ok(out)
+}
+
 /// Says what `down` will delete and keep, and asks (as `terraform destroy`
 /// does): on a terminal the answer must be `yes`; without one, `--yes` is
-/// required. `--delete-data` asks again, naming the buckets and how many
-/// objects each holds.
-async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
-    let lines = super::plan::plan_down(ctx).await;
+/// required. With `--purge-efs` the question names the users' storage it
+/// deletes (`studio_storage`). `--delete-data` asks again, naming the
+/// buckets and how many objects each holds.
+async fn confirm(ctx: &Ctx, graph: &graph::Graph, kept: &BTreeMap<StepId, String>, yes: bool) -> Result<()> {
+    let lines = super::plan::plan_down(ctx, kept).await;
     let mut delete: BTreeMap<&str, usize> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.action != "keep") {
         let kind = graph.get(&StepId::recorded(l.step.as_str())).map(|s| s.kind_name()).unwrap_or("resource");
@@ -47,7 +97,16 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, yes: bool) -> Result<()> {
     } else {
         say(&format!("and keep:\n  {}", kept.join("\n  ")));
     }
-    let mut questions = vec![format!("Delete these {total} resources?")];
+    let storage = if ctx.down.purge_efs { studio_storage(ctx).await? } else { Vec::new() };
+    let mut questions = if storage.is_empty() {
+        vec![format!("Delete these {total} resources?")]
+    } else {
+        say(&format!(
+            "--purge-efs deletes the users' Studio storage for good (their files cannot be recovered):\n  {}",
+            storage.join("\n  ")
+        ));
+        vec![format!("Delete these {total} resources, the users' storage above included?")]
+    };
     if ctx.down.delete_data {
         let mut data = Vec::new();
         for step in &StepId::BUCKETS {
@@ -125,7 +184,22 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
             ctx.stack()
         ));
     }
-    confirm(&ctx, &graph, yes).await?;
+    // What is kept is decided once, before anything is deleted (`keep_plan`).
+    let kept = lifecycle::keep_plan(&ctx, &graph).await?;
+    let blocked = blockers(&ctx, &kept).await?;
+    if !blocked.is_empty() {
+        return Err(Exit(
+            EXIT_INVALID,
+            format!(
+                "down would stop half-way: {} it may not delete would block the rest; nothing was deleted:\n  {}",
+                if blocked.len() == 1 { "one resource".to_string() } else { format!("{} resources", blocked.len()) },
+                blocked.join("\n  ")
+            ),
+        )
+        .into());
+    }
+    confirm(&ctx, &graph, &kept, yes).await?;
+    ctx.keep.set(kept).map_err(|_| anyhow::anyhow!("down's keep plan was made twice"))?;
     if lost {
         // From here on the removal is recorded like any other, so a killed `down` resumes.
         ctx.state.materialize(state::LockInfo::new("down"))?;
@@ -146,17 +220,37 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
     end_on_error(&progress, report(&graph, out, started, "down", graph.steps.len()))?;
     let kept: Vec<(String, state::Record)> =
         ctx.state.doc().steps.into_iter().filter(|(_, r)| r.status == Some(Status::Retained)).collect();
+    // What Studio's users made and `down` kept is not recorded: named here.
+    let mut found_kept = Vec::new();
+    let plan = ctx.keep.get().cloned().unwrap_or_default();
+    for step in graph.steps.iter().filter(|s| s.kind.discovered() && plan.contains_key(&s.id)) {
+        if ctx.state.record(&step.id).is_none() {
+            let items = step.kind.contents(&ctx, &step.id).await.unwrap_or_default();
+            if !items.is_empty() {
+                let ids: Vec<String> = items.into_iter().map(|(id, _)| id).collect();
+                found_kept.push((step.id.to_string(), format!("{} ({})", ids.join(", "), plan[&step.id])));
+            }
+        }
+    }
     let took = started.elapsed().as_secs_f64();
-    let mut facts = Vec::new();
-    let headline = if kept.is_empty() {
+    let mut facts: Vec<(&str, String)> = Vec::new();
+    let headline = if kept.is_empty() && found_kept.is_empty() {
         format!("Stack {} is gone ({took:.1}s).", ctx.stack())
     } else {
         for (step, r) in &kept {
             let what = format!("{} {}", r.id.clone().unwrap_or_default(), r.note.clone().unwrap_or_default());
             facts.push((step.as_str(), what));
         }
+        facts.extend(found_kept.iter().map(|(s, w)| (s.as_str(), w.clone())));
         facts.push(("remove all", "provision down --purge-efs --delete-data".to_string()));
-        format!("Stack {} removed except what holds data ({took:.1}s); kept:", ctx.stack())
+        if ctx.down.purge_efs {
+            format!("Stack {} removed except what holds data ({took:.1}s); kept:", ctx.stack())
+        } else {
+            format!(
+                "Stack {} removed except the users' Studio storage and data ({took:.1}s): apps stopped; no firewall, NAT gateway or endpoint left; kept:",
+                ctx.stack()
+            )
+        }
     };
     facts.push(("rebuild", "provision up".to_string()));
     summary(&progress, changed, &headline, started, &facts, ctx.aws.pacer.stats());

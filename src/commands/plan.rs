@@ -2,6 +2,7 @@
 //! step. Read-only, as `status` is: a test proves it with the emulator's
 //! call log. The line format both print is here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -9,8 +10,9 @@ use serde::Serialize;
 
 use crate::graph::{self, Step};
 use crate::kinds::{Ctx, Health};
-use crate::lifecycle::{new_members, restorable_drift, teardown_decision};
+use crate::lifecycle::{keep_plan, new_members, restorable_drift, teardown_decision};
 use crate::state::Status;
+use crate::step_id::StepId;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Line {
@@ -72,17 +74,33 @@ async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
     }
 }
 
-/// What `down` would do: delete, keep (with the reason), or nothing.
-pub(super) async fn plan_down(ctx: &Ctx) -> Vec<Line> {
+/// What `down` would do: delete, keep (with the reason), or nothing, as
+/// `kept` decides (`lifecycle::keep_plan`). A step that stands for several
+/// resources (what Studio's users made in the domain) has a line for each.
+pub(super) async fn plan_down(ctx: &Ctx, kept: &BTreeMap<StepId, String>) -> Vec<Line> {
     let graph = graph::build_teardown(&ctx.s);
     let mut out = Vec::new();
     for i in graph.teardown_order() {
         let step = &graph.steps[i];
-        match teardown_decision(ctx, step, false).await {
-            Ok(None) => {}
-            Ok(Some((id, None))) => out.push(line(step, "delete", Some(id), String::new())),
-            Ok(Some((id, Some(why)))) => out.push(line(step, "keep", Some(id), why)),
-            Err(e) => out.push(line(step, "unknown", None, format!("{e:#}"))),
+        let (id, why) = match teardown_decision(ctx, step, false, kept).await {
+            Ok(None) => continue,
+            Ok(Some(d)) => d,
+            Err(e) => {
+                out.push(line(step, "unknown", None, format!("{e:#}")));
+                continue;
+            }
+        };
+        let action = if why.is_some() { "keep" } else { "delete" };
+        match step.kind.contents(ctx, &step.id).await {
+            Ok(items) if items.is_empty() => out.push(line(step, action, Some(id), why.unwrap_or_default())),
+            Ok(items) => out.extend(items.into_iter().map(|(item, what)| {
+                let detail = match &why {
+                    Some(w) => format!("{what}; {w}"),
+                    None => what,
+                };
+                line(step, action, Some(item), detail)
+            })),
+            Err(e) => out.push(line(step, "unknown", Some(id), format!("{e:#}"))),
         }
     }
     out
@@ -120,7 +138,7 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
     // The pre-flight result first (on stderr, so `--json` stays one document);
     // its problems make `plan` exit 2 as they would stop `up`, after the plan.
     let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict, false).await };
-    let lines = if destroy { plan_down(&ctx).await } else { plan_up(&ctx).await };
+    let lines = if destroy { plan_down(&ctx, &keep_plan(&ctx, &graph).await?).await } else { plan_up(&ctx).await };
     print_lines(&lines, json)?;
     if !json {
         let verb = if destroy { "down" } else { "up" };

@@ -1,6 +1,7 @@
 //! `provision status`: every recorded resource against what exists now
 //! (present, missing, changed, retained, stopped), with the drift of the properties
-//! that are cheap to read. Read-only.
+//! that are cheap to read, and what Studio's users made in the stack's domain
+//! (user-made: legitimate, not a difference). Read-only.
 
 use std::sync::Arc;
 
@@ -32,10 +33,11 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         let (ctx, step) = (ctx.clone(), step.clone());
         set.spawn(async move { (i, step_line(&ctx, &step).await) });
     }
-    let (mut found, others) = tokio::join!(set.join_all(), second_record(&ctx, &graph));
+    let (mut found, others, made) = tokio::join!(set.join_all(), second_record(&ctx, &graph), user_made(&ctx, &graph));
     found.sort_by_key(|(i, _)| *i);
     let mut lines: Vec<Line> = found.into_iter().filter_map(|(_, l)| l).collect();
     lines.extend(others);
+    lines.extend(made);
     report(&graph, &lines, json)
 }
 
@@ -68,11 +70,27 @@ async fn step_line(ctx: &Ctx, step: &graph::Step) -> Option<Line> {
     })
 }
 
+/// What exists inside the stack's domain that the stack did not make
+/// (spaces, apps and profiles Studio's users made: `Kind::contents` of the
+/// kinds AWS holds for the stack without a record), its own category.
+async fn user_made(ctx: &Ctx, graph: &graph::Graph) -> Vec<Line> {
+    let mut out = Vec::new();
+    for step in graph.steps.iter().filter(|s| s.kind.discovered() && ctx.state.record(&s.id).is_none()) {
+        match step.kind.contents(ctx, &step.id).await {
+            Ok(items) => out.extend(items.into_iter().map(|(id, what)| line(step, "user-made", Some(id), what))),
+            Err(e) => out.push(line(step, "unknown", None, format!("{e:#}"))),
+        }
+    }
+    out
+}
+
 /// Prints the lines and the summary; exit 1 with the advice when any differs.
 fn report(graph: &graph::Graph, lines: &[Line], json: bool) -> Result<()> {
     print_lines(lines, json)?;
-    let bad: Vec<&Line> =
-        lines.iter().filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped")).collect();
+    let bad: Vec<&Line> = lines
+        .iter()
+        .filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped" | "user-made"))
+        .collect();
     if !json {
         println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) });
     }

@@ -82,6 +82,9 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
     let edges = graph.edges();
     let Ran { out, changed, progress } = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
     end_on_error(&progress, report(&graph, out, started, "up", total))?;
+    if let Err(e) = lifecycle::revive_kept(&ctx, &graph) {
+        return end_on_error(&progress, Err(e));
+    }
     let removed = match lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await {
         Ok(r) => r,
         Err(e) => return end_on_error(&progress, Err(e)),

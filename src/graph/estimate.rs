@@ -84,6 +84,8 @@ const KINDS: &[(StepId, &str)] = &[
     (StepId::CLASSIC_APP, "sm.app"),
     (StepId::EFS_MOUNT_TARGET, "efs.mount_target"),
     (StepId::EFS_FILE_SYSTEM, "efs.file_system"),
+    (StepId::USER_MADE_APPS, "sm.app"),
+    (StepId::USER_MADE_SPACES, "sm.space"),
     // Issue 14's logging (not in the spec's graph; the emulator's profile estimates them).
     (StepId::KMS_LOGS, "kms.key"),
     (StepId::KMS_LOGS_ALIAS, "kms.alias"),

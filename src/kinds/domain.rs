@@ -14,7 +14,9 @@ use aws_sdk_sagemaker::types::{
     RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
 };
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members};
+use super::{
+    Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members, storage_kept,
+};
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
@@ -163,6 +165,19 @@ impl Kind for Domain {
 
     fn members(&self) -> &[StepId] {
         &self.subnets
+    }
+
+    /// A space cannot outlive its domain: plain `down` keeps the domain
+    /// with every space (today's Studio keeps a user's files on their
+    /// space's EBS volume) and the home EFS.
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(storage_kept(ctx, "it holds the users' Studio storage (their spaces' volumes, the home EFS)"))
+    }
+
+    /// What a kept domain needs to exist and to be usable again: its VPC,
+    /// subnets, security group, execution role and the key of its volumes.
+    fn keeps(&self) -> Vec<StepId> {
+        self.needs()
     }
 
     /// A live domain of this name that carries our stack tag.

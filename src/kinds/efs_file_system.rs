@@ -5,7 +5,7 @@
 use anyhow::Result;
 use async_trait::async_trait;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, efs_kept, made_by_aws};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, made_by_aws, storage_kept};
 use crate::error::{aws, has_code};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
@@ -17,6 +17,8 @@ pub const SAGEMAKER_TAG: &str = "ManagedByAmazonSageMakerResource";
 pub struct EfsFileSystem {
     pub domain: StepId,
     pub mount_targets: StepId,
+    /// The key that encrypts it (the domain's `KmsKeyId`, `kms.ebs`).
+    pub key: StepId,
 }
 
 /// The domain's EFS: recorded with the domain, or found by SageMaker's tag on it.
@@ -85,6 +87,13 @@ impl Kind for EfsFileSystem {
     }
 
     async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        Ok(efs_kept(ctx))
+        Ok(storage_kept(ctx, "the domain's home EFS (Studio Classic's home directories)"))
+    }
+
+    /// Readable only through its mount targets, and only while its key
+    /// exists: EFS file systems whose key is deleted "stop working" (EFS
+    /// user guide, "Managing KMS keys for Amazon EFS").
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.mount_targets.clone(), self.key.clone()]
     }
 }

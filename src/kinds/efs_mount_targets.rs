@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::NetworkInterfaceStatus;
 
 use super::efs_file_system::home_efs;
-use super::{Ctx, Health, Kind, ec2_filter, efs_kept, made_by_aws};
+use super::{Ctx, Health, Kind, ec2_filter, made_by_aws};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -19,6 +19,8 @@ pub struct EfsMountTargets {
     /// Every zone's SageMaker subnet: each holds a mount target.
     pub subnets: Vec<StepId>,
     pub vpc: StepId,
+    /// SageMaker's NFS security groups (the mount targets' inbound group).
+    pub groups: StepId,
 }
 
 async fn mount_targets(ctx: &Ctx, fs: &str) -> Result<Vec<(String, String)>> {
@@ -123,7 +125,10 @@ impl Kind for EfsMountTargets {
         self.sweep_enis(ctx).await
     }
 
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        Ok(efs_kept(ctx))
+    /// Kept with the EFS (`EfsFileSystem::keeps`): in their subnets, behind their NFS group.
+    fn keeps(&self) -> Vec<StepId> {
+        let mut k = self.subnets.clone();
+        k.extend([self.groups.clone(), self.vpc.clone()]);
+        k
     }
 }

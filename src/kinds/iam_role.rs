@@ -94,6 +94,11 @@ impl Kind for IamRole {
         vec![self.policy.clone()]
     }
 
+    /// Kept with the domain and profiles that run as it: with its policy.
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.policy.clone()]
+    }
+
     /// The role of the derived name, if its tags prove it is this stack's
     /// (a name alone proves nothing: another state file, another team).
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

@@ -7,8 +7,6 @@ use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_kms::types::AliasListEntry;
 
-use super::kms_key::s3_key_kept;
-use super::log_group::logs_kept;
 use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, gone_ok, has_code};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -100,14 +98,8 @@ impl Kind for KmsAlias {
         gone_ok(ctx.aws.kms.delete_alias().alias_name(alias).send().await.map_err(aws))
     }
 
-    /// The S3 and logs keys' aliases stay with their keys.
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        if self.key == StepId::KMS_S3 {
-            s3_key_kept(ctx).await
-        } else if self.key == StepId::KMS_LOGS {
-            Ok(logs_kept(ctx))
-        } else {
-            Ok(None)
-        }
+    /// An alias stays with its key (`KmsKey::keeps`), and the key with it.
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.key.clone()]
     }
 }

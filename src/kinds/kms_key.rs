@@ -2,15 +2,14 @@
 //! rotation; `kms.logs` for the stack's log groups, with rotation, usable by
 //! CloudWatch Logs for this stack's log groups only). Keys have no client token: an interrupted create is found by
 //! its stack/step tags. Teardown schedules deletion with the minimum 7-day
-//! window; the S3 key stays while a bucket it encrypts is kept.
+//! window; a key stays while anything it encrypts is kept (the buckets,
+//! the log groups, the domain's EFS and spaces: their kinds' `keeps`).
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
-use super::log_group::logs_kept;
-use super::s3_bucket::data_kept;
 use super::{Ctx, Health, Kind, gone_or};
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -73,12 +72,6 @@ pub fn logs_key_policy(ctx: &Ctx) -> serde_json::Value {
         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": groups}}
     }));
     p
-}
-
-/// The reason `down` keeps the S3 key (and its alias): it encrypts a kept bucket.
-pub async fn s3_key_kept(ctx: &Ctx) -> Result<Option<String>> {
-    Ok((!ctx.down.delete_data && data_kept(ctx).await?)
-        .then(|| "it encrypts a retained bucket; remove with `provision down --delete-data`".to_string()))
 }
 
 /// Every key of the region (its ARN, as the state records keys) with its
@@ -206,11 +199,12 @@ impl Kind for KmsKey {
         gone_or(r.map_err(aws), &["KMSInvalidStateException"])
     }
 
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        match self.role {
-            KeyRole::S3 => s3_key_kept(ctx).await,
-            KeyRole::Ebs => Ok(None),
-            KeyRole::Logs => Ok(logs_kept(ctx)),
-        }
+    /// A kept key keeps its alias (how its users find it).
+    fn keeps(&self) -> Vec<StepId> {
+        vec![match self.role {
+            KeyRole::S3 => StepId::KMS_S3_ALIAS,
+            KeyRole::Ebs => StepId::KMS_EBS_ALIAS,
+            KeyRole::Logs => StepId::KMS_LOGS_ALIAS,
+        }]
     }
 }

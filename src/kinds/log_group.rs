@@ -148,6 +148,11 @@ impl Kind for LogGroup {
         Ok(logs_kept(ctx))
     }
 
+    /// A kept group stays readable with its key.
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.key.clone()]
+    }
+
     async fn drift(&self, ctx: &Ctx, _me: &StepId, name: &str) -> Result<Vec<String>> {
         let key = ctx.state.id(&self.key)?;
         Ok(live_group(ctx, name).await?.map(|live| group_drift(ctx, &key, &live)).unwrap_or_default())

@@ -70,6 +70,7 @@ pub mod rule_group;
 pub mod s3_bucket;
 pub mod security_group;
 pub mod space;
+pub mod studio_made;
 pub mod subnet;
 pub mod user_profile;
 pub mod vpc;
@@ -101,6 +102,8 @@ pub struct Ctx {
     pub reads: Reads,
     /// Waits' shared status reads (`Polls`).
     pub polls: Polls,
+    /// What `down` keeps and why (`lifecycle::keep_plan`), decided before its first delete.
+    pub keep: std::sync::OnceLock<std::collections::BTreeMap<StepId, String>>,
 }
 
 type Snapshot = Option<(Instant, Arc<dyn Any + Send + Sync>)>;
@@ -462,9 +465,26 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
         None
     }
 
-    /// Why `down` keeps this resource, if it does.
+    /// Why `down` keeps this resource for its own sake, if it does (the
+    /// users' storage, data).
     async fn keep_reason(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
         Ok(None)
+    }
+
+    /// The steps a kept resource of this kind needs kept with it, to stay
+    /// readable and to exist: its key first of all, its parent, the network
+    /// it lives in. `down` keeps them too, and what they keep in turn
+    /// (`lifecycle::keep_plan`).
+    fn keeps(&self) -> Vec<StepId> {
+        Vec::new()
+    }
+
+    /// For a step that stands for several resources found in AWS (what
+    /// Studio's users made in the stack's domain): each one's id and what it
+    /// is, for `plan --destroy`, `status` and `down`'s question. Empty for
+    /// the kinds whose step is one resource. Read-only.
+    async fn contents(&self, _ctx: &Ctx, _me: &StepId) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
     }
 
     /// The zones' steps a resource spanning every zone must include.
@@ -502,17 +522,10 @@ pub fn members_drift(what: &str, missing: &[String]) -> Vec<String> {
     if missing.is_empty() { Vec::new() } else { vec![format!("not yet in the zones' {what}: {}", missing.join(", "))] }
 }
 
-/// Why `down` keeps what the retained EFS needs (the VPC, the SageMaker subnets).
-pub fn efs_keeps(ctx: &Ctx) -> Option<String> {
-    let efs_recorded = ctx.state.record(&StepId::EFS_FILE_SYSTEM).is_some_and(|r| r.id.is_some());
-    (!ctx.down.purge_efs && efs_recorded)
-        .then(|| "the retained EFS needs it; remove with `provision down --purge-efs`".to_string())
-}
-
-/// Why `down` keeps SageMaker's EFS and what belongs to it.
-pub fn efs_kept(ctx: &Ctx) -> Option<String> {
-    (!ctx.down.purge_efs)
-        .then(|| "SageMaker home directories (EFS); remove with `provision down --purge-efs`".to_string())
+/// Why `down` keeps a part of the users' Studio storage (`what`): plain
+/// `down` keeps every byte of it; `--purge-efs` is the consent to delete it.
+pub fn storage_kept(ctx: &Ctx, what: &str) -> Option<String> {
+    (!ctx.down.purge_efs).then(|| format!("{what}; remove with `provision down --purge-efs`"))
 }
 
 /// Delete `r`'s result where "not found" also counts as gone, plus `codes`.

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::IpPermission;
 
 use super::security_group::delete_group;
-use super::{Ctx, Health, Kind, ec2_filter, efs_kept, made_by_aws};
+use super::{Ctx, Health, Kind, ec2_filter, made_by_aws};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
@@ -122,7 +122,8 @@ impl Kind for NfsSecurityGroups {
         Ok(())
     }
 
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        Ok(efs_kept(ctx))
+    /// Kept with the mount targets that use them (`EfsMountTargets::keeps`).
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
     }
 }

@@ -97,20 +97,6 @@ pub async fn object_count(ctx: &Ctx, name: &str) -> Result<usize> {
     }
 }
 
-/// A recorded bucket holds data (so it, and the key that encrypts it, stay).
-/// Asked of the buckets themselves, not of their steps' progress, so the
-/// key and alias steps decide the same way whenever they run.
-pub async fn data_kept(ctx: &Ctx) -> Result<bool> {
-    for step in &StepId::BUCKETS {
-        if let Some(name) = ctx.state.record(step).and_then(|r| r.id)
-            && !bucket_empty(ctx, &name).await?
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
     use anyhow::Context;
     is_empty(ctx, name).await.with_context(|| format!("checking whether bucket {name} is empty"))
@@ -265,6 +251,11 @@ impl Kind for S3Bucket {
 
     async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Option<String>> {
         Ok((!ctx.down.delete_data && !bucket_empty(ctx, id).await?).then(|| BUCKET_KEPT.to_string()))
+    }
+
+    /// A kept bucket stays readable with its key (SSE-KMS).
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.key.clone()]
     }
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {

@@ -150,6 +150,11 @@ impl Kind for SecurityGroup {
         }
     }
 
+    /// Kept with what runs behind it (the domain's `sg.sagemaker`).
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
+    }
+
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
     }

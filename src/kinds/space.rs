@@ -19,7 +19,7 @@ use aws_sdk_sagemaker::types::{
 };
 
 use super::domain::sm_tags;
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
 use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::CONSISTENCY_BOUND;
@@ -91,6 +91,16 @@ impl Kind for Space {
 
     fn reads(&self) -> Vec<StepId> {
         vec![self.domain.clone()]
+    }
+
+    /// Today's Studio keeps a user's files on their space's EBS volume
+    /// (`/home/sagemaker-user`): deleting the space deletes them.
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(storage_kept(ctx, &format!("its EBS volume holds {}'s files (/home/sagemaker-user)", self.user)))
+    }
+
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.user_step.clone(), self.domain.clone()]
     }
 
     /// The user's space, if its tags prove it is this stack's.
@@ -198,35 +208,40 @@ impl Kind for Space {
         Ok(out)
     }
 
-    /// DeleteSpace is refused (ResourceInUse) while its app is still being
-    /// deleted: retried within the drain bound.
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let (domain, name) = split_space(id)?;
-        let sm = &ctx.aws.sagemaker;
-        let r = retry_while(
-            DRAIN_BOUND,
-            |e| has_code(e, &["ResourceInUse"]),
-            || async { sm.delete_space().domain_id(domain).space_name(name).send().await.map_err(aws) },
-        )
-        .await;
-        if !accepted(r)? {
-            return Ok(());
-        }
-        until("space deleted", Poll::expect(10, 15 * 60), || async {
-            // From the shared listing; DeleteFailed (and anything else) is read again, with its reason.
-            match domain_spaces(ctx, domain).await?.get(name) {
-                None => return Ok(Some(())),
-                Some(SpaceStatus::Deleting) => return Ok(None),
-                Some(_) => {}
-            }
-            Ok(match describe(ctx, domain, name).await? {
-                None => Some(()),
-                Some(s) if s.status() == Some(&SpaceStatus::DeleteFailed) => {
-                    bail!("space {name} deletion failed: {}", s.failure_reason().unwrap_or("no reason given"))
-                }
-                Some(_) => None,
-            })
-        })
-        .await
+        delete_space(ctx, id).await
     }
+}
+
+/// Deletes the space `{domain}/{space}` and waits until it is gone.
+/// DeleteSpace is refused (ResourceInUse) while its app is still being
+/// deleted (SageMaker API reference, DeleteSpace): retried within the drain bound.
+pub(super) async fn delete_space(ctx: &Ctx, id: &str) -> Result<()> {
+    let (domain, name) = split_space(id)?;
+    let sm = &ctx.aws.sagemaker;
+    let r = retry_while(
+        DRAIN_BOUND,
+        |e| has_code(e, &["ResourceInUse"]),
+        || async { sm.delete_space().domain_id(domain).space_name(name).send().await.map_err(aws) },
+    )
+    .await;
+    if !accepted(r)? {
+        return Ok(());
+    }
+    until("space deleted", Poll::expect(10, 15 * 60), || async {
+        // From the shared listing; DeleteFailed (and anything else) is read again, with its reason.
+        match domain_spaces(ctx, domain).await?.get(name) {
+            None => return Ok(Some(())),
+            Some(SpaceStatus::Deleting) => return Ok(None),
+            Some(_) => {}
+        }
+        Ok(match describe(ctx, domain, name).await? {
+            None => Some(()),
+            Some(s) if s.status() == Some(&SpaceStatus::DeleteFailed) => {
+                bail!("space {name} deletion failed: {}", s.failure_reason().unwrap_or("no reason given"))
+            }
+            Some(_) => None,
+        })
+    })
+    .await
 }

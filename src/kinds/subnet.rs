@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use ipnet::Ipv4Net;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, efs_keeps, is_dependency_violation};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -29,9 +29,6 @@ pub struct Subnet {
     pub cidr: Ipv4Net,
     pub name: String,
     pub az: String,
-    /// A SageMaker subnet: it holds an EFS mount target, so `down` keeps it
-    /// while the EFS is retained.
-    pub holds_efs: bool,
 }
 
 #[async_trait]
@@ -94,7 +91,8 @@ impl Kind for Subnet {
         gone_ok(r)
     }
 
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        Ok(if self.holds_efs { efs_keeps(ctx) } else { None })
+    /// Kept with what lives in it (the domain, the EFS's mount targets).
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.vpc.clone()]
     }
 }

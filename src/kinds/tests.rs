@@ -142,6 +142,7 @@ fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, temp
         down: DownOptions::default(),
         reads: Default::default(),
         polls: Default::default(),
+        keep: Default::default(),
     };
     (Arc::new(ctx), http, dir)
 }
@@ -456,6 +457,7 @@ async fn the_eni_sweep_spares_requester_managed_enis_and_reports_each_failure_by
         domain: StepId::DOMAIN,
         subnets: vec![StepId::SUBNET_SAGEMAKER],
         vpc: StepId::VPC,
+        groups: StepId::SG_NFS,
     };
     let e = kind.sweep_enis(&ctx).await.unwrap_err().to_string();
     assert_eq!(

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_sagemaker::types::UserProfileStatus;
 
 use super::domain::{sm_tags, user_settings};
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, storage_kept};
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -61,6 +61,15 @@ impl Kind for UserProfile {
 
     fn reads(&self) -> Vec<StepId> {
         vec![self.role.clone(), self.sg.clone()]
+    }
+
+    /// Its user's spaces (kept) are theirs through it.
+    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
+        Ok(storage_kept(ctx, &format!("{}'s Studio user, who owns the kept spaces", self.name)))
+    }
+
+    fn keeps(&self) -> Vec<StepId> {
+        vec![self.domain.clone(), self.role.clone(), self.sg.clone()]
     }
 
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
@@ -142,20 +151,28 @@ impl Kind for UserProfile {
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let (domain, name) = split_user(id)?;
-        let sm = &ctx.aws.sagemaker;
-        let r = retry_while(
-            DRAIN_BOUND,
-            |e| has_code(e, &["ResourceInUse"]),
-            || async { sm.delete_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws) },
-        )
-        .await;
-        if !accepted(r)? {
-            return Ok(());
-        }
-        until("user profile deleted", Poll::expect(15, 15 * 60), || async {
-            Ok((!domain_profiles(ctx, domain).await?.contains_key(name)).then_some(()))
-        })
-        .await
+        delete_profile(ctx, id).await
     }
+}
+
+/// Deletes the user profile `{domain}/{profile}` and waits until it is gone.
+/// DeleteUserProfile is refused (ResourceInUse) while the profile still has
+/// apps or owns spaces being deleted (SageMaker API reference,
+/// DeleteUserProfile): retried within the drain bound.
+pub(super) async fn delete_profile(ctx: &Ctx, id: &str) -> Result<()> {
+    let (domain, name) = split_user(id)?;
+    let sm = &ctx.aws.sagemaker;
+    let r = retry_while(
+        DRAIN_BOUND,
+        |e| has_code(e, &["ResourceInUse"]),
+        || async { sm.delete_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws) },
+    )
+    .await;
+    if !accepted(r)? {
+        return Ok(());
+    }
+    until("user profile deleted", Poll::expect(15, 15 * 60), || async {
+        Ok((!domain_profiles(ctx, domain).await?.contains_key(name)).then_some(()))
+    })
+    .await
 }

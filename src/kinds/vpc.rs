@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, efs_keeps, is_dependency_violation};
+use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -94,9 +94,5 @@ impl Kind for Vpc {
         })
         .await;
         gone_ok(r)
-    }
-
-    async fn keep_reason(&self, ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Option<String>> {
-        Ok(efs_keeps(ctx))
     }
 }

@@ -383,3 +383,31 @@ pub async fn firewall_flow_logging_only(emu: &Emulator, firewall_arn: &str, grou
     let nfw = aws_sdk_networkfirewall::Client::new(&emu.sdk().await);
     nfw.update_logging_configuration().firewall_arn(firewall_arn).logging_configuration(config).send().await.unwrap();
 }
+
+/// Runs `provision ARGS` in a pseudo-terminal (script(1)) answering `input`.
+pub fn on_terminal_at(emu: &Emulator, dir: &Path, scale: &str, args: &str, input: &str) -> (Option<i32>, String) {
+    let log = dir.join("typescript");
+    let cmd = format!("{} --endpoint-url {} --region us-east-1 {args}", env!("CARGO_BIN_EXE_provision"), emu.url);
+    let mut child = Command::new("script")
+        .current_dir(dir)
+        .args(["-qec", &cmd, log.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("PROVISION_TIME_SCALE", scale)
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // The question comes after pre-reads; the pty buffers the answer until read.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+    (out.status.code(), screen)
+}
