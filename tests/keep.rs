@@ -306,17 +306,47 @@ fn purge_efs_names_what_users_made_then_removes_it_and_nothing_else() {
     assert_eq!(inv, expect, "everything of the stack is gone, user-made included; the other domain is untouched");
 }
 
-/// A domain whose tags no longer prove it this stack's: what its users made
-/// is not provably the stack's, so `down --purge-efs` refuses before its
-/// first delete (exit 2, no mutating call), naming it. With the tag back,
-/// it goes through.
+/// `down` refuses before its first delete (exit 2, no mutating call, the
+/// blocker named) what would stop it half-way: a network interface nothing
+/// of the stack owns in a subnet it deletes (someone's instance), and what
+/// users made in a domain whose tags no longer prove it this stack's. Once
+/// the interface is gone and the tag back, it goes through.
 #[test]
-fn down_refuses_before_any_delete_inside_a_domain_not_provably_ours() {
+fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
     let emu = Emulator::start(SCALE, &[]);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     provision_ok(&emu, d, &["up", "--no-logging"]);
-    let domain = step_id(&state_json(d), "sm.domain");
+    let st = state_json(d);
+    let domain = step_id(&st, "sm.domain");
+
+    // Someone's network interface in the NAT subnet: plain down would delete that subnet.
+    let nat_subnet = step_id(&st, "subnet.nat");
+    let eni = rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        let out = ec2
+            .create_network_interface()
+            .subnet_id(&nat_subnet)
+            .description("another team's appliance")
+            .send()
+            .await
+            .unwrap();
+        out.network_interface().unwrap().network_interface_id().unwrap().to_string()
+    });
+    let before = rt().block_on(inventory(&emu));
+    emu.clear_calls();
+    let o = provision(&emu, d, &["down", "--yes"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains(&eni) && t.contains(&nat_subnet) && t.contains("nothing was deleted"), "{t}");
+    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    assert!(mutating.is_empty(), "no mutating call before the refusal: {mutating:?}");
+    assert_eq!(rt().block_on(inventory(&emu)), before);
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        ec2.delete_network_interface().network_interface_id(&eni).send().await.unwrap();
+    });
+
     let user = "anfw-user-profile-us-east-1";
     rt().block_on(user_makes_space_with_app(&emu, &domain, user, "scratch", 5));
     let arn = rt().block_on(async {

@@ -1,7 +1,8 @@
 //! Conformance: `provision up` against the emulator builds every resource of
 //! shared/spec/stack.md with every listed property (checked through the
 //! SDK's describe calls, not the tool's output), and issue 14's logging;
-//! `down` keeps exactly the EFS and what it needs, and the logs; `down
+//! `down` keeps exactly the users' Studio storage (domain, profile, space,
+//! EFS) and what it needs (its key, network, role), and the logs; `down
 //! --purge-efs` then keeps exactly the log groups and their key; `down
 //! --purge-efs --delete-data` leaves nothing of the stack.
 
@@ -685,7 +686,9 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
         .collect();
     assert!(mutating.is_empty(), "second up made mutating calls: {mutating:?}");
 
-    // --- `down` without --purge-efs keeps exactly the EFS and what it needs.
+    // --- `down` without --purge-efs keeps exactly the users' Studio storage and what it needs
+    // (issue 26): the domain, its profile and space, the EFS, the key that encrypts them, the
+    // VPC, subnet, group and role they need; nothing that runs or costs by the hour.
     let sagemaker_subnet = id("subnet.sagemaker");
     let fs_before = efs.describe_file_systems().send().await.unwrap();
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
@@ -705,7 +708,16 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert!(out.contains("--purge-efs"), "down says how to finish: {out}");
     assert!(out.contains("--delete-data"), "down says how to remove the logs: {out}");
     let left = inventory(&emu).await;
+    let kms_ebs_id = kms_ebs.rsplit('/').next().unwrap().to_string();
     let expect_kept: BTreeSet<String> = [
+        format!("domain {domain_id}"),
+        "user-profile anfw-user-profile-us-east-1".to_string(),
+        "space anfw-user-profile-us-east-1-space".to_string(),
+        format!("kms-key {kms_ebs_id}"),
+        format!("alias alias/sagemaker-anfw-kms-{STACK}"),
+        format!("role {STACK}-us-east-1-sagemaker-execution-role"),
+        format!("policy {STACK}-us-east-1-sagemaker-execution-policy"),
+        format!("sg sg-sagemaker-{STACK}"),
         format!("efs {fs_id}"),
         format!("mount_target_subnet {sagemaker_subnet}"),
         format!("subnet {sagemaker_subnet}"),
@@ -718,7 +730,10 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     .into_iter()
     .chain(logs_kept.iter().cloned())
     .collect();
-    assert_eq!(left, expect_kept, "down without --purge-efs keeps exactly the EFS and what it needs, and the logs");
+    assert_eq!(
+        left, expect_kept,
+        "down without --purge-efs keeps exactly the users' storage and what it needs, and the logs"
+    );
     let st = state_json(dir.path());
     let retained: BTreeSet<&str> = st["steps"]
         .as_object()
@@ -730,6 +745,14 @@ async fn up_builds_every_resource_and_property_then_down_removes_everything() {
     assert_eq!(
         retained,
         BTreeSet::from([
+            "sm.domain",
+            "sm.user",
+            "sm.space",
+            "kms.ebs",
+            "kms.ebs.alias",
+            "iam.role",
+            "iam.policy",
+            "sg.sagemaker",
             "efs.file_system",
             "efs.mount_target",
             "sg.nfs",

@@ -41,11 +41,20 @@ async fn studio_storage(ctx: &Ctx) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// No half-way teardown: what `down` would have to delete but may not (what
-/// Studio's users made in a domain whose tags do not prove it this stack's),
-/// found before the first delete. Each names the resource.
-async fn blockers(ctx: &Ctx, kept: &BTreeMap<StepId, String>) -> Result<Vec<String>> {
-    let mut out = Vec::new();
+/// No half-way teardown: what `down` would have to delete but may not,
+/// found before the first delete (each names the resource): a network
+/// interface nothing of the stack owns in a subnet `down` deletes (someone's
+/// instance), what Studio's users made in a domain whose tags do not prove
+/// it this stack's.
+async fn blockers(ctx: &Ctx, graph: &graph::Graph, kept: &BTreeMap<StepId, String>) -> Result<Vec<String>> {
+    let subnet = [StepId::SUBNET_FIREWALL, StepId::SUBNET_NAT, StepId::SUBNET_SAGEMAKER];
+    let deleted: Vec<String> = graph
+        .steps
+        .iter()
+        .filter(|s| subnet.iter().any(|b| s.id.is_zone_of(b)) && !kept.contains_key(&s.id))
+        .filter_map(|s| ctx.state.record(&s.id).and_then(|r| r.id))
+        .collect();
+    let mut out = crate::kinds::subnet::foreign_enis(ctx, &deleted).await?;
     let Some(domain) = ctx.state.record(&StepId::DOMAIN).and_then(|r| r.id) else { return Ok(out) };
     let c = match studio_made::contents(ctx, &domain).await {
         Err(e) if crate::error::is_not_found(&e) => return Ok(out),
@@ -186,7 +195,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
     }
     // What is kept is decided once, before anything is deleted (`keep_plan`).
     let kept = lifecycle::keep_plan(&ctx, &graph).await?;
-    let blocked = blockers(&ctx, &kept).await?;
+    let blocked = blockers(&ctx, &graph, &kept).await?;
     if !blocked.is_empty() {
         return Err(Exit(
             EXIT_INVALID,

@@ -19,6 +19,7 @@
 //! them too.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use async_trait::async_trait;
@@ -154,9 +155,10 @@ pub async fn domain_is_ours(ctx: &Ctx, domain: &str) -> Result<bool> {
 
 /// The recorded domain's id and contents; `None` without a recorded domain
 /// (nothing inside it can be seen) or once it is gone.
-async fn recorded_contents(ctx: &Ctx, domain: &StepId) -> Result<Option<(String, Contents)>> {
+/// Listed once per read-only pass (`Reads::read`), however many steps ask.
+async fn recorded_contents(ctx: &Ctx, domain: &StepId) -> Result<Option<(String, Arc<Contents>)>> {
     let Some(id) = ctx.state.record(domain).and_then(|r| r.id) else { return Ok(None) };
-    match contents(ctx, &id).await {
+    match ctx.reads.read(&format!("sagemaker:ListApps+ListSpaces+ListUserProfiles {id}"), || contents(ctx, &id)).await {
         Err(e) if crate::error::is_not_found(&e) => Ok(None),
         r => Ok(Some((id, r?))),
     }

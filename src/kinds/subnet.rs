@@ -23,6 +23,59 @@ pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Subn
         .await
 }
 
+/// The network interfaces in `subnets` that nothing the state records
+/// owns, one line each (id, subnet, status, type, description): they keep
+/// DeleteSubnet failing with DependencyViolation for as long as they exist
+/// (EC2 API reference, DeleteSubnet: "You must terminate all running
+/// instances in the subnet before you can delete the subnet"), and
+/// `provision` may not delete them. An interface is the stack's when its
+/// description names a resource the state records, as AWS describes the
+/// interfaces it manages: "Interface for NAT Gateway nat-…", "VPC Endpoint
+/// Interface vpce-…" (interface and firewall endpoints), "EFS mount target
+/// for fs-… (fsmt-…)", "[DO NOT DELETE] ENI managed by SageMaker for Studio
+/// Domain(d-…) - …" (the apps of the domain, its users' own included).
+pub async fn foreign_enis(ctx: &Ctx, subnets: &[String]) -> Result<Vec<String>> {
+    if subnets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc = ctx.state.doc();
+    let ours: Vec<&String> = doc
+        .steps
+        .values()
+        .flat_map(|r| r.id.iter().chain(r.attrs.values()))
+        .filter(|id| id.len() >= 8 && id.contains('-'))
+        .collect();
+    let filter = aws_sdk_ec2::types::Filter::builder().name("subnet-id").set_values(Some(subnets.to_vec())).build();
+    let enis: Vec<aws_sdk_ec2::types::NetworkInterface> = ctx
+        .aws
+        .ec2
+        .describe_network_interfaces()
+        .filters(filter)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(aws)?;
+    let mut out = Vec::new();
+    for eni in &enis {
+        let description = eni.description().unwrap_or_default();
+        if ours.iter().any(|id| description.contains(id.as_str())) {
+            continue;
+        }
+        let instance = eni.attachment().and_then(|a| a.instance_id()).map(|i| format!(", attached to {i}"));
+        out.push(format!(
+            "network interface {} in {} ({}, {}{}): \"{description}\"",
+            eni.network_interface_id().unwrap_or_default(),
+            eni.subnet_id().unwrap_or_default(),
+            eni.status().map(|s| s.as_str()).unwrap_or("unknown"),
+            eni.interface_type().map(|t| t.as_str()).unwrap_or("interface"),
+            instance.unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
 #[derive(Debug)]
 pub struct Subnet {
     pub vpc: StepId,
