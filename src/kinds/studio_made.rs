@@ -219,10 +219,9 @@ impl Kind for UserMadeApps {
             .collect())
     }
 
-    /// Stops (deletes) every app not the stack's, at once, and waits until
-    /// each is Deleted: the space keeps its volume (SageMaker developer guide,
-    /// "Stop and delete your Studio running applications": deleting an app
-    /// keeps the space's data).
+    /// Stops every app not the stack's, at once, and waits until each is
+    /// Deleted (SageMaker API reference, DeleteApp: "Used to stop and delete
+    /// an app"); the space and its volume stay.
     async fn delete(&self, ctx: &Ctx, domain: &str) -> Result<()> {
         let c = contents(ctx, domain).await?;
         let apps = Contents::user_made(&c.apps);
