@@ -175,6 +175,11 @@ async fn require_ours(ctx: &Ctx, domain: &str, items: &[&Item]) -> Result<()> {
     Ok(())
 }
 
+/// `create` of what Studio's users make: `up`'s graph never holds these kinds.
+fn made_by_users(me: &StepId) -> Result<String> {
+    bail!("{me}: made by Studio's users, not by provision")
+}
+
 /// The apps Studio's users run in the stack's domain besides the stack's own.
 #[derive(Debug)]
 pub struct UserMadeApps {
@@ -204,11 +209,11 @@ impl Kind for UserMadeApps {
     }
 
     async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        bail!("{me}: made by Studio's users, not by provision")
+        made_by_users(me)
     }
 
-    async fn health(&self, ctx: &Ctx, me: &StepId, _id: &str) -> Result<Health> {
-        Ok(if self.find(ctx, me).await?.is_some() { Health::Present } else { Health::Missing })
+    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
+        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
     }
 
     async fn contents(&self, ctx: &Ctx, _me: &StepId) -> Result<Vec<(String, String)>> {
@@ -264,11 +269,11 @@ impl Kind for UserMadeSpaces {
     }
 
     async fn create(&self, _ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        bail!("{me}: made by Studio's users, not by provision")
+        made_by_users(me)
     }
 
-    async fn health(&self, ctx: &Ctx, me: &StepId, _id: &str) -> Result<Health> {
-        Ok(if self.find(ctx, me).await?.is_some() { Health::Present } else { Health::Missing })
+    async fn health(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Health> {
+        Ok(Health::found(self.find(ctx, me).await?.as_deref(), id))
     }
 
     async fn contents(&self, ctx: &Ctx, _me: &StepId) -> Result<Vec<(String, String)>> {
