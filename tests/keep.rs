@@ -281,6 +281,16 @@ fn purge_efs_names_what_users_made_then_removes_it_and_nothing_else() {
         id
     });
     let before = rt().block_on(inventory(&emu));
+    let o = provision(&emu, d, &["status"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for (what, id) in [("profile", format!("{domain}/carol")), ("space", format!("{domain}/bob-scratch"))] {
+        assert!(
+            t.lines().any(|l| l.starts_with("user-made") && l.contains(&id)),
+            "status names the user-made {what} {id}: {t}"
+        );
+    }
+    assert!(!t.contains(&other), "nothing of another domain is listed: {t}");
 
     let (code, screen) = on_terminal_at(&emu, d, SCALE, "down --purge-efs", "no\n");
     assert_eq!(code, Some(1), "answered no: {screen}");
