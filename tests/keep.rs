@@ -318,7 +318,8 @@ fn purge_efs_names_what_users_made_then_removes_it_and_nothing_else() {
 
 /// `down` refuses before its first delete (exit 2, no mutating call, the
 /// blocker named) what would stop it half-way: a network interface nothing
-/// of the stack owns in a subnet it deletes (someone's instance), and what
+/// of the stack owns in a subnet it deletes (someone's instance), another
+/// team's security group whose rule refers to one it deletes, and what
 /// users made in a domain whose tags no longer prove it this stack's. Once
 /// the interface is gone and the tag back, it goes through.
 #[test]
@@ -355,6 +356,41 @@ fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         ec2.delete_network_interface().network_interface_id(&eni).send().await.unwrap();
+    });
+
+    // Another team's security group whose rule refers to sg.vpce: plain down would delete sg.vpce.
+    let sg_vpce = step_id(&st, "sg.vpce");
+    let theirs = rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        let g = ec2
+            .create_security_group()
+            .group_name("another-team")
+            .description("another team's group")
+            .vpc_id(step_id(&st, "vpc"))
+            .send()
+            .await
+            .unwrap();
+        let id = g.group_id().unwrap().to_string();
+        let pair = aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&sg_vpce).build();
+        let rule = aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .user_id_group_pairs(pair)
+            .build();
+        ec2.authorize_security_group_ingress().group_id(&id).ip_permissions(rule).send().await.unwrap();
+        id
+    });
+    emu.clear_calls();
+    let o = provision(&emu, d, &["down", "--yes"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains(&theirs) && t.contains(&sg_vpce), "names the group and what it refers to: {t}");
+    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    assert!(mutating.is_empty(), "no mutating call before the refusal: {mutating:?}");
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        ec2.delete_security_group().group_id(&theirs).send().await.unwrap();
     });
 
     let user = "anfw-user-profile-us-east-1";

@@ -43,18 +43,23 @@ async fn studio_storage(ctx: &Ctx) -> Result<Vec<String>> {
 
 /// No half-way teardown: what `down` would have to delete but may not,
 /// found before the first delete (each names the resource): a network
-/// interface nothing of the stack owns in a subnet `down` deletes (someone's
-/// instance), what Studio's users made in a domain whose tags do not prove
-/// it this stack's.
+/// interface nothing of the stack owns in a subnet, or using a security
+/// group, `down` deletes (someone's instance); another's security group
+/// whose rule refers to one `down` deletes; what Studio's users made in a
+/// domain whose tags do not prove it this stack's.
 async fn blockers(ctx: &Ctx, graph: &graph::Graph, kept: &BTreeMap<StepId, String>) -> Result<Vec<String>> {
-    let subnet = [StepId::SUBNET_FIREWALL, StepId::SUBNET_NAT, StepId::SUBNET_SAGEMAKER];
-    let deleted: Vec<String> = graph
-        .steps
-        .iter()
-        .filter(|s| subnet.iter().any(|b| s.id.is_zone_of(b)) && !kept.contains_key(&s.id))
-        .filter_map(|s| ctx.state.record(&s.id).and_then(|r| r.id))
-        .collect();
-    let mut out = crate::kinds::subnet::foreign_enis(ctx, &deleted).await?;
+    let deleted = |bases: &[StepId]| -> Vec<String> {
+        graph
+            .steps
+            .iter()
+            .filter(|s| bases.iter().any(|b| s.id.is_zone_of(b)) && !kept.contains_key(&s.id))
+            .filter_map(|s| ctx.state.record(&s.id).and_then(|r| r.id))
+            .collect()
+    };
+    let subnets = deleted(&[StepId::SUBNET_FIREWALL, StepId::SUBNET_NAT, StepId::SUBNET_SAGEMAKER]);
+    let groups = deleted(&[StepId::SG_SAGEMAKER, StepId::SG_VPCE]);
+    let mut out = crate::kinds::subnet::foreign_enis(ctx, &subnets, &groups).await?;
+    out.extend(crate::kinds::security_group::foreign_references(ctx, &groups).await?);
     let Some(domain) = ctx.state.record(&StepId::DOMAIN).and_then(|r| r.id) else { return Ok(out) };
     let c = match studio_made::contents(ctx, &domain).await {
         Err(e) if crate::error::is_not_found(&e) => return Ok(out),

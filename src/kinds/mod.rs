@@ -528,6 +528,15 @@ pub fn storage_kept(ctx: &Ctx, what: &str) -> Option<String> {
     (!ctx.down.purge_efs).then(|| format!("{what}; remove with `provision down --purge-efs`"))
 }
 
+/// Every id and attribute the state records (ARNs, resource ids, endpoint
+/// ids) long enough to name a resource: what proves a resource AWS made
+/// for one of ours (a NAT gateway's or an endpoint's interface) the stack's.
+pub fn recorded_ids(ctx: &Ctx) -> Vec<String> {
+    let doc = ctx.state.doc();
+    let all = doc.steps.into_values().flat_map(|r| r.id.into_iter().chain(r.attrs.into_values()));
+    all.filter(|id| id.len() >= 8 && id.contains('-')).collect()
+}
+
 /// Delete `r`'s result where "not found" also counts as gone, plus `codes`.
 pub fn gone_or(r: Result<impl Sized>, codes: &[&str]) -> Result<()> {
     match r {

@@ -137,6 +137,48 @@ pub async fn delete_group(ctx: &Ctx, id: &str) -> Result<()> {
     gone_ok(r)
 }
 
+/// The security groups nothing the state records that refer to one of
+/// `groups` in a rule, one line each: DeleteSecurityGroup fails with
+/// DependencyViolation while another group's rule references the group
+/// (EC2 API reference, DeleteSecurityGroup: "If you attempt to delete a
+/// security group that ... is referenced by another security group in the
+/// same VPC, the operation fails with DependencyViolation"), and
+/// `provision` may not edit another's group.
+pub async fn foreign_references(ctx: &Ctx, groups: &[String]) -> Result<Vec<String>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ours = super::recorded_ids(ctx);
+    let mut out = Vec::new();
+    for (filter, way) in [("ip-permission.group-id", "an ingress"), ("egress.ip-permission.group-id", "an egress")] {
+        let f = aws_sdk_ec2::types::Filter::builder().name(filter).set_values(Some(groups.to_vec())).build();
+        let found = ctx.aws.ec2.describe_security_groups().filters(f).send().await.map_err(aws)?;
+        for g in found.security_groups() {
+            let id = g.group_id().unwrap_or_default();
+            if ours.iter().any(|o| o == id) || groups.iter().any(|o| o == id) {
+                continue;
+            }
+            let refs: Vec<&str> = groups
+                .iter()
+                .filter(|ours| {
+                    let rules = if way == "an ingress" { g.ip_permissions() } else { g.ip_permissions_egress() };
+                    rules
+                        .iter()
+                        .flat_map(|p| p.user_id_group_pairs())
+                        .any(|pair| pair.group_id() == Some(ours.as_str()))
+                })
+                .map(String::as_str)
+                .collect();
+            out.push(format!(
+                "security group {id} ({}) refers to {} in {way} rule",
+                g.group_name().unwrap_or_default(),
+                refs.join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl Kind for SecurityGroup {
     fn name(&self) -> &'static str {

@@ -23,40 +23,44 @@ pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Subn
         .await
 }
 
-/// The network interfaces in `subnets` that nothing the state records
-/// owns, one line each (id, subnet, status, type, description): they keep
-/// DeleteSubnet failing with DependencyViolation for as long as they exist
-/// (EC2 API reference, DeleteSubnet: "You must terminate all running
-/// instances in the subnet before you can delete the subnet"), and
-/// `provision` may not delete them. An interface is the stack's when its
+/// The network interfaces in `subnets`, or using one of `groups`, that
+/// nothing the state records owns, one line each (id, subnet, status, type,
+/// description): they keep DeleteSubnet and DeleteSecurityGroup failing with
+/// DependencyViolation for as long as they exist (EC2 API reference,
+/// DeleteSubnet: "You must terminate all running instances in the subnet
+/// before you can delete the subnet"; DeleteSecurityGroup: "If you attempt
+/// to delete a security group that is associated with an instance or network
+/// interface ... the operation fails"), and `provision` may not delete them. An interface is the stack's when its
 /// description names a resource the state records, as AWS describes the
 /// interfaces it manages: "Interface for NAT Gateway nat-…", "VPC Endpoint
 /// Interface vpce-…" (interface and firewall endpoints), "EFS mount target
 /// for fs-… (fsmt-…)", "[DO NOT DELETE] ENI managed by SageMaker for Studio
 /// Domain(d-…) - …" (the apps of the domain, its users' own included).
-pub async fn foreign_enis(ctx: &Ctx, subnets: &[String]) -> Result<Vec<String>> {
-    if subnets.is_empty() {
-        return Ok(Vec::new());
+pub async fn foreign_enis(ctx: &Ctx, subnets: &[String], groups: &[String]) -> Result<Vec<String>> {
+    let ours = super::recorded_ids(ctx);
+    let mut enis: Vec<aws_sdk_ec2::types::NetworkInterface> = Vec::new();
+    for (filter, values) in [("subnet-id", subnets), ("group-id", groups)] {
+        if values.is_empty() {
+            continue;
+        }
+        let f = aws_sdk_ec2::types::Filter::builder().name(filter).set_values(Some(values.to_vec())).build();
+        let found: Vec<aws_sdk_ec2::types::NetworkInterface> = ctx
+            .aws
+            .ec2
+            .describe_network_interfaces()
+            .filters(f)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(aws)?;
+        for eni in found {
+            if !enis.iter().any(|e| e.network_interface_id() == eni.network_interface_id()) {
+                enis.push(eni);
+            }
+        }
     }
-    let doc = ctx.state.doc();
-    let ours: Vec<&String> = doc
-        .steps
-        .values()
-        .flat_map(|r| r.id.iter().chain(r.attrs.values()))
-        .filter(|id| id.len() >= 8 && id.contains('-'))
-        .collect();
-    let filter = aws_sdk_ec2::types::Filter::builder().name("subnet-id").set_values(Some(subnets.to_vec())).build();
-    let enis: Vec<aws_sdk_ec2::types::NetworkInterface> = ctx
-        .aws
-        .ec2
-        .describe_network_interfaces()
-        .filters(filter)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws)?;
     let mut out = Vec::new();
     for eni in &enis {
         let description = eni.description().unwrap_or_default();
