@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import err
+from helpers import JUPYTERLAB_IMAGE, err
 from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
@@ -134,7 +134,8 @@ class Studio:
         self.sm.create_user_profile(DomainId=self.id, UserProfileName="alice")
         wait_for(lambda: self.sm.describe_user_profile(DomainId=self.id, UserProfileName="alice")["Status"],
                  lambda s: s == "InService")
-        self.sm.create_space(DomainId=self.id, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab"},
+        self.sm.create_space(DomainId=self.id, SpaceName="alice-space",
+                             SpaceSettings={"AppType": "JupyterLab", **JUPYTERLAB_IMAGE},
                              OwnershipSettings={"OwnerUserProfileName": "alice"},
                              SpaceSharingSettings={"SharingType": "Private"})
         wait_for(lambda: self.sm.describe_space(DomainId=self.id, SpaceName="alice-space")["Status"],
