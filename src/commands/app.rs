@@ -2,7 +2,7 @@
 //! not infrastructure. `stop` deletes the app (DeleteApp; the space and its
 //! EBS volume stay, as Studio's own "Stop" does); `start` creates it again
 //! in the user's space, on the stack's image and instance type (the same
-//! `sm.app` step `up` runs: `kinds::app::jupyter_spec`), and waits until it
+//! `sm.app` step `up` runs: `kinds::domain::jupyter_spec`), and waits until it
 //! is InService. `up` never
 //! restarts a stopped app; `status` reports it as stopped.
 

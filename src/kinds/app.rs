@@ -29,9 +29,9 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput;
-use aws_sdk_sagemaker::types::{AppInstanceType, AppStatus, AppType, ResourceSpec};
+use aws_sdk_sagemaker::types::{AppStatus, AppType};
 
-use super::domain::sm_tags;
+use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, Health, Kind};
 use crate::config::Settings;
 use crate::error::{aws, code, is_not_found};
@@ -88,21 +88,6 @@ impl<'a> AppId<'a> {
 
 pub(super) fn app_id(domain: &str, owner: &str, app_type: &AppType) -> String {
     format!("{domain}/{owner}/{}/{APP_NAME}", app_type.as_str())
-}
-
-/// The JupyterLab `ResourceSpec` of the stack's apps: the stack's image
-/// (`SageMakerImageArn`, and `SageMakerImageVersionArn` when `app_image`
-/// pins a version: "When both ... are passed, SageMakerImageVersionArn is
-/// used", API reference, ResourceSpec) on `app_instance_type`. The same spec
-/// is the space's and the domain's JupyterLab `DefaultResourceSpec`, where
-/// Studio's UI puts it, so an app a user starts in Studio runs it too.
-pub fn jupyter_spec(ctx: &Ctx) -> Result<ResourceSpec> {
-    let image = ctx.s.jupyter_image().map_err(anyhow::Error::msg)?;
-    Ok(ResourceSpec::builder()
-        .sage_maker_image_arn(image.image)
-        .set_sage_maker_image_version_arn(image.version)
-        .instance_type(AppInstanceType::from(ctx.s.app_instance_type.as_str()))
-        .build())
 }
 
 /// DescribeApp of an app, once per read-only pass (`Reads::read`: `health`,

@@ -10,12 +10,11 @@
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{
-    AppLifecycleManagement, AppNetworkAccessType, AppStatus, AuthMode, DefaultEbsStorageSettings, DefaultSpaceSettings,
-    DefaultSpaceStorageSettings, DomainStatus, IdleSettings, JupyterLabAppSettings, LifecycleManagement, ResourceSpec,
-    RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
+    AppInstanceType, AppLifecycleManagement, AppNetworkAccessType, AppStatus, AuthMode, DefaultEbsStorageSettings,
+    DefaultSpaceSettings, DefaultSpaceStorageSettings, DomainStatus, IdleSettings, JupyterLabAppSettings,
+    LifecycleManagement, ResourceSpec, RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
 };
 
-use super::app::jupyter_spec;
 use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members};
 use crate::config::AppImage;
 use crate::error::{aws, has_code, is_not_found};
@@ -92,6 +91,21 @@ pub(super) fn default_user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Re
                 .build(),
         )
         .space_storage_settings(storage)
+        .build())
+}
+
+/// The JupyterLab `ResourceSpec` of the stack's apps: the stack's image
+/// (`SageMakerImageArn`, and `SageMakerImageVersionArn` when `app_image`
+/// pins a version: "When both ... are passed, SageMakerImageVersionArn is
+/// used", API reference, ResourceSpec) on `app_instance_type`. The same spec
+/// is the space's and the domain's JupyterLab `DefaultResourceSpec`, where
+/// Studio's UI puts it, so an app a user starts in Studio runs it too.
+pub fn jupyter_spec(ctx: &Ctx) -> Result<ResourceSpec> {
+    let image = ctx.s.jupyter_image().map_err(anyhow::Error::msg)?;
+    Ok(ResourceSpec::builder()
+        .sage_maker_image_arn(image.image)
+        .set_sage_maker_image_version_arn(image.version)
+        .instance_type(AppInstanceType::from(ctx.s.app_instance_type.as_str()))
         .build())
 }
 
@@ -477,12 +491,7 @@ pub fn other_image(spec: Option<&ResourceSpec>, want: &AppImage) -> Option<Strin
 
 /// How a JupyterLab `DefaultResourceSpec` differs from the stack's image
 /// and instance type (`what` names it in the message).
-pub(super) fn default_spec_drift(
-    what: &str,
-    spec: Option<&ResourceSpec>,
-    want: &AppImage,
-    instance: &str,
-) -> Vec<String> {
+fn default_spec_drift(what: &str, spec: Option<&ResourceSpec>, want: &AppImage, instance: &str) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(other) = other_image(spec, want) {
         out.push(format!("{what} JupyterLab image is {other}, not {}", want.shown()));

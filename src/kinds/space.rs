@@ -8,7 +8,7 @@
 //! Private requires `OwnershipSettings.OwnerUserProfileName`;
 //! `SpaceSettings.AppType` JupyterLab; `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`;
 //! `SpaceSettings.JupyterLabAppSettings.DefaultResourceSpec`: the stack's
-//! image and instance type (`app::jupyter_spec`), what an app the user
+//! image and instance type (`domain::jupyter_spec`), what an app the user
 //! starts in the space runs. Statuses (DescribeSpace): Pending, InService,
 //! Updating, Deleting, Failed, Update_Failed, Delete_Failed.
 //!
@@ -29,8 +29,7 @@ use aws_sdk_sagemaker::types::{
     SpaceSharingSettings, SpaceStatus, SpaceStorageSettings,
 };
 
-use super::app::jupyter_spec;
-use super::domain::sm_tags;
+use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours};
 use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};

@@ -528,6 +528,24 @@ async fn a_group_still_blocked_at_the_bound_names_each_eni_it_could_not_delete()
     assert!(http.left() > 0, "gave up at the bound, not when the script ran out");
 }
 
+/// Issue 33: UpdateDomain's SubnetIds for a wanted set; a removal waits for
+/// the domain's apps, and the refusal names them.
+#[test]
+fn domain_subnets_are_set_exactly_and_a_removal_names_the_apps_that_block_it() {
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let (a, b, c) = ("subnet-a", "subnet-b", "subnet-c");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[b, a]), true), None, "the same set: nothing to send");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a]), true), Some(v(&[a])), "b removed");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a]), false), None, "up keeps what it does not remove");
+    assert_eq!(domain::subnet_update(&v(&[a]), &v(&[a, c]), false), Some(v(&[a, c])), "a zone added");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a, c]), true), Some(v(&[a, c])), "b for c");
+    assert_eq!(domain::removal_refusal("d-1", &v(&[b]), &[]), None, "no app runs");
+    assert_eq!(domain::removal_refusal("d-1", &[], &v(&["x/JupyterLab/default (InService)"])), None, "nothing removed");
+    let why = domain::removal_refusal("d-1", &v(&[b]), &v(&["alice-space/JupyterLab/default (Pending)"])).unwrap();
+    assert!(why.contains("cannot remove subnet(s) subnet-b from domain d-1"), "{why}");
+    assert!(why.contains("alice-space/JupyterLab/default (Pending)") && why.contains("provision stop"), "{why}");
+}
+
 /// Issue 14: a domain made without the stack's key (an earlier version, or another tool) is
 /// reported with what to do; one under the stack's key is not. `up` never acts on it: the
 /// domain's `drift` (what `up` restores) does not include it (`lasting_drift` is status and
