@@ -115,7 +115,7 @@ pub const OPS: &[Op] = &[
     leftover(
         "ec2:DeleteNetworkInterface",
         &["ec2:DeleteNetworkInterface"],
-        "efs::sweep_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone",
+        "kinds::leftover_enis, when an ENI is left `available` in the VPC after SageMaker's apps and mount targets are gone, or turns so while a subnet, group or the VPC waits for it",
     ),
     // Network Firewall (kinds/{rule_group,firewall_policy,firewall}.rs, commands/firewall.rs)
     run("network-firewall:CreateRuleGroup", &["network-firewall:CreateRuleGroup", "network-firewall:TagResource"]),
@@ -244,7 +244,7 @@ pub const OPS: &[Op] = &[
     only(
         "sagemaker:UpdateDomain",
         &["sagemaker:UpdateDomain"],
-        "kinds::domain::restore, when zones are added to a live stack or a domain lacks today's Studio settings",
+        "kinds::domain::restore, when zones are added to a live stack or a domain lacks today's Studio settings or image",
     ),
     run("sagemaker:DeleteDomain", &["sagemaker:DeleteDomain"]),
     run("sagemaker:CreateUserProfile", &["sagemaker:CreateUserProfile", "sagemaker:AddTags", "iam:PassRole"]),

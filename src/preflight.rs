@@ -14,7 +14,10 @@
 //!   (peering and VPN between them would not route), an error with `--strict`;
 //! - quota headroom for what this run adds: VPCs, internet gateways, Elastic
 //!   IPs, NAT gateways per zone (the applied value from Service Quotas where it
-//!   answers, else AWS's documented default) and firewalls (documented default).
+//!   answers, else AWS's documented default) and firewalls (documented default);
+//! - the JupyterLab apps' image: a region AWS's table of SageMaker
+//!   Distribution images does not cover (`config/app_image.rs`) needs
+//!   `app_image`, or the last step, CreateApp, would be refused (no call).
 //!
 //! Only steps the state does not record are checked: what is recorded is the
 //! stack's own, and an interrupted create is `up`'s to resolve.
@@ -66,7 +69,10 @@ pub async fn check(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Report {
     let graph = graph::build(&ctx.s);
     let (zones, names, cidr, quotas) =
         tokio::join!(zones(ctx), names(ctx, &graph, adopt), cidr(ctx, strict), quotas(ctx, &graph));
-    let mut r = Report::default();
+    let mut r = Report { checks: 1, ..Default::default() };
+    if let Err(why) = ctx.s.jupyter_image() {
+        r.problems.push(why);
+    }
     r.merge(zones, "availability zones");
     r.merge(names, "names");
     r.merge(cidr, "vpc_cidr");

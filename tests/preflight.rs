@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::process::{Command, Stdio};
+
 use common::*;
 use serde_json::json;
 
@@ -182,4 +184,43 @@ fn down_asks_on_a_terminal_and_refuses_without_one() {
     let (code, screen) = on_terminal(&emu, d, "down --purge-efs --delete-data", "yes\nyes\n");
     assert_eq!(code, Some(0), "{screen}");
     assert!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)).is_empty());
+}
+
+/// Issue 33: JupyterLab apps need an image, and the image's ARN differs per
+/// region (`src/config/app_image.rs`). A region the table of SageMaker
+/// Distribution images does not cover is refused by pre-flight, naming the
+/// region and `app_image`, before anything is created; with `app_image`
+/// the problem is gone.
+#[test]
+fn a_region_without_a_known_jupyterlab_image_needs_app_image() {
+    let emu = Emulator::start(SCALE, &[]);
+    let run = |args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        emu.clear_calls();
+        let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+            .current_dir(dir.path())
+            .args(["--endpoint-url", &emu.url, "--region", "ap-southeast-4", "--any-region"])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .env("PROVISION_TIME_SCALE", SCALE)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+        (o.status.code(), text(&o), dir.path().join("state").exists(), mutating)
+    };
+    let (code, t, state, mutating) = run(&["up"]);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("pre-flight found") && t.contains("nothing was created"), "{t}");
+    assert!(t.contains("region: ap-southeast-4 has no SageMaker Distribution image"), "names the region: {t}");
+    assert!(t.contains("give app_image (--app-image ARN)"), "says what to do: {t}");
+    assert!(mutating.is_empty(), "{mutating:?}");
+    assert!(!state, "no state file: {t}");
+    let pinned = "arn:aws:sagemaker:ap-southeast-4:123456789012:image/team-image";
+    let (_, t, _, mutating) = run(&["plan", "--app-image", pinned]);
+    assert!(t.contains("pre-flight"), "{t}");
+    assert!(!t.contains("SageMaker Distribution image"), "a pinned image needs no table: {t}");
+    assert!(mutating.is_empty(), "{mutating:?}");
 }

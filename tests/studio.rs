@@ -194,3 +194,199 @@ fn a_stack_with_a_studio_classic_app_keeps_it_through_up_and_down_deletes_it() {
     provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt().block_on(inventory(&emu)).is_empty());
 }
+
+/// The SageMaker Distribution CPU image of us-east-1 (SageMaker developer
+/// guide's per-region table, `src/config/app_image.rs`).
+const IMAGE: &str = "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-distribution-cpu";
+
+/// (image, image version) of a user's JupyterLab app, as DescribeApp answers.
+async fn app_image(emu: &Emulator, domain: &str, user: &str) -> (Option<String>, Option<String>) {
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    let a = sm
+        .describe_app()
+        .domain_id(domain)
+        .space_name(format!("{user}-space"))
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
+        .app_name("default")
+        .send()
+        .await
+        .unwrap();
+    let spec = a.resource_spec();
+    (
+        spec.and_then(|s| s.sage_maker_image_arn()).map(String::from),
+        spec.and_then(|s| s.sage_maker_image_version_arn()).map(String::from),
+    )
+}
+
+/// The domain's JupyterLab default image (user settings, space settings).
+async fn domain_images(emu: &Emulator, domain: &str) -> (Option<String>, Option<String>) {
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    let d = sm.describe_domain().domain_id(domain).send().await.unwrap();
+    let user =
+        d.default_user_settings().and_then(|u| u.jupyter_lab_app_settings()).and_then(|j| j.default_resource_spec());
+    let space =
+        d.default_space_settings().and_then(|s| s.jupyter_lab_app_settings()).and_then(|j| j.default_resource_spec());
+    let shown = |s: Option<&aws_sdk_sagemaker::types::ResourceSpec>| {
+        s.and_then(|s| s.sage_maker_image_version_arn().or(s.sage_maker_image_arn())).map(String::from)
+    };
+    (shown(user), shown(space))
+}
+
+/// Deletes a user's app out of band and waits until it is Deleted.
+async fn delete_app_of(emu: &Emulator, domain: &str, user: &str) {
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    sm.delete_app()
+        .domain_id(domain)
+        .space_name(format!("{user}-space"))
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
+        .app_name("default")
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        if app_status(emu, domain, user).await.as_deref() == Some("Deleted") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("app of {user} not deleted");
+}
+
+fn mutating(calls: &[String]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| {
+            let op = c.split(':').nth(1).unwrap_or_default();
+            !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Issue 33: `up` makes every JupyterLab app on the region's SageMaker
+/// Distribution image and sets it as the domain's (and each space's)
+/// default; an app on another image is reported by `status` and `verify`,
+/// left running by `up`, and put on the stack's image by `stop` and
+/// `start`; a domain without the default (an earlier version's) gets it
+/// from `up`, and a second `up` changes nothing; `app_image` pins a version.
+#[test]
+fn apps_run_the_regions_distribution_image_and_another_image_is_reported() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up", "--users", "alice,bob"]);
+    let domain = step_id(&state_json(d), "sm.domain");
+    let rt = rt();
+    for user in ["alice", "bob"] {
+        assert_eq!(rt.block_on(app_image(&emu, &domain, user)), (Some(IMAGE.into()), None), "{user}'s app");
+        let sm = rt.block_on(async { aws_sdk_sagemaker::Client::new(&emu.sdk().await) });
+        let s = rt.block_on(sm.describe_space().domain_id(&domain).space_name(format!("{user}-space")).send()).unwrap();
+        let spec =
+            s.space_settings().and_then(|x| x.jupyter_lab_app_settings()).and_then(|j| j.default_resource_spec());
+        assert_eq!(spec.and_then(|s| s.sage_maker_image_arn()), Some(IMAGE), "{user}'s space default");
+        assert_eq!(spec.and_then(|s| s.instance_type()).map(|t| t.as_str()), Some("ml.t3.medium"));
+    }
+    assert_eq!(rt.block_on(domain_images(&emu, &domain)), (Some(IMAGE.into()), Some(IMAGE.into())));
+    let v = provision_ok(&emu, d, &["verify"]);
+    assert!(
+        v.lines().any(|l| l.starts_with("PASS") && l.contains("studio.jupyterlab_image") && l.contains(IMAGE)),
+        "{v}"
+    );
+
+    // Bob's app made again by hand on another image.
+    let other = "arn:aws:sagemaker:us-east-1:123456789012:image/team-custom";
+    rt.block_on(async {
+        delete_app_of(&emu, &domain, "bob").await;
+        let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+        sm.create_app()
+            .domain_id(&domain)
+            .space_name("bob-space")
+            .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
+            .app_name("default")
+            .resource_spec(
+                aws_sdk_sagemaker::types::ResourceSpec::builder()
+                    .sage_maker_image_arn(other)
+                    .instance_type(aws_sdk_sagemaker::types::AppInstanceType::MlT3Medium)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for _ in 0..600 {
+            if app_status(&emu, &domain, "bob").await.as_deref() == Some("InService") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    let st = provision(&emu, d, &["status"]);
+    let t = text(&st);
+    assert_eq!(st.status.code(), Some(1), "{t}");
+    let line = t.lines().find(|l| l.contains("sm.app.bob")).unwrap_or_default();
+    assert!(line.contains("changed") && line.contains(other) && line.contains(IMAGE), "{t}");
+    assert!(t.contains("provision stop --user bob"), "says how: {t}");
+    assert!(!t.lines().any(|l| l.contains("sm.app ") && l.contains("changed")), "alice's app is fine: {t}");
+    let v = provision(&emu, d, &["verify"]);
+    let vt = text(&v);
+    assert_eq!(v.status.code(), Some(1), "{vt}");
+    let line = vt.lines().find(|l| l.contains("studio.jupyterlab_image")).unwrap_or_default();
+    assert!(line.starts_with("FAIL") && line.contains("bob-space") && line.contains(other), "{vt}");
+    emu.clear_calls();
+    provision_ok(&emu, d, &["up"]);
+    let m = mutating(&emu.calls());
+    assert!(m.is_empty(), "up leaves the user's runtime alone: {m:?}");
+    assert_eq!(rt.block_on(app_image(&emu, &domain, "bob")).0.as_deref(), Some(other));
+    provision_ok(&emu, d, &["stop", "--user", "bob"]);
+    provision_ok(&emu, d, &["start", "--user", "bob"]);
+    assert_eq!(rt.block_on(app_image(&emu, &domain, "bob")), (Some(IMAGE.into()), None), "made again on the stack's");
+    let st = provision(&emu, d, &["status"]);
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+
+    // A domain whose JupyterLab settings have no default image (an earlier version's).
+    rt.block_on(async {
+        let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+        let idle = aws_sdk_sagemaker::types::IdleSettings::builder()
+            .lifecycle_management(aws_sdk_sagemaker::types::LifecycleManagement::Enabled)
+            .idle_timeout_in_minutes(60)
+            .build();
+        let lab = aws_sdk_sagemaker::types::JupyterLabAppSettings::builder()
+            .app_lifecycle_management(
+                aws_sdk_sagemaker::types::AppLifecycleManagement::builder().idle_settings(idle).build(),
+            )
+            .build();
+        sm.update_domain()
+            .domain_id(&domain)
+            .default_user_settings(
+                aws_sdk_sagemaker::types::UserSettings::builder().jupyter_lab_app_settings(lab).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(rt.block_on(domain_images(&emu, &domain)).0, None);
+    let st = provision(&emu, d, &["status"]);
+    let t = text(&st);
+    assert_eq!(st.status.code(), Some(1), "{t}");
+    assert!(t.lines().any(|l| l.contains("sm.domain") && l.contains("JupyterLab image is unset")), "{t}");
+    let out = provision_ok(&emu, d, &["up"]);
+    assert!(out.contains("sm.domain") && out.contains("updating it"), "{out}");
+    assert_eq!(rt.block_on(domain_images(&emu, &domain)), (Some(IMAGE.into()), Some(IMAGE.into())));
+    emu.clear_calls();
+    provision_ok(&emu, d, &["up"]);
+    assert!(mutating(&emu.calls()).is_empty(), "a second up changes nothing: {:?}", mutating(&emu.calls()));
+
+    // A pinned version: the domain's defaults follow at once; the running apps are reported until restarted.
+    let version = "arn:aws:sagemaker:us-east-1:885854791233:image-version/sagemaker-distribution-cpu/7";
+    provision_ok(&emu, d, &["up", "--app-image", version]);
+    assert_eq!(rt.block_on(domain_images(&emu, &domain)), (Some(version.into()), Some(version.into())));
+    let st = provision(&emu, d, &["status"]);
+    assert_eq!(st.status.code(), Some(1), "{}", text(&st));
+    assert!(text(&st).lines().any(|l| l.contains("sm.app ") && l.contains("changed") && l.contains(version)));
+    provision_ok(&emu, d, &["stop", "--user", "alice"]);
+    provision_ok(&emu, d, &["start", "--user", "alice"]);
+    assert_eq!(rt.block_on(app_image(&emu, &domain, "alice")).1.as_deref(), Some(version));
+    assert_eq!(state_json(d)["params"]["app_image"], version, "recorded: a bare up keeps it");
+
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+    assert!(rt.block_on(inventory(&emu)).is_empty());
+}

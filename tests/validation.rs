@@ -47,6 +47,17 @@ const CASES: &[(&[&str], &str)] = &[
         "log_retention_days: 2 is not a retention CloudWatch Logs accepts (one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)",
     ),
     (&["--log-retention-days", "0"], "log_retention_days: 0 is not a retention CloudWatch Logs accepts"),
+    (&["--app-image", "my-image"], "app_image: 'my-image' is not a SageMaker image ARN"),
+    (
+        &["--app-image", "arn:aws:sagemaker:us-west-2:542918446943:image/sagemaker-distribution-cpu"],
+        "app_image: 'arn:aws:sagemaker:us-west-2:542918446943:image/sagemaker-distribution-cpu' is an image of region us-west-2; the stack's apps run in us-east-1",
+    ),
+    (
+        &["--app-image", "arn:aws:sagemaker:us-east-1:885854791233:image-version/sagemaker-distribution-cpu/latest"],
+        "names 'image-version/sagemaker-distribution-cpu/latest', not image/NAME or image-version/NAME/VERSION",
+    ),
+    (&["--app-image", "arn:aws-cn:sagemaker:us-east-1:123456789012:image/x"], "is in partition 'aws-cn'"),
+    (&["--app-image", "arn:aws:ecr:us-east-1:123456789012:repository/x"], "is not a SageMaker image ARN"),
     (&["--parallelism", "0"], "--parallelism"),
     (&["--parallelism", "1000"], "--parallelism"),
 ];
@@ -63,6 +74,10 @@ const CONFIG_CASES: &[(&str, &str)] = &[
     ("logging = \"no\"\n", "line 1 (logging = \"no\")"),
     ("vpc_cidr = 10.2.0.0/16\n", "line 1 (vpc_cidr = 10.2.0.0/16)"),
     ("vpc_cidr = 10.2.0.0/16\n", "vpc_cidr is text, which TOML quotes: vpc_cidr = \"10.2.0.0/16\""),
+    (
+        "app_image = \"arn:aws:sagemaker:us-east-1:12:image/x\"\n",
+        "app_image: 'arn:aws:sagemaker:us-east-1:12:image/x' has account '12', not 12 digits",
+    ),
 ];
 
 fn run(emu: &Emulator, args: &[&str]) -> (Option<i32>, String, bool) {

@@ -36,6 +36,9 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
   POST   /_emulator/force-state  {"kind": "sagemaker_app", "domain_id": "d-...",
                                   "user_profile_name": "...", "app_type": "JupyterServer",
                                   "app_name": "default", "state": "Failed", "message": "..."}
+  POST   /_emulator/force-state  {"kind": "lingering_eni", "subnet_id": "subnet-...", "in_use_s": 30,
+                                  "description": "...", "tags": {...}, "group_ids": [...]}
+         (ec2.plant_lingering_eni: an ENI in-use for in_use_s wall-clock seconds, then available)
          Put a resource into the failed state AWS sometimes leaves it in; answers what was set
          (``{"kind", ..., "state", "message", ...}``). A failed NAT gateway shows State
          ``failed``, FailureCode (``failure_code``, default InternalError) and FailureMessage,

@@ -31,6 +31,10 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
 * Service-managed ENIs (NAT gateway, interface and GatewayLoadBalancer endpoints, which
   includes firewall endpoints) are ``in-use`` and requester-managed; DeleteNetworkInterface of
   an in-use ENI -> InvalidParameterValue. They go with their owner.
+* Lingering ENIs (control path, force-state kind ``lingering_eni``, ``plant_lingering_eni``): an
+  ENI in a given subnet, ``in-use`` and requester-managed for ``in_use_s`` wall-clock seconds, then
+  ``available`` and not requester-managed, as SageMaker leaves its ENIs behind after their app or
+  domain is gone (terraform-provider-aws#34397, cloudformation-coverage-roadmap#1327).
 * What lingers: a deleted VPC endpoint stays listed as ``deleted`` (as a NAT gateway does); a
   route whose NAT gateway is deleted or failed, whose internet gateway is detached, or whose
   firewall endpoint is gone, is ``blackhole``.
@@ -215,6 +219,73 @@ def force_nat_gateway_state(data):
     raise ValueError(f"no NAT gateway {nat_id}")
 
 
+# --- lingering ENIs (control path) -------------------------------------------------
+
+def _release_lingering_enis(backend):
+    """A planted ENI whose in-use time is up is detached: ``available``, no longer requester-managed."""
+    now = time.time()
+    for eni in list(backend.enis.values()):
+        until = getattr(eni, "_in_use_until", None)
+        if until is not None and now >= until:
+            eni.status, eni.requester_managed, eni._in_use_until = "available", False, None
+
+
+def plant_lingering_eni(data):
+    """Control path (POST /_emulator/force-state, kind ``lingering_eni``): an ENI in ``subnet_id`` that
+    reports Status ``in-use`` (RequesterManaged true) for ``in_use_s`` seconds of wall-clock time (not
+    scaled by --scale; 0: available at the next EC2 call), then ``available`` with RequesterManaged false,
+    as a service's ENI is left detached in the subnet after its owner is gone: SageMaker's ENIs outlive
+    their endpoint or app and block the subnet and its security groups (terraform-provider-aws#34397,
+    aws-cloudformation/cloudformation-coverage-roadmap#1327: "SageMaker creates Elastic Network Interfaces
+    (ENIs) in the customer's account ... stack deletion will fail ... DependencyViolation"). Meanwhile
+    DeleteNetworkInterface of it answers InvalidParameterValue "... is currently in use." (as for every
+    in-use ENI here), DeleteSubnet and DeleteSecurityGroup of its groups answer DependencyViolation while it
+    exists (also once available, until it is deleted).
+
+    ``data``: {"subnet_id": "subnet-...", "in_use_s": N, "description"?: str, "tags"?: {"k": "v"},
+    "group_ids"?: ["sg-..."] (default: the VPC's default group, as CreateNetworkInterface), "state"?: "in-use"}.
+    Any account and region is searched for the subnet. Answers {"id", "subnet_id", "vpc_id", "state":
+    "in-use", "in_use_s", "available_at" (epoch seconds), "description", "tags", "group_ids", "region"}.
+    Raises ValueError (400) for a missing or unknown subnet, a bad ``in_use_s``, tags that are not a
+    string-to-string object, a group not in the subnet's VPC, or another state."""
+    from moto.ec2.models import ec2_backends
+
+    subnet_id, in_use_s = data.get("subnet_id"), data.get("in_use_s")
+    if data.get("state", "in-use") != "in-use":
+        raise ValueError(f"state {data.get('state')!r} not allowed for lingering_eni: only 'in-use' (it becomes "
+                         "'available' by itself after in_use_s)")
+    if not isinstance(subnet_id, str) or not subnet_id:
+        raise ValueError('lingering_eni needs "subnet_id": "subnet-..."')
+    if isinstance(in_use_s, bool) or not isinstance(in_use_s, (int, float)) or in_use_s < 0:
+        raise ValueError('lingering_eni needs "in_use_s": a number of seconds >= 0 (wall clock, not scaled)')
+    description = data.get("description") or ""
+    tags = data.get("tags") or {}
+    if not isinstance(description, str):
+        raise ValueError('"description" must be a string')
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ValueError('"tags" must be an object of string keys and values')
+    group_ids = data.get("group_ids")
+    if group_ids is not None and (not isinstance(group_ids, list) or not all(isinstance(g, str) for g in group_ids)):
+        raise ValueError('"group_ids" must be a list of security group ids')
+    for account in list(ec2_backends.values()):
+        for backend in list(account.values()):
+            subnet = next((sn for sn in backend.describe_subnets() if sn.id == subnet_id), None)
+            if subnet is None:
+                continue
+            for g in group_ids or []:
+                group = backend.get_security_group_from_id(g)
+                if group is None or group.vpc_id != subnet.vpc_id:
+                    raise ValueError(f"no security group {g} in {subnet.vpc_id}")
+            eni = backend.create_network_interface(subnet, None, group_ids=group_ids or None,
+                                                   description=description, tags=tags)
+            eni.status, eni.requester_managed = "in-use", True
+            eni._in_use_until = time.time() + float(in_use_s)
+            return {"id": eni.id, "subnet_id": subnet_id, "vpc_id": subnet.vpc_id, "state": "in-use",
+                    "in_use_s": in_use_s, "available_at": round(eni._in_use_until, 3), "description": description,
+                    "tags": tags, "group_ids": [g.id for g in eni.group_set], "region": backend.region_name}
+    raise ValueError(f"no subnet {subnet_id}")
+
+
 # --- VPC endpoints ------------------------------------------------------------------
 
 _VPCE_KIND = {"interface": "ec2.vpce_interface", "gatewayloadbalancer": "ec2.vpce_interface"}
@@ -384,6 +455,7 @@ def _delete_vpc_endpoints_response(self):
 # --- settle: finish whatever deletions are due ----------------------------------------
 
 def settle(backend):
+    _release_lingering_enis(backend)
     for nat in list(backend.nat_gateways.values()):
         if nat.state in ("deleted", "failed"):
             _release_nat(backend, nat)
@@ -790,3 +862,4 @@ def install(app):
     _install_eventual()  # after the overrides above: it wraps them
     control.on_reset(_reset)
     control.on_force_state("nat_gateway", force_nat_gateway_state)
+    control.on_force_state("lingering_eni", plant_lingering_eni)

@@ -10,15 +10,19 @@ lazily by ``refresh()``.
 
 Also: a mount target's ENI is requester-managed and ``in-use`` (DeleteNetworkInterface is
 refused, see ec2.py); CreateFileSystem with a CreationToken already in use answers
-FileSystemAlreadyExists carrying the existing FileSystemId, as AWS does (moto's error lacks it).
+FileSystemAlreadyExists carrying the existing FileSystemId, as AWS does (moto's error lacks it);
+PutBackupPolicy (moto: not implemented) and DescribeBackupPolicy (moto: HTTP 500 for a missing file
+system), see ``put_backup_policy``.
 """
 import json
 import time
 
 from moto.ec2.exceptions import InvalidNetworkInterfaceIdError
 from moto.efs import urls as efs_urls
-from moto.efs.exceptions import EFSError, FileSystemInUse, FileSystemNotFound, MountTargetNotFound
+from moto.efs.exceptions import (BadRequest, EFSError, FileSystemInUse, FileSystemNotFound, MountTargetNotFound,
+                                 PolicyNotFound)
 from moto.efs.models import EFSBackend, efs_backends
+from moto.efs.responses import EFSResponse
 
 from . import control
 from .profile import delay
@@ -35,6 +39,23 @@ class FileSystemAlreadyExists(EFSError):
                          f"with creation token '{creation_token}'")
         self.description = json.dumps({"__type": "FileSystemAlreadyExists", "ErrorCode": "FileSystemAlreadyExists",
                                        "Message": self.message, "FileSystemId": file_system_id})
+
+
+class IncorrectFileSystemLifeCycleState(EFSError):
+    """botocore's efs model: "Returned if the file system's lifecycle state is not "available"" (HTTP 409),
+    one of PutBackupPolicy's errors."""
+    code = 409
+
+    def __init__(self, file_system_id, state):
+        super().__init__("IncorrectFileSystemLifeCycleState",
+                         f"File system '{file_system_id}' is in lifecycle state '{state}', not 'available'.")
+
+
+#: BackupPolicy.Status a PutBackupPolicy may set. The API reference lists ENABLED, ENABLING, DISABLED and
+#: DISABLING, the last two as what "EFS is turning on/off"; terraform-provider-aws's aws_efs_backup_policy
+#: (efs/backup_policy.go) accepts only ENABLED and DISABLED. Another value -> BadRequest (our inference: "an
+#: invalid parameter value", the API reference's BadRequest).
+BACKUP_STATUSES = ("ENABLED", "DISABLED")
 
 
 class LifecycleEFSBackend(EFSBackend):
@@ -126,9 +147,50 @@ class LifecycleEFSBackend(EFSBackend):
         self.refresh()
         return super().describe_file_systems(*args, **kwargs)
 
+    def _file_system(self, file_system_id):
+        self.refresh()
+        fs = self.file_systems_by_id.get(file_system_id)
+        if fs is None:
+            raise FileSystemNotFound(file_system_id)
+        return fs
+
+    def put_backup_policy(self, file_system_id, backup_policy):
+        """PutBackupPolicy (EFS API reference): turns automatic backups on (ENABLED) or off (DISABLED); the
+        answer, and DescribeBackupPolicy from then on, is the status set (the AWS CLI's put-backup-policy
+        example answers "ENABLED" at once). FileSystemNotFound (404) for a missing file system;
+        IncorrectFileSystemLifeCycleState (409) for one not "available" (e.g. deleting). AWS may report
+        ENABLING/DISABLING for a while (terraform-provider-aws waits through them); not modelled."""
+        fs = self._file_system(file_system_id)
+        status = (backup_policy or {}).get("Status")
+        if status not in BACKUP_STATUSES:
+            raise BadRequest(f"Invalid BackupPolicy Status '{status}': must be one of {', '.join(BACKUP_STATUSES)}.")
+        if fs.life_cycle_state != "available":
+            raise IncorrectFileSystemLifeCycleState(fs.file_system_id, fs.life_cycle_state)
+        fs._backup, fs._backup_status = status == "ENABLED", status
+        return {"Status": status}
+
+    def describe_backup_policy(self, file_system_id):
+        """DescribeBackupPolicy (EFS API reference): the status PutBackupPolicy set, or ENABLED for a file
+        system created with ``Backup`` true (CreateFileSystem: "Set the value to true to enable automatic
+        backups"; also the default with an AvailabilityZoneName, which moto applies). A file system that never
+        had a policy -> PolicyNotFound (404; the API reference: "Returned if the default file system policy is
+        in effect for the EFS file system specified"); the text is ours. A missing file system ->
+        FileSystemNotFound (404; moto answered 500)."""
+        fs = self._file_system(file_system_id)
+        status = getattr(fs, "_backup_status", None) or ("ENABLED" if fs._backup else None)
+        if status is None:
+            raise PolicyNotFound(f"No backup policy is set for file system '{fs.file_system_id}'.")
+        return {"Status": status}
+
     def describe_mount_targets(self, *args, **kwargs):
         self.refresh()
         return super().describe_mount_targets(*args, **kwargs)
+
+
+def put_backup_policy_response(self):
+    """PUT /2015-02-01/file-systems/{FileSystemId}/backup-policy (moto routes it here, has no handler)."""
+    policy = self.efs_backend.put_backup_policy(self._get_param("FileSystemId"), self._get_param("BackupPolicy"))
+    return json.dumps({"BackupPolicy": policy}), {"Content-Type": "application/json"}
 
 
 def refresh_all():
@@ -149,4 +211,5 @@ def install(app):
         account.backend = LifecycleEFSBackend
         for backend in account.values():
             backend.__class__ = LifecycleEFSBackend
+    EFSResponse.put_backup_policy = put_backup_policy_response
     control.on_reset(reset)

@@ -18,6 +18,11 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   CreateFirewall and is CREATING for ``nfw.firewall`` create_s (the firewall PROVISIONING
   meanwhile); a removed one is DELETING for delete_s, then gone with its ENI. One subnet per
   AZ, never the last AZ, not under SubnetChangeProtection (UpdateSubnetChangeProtection).
+* Rule order (``_check_policy``, ``_check_rule_order_kept``): a policy's stateful rule groups must have
+  its ``StatefulEngineOptions.RuleOrder`` (unset: DEFAULT_ACTION_ORDER); ``Priority`` only under
+  STRICT_ORDER (and there on every reference, unique); ``StatefulDefaultActions`` only under
+  STRICT_ORDER; neither a policy's nor a stateful rule group's rule order changes in an update ->
+  InvalidRequestException.
 * TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
 * UpdateLoggingConfiguration: one log destination change per call, as the API reference says
   ("You can perform only one of the following actions in any call to UpdateLoggingConfiguration:
@@ -25,8 +30,11 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   destination object by removing a single LogDestinationConfig ...; Change the LogDestination
   setting in a single LogDestinationConfig"; "You can't change the LogDestinationType or LogType
   in a LogDestinationConfig ... delete the existing LogDestinationConfig object and create a new
-  one, using two separate calls") -> InvalidRequestException otherwise; one destination per log
-  type. DescribeLoggingConfiguration answers ``LogDestinationConfigs`` [] when none (moto: {}).
+  one, using two separate calls") -> InvalidRequestException "Given logging configuration attempts to
+  create/modify multiple log destination configs" otherwise; one destination per log type. The last
+  destination goes either way a client may remove it: ``LoggingConfiguration`` omitted ("If you omit
+  this setting, Network Firewall disables logging for the firewall", the API reference) or
+  ``LogDestinationConfigs`` [] (the single removal the reference lists). DescribeLoggingConfiguration answers ``LogDestinationConfigs`` [] when none (moto: {}).
   Accepted in any firewall status but DELETING: the API reference's UpdateLoggingConfiguration
   names no status it needs (its errors: InvalidRequestException, InvalidTokenException,
   LogDestinationPermissionException, ResourceNotFoundException, ThrottlingException,
@@ -198,6 +206,81 @@ def _unique(store, name, what, match=lambda o: True):
         raise InvalidRequest(f"A {what} with the name {name} already exists")
 
 
+DEFAULT_ORDER, STRICT_ORDER = "DEFAULT_ACTION_ORDER", "STRICT_ORDER"
+
+
+def _policy_order(policy):
+    """A policy's stateful rule order; unset is DEFAULT_ACTION_ORDER (botocore's network-firewall model,
+    StatefulEngineOptions.RuleOrder: "DEFAULT_ACTION_ORDER is the default option")."""
+    return ((policy or {}).get("StatefulEngineOptions") or {}).get("RuleOrder") or DEFAULT_ORDER
+
+
+def _group_order(rule_group):
+    """A rule group's rule order; unset is DEFAULT_ACTION_ORDER (botocore, StatefulRuleOptions.RuleOrder:
+    "DEFAULT_ACTION_ORDER is the default behavior")."""
+    return ((rule_group or {}).get("StatefulRuleOptions") or {}).get("RuleOrder") or DEFAULT_ORDER
+
+
+def _check_policy(self, policy):
+    """AWS's checks of a FirewallPolicy's stateful side, at CreateFirewallPolicy and UpdateFirewallPolicy:
+
+    * every referenced stateful rule group of this account has the policy's rule order: "The settings for
+      your rule groups must match the settings for the firewall policy that they belong to" (Network
+      Firewall developer guide, "Managing evaluation order for Suricata compatible rules"; botocore,
+      FirewallPolicy.StatefulEngineOptions: "The stateful rule groups that you use in your policy must have
+      stateful rule options settings that are compatible with these settings"). AWS's text for this refusal
+      is not published: the message is ours. A reference to a group not in this account (an AWS managed
+      group) is not checked;
+    * ``Priority`` on a reference of a policy that is not STRICT_ORDER: "Priority cannot be provided,
+      parameter: [1], context: StatefulRuleGroupReferences[0][Priority=1]", AWS's answer as quoted in
+      ministryofjustice/modernisation-platform#3199 (botocore, StatefulRuleGroupReference.Priority: "This
+      setting only applies to firewall policies that specify the STRICT_ORDER rule order");
+    * under STRICT_ORDER every reference needs its ``Priority`` (terraform-provider-aws
+      website/docs/r/networkfirewall_firewall_policy: priority "must be specified if the policy has a
+      stateful_engine_options block with a rule_order value of STRICT_ORDER"), and priorities are unique
+      ("You must ensure that the priority settings are unique within each policy", botocore). Both
+      messages are ours;
+    * ``StatefulDefaultActions`` only under STRICT_ORDER (botocore, FirewallPolicy.StatefulDefaultActions:
+      "only valid when using the strict rule order"); message ours.
+    """
+    order = _policy_order(policy)
+    refs = (policy or {}).get("StatefulRuleGroupReferences") or []
+    if order != STRICT_ORDER and (policy or {}).get("StatefulDefaultActions"):
+        raise InvalidRequest(f"StatefulDefaultActions cannot be provided, parameter: "
+                             f"{policy['StatefulDefaultActions']}, context: StatefulEngineOptions[RuleOrder={order}]")
+    seen = {}
+    for i, ref in enumerate(refs):
+        priority = ref.get("Priority")
+        if order != STRICT_ORDER and priority is not None:
+            raise InvalidRequest(f"Priority cannot be provided, parameter: [{priority}], "
+                                 f"context: StatefulRuleGroupReferences[{i}][Priority={priority}]")
+        if order == STRICT_ORDER:
+            if priority is None:
+                raise InvalidRequest(f"Priority must be provided, parameter: [null], "
+                                     f"context: StatefulRuleGroupReferences[{i}][RuleOrder={STRICT_ORDER}]")
+            if priority in seen:
+                raise InvalidRequest(f"Priority must be unique, parameter: [{priority}], "
+                                     f"context: StatefulRuleGroupReferences[{seen[priority]}] and [{i}]")
+            seen[priority] = i
+        group = self.rule_groups.get(ref.get("ResourceArn"))
+        if group is not None and group.type == "STATEFUL" and _group_order(group.rule_group) != order:
+            raise InvalidRequest(
+                f"The rule order of the rule group does not match the rule order of the firewall policy, "
+                f"parameter: [{group.arn}], context: StatefulRuleGroupReferences[{i}]"
+                f"[RuleOrder={_group_order(group.rule_group)}, policy RuleOrder={order}]")
+
+
+def _check_rule_order_kept(old_order, new_order):
+    """A policy's or a stateful rule group's rule order cannot change in an update: terraform-provider-aws
+    forces a new resource for it (networkfirewall/helpers.go forceNewIfNotRuleOrderDefault, used by
+    firewall_policy.go and rule_group.go), and AWS answers UpdateRuleGroup changing it with
+    InvalidRequestException "parameter is invalid, parameter: [STRICT_ORDER]"
+    (awslabs/landing-zone-accelerator-on-aws#23; aws/aws-cli#7301, an update by ``Rules``, which carries
+    no StatefulRuleOptions, of a STRICT_ORDER group: "parameter is invalid")."""
+    if old_order != new_order:
+        raise InvalidRequest(f"parameter is invalid, parameter: [{new_order}]")
+
+
 def create_rule_group(self, name, type_, capacity, rule_group, rules, description, tags, encryption, source_metadata):
     _unique(self.rule_groups, name, "rule group", lambda o: o.type == type_)
     group = RuleGroup(self, name, type_, capacity, rule_group, rules, description, encryption, source_metadata)
@@ -214,6 +297,8 @@ def get_rule_group(self, arn, name, type_=None):
 
 def update_rule_group(self, token, arn, name, type_, rule_group, rules, description, encryption):
     group = self.get_rule_group(arn, name, type_)
+    if group.type == "STATEFUL" and (rule_group or rules):
+        _check_rule_order_kept(_group_order(group.rule_group), _group_order(rule_group))
     group.check_token(token)
     if rule_group or rules:
         group.set_rules(rule_group, rules)
@@ -241,6 +326,7 @@ def list_rule_groups(self, type_=None):
 
 def create_firewall_policy(self, name, policy, description, tags, encryption):
     _unique(self.firewall_policies, name, "firewall policy")
+    self._check_policy(policy)
     pol = FirewallPolicy(self, name, policy, description, encryption)
     self.firewall_policies[pol.arn] = pol
     realistic.created("nfw.policy", pol.arn)
@@ -255,6 +341,8 @@ def get_firewall_policy(self, arn, name):
 
 def update_firewall_policy(self, token, arn, name, policy, description, encryption):
     pol = self.get_firewall_policy(arn, name)
+    _check_rule_order_kept(_policy_order(pol.policy), _policy_order(policy))
+    self._check_policy(policy)
     pol.check_token(token)
     pol.policy = policy
     if description is not None:
@@ -451,6 +539,16 @@ def _logging_firewall(self, firewall_arn, firewall_name):
 
 
 def update_logging_configuration(self, firewall_arn, firewall_name, logging_configuration):
+    """One destination change per call (module documentation). Removing the last destination: the API
+    reference documents omitting ``LoggingConfiguration`` ("If you omit this setting, Network Firewall
+    disables logging for the firewall"), which is what terraform-provider-aws sends for it
+    (networkfirewall/logging_configuration.go removeLoggingConfiguration: the destinations go "one at a
+    time", the last by a call without LoggingConfiguration); AWS's own CloudFormation handler sends
+    ``LogDestinationConfigs`` [] instead (aws-cloudformation-resource-providers-networkfirewall,
+    aws-networkfirewall-loggingconfiguration Utils.java convertTemplateToUpdateLoggingConfigurationCall).
+    Both are accepted for the last one. Omitting it while two destinations remain would remove both at
+    once: refused as any two changes (our reading of the one-change rule; no client is documented to do
+    it)."""
     fw = _logging_firewall(self, firewall_arn, firewall_name)
     old, new = _destinations(fw.logging_configs), _destinations(logging_configuration)
     types = [c.get("LogType") for c in new]
@@ -466,9 +564,8 @@ def update_logging_configuration(self, firewall_arn, firewall_name, logging_conf
             raise InvalidRequest(f"You can't change the LogDestinationType of the {t} log destination; "
                                  "delete it and create a new one, in two separate calls.")
     if len(added) + len(removed) + len(changed) > 1:
-        raise InvalidRequest("You can only add, remove or change one log destination per call to "
-                             f"UpdateLoggingConfiguration (this call adds {added}, removes {removed}, "
-                             f"changes {changed}).")
+        # AWS's text, as terraform-provider-aws#38917 and #39197 quote it for a call adding two.
+        raise InvalidRequest("Given logging configuration attempts to create/modify multiple log destination configs")
     fw.logging_configs = {"LogDestinationConfigs": new}
     return fw
 
@@ -690,7 +787,7 @@ def _install_eventual():
 
 def install(app):
     NetworkFirewallBackend.__init__ = _init
-    for fn in (_settle, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
+    for fn in (_settle, _check_policy, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
                create_firewall_policy, get_firewall_policy, update_firewall_policy, delete_firewall_policy,
                list_firewall_policies, _get_firewall, create_firewall, delete_firewall,
                update_firewall_delete_protection, associate_subnets, disassociate_subnets,

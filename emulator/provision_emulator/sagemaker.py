@@ -16,14 +16,16 @@ answers 500 for user profiles, spaces, apps and presigned URLs. This module adds
   DeleteSpace while its apps are not Deleted, duplicate names, and creating
   under a parent that is not InService; ValidationException for Studio Classic
   apps (JupyterServer, KernelGateway: no longer creatable) and app types that do
-  not fit where they are created;
+  not fit where they are created; a JupyterLab app without a SageMaker image (the request's ResourceSpec
+  over the settings' DefaultResourceSpec, field by field, which is what DescribeApp/ListApps then show);
 - CreateDomain's side effects in the VPC: the two NFS security groups that
   reference each other, an encrypted EFS tagged with the domain ARN and a
   mount target (with its ENI) in every domain subnet; an ENI per app.
   DeleteDomain keeps all that (RetentionPolicy Retain, the default) or
   deletes the EFS and its mount targets (Delete); the groups always stay;
-- UpdateDomain (moto has none): settings, and SubnetIds, whose new AZs get a
-  mount target of the home EFS; removing subnets is refused while apps run;
+- UpdateDomain (moto has none): settings, VpcId, and SubnetIds, whose new AZs get a
+  mount target of the home EFS; removing subnets is refused while apps run; VpcOnly needs
+  VpcId and SubnetIds in the same request;
 - with ``--realistic`` (realistic.py): a domain, user profile, space or app just created is, for
   its drawn window, ResourceNotFound to its describe and left out of lists; CreateDomain,
   CreateUserProfile and CreateApp answer ValidationException while the execution role they would
@@ -70,7 +72,44 @@ CLASSIC_APP_TYPES = ("JupyterServer", "KernelGateway")
 # SpaceSettings carry their settings). That CreateApp refuses them for a bare user profile is our inference:
 # AWS publishes no error text for it.
 SPACE_APP_TYPES = ("JupyterLab", "CodeEditor")
+# CreateApp of a JupyterLab app needs a SageMaker image: AWS refuses one whose ResourceSpec, with the settings'
+# DefaultResourceSpec under it, names none (terraform-provider-aws#36008, a JupyterLab aws_sagemaker_app: "it's
+# giving me an error message saying that I need to specify a sagemaker-Image-arn"; AWS's exact text is not
+# quoted anywhere we found, so NO_IMAGE paraphrases it). CodeEditor is not listed: no source says the same of it.
+IMAGE_REQUIRED_APP_TYPES = ("JupyterLab",)
+NO_IMAGE = ("ResourceSpec.SageMakerImageArn is required to create a {app_type} app: specify a SageMaker image in "
+            "the request's ResourceSpec or in the {app_type}AppSettings.DefaultResourceSpec of the space or "
+            "user settings it runs with")
+_IMAGE_VERSION_ARN = re.compile(r"^(arn:[^:]+:sagemaker:[^:]*:[^:]*:)image-version/([^/]+)/\d+$")
 _lock = threading.RLock()
+
+
+def _merged(layers):
+    """Settings layers (lowest first, None skipped) merged key by key, as the app runs with them."""
+    out = {}
+    for layer in layers:
+        out.update(layer or {})
+    return out
+
+
+def _effective_spec(app_type, layers, requested):
+    """The ResourceSpec an app runs with, as DescribeApp and ListApps show it: the request's fields over the
+    ``{AppType}AppSettings.DefaultResourceSpec`` of each settings layer, field by field (a request with only
+    InstanceType keeps the default image). That SageMaker fills the stored spec in from the defaults is seen in
+    ListApps answers (aws-cloudformation/cloudformation-coverage-roadmap#2307: a CodeEditor app created without
+    an image lists SageMakerImageArn, SageMakerImageVersionAlias and InstanceType) and terraform-provider-aws's
+    aws_sagemaker_app, whose resource_spec.sagemaker_image_arn is Computed; the field-by-field merge is our
+    inference. A SageMakerImageVersionArn names its image ("When both ... are passed, SageMakerImageVersionArn
+    is used", botocore ResourceSpec): its image's ARN is filled in when none is given."""
+    spec = {}
+    for layer in layers:
+        default = ((layer or {}).get(f"{app_type}AppSettings") or {}).get("DefaultResourceSpec") or {}
+        spec.update({k: v for k, v in default.items() if v is not None})
+    spec.update({k: v for k, v in (requested or {}).items() if v is not None})
+    m = _IMAGE_VERSION_ARN.match(spec.get("SageMakerImageVersionArn") or "")
+    if m and not spec.get("SageMakerImageArn"):
+        spec["SageMakerImageArn"] = f"{m.group(1)}image/{m.group(2)}"
+    return spec
 
 
 class Lifecycle:
@@ -449,13 +488,34 @@ class StudioBackend(SageMakerModelBackend):
 
     def update_domain(self, domain_id, default_user_settings=None, domain_settings_for_update=None,
                       app_security_group_management=None, default_space_settings=None, subnet_ids=None,
-                      app_network_access_type=None, tag_propagation=None):
+                      app_network_access_type=None, tag_propagation=None, vpc_id=None):
         """UpdateDomain (moto has none). New SubnetIds get a mount target of the home EFS in every AZ
-        that has none (inbound NFS group), as at CreateDomain. Removing subnets, or changing
-        AppNetworkAccessType, is refused (ValidationException) while apps are Pending, InService or
-        Deleting, as the API reference says. Applied at once; the domain stays InService."""
+        that has none (inbound NFS group), as at CreateDomain. Applied at once; the domain stays InService.
+        Refused (nothing changes):
+
+        * ``AppNetworkAccessType`` VpcOnly without both ``VpcId`` and ``SubnetIds``, even when the domain
+          is VpcOnly already: ValidationException "VpcId and Subnet IDs are required for updating domains
+          to VpcOnly mode." (AWS's answer since UpdateDomain took VpcId, terraform-provider-aws#45528; the
+          fix, #45530, sends VpcId and SubnetIds with every VpcOnly update);
+        * a ``VpcId`` other than the domain's: ValidationException (our inference, text ours: botocore's
+          UpdateDomainRequest.VpcId is "only" for "adding VPC configuration to a SageMaker AI domain ...
+          that was created without VPC settings"). A domain without a VPC takes it (no home EFS is made);
+        * removing subnets while the domain has apps Pending, InService or Deleting (botocore
+          UpdateDomainRequest.SubnetIds: "If removing subnets, ensure there are no apps in the InService,
+          Pending, or Deleting state"), and changing AppNetworkAccessType then ("This configuration can
+          only be modified if there are no apps in the InService, Pending, or Deleting state"). The error
+          AWS answers is not documented (UpdateDomain lists ResourceNotFound, ResourceInUse,
+          ResourceLimitExceeded only): ValidationException is our inference, the text ours. A removed
+          subnet's mount target of the home EFS stays, with its ENI (no source says SageMaker deletes it):
+          it still blocks DeleteSubnet until the EFS is unmounted (DeleteDomain with Delete, or by hand);
+        * a domain not InService: ResourceInUse."""
         with _lock:
             domain = self._domain(domain_id)
+            if app_network_access_type == "VpcOnly" and not (vpc_id and subnet_ids):
+                raise ValidationError("VpcId and Subnet IDs are required for updating domains to VpcOnly mode.")
+            if vpc_id and domain.vpc_id and vpc_id != domain.vpc_id:
+                raise ValidationError(f"Invalid VpcId {vpc_id}: Domain [{domain.arn}] is in VPC {domain.vpc_id}; "
+                                      "its VPC cannot be changed")
             if domain.status != "InService":
                 raise ResourceInUseException(
                     f"Unable to update Domain [{domain.arn}] because it is in {domain.status} state")
@@ -465,16 +525,20 @@ class StudioBackend(SageMakerModelBackend):
             if subnet_ids is not None:
                 if not subnet_ids:
                     raise ValidationError("SubnetIds must contain at least one subnet")
-                subnets = self._domain_subnets(domain.vpc_id, subnet_ids)
+                subnets = self._domain_subnets(vpc_id or domain.vpc_id, subnet_ids)
                 removed = [s for s in domain.subnet_ids or [] if s not in subnet_ids]
                 if removed and active:
                     raise ValidationError(
                         f"Unable to remove subnets {removed} from Domain [{domain.arn}]: "
                         "it has apps in InService, Pending or Deleting state")
+            elif vpc_id:
+                self._domain_subnets(vpc_id, [])
             if app_network_access_type and app_network_access_type != domain.app_network_access_type and active:
                 raise ValidationError(
                     f"Unable to update AppNetworkAccessType of Domain [{domain.arn}]: "
                     "it has apps in InService, Pending or Deleting state")
+            if vpc_id:
+                domain.vpc_id = vpc_id
             if subnet_ids is not None:
                 added = [s for s in subnets if s.id not in (domain.subnet_ids or [])]
                 self._mount_home(domain, added)
@@ -499,7 +563,10 @@ class StudioBackend(SageMakerModelBackend):
         return super().list_domains(*args, **kwargs)
 
     def delete_domain(self, domain_id, retention_policy):
-        """Refused while user profiles or spaces exist; HomeEfsFileSystem=Delete also removes the EFS."""
+        """Refused while user profiles or spaces exist (API reference DeleteDomain: ResourceInUse, "Resource
+        being accessed is in use"; the original sample's README: the domain cannot be deleted while it has
+        user profiles and apps; aws-nuke #1004/#1216 report the same); HomeEfsFileSystem=Delete also removes
+        the EFS."""
         domain = self._domain(domain_id)
         if any(key[0] == domain_id for key in self.user_profiles):
             raise ResourceInUseException(
@@ -623,7 +690,9 @@ class StudioBackend(SageMakerModelBackend):
                    resource_spec=None, tags=None):
         """CreateApp for a user profile or a space. Studio Classic apps are refused (CLASSIC_APP_TYPES);
         JupyterLab and Code Editor run in a space; a space's app must be of its AppType (SpaceSettings.AppType:
-        "The type of app created within the space", API reference)."""
+        "The type of app created within the space", API reference). The app's ResourceSpec is the request's over
+        the settings' defaults, field by field (``_effective_spec``); a JupyterLab app whose effective spec has
+        no SageMaker image is refused (IMAGE_REQUIRED_APP_TYPES)."""
         domain = self._domain(domain_id)
         if bool(user_profile_name) == bool(space_name):  # API reference: one of UserProfileName, SpaceName
             raise ValidationError("Exactly one of UserProfileName and SpaceName must be specified")
@@ -634,15 +703,17 @@ class StudioBackend(SageMakerModelBackend):
             if parent.app_type and parent.app_type != app_type:
                 raise ValidationError(f"AppType [{app_type}] does not match the AppType [{parent.app_type}] "
                                       f"of Space [{parent.arn}]")
-            settings = self._space_settings(domain, parent)
+            layers = self._space_layers(domain, parent)
         else:
             if app_type in SPACE_APP_TYPES:
                 raise ValidationError(f"AppType [{app_type}] runs in a space: specify SpaceName")
             parent, kind = self._profile(domain_id, user_profile_name), "UserProfile"
-            settings = dict(domain.default_user_settings or {}, **(parent.user_settings or {}))
-        if resource_spec is None:
-            resource_spec = (settings.get(f"{app_type}AppSettings") or {}).get("DefaultResourceSpec")
-        app = App(domain_id, app_type, app_name, resource_spec, tags, self.account_id, self.region_name,
+            layers = [domain.default_user_settings, parent.user_settings]
+        settings = _merged(layers)
+        resource_spec = _effective_spec(app_type, layers, resource_spec)
+        if app_type in IMAGE_REQUIRED_APP_TYPES and not resource_spec.get("SageMakerImageArn"):
+            raise ValidationError(NO_IMAGE.format(app_type=app_type))
+        app = App(domain_id, app_type, app_name, resource_spec or None, tags, self.account_id, self.region_name,
                   user_profile_name=user_profile_name, space_name=space_name)
         self._require_in_service("App", app.arn, parent, kind)
         old = self.apps.get(app.arn)
@@ -653,16 +724,15 @@ class StudioBackend(SageMakerModelBackend):
         self._attach_eni(app, domain, settings)
         return app
 
-    def _space_settings(self, domain, space):
-        """What a space's apps run with: a private space its owner's user settings, a shared one the domain's
+    def _space_layers(self, domain, space):
+        """What a space's apps run with, lowest first: a private space its owner's user settings (the
+        domain's DefaultUserSettings, then the profile's UserSettings), a shared one the domain's
         DefaultSpaceSettings ("SageMaker applies these settings only to shared spaces. It doesn't apply them
         to private spaces", botocore DefaultSpaceSettings), then the space's own SpaceSettings over them."""
         if space.private and space.owner:
             profile = self.user_profiles.get((domain.id, space.owner))
-            base = dict(domain.default_user_settings or {}, **((profile and profile.user_settings) or {}))
-        else:
-            base = dict(domain.default_space_settings or {})
-        return dict(base, **(space.space_settings or {}))
+            return [domain.default_user_settings, profile and profile.user_settings, space.space_settings]
+        return [domain.default_space_settings, space.space_settings]
 
     def plant_classic_app(self, domain_id, user_profile_name, app_type, app_name, instance_type=None):
         """An InService Studio Classic app of a profile, as a domain made before Studio Classic closed has
@@ -798,7 +868,8 @@ class StudioResponses:
             domain_settings_for_update="DomainSettingsForUpdate",
             app_security_group_management="AppSecurityGroupManagement",
             default_space_settings="DefaultSpaceSettings", subnet_ids="SubnetIds",
-            app_network_access_type="AppNetworkAccessType", tag_propagation="TagPropagation"))
+            app_network_access_type="AppNetworkAccessType", tag_propagation="TagPropagation",
+            vpc_id="VpcId"))  # botocore's UpdateDomainRequest has VpcId
         return ActionResult({"DomainArn": arn})
 
     def create_user_profile(self):

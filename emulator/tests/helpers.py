@@ -26,3 +26,10 @@ def wait_value(fn, predicate, timeout=10.0):
             return value
         assert time.time() < deadline, f"timed out, last value: {value!r}"
         time.sleep(0.02)
+
+
+#: SageMaker Distribution, the image JupyterLab apps run (the ARN ListApps shows for an app started on it,
+#: aws-cloudformation/cloudformation-coverage-roadmap#2307). CreateApp of a JupyterLab app needs an image.
+DISTRIBUTION_IMAGE = "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-distribution-cpu"
+#: Settings (user, space or SpaceSettings) whose JupyterLab apps default to that image.
+JUPYTERLAB_IMAGE = {"JupyterLabAppSettings": {"DefaultResourceSpec": {"SageMakerImageArn": DISTRIBUTION_IMAGE}}}

@@ -1,4 +1,4 @@
-"""Control path POST /_emulator/force-state: failed NAT gateways and Failed SageMaker apps, and refusals."""
+"""Control path POST /_emulator/force-state: failed NAT gateways, Failed SageMaker apps, lingering ENIs, and refusals."""
 import json
 import time
 import urllib.error
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import err
+from helpers import JUPYTERLAB_IMAGE, err
 from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
@@ -134,7 +134,8 @@ class Studio:
         self.sm.create_user_profile(DomainId=self.id, UserProfileName="alice")
         wait_for(lambda: self.sm.describe_user_profile(DomainId=self.id, UserProfileName="alice")["Status"],
                  lambda s: s == "InService")
-        self.sm.create_space(DomainId=self.id, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab"},
+        self.sm.create_space(DomainId=self.id, SpaceName="alice-space",
+                             SpaceSettings={"AppType": "JupyterLab", **JUPYTERLAB_IMAGE},
                              OwnershipSettings={"OwnerUserProfileName": "alice"},
                              SpaceSharingSettings={"SharingType": "Private"})
         wait_for(lambda: self.sm.describe_space(DomainId=self.id, SpaceName="alice-space")["Status"],
@@ -264,3 +265,90 @@ def test_force_state_works_after_reset(make_emulator):
     nat = Nat(emu)
     assert force(emu, kind="nat_gateway", id=nat.id, state="failed")[0] == 200
     assert nat.describe()["State"] == "failed"
+
+
+# --- lingering ENIs -----------------------------------------------------------------------------
+
+def test_lingering_eni_is_in_use_then_available_and_blocks_its_subnet_and_group(emulator):
+    # SageMaker's ENIs outlive their app or domain (terraform-provider-aws#34397,
+    # cloudformation-coverage-roadmap#1327): in use for a while, then detached, then a sweep may delete them.
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.62.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="studio-apps", Description="apps", VpcId=vpc)["GroupId"]
+    description = "[DO NOT DELETE] ENI managed by SageMaker for Studio Domain(d-leftover) - app"
+    started = time.time()
+    status, out = force(emulator, kind="lingering_eni", subnet_id=subnet, in_use_s=1.5, description=description,
+                        tags={"ManagedByAmazonSageMakerResource": "arn:aws:sagemaker:us-east-1:123456789012:app/x"},
+                        group_ids=[sg])
+    assert status == 200, out
+    eni_id = out.pop("id")
+    assert eni_id.startswith("eni-") and started + 1.5 <= out.pop("available_at") <= time.time() + 1.5
+    assert out == {"kind": "lingering_eni", "subnet_id": subnet, "vpc_id": vpc, "state": "in-use", "in_use_s": 1.5,
+                   "description": description, "group_ids": [sg], "region": "us-east-1",
+                   "tags": {"ManagedByAmazonSageMakerResource": "arn:aws:sagemaker:us-east-1:123456789012:app/x"}}
+
+    def eni():
+        return ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+
+    e = eni()
+    assert (e["Status"], e["RequesterManaged"], e["SubnetId"], e["Description"]) == ("in-use", True, subnet, description)
+    assert [g["GroupId"] for g in e["Groups"]] == [sg]
+    assert e["TagSet"] == [{"Key": "ManagedByAmazonSageMakerResource",
+                            "Value": "arn:aws:sagemaker:us-east-1:123456789012:app/x"}]
+    # a sweep of available leftovers does not see it yet
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                    {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"] == []
+    with pytest.raises(ClientError) as ex:  # EC2 error codes: InvalidNetworkInterface.InUse "or InvalidParameterValue"
+        ec2.delete_network_interface(NetworkInterfaceId=eni_id)
+    assert err(ex) == ("InvalidParameterValue", 400)
+    for call, kw in ((ec2.delete_subnet, {"SubnetId": subnet}), (ec2.delete_security_group, {"GroupId": sg})):
+        with pytest.raises(ClientError) as ex:
+            call(**kw)
+        assert err(ex) == ("DependencyViolation", 400)
+
+    wait_for(lambda: eni()["Status"], lambda s: s == "available", timeout=5)
+    assert time.time() >= started + 1.5
+    e = eni()
+    assert e["RequesterManaged"] is False and "Attachment" not in e
+    swept = ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                     {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"]
+    assert [x["NetworkInterfaceId"] for x in swept] == [eni_id]
+    with pytest.raises(ClientError) as ex:  # available, but still there: the subnet stays blocked
+        ec2.delete_subnet(SubnetId=subnet)
+    assert err(ex) == ("DependencyViolation", 400)
+    ec2.delete_network_interface(NetworkInterfaceId=eni_id)
+    ec2.delete_security_group(GroupId=sg)
+    ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=vpc)
+
+
+def test_lingering_eni_defaults_and_refusals(emulator):
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.63.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.63.1.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
+    other_vpc = ec2.create_vpc(CidrBlock="10.64.0.0/16")["Vpc"]["VpcId"]
+    other_sg = ec2.create_security_group(GroupName="elsewhere", Description="x", VpcId=other_vpc)["GroupId"]
+    bad = [
+        {"kind": "lingering_eni", "in_use_s": 1},  # no subnet
+        {"kind": "lingering_eni", "subnet_id": "subnet-0000000000000000f", "in_use_s": 1},  # unknown subnet
+        {"kind": "lingering_eni", "subnet_id": subnet},  # no in_use_s
+        {"kind": "lingering_eni", "subnet_id": subnet, "in_use_s": -1},
+        {"kind": "lingering_eni", "subnet_id": subnet, "in_use_s": "10"},
+        {"kind": "lingering_eni", "subnet_id": subnet, "in_use_s": 1, "state": "available"},
+        {"kind": "lingering_eni", "subnet_id": subnet, "in_use_s": 1, "tags": {"k": 1}},
+        {"kind": "lingering_eni", "subnet_id": subnet, "in_use_s": 1, "group_ids": [other_sg]},
+    ]
+    for body in bad:
+        status, out = force(emulator, **body)
+        assert status == 400 and set(out) == {"error"}, body
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == []
+
+    status, out = force(emulator, kind="lingering_eni", subnet_id=subnet, in_use_s=0)
+    assert status == 200 and out["description"] == "" and out["tags"] == {}
+    default_sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                       {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+    assert out["group_ids"] == [default_sg[0]["GroupId"]]  # the VPC's default group, as CreateNetworkInterface
+    e = ec2.describe_network_interfaces(NetworkInterfaceIds=[out["id"]])["NetworkInterfaces"][0]
+    assert (e["Status"], e["RequesterManaged"]) == ("available", False)  # in_use_s 0: available at the next call
+    ec2.delete_network_interface(NetworkInterfaceId=out["id"])

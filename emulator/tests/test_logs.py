@@ -185,3 +185,29 @@ def test_a_new_flow_log_is_left_out_of_describes_within_its_window(make_emulator
     assert ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"] == []
     time.sleep(1.1)
     assert [f["FlowLogId"] for f in ec2.describe_flow_logs(FlowLogIds=[fl])["FlowLogs"]] == [fl]
+
+
+def test_firewall_logging_last_destination_goes_by_omission_or_empty_list(emulator):
+    # API reference: "If you omit this setting, Network Firewall disables logging for the firewall"
+    # (what terraform-provider-aws sends for the last one); AWS's CloudFormation handler sends [].
+    nfw, arn = _firewall(emulator)
+    configs = lambda: nfw.describe_logging_configuration(FirewallArn=arn)["LoggingConfiguration"]["LogDestinationConfigs"]  # noqa: E731
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": [cwl("ALERT", "/a")]})
+    nfw.update_logging_configuration(FirewallArn=arn)
+    assert configs() == []
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": [cwl("FLOW", "/f")]})
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": []})
+    assert configs() == []
+
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": [cwl("FLOW", "/f")]})
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={
+        "LogDestinationConfigs": [cwl("FLOW", "/f"), cwl("ALERT", "/a")]})
+    with pytest.raises(ClientError) as e:  # omitted with two left: two removals in one call
+        nfw.update_logging_configuration(FirewallArn=arn)
+    assert err(e) == ("InvalidRequestException", 400)
+    assert e.value.response["Error"]["Message"] == (
+        "Given logging configuration attempts to create/modify multiple log destination configs")
+    assert len(configs()) == 2
+    nfw.update_logging_configuration(FirewallArn=arn, LoggingConfiguration={"LogDestinationConfigs": [cwl("ALERT", "/a")]})
+    nfw.update_logging_configuration(FirewallArn=arn)  # terraform's way: one at a time, the last by omission
+    assert configs() == []

@@ -223,3 +223,104 @@ def test_firewall_lifecycle_endpoints_and_deletion(make_emulator):
     assert [(e["State"], e["NetworkInterfaceIds"]) for e in eps] == [("deleted", [])] * 2  # listed as deleted, as in AWS
     ec2.delete_subnet(SubnetId=sub_a)  # its endpoint ENI is gone
     nfw.delete_firewall_policy(FirewallPolicyArn=pol_arn)
+
+
+def strict(rules):
+    return dict(rules, StatefulRuleOptions={"RuleOrder": "STRICT_ORDER"})
+
+
+def test_policy_rule_order_must_match_its_rule_groups(emulator):
+    # Developer guide: "The settings for your rule groups must match the settings for the firewall policy".
+    nfw = emulator.client("network-firewall")
+    default_rg = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+                                       RuleGroup=RULES)["RuleGroupResponse"]["RuleGroupArn"]
+    explicit_rg = nfw.create_rule_group(
+        RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+        RuleGroup=dict(RULES, StatefulRuleOptions={"RuleOrder": "DEFAULT_ACTION_ORDER"}))["RuleGroupResponse"]["RuleGroupArn"]
+    strict_rg = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+                                      RuleGroup=strict(RULES))["RuleGroupResponse"]["RuleGroupArn"]
+    strict_engine = {"RuleOrder": "STRICT_ORDER"}
+
+    def strict_doc(*arns):
+        return dict(policy_doc(), StatefulEngineOptions=strict_engine,
+                    StatefulRuleGroupReferences=[{"ResourceArn": a, "Priority": 100 * (i + 1)} for i, a in enumerate(arns)])
+
+    for doc in (strict_doc(default_rg),  # a group without StatefulRuleOptions is DEFAULT_ACTION_ORDER
+                strict_doc(strict_rg, explicit_rg),
+                policy_doc(strict_rg),  # the converse: a policy without engine options is DEFAULT_ACTION_ORDER
+                dict(policy_doc(strict_rg), StatefulEngineOptions={"RuleOrder": "DEFAULT_ACTION_ORDER"})):
+        with pytest.raises(ClientError) as e:
+            nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=doc)
+        assert err(e) == ("InvalidRequestException", 400), doc
+    nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=policy_doc(default_rg, explicit_rg))
+    pol = nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=strict_doc(strict_rg))
+    arn, token = pol["FirewallPolicyResponse"]["FirewallPolicyArn"], pol["UpdateToken"]
+    with pytest.raises(ClientError) as e:  # UpdateFirewallPolicy is checked the same way
+        nfw.update_firewall_policy(FirewallPolicyArn=arn, UpdateToken=token, FirewallPolicy=strict_doc(strict_rg, default_rg))
+    assert err(e) == ("InvalidRequestException", 400)
+    got = nfw.describe_firewall_policy(FirewallPolicyArn=arn)
+    assert got["UpdateToken"] == token, "a refused update keeps the token"
+    assert got["FirewallPolicy"] == strict_doc(strict_rg), "and the policy"
+
+
+def test_priority_only_under_strict_order_and_then_on_every_reference(emulator):
+    nfw = emulator.client("network-firewall")
+    rg = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+                               RuleGroup=RULES)["RuleGroupResponse"]["RuleGroupArn"]
+    with pytest.raises(ClientError) as e:  # StatefulRuleGroupReference.Priority: only for STRICT_ORDER
+        nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=dict(
+            policy_doc(), StatefulRuleGroupReferences=[{"ResourceArn": rg, "Priority": 1}]))
+    assert err(e) == ("InvalidRequestException", 400)
+    assert e.value.response["Error"]["Message"] == (
+        "Priority cannot be provided, parameter: [1], context: StatefulRuleGroupReferences[0][Priority=1]")
+
+    s1 = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+                               RuleGroup=strict(RULES))["RuleGroupResponse"]["RuleGroupArn"]
+    s2 = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10,
+                               RuleGroup=strict(RULES))["RuleGroupResponse"]["RuleGroupArn"]
+    engine = {"StatefulEngineOptions": {"RuleOrder": "STRICT_ORDER"}}
+    for refs in ([{"ResourceArn": s1}],  # no Priority under STRICT_ORDER
+                 [{"ResourceArn": s1, "Priority": 10}, {"ResourceArn": s2}],
+                 [{"ResourceArn": s1, "Priority": 10}, {"ResourceArn": s2, "Priority": 10}]):  # not unique
+        with pytest.raises(ClientError) as e:
+            nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=dict(
+                policy_doc(), StatefulRuleGroupReferences=refs, **engine))
+        assert err(e) == ("InvalidRequestException", 400), refs
+    with pytest.raises(ClientError) as e:  # StatefulDefaultActions: "only valid when using the strict rule order"
+        nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=dict(
+            policy_doc(rg), StatefulDefaultActions=["aws:drop_established"]))
+    assert err(e) == ("InvalidRequestException", 400)
+
+    doc = dict(policy_doc(), StatefulDefaultActions=["aws:drop_established"],
+               StatefulRuleGroupReferences=[{"ResourceArn": s1, "Priority": 20}, {"ResourceArn": s2, "Priority": 10}],
+               **engine)
+    arn = nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=doc)["FirewallPolicyResponse"][
+        "FirewallPolicyArn"]
+    assert nfw.describe_firewall_policy(FirewallPolicyArn=arn)["FirewallPolicy"] == doc
+
+
+def test_rule_order_does_not_change_in_an_update(emulator):
+    # terraform-provider-aws replaces a policy or rule group whose rule order changes; AWS refuses the
+    # update ("parameter is invalid, parameter: [STRICT_ORDER]").
+    nfw = emulator.client("network-firewall")
+    out = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10, RuleGroup=RULES)
+    arn, token = out["RuleGroupResponse"]["RuleGroupArn"], out["UpdateToken"]
+    with pytest.raises(ClientError) as e:
+        nfw.update_rule_group(RuleGroupArn=arn, UpdateToken=token, RuleGroup=strict(RULES))
+    assert err(e) == ("InvalidRequestException", 400)
+    assert e.value.response["Error"]["Message"] == "parameter is invalid, parameter: [STRICT_ORDER]"
+    explicit = dict(RULES, StatefulRuleOptions={"RuleOrder": "DEFAULT_ACTION_ORDER"})
+    token = nfw.update_rule_group(RuleGroupArn=arn, UpdateToken=token, RuleGroup=explicit)["UpdateToken"]  # same order
+
+    s_out = nfw.create_rule_group(RuleGroupName=name("rg"), Type="STATEFUL", Capacity=10, RuleGroup=strict(RULES))
+    with pytest.raises(ClientError) as e:  # Rules carries no StatefulRuleOptions: DEFAULT_ACTION_ORDER (aws/aws-cli#7301)
+        nfw.update_rule_group(RuleGroupArn=s_out["RuleGroupResponse"]["RuleGroupArn"], UpdateToken=s_out["UpdateToken"],
+                              Rules="pass tcp any any -> any any (sid:1;)")
+    assert err(e) == ("InvalidRequestException", 400)
+
+    pol = nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=policy_doc(arn))
+    with pytest.raises(ClientError) as e:
+        nfw.update_firewall_policy(
+            FirewallPolicyArn=pol["FirewallPolicyResponse"]["FirewallPolicyArn"], UpdateToken=pol["UpdateToken"],
+            FirewallPolicy=dict(policy_doc(), StatefulEngineOptions={"RuleOrder": "STRICT_ORDER"}))
+    assert err(e) == ("InvalidRequestException", 400)

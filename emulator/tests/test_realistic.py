@@ -4,7 +4,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import err, wait_value
+from helpers import JUPYTERLAB_IMAGE, err, wait_value
 
 # At this scale a window of 100 real-world seconds lasts 1 s (sm.domain 120 s -> 1.2 s, sm.space 10 s -> 0.1 s).
 SCALE = 0.01
@@ -140,7 +140,7 @@ def test_sagemaker_domain_profile_space_and_app_are_not_found_within_their_windo
     _in_service(sm.describe_user_profile, DomainId=domain, UserProfileName="alice")
     assert [p["UserProfileName"] for p in sm.list_user_profiles(DomainIdEquals=domain)["UserProfiles"]] == ["alice"]
 
-    sm.create_space(DomainId=domain, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab"},
+    sm.create_space(DomainId=domain, SpaceName="alice-space", SpaceSettings={"AppType": "JupyterLab", **JUPYTERLAB_IMAGE},
                     OwnershipSettings={"OwnerUserProfileName": "alice"}, SpaceSharingSettings={"SharingType": "Private"})
     not_found(sm.describe_space, "ResourceNotFound", DomainId=domain, SpaceName="alice-space")
     assert sm.list_spaces(DomainIdEquals=domain)["Spaces"] == []
@@ -210,7 +210,7 @@ def test_sagemaker_refuses_a_role_younger_than_its_propagation_window(make_emula
     accepted(sm.create_user_profile, **profile_kw)
     sm.create_user_profile(DomainId=domain, UserProfileName="bob")  # runs with the domain's role, old enough now
     _in_service(sm.describe_user_profile, DomainId=domain, UserProfileName="bob")
-    sm.create_space(DomainId=domain, SpaceName="bob-space", SpaceSettings={"AppType": "JupyterLab"},
+    sm.create_space(DomainId=domain, SpaceName="bob-space", SpaceSettings={"AppType": "JupyterLab", **JUPYTERLAB_IMAGE},
                     OwnershipSettings={"OwnerUserProfileName": "bob"}, SpaceSharingSettings={"SharingType": "Private"})
     _in_service(sm.describe_space, DomainId=domain, SpaceName="bob-space")
 

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import JUPYTERLAB_IMAGE
 from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
@@ -74,7 +75,7 @@ class Stack:
     def space(self, name="alice-space", owner="alice"):
         """A private JupyterLab space of `owner` (today's Studio: apps run in spaces)."""
         return self.sm.create_space(
-            DomainId=self.id, SpaceName=name, SpaceSettings={"AppType": "JupyterLab"},
+            DomainId=self.id, SpaceName=name, SpaceSettings={"AppType": "JupyterLab", **JUPYTERLAB_IMAGE},
             OwnershipSettings={"OwnerUserProfileName": owner}, SpaceSharingSettings={"SharingType": "Private"},
         )["SpaceArn"]
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import err
+from helpers import DISTRIBUTION_IMAGE, err
 from helpers import wait_value as wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/studio-exec"
@@ -40,7 +40,7 @@ def gone(call, code="ResourceNotFound", **kw):
 class Studio:
     """VPC, two subnets, user and space security groups, a domain with today's settings and profile 'alice'."""
 
-    def __init__(self, emu, profile=True):
+    def __init__(self, emu, profile=True, images=True):
         self.emu = emu
         self.ec2, self.sm = emu.client("ec2"), emu.client("sagemaker")
         self.vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -50,10 +50,14 @@ class Studio:
         self.user_sg, self.space_sg = (
             self.ec2.create_security_group(GroupName=n, Description=n, VpcId=self.vpc)["GroupId"]
             for n in ("studio-users", "studio-spaces"))
+        # JupyterLab apps need a SageMaker image: the domain's defaults name SageMaker Distribution (images=True)
+        image = {"DefaultResourceSpec": {"SageMakerImageArn": DISTRIBUTION_IMAGE}} if images else {}
         self.user_settings = {
             "ExecutionRole": ROLE, "SecurityGroups": [self.user_sg], "StudioWebPortal": "ENABLED",
-            "DefaultLandingUri": "studio::", "JupyterLabAppSettings": {"AppLifecycleManagement": IDLE}}
+            "DefaultLandingUri": "studio::", "JupyterLabAppSettings": {"AppLifecycleManagement": IDLE, **image}}
         self.space_settings = {"ExecutionRole": SPACE_ROLE, "SecurityGroups": [self.space_sg]}
+        if images:
+            self.space_settings["JupyterLabAppSettings"] = dict(image)
         arn = self.sm.create_domain(
             DomainName="dom-" + uuid.uuid4().hex[:8], AuthMode="IAM", VpcId=self.vpc, SubnetIds=self.subnets,
             AppNetworkAccessType="VpcOnly", DefaultUserSettings=self.user_settings,
@@ -71,11 +75,13 @@ class Studio:
         wait_for(lambda: self.sm.describe_user_profile(DomainId=self.id, UserProfileName=name)["Status"],
                  lambda s: s == "InService")
 
-    def space(self, name="alice-space", owner="alice", sharing="Private", app_type="JupyterLab", wait=True, **kw):
+    def space(self, name="alice-space", owner="alice", sharing="Private", app_type="JupyterLab", wait=True,
+              settings=None, **kw):
         if owner:
             kw.update(OwnershipSettings={"OwnerUserProfileName": owner},
                       SpaceSharingSettings={"SharingType": sharing})
-        settings = {"AppType": app_type, "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}}}
+        settings = dict({"AppType": app_type, "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}}},
+                        **(settings or {}))
         arn = self.sm.create_space(DomainId=self.id, SpaceName=name, SpaceSettings=settings, **kw)["SpaceArn"]
         if wait:
             wait_for(lambda: self.describe_space(name)["Status"], lambda s: s == "InService")
@@ -129,7 +135,7 @@ def test_domain_and_profile_echo_todays_settings(emulator):
     st.sm.update_domain(DomainId=st.id, DefaultSpaceSettings={"SecurityGroups": [st.user_sg, st.space_sg]},
                         DefaultUserSettings={"DefaultLandingUri": "app:JupyterServer:"})
     d = st.describe()
-    assert d["DefaultSpaceSettings"] == {"ExecutionRole": SPACE_ROLE, "SecurityGroups": [st.user_sg, st.space_sg]}
+    assert d["DefaultSpaceSettings"] == dict(st.space_settings, SecurityGroups=[st.user_sg, st.space_sg])
     assert d["DefaultUserSettings"] == dict(st.user_settings, DefaultLandingUri="app:JupyterServer:")
     settings = {"ExecutionRole": ROLE, "SecurityGroups": [st.user_sg], "StudioWebPortal": "ENABLED",
                 "JupyterLabAppSettings": {"AppLifecycleManagement": IDLE,
@@ -248,11 +254,13 @@ def test_space_app_operations_and_eni(emulator):
     a = st.app()
     assert (a["AppArn"], a["Status"], a["AppType"], a["SpaceName"], a["DomainId"]) == (
         arn, "InService", "JupyterLab", "alice-space", st.id)
-    assert a["ResourceSpec"] == {"InstanceType": "ml.t3.medium"} and "UserProfileName" not in a
+    # the request's InstanceType over the owner's DefaultResourceSpec: the app runs on the default image
+    assert a["ResourceSpec"] == {"SageMakerImageArn": DISTRIBUTION_IMAGE, "InstanceType": "ml.t3.medium"}
+    assert "UserProfileName" not in a
     assert st.sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
     listed = st.sm.list_apps(DomainIdEquals=st.id, SpaceNameEquals="alice-space")["Apps"]
-    assert [(x["SpaceName"], x["AppName"], x["Status"], x["ResourceSpec"]["InstanceType"]) for x in listed] == [
-        ("alice-space", "default", "InService", "ml.t3.medium")]
+    assert [(x["SpaceName"], x["AppName"], x["Status"], x["ResourceSpec"]) for x in listed] == [
+        ("alice-space", "default", "InService", a["ResourceSpec"])]
     assert "UserProfileName" not in listed[0]
     assert st.sm.list_apps(DomainIdEquals=st.id, UserProfileNameEquals="alice")["Apps"] == []
     # a private space's app runs with its owner's settings: the user groups plus the outbound NFS group
@@ -278,6 +286,63 @@ def test_shared_space_app_runs_with_default_space_settings(emulator):
     assert st.app(space="team", app_type="CodeEditor")["Status"] == "InService"
     groups = [g["GroupId"] for g in st.app_eni(arn)[0]["Groups"]]
     assert sorted(groups) == sorted([st.space_sg, st.outbound_nfs()])
+
+
+VERSION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:image-version/team-lab/3"
+IMAGE = "arn:aws:sagemaker:us-east-1:123456789012:image/{}"
+
+
+def lab_image(name):
+    return {"JupyterLabAppSettings": {"DefaultResourceSpec": {"SageMakerImageArn": IMAGE.format(name)}}}
+
+
+def test_jupyterlab_app_needs_a_sagemaker_image(emulator):
+    # terraform-provider-aws#36008: CreateApp of a JupyterLab app answers that a SageMaker image ARN is needed.
+    st = Studio(emulator, images=False)  # no DefaultResourceSpec anywhere
+    st.space()
+    st.space("team", owner="alice", sharing="Shared")
+    st.space("code", app_type="CodeEditor")
+    refused = [st.app_key(), dict(st.app_key(), ResourceSpec={"InstanceType": "ml.t3.medium"}),
+               dict(st.app_key("team"), ResourceSpec={"InstanceType": "ml.t3.medium"})]
+    for key in refused:
+        with pytest.raises(ClientError) as e:
+            st.sm.create_app(**key)
+        assert err(e) == ("ValidationException", 400), key
+        assert "SageMakerImageArn" in message(e)
+    assert st.sm.list_apps(DomainIdEquals=st.id)["Apps"] == [], "nothing made"
+    assert not [e for e in st.enis() if "ENI managed by SageMaker" in e["Description"]]
+
+    st.sm.create_app(ResourceSpec={"SageMakerImageArn": DISTRIBUTION_IMAGE}, **st.app_key())
+    assert st.app()["ResourceSpec"] == {"SageMakerImageArn": DISTRIBUTION_IMAGE}
+    st.sm.create_app(ResourceSpec={"SageMakerImageVersionArn": VERSION_ARN, "InstanceType": "ml.t3.medium"},
+                     **st.app_key("team"))  # a version names its image
+    assert st.app(space="team")["ResourceSpec"] == {
+        "SageMakerImageVersionArn": VERSION_ARN, "InstanceType": "ml.t3.medium", "SageMakerImageArn": IMAGE.format("team-lab")}
+    st.sm.create_app(**st.app_key("code", "CodeEditor"))  # no source says CodeEditor needs one
+    assert "ResourceSpec" not in st.app(space="code", app_type="CodeEditor")
+
+
+def test_jupyterlab_image_comes_from_the_settings_layers(emulator):
+    st = Studio(emulator, images=False)
+    st.sm.update_domain(DomainId=st.id, DefaultUserSettings=lab_image("domain-user"),
+                        DefaultSpaceSettings=lab_image("domain-space"))
+    st.profile("bob", UserSettings=lab_image("bob"))
+    st.space("alice-space")  # private: alice's settings are the domain's DefaultUserSettings
+    st.space("bob-space", owner="bob")  # private: bob's UserSettings over the domain's
+    st.space("team", owner="alice", sharing="Shared")  # shared: DefaultSpaceSettings only
+    st.space("own", settings=lab_image("space"))  # the space's own SpaceSettings over its owner's
+    for space, image in (("alice-space", "domain-user"), ("bob-space", "bob"), ("team", "domain-space"),
+                         ("own", "space")):
+        st.sm.create_app(**st.app_key(space))
+        assert st.app(space=space)["ResourceSpec"] == {"SageMakerImageArn": IMAGE.format(image)}, space
+    # field by field: the request's InstanceType and the space's image; the request's image wins
+    st.space("mixed", settings={"JupyterLabAppSettings": {"DefaultResourceSpec": {
+        "SageMakerImageArn": IMAGE.format("space"), "InstanceType": "ml.t3.large"}}})
+    st.sm.create_app(ResourceSpec={"InstanceType": "ml.m5.large"}, **st.app_key("mixed"))
+    st.sm.create_app(ResourceSpec={"SageMakerImageArn": DISTRIBUTION_IMAGE}, **st.app_key("mixed", name="second"))
+    apps = {a["AppName"]: a["ResourceSpec"] for a in st.sm.list_apps(SpaceNameEquals="mixed")["Apps"]}
+    assert apps == {"default": {"SageMakerImageArn": IMAGE.format("space"), "InstanceType": "ml.m5.large"},
+                    "second": {"SageMakerImageArn": DISTRIBUTION_IMAGE, "InstanceType": "ml.t3.large"}}
 
 
 def test_space_app_refusals(emulator):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from helpers import DISTRIBUTION_IMAGE
 
 SCALE = 0.002  # firewall 330 s -> 0.66 s up, 450 s -> 0.9 s down; domain 120 s -> 0.24 s
 PROJECT = "sagemaker-studio-anfw"
@@ -281,7 +282,7 @@ def test_walk_the_whole_stack_up_and_down(make_emulator):
     wait_until(lambda: sm.describe_space(DomainId=domain, SpaceName=space)["Status"] == "InService",
                "space InService")
     app = dict(DomainId=domain, SpaceName=space, AppType="JupyterLab", AppName="default")
-    sm.create_app(ResourceSpec={"InstanceType": "ml.t3.medium"}, **app)
+    sm.create_app(ResourceSpec={"InstanceType": "ml.t3.medium", "SageMakerImageArn": DISTRIBUTION_IMAGE}, **app)
     wait_until(lambda: sm.describe_app(**app)["Status"] == "InService", "app InService")
 
     # ---------------------------------------------------------------- down: SageMaker

@@ -1,7 +1,9 @@
 //! `provision start|stop [--user U]`: a user's JupyterLab app is runtime,
 //! not infrastructure. `stop` deletes the app (DeleteApp; the space and its
 //! EBS volume stay, as Studio's own "Stop" does); `start` creates it again
-//! in the user's space and waits until it is InService. `up` never
+//! in the user's space, on the stack's image and instance type (the same
+//! `sm.app` step `up` runs: `kinds::domain::jupyter_spec`), and waits until it
+//! is InService. `up` never
 //! restarts a stopped app; `status` reports it as stopped.
 
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::studio_url::user_index;
-use crate::error::{EXIT_FAILED, Exit};
+use crate::error::{EXIT_FAILED, EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, Health};
 use crate::lifecycle;
@@ -37,7 +39,8 @@ pub async fn start(ctx: Arc<Ctx>, user: Option<String>) -> Result<()> {
         }
         ctx.state.reset(&id)?;
     }
-    eprintln!("starting the JupyterLab app of {user} ({})", ctx.s.app_instance_type);
+    let image = ctx.s.jupyter_image().map_err(|why| Exit(EXIT_INVALID, why))?;
+    eprintln!("starting the JupyterLab app of {user} ({}, {})", ctx.s.app_instance_type, image.shown());
     lifecycle::up_step(ctx.clone(), step).await?;
     println!(
         "The app of {user} is running ({}). `provision studio-url --user {user} --space` opens it.",

@@ -114,6 +114,9 @@ pub struct ParamFlags {
     /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "TYPE")]
     pub app_instance_type: Option<String>,
+    /// The SageMaker image (or image version) ARN every JupyterLab app runs, in the stack's region [default: the region's SageMaker Distribution image, GPU flavour on GPU instance types].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "ARN")]
+    pub app_image: Option<String>,
     /// No VPC flow logs and no firewall alert/flow logs (`logging = false` in the config) [default: logging on].
     #[arg(long, global = true)]
     pub no_logging: bool,
@@ -374,6 +377,7 @@ impl ParamFlags {
             idle_timeout_minutes: self.idle_timeout_minutes,
             space_storage_gib: self.space_storage_gib,
             app_instance_type: self.app_instance_type.clone(),
+            app_image: self.app_image.clone(),
             expect_account: None,
             logging: self.no_logging.then_some(false),
             log_retention_days: self.log_retention_days,
@@ -402,6 +406,7 @@ mod tests {
             "idle-timeout-minutes",
             "space-storage-gib",
             "app-instance-type",
+            "app-image",
             "no-logging",
             "log-retention-days",
         ] {

@@ -59,6 +59,9 @@ pub struct RawParams {
     pub space_storage_gib: Option<i64>,
     /// Instance type of each user's JupyterLab app.
     pub app_instance_type: Option<String>,
+    /// The SageMaker image (or image version) ARN every JupyterLab app runs
+    /// (default: the region's SageMaker Distribution image, `app_image.rs`).
+    pub app_image: Option<String>,
     /// The account the credentials must belong to (refused otherwise).
     pub expect_account: Option<String>,
     /// VPC flow logs and Network Firewall alert and flow logs (default on).
@@ -118,6 +121,7 @@ impl RawParams {
             idle_timeout_minutes: over.idle_timeout_minutes.or(self.idle_timeout_minutes),
             space_storage_gib: over.space_storage_gib.or(self.space_storage_gib),
             app_instance_type: over.app_instance_type.or(self.app_instance_type),
+            app_image: over.app_image.or(self.app_image),
             expect_account: over.expect_account.or(self.expect_account),
             logging: over.logging.or(self.logging),
             log_retention_days: over.log_retention_days.or(self.log_retention_days),
@@ -149,6 +153,9 @@ pub struct Settings {
     pub space_storage_gib: i32,
     /// Each JupyterLab app's `ResourceSpec.InstanceType`.
     pub app_instance_type: String,
+    /// `app_image` as given (checked against the region); None: the
+    /// region's SageMaker Distribution image (`jupyter_image`).
+    pub app_image: Option<AppImage>,
     /// The only account this run may act in (`--expect-account`).
     pub expect_account: Option<String>,
     /// VPC flow logs and the firewall's alert and flow logs, to CloudWatch Logs.
@@ -214,8 +221,11 @@ pub const LOG_RETENTION_DAYS: &[i64] =
 /// User profiles one stack may carry (each adds a profile, a space and an app).
 pub const MAX_USERS: usize = 100;
 
+pub mod app_image;
 mod layers;
 mod validate;
+
+pub use app_image::AppImage;
 
 pub use layers::layer;
 pub use validate::domain_errors;
@@ -254,6 +264,26 @@ impl Settings {
         format!("{}-{}-sagemaker-execution-policy", self.project, self.region)
     }
 
+    /// The image every JupyterLab app runs (`ResourceSpec` of CreateApp, the
+    /// space's and the domain's JupyterLab `DefaultResourceSpec`): `app_image`,
+    /// else the region's SageMaker Distribution image for `app_instance_type`.
+    /// Err: the region is not in AWS's table (the message says what to do).
+    pub fn jupyter_image(&self) -> Result<AppImage, String> {
+        if let Some(pinned) = &self.app_image {
+            return Ok(pinned.clone());
+        }
+        match app_image::distribution_image(&self.region, &self.app_instance_type) {
+            Some(image) => Ok(AppImage { image, version: None }),
+            None => Err(format!(
+                "region: {} has no SageMaker Distribution image in provision's table (from {}; it covers {}); JupyterLab apps need an image: give app_image (--app-image ARN), an image of {}",
+                self.region,
+                app_image::TABLE_SOURCE,
+                app_image::DISTRIBUTION_ACCOUNTS.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "),
+                self.region
+            )),
+        }
+    }
+
     /// The parameters as a map, for the state file and `plan`.
     pub fn as_map(&self) -> BTreeMap<String, serde_json::Value> {
         let mut m = BTreeMap::new();
@@ -280,6 +310,9 @@ impl Settings {
         put("idle_timeout_minutes", self.idle_timeout_minutes.into());
         put("space_storage_gib", self.space_storage_gib.into());
         put("app_instance_type", self.app_instance_type.clone().into());
+        if let Some(pinned) = &self.app_image {
+            put("app_image", pinned.shown().to_string().into());
+        }
         put("logging", self.logging.into());
         put("log_retention_days", self.log_retention_days.into());
         if self.users.len() > 1 {

@@ -195,6 +195,17 @@ impl Settings {
             in_range("space_storage_gib", raw.space_storage_gib, DEFAULT_SPACE_STORAGE_GIB, 5..=16_384, &mut errs);
         let app_instance_type = raw.app_instance_type.unwrap_or_else(|| DEFAULT_APP_INSTANCE_TYPE.to_string());
         check_instance_type(&app_instance_type, &mut errs);
+        // Checked against the region only when the region itself is sound.
+        let app_image = match raw.app_image {
+            Some(v) if is_region_like(&region) => match app_image::parse(&v, &region) {
+                Ok(img) => Some(img),
+                Err(why) => {
+                    errs.push(format!("app_image: '{v}' {why}"));
+                    None
+                }
+            },
+            _ => None,
+        };
         let logging = raw.logging.unwrap_or(true);
         let log_retention_days = raw.log_retention_days.unwrap_or(DEFAULT_LOG_RETENTION_DAYS);
         if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
@@ -240,6 +251,7 @@ impl Settings {
             idle_timeout_minutes,
             space_storage_gib,
             app_instance_type,
+            app_image,
             expect_account,
             logging,
             log_retention_days: log_retention_days as i32,

@@ -1,8 +1,18 @@
 //! SageMaker apps (`sm.app`, `sm.app.{user}`): the JupyterLab app
 //! `default` in each user's private space (id
-//! `{domain}/{space}/JupyterLab/default`), on `app_instance_type`. It needs
-//! its space and the network paths Studio uses (the SageMaker subnet's
-//! default route and the Studio endpoints).
+//! `{domain}/{space}/JupyterLab/default`), on `app_instance_type` and the
+//! stack's image (`jupyter_spec`: the region's SageMaker Distribution image,
+//! or `app_image`). It needs its space and the network paths Studio uses
+//! (the SageMaker subnet's default route and the Studio endpoints).
+//!
+//! The image: AWS refuses a JupyterLab CreateApp without one
+//! (terraform-provider-aws #36008, "I need to specify a
+//! sagemaker-Image-arn"); Studio's UI creates JupyterLab apps on the
+//! SageMaker Distribution image (`config/app_image.rs`). An app running
+//! another image is reported by `status` and `verify`; it is not changed in
+//! place (SageMaker has no call that changes a running app's image: the app
+//! is deleted and created again), so `up` leaves the user's runtime alone and
+//! `status` says how: `provision stop` and `provision start`.
 //!
 //! The app is runtime, not infrastructure: `up` creates it with the space,
 //! and afterwards it is the user's to stop (`provision stop`, Studio's
@@ -18,9 +28,10 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
-use aws_sdk_sagemaker::types::{AppInstanceType, AppStatus, AppType, ResourceSpec};
+use aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput;
+use aws_sdk_sagemaker::types::{AppStatus, AppType};
 
-use super::domain::sm_tags;
+use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, Health, Kind};
 use crate::config::Settings;
 use crate::error::{aws, code, is_not_found};
@@ -79,18 +90,52 @@ pub(super) fn app_id(domain: &str, owner: &str, app_type: &AppType) -> String {
     format!("{domain}/{owner}/{}/{APP_NAME}", app_type.as_str())
 }
 
+/// DescribeApp of an app, once per read-only pass (`Reads::read`: `health`,
+/// then `lasting_drift`); `None` when SageMaker does not know it.
+async fn described_app(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<Arc<DescribeAppOutput>>> {
+    let key = format!("sagemaker:DescribeApp {}/{}/{}/{}", a.domain, a.owner, a.app_type.as_str(), a.name);
+    let load = || async {
+        let mut req =
+            ctx.aws.sagemaker.describe_app().domain_id(a.domain).app_type(a.app_type.clone()).app_name(a.name);
+        req = match a.owner() {
+            Owner::Space(s) => req.space_name(s),
+            Owner::Profile(p) => req.user_profile_name(p),
+        };
+        req.send().await.map_err(aws)
+    };
+    match ctx.reads.read(&key, load).await {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
 /// Status and failure reason of an app; `None` when SageMaker does not know it.
 pub(super) async fn app_status(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<(AppStatus, String)>> {
-    let mut req = ctx.aws.sagemaker.describe_app().domain_id(a.domain).app_type(a.app_type.clone()).app_name(a.name);
-    req = match a.owner() {
-        Owner::Space(s) => req.space_name(s),
-        Owner::Profile(p) => req.user_profile_name(p),
-    };
-    match req.send().await.map_err(aws) {
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-        Ok(r) => Ok(r.status().map(|s| (s.clone(), r.failure_reason().unwrap_or_default().to_string()))),
+    Ok(described_app(ctx, a)
+        .await?
+        .and_then(|r| r.status().map(|s| (s.clone(), r.failure_reason().unwrap_or_default().to_string()))))
+}
+
+/// How a running app's image differs from the stack's (None: the same, or
+/// the app is not running).
+pub async fn image_drift(ctx: &Ctx, id: &str, user: &str) -> Result<Option<String>> {
+    let a = AppId::parse(id)?;
+    let Some(d) = described_app(ctx, &a).await? else { return Ok(None) };
+    if !matches!(d.status(), Some(AppStatus::InService | AppStatus::Pending)) {
+        return Ok(None);
     }
+    let want = ctx.s.jupyter_image().map_err(anyhow::Error::msg)?;
+    let spec = d.resource_spec();
+    let (image, version) =
+        (spec.and_then(|s| s.sage_maker_image_arn()), spec.and_then(|s| s.sage_maker_image_version_arn()));
+    if want.matches(image, version) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "runs image {}, not the stack's {}: a running app's image cannot be changed; `provision stop --user {user}` then `provision start --user {user}` create it again on the stack's image",
+        version.or(image).unwrap_or("(none)"),
+        want.shown()
+    )))
 }
 
 /// Every app of `domain` by (owner, type, name): the status of the latest
@@ -243,8 +288,7 @@ impl Kind for App {
             })
         })
         .await?;
-        let spec =
-            ResourceSpec::builder().instance_type(AppInstanceType::from(ctx.s.app_instance_type.as_str())).build();
+        let spec = jupyter_spec(ctx)?;
         // The space runs with the domain's default execution role, which
         // SageMaker may not be able to assume yet when it is new.
         retry_while(IAM_PROPAGATION_BOUND, is_iam_propagation, || async {
@@ -289,6 +333,17 @@ impl Kind for App {
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
         delete_app(ctx, id).await
+    }
+
+    /// A running app on another image than the stack's: fixed for the app's
+    /// life, so `up` leaves it (it is the user's runtime) and `status` names
+    /// the commands that recreate it.
+    async fn lasting_drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        Ok(image_drift(ctx, id, &self.user).await?.into_iter().collect())
+    }
+
+    fn drift_owner(&self) -> Option<&'static str> {
+        Some("`provision stop --user U` then `provision start --user U` recreate the app on the stack's image")
     }
 }
 

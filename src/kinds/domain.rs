@@ -2,21 +2,23 @@
 //! VpcOnly in every zone's SageMaker subnet, default user settings for
 //! today's Studio (the web portal, JupyterLab idle shutdown) with the
 //! execution role and `sg.sagemaker`, and the same role and group as the
-//! default space settings. When it is ready, what SageMaker made
+//! default space settings, and the JupyterLab image (`DefaultResourceSpec`,
+//! as Studio's UI sets it) in both. When it is ready, what SageMaker made
 //! on its own (the EFS, its mount targets, the NFS security groups) is
 //! recorded in the state too, so teardown finds it after the domain is gone.
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{
-    AppLifecycleManagement, AppNetworkAccessType, AuthMode, DefaultEbsStorageSettings, DefaultSpaceSettings,
-    DefaultSpaceStorageSettings, DomainStatus, IdleSettings, JupyterLabAppSettings, LifecycleManagement,
-    RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
+    AppInstanceType, AppLifecycleManagement, AppNetworkAccessType, AppStatus, AuthMode, DefaultEbsStorageSettings,
+    DefaultSpaceSettings, DefaultSpaceStorageSettings, DomainStatus, IdleSettings, JupyterLabAppSettings,
+    LifecycleManagement, ResourceSpec, RetentionPolicy, RetentionType, StudioWebPortal, Tag, UserSettings,
 };
 
 use super::{
     Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members, storage_kept,
 };
+use crate::config::AppImage;
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
@@ -86,6 +88,7 @@ pub(super) fn default_user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Re
         .default_landing_uri(LANDING_URI)
         .jupyter_lab_app_settings(
             JupyterLabAppSettings::builder()
+                .default_resource_spec(jupyter_spec(ctx)?)
                 .app_lifecycle_management(AppLifecycleManagement::builder().idle_settings(idle).build())
                 .build(),
         )
@@ -93,10 +96,128 @@ pub(super) fn default_user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Re
         .build())
 }
 
-/// The spaces' defaults (CreateDomain `DefaultSpaceSettings`): the same
-/// execution role and security group.
+/// The JupyterLab `ResourceSpec` of the stack's apps: the stack's image
+/// (`SageMakerImageArn`, and `SageMakerImageVersionArn` when `app_image`
+/// pins a version: "When both ... are passed, SageMakerImageVersionArn is
+/// used", API reference, ResourceSpec) on `app_instance_type`. The same spec
+/// is the space's and the domain's JupyterLab `DefaultResourceSpec`, where
+/// Studio's UI puts it, so an app a user starts in Studio runs it too.
+pub fn jupyter_spec(ctx: &Ctx) -> Result<ResourceSpec> {
+    let image = ctx.s.jupyter_image().map_err(anyhow::Error::msg)?;
+    Ok(ResourceSpec::builder()
+        .sage_maker_image_arn(image.image)
+        .set_sage_maker_image_version_arn(image.version)
+        .instance_type(AppInstanceType::from(ctx.s.app_instance_type.as_str()))
+        .build())
+}
+
+/// The spaces' defaults (CreateDomain `DefaultSpaceSettings`, which
+/// SageMaker applies to shared spaces, botocore's DefaultSpaceSettings): the
+/// same execution role and security group, and the JupyterLab image.
 fn default_space_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<DefaultSpaceSettings> {
-    Ok(DefaultSpaceSettings::builder().execution_role(ctx.state.id(role)?).security_groups(ctx.state.id(sg)?).build())
+    Ok(DefaultSpaceSettings::builder()
+        .execution_role(ctx.state.id(role)?)
+        .security_groups(ctx.state.id(sg)?)
+        .jupyter_lab_app_settings(JupyterLabAppSettings::builder().default_resource_spec(jupyter_spec(ctx)?).build())
+        .build())
+}
+
+/// The SubnetIds an UpdateDomain sends to bring the domain's `current`
+/// subnets to `wanted` (None: nothing to change). UpdateDomain's `SubnetIds`
+/// is the whole list ("The VPC subnets that Studio uses for
+/// communication"), and it can remove subnets: "If removing subnets, ensure
+/// there are no apps in the InService, Pending, or Deleting state"
+/// (SageMaker API reference, UpdateDomain). `remove`: the subnets not in
+/// `wanted` are dropped (a zone removed from the stack); else they stay
+/// (`up` only adds a zone's subnet and never removes one).
+pub fn subnet_update(current: &[String], wanted: &[String], remove: bool) -> Option<Vec<String>> {
+    let mut out: Vec<String> = current.iter().filter(|s| !remove || wanted.contains(s)).cloned().collect();
+    for w in wanted {
+        if !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    (out != current).then_some(out)
+}
+
+/// The app states in which SageMaker refuses to remove a domain's subnets
+/// (UpdateDomain API reference, `SubnetIds`).
+const BLOCKS_SUBNET_REMOVAL: [AppStatus; 3] = [AppStatus::InService, AppStatus::Pending, AppStatus::Deleting];
+
+/// Why removing `removed` from the domain `id` must wait (None: it need not):
+/// the apps of the domain (`owner/type/name (status)`) that SageMaker counts.
+pub fn removal_refusal(id: &str, removed: &[String], apps: &[String]) -> Option<String> {
+    (!removed.is_empty() && !apps.is_empty()).then(|| {
+        format!(
+            "cannot remove subnet(s) {} from domain {id}: SageMaker removes a domain's subnets only while none of its apps is InService, Pending or Deleting (UpdateDomain API reference), and {} {}: {}; stop them first (`provision stop --user U` for the stack's own, DeleteApp for others)",
+            removed.join(", "),
+            apps.len(),
+            if apps.len() == 1 { "is" } else { "are" },
+            apps.join(", ")
+        )
+    })
+}
+
+/// The domain's apps that block removing a subnet, `owner/type/name
+/// (status)`: every app ListApps shows InService, Pending or Deleting
+/// (paginated; an app deleted and made again is listed twice, its Deleted
+/// record blocks nothing).
+pub async fn apps_blocking_subnet_removal(ctx: &Ctx, id: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pages = ctx.aws.sagemaker.list_apps().domain_id_equals(id).max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for a in page.map_err(aws)?.apps() {
+            let Some(status) = a.status().filter(|s| BLOCKS_SUBNET_REMOVAL.contains(s)) else { continue };
+            out.push(format!(
+                "{}/{}/{} ({})",
+                a.space_name().or(a.user_profile_name()).unwrap_or_default(),
+                a.app_type().map(|t| t.as_str()).unwrap_or_default(),
+                a.app_name().unwrap_or_default(),
+                status.as_str()
+            ));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Sets the subnets of the domain `id` to exactly `wanted` with UpdateDomain,
+/// then waits until it is InService again; Ok(false) when they are already
+/// those. Removing a subnet is refused here, before the call, while any app
+/// of the domain runs (`removal_refusal`, naming them): SageMaker would
+/// refuse it too (API reference), and a refusal that names the apps says
+/// what to do. For the day a zone is removed from a live stack; `up` only
+/// adds (`Domain::restore`).
+pub async fn set_subnets(ctx: &Ctx, id: &str, wanted: &[String]) -> Result<bool> {
+    let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+    let Some(list) = subnet_update(d.subnet_ids(), wanted, true) else { return Ok(false) };
+    let removed: Vec<String> = d.subnet_ids().iter().filter(|s| !list.contains(s)).cloned().collect();
+    if !removed.is_empty()
+        && let Some(why) = removal_refusal(id, &removed, &apps_blocking_subnet_removal(ctx, id).await?)
+    {
+        bail!(why);
+    }
+    ctx.aws
+        .sagemaker
+        .update_domain()
+        .domain_id(id)
+        .set_subnet_ids(Some(list))
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("updating the subnets of domain {id}"))?;
+    until("domain InService", Poll::expect(10, 30 * 60), || async {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        match d.status() {
+            Some(DomainStatus::InService) => Ok(Some(())),
+            Some(s @ (DomainStatus::Failed | DomainStatus::UpdateFailed)) => {
+                bail!("domain {id} is {}: {}", s.as_str(), d.failure_reason().unwrap_or("no reason given"))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    Ok(true)
 }
 
 async fn wait_in_service(ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
@@ -319,7 +440,7 @@ impl Kind for Domain {
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
         let d = described(ctx, id).await?;
         let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids()));
-        out.extend(studio_drift(ctx, &d, &self.role));
+        out.extend(studio_drift(ctx, &d, &self.role)?);
         Ok(out)
     }
 
@@ -333,23 +454,22 @@ impl Kind for Domain {
         true
     }
 
-    /// Adds the SageMaker subnets of zones added to a live stack
-    /// (UpdateDomain can add subnets; it cannot remove them) and puts back
-    /// today's Studio defaults (a domain made by an earlier version, for
-    /// Studio Classic, gets the web portal and the spaces' defaults), then waits.
+    /// Adds the SageMaker subnets of zones added to a live stack and puts
+    /// back today's Studio defaults (a domain made by an earlier version, for
+    /// Studio Classic, gets the web portal and the spaces' defaults; one made
+    /// before the stack set the JupyterLab image gets it), then waits.
+    /// UpdateDomain could also remove a subnet, while no app runs
+    /// (`set_subnets`); `up` never does: it refuses a dropped zone before
+    /// any step (`commands/run.rs`), and an extra subnet added by hand stays.
     async fn restore(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
         let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
-        let missing = missing_members(ctx, &self.subnets, d.subnet_ids());
-        let studio = studio_drift(ctx, &d, &self.role);
-        if missing.is_empty() && studio.is_empty() {
+        let recorded: Vec<String> = self.subnets.iter().filter_map(|m| ctx.state.id(m).ok()).collect();
+        let subnets = subnet_update(d.subnet_ids(), &recorded, false);
+        let studio = studio_drift(ctx, &d, &self.role)?;
+        if subnets.is_none() && studio.is_empty() {
             return Ok(());
         }
-        let mut update = ctx.aws.sagemaker.update_domain().domain_id(id);
-        if !missing.is_empty() {
-            let mut all = d.subnet_ids().to_vec();
-            all.extend(missing);
-            update = update.set_subnet_ids(Some(all));
-        }
+        let mut update = ctx.aws.sagemaker.update_domain().domain_id(id).set_subnet_ids(subnets);
         if !studio.is_empty() {
             update = update
                 .default_user_settings(default_user_settings(ctx, &self.role, &self.sg)?)
@@ -376,12 +496,34 @@ pub fn home_key_problem(ctx: &Ctx, actual: Option<&str>, key: &StepId) -> Result
     })
 }
 
+/// The image a JupyterLab resource spec names when it is not `want`
+/// (`unset` when it names none); None: it is `want`.
+pub fn other_image(spec: Option<&ResourceSpec>, want: &AppImage) -> Option<String> {
+    let image = spec.and_then(|s| s.sage_maker_image_arn());
+    let version = spec.and_then(|s| s.sage_maker_image_version_arn());
+    (!want.matches(image, version)).then(|| version.or(image).unwrap_or("unset").to_string())
+}
+
+/// How a JupyterLab `DefaultResourceSpec` differs from the stack's image
+/// and instance type (`what` names it in the message).
+fn default_spec_drift(what: &str, spec: Option<&ResourceSpec>, want: &AppImage, instance: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(other) = other_image(spec, want) {
+        out.push(format!("{what} JupyterLab image is {other}, not {}", want.shown()));
+    }
+    let it = spec.and_then(|s| s.instance_type()).map(|t| t.as_str()).unwrap_or("unset");
+    if it != instance {
+        out.push(format!("{what} JupyterLab instance type is {it}, not {instance}"));
+    }
+    out
+}
+
 /// How the domain's defaults differ from today's Studio as the stack sets it.
 fn studio_drift(
     ctx: &Ctx,
     d: &aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput,
     role: &StepId,
-) -> Vec<String> {
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let u = d.default_user_settings();
     let portal = u.and_then(|u| u.studio_web_portal()).map(|p| p.as_str()).unwrap_or("unset");
@@ -409,5 +551,12 @@ fn studio_drift(
     if d.default_space_settings().and_then(|s| s.execution_role()) != Some(role.as_str()) {
         out.push("the default space settings lack the execution role".to_string());
     }
-    out
+    let want = ctx.s.jupyter_image().map_err(anyhow::Error::msg)?;
+    let instance = ctx.s.app_instance_type.as_str();
+    let user_spec = u.and_then(|u| u.jupyter_lab_app_settings()).and_then(|j| j.default_resource_spec());
+    out.extend(default_spec_drift("the default user settings'", user_spec, &want, instance));
+    let space_spec =
+        d.default_space_settings().and_then(|s| s.jupyter_lab_app_settings()).and_then(|j| j.default_resource_spec());
+    out.extend(default_spec_drift("the default space settings'", space_spec, &want, instance));
+    Ok(out)
 }

@@ -1,14 +1,15 @@
 //! The mount targets (and their ENIs) of SageMaker's EFS
 //! (`efs.mount_target`, teardown only; id = the file system id), one per
 //! SageMaker subnet. Deleted after the domain and before those subnets;
-//! then ENIs left `available` in the VPC are swept.
+//! then ENIs left `available` in the VPC are swept a first time
+//! (`leftover_enis`; the subnets sweep again while one blocks them).
 
 use anyhow::Result;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::NetworkInterfaceStatus;
 
 use super::efs_file_system::home_efs;
-use super::{Ctx, Health, Kind, ec2_filter, made_by_aws};
+use super::leftover_enis::{Blocked, Sweep, sweep};
+use super::{Ctx, Health, Kind, made_by_aws};
 use crate::error::{aws, gone_ok, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -36,51 +37,27 @@ async fn mount_targets(ctx: &Ctx, fs: &str) -> Result<Vec<(String, String)>> {
 }
 
 impl EfsMountTargets {
-    /// ENIs left `available` in the stack's VPC (SageMaker apps, EFS) block
-    /// the subnet and VPC deletion. Only real leftovers are touched: an ENI
-    /// still `in-use`, or requester-managed (a NAT gateway's, an endpoint's,
-    /// a mount target's: its service deletes it with its owner, and refuses
-    /// DeleteNetworkInterface — EC2 API reference, "Requester-managed network
-    /// interfaces"), is left to its owner. One leftover that cannot be
-    /// deleted does not stop the others: every failure is reported with its
-    /// ENI id once all have been tried.
-    pub(super) async fn sweep_enis(&self, ctx: &Ctx) -> Result<()> {
+    /// The first sweep of the ENIs left `available` in the stack's VPC
+    /// (SageMaker apps', EFS's), once the mount targets are gone. ENIs that
+    /// turn `available` later are swept by the subnet, group and VPC
+    /// deletions, which repeat while such an ENI blocks them and name each
+    /// one they could not delete (`leftover_enis::delete_draining`); so a
+    /// leftover that cannot be deleted now does not fail this step: it is
+    /// said, and tried again there.
+    pub(super) async fn sweep_enis(&self, ctx: &Ctx) -> Result<Sweep> {
         let Ok(vpc) = ctx.state.id(&self.vpc) else {
-            return Ok(());
+            return Ok(Sweep::default());
         };
-        let out = ctx
-            .aws
-            .ec2
-            .describe_network_interfaces()
-            .filters(ec2_filter("vpc-id", &vpc))
-            .filters(ec2_filter("status", "available"))
-            .send()
-            .await
-            .map_err(aws)?;
-        let mut failed = Vec::new();
-        for eni in out.network_interfaces() {
-            let Some(id) = eni.network_interface_id() else {
-                continue;
-            };
-            if eni.status() != Some(&NetworkInterfaceStatus::Available) || eni.requester_managed() == Some(true) {
-                tracing::debug!(eni = id, "not a leftover: in use or managed by its service");
-                continue;
-            }
-            tracing::info!(eni = id, "deleting leftover network interface");
-            if let Err(e) =
-                gone_ok(ctx.aws.ec2.delete_network_interface().network_interface_id(id).send().await.map_err(aws))
-            {
-                failed.push(format!("{id}: {e:#}"));
-            }
-        }
-        if !failed.is_empty() {
-            anyhow::bail!(
-                "{} leftover network interface(s) in {vpc} could not be deleted (they block the subnets and the VPC): {}",
-                failed.len(),
-                failed.join("; ")
+        let s = sweep(ctx, &vpc, Blocked::Vpc).await?;
+        if !s.failed.is_empty() {
+            let ids: Vec<String> = s.failed.iter().map(|(id, e)| format!("{id}: {e}")).collect();
+            tracing::warn!(
+                "{} leftover network interface(s) in {vpc} could not be deleted yet (tried again with the subnets): {}",
+                s.failed.len(),
+                ids.join("; ")
             );
         }
-        Ok(())
+        Ok(s)
     }
 }
 
@@ -122,7 +99,7 @@ impl Kind for EfsMountTargets {
             Ok(mount_targets(ctx, fs).await?.is_empty().then_some(()))
         })
         .await?;
-        self.sweep_enis(ctx).await
+        self.sweep_enis(ctx).await.map(|_| ())
     }
 
     /// Kept with the EFS (`EfsFileSystem::keeps`): in their subnets, behind their NFS group.

@@ -104,6 +104,28 @@ fn next_change(now: &[(String, String, String)], want: &[(String, String)]) -> O
     Some(next)
 }
 
+/// What UpdateLoggingConfiguration sends for the destinations `next`: a
+/// `LoggingConfiguration` holding them, or none at all when `next` is empty
+/// (removing the last destination). The API reference documents the
+/// latter: "LoggingConfiguration — Defines how Network Firewall performs
+/// logging for a firewall. If you omit this setting, Network Firewall
+/// disables logging for the firewall" (UpdateLoggingConfiguration request
+/// parameters); it says nothing of an empty `LogDestinationConfigs` list,
+/// which this used to send. terraform-provider-aws's
+/// aws_networkfirewall_logging_configuration omits it the same way when it
+/// removes the last destination.
+fn logging_configuration(next: &[(String, String, String)]) -> Result<Option<LoggingConfiguration>> {
+    if next.is_empty() {
+        return Ok(None);
+    }
+    let configs = next.iter().map(|(t, _, g)| destination(t, g)).collect::<Result<Vec<_>>>()?;
+    let config = LoggingConfiguration::builder()
+        .set_log_destination_configs(Some(configs))
+        .build()
+        .context("building the logging configuration")?;
+    Ok(Some(config))
+}
+
 /// Brings the firewall's logging to `want`, one destination per call: one
 /// read, then each change (a successful update leaves the configuration it
 /// sent, so it is not read again).
@@ -112,16 +134,11 @@ async fn converge(ctx: &Ctx, firewall_arn: &str, want: &[(String, String)]) -> R
     // Each call settles one destination: at most one removal and one add per log type.
     for _ in 0..=2 * (want.len() + 3) {
         let Some(next) = next_change(&now, want) else { return Ok(()) };
-        let configs = next.iter().map(|(t, _, g)| destination(t, g)).collect::<Result<Vec<_>>>()?;
-        let config = LoggingConfiguration::builder()
-            .set_log_destination_configs(Some(configs))
-            .build()
-            .context("building the logging configuration")?;
         ctx.aws
             .nfw
             .update_logging_configuration()
             .firewall_arn(firewall_arn)
-            .logging_configuration(config)
+            .set_logging_configuration(logging_configuration(&next)?)
             .send()
             .await
             .map_err(aws)
@@ -295,5 +312,12 @@ mod tests {
             removals += 1;
         }
         assert_eq!(removals, 2);
+    }
+
+    #[test]
+    fn the_last_destination_is_removed_by_omitting_the_configuration() {
+        assert_eq!(logging_configuration(&[]).unwrap(), None, "no LoggingConfiguration at all");
+        let one = logging_configuration(&[cfg("FLOW", "CloudWatchLogs", "/f")]).unwrap().unwrap();
+        assert_eq!(one.log_destination_configs().len(), 1);
     }
 }

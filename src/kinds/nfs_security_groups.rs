@@ -117,7 +117,7 @@ impl Kind for NfsSecurityGroups {
             }
         }
         for (id, _, _) in &groups {
-            delete_group(ctx, id).await?;
+            delete_group(ctx, &self.vpc, id).await?;
         }
         Ok(())
     }

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use super::leftover_enis::{Blocked, delete_draining};
+use super::{Ctx, Health, Kind};
 use crate::error::{aws, gone_ok, has_code};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -128,9 +129,12 @@ fn peer_strings(p: &IpPermission, dir: &str) -> Vec<String> {
     peers.map(|peer| format!("{proto}{ports} {dir} {peer}")).collect()
 }
 
-/// Deletes a group, waiting out DependencyViolation while ENIs drain.
-pub async fn delete_group(ctx: &Ctx, id: &str) -> Result<()> {
-    let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+/// Deletes a group of the stack's VPC `vpc` (its step), waiting out
+/// DependencyViolation while ENIs drain and sweeping the leftover ENIs that
+/// use the group each time (`leftover_enis`).
+pub async fn delete_group(ctx: &Ctx, vpc: &StepId, id: &str) -> Result<()> {
+    let vpc = ctx.state.id(vpc).ok();
+    let r = delete_draining(ctx, vpc.as_deref(), Blocked::Group(id), || async {
         ctx.aws.ec2.delete_security_group().group_id(id).send().await.map_err(aws)
     })
     .await;
@@ -293,7 +297,7 @@ impl Kind for SecurityGroup {
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        delete_group(ctx, id).await
+        delete_group(ctx, &self.vpc, id).await
     }
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {

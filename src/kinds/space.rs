@@ -6,19 +6,30 @@
 //!
 //! SageMaker API reference, CreateSpace: `SpaceSharingSettings.SharingType`
 //! Private requires `OwnershipSettings.OwnerUserProfileName`;
-//! `SpaceSettings.AppType` JupyterLab; `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`.
-//! Statuses (DescribeSpace): Pending, InService, Updating, Deleting,
-//! Failed, Update_Failed, Delete_Failed.
+//! `SpaceSettings.AppType` JupyterLab; `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`;
+//! `SpaceSettings.JupyterLabAppSettings.DefaultResourceSpec`: the stack's
+//! image and instance type (`domain::jupyter_spec`), what an app the user
+//! starts in the space runs. Statuses (DescribeSpace): Pending, InService,
+//! Updating, Deleting, Failed, Update_Failed, Delete_Failed.
+//!
+//! UpdateSpace takes `SpaceSettings` and a display name only: the owner and
+//! the sharing are fixed at creation (`lasting_drift`). The default image is
+//! set at CreateSpace, where Studio's UI sets it, and then belongs to the
+//! space's user: the UI changes it when the user picks another image or
+//! instance type for the space. So it is not checked; the image an app
+//! actually runs is (`app.rs`), and the domain's default, which a space
+//! without one of its own (made by an earlier version) falls back to, is
+//! kept by `up` (`domain.rs`).
 
 use anyhow::{Result, anyhow, bail};
 use async_trait::async_trait;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::types::{
-    AppType, EbsStorageSettings, OwnershipSettings, SharingType, SpaceSettings, SpaceSharingSettings, SpaceStatus,
-    SpaceStorageSettings,
+    AppType, EbsStorageSettings, OwnershipSettings, SharingType, SpaceJupyterLabAppSettings, SpaceSettings,
+    SpaceSharingSettings, SpaceStatus, SpaceStorageSettings,
 };
 
-use super::domain::sm_tags;
+use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
 use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};
@@ -79,6 +90,12 @@ impl Space {
     }
 }
 
+/// The space's JupyterLab settings: the stack's image as the default of
+/// the apps started in it.
+fn jupyter_lab_settings(ctx: &Ctx) -> Result<SpaceJupyterLabAppSettings> {
+    Ok(SpaceJupyterLabAppSettings::builder().default_resource_spec(jupyter_spec(ctx)?).build())
+}
+
 #[async_trait]
 impl Kind for Space {
     fn name(&self) -> &'static str {
@@ -128,6 +145,7 @@ impl Kind for Space {
                     )
                     .build(),
             )
+            .jupyter_lab_app_settings(jupyter_lab_settings(ctx)?)
             .build();
         ctx.aws
             .sagemaker
@@ -193,7 +211,8 @@ impl Kind for Space {
         })
     }
 
-    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+    /// The sharing and the owner: fixed at creation (UpdateSpace cannot change them).
+    async fn lasting_drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
         let (domain, name) = split_space(id)?;
         let Some(s) = describe(ctx, domain, name).await? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
@@ -206,6 +225,10 @@ impl Kind for Space {
             out.push(format!("owner is {}, not {}", owner.unwrap_or("unset"), self.user));
         }
         Ok(out)
+    }
+
+    fn drift_owner(&self) -> Option<&'static str> {
+        Some("a space's sharing and owner are fixed at creation: nothing changes them")
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {

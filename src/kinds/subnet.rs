@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use ipnet::Ipv4Net;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use super::leftover_enis::{Blocked, delete_draining};
+use super::{Ctx, Health, Kind};
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -140,8 +141,11 @@ impl Kind for Subnet {
         Health::of_describe(r, |o| !o.subnets().is_empty())
     }
 
+    /// DependencyViolation while ENIs drain is retried within the drain
+    /// bound, sweeping the subnet's leftover ENIs each time (`leftover_enis`).
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+        let vpc = ctx.state.id(&self.vpc).ok();
+        let r = delete_draining(ctx, vpc.as_deref(), Blocked::Subnet(id), || async {
             ctx.aws.ec2.delete_subnet().subnet_id(id).send().await.map_err(aws)
         })
         .await;

@@ -377,7 +377,7 @@ async fn a_ready_resource_missing_long_after_its_create_is_made_again() {
         ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
         ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
     ];
-    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]); // no intent time: made long ago
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]); // no intent time: made long ago
     let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::VPC, vpc::Vpc)).await.unwrap();
     assert_eq!(action, crate::lifecycle::Action::Recreated);
     assert_eq!(http.calls(), ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute"]);
@@ -434,39 +434,127 @@ async fn an_app_not_found_at_delete_is_deleted_all_the_same() {
     assert_eq!(http.calls(), ["DescribeApp", "DeleteApp", "ListApps"]);
 }
 
-fn eni(id: &str, requester_managed: bool) -> String {
+/// The domain the ENI tests record: SageMaker names it in its ENIs' descriptions.
+const DOMAIN_ID: &str = "d-test12345";
+
+fn eni(id: &str, status: &str, requester_managed: bool) -> String {
+    let description = format!("[DO NOT DELETE] ENI managed by SageMaker for Studio Domain({DOMAIN_ID}) - app");
+    eni_described(id, status, requester_managed, &description)
+}
+
+fn eni_described(id: &str, status: &str, requester_managed: bool, description: &str) -> String {
     format!(
-        "<item><networkInterfaceId>{id}</networkInterfaceId><status>available</status><requesterManaged>{requester_managed}</requesterManaged></item>"
+        "<item><networkInterfaceId>{id}</networkInterfaceId><vpcId>vpc-1</vpcId><status>{status}</status><requesterManaged>{requester_managed}</requesterManaged><description>{description}</description></item>"
     )
+}
+
+fn enis(items: &[String]) -> Answer {
+    ec2_ok("DescribeNetworkInterfaces", &format!("<networkInterfaceSet>{}</networkInterfaceSet>", items.concat()))
 }
 
 #[tokio::test]
 async fn the_eni_sweep_spares_requester_managed_enis_and_reports_each_failure_by_id() {
-    let listing = format!(
-        "<networkInterfaceSet>{}{}{}{}</networkInterfaceSet>",
-        eni("eni-leftover1", false),
-        eni("eni-nat", true), // a NAT gateway's or an endpoint's: its service removes it
-        eni("eni-refused", false),
-        eni("eni-leftover2", false)
-    );
+    let listing = enis(&[
+        eni("eni-leftover1", "available", false),
+        eni("eni-nat", "available", true), // a NAT gateway's or an endpoint's: its service removes it
+        eni("eni-refused", "available", false),
+        eni("eni-app", "in-use", false), // still attached: not a leftover yet
+        eni_described("eni-theirs", "available", false, "another team's"), // names nothing of ours: never touched
+        eni("eni-leftover2", "available", false),
+    ]);
     let deleted = || ec2_ok("DeleteNetworkInterface", "<return>true</return>");
-    let script =
-        vec![ec2_ok("DescribeNetworkInterfaces", &listing), deleted(), ec2_err("UnauthorizedOperation"), deleted()];
-    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);
+    let script = vec![listing, deleted(), ec2_err("UnauthorizedOperation"), deleted()];
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]);
     let kind = efs_mount_targets::EfsMountTargets {
         domain: StepId::DOMAIN,
         subnets: vec![StepId::SUBNET_SAGEMAKER],
         vpc: StepId::VPC,
         groups: StepId::SG_NFS,
     };
-    let e = kind.sweep_enis(&ctx).await.unwrap_err().to_string();
+    let s = kind.sweep_enis(&ctx).await.unwrap();
     assert_eq!(
         http.calls(),
         ["DescribeNetworkInterfaces", "DeleteNetworkInterface", "DeleteNetworkInterface", "DeleteNetworkInterface"],
-        "the requester-managed ENI is never touched; the one after the failure still is"
+        "the requester-managed and in-use ENIs are never touched; the one after the failure still is"
     );
-    assert!(e.contains("eni-refused") && e.contains("UnauthorizedOperation") && e.contains("vpc-1"), "{e}");
-    assert!(!e.contains("eni-leftover") && !e.contains("eni-nat"), "only the failure is reported: {e}");
+    assert_eq!(s.deleted, ["eni-leftover1", "eni-leftover2"]);
+    let b = s.blocking();
+    assert!(b.contains("eni-refused") && b.contains("UnauthorizedOperation"), "{b}");
+    assert!(b.contains("eni-nat (available, managed by its service)") && b.contains("eni-app (in-use)"), "{b}");
+    assert!(b.contains("eni-theirs (available, not this stack's"), "{b}");
+    assert!(!b.contains("eni-leftover"), "deleted ones do not block: {b}");
+}
+
+/// Issue 33: an ENI that turns `available` only after the first refusal is
+/// swept on a later one, and the subnet goes.
+#[tokio::test]
+async fn a_subnet_blocked_by_an_eni_that_lingers_is_deleted_once_the_eni_is_available() {
+    let dv = || ec2_err("DependencyViolation");
+    let script = vec![
+        dv(),
+        enis(&[eni("eni-late", "in-use", true)]),
+        dv(),
+        enis(&[eni("eni-late", "available", false)]),
+        ec2_ok("DeleteNetworkInterface", "<return>true</return>"),
+        ec2_ok("DeleteSubnet", "<return>true</return>"),
+    ];
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]);
+    let kind = subnet::Subnet {
+        vpc: StepId::VPC,
+        cidr: "10.2.3.0/24".parse().unwrap(),
+        name: "n".into(),
+        az: "us-east-1a".into(),
+    };
+    kind.delete(&ctx, "subnet-1").await.unwrap();
+    assert_eq!(
+        http.calls(),
+        [
+            "DeleteSubnet",
+            "DescribeNetworkInterfaces",
+            "DeleteSubnet",
+            "DescribeNetworkInterfaces",
+            "DeleteNetworkInterface",
+            "DeleteSubnet"
+        ]
+    );
+}
+
+/// Still refused at the drain bound: the error names each ENI that blocks, by id.
+#[tokio::test]
+async fn a_group_still_blocked_at_the_bound_names_each_eni_it_could_not_delete() {
+    let mut script = Vec::new();
+    for _ in 0..400 {
+        script.push(ec2_err("DependencyViolation"));
+        script.push(enis(&[eni("eni-stuck", "available", false), eni("eni-busy", "in-use", false)]));
+        script.push(ec2_err("UnauthorizedOperation"));
+    }
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]);
+    let e = security_group::delete_group(&ctx, &StepId::VPC, "sg-1").await.unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("DependencyViolation") && e.contains("vpc-1"), "{e}");
+    assert!(e.contains("eni-stuck (available, not deleted:") && e.contains("UnauthorizedOperation"), "{e}");
+    assert!(e.contains("eni-busy (in-use)"), "{e}");
+    let calls = http.calls();
+    assert!(calls.iter().filter(|c| *c == "DeleteSecurityGroup").count() > 2, "retried: {calls:?}");
+    assert!(http.left() > 0, "gave up at the bound, not when the script ran out");
+}
+
+/// Issue 33: UpdateDomain's SubnetIds for a wanted set; a removal waits for
+/// the domain's apps, and the refusal names them.
+#[test]
+fn domain_subnets_are_set_exactly_and_a_removal_names_the_apps_that_block_it() {
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let (a, b, c) = ("subnet-a", "subnet-b", "subnet-c");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[b, a]), true), None, "the same set: nothing to send");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a]), true), Some(v(&[a])), "b removed");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a]), false), None, "up keeps what it does not remove");
+    assert_eq!(domain::subnet_update(&v(&[a]), &v(&[a, c]), false), Some(v(&[a, c])), "a zone added");
+    assert_eq!(domain::subnet_update(&v(&[a, b]), &v(&[a, c]), true), Some(v(&[a, c])), "b for c");
+    assert_eq!(domain::removal_refusal("d-1", &v(&[b]), &[]), None, "no app runs");
+    assert_eq!(domain::removal_refusal("d-1", &[], &v(&["x/JupyterLab/default (InService)"])), None, "nothing removed");
+    let why = domain::removal_refusal("d-1", &v(&[b]), &v(&["alice-space/JupyterLab/default (Pending)"])).unwrap();
+    assert!(why.contains("cannot remove subnet(s) subnet-b from domain d-1"), "{why}");
+    assert!(why.contains("alice-space/JupyterLab/default (Pending)") && why.contains("provision stop"), "{why}");
 }
 
 /// Issue 14: a domain made without the stack's key (an earlier version, or another tool) is
@@ -532,7 +620,7 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
     script.push(ec2_throttled());
     script.push(ec2_ok("DeleteVpcEndpoints", "<unsuccessful/>"));
     script.push(ec2_ok("DescribeVpcEndpoints", "<vpcEndpointSet/>"));
-    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1")]);
+    let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]);
     let kind = vpc_endpoint::VpcEndpoint {
         vpc: StepId::VPC,
         short: "s3",

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use super::leftover_enis::{Blocked, delete_draining};
+use super::{Ctx, Health, Kind};
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -88,8 +89,10 @@ impl Kind for Vpc {
         Health::of_describe(r, |o| !o.vpcs().is_empty())
     }
 
+    /// DependencyViolation while ENIs and attachments drain is retried
+    /// within the drain bound, sweeping the VPC's leftover ENIs each time.
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
-        let r = retry_while(DRAIN_BOUND, is_dependency_violation, || async {
+        let r = delete_draining(ctx, Some(id), Blocked::Vpc, || async {
             ctx.aws.ec2.delete_vpc().vpc_id(id).send().await.map_err(aws)
         })
         .await;

@@ -12,7 +12,8 @@
 //!
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
 //! `network.rs`: the domain's network, routes, firewall, security groups;
-//! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key.
+//! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
+//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults.
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -23,6 +24,7 @@ use crate::kinds::Ctx;
 mod data;
 mod logs;
 mod network;
+mod studio;
 
 use data::{
     buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, key_policies,
@@ -90,8 +92,9 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("kms.key_policies", keys),
         ("iam.role_trust", trust),
     ];
-    let home_kms = logs::domain_home_kms(ctx).await;
+    let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
     results.push(("domain.home_efs_kms", home_kms));
+    results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {
         let (flow_log, firewall, groups) =
             tokio::join!(logs::vpc_flow_log(ctx), logs::firewall_logging(ctx), logs::log_groups(ctx));
