@@ -363,12 +363,12 @@ async fn teardown_target(ctx: &Ctx, step: &Step, wait_in_flight: bool) -> Result
 }
 
 /// Deletes the resource of `step` (if it exists) and forgets it, or marks it
-/// retained when `down` keeps it (`ctx.keep`, made by `keep_plan` before
+/// retained when `down` keeps it (`ctx.teardown`, made by `keep_plan` before
 /// the run). What the state never recorded and AWS made (what Studio's users
 /// made in the domain) is found again each time: kept, it stays unrecorded.
 /// Returns what happened: "deleted", "kept" or "absent" (nothing to do).
 pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
-    let kept = ctx.keep.get().context("down's keep plan was not made before the run")?;
+    let kept = &ctx.teardown.get().context("down's keep plan was not made before the run")?.kept;
     match teardown_decision(&ctx, &step, true, kept).await? {
         None => {
             if ctx.state.record(&step.id).is_some() {

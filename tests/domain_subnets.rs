@@ -42,7 +42,7 @@ async fn context(emu: &Emulator, dir: &std::path::Path, zones: &[&str]) -> Ctx {
         down: Default::default(),
         reads: Default::default(),
         polls: Default::default(),
-        keep: Default::default(),
+        teardown: Default::default(),
     }
 }
 

@@ -183,6 +183,6 @@ pub async fn connect(g: &Global, access: Access, down: DownOptions, verb: &str) 
         down,
         reads: Default::default(),
         polls: Default::default(),
-        keep: Default::default(),
+        teardown: Default::default(),
     }))
 }

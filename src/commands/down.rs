@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::graph;
-use crate::kinds::{Ctx, s3_bucket, studio_made};
+use crate::kinds::{Ctx, Teardown, s3_bucket, studio_made};
 use crate::lifecycle;
 use crate::progress::say;
 use crate::state::{self, Status};
@@ -213,7 +213,8 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         .into());
     }
     confirm(&ctx, &graph, &kept, yes).await?;
-    ctx.keep.set(kept).map_err(|_| anyhow::anyhow!("down's keep plan was made twice"))?;
+    let teardown = Teardown { kept, ids: crate::kinds::recorded_ids(&ctx) };
+    ctx.teardown.set(teardown).map_err(|_| anyhow::anyhow!("down's keep plan was made twice"))?;
     if lost {
         // From here on the removal is recorded like any other, so a killed `down` resumes.
         ctx.state.materialize(state::LockInfo::new("down"))?;
@@ -236,7 +237,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
         ctx.state.doc().steps.into_iter().filter(|(_, r)| r.status == Some(Status::Retained)).collect();
     // What Studio's users made and `down` kept is not recorded: named here.
     let mut found_kept = Vec::new();
-    let plan = ctx.keep.get().cloned().unwrap_or_default();
+    let plan = ctx.teardown.get().map(|t| t.kept.clone()).unwrap_or_default();
     for step in graph.steps.iter().filter(|s| s.kind.discovered() && plan.contains_key(&s.id)) {
         if ctx.state.record(&step.id).is_none() {
             let items = step.kind.contents(&ctx, &step.id).await.unwrap_or_default();

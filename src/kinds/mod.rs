@@ -103,8 +103,19 @@ pub struct Ctx {
     pub reads: Reads,
     /// Waits' shared status reads (`Polls`).
     pub polls: Polls,
-    /// What `down` keeps and why (`lifecycle::keep_plan`), decided before its first delete.
-    pub keep: std::sync::OnceLock<std::collections::BTreeMap<StepId, String>>,
+    /// What `down` decided before its first delete.
+    pub teardown: std::sync::OnceLock<Teardown>,
+}
+
+/// What `down` decides before its first delete.
+#[derive(Debug, Default, Clone)]
+pub struct Teardown {
+    /// What it keeps, and why (`lifecycle::keep_plan`).
+    pub kept: std::collections::BTreeMap<StepId, String>,
+    /// Every id the state recorded then (`recorded_ids`): what still proves
+    /// a leftover ours once its owner is deleted and its record gone (an
+    /// ENI SageMaker left, named after the domain).
+    pub ids: Vec<String>,
 }
 
 type Snapshot = Option<(Instant, Arc<dyn Any + Send + Sync>)>;
@@ -530,12 +541,17 @@ pub fn storage_kept(ctx: &Ctx, what: &str) -> Option<String> {
 }
 
 /// Every id and attribute the state records (ARNs, resource ids, endpoint
-/// ids) long enough to name a resource: what proves a resource AWS made
-/// for one of ours (a NAT gateway's or an endpoint's interface) the stack's.
+/// ids) long enough to name a resource, and those it recorded when `down`
+/// started (`Teardown::ids`): what proves a resource AWS made for one of
+/// ours (a NAT gateway's or an endpoint's interface, SageMaker's) the stack's.
 pub fn recorded_ids(ctx: &Ctx) -> Vec<String> {
     let doc = ctx.state.doc();
     let all = doc.steps.into_values().flat_map(|r| r.id.into_iter().chain(r.attrs.into_values()));
-    all.filter(|id| id.len() >= 8 && id.contains('-')).collect()
+    let mut ids: Vec<String> = all.filter(|id| id.len() >= 8 && id.contains('-')).collect();
+    if let Some(t) = ctx.teardown.get() {
+        ids.extend(t.ids.iter().filter(|id| !ids.contains(id)).cloned().collect::<Vec<_>>());
+    }
+    ids
 }
 
 /// Delete `r`'s result where "not found" also counts as gone, plus `codes`.

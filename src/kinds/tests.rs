@@ -142,7 +142,7 @@ fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, temp
         down: DownOptions::default(),
         reads: Default::default(),
         polls: Default::default(),
-        keep: Default::default(),
+        teardown: Default::default(),
     };
     (Arc::new(ctx), http, dir)
 }
