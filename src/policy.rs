@@ -1,6 +1,6 @@
 //! Policy documents as AWS returns them (IAM URL-encodes them, EC2 may
-//! return the endpoint policy as a JSON string of JSON): parse, and read
-//! their statements.
+//! return the endpoint policy as a JSON string of JSON): parse, read their
+//! statements, and compare them in one normal form (`normalized`).
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -59,21 +59,50 @@ pub fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Statements compared with list-or-string elements normalised.
-pub fn same_statement(a: &Value, b: &Value) -> bool {
-    let key = |s: &Value| {
-        ["Effect", "Principal", "NotPrincipal", "Action", "Resource", "NotAction", "NotResource"].map(|k| {
-            match s.get(k) {
-                Some(Value::String(_) | Value::Array(_)) => {
-                    let mut v = strings(s.get(k));
-                    v.sort();
-                    Value::from(v)
-                }
-                other => other.cloned().unwrap_or(Value::Null),
+/// The elements a statement is compared by, besides `Condition`.
+const COMPARED: [&str; 7] = ["Effect", "Principal", "NotPrincipal", "Action", "Resource", "NotAction", "NotResource"];
+
+/// A statement in the one form statements are compared in
+/// (`same_statement`): the elements of `COMPARED`, a list-or-string one as
+/// a sorted list, any other value (a `Principal` object) as it is, a
+/// missing one as null; `Condition` as it is when there is one; nothing
+/// else (not `Sid`).
+pub fn normalized(s: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for k in COMPARED {
+        let v = match s.get(k) {
+            Some(Value::String(_) | Value::Array(_)) => {
+                let mut v = strings(s.get(k));
+                v.sort();
+                Value::from(v)
             }
-        })
-    };
-    key(a) == key(b) && a.get("Condition") == b.get("Condition")
+            other => other.cloned().unwrap_or(Value::Null),
+        };
+        out.insert(k.to_string(), v);
+    }
+    if let Some(c) = s.get("Condition") {
+        out.insert("Condition".to_string(), c.clone());
+    }
+    Value::Object(out)
+}
+
+/// Statements compared with list-or-string elements normalised (`normalized`).
+pub fn same_statement(a: &Value, b: &Value) -> bool {
+    normalized(a) == normalized(b)
+}
+
+/// A statement with `Principal: "*"` written `{"AWS": "*"}`, as AWS may
+/// return it in a bucket policy, where the two mean the same; any other
+/// statement as it is. `same_statement` keeps the two apart: for some
+/// services they differ.
+pub fn star_principal_as_aws(s: &Value) -> Value {
+    let mut s = s.clone();
+    if let Some(o) = s.as_object_mut()
+        && o.get("Principal") == Some(&Value::from("*"))
+    {
+        o.insert("Principal".into(), serde_json::json!({"AWS": "*"}));
+    }
+    s
 }
 
 /// The statements of `doc` that are none of `expected`'s, each as
@@ -173,5 +202,18 @@ mod tests {
         let mut changed = expected["Statement"][0].clone();
         changed["Condition"] = serde_json::json!({"StringNotEquals": {"aws:sourceVpce": "vpce-2"}});
         assert_eq!(extra_statements(&serde_json::json!({"Statement": [changed]}), &expected).len(), 1);
+    }
+
+    #[test]
+    fn a_star_principal_is_its_aws_form_only_where_asked() {
+        let star = serde_json::json!({"Sid": "A", "Effect": "Deny", "Principal": "*", "Action": "s3:*"});
+        let aws = serde_json::json!({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:*"]});
+        // Some services tell the two apart: a plain comparison does too.
+        assert!(!same_statement(&star, &aws));
+        assert!(same_statement(&star_principal_as_aws(&star), &aws));
+        assert_eq!(normalized(&star_principal_as_aws(&star)), normalized(&star_principal_as_aws(&aws)));
+        // Statements are the same exactly when their normal forms are.
+        assert!(same_statement(&star, &serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": ["s3:*"]})));
+        assert_ne!(normalized(&star), normalized(&serde_json::json!({"Effect": "Deny", "Principal": "*"})));
     }
 }

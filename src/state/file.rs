@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{Held, Location, LockInfo, StateStore, Stored, locked_error};
+use super::location::Location;
+use super::lock::{LockInfo, locked_error};
+use super::store::{Held, StateStore, Stored};
 use crate::error::{EXIT_INVALID, Exit};
 
 pub struct FileStore {

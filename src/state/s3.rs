@@ -20,158 +20,26 @@
 //!   when the run ends.
 //! - A conflicting run's own version is saved as `KEY.conflict.<lock id>`.
 //!
-//! The SDK is async and the state's interface is not (a transition is
-//! persisted before the call recording it returns): calls run on a thread
-//! of their own, with its own runtime and client (so no connection of the
-//! stack's clients is driven by it), which also renews the lock.
+//! The calls run on a thread of their own, which also renews the lock
+//! (`io`): the SDK is async and the state's interface is not.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::result::SdkError;
-use serde_json::{Value, json};
 
-use super::{Conflict, Held, Location, LockInfo, StateStore, Stored, locked_error, now_ms};
+use super::location::Location;
+use super::lock::{self, LockInfo, locked_error, now_ms};
+use super::store::{Conflict, Held, StateStore, Stored};
 use crate::aws::ConnOptions;
 use crate::error::{EXIT_INVALID, Exit, code};
 
-/// Tag `state init` gives the buckets it makes: the proof a bucket is ours.
-pub const STATE_BUCKET_TAG: (&str, &str) = ("provision:state-bucket", "true");
+mod io;
 
-type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &aws_sdk_s3::Client) + Send>;
-
-use super::blocking;
-
-/// The thread S3 calls of the state run on, and the lock renewal it does
-/// between them.
-struct Io {
-    tx: Mutex<mpsc::Sender<Job>>,
-    beat: Arc<Mutex<Option<Beat>>>,
-}
-
-/// The lock this process holds and renews.
-struct Beat {
-    bucket: String,
-    key: String,
-    info: LockInfo,
-    etag: Arc<Mutex<String>>,
-    lost: Arc<AtomicBool>,
-    every: Duration,
-    next: Instant,
-}
-
-impl Io {
-    fn start(conn: ConnOptions) -> Result<Arc<Io>> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
-        let beat: Arc<Mutex<Option<Beat>>> = Arc::default();
-        let renew = beat.clone();
-        std::thread::Builder::new()
-            .name("state-s3".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(anyhow!("starting the state's I/O runtime: {e}")));
-                        return;
-                    }
-                };
-                let cfg = rt.block_on(crate::aws::load(&conn));
-                if cfg.region().is_none() {
-                    let _ = ready_tx.send(Err(Exit(
-                        EXIT_INVALID,
-                        "the state bucket's region is unknown: pass --state-region (or --region, or set one in the AWS config)"
-                            .into(),
-                    )
-                    .into()));
-                    return;
-                }
-                let client = crate::aws::s3_client(&cfg);
-                let _ = ready_tx.send(Ok(()));
-                loop {
-                    let wait = renew
-                        .lock()
-                        .expect("lock renewal poisoned")
-                        .as_ref()
-                        .map(|b| b.next.saturating_duration_since(Instant::now()))
-                        .unwrap_or(Duration::from_secs(3600));
-                    match rx.recv_timeout(wait) {
-                        Ok(job) => job(&rt, &client),
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                    heartbeat(&rt, &client, &renew);
-                }
-            })
-            .context("starting the state's I/O thread")?;
-        blocking(|| ready_rx.recv()).map_err(|_| anyhow!("the state's I/O thread stopped"))??;
-        Ok(Arc::new(Io { tx: Mutex::new(tx), beat }))
-    }
-
-    /// Runs the future `f` makes on the I/O thread and waits for its result.
-    fn call<T, F, Fut>(&self, f: F) -> T
-    where
-        F: FnOnce(aws_sdk_s3::Client) -> Fut + Send + 'static,
-        Fut: Future<Output = T>,
-        T: Send + 'static,
-    {
-        let (rtx, rrx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |rt, c| {
-            let _ = rtx.send(rt.block_on(f(c.clone())));
-        });
-        self.tx.lock().expect("state I/O sender poisoned").send(job).expect("the state's I/O thread stopped");
-        blocking(|| rrx.recv().expect("the state's I/O thread stopped"))
-    }
-}
-
-/// Renews the lock if it is due: a put of the lock with a new heartbeat,
-/// conditional on the ETag of the lock this run wrote. Refused (412, or the
-/// lock is gone): the lock was taken from this run.
-fn heartbeat(rt: &tokio::runtime::Runtime, client: &aws_sdk_s3::Client, beat: &Mutex<Option<Beat>>) {
-    let (bucket, key, body, etag, lost) = {
-        let mut g = beat.lock().expect("lock renewal poisoned");
-        let Some(b) = g.as_mut() else { return };
-        if Instant::now() < b.next {
-            return;
-        }
-        b.next = Instant::now() + b.every;
-        b.info.heartbeat_ms = now_ms();
-        let body = serde_json::to_vec(&b.info).unwrap_or_default();
-        (b.bucket.clone(), b.key.clone(), body, b.etag.clone(), b.lost.clone())
-    };
-    let current = etag.lock().expect("lock etag poisoned").clone();
-    let r = rt
-        .block_on(client.put_object().bucket(&bucket).key(&key).body(ByteStream::from(body)).if_match(current).send());
-    match r {
-        Ok(out) => *etag.lock().expect("lock etag poisoned") = out.e_tag().unwrap_or_default().to_string(),
-        Err(e) => {
-            let e = crate::error::aws(e);
-            let id = beat.lock().expect("lock renewal poisoned").as_ref().map(|b| b.info.id.clone());
-            if code(&e) == Some("PreconditionFailed")
-                && let Some(etag_now) = rt.block_on(async {
-                    let got = client.get_object().bucket(&bucket).key(&key).send().await.ok()?;
-                    let etag_now = got.e_tag().unwrap_or_default().to_string();
-                    let info: LockInfo = serde_json::from_slice(&got.body.collect().await.ok()?.into_bytes()).ok()?;
-                    (Some(info.id) == id).then_some(etag_now)
-                })
-            {
-                // Still this run's: a renewal whose first answer was lost, retried by the SDK.
-                *etag.lock().expect("lock etag poisoned") = etag_now;
-            } else if matches!(code(&e), Some("PreconditionFailed" | "NoSuchKey")) {
-                tracing::warn!("the state lock s3://{bucket}/{key} was removed or replaced while this run held it");
-                lost.store(true, Ordering::SeqCst);
-                *beat.lock().expect("lock renewal poisoned") = None;
-            } else {
-                tracing::warn!("renewing the state lock s3://{bucket}/{key}: {e:#} (trying again later)");
-            }
-        }
-    }
-}
+use io::{Beat, Io};
 
 /// Locks this process holds, for the message of an exit that skips releasing them.
 static HELD: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -396,7 +264,7 @@ impl StateStore for S3Store {
             };
             let etag = Arc::new(Mutex::new(etag));
             let lost = Arc::new(AtomicBool::new(false));
-            let every = super::heartbeat_every();
+            let every = lock::heartbeat_every();
             *self.io.beat.lock().expect("lock renewal poisoned") = Some(Beat {
                 bucket: self.bucket.clone(),
                 key: key.clone(),
@@ -503,7 +371,7 @@ impl StateStore for S3Store {
                 info.describe(now)
             )));
         }
-        if info.gone(now, super::stale_after(), true, super::pid_alive).is_none() && info.host == super::host_name() {
+        if info.gone(now, lock::stale_after(), true, lock::pid_alive).is_none() && info.host == lock::host_name() {
             return Err(invalid(format!(
                 "the lock {id} of {} belongs to a run still going on this host: {}; stop it (Ctrl-C releases the lock) \
                  or wait for it: nothing was removed",
@@ -597,284 +465,5 @@ impl Drop for S3Lock {
         if let Err(e) = self.release() {
             eprintln!("warning: {e:#}");
         }
-    }
-}
-
-/// The bucket policy of a state bucket: deny every request not sent over
-/// TLS, as AWS documents it (S3 user guide, "Enforce encryption of data in
-/// transit": Deny when `aws:SecureTransport` is false).
-pub fn tls_only_policy(bucket: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }]
-    })
-}
-
-/// A statement as AWS may return it: list-or-string elements as sorted
-/// lists, `Principal` `*` as `{"AWS": "*"}`, `Sid` ignored.
-fn normalized(statement: &Value) -> Value {
-    let mut s = statement.clone();
-    if let Some(o) = s.as_object_mut() {
-        o.remove("Sid");
-        for k in ["Action", "Resource"] {
-            if let Some(v) = o.get_mut(k) {
-                let mut list: Vec<String> = match v {
-                    Value::String(x) => vec![x.clone()],
-                    Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
-                    _ => vec![],
-                };
-                list.sort();
-                *v = json!(list);
-            }
-        }
-        if o.get("Principal") == Some(&json!("*")) {
-            o.insert("Principal".into(), json!({"AWS": "*"}));
-        }
-    }
-    s
-}
-
-/// What `state init` changed (or found as required).
-#[derive(Debug, Default)]
-pub struct BucketChange {
-    pub changed: Vec<String>,
-    pub kept: Vec<String>,
-}
-
-/// Makes `bucket` a state bucket, idempotently: created if absent (tagged
-/// as ours), versioning on, default encryption SSE-KMS (the AWS managed
-/// key `aws/s3`, with an S3 Bucket Key), all four Block Public Access
-/// settings on, the TLS-only bucket policy; nothing else. Each setting is
-/// read first and only put when it differs. A bucket that exists and is not
-/// ours (another account's, or one of this account's without our tag) is
-/// refused untouched.
-pub async fn init_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<BucketChange> {
-    use aws_sdk_s3::types::{
-        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
-    };
-    let mut out = BucketChange::default();
-    let not_ours = |why: String| -> anyhow::Error {
-        Exit(
-            EXIT_INVALID,
-            format!(
-                "bucket {bucket} {why}: it is not a provision state bucket, and nothing was changed. Choose another name \
-                 (`provision state init s3://ANOTHER-NAME`), or point --state at it as it is (its settings are then yours)"
-            ),
-        )
-        .into()
-    };
-    let exists = match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => true,
-        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 404 => false,
-        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 403 => {
-            return Err(not_ours("exists and these credentials may not use it (another account's)".into()));
-        }
-        Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 301 => {
-            return Err(not_ours(format!(
-                "exists in another region than {region} (pass --state-region if it is yours)"
-            )));
-        }
-        Err(e) => {
-            return Err(crate::error::aws(e)).with_context(|| format!("looking for bucket {bucket} (HeadBucket)"));
-        }
-    };
-    let tag = || Tag::builder().key(STATE_BUCKET_TAG.0).value(STATE_BUCKET_TAG.1).build();
-    if exists {
-        let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
-            Ok(t) => t.tag_set().to_vec(),
-            Err(e) => {
-                let e = crate::error::aws(e);
-                if code(&e) == Some("NoSuchTagSet") {
-                    vec![]
-                } else {
-                    return Err(e.context(format!("reading the tags of bucket {bucket}")));
-                }
-            }
-        };
-        if !tags.iter().any(|t| t.key() == STATE_BUCKET_TAG.0 && t.value() == STATE_BUCKET_TAG.1) {
-            return Err(not_ours(format!(
-                "exists without the tag {}={} that `state init` gives the buckets it makes",
-                STATE_BUCKET_TAG.0, STATE_BUCKET_TAG.1
-            )));
-        }
-        out.kept.push(format!("bucket {bucket} exists and is a state bucket"));
-    } else {
-        let mut req = s3.create_bucket().bucket(bucket);
-        if region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region))
-                    .build(),
-            );
-        }
-        if let Err(e) = req.send().await {
-            let e = crate::error::aws(e);
-            return match code(&e) {
-                Some("BucketAlreadyExists") => {
-                    Err(not_ours("exists (another account's: bucket names are global)".into()))
-                }
-                _ => Err(e.context(format!("creating bucket {bucket}"))),
-            };
-        }
-        s3.put_bucket_tagging()
-            .bucket(bucket)
-            .tagging(Tagging::builder().tag_set(tag()?).build()?)
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .with_context(|| format!("tagging bucket {bucket}"))?;
-        out.changed
-            .push(format!("created bucket {bucket} in {region}, tagged {}={}", STATE_BUCKET_TAG.0, STATE_BUCKET_TAG.1));
-    }
-
-    let versioning = s3.get_bucket_versioning().bucket(bucket).send().await.map_err(crate::error::aws)?;
-    if versioning.status() == Some(&BucketVersioningStatus::Enabled) {
-        out.kept.push("versioning enabled".into());
-    } else {
-        s3.put_bucket_versioning()
-            .bucket(bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
-            )
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .context("enabling versioning")?;
-        out.changed.push("versioning enabled: every previous state is kept".into());
-    }
-
-    let sse_kms = match s3.get_bucket_encryption().bucket(bucket).send().await {
-        Ok(c) => c.server_side_encryption_configuration().is_some_and(|c| {
-            c.rules().iter().any(|r| {
-                r.apply_server_side_encryption_by_default()
-                    .is_some_and(|d| d.sse_algorithm() == &ServerSideEncryption::AwsKms)
-            })
-        }),
-        Err(e) => {
-            let e = crate::error::aws(e);
-            if code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") {
-                false
-            } else {
-                return Err(e.context(format!("reading the default encryption of bucket {bucket}")));
-            }
-        }
-    };
-    if sse_kms {
-        out.kept.push("default encryption SSE-KMS".into());
-    } else {
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::AwsKms).build()?,
-            )
-            .bucket_key_enabled(true)
-            .build();
-        s3.put_bucket_encryption()
-            .bucket(bucket)
-            .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .context("setting default encryption")?;
-        out.changed.push("default encryption SSE-KMS (AWS managed key aws/s3, S3 Bucket Key)".into());
-    }
-
-    let blocked = match s3.get_public_access_block().bucket(bucket).send().await {
-        Ok(p) => p.public_access_block_configuration().is_some_and(|c| {
-            c.block_public_acls() == Some(true)
-                && c.ignore_public_acls() == Some(true)
-                && c.block_public_policy() == Some(true)
-                && c.restrict_public_buckets() == Some(true)
-        }),
-        Err(e) => {
-            let e = crate::error::aws(e);
-            if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") {
-                false
-            } else {
-                return Err(e.context(format!("reading the Block Public Access settings of bucket {bucket}")));
-            }
-        }
-    };
-    if blocked {
-        out.kept.push("all four Block Public Access settings on".into());
-    } else {
-        s3.put_public_access_block()
-            .bucket(bucket)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .context("blocking public access")?;
-        out.changed.push("all four Block Public Access settings on".into());
-    }
-
-    let want = tls_only_policy(bucket);
-    let current = match s3.get_bucket_policy().bucket(bucket).send().await {
-        Ok(p) => p.policy().and_then(|p| serde_json::from_str::<Value>(p).ok()),
-        Err(e) => {
-            let e = crate::error::aws(e);
-            if code(&e) == Some("NoSuchBucketPolicy") {
-                None
-            } else {
-                return Err(e.context(format!("reading the policy of bucket {bucket}")));
-            }
-        }
-    };
-    let statements = |p: &Value| -> Vec<Value> {
-        match &p["Statement"] {
-            Value::Array(a) => a.iter().map(normalized).collect(),
-            s @ Value::Object(_) => vec![normalized(s)],
-            _ => vec![],
-        }
-    };
-    if current.as_ref().is_some_and(|c| statements(c) == statements(&want)) {
-        out.kept.push("TLS-only bucket policy".into());
-    } else {
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .policy(want.to_string())
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .context("putting the TLS-only bucket policy")?;
-        out.changed.push(if current.is_some() {
-            "bucket policy replaced by the TLS-only one (deny requests without TLS)".into()
-        } else {
-            "TLS-only bucket policy (deny requests without TLS)".into()
-        });
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tls_policy_compares_as_aws_may_return_it() {
-        let want = tls_only_policy("b");
-        let mut reordered = want.clone();
-        reordered["Statement"][0]["Resource"] = json!(["arn:aws:s3:::b/*", "arn:aws:s3:::b"]);
-        reordered["Statement"][0]["Principal"] = json!({"AWS": "*"});
-        reordered["Statement"][0]["Sid"] = json!("Other");
-        assert_eq!(normalized(&want["Statement"][0]), normalized(&reordered["Statement"][0]));
-        let mut wider = want.clone();
-        wider["Statement"][0]["Condition"] = json!({});
-        assert_ne!(normalized(&want["Statement"][0]), normalized(&wider["Statement"][0]));
     }
 }
