@@ -147,8 +147,27 @@ def _igw_attached(backend, vpc_id):
 _orig_create_nat = EC2Backend.create_nat_gateway
 
 
+def _leaving_nothing(backend, create, *args, **kwargs):
+    """``create(backend, ...)``; if it raises, the ENIs it had made are removed: moto makes a NAT
+    gateway's or an interface endpoint's ENIs before its last checks, where AWS makes nothing for a
+    refused create."""
+    before = set(backend.enis)
+    try:
+        return create(backend, *args, **kwargs)
+    except Exception:
+        for eni_id in set(backend.enis) - before:
+            backend.enis.pop(eni_id, None)
+        raise
+
+
 def create_nat_gateway(self, *args, **kwargs):
-    nat = _orig_create_nat(self, *args, **kwargs)
+    """A refused CreateNatGateway makes nothing. moto builds the gateway's ENI before it associates
+    the Elastic IP, so an allocation the call cannot use (InvalidAllocationID.NotFound, an address
+    already associated) left an ENI with no description in the subnet, one no AWS call ever makes:
+    AWS creates a NAT gateway's interface with the gateway (EC2 User Guide, "Requester-managed
+    network interfaces") and answers the refusal with nothing made (EC2 API reference,
+    CreateNatGateway: the error codes of the call, no partial result)."""
+    nat = _leaving_nothing(self, _orig_create_nat, *args, **kwargs)
     eni = nat._eni
     # A requester-managed ENI in use by the gateway (EC2 User Guide, "Requester-managed network
     # interfaces": a NAT gateway's interface is one; it goes when the gateway is deleted).
@@ -318,7 +337,7 @@ _orig_create_vpce = EC2Backend.create_vpc_endpoint
 
 
 def create_vpc_endpoint(self, *args, **kwargs):
-    ep = _orig_create_vpce(self, *args, **kwargs)
+    ep = _leaving_nothing(self, _orig_create_vpce, *args, **kwargs)
     etype = (ep.vpc_endpoint_type or "gateway").lower()
     if etype == "gatewayloadbalancer":
         for subnet_id in ep.subnet_ids or []:

@@ -54,6 +54,18 @@ def test_nat_gateway_lifecycle_and_its_eni(make_emulator):
     ec2.delete_subnet(SubnetId=subnet)
 
 
+def test_a_refused_nat_gateway_leaves_no_interface(emulator):
+    """CreateNatGateway refused (an allocation id no address has) makes nothing: no ENI is left
+    in the subnet to block its deletion (moto built the gateway's ENI before the EIP lookup)."""
+    ec2 = emulator.client("ec2")
+    vpc, subnet = vpc_with_subnet(ec2)
+    with pytest.raises(ClientError) as e:
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId="eipalloc-0123456789abcdef0")
+    assert err(e)[0] == "InvalidAllocationID.NotFound"
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [subnet]}])["NetworkInterfaces"] == []
+    ec2.delete_subnet(SubnetId=subnet)
+
+
 def test_delete_unknown_nat_gateway(emulator):
     with pytest.raises(ClientError) as e:
         emulator.client("ec2").delete_nat_gateway(NatGatewayId="nat-0123456789abcdef0")
