@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod kinds;
+pub mod latency;
 pub mod lifecycle;
 pub mod operations;
 pub mod pace;

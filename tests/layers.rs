@@ -29,6 +29,7 @@ const LAYERS: &[&[&str]] = &[
         "wait",
         "operations",
         "pace",
+        "latency",
     ],
 ];
 

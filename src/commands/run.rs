@@ -85,7 +85,7 @@ pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
     let remaining = estimate::remaining(graph, direction);
     let mut plan = Plan { verb, ..Default::default() };
     for (step, rem) in graph.steps.iter().zip(remaining) {
-        let own = estimate::expected(step.id.as_str(), direction);
+        let own = estimate::expected(step, direction);
         plan.expected.insert(step.id.to_string(), scaled(own));
         plan.after.insert(step.id.to_string(), scaled(rem.saturating_sub(own)));
         // A wait of 5 s or more on AWS (before the scale) shows its ETA.
@@ -190,7 +190,8 @@ pub(super) async fn run_graph(
                     "ready": at(t.ready),
                     "started": at(t.started),
                     "done": at(t.done),
-                    "expected_s": estimate::expected(id, direction).as_secs_f64() * crate::wait::time_scale(),
+                    "expected_s": estimate::expected(&graph.steps[i], direction).as_secs_f64()
+                        * crate::wait::time_scale(),
                     "remaining_s": priority[i].as_secs_f64() * crate::wait::time_scale(),
                 })
                 .to_string()

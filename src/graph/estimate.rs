@@ -15,126 +15,16 @@
 //! `up` creates a step once the steps it needs exist; `down` deletes a step
 //! once every step that needs it is gone (the graph's edges reversed).
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::graph::Graph;
-use crate::step_id::StepId;
-
-/// The emulator's latency profile, embedded.
-const PROFILE: &str = include_str!("../../emulator/latency-profile.json");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// `up`: the profile's `create_s`.
-    Up,
-    /// `down`: the profile's `delete_s`.
-    Down,
-}
-
-/// The profile's kind of each step id (the base id; zone and user copies
-/// share it), as `shared/spec/dependencies.json` gives them.
-const KINDS: &[(StepId, &str)] = &[
-    (StepId::VPC, "ec2.vpc"),
-    (StepId::SUBNET_FIREWALL, "ec2.subnet"),
-    (StepId::SUBNET_NAT, "ec2.subnet"),
-    (StepId::SUBNET_SAGEMAKER, "ec2.subnet"),
-    (StepId::SG_SAGEMAKER, "ec2.security_group"),
-    (StepId::SG_VPCE, "ec2.security_group"),
-    (StepId::SG_NFS, "ec2.security_group"),
-    (StepId::EIP, "ec2.eip"),
-    (StepId::IGW, "ec2.internet_gateway"),
-    (StepId::IGW_ATTACH, "ec2.igw_attach"),
-    (StepId::NAT, "ec2.nat_gateway"),
-    (StepId::RULE_GROUP, "nfw.rule_group"),
-    (StepId::FIREWALL_POLICY, "nfw.policy"),
-    (StepId::FIREWALL, "nfw.firewall"),
-    (StepId::RTB_IGW, "ec2.route_table"),
-    (StepId::RTB_FIREWALL, "ec2.route_table"),
-    (StepId::RTB_NAT, "ec2.route_table"),
-    (StepId::RTB_SAGEMAKER, "ec2.route_table"),
-    (StepId::ROUTE_IGW_INGRESS, "ec2.route"),
-    (StepId::ROUTE_FIREWALL_EGRESS, "ec2.route"),
-    (StepId::ROUTE_NAT_EGRESS, "ec2.route"),
-    (StepId::ROUTE_SAGEMAKER_EGRESS, "ec2.route"),
-    (StepId::VPCE_S3, "ec2.vpce_gateway"),
-    (StepId::VPCE_SAGEMAKER_API, "ec2.vpce_interface"),
-    (StepId::VPCE_SAGEMAKER_RUNTIME, "ec2.vpce_interface"),
-    (StepId::VPCE_NOTEBOOK, "ec2.vpce_interface"),
-    (StepId::VPCE_STS, "ec2.vpce_interface"),
-    (StepId::VPCE_SSM, "ec2.vpce_interface"),
-    (StepId::VPCE_MONITORING, "ec2.vpce_interface"),
-    (StepId::VPCE_LOGS, "ec2.vpce_interface"),
-    (StepId::VPCE_ECR_DKR, "ec2.vpce_interface"),
-    (StepId::VPCE_ECR_API, "ec2.vpce_interface"),
-    (StepId::VPCE_SERVICECATALOG, "ec2.vpce_interface"),
-    (StepId::KMS_S3, "kms.key"),
-    (StepId::KMS_S3_ALIAS, "kms.alias"),
-    (StepId::KMS_EBS, "kms.key"),
-    (StepId::KMS_EBS_ALIAS, "kms.alias"),
-    (StepId::BUCKET_DATA, "s3.bucket"),
-    (StepId::BUCKET_MODELS, "s3.bucket"),
-    (StepId::IAM_POLICY, "iam.policy"),
-    (StepId::IAM_ROLE, "iam.role"),
-    (StepId::DOMAIN, "sm.domain"),
-    (StepId::USER, "sm.user_profile"),
-    (StepId::SPACE, "sm.space"),
-    (StepId::APP, "sm.app"),
-    (StepId::CLASSIC_APP, "sm.app"),
-    (StepId::EFS_MOUNT_TARGET, "efs.mount_target"),
-    (StepId::EFS_FILE_SYSTEM, "efs.file_system"),
-    (StepId::USER_MADE_APPS, "sm.app"),
-    (StepId::USER_MADE_SPACES, "sm.space"),
-    // Issue 14's logging (not in the spec's graph; the emulator's profile estimates them).
-    (StepId::KMS_LOGS, "kms.key"),
-    (StepId::KMS_LOGS_ALIAS, "kms.alias"),
-    (StepId::FLOW_LOGS_ROLE, "iam.role"),
-    (StepId::LOGS_VPC_FLOW, "logs.log_group"),
-    (StepId::LOGS_FIREWALL_ALERT, "logs.log_group"),
-    (StepId::LOGS_FIREWALL_FLOW, "logs.log_group"),
-    (StepId::FLOW_LOG, "ec2.flow_log"),
-    (StepId::FIREWALL_LOGGING, "nfw.logging"),
-];
-
-/// The profile kind of a step (`rtb.nat.us-east-1b.assoc` → `ec2.route_table_assoc`,
-/// `sm.app.bob` → `sm.app`), or None for an id no kind has.
-pub fn profile_kind(step: &str) -> Option<&'static str> {
-    if step.ends_with(".assoc") {
-        return Some("ec2.route_table_assoc");
-    }
-    let step = StepId::recorded(step);
-    // The longest base that matches: `vpce.sagemaker.api` before any shorter one.
-    KINDS
-        .iter()
-        .filter(|(base, _)| step.is_zone_of(base))
-        .max_by_key(|(base, _)| base.as_str().len())
-        .map(|(_, kind)| *kind)
-}
-
-/// kind → (create, delete) in seconds.
-fn profile() -> &'static HashMap<String, (f64, f64)> {
-    static P: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
-    P.get_or_init(|| {
-        let v: serde_json::Value = serde_json::from_str(PROFILE).expect("the embedded latency profile is JSON");
-        let kinds = v["kinds"].as_object().expect("the latency profile has kinds");
-        kinds
-            .iter()
-            .map(|(k, t)| {
-                let s = |key: &str| t[key].as_f64().unwrap_or_else(|| panic!("latency profile: {k}.{key}"));
-                (k.clone(), (s("create_s"), s("delete_s")))
-            })
-            .collect()
-    })
-}
+use crate::graph::{Graph, Step};
+pub use crate::latency::Direction;
 
 /// How long AWS takes to make `step`'s resource usable (up) or gone (down),
-/// real-world; zero for an id the profile has no kind for.
-pub fn expected(step: &str, direction: Direction) -> Duration {
-    let Some(&(create, delete)) = profile_kind(step).and_then(|k| profile().get(k)) else {
-        return Duration::ZERO;
-    };
-    Duration::from_secs_f64(if direction == Direction::Up { create } else { delete })
+/// real-world, from its kind's entry in the latency profile
+/// (`Kind::profile`); zero for a step whose kind names none.
+pub fn expected(step: &Step, direction: Direction) -> Duration {
+    step.kind.profile().map(|k| crate::latency::expected(k, direction)).unwrap_or_default()
 }
 
 /// For each step of `graph` (same indices as `graph.steps`): the longest
@@ -167,7 +57,7 @@ pub fn remaining(graph: &Graph, direction: Direction) -> Vec<Duration> {
                 tail = tail.max(left[j]);
             }
         }
-        left[i] = (expected(graph.steps[i].id.as_str(), direction) + tail).max(during);
+        left[i] = (expected(&graph.steps[i], direction) + tail).max(during);
     }
     left
 }
@@ -179,9 +69,12 @@ pub fn bound(graph: &Graph, direction: Direction) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::config::{RawParams, Settings};
     use crate::graph::{build, build_teardown};
+    use crate::step_id::StepId;
 
     fn settings(zones: &[&str], users: &[&str]) -> Settings {
         let mut r = RawParams { region: Some("us-east-1".into()), ..Default::default() };
@@ -201,26 +94,31 @@ mod tests {
     #[test]
     fn every_spec_node_maps_to_its_spec_kind() {
         let v = spec();
+        let g = build_teardown(&settings(&[], &[]));
         let nodes = v["nodes"].as_array().unwrap().iter().chain(v["sagemaker_leftovers"]["nodes"].as_array().unwrap());
         for n in nodes {
             let (id, kind) = (n["id"].as_str().unwrap(), n["kind"].as_str().unwrap());
-            assert_eq!(profile_kind(id), Some(kind), "{id}");
-            assert!(profile().contains_key(kind), "{kind} is in the profile");
+            let step = g.get(&StepId::recorded(id)).unwrap_or_else(|| panic!("{id} is a step"));
+            assert_eq!(step.kind.profile(), Some(kind), "{id}");
+            assert!(crate::latency::known(kind), "{kind} is in the profile");
         }
-        assert_eq!(profile_kind("rtb.nat.us-east-1b.assoc"), Some("ec2.route_table_assoc"));
-        assert_eq!(profile_kind("subnet.nat.us-east-1b"), Some("ec2.subnet"));
-        assert_eq!(profile_kind("sm.user.bob"), Some("sm.user_profile"));
-        assert_eq!(profile_kind("vpce.ecr.dkr"), Some("ec2.vpce_interface"));
-        assert_eq!(profile_kind("no.such"), None);
-        assert_eq!(expected("nfw.firewall", Direction::Up), Duration::from_secs(330));
-        assert_eq!(expected("nfw.firewall", Direction::Down), Duration::from_secs(450));
+        let wide = build_teardown(&settings(&["us-east-1a", "us-east-1b"], &["alice", "bob"]));
+        let kind = |id: &str| wide.get(&StepId::recorded(id)).and_then(|s| s.kind.profile());
+        assert_eq!(kind("rtb.nat.us-east-1b.assoc"), Some("ec2.route_table_assoc"));
+        assert_eq!(kind("subnet.nat.us-east-1b"), Some("ec2.subnet"));
+        assert_eq!(kind("sm.user.bob"), Some("sm.user_profile"));
+        assert_eq!(kind("vpce.ecr.dkr"), Some("ec2.vpce_interface"));
+        let fw = g.get(&StepId::FIREWALL).unwrap();
+        assert_eq!(expected(fw, Direction::Up), Duration::from_secs(330));
+        assert_eq!(expected(fw, Direction::Down), Duration::from_secs(450));
     }
 
     #[test]
     fn every_step_of_a_wide_stack_has_a_kind() {
         let g = build_teardown(&settings(&["us-east-1a", "us-east-1b", "us-east-1c"], &["alice", "bob"]));
         for s in &g.steps {
-            assert!(profile_kind(s.id.as_str()).is_some(), "{} has no profile kind", s.id);
+            let kind = s.kind.profile().unwrap_or_else(|| panic!("{} names no latency profile entry", s.id));
+            assert!(crate::latency::known(kind), "{}: {kind} is not in the latency profile", s.id);
         }
     }
 
@@ -252,13 +150,8 @@ mod tests {
                 after.entry(x).or_default().push(y);
             }
         }
-        let weight: HashMap<&str, f64> = nodes
-            .iter()
-            .map(|(id, k)| {
-                let (c, d) = profile()[k.as_str()];
-                (id.as_str(), if direction == Direction::Up { c } else { d })
-            })
-            .collect();
+        let weight: HashMap<&str, f64> =
+            nodes.iter().map(|(id, k)| (id.as_str(), crate::latency::expected(k, direction).as_secs_f64())).collect();
         fn finish(n: &str, after: &HashMap<String, Vec<String>>, w: &HashMap<&str, f64>) -> f64 {
             let start = after.get(n).into_iter().flatten().map(|p| finish(p, after, w)).fold(0.0, f64::max);
             start + w[n]
@@ -306,7 +199,7 @@ mod tests {
         assert_eq!(up[at(&StepId::FIREWALL)], Duration::from_secs(331));
         assert_eq!(down[at(&StepId::FIREWALL)], Duration::from_secs(454));
         // The last step up is alone on its path; the first step up is deleted last.
-        assert_eq!(up[at(&StepId::APP)], expected("sm.app", Direction::Up));
-        assert_eq!(down[at(&StepId::VPC)], expected("vpc", Direction::Down));
+        assert_eq!(up[at(&StepId::APP)], expected(g.get(&StepId::APP).unwrap(), Direction::Up));
+        assert_eq!(down[at(&StepId::VPC)], expected(g.get(&StepId::VPC).unwrap(), Direction::Down));
     }
 }

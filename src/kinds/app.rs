@@ -35,9 +35,13 @@ use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, Health, Kind};
 use crate::config::Settings;
 use crate::error::{aws, code, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::{Poll, Unseen, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "sm.app";
 
 pub const APP_TYPE: AppType = AppType::JupyterLab;
 pub const APP_NAME: &str = "default";
@@ -221,7 +225,7 @@ pub(super) async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
             }
         }
     }
-    until("app deleted", Poll::expect(90, 20 * 60), || async {
+    until("app deleted", Poll::expect(delete_s(PROFILE), 20 * 60), || async {
         Ok(match polled_status(ctx, &a).await? {
             None | Some((AppStatus::Deleted | AppStatus::Failed, _)) => Some(()),
             _ => None,
@@ -256,6 +260,10 @@ impl Kind for App {
         "SageMaker app"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
+    }
+
     fn needs(&self) -> Vec<StepId> {
         let mut n = vec![self.space_step.clone()];
         n.extend(self.network.iter().cloned());
@@ -281,7 +289,7 @@ impl Kind for App {
         let id = app_id(&domain, &space, &APP_TYPE);
         let a = AppId::parse(&id)?;
         // An app of the same name still being deleted blocks the name until Deleted.
-        until("previous app deleted", Poll::expect(90, 20 * 60), || async {
+        until("previous app deleted", Poll::expect(delete_s(PROFILE), 20 * 60), || async {
             Ok(match polled_status(ctx, &a).await? {
                 Some((AppStatus::Deleting, _)) => None,
                 _ => Some(()),
@@ -312,7 +320,7 @@ impl Kind for App {
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
         let a = AppId::parse(id)?;
         let unseen = Unseen::new(CONSISTENCY_BOUND);
-        until("app InService", Poll::expect(120, 20 * 60), || async {
+        until("app InService", Poll::expect(create_s(PROFILE), 20 * 60), || async {
             let st = polled_status(ctx, &a).await?;
             crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
             match st {

@@ -15,6 +15,9 @@ use super::app::{AppId, app_health, app_status, delete_app};
 use super::{Ctx, Health, Kind};
 use crate::step_id::StepId;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "sm.app";
+
 #[derive(Debug)]
 pub struct ClassicApp {
     /// Its user profile, which can only be deleted once the app is gone.
@@ -25,6 +28,10 @@ pub struct ClassicApp {
 impl Kind for ClassicApp {
     fn name(&self) -> &'static str {
         "SageMaker Studio Classic app"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     /// Only a recorded one is ever acted on.

@@ -20,10 +20,14 @@ use super::{
 };
 use crate::config::AppImage;
 use crate::error::{aws, has_code, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::state::Status;
 use crate::step_id::StepId;
 use crate::wait::{Poll, Unseen, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "sm.domain";
 
 #[derive(Debug)]
 pub struct Domain {
@@ -224,7 +228,7 @@ async fn wait_in_service(ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
     // terraform-provider-aws WaitDomainInService: not found is a pending
     // state right after CreateDomain (eventual consistency).
     let unseen = Unseen::new(CONSISTENCY_BOUND);
-    let d = until("domain InService", Poll::expect(120, 30 * 60), || async {
+    let d = until("domain InService", Poll::expect(create_s(PROFILE), 30 * 60), || async {
         let d = match ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws) {
             Err(e) if is_not_found(&e) => return unseen.absent(format!("domain {id} does not exist")),
             r => r?,
@@ -276,6 +280,10 @@ pub(crate) async fn described(
 impl Kind for Domain {
     fn name(&self) -> &'static str {
         "SageMaker domain"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {
@@ -424,7 +432,7 @@ impl Kind for Domain {
         if !accepted(r)? {
             return Ok(());
         }
-        until("domain deleted", Poll::expect(120, 30 * 60), || async {
+        until("domain deleted", Poll::expect(delete_s(PROFILE), 30 * 60), || async {
             match sm.describe_domain().domain_id(id).send().await.map_err(aws) {
                 Err(e) if is_not_found(&e) => Ok(Some(())),
                 Err(e) => Err(e),

@@ -7,8 +7,12 @@ use async_trait::async_trait;
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, made_by_aws, storage_kept};
 use crate::error::{aws, has_code};
+use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "efs.file_system";
 
 /// The tag SageMaker puts on the EFS it creates for a domain (value: the domain ARN).
 pub const SAGEMAKER_TAG: &str = "ManagedByAmazonSageMakerResource";
@@ -41,6 +45,10 @@ pub async fn home_efs(ctx: &Ctx, domain: &StepId) -> Result<Option<String>> {
 impl Kind for EfsFileSystem {
     fn name(&self) -> &'static str {
         "EFS file system"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {
@@ -76,7 +84,7 @@ impl Kind for EfsFileSystem {
         if !accepted(r)? {
             return Ok(());
         }
-        until("EFS file system deleted", Poll::expect(10, 10 * 60), || async {
+        until("EFS file system deleted", Poll::expect(delete_s(PROFILE), 10 * 60), || async {
             match ctx.aws.efs.describe_file_systems().file_system_id(fs).send().await.map_err(aws) {
                 Err(e) if crate::error::is_not_found(&e) => Ok(Some(())),
                 Err(e) => Err(e),

@@ -11,8 +11,12 @@ use super::efs_file_system::home_efs;
 use super::leftover_enis::{Blocked, Sweep, sweep};
 use super::{Ctx, Health, Kind, made_by_aws};
 use crate::error::{aws, gone_ok, is_not_found};
+use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "efs.mount_target";
 
 #[derive(Debug)]
 pub struct EfsMountTargets {
@@ -67,6 +71,10 @@ impl Kind for EfsMountTargets {
         "EFS mount targets"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
+    }
+
     fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {
         (vec![self.domain.clone()], self.subnets.clone())
     }
@@ -95,7 +103,7 @@ impl Kind for EfsMountTargets {
             }
             gone_ok(ctx.aws.efs.delete_mount_target().mount_target_id(&mt).send().await.map_err(aws))?;
         }
-        until("EFS mount targets deleted", Poll::expect(75, 15 * 60), || async {
+        until("EFS mount targets deleted", Poll::expect(delete_s(PROFILE), 15 * 60), || async {
             Ok(mount_targets(ctx, fs).await?.is_empty().then_some(()))
         })
         .await?;

@@ -11,6 +11,9 @@ use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.eip";
+
 /// Every Address in the region, read once per read-only pass (`Reads`,
 /// one call: the API has no pagination); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Address>>>> {
@@ -34,6 +37,10 @@ fn is_address_in_use(e: &anyhow::Error) -> bool {
 impl Kind for Eip {
     fn name(&self) -> &'static str {
         "Elastic IP"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

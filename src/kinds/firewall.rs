@@ -10,8 +10,12 @@ use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
 use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
 use crate::error::{aws, has_code, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+pub(super) const PROFILE: &str = "nfw.firewall";
 
 #[derive(Debug)]
 pub struct Firewall {
@@ -89,6 +93,10 @@ impl Kind for Firewall {
         "Network Firewall"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
+    }
+
     fn needs(&self) -> Vec<StepId> {
         let mut n = vec![self.policy.clone()];
         n.extend(self.subnets.iter().cloned());
@@ -153,35 +161,36 @@ impl Kind for Firewall {
         // consistency; terraform-provider-aws waitFirewallCreated's finder
         // treats ResourceNotFoundException as not yet there).
         let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
-        let endpoints = until("firewall READY with its endpoints", Poll::expect(330, 30 * 60), || async {
-            let out = match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
-                Err(e) if crate::error::is_not_found(&e) => {
-                    return unseen.absent(format!("firewall {arn} does not exist"));
+        let endpoints =
+            until("firewall READY with its endpoints", Poll::expect(create_s(PROFILE), 30 * 60), || async {
+                let out = match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
+                    Err(e) if crate::error::is_not_found(&e) => {
+                        return unseen.absent(format!("firewall {arn} does not exist"));
+                    }
+                    r => r?,
+                };
+                let Some(status) = out.firewall_status else {
+                    return Ok(None);
+                };
+                crate::progress::observed(status.status.as_str());
+                if status.status == FirewallStatusValue::Deleting {
+                    bail!("firewall {arn} is being deleted (deleted out of band?)");
                 }
-                r => r?,
-            };
-            let Some(status) = out.firewall_status else {
-                return Ok(None);
-            };
-            crate::progress::observed(status.status.as_str());
-            if status.status == FirewallStatusValue::Deleting {
-                bail!("firewall {arn} is being deleted (deleted out of band?)");
-            }
-            if status.status != FirewallStatusValue::Ready {
-                return Ok(None);
-            }
-            let sync = status.sync_states.unwrap_or_default();
-            let mut found = Vec::new();
-            for az in &self.azs {
-                let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
-                match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
-                    (Some("READY"), Some(e)) => found.push((endpoint_attr(az), e.clone())),
-                    _ => return Ok(None),
+                if status.status != FirewallStatusValue::Ready {
+                    return Ok(None);
                 }
-            }
-            Ok(Some(found))
-        })
-        .await?;
+                let sync = status.sync_states.unwrap_or_default();
+                let mut found = Vec::new();
+                for az in &self.azs {
+                    let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
+                    match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
+                        (Some("READY"), Some(e)) => found.push((endpoint_attr(az), e.clone())),
+                        _ => return Ok(None),
+                    }
+                }
+                Ok(Some(found))
+            })
+            .await?;
         let attrs: Vec<(&str, String)> = endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         ctx.state.ready(me, &attrs)
     }
@@ -211,7 +220,7 @@ impl Kind for Firewall {
         if !accepted(ctx.aws.nfw.delete_firewall().firewall_arn(arn).send().await.map_err(aws))? {
             return Ok(());
         }
-        until("firewall deleted", Poll::expect(450, 30 * 60), || async {
+        until("firewall deleted", Poll::expect(delete_s(PROFILE), 30 * 60), || async {
             let r = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws);
             Ok((!accepted(r)?).then_some(()))
         })

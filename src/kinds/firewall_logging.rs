@@ -22,8 +22,12 @@ use aws_sdk_networkfirewall::types::{
 
 use super::{Ctx, Health, Kind};
 use crate::error::{aws, is_not_found};
+use crate::latency::create_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "nfw.logging";
 
 impl StepId {
     pub const FIREWALL_LOGGING: StepId = StepId::of("nfw.logging");
@@ -156,7 +160,7 @@ fn refused_before_ready(e: &anyhow::Error) -> bool {
 /// Waits until the firewall is READY (the fallback when AWS refuses its
 /// logging while it provisions).
 async fn firewall_ready(ctx: &Ctx, arn: &str) -> Result<()> {
-    until("firewall READY for its logging", Poll::expect(330, 30 * 60), || async {
+    until("firewall READY for its logging", Poll::expect(create_s(super::firewall::PROFILE), 30 * 60), || async {
         let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
         let status = out.firewall_status.map(|s| s.status);
         if status == Some(FirewallStatusValue::Deleting) {
@@ -198,6 +202,10 @@ pub fn logging_drift(now: &[(String, String, String)], want: &[(String, String)]
 impl Kind for FirewallLogging {
     fn name(&self) -> &'static str {
         "firewall logging configuration"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -8,8 +8,12 @@ use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleG
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
 use super::{Ctx, Health, Kind, NameUse, accepted};
 use crate::error::{aws, is_not_found};
+use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "nfw.policy";
 
 #[derive(Debug)]
 pub struct FirewallPolicy {
@@ -24,6 +28,10 @@ pub fn policy_name(ctx: &Ctx) -> String {
 impl Kind for FirewallPolicy {
     fn name(&self) -> &'static str {
         "Network Firewall policy"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {
@@ -88,7 +96,7 @@ impl Kind for FirewallPolicy {
         if !accepted(r)? {
             return Ok(());
         }
-        until("firewall policy deleted", Poll::expect(2, 10 * 60), || async {
+        until("firewall policy deleted", Poll::expect(delete_s(PROFILE), 10 * 60), || async {
             let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws);
             Ok((!accepted(r)?).then_some(()))
         })

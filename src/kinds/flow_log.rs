@@ -11,6 +11,9 @@ use super::{Ctx, Health, Kind, ec2_filter, ec2_tag_pairs};
 use crate::error::{aws, has_code};
 use crate::step_id::StepId;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.flow_log";
+
 impl StepId {
     pub const FLOW_LOG: StepId = StepId::of("ec2.flow_log");
 }
@@ -59,6 +62,10 @@ pub async fn vpc_flow_logs(ctx: &Ctx, vpc: &str) -> Result<Vec<(String, String, 
 impl Kind for FlowLog {
     fn name(&self) -> &'static str {
         "VPC flow log"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

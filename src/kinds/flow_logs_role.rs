@@ -17,6 +17,9 @@ use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "iam.role";
+
 impl StepId {
     pub const FLOW_LOGS_ROLE: StepId = StepId::of("iam.flow_logs_role");
 }
@@ -73,6 +76,10 @@ pub fn flow_logs_role_policy(ctx: &Ctx, group: &str) -> serde_json::Value {
 impl Kind for FlowLogsRole {
     fn name(&self) -> &'static str {
         "IAM role for flow logs"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

@@ -12,6 +12,9 @@ use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "iam.policy";
+
 #[derive(Debug)]
 pub struct IamPolicy;
 
@@ -168,6 +171,10 @@ async fn got_policy(
 impl Kind for IamPolicy {
     fn name(&self) -> &'static str {
         "IAM managed policy"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     /// The policy of the derived name, if its tags prove it is this stack's.

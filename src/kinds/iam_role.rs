@@ -14,6 +14,9 @@ use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "iam.role";
+
 #[derive(Debug)]
 pub struct IamRole {
     pub policy: StepId,
@@ -88,6 +91,10 @@ pub(super) async fn new_role(
 impl Kind for IamRole {
     fn name(&self) -> &'static str {
         "IAM role"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -10,6 +10,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.igw_attach";
+
 #[derive(Debug)]
 pub struct IgwAttachment {
     pub vpc: StepId,
@@ -42,6 +45,10 @@ fn split(id: &str) -> Result<(&str, &str)> {
 impl Kind for IgwAttachment {
     fn name(&self) -> &'static str {
         "internet gateway attachment"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -11,6 +11,9 @@ use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.internet_gateway";
+
 /// Every InternetGateway in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::InternetGateway>>>> {
@@ -28,6 +31,10 @@ pub struct InternetGateway;
 impl Kind for InternetGateway {
     fn name(&self) -> &'static str {
         "internet gateway"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

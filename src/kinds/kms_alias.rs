@@ -13,6 +13,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "kms.alias";
+
 /// Every alias of the region, read once per read-only pass (one paginated ListAliases for the
 /// three alias steps); `None` outside a pass.
 async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<AliasListEntry>>>> {
@@ -33,6 +36,10 @@ pub struct KmsAlias {
 impl Kind for KmsAlias {
     fn name(&self) -> &'static str {
         "KMS alias"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -16,6 +16,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "kms.key";
+
 pub const S3_DESCRIPTION: &str = "KMS key for S3 buckets";
 pub const EBS_DESCRIPTION: &str = "Generated KMS Key for sagemaker Notebook's EBS encryption";
 pub const LOGS_DESCRIPTION: &str = "KMS key for the stack's CloudWatch Logs log groups";
@@ -108,6 +111,10 @@ async fn described(
 impl Kind for KmsKey {
     fn name(&self) -> &'static str {
         "KMS key"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -15,6 +15,9 @@ use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "logs.log_group";
+
 impl StepId {
     pub const LOGS_VPC_FLOW: StepId = StepId::of("logs.vpc_flow");
     pub const LOGS_FIREWALL_ALERT: StepId = StepId::of("logs.firewall_alert");
@@ -92,6 +95,10 @@ async fn tags_of(ctx: &Ctx, name: &str) -> Result<HashMap<String, String>> {
 impl Kind for LogGroup {
     fn name(&self) -> &'static str {
         "CloudWatch Logs log group"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

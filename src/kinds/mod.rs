@@ -404,6 +404,14 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
     /// Human name, for messages ("creating NAT gateway").
     fn name(&self) -> &'static str;
 
+    /// Its entry in the latency profile (`crate::latency`: how long AWS
+    /// takes to make one usable, or gone): `graph::estimate` plans the run
+    /// with it and the kind's own waits expect it. `None`: no entry (a unit
+    /// test holds every step of the graph to name one).
+    fn profile(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The steps this one cannot be created before (the graph's edges).
     fn needs(&self) -> Vec<StepId> {
         Vec::new()

@@ -11,9 +11,13 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
 use super::{Ctx, Health, Kind, accepted};
 use crate::error::{aws, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::{Poll, Unseen, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.nat_gateway";
 
 #[derive(Debug)]
 pub struct NatGateway {
@@ -56,6 +60,10 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>>
 impl Kind for NatGateway {
     fn name(&self) -> &'static str {
         "NAT gateway"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {
@@ -115,7 +123,7 @@ impl Kind for NatGateway {
         // treats not-found as not yet there): pending within the consistency
         // bound, then an error, never a wait until the timeout.
         let unseen = Unseen::new(CONSISTENCY_BOUND);
-        until("NAT gateway available", Poll::expect(105, 15 * 60), || async {
+        until("NAT gateway available", Poll::expect(create_s(PROFILE), 15 * 60), || async {
             let st = state(ctx, id).await?;
             crate::progress::observed(st.as_ref().map(|(s, _)| s.as_str()).unwrap_or("absent"));
             match st {
@@ -145,7 +153,7 @@ impl Kind for NatGateway {
         if !accepted(retry_while(CONSISTENCY_BOUND, crate::retry::is_throttling_or_fault, delete).await)? {
             return Ok(());
         }
-        until("NAT gateway deleted", Poll::expect(55, 15 * 60), || async {
+        until("NAT gateway deleted", Poll::expect(delete_s(PROFILE), 15 * 60), || async {
             Ok(match state(ctx, id).await? {
                 None | Some((NatGatewayState::Deleted, _)) => Some(()),
                 _ => None,

@@ -12,6 +12,9 @@ use super::{Ctx, Health, Kind, ec2_filter, made_by_aws};
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.security_group";
+
 #[derive(Debug)]
 pub struct NfsSecurityGroups {
     pub domain: StepId,
@@ -72,6 +75,10 @@ impl NfsSecurityGroups {
 impl Kind for NfsSecurityGroups {
     fn name(&self) -> &'static str {
         "NFS security groups"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn teardown_order(&self) -> (Vec<StepId>, Vec<StepId>) {

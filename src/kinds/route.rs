@@ -13,6 +13,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.route";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteTarget {
     /// The internet gateway (reached through its attachment).
@@ -75,6 +78,10 @@ impl Route {
 impl Kind for Route {
     fn name(&self) -> &'static str {
         "route"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

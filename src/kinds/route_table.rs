@@ -12,6 +12,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.route_table";
+
 /// Every RouteTable in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::RouteTable>>>> {
@@ -42,6 +45,10 @@ pub struct RouteTable {
 impl Kind for RouteTable {
     fn name(&self) -> &'static str {
         "route table"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -11,6 +11,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.route_table_assoc";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssocTarget {
     Subnet(StepId),
@@ -52,6 +55,10 @@ impl RouteTableAssociation {
 impl Kind for RouteTableAssociation {
     fn name(&self) -> &'static str {
         "route table association"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

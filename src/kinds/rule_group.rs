@@ -15,8 +15,12 @@ use aws_sdk_networkfirewall::types::{
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
 use super::{Ctx, Health, Kind, NameUse, accepted};
 use crate::error::{aws, has_code, is_not_found};
+use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_attempts, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "nfw.rule_group";
 
 /// DescribeRuleGroup of `arn`, once per read-only pass (`Reads::read`).
 async fn described(
@@ -135,6 +139,10 @@ impl Kind for RuleGroup {
         "Network Firewall rule group"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
+    }
+
     /// By unique name (names are unique per account and region); adopted
     /// only when its tags say it is this stack's.
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
@@ -207,7 +215,7 @@ impl Kind for RuleGroup {
         if !accepted(r)? {
             return Ok(());
         }
-        until("rule group deleted", Poll::expect(2, 10 * 60), || async {
+        until("rule group deleted", Poll::expect(delete_s(PROFILE), 10 * 60), || async {
             let r = ctx.aws.nfw.describe_rule_group().rule_group_arn(arn).send().await.map_err(aws);
             Ok((!accepted(r)?).then_some(()))
         })

@@ -20,6 +20,9 @@ use super::{Ctx, Health, Kind, NameUse, TAG_STACK, accepted};
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "s3.bucket";
+
 #[derive(Debug)]
 pub struct S3Bucket {
     /// `data` or `models`: the bucket is `{project}-{account}-{region}-{suffix}`.
@@ -106,6 +109,10 @@ async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
 impl Kind for S3Bucket {
     fn name(&self) -> &'static str {
         "S3 bucket"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

@@ -18,6 +18,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.security_group";
+
 pub const SAGEMAKER_DESCRIPTION: &str =
     "security group for SageMaker notebook instance, training jobs and hosting endpoint";
 pub const VPCE_DESCRIPTION: &str = "Allow TLS for VPC Endpoint";
@@ -187,6 +190,10 @@ pub async fn foreign_references(ctx: &Ctx, groups: &[String]) -> Result<Vec<Stri
 impl Kind for SecurityGroup {
     fn name(&self) -> &'static str {
         "security group"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

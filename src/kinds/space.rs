@@ -33,9 +33,13 @@ use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
 use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::retry::CONSISTENCY_BOUND;
 use crate::step_id::StepId;
 use crate::wait::{Poll, Unseen, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "sm.space";
 
 #[derive(Debug)]
 pub struct Space {
@@ -102,6 +106,10 @@ impl Kind for Space {
         "SageMaker space"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
+    }
+
     fn needs(&self) -> Vec<StepId> {
         vec![self.user_step.clone()]
     }
@@ -165,7 +173,7 @@ impl Kind for Space {
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
         let (domain, name) = split_space(id)?;
         let unseen = Unseen::new(CONSISTENCY_BOUND);
-        until("space InService", Poll::expect(10, 15 * 60), || async {
+        until("space InService", Poll::expect(create_s(PROFILE), 15 * 60), || async {
             // From the shared listing; a state it lists other than these is read again, with its reason.
             match domain_spaces(ctx, domain).await?.get(name) {
                 None => return unseen.absent(format!("space {name} does not exist")),
@@ -251,7 +259,7 @@ pub(super) async fn delete_space(ctx: &Ctx, id: &str) -> Result<()> {
     if !accepted(r)? {
         return Ok(());
     }
-    until("space deleted", Poll::expect(10, 15 * 60), || async {
+    until("space deleted", Poll::expect(delete_s(PROFILE), 15 * 60), || async {
         // From the shared listing; DeleteFailed (and anything else) is read again, with its reason.
         match domain_spaces(ctx, domain).await?.get(name) {
             None => return Ok(Some(())),

@@ -194,6 +194,10 @@ impl Kind for UserMadeApps {
         "SageMaker app made in Studio"
     }
 
+    fn profile(&self) -> Option<&'static str> {
+        Some("sm.app")
+    }
+
     fn discovered(&self) -> bool {
         true
     }
@@ -251,6 +255,10 @@ pub struct UserMadeSpaces {
 impl Kind for UserMadeSpaces {
     fn name(&self) -> &'static str {
         "SageMaker space or user profile made in Studio"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some("sm.space")
     }
 
     fn discovered(&self) -> bool {

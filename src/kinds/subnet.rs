@@ -14,6 +14,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.subnet";
+
 /// Every Subnet in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Subnet>>>> {
@@ -93,6 +96,10 @@ pub struct Subnet {
 impl Kind for Subnet {
     fn name(&self) -> &'static str {
         "subnet"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {

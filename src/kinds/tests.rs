@@ -284,7 +284,7 @@ async fn an_app_gone_is_stopped_and_a_failed_one_is_failed() {
 async fn a_vpc_endpoint_not_found_right_after_create_is_pending() {
     let script = vec![ec2_err("InvalidVpcEndpointId.NotFound"), ec2_endpoint("pending"), ec2_endpoint("available")];
     let (ctx, http, _d) = ctx(script, &[]);
-    vpc_endpoint::wait_available(&ctx, "vpce-1", false).await.unwrap();
+    vpc_endpoint::wait_available(&ctx, "vpce-1", false, "ec2.vpce_interface").await.unwrap();
     assert_eq!(http.calls(), ["DescribeVpcEndpoints"; 3]);
 }
 

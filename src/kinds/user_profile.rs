@@ -11,9 +11,13 @@ use aws_sdk_sagemaker::types::UserProfileStatus;
 use super::domain::{sm_tags, user_settings};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, storage_kept};
 use crate::error::{aws, has_code, is_not_found};
+use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::{Poll, Unseen, retry_while, until};
+
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "sm.user_profile";
 
 #[derive(Debug)]
 pub struct UserProfile {
@@ -53,6 +57,10 @@ async fn domain_profiles(ctx: &Ctx, domain: &str) -> Result<Arc<HashMap<String, 
 impl Kind for UserProfile {
     fn name(&self) -> &'static str {
         "SageMaker user profile"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     fn needs(&self) -> Vec<StepId> {
@@ -108,7 +116,7 @@ impl Kind for UserProfile {
         // Not found right after CreateUserProfile is pending (terraform-provider-aws
         // WaitUserProfileInService treats the not-found of its finder as pending).
         let unseen = Unseen::new(CONSISTENCY_BOUND);
-        until("user profile InService", Poll::expect(20, 15 * 60), || async {
+        until("user profile InService", Poll::expect(create_s(PROFILE), 15 * 60), || async {
             // From the shared listing; a state it lists other than these is read again, with its reason.
             match domain_profiles(ctx, domain).await?.get(name) {
                 None => return unseen.absent(format!("user profile {name} does not exist")),
@@ -171,7 +179,7 @@ pub(super) async fn delete_profile(ctx: &Ctx, id: &str) -> Result<()> {
     if !accepted(r)? {
         return Ok(());
     }
-    until("user profile deleted", Poll::expect(15, 15 * 60), || async {
+    until("user profile deleted", Poll::expect(delete_s(PROFILE), 15 * 60), || async {
         Ok((!domain_profiles(ctx, domain).await?.contains_key(name)).then_some(()))
     })
     .await

@@ -13,6 +13,9 @@ use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
+/// This kind's entry in the latency profile (`crate::latency`).
+const PROFILE: &str = "ec2.vpc";
+
 /// Every Vpc in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Vpc>>>> {
@@ -30,6 +33,10 @@ pub struct Vpc;
 impl Kind for Vpc {
     fn name(&self) -> &'static str {
         "VPC"
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(PROFILE)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

@@ -42,6 +42,10 @@ pub enum Flavor {
     Interface { service: String, policy: bool, subnets: Vec<StepId>, sg: StepId },
 }
 
+/// The latency profile's entries (`crate::latency`) of the two flavours.
+const GATEWAY_PROFILE: &str = "ec2.vpce_gateway";
+const INTERFACE_PROFILE: &str = "ec2.vpce_interface";
+
 #[derive(Debug)]
 pub struct VpcEndpoint {
     /// Reached through the subnets or route tables.
@@ -168,12 +172,12 @@ async fn polled_state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
 /// Waits until the endpoint is available; `shared`: from the VPC's shared
 /// listing (`polled_state`; right after a create), else from its own
 /// describe (after a modify, which an older listing would not show).
-pub(super) async fn wait_available(ctx: &Ctx, id: &str, shared: bool) -> Result<()> {
+pub(super) async fn wait_available(ctx: &Ctx, id: &str, shared: bool, profile: &str) -> Result<()> {
     // An id CreateVpcEndpoint just returned may not be describable yet
     // (EC2 eventual consistency; terraform-provider-aws
     // waitVPCEndpointAvailable retries InvalidVpcEndpointId.NotFound).
     let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
-    until("VPC endpoint available", Poll::expect(90, 15 * 60), || async {
+    until("VPC endpoint available", Poll::expect(crate::latency::create_s(profile), 15 * 60), || async {
         let st = if shared { polled_state(ctx, id).await? } else { state(ctx, id).await? };
         crate::progress::observed(st.as_deref().unwrap_or("absent"));
         match st.as_deref() {
@@ -207,6 +211,16 @@ impl VpcEndpoint {
     }
 }
 
+impl VpcEndpoint {
+    /// This endpoint's entry in the latency profile.
+    fn profile_kind(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Gateway { .. } => GATEWAY_PROFILE,
+            Flavor::Interface { .. } => INTERFACE_PROFILE,
+        }
+    }
+}
+
 #[async_trait]
 impl Kind for VpcEndpoint {
     fn name(&self) -> &'static str {
@@ -214,6 +228,10 @@ impl Kind for VpcEndpoint {
             Flavor::Gateway { .. } => "gateway VPC endpoint",
             Flavor::Interface { .. } => "interface VPC endpoint",
         }
+    }
+
+    fn profile(&self) -> Option<&'static str> {
+        Some(self.profile_kind())
     }
 
     fn needs(&self) -> Vec<StepId> {
@@ -296,7 +314,7 @@ impl Kind for VpcEndpoint {
     }
 
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
-        wait_available(ctx, id, true).await
+        wait_available(ctx, id, true, self.profile_kind()).await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
@@ -321,7 +339,7 @@ impl Kind for VpcEndpoint {
             }
             return Ok(());
         }
-        until("VPC endpoint deleted", Poll::expect(60, 15 * 60), || async {
+        until("VPC endpoint deleted", Poll::expect(crate::latency::delete_s(self.profile_kind()), 15 * 60), || async {
             Ok(match polled_state(ctx, id).await?.as_deref() {
                 None | Some("deleted") => Some(()),
                 _ => None,
@@ -370,7 +388,7 @@ impl Kind for VpcEndpoint {
                 Flavor::Interface { .. } => call.set_add_subnet_ids(Some(missing)),
             };
             call.send().await.map_err(aws).with_context(|| format!("extending VPC endpoint {id} to the new zones"))?;
-            wait_available(ctx, id, false).await?;
+            wait_available(ctx, id, false, self.profile_kind()).await?;
         }
         if let Flavor::Gateway { .. } = self.flavor {
             ctx.aws
