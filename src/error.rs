@@ -103,6 +103,15 @@ pub fn is_already_exists(e: &anyhow::Error) -> bool {
     }
 }
 
+/// A read's answer where "not found" is `None`: the one adapter finders and
+/// describes use (ResourceNotFound, NoSuchEntity, `*.NotFound`: `is_not_found`).
+pub fn found<T>(r: anyhow::Result<T>) -> anyhow::Result<Option<T>> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
 /// Deleting what is already gone succeeds: teardown treats gone as done.
 pub fn gone_ok<T>(r: anyhow::Result<T>) -> anyhow::Result<()> {
     match r {

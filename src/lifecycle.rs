@@ -85,25 +85,33 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
             }
             Health::Stopped(why) if settled => {
                 // Runtime its user stopped: left as it is.
-                eprintln!("{}: {} {id} is {why}", step.id, step.kind_name());
+                crate::progress::note(&format!("{}: {} {id} is {why}", step.id, step.kind_name()));
                 return Ok(Action::Unchanged);
             }
             Health::Missing => {
                 tracing::warn!(step = %step.id, %id, "recorded resource no longer exists; creating it again");
-                eprintln!(
+                crate::progress::note(&format!(
                     "{}: {} {id} no longer exists (deleted out of band?); creating it again",
                     step.id,
                     step.kind_name()
-                );
+                ));
                 action = Some(Action::Recreated);
             }
             Health::Stopped(_) => {
                 // Never became ready, and is gone now: create it again.
-                eprintln!("{}: {} {id} stopped before it was ready; creating it again", step.id, step.kind_name());
+                crate::progress::note(&format!(
+                    "{}: {} {id} stopped before it was ready; creating it again",
+                    step.id,
+                    step.kind_name()
+                ));
                 action = Some(Action::Recreated);
             }
             Health::Failed(why) => {
-                eprintln!("{}: {} {id} is in a failed state ({why}); replacing it", step.id, step.kind_name());
+                crate::progress::note(&format!(
+                    "{}: {} {id} is in a failed state ({why}); replacing it",
+                    step.id,
+                    step.kind_name()
+                ));
                 step.kind
                     .delete(&ctx, &id)
                     .await
@@ -280,7 +288,12 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
     if changes.is_empty() {
         return Ok(Action::Unchanged);
     }
-    eprintln!("{}: {} {id} does not match the stack ({}); updating it", step.id, step.kind_name(), changes.join("; "));
+    crate::progress::note(&format!(
+        "{}: {} {id} does not match the stack ({}); updating it",
+        step.id,
+        step.kind_name(),
+        changes.join("; ")
+    ));
     step.kind
         .restore(ctx, &step.id, id)
         .await

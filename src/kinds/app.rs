@@ -34,7 +34,7 @@ use aws_sdk_sagemaker::types::{AppStatus, AppType};
 use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, Health, Kind};
 use crate::config::Settings;
-use crate::error::{aws, code, is_not_found};
+use crate::error::{aws, code, found, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -107,10 +107,7 @@ async fn described_app(ctx: &Ctx, a: &AppId<'_>) -> Result<Option<Arc<DescribeAp
         };
         req.send().await.map_err(aws)
     };
-    match ctx.reads.read(&key, load).await {
-        Err(e) if is_not_found(&e) => Ok(None),
-        r => r.map(Some),
-    }
+    found(ctx.reads.read(&key, load).await)
 }
 
 /// Status and failure reason of an app; `None` when SageMaker does not know it.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
 use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -113,10 +113,8 @@ impl Kind for Firewall {
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         let r = ctx.aws.nfw.describe_firewall().firewall_name(firewall_name(ctx)).send().await.map_err(aws);
-        let f = match r {
-            Err(e) if is_not_found(&e) => return Ok(None),
-            r => r?.firewall.context("DescribeFirewall returned no Firewall")?,
-        };
+        let Some(f) = found(r)? else { return Ok(None) };
+        let f = f.firewall.context("DescribeFirewall returned no Firewall")?;
         adopt_nfw(ctx, me, self.name(), f.firewall_arn.unwrap_or_default(), f.tags)
     }
 

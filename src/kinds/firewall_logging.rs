@@ -21,7 +21,7 @@ use aws_sdk_networkfirewall::types::{
 };
 
 use super::{Ctx, Health, Kind};
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, found, is_not_found};
 use crate::latency::create_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, until};
@@ -220,10 +220,7 @@ impl Kind for FirewallLogging {
     /// Configured as the stack wants it already (a create whose answer was lost).
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let arn = ctx.state.id(&self.firewall)?;
-        let now = match live_logging(ctx, &arn).await {
-            Err(e) if is_not_found(&e) => return Ok(None),
-            r => r?,
-        };
+        let Some(now) = found(live_logging(ctx, &arn).await)? else { return Ok(None) };
         Ok(logging_drift(&now, &self.want(ctx)?).is_empty().then_some(arn))
     }
 

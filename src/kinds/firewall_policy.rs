@@ -7,7 +7,7 @@ use aws_sdk_networkfirewall::types::{FirewallPolicy as PolicyBody, StatefulRuleG
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
 use super::{Ctx, Health, Kind, NameUse, accepted};
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, found, is_not_found};
 use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
@@ -40,10 +40,8 @@ impl Kind for FirewallPolicy {
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(policy_name(ctx)).send().await.map_err(aws);
-        let r = match r {
-            Err(e) if is_not_found(&e) => return Ok(None),
-            r => r?.firewall_policy_response.context("no FirewallPolicyResponse")?,
-        };
+        let Some(r) = found(r)? else { return Ok(None) };
+        let r = r.firewall_policy_response.context("no FirewallPolicyResponse")?;
         adopt_nfw(ctx, me, self.name(), r.firewall_policy_arn, r.tags)
     }
 

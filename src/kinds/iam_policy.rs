@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind, NameUse, adopt_if_ours};
-use crate::error::{aws, gone_ok, has_code, is_not_found};
+use crate::error::{aws, found, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
 
@@ -179,15 +179,11 @@ impl Kind for IamPolicy {
 
     /// The policy of the derived name, if its tags prove it is this stack's.
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        match ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(None),
-            r => {
-                let out = r?;
-                let p = out.policy().context("GetPolicy returned no Policy")?;
-                let tags = p.tags().iter().map(|t| (t.key(), t.value()));
-                adopt_if_ours(ctx, me, "IAM policy", p.arn().unwrap_or_default().to_string(), tags)
-            }
-        }
+        let r = ctx.aws.iam.get_policy().policy_arn(policy_arn(ctx)).send().await.map_err(aws);
+        let Some(out) = found(r)? else { return Ok(None) };
+        let p = out.policy().context("GetPolicy returned no Policy")?;
+        let tags = p.tags().iter().map(|t| (t.key(), t.value()));
+        adopt_if_ours(ctx, me, "IAM policy", p.arn().unwrap_or_default().to_string(), tags)
     }
 
     async fn name_in_use(&self, ctx: &Ctx, _me: &StepId) -> Result<NameUse> {

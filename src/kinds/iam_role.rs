@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::iam_policy::iam_tags;
 use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
-use crate::error::{aws, gone_ok, is_not_found};
+use crate::error::{aws, found, gone_ok, is_not_found};
 use crate::retry::{IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -40,15 +40,12 @@ pub(super) fn role_name(arn: &str) -> &str {
 /// The role `name`, if its tags prove it is this stack's `me` (shared with
 /// the flow logs role).
 pub(super) async fn find_role(ctx: &Ctx, me: &StepId, name: &str) -> Result<Option<String>> {
-    match ctx.aws.iam.get_role().role_name(name).send().await.map_err(aws) {
-        Err(e) if is_not_found(&e) => Ok(None),
-        r => {
-            let out = r?;
-            let role = out.role().context("GetRole returned no Role")?;
-            let tags = role.tags().iter().map(|t| (t.key(), t.value()));
-            adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
-        }
-    }
+    let Some(out) = found(ctx.aws.iam.get_role().role_name(name).send().await.map_err(aws))? else {
+        return Ok(None);
+    };
+    let role = out.role().context("GetRole returned no Role")?;
+    let tags = role.tags().iter().map(|t| (t.key(), t.value()));
+    adopt_if_ours(ctx, me, "IAM role", role.arn().to_string(), tags)
 }
 
 /// Who holds the role name `name` (pre-flight).

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
 use super::{Ctx, Health, Kind, accepted};
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -49,11 +49,7 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>>
         return Ok(all.iter().find(|g| g.nat_gateway_id() == Some(id)).and_then(state_of));
     }
     let r = ctx.aws.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.map_err(aws);
-    match r {
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-        Ok(out) => Ok(out.nat_gateways().first().and_then(state_of)),
-    }
+    Ok(found(r)?.and_then(|out| out.nat_gateways().first().and_then(state_of)))
 }
 
 #[async_trait]

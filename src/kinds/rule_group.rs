@@ -14,7 +14,7 @@ use aws_sdk_networkfirewall::types::{
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
 use super::{Ctx, Health, Kind, NameUse, accepted};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::delete_s;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_attempts, retry_while, until};
@@ -155,10 +155,8 @@ impl Kind for RuleGroup {
             .send()
             .await
             .map_err(aws);
-        let r = match r {
-            Err(e) if is_not_found(&e) => return Ok(None),
-            r => r?.rule_group_response.context("DescribeRuleGroup returned no RuleGroupResponse")?,
-        };
+        let Some(r) = found(r)? else { return Ok(None) };
+        let r = r.rule_group_response.context("DescribeRuleGroup returned no RuleGroupResponse")?;
         adopt_nfw(ctx, me, self.name(), r.rule_group_arn, r.tags)
     }
 

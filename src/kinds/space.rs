@@ -32,7 +32,7 @@ use aws_sdk_sagemaker::types::{
 use super::domain::{jupyter_spec, sm_tags};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
 use crate::config::Settings;
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, found, has_code};
 use crate::latency::{create_s, delete_s};
 use crate::retry::CONSISTENCY_BOUND;
 use crate::step_id::StepId;
@@ -58,10 +58,7 @@ pub fn split_space(id: &str) -> Result<(&str, &str)> {
 async fn describe(ctx: &Ctx, domain: &str, name: &str) -> Result<Option<std::sync::Arc<DescribeSpaceOutput>>> {
     let load =
         || async { ctx.aws.sagemaker.describe_space().domain_id(domain).space_name(name).send().await.map_err(aws) };
-    match ctx.reads.read(&format!("sagemaker:DescribeSpace {domain}/{name}"), load).await {
-        Err(e) if is_not_found(&e) => Ok(None),
-        r => r.map(Some),
-    }
+    found(ctx.reads.read(&format!("sagemaker:DescribeSpace {domain}/{name}"), load).await)
 }
 
 /// Every space of `domain` and its status, from one ListSpaces listing

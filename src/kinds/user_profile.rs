@@ -10,7 +10,7 @@ use aws_sdk_sagemaker::types::UserProfileStatus;
 
 use super::domain::{sm_tags, user_settings};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, storage_kept};
-use crate::error::{aws, has_code, is_not_found};
+use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
 use crate::step_id::StepId;
@@ -83,12 +83,10 @@ impl Kind for UserProfile {
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {
         let domain = ctx.state.id(&self.domain)?;
         let r = ctx.aws.sagemaker.describe_user_profile().domain_id(&domain).user_profile_name(&self.name).send().await;
-        match r.map_err(aws) {
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-            Ok(u) if u.status() == Some(&UserProfileStatus::Deleting) => Ok(None),
-            Ok(_) => Ok(Some(format!("{domain}/{}", self.name))),
-        }
+        Ok(match found(r.map_err(aws))? {
+            Some(u) if u.status() != Some(&UserProfileStatus::Deleting) => Some(format!("{domain}/{}", self.name)),
+            _ => None,
+        })
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

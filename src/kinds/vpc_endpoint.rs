@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, members_drift, missing_members};
-use crate::error::{aws, is_not_found};
+use crate::error::{aws, found, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
@@ -132,11 +132,8 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<String>> {
     if let Some(e) = cached_endpoint(ctx, id).await? {
         return Ok(e.and_then(|e| e.state().map(|s| s.as_str().to_ascii_lowercase())));
     }
-    match ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws) {
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-        Ok(out) => Ok(out.vpc_endpoints().first().and_then(|e| e.state()).map(|s| s.as_str().to_ascii_lowercase())),
-    }
+    let out = found(ctx.aws.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(aws))?;
+    Ok(out.and_then(|o| o.vpc_endpoints().first().and_then(|e| e.state()).map(|s| s.as_str().to_ascii_lowercase())))
 }
 
 /// `state` for a wait: every endpoint of the stack's VPC from one
