@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 
-use super::{Ctx, Health, Kind, ec2_filter, ec2_tag_pairs};
+use super::{Ctx, Health, Kind, ec2_filter};
 use crate::error::{aws, has_code};
 use crate::step_id::StepId;
 
@@ -28,11 +28,7 @@ pub struct FlowLog {
 /// Every flow log of the region, read once per read-only pass (one paginated describe for
 /// find, health, drift and `verify`); `None` outside a pass.
 async fn listed(ctx: &Ctx) -> Result<Option<std::sync::Arc<Vec<aws_sdk_ec2::types::FlowLog>>>> {
-    ctx.reads
-        .cached("ec2:DescribeFlowLogs", || async {
-            ctx.aws.ec2.describe_flow_logs().into_paginator().items().send().try_collect().await.map_err(aws)
-        })
-        .await
+    super::ec2_tagged::listed(ctx).await
 }
 
 /// The flow logs of the VPC: (id, traffic type, log group, delivery role).
@@ -73,23 +69,11 @@ impl Kind for FlowLog {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+        super::ec2_tagged::first_owned::<aws_sdk_ec2::types::FlowLog>(ctx, me).await
     }
 
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
-        let all = match listed(ctx).await? {
-            Some(all) => all.to_vec(),
-            None => {
-                let filters = Some(ctx.ec2_tag_filters(me));
-                ctx.aws.ec2.describe_flow_logs().set_filter(filters).send().await.map_err(aws)?.flow_logs().to_vec()
-            }
-        };
-        Ok(Some(
-            all.iter()
-                .filter(|f| ctx.tagged_as(me, ec2_tag_pairs(f.tags())))
-                .filter_map(|f| f.flow_log_id().map(str::to_string))
-                .collect(),
-        ))
+        Ok(Some(super::ec2_tagged::owned::<aws_sdk_ec2::types::FlowLog>(ctx, me).await?))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {

@@ -46,6 +46,7 @@ use crate::step_id::StepId;
 pub mod app;
 pub mod classic_app;
 pub mod domain;
+pub mod ec2_tagged;
 pub mod efs_file_system;
 pub mod efs_mount_targets;
 pub mod eip;

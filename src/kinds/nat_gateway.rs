@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
 use super::{Ctx, Health, Kind, accepted};
 use crate::error::{aws, found};
@@ -31,11 +31,7 @@ pub struct NatGateway {
 /// Every NAT gateway in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::NatGateway>>>> {
-    ctx.reads
-        .cached("ec2:DescribeNatGateways", || async {
-            ctx.aws.ec2.describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(aws)
-        })
-        .await
+    super::ec2_tagged::listed(ctx).await
 }
 
 fn state_of(g: &aws_sdk_ec2::types::NatGateway) -> Option<(NatGatewayState, String)> {
@@ -71,22 +67,12 @@ impl Kind for NatGateway {
     /// ClientToken, and CreateNatGateway answers with the gateway a lost
     /// call made.
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+        super::ec2_tagged::first_owned::<aws_sdk_ec2::types::NatGateway>(ctx, me).await
     }
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
-        if let Some(all) = listed(ctx).await? {
-            let live =
-                all.iter().filter(|g| matches!(g.state(), Some(NatGatewayState::Pending | NatGatewayState::Available)));
-            return Ok(Some(super::owned_in(ctx, me, live, |x| x.tags(), |x| x.nat_gateway_id())));
-        }
-        let mut filters = ctx.ec2_tag_filters(me);
-        filters.push(Filter::builder().name("state").values("pending").values("available").build());
-        let out = ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(aws)?;
-        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
-        let ours = out.nat_gateways().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
-        Ok(Some(ours.filter_map(|x| x.nat_gateway_id().map(str::to_string)).collect()))
+        Ok(Some(super::ec2_tagged::owned::<aws_sdk_ec2::types::NatGateway>(ctx, me).await?))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {

@@ -19,11 +19,7 @@ const PROFILE: &str = "ec2.vpc";
 /// Every Vpc in the region, read once per read-only pass (`Reads`,
 /// paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Vpc>>>> {
-    ctx.reads
-        .cached("ec2:DescribeVpcs", || async {
-            ctx.aws.ec2.describe_vpcs().into_paginator().items().send().try_collect().await.map_err(aws)
-        })
-        .await
+    super::ec2_tagged::listed(ctx).await
 }
 
 #[derive(Debug)]
@@ -40,19 +36,12 @@ impl Kind for Vpc {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+        super::ec2_tagged::first_owned::<aws_sdk_ec2::types::Vpc>(ctx, me).await
     }
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
-        if let Some(all) = listed(ctx).await? {
-            return Ok(Some(super::owned_in(ctx, me, all.iter(), |x| x.tags(), |x| x.vpc_id())));
-        }
-        let filters = ctx.ec2_tag_filters(me);
-        let out = ctx.aws.ec2.describe_vpcs().set_filters(Some(filters)).send().await.map_err(aws)?;
-        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
-        let ours = out.vpcs().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
-        Ok(Some(ours.filter_map(|x| x.vpc_id().map(str::to_string)).collect()))
+        Ok(Some(super::ec2_tagged::owned::<aws_sdk_ec2::types::Vpc>(ctx, me).await?))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {

@@ -21,11 +21,7 @@ use crate::wait::{Poll, retry_while, until};
 /// Every VPC endpoint in the region, read once per read-only pass
 /// (`Reads`, paginated); `None` outside one.
 pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::VpcEndpoint>>>> {
-    ctx.reads
-        .cached("ec2:DescribeVpcEndpoints", || async {
-            ctx.aws.ec2.describe_vpc_endpoints().into_paginator().items().send().try_collect().await.map_err(aws)
-        })
-        .await
+    super::ec2_tagged::listed(ctx).await
 }
 
 /// The endpoint `id` from the pass's listing (`None` outside a pass; an
@@ -248,32 +244,12 @@ impl Kind for VpcEndpoint {
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
-        Ok(self.list_owned(ctx, me).await?.and_then(|ids| ids.into_iter().next()))
+        super::ec2_tagged::first_owned::<aws_sdk_ec2::types::VpcEndpoint>(ctx, me).await
     }
 
     /// By its `provision:stack`/`provision:step` tags.
     async fn list_owned(&self, ctx: &Ctx, me: &StepId) -> Result<Option<Vec<String>>> {
-        if let Some(all) = listed(ctx).await? {
-            let live = all.iter().filter(|e| {
-                e.state().is_some_and(|s| {
-                    matches!(s.as_str().to_ascii_lowercase().as_str(), "pending" | "available" | "pendingacceptance")
-                })
-            });
-            return Ok(Some(super::owned_in(ctx, me, live, |x| x.tags(), |x| x.vpc_endpoint_id())));
-        }
-        let mut filters = ctx.ec2_tag_filters(me);
-        filters.push(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-endpoint-state")
-                .values("pending")
-                .values("available")
-                .values("pendingAcceptance")
-                .build(),
-        );
-        let out = ctx.aws.ec2.describe_vpc_endpoints().set_filters(Some(filters)).send().await.map_err(aws)?;
-        // The tags are checked here too: a filter an endpoint ignores must not adopt another step's resource.
-        let ours = out.vpc_endpoints().iter().filter(|x| ctx.tagged_as(me, super::ec2_tag_pairs(x.tags())));
-        Ok(Some(ours.filter_map(|x| x.vpc_endpoint_id().map(str::to_string)).collect()))
+        Ok(Some(super::ec2_tagged::owned::<aws_sdk_ec2::types::VpcEndpoint>(ctx, me).await?))
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
