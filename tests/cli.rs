@@ -149,7 +149,7 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
     let st = state_json(dir.path());
     let data = step_id(&st, "bucket.data");
     let models = step_id(&st, "bucket.models");
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = rt();
     rt.block_on(async {
         let s3 = emu.s3().await;
         // The bucket policy denies writes from outside the S3 endpoint (the
@@ -176,7 +176,7 @@ fn down_keeps_non_empty_buckets_unless_delete_data() {
 }
 
 fn futures_inventory(emu: &Emulator) -> std::collections::BTreeSet<String> {
-    tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu))
+    rt().block_on(inventory(emu))
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn resources_deleted_out_of_band_are_created_again() {
     let rtb = step_id(&st, "rtb.sagemaker");
     let old_key = step_id(&st, "kms.ebs");
     let domain = step_id(&st, "sm.domain");
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = rt();
     rt.block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
@@ -288,7 +288,7 @@ fn failed_resources_are_replaced() {
     let st = state_json(dir.path());
     let new_nat = step_id(&st, "nat");
     assert_ne!(new_nat, old_nat, "a new NAT gateway");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
+    rt().block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let t = ec2.describe_route_tables().route_table_ids(step_id(&st, "rtb.sagemaker")).send().await.unwrap();
@@ -347,17 +347,15 @@ fn up_right_after_down_creates_the_firewall_resources_again() {
 #[test]
 fn missing_credentials_are_one_readable_paragraph() {
     let home = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(home.path())
-        .args(["status"])
+    let o = Run::bare(home.path())
+        .arg("status")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("AWS_REGION", "us-east-1")
         // No instance metadata service to ask here (nor in CI).
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+        .output();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.starts_with("error: no AWS credentials"), "{err}");

@@ -49,10 +49,6 @@ fn evidence<'a>(controls: &'a [(String, bool, String)], name: &str) -> &'a str {
     &controls.iter().find(|c| c.0 == name).unwrap().2
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
 async fn nfw(emu: &Emulator) -> aws_sdk_networkfirewall::Client {
     aws_sdk_networkfirewall::Client::new(&emu.sdk().await)
 }

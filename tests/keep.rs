@@ -17,21 +17,11 @@ use aws_sdk_sagemaker::types::{
     SpaceStorageSettings,
 };
 use common::*;
-use serde_json::Value;
 
 const SCALE: &str = "0.002";
 /// The SageMaker Distribution image of us-east-1 (SageMaker developer guide, the
 /// images' ARNs per region), as the Studio UI starts apps on it.
 const IMAGE: &str = "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-distribution-cpu";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
-fn is_mutating(call: &str) -> bool {
-    let op = call.split(':').nth(1).unwrap_or_default();
-    !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
-}
 
 /// What a user does in the Studio UI: a private Code Editor space of their
 /// own (`space`, `gib` GiB) with an app running in it; both waited for.
@@ -128,10 +118,6 @@ async fn key_state(emu: &Emulator, key: &str) -> String {
     k.key_metadata().unwrap().key_state().unwrap().as_str().to_string()
 }
 
-fn json_lines(t: &str) -> Vec<Value> {
-    serde_json::from_str::<Value>(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap().as_array().unwrap().clone()
-}
-
 /// Two users; bob made a Code Editor space of his own and runs an app in it.
 /// `status` names them (exit 0); `plan --destroy` shows what plain `down`
 /// keeps and deletes, theirs included; plain `down --yes` keeps the domain,
@@ -154,7 +140,7 @@ fn plain_down_keeps_the_users_storage_and_up_brings_the_stack_back_around_it() {
     let o = provision(&emu, d, &["status", "--json"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "user-made resources are legitimate: {t}");
-    let made: Vec<(String, String)> = json_lines(&t)
+    let made: Vec<(String, String)> = json_array(&t)
         .iter()
         .filter(|l| l["action"] == "user-made")
         .map(|l| (l["id"].as_str().unwrap().to_string(), l["detail"].as_str().unwrap().to_string()))
@@ -172,7 +158,7 @@ fn plain_down_keeps_the_users_storage_and_up_brings_the_stack_back_around_it() {
 
     // plan --destroy: what plain down keeps and deletes, the users' own included.
     let o = provision(&emu, d, &["plan", "--destroy", "--json"]);
-    let plan = json_lines(&text(&o));
+    let plan = json_array(&text(&o));
     let action = |id: &str| -> Option<String> {
         plan.iter().find(|l| l["id"] == id).map(|l| l["action"].as_str().unwrap().to_string())
     };
@@ -350,7 +336,7 @@ fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains(&eni) && t.contains(&nat_subnet) && t.contains("nothing was deleted"), "{t}");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "no mutating call before the refusal: {mutating:?}");
     assert_eq!(rt().block_on(inventory(&emu)), before);
     rt().block_on(async {
@@ -386,7 +372,7 @@ fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains(&theirs) && t.contains(&sg_vpce), "names the group and what it refers to: {t}");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "no mutating call before the refusal: {mutating:?}");
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
@@ -407,7 +393,7 @@ fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("space scratch") && t.contains("nothing was deleted"), "names what blocks: {t}");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "no mutating call before the refusal: {mutating:?}");
     assert_eq!(rt().block_on(inventory(&emu)), before);
 

@@ -10,18 +10,10 @@ use std::process::Command;
 use common::*;
 use serde_json::{Value, json};
 
-fn is_mutating(op: &str) -> bool {
-    let name = op.split(':').nth(1).unwrap_or_default();
-    !["Describe", "List", "Get", "Head"].iter().any(|p| name.starts_with(p))
-}
-
 fn plan_json(emu: &Emulator, dir: &std::path::Path, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["plan", "--json"];
     args.extend_from_slice(extra);
-    let out = provision_ok(emu, dir, &args);
-    let start = out.find('[').expect("json array");
-    let end = out.rfind(']').expect("json array");
-    serde_json::from_str::<Value>(&out[start..=end]).unwrap().as_array().unwrap().clone()
+    json_array(&provision_ok(emu, dir, &args))
 }
 
 fn action<'a>(plan: &'a [Value], step: &str) -> &'a str {
@@ -52,7 +44,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     assert_eq!(action(&plan, "nat"), "create", "the failed create left nothing");
     assert_eq!(action(&plan, "route.sagemaker_egress"), "create");
     assert_eq!(action(&plan, "sm.app"), "create");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "plan made mutating calls: {mutating:?}");
     assert_eq!(
         std::fs::read(dir.path().join("state/sagemaker-studio-anfw.json")).unwrap(),
@@ -70,7 +62,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     assert_eq!(action(&plan, "vpc"), "delete");
     assert_eq!(action(&plan, "efs.mount_target"), "delete");
     assert_eq!(action(&plan, "sg.nfs"), "delete");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "plan --destroy made mutating calls: {mutating:?}");
 }
 
@@ -89,7 +81,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     let bucket = step_id(&st, "bucket.models");
     let sg = step_id(&st, "sg.vpce");
     let (flow_group, firewall) = (step_id(&st, "logs.firewall_flow"), step_id(&st, "nfw.firewall"));
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
+    rt().block_on(async {
         let sdk = emu.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         ec2.replace_route()
@@ -147,7 +139,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     assert!(o.status.success(), "restored by up: {}", text(&o));
     let state = dir.path().join("state/sagemaker-studio-anfw.json");
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    let subnet = tokio::runtime::Runtime::new().unwrap().block_on(async {
+    let subnet = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         let vpc = step_id(&st, "vpc");
         let s = ec2.create_subnet().vpc_id(vpc).cidr_block("10.2.9.0/24").send().await.unwrap();
@@ -161,8 +153,8 @@ fn status_reports_drift_and_out_of_band_deletion() {
     let o = provision(&emu, dir.path(), &["status", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let t = text(&o);
-    let arr: Value = serde_json::from_str(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap();
-    let l = arr.as_array().unwrap().iter().find(|l| l["step"] == "subnet.firewall").unwrap();
+    let arr = json_array(&t);
+    let l = arr.iter().find(|l| l["step"] == "subnet.firewall").unwrap();
     assert_eq!(l["action"], "missing", "{l}");
 }
 
@@ -211,25 +203,14 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
 /// received, split into the segments between line feeds and carriage returns, escape codes removed.
 fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("typescript");
     // Another stack (project) for each width, in the same emulator.
     let project = format!("view-{cols}");
-    let cmd = format!(
-        "stty cols {cols} rows 40; {} --endpoint-url {} --region us-east-1 --project {project} --domain-name {project} up",
-        env!("CARGO_BIN_EXE_provision"),
-        emu.url
-    );
-    let st = Command::new("script")
-        .current_dir(dir.path())
-        .args(["-qec", &cmd, log.to_str().unwrap()])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", scale)
-        .env("TERM", "xterm")
-        .output()
-        .unwrap();
+    let (st, screen) = Run::new(emu, dir.path())
+        .scale(scale)
+        .cols(cols)
+        .args(["--project", &project, "--domain-name", &project, "up"])
+        .on_terminal(None);
     assert!(st.status.success(), "{}", text(&st));
-    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).to_string();
     assert!(screen.contains("\u{1b}["), "redraws in place");
     // script's own first and last lines are not the program's.
     let body = screen.split_once('\n').unwrap().1;
@@ -343,7 +324,7 @@ fn json_events_follow_the_schema() {
             "{args:?}: the firewall's wait: {out}"
         );
     }
-    let left = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+    let left = rt().block_on(inventory(&emu));
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -360,10 +341,7 @@ fn status_after_down_reports_what_is_kept_as_retained() {
     let o = provision(&emu, dir.path(), &["status", "--json"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    let arr: Value = serde_json::from_str(&t[t.find('[').unwrap()..=t.rfind(']').unwrap()]).unwrap();
-    let actions: BTreeMap<String, String> = arr
-        .as_array()
-        .unwrap()
+    let actions: BTreeMap<String, String> = json_array(&t)
         .iter()
         .map(|l| (l["step"].as_str().unwrap().to_string(), l["action"].as_str().unwrap().to_string()))
         .collect();
@@ -380,12 +358,8 @@ fn status_after_down_reports_what_is_kept_as_retained() {
 #[test]
 fn a_closed_stdout_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args(["completions", "bash"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let here = std::env::current_dir().unwrap();
+    let mut child = Run::bare(&here).args(["completions", "bash"]).spawn();
     // Close the read end at once: the child's first write finds no reader.
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
@@ -435,7 +409,7 @@ fn an_out_of_date_execution_policy_is_reported_and_brought_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let arn = step_id(&state_json(dir.path()), "iam.policy");
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = rt();
     let iam = rt.block_on(async { aws_sdk_iam::Client::new(&emu.sdk().await) });
     let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
     // Four edits out of band: v1 (the stack's) .. v5, the last one the default.
@@ -483,13 +457,7 @@ fn an_out_of_date_execution_policy_is_reported_and_brought_up_to_date() {
 fn iam_policy_is_scoped_to_the_project_region_and_account() {
     let emu = Emulator::start("0", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir.path())
-        .args(["--endpoint-url", &emu.url, "--region", "eu-west-1", "--project", "p9", "iam-policy"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
+    let o = Run::new(&emu, dir.path()).region("eu-west-1").scale("0").args(["--project", "p9", "iam-policy"]).output();
     assert!(o.status.success(), "{}", text(&o));
     let p = String::from_utf8(o.stdout).unwrap();
     // The emulator's account.
@@ -502,17 +470,16 @@ fn iam_policy_is_scoped_to_the_project_region_and_account() {
         assert!(p.contains(want), "{want}: {p}");
     }
     assert!(!p.contains("arn:aws:s3:::*") && !p.contains(":*:*:"), "{p}");
-    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir.path())
-        .args(["--region", "eu-west-1", "--project", "p9", "iam-policy"])
+    let o = Run::bare(dir.path())
+        .region("eu-west-1")
+        .args(["--project", "p9", "iam-policy"])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", dir.path().join("none"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+        .output();
     assert!(o.status.success(), "{}", text(&o));
     let p = String::from_utf8(o.stdout).unwrap();
     assert!(p.contains("arn:aws:iam::*:role/p9-eu-west-1-*-role"), "{p}");

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -17,12 +17,7 @@ use serde_json::json;
 const SCALE: &str = "0.005";
 
 fn counts(emu: &Emulator) -> BTreeMap<String, usize> {
-    count_kinds(&tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu)))
-}
-
-fn is_mutating(call: &str) -> bool {
-    let op = call.split(':').nth(1).unwrap_or_default();
-    !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
+    count_kinds(&rt().block_on(inventory(emu)))
 }
 
 fn lose_state(dir: &Path) {
@@ -71,7 +66,7 @@ fn a_lost_state_is_refused_then_adopted_and_down_without_a_state_removes_everyth
     assert_eq!(counts(&emu), built, "refused: nothing deleted");
     let down: Vec<&str> = down.into_iter().chain(["--yes"]).collect();
     provision_ok(&emu, d, &down);
-    let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+    let inv = rt().block_on(inventory(&emu));
     assert!(inv.is_empty(), "left after down without a state: {inv:?}");
 }
 
@@ -104,7 +99,7 @@ fn status_names_orphans_and_duplicates() {
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
     // A duplicate: a second VPC tagged as this stack's `vpc`.
-    let dup = tokio::runtime::Runtime::new().unwrap().block_on(async {
+    let dup = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         let tags = aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
@@ -126,7 +121,7 @@ fn status_names_orphans_and_duplicates() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.lines().any(|l| l.starts_with("duplicate") && l.contains(&dup)), "{t}");
     assert!(t.lines().any(|l| l.starts_with("orphan") && l.contains("sg.vpce") && l.contains(&sg)), "{t}");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
+    rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         ec2.delete_vpc().vpc_id(&dup).send().await.unwrap();
     });
@@ -136,16 +131,7 @@ fn status_names_orphans_and_duplicates() {
 }
 
 fn spawn_up(emu: &Emulator, dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir)
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "--no-progress", "up"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", SCALE)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+    Run::new(emu, dir).scale(SCALE).args(["--no-progress", "up"]).quiet().spawn()
 }
 
 /// Creates held by the emulator (`delay_s`) until after their client was
@@ -194,7 +180,7 @@ fn creates_that_land_after_their_client_died_leave_no_duplicate() {
             assert!(out.contains("removed duplicate"), "{ops:?}: a late create was removed and reported: {out}");
         }
         provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
-        let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+        let inv = rt().block_on(inventory(&emu));
         assert!(inv.is_empty(), "{ops:?}: left after down: {inv:?}");
     }
 }
@@ -204,7 +190,7 @@ fn creates_that_land_after_their_client_died_leave_no_duplicate() {
 #[test]
 fn nothing_outside_the_stack_is_touched() {
     let emu = Emulator::start(SCALE, &[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = rt();
     let (vpc, igw, sg) = rt.block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
         let tag = |rt: aws_sdk_ec2::types::ResourceType, stack: &str, step: &str| {

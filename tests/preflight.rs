@@ -5,17 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::json;
 
 const SCALE: &str = "0";
-
-fn is_mutating(call: &str) -> bool {
-    let op = call.split(':').nth(1).unwrap_or_default();
-    !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
-}
 
 /// `up` with `args` is refused by pre-flight naming `expect`: exit 2, no
 /// mutating call, no state file.
@@ -27,7 +20,7 @@ fn refused(emu: &Emulator, args: &[&str], expect: &str) {
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("pre-flight found") && t.contains(expect), "names {expect}: {t}");
     assert!(t.contains("nothing was created"), "{t}");
-    let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+    let mutating = emu.mutating_calls();
     assert!(mutating.is_empty(), "pre-flight made mutating calls: {mutating:?}");
     assert!(!dir.path().join("state").exists(), "no state file: {t}");
 }
@@ -38,7 +31,7 @@ fn each_account_problem_is_found_before_anything_is_created() {
     // A zone that does not exist.
     refused(&emu, &["up", "--availability-zone", "us-east-1z"], "'us-east-1z' is not an available zone of us-east-1");
 
-    let sdk = tokio::runtime::Runtime::new().unwrap();
+    let sdk = rt();
     let (ec2, sm) = sdk.block_on(async {
         let c = emu.sdk().await;
         (aws_sdk_ec2::Client::new(&c), aws_sdk_sagemaker::Client::new(&c))
@@ -156,22 +149,22 @@ fn down_asks_on_a_terminal_and_refuses_without_one() {
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
     let bucket = step_id(&state_json(d), "bucket.data");
-    let before = tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu));
+    let before = rt().block_on(inventory(&emu));
 
     // No terminal, no --yes: refused, nothing deleted.
     let o = provision(&emu, d, &["down", "--purge-efs"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("will delete") && text(&o).contains("--yes"), "{}", text(&o));
-    assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)), before);
+    assert_eq!(rt().block_on(inventory(&emu)), before);
 
     // A terminal, answered "no": cancelled, nothing deleted.
     let (code, screen) = on_terminal(&emu, d, "down --purge-efs", "no\n");
     assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("Only 'yes' is accepted") && screen.contains("cancelled"), "{screen}");
-    assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)), before);
+    assert_eq!(rt().block_on(inventory(&emu)), before);
 
     // --delete-data asks again, naming the bucket and its objects.
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
+    rt().block_on(async {
         let s3 = emu.s3().await;
         s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
         s3.put_object().bucket(&bucket).key("a.csv").body(b"x".to_vec().into()).send().await.unwrap();
@@ -183,7 +176,7 @@ fn down_asks_on_a_terminal_and_refuses_without_one() {
     // Both answered yes: the stack is gone.
     let (code, screen) = on_terminal(&emu, d, "down --purge-efs --delete-data", "yes\nyes\n");
     assert_eq!(code, Some(0), "{screen}");
-    assert!(tokio::runtime::Runtime::new().unwrap().block_on(inventory(&emu)).is_empty());
+    assert!(rt().block_on(inventory(&emu)).is_empty());
 }
 
 /// Issue 33: JupyterLab apps need an image, and the image's ARN differs per
@@ -197,18 +190,10 @@ fn a_region_without_a_known_jupyterlab_image_needs_app_image() {
     let run = |args: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
         emu.clear_calls();
-        let o = Command::new(env!("CARGO_BIN_EXE_provision"))
-            .current_dir(dir.path())
-            .args(["--endpoint-url", &emu.url, "--region", "ap-southeast-4", "--any-region"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .env("PROVISION_TIME_SCALE", SCALE)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let mutating: Vec<String> = emu.calls().into_iter().filter(|c| is_mutating(c)).collect();
+        // output(): stdin is null.
+        let o =
+            Run::new(&emu, dir.path()).region("ap-southeast-4").scale(SCALE).arg("--any-region").args(args).output();
+        let mutating = emu.mutating_calls();
         (o.status.code(), text(&o), dir.path().join("state").exists(), mutating)
     };
     let (code, t, state, mutating) = run(&["up"]);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,14 +19,14 @@ fn expected() -> BTreeMap<String, usize> {
 }
 
 fn counts(emu: &Emulator) -> BTreeMap<String, usize> {
-    let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu));
+    let inv = rt().block_on(inventory(emu));
     let mut c = count_kinds(&inv);
     c.remove("eni");
     c
 }
 
 fn assert_nothing_left(emu: &Emulator) {
-    let inv = tokio::runtime::Runtime::new().unwrap().block_on(inventory(emu));
+    let inv = rt().block_on(inventory(emu));
     assert!(inv.is_empty(), "left after down --purge-efs: {inv:?}");
 }
 
@@ -114,17 +114,7 @@ impl Rng {
 }
 
 fn spawn(emu: &Emulator, dir: &std::path::Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir)
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", SCALE)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    Run::new(emu, dir).args(args).quiet().spawn()
 }
 
 /// Runs `args`, SIGKILLs it after `ms` (if still running). True if it finished first.
@@ -178,16 +168,7 @@ fn sigkill_at_random_moments_then_up_converges_and_down_leaves_nothing() {
 fn ctrl_c_lets_running_calls_finish_ends_waits_and_exits_130() {
     let emu = Emulator::start("0.02", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir.path())
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", "0.02")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Run::new(&emu, dir.path()).scale("0.02").arg("up").spawn();
     // The NAT gateway takes 105 s x 0.02 = 2.1 s: interrupt while it is pending.
     let state = dir.path().join("state/sagemaker-studio-anfw.json");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -215,14 +196,7 @@ fn ctrl_c_lets_running_calls_finish_ends_waits_and_exits_130() {
     assert!(t.lines().any(|l| l.contains("left waiting") && l.contains("nat")), "{t}");
     assert!(t.contains("`provision up` resumes"), "{t}");
     assert!(st["steps"]["sm.app"].is_null(), "nothing new started after the interrupt");
-    let o = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir.path())
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1", "up"])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", "0.02")
-        .output()
-        .unwrap();
+    let o = provision_at(&emu, dir.path(), "0.02", &["up"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("nat ") && state_json(dir.path())["steps"]["nat"]["status"] == "ready", "{}", text(&o));
     assert_eq!(counts(&emu), expected());

@@ -11,10 +11,6 @@ const SCALE: &str = "0.002";
 const USER: &str = "anfw-user-profile-us-east-1";
 const SPACE: &str = "anfw-user-profile-us-east-1-space";
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
 async fn delete_space_app(emu: &Emulator, domain: &str) {
     let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
     sm.delete_app()
@@ -250,17 +246,6 @@ async fn delete_app_of(emu: &Emulator, domain: &str, user: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("app of {user} not deleted");
-}
-
-fn mutating(calls: &[String]) -> Vec<String> {
-    calls
-        .iter()
-        .filter(|c| {
-            let op = c.split(':').nth(1).unwrap_or_default();
-            !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
-        })
-        .cloned()
-        .collect()
 }
 
 /// Issue 33: `up` makes every JupyterLab app on the region's SageMaker

@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,44 +21,30 @@ use serde_json::{Value, json};
 const BUCKET: &str = "team-state";
 const KEY: &str = "sagemaker-studio-anfw.json";
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
-}
-
 fn state_url() -> String {
     format!("s3://{BUCKET}/")
 }
 
 /// The real binary against the emulator with the state in S3; every state
 /// write is logged (`provision::state=debug`: "state written: ... version V").
-fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
-    c.current_dir(dir)
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1"])
+fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Run {
+    Run::new(emu, dir)
         .args(args)
         .env("PROVISION_STATE", state_url())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("USER", "alice")
-        .env_remove("AWS_PROFILE")
         .env("RUST_LOG", "warn,provision::state=debug")
-        .env("PROVISION_TIME_SCALE", SCALE);
-    c
 }
 
 fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    cmd(emu, dir, args).output().unwrap()
+    cmd(emu, dir, args).output()
 }
 
 fn run_ok(emu: &Emulator, dir: &Path, args: &[&str]) -> String {
-    let o = run(emu, dir, args);
-    let t = text(&o);
-    assert!(o.status.success(), "provision {args:?} failed ({:?}):\n{t}", o.status.code());
-    t
+    cmd(emu, dir, args).ok()
 }
 
 fn spawn(emu: &Emulator, dir: &Path, args: &[&str]) -> Child {
-    cmd(emu, dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    cmd(emu, dir, args).spawn()
 }
 
 /// Version ids of the state writes a run logged.

@@ -23,6 +23,35 @@ impl Drop for Emulator {
     }
 }
 
+/// What the test binary's exit ends: the processes of shared emulators (`until_exit`), and
+/// shared directories (`until_exit_dir`). Run by libc's exit, which both a normal end and
+/// libtest's exit on a failure go through.
+fn at_exit() -> &'static std::sync::Mutex<(Vec<u32>, Vec<PathBuf>)> {
+    static AT_EXIT: std::sync::Mutex<(Vec<u32>, Vec<PathBuf>)> = std::sync::Mutex::new((Vec::new(), Vec::new()));
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn end() {
+        let (pids, dirs) = AT_EXIT.lock().map(|l| l.clone()).unwrap_or_default();
+        for pid in pids {
+            // SAFETY: kill(2) of a child process this binary started.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    // SAFETY: registers a function that captures nothing.
+    REGISTER.call_once(|| assert_eq!(unsafe { libc::atexit(end) }, 0, "atexit"));
+    &AT_EXIT
+}
+
+/// A directory kept for the rest of the test binary's life (shared by tests), removed when
+/// it exits.
+pub fn until_exit_dir(dir: tempfile::TempDir) -> &'static Path {
+    let path = dir.keep();
+    at_exit().lock().unwrap().1.push(path.clone());
+    Box::leak(path.into_boxed_path())
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -31,10 +60,14 @@ fn repo() -> PathBuf {
 /// derived from the test's name (the thread libtest runs it on), so each test has its own
 /// fixed seed and a failure replays with the same draws.
 pub fn seed() -> u64 {
+    seed_for(std::thread::current().name().unwrap_or("main"))
+}
+
+/// `PROVISION_TEST_SEED` if set, else derived from `name`.
+pub fn seed_for(name: &str) -> u64 {
     if let Some(s) = std::env::var("PROVISION_TEST_SEED").ok().and_then(|s| s.trim().parse().ok()) {
         return s;
     }
-    let name = std::thread::current().name().unwrap_or("main").to_string();
     // FNV-1a: stable across runs and platforms (std's hasher is not).
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     hash % 1_000_000
@@ -45,12 +78,17 @@ impl Emulator {
     /// propagation, throttling, rare 5xx: emulator/README.md) seeded by `seed()`; the seed is
     /// printed, so a failing test's output says how to replay it.
     pub fn start(scale: &str, extra: &[&str]) -> Emulator {
+        Emulator::start_as(std::thread::current().name().unwrap_or("?"), scale, extra)
+    }
+
+    /// `start` with the seed of `name` (`seed_for`), whichever test's thread starts it: for an
+    /// emulator several tests share; the replay line names `name` as the filter.
+    pub fn start_as(name: &str, scale: &str, extra: &[&str]) -> Emulator {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let seed = seed();
-        let test = std::thread::current().name().unwrap_or("?").to_string();
+        let seed = seed_for(name);
         let binary = env!("CARGO_CRATE_NAME");
         eprintln!(
-            "emulator: --realistic --seed {seed} (replay: PROVISION_TEST_SEED={seed} cargo test --test {binary} {test})"
+            "emulator: --realistic --seed {seed} (replay: PROVISION_TEST_SEED={seed} cargo test --test {binary} {name})"
         );
         let mut child = Command::new(repo().join("emulator/run"))
             .args(["--port", &port.to_string(), "--scale", scale, "--realistic", "--seed", &seed.to_string()])
@@ -70,6 +108,14 @@ impl Emulator {
         // Keep draining its stdout so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Emulator { url: format!("http://127.0.0.1:{port}"), child }
+    }
+
+    /// Kept for the rest of the test binary's life, for tests that share it: a static is never
+    /// dropped, so the emulator's process is killed when the binary exits (`at_exit`),
+    /// whether its tests passed or not.
+    pub fn until_exit(self) -> &'static Emulator {
+        at_exit().lock().unwrap().0.push(self.child.id());
+        Box::leak(Box::new(self))
     }
 
     pub fn control_get(&self, path: &str) -> serde_json::Value {
@@ -99,6 +145,11 @@ impl Emulator {
             .collect()
     }
 
+    /// The calls since the log was last cleared that may change something (`is_mutating`).
+    pub fn mutating_calls(&self) -> Vec<String> {
+        mutating(&self.calls())
+    }
+
     pub fn clear_calls(&self) {
         ureq::delete(&format!("{}/_emulator/calls", self.url)).call().unwrap();
     }
@@ -118,23 +169,189 @@ impl Emulator {
     }
 }
 
+/// The one way the tests run the real binary: against the emulator by default (its
+/// `--endpoint-url`, `--region us-east-1`, the emulator's test credentials, no
+/// `AWS_PROFILE`, the tool's waits scaled by `SCALE`), each of which a test can change:
+/// `.scale(..)`, `.region(..)`, `.env(..)`/`.env_remove(..)`/`.env_clear()`, extra `.arg(..)`s;
+/// then `.output()`, `.ok()` (asserts success, returns all output), `.spawn()` (stdout
+/// and stderr piped, or discarded after `.quiet()`: for kill tests), or `.on_terminal(..)`
+/// (in a pseudo-terminal through script(1)). `Run::bare(dir)` is the binary alone: no
+/// endpoint, region, credentials or scale.
+pub struct Run {
+    dir: PathBuf,
+    endpoint: Option<String>,
+    region: Option<String>,
+    args: Vec<String>,
+    clear_env: bool,
+    /// In order; `None` removes the variable.
+    env: Vec<(String, Option<String>)>,
+    quiet: bool,
+    cols: Option<usize>,
+}
+
+impl Run {
+    pub fn new(emu: &Emulator, dir: &Path) -> Run {
+        Run { endpoint: Some(emu.url.clone()), region: Some("us-east-1".into()), ..Run::bare(dir) }
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .scale(SCALE)
+    }
+
+    pub fn bare(dir: &Path) -> Run {
+        Run {
+            dir: dir.to_path_buf(),
+            endpoint: None,
+            region: None,
+            args: Vec::new(),
+            clear_env: false,
+            env: Vec::new(),
+            quiet: false,
+            cols: None,
+        }
+    }
+
+    /// The tool's waits scaled by `scale` (the emulator's own `--scale`).
+    pub fn scale(self, scale: &str) -> Run {
+        self.env("PROVISION_TIME_SCALE", scale)
+    }
+
+    pub fn region(mut self, region: &str) -> Run {
+        self.region = Some(region.into());
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Run {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Run {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Run {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), Some(value.as_ref().to_string_lossy().into_owned())));
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Run {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), None));
+        self
+    }
+
+    /// No variable of the test's environment, only those set on the builder.
+    pub fn env_clear(mut self) -> Run {
+        self.clear_env = true;
+        self
+    }
+
+    /// A spawned run's stdout and stderr go nowhere (nobody reads them).
+    pub fn quiet(mut self) -> Run {
+        self.quiet = true;
+        self
+    }
+
+    /// On a terminal: `stty cols COLS` first.
+    pub fn cols(mut self, cols: usize) -> Run {
+        self.cols = Some(cols);
+        self
+    }
+
+    /// The binary's arguments: the endpoint and region first, then the test's.
+    fn argv(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(e) = &self.endpoint {
+            v.extend(["--endpoint-url".to_string(), e.clone()]);
+        }
+        if let Some(r) = &self.region {
+            v.extend(["--region".to_string(), r.clone()]);
+        }
+        v.extend(self.args.iter().cloned());
+        v
+    }
+
+    fn with_env(&self, mut c: Command) -> Command {
+        c.current_dir(&self.dir);
+        if self.clear_env {
+            c.env_clear();
+        }
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    }
+
+    /// The command, not yet started.
+    pub fn command(&self) -> Command {
+        let mut c = self.with_env(Command::new(env!("CARGO_BIN_EXE_provision")));
+        c.args(self.argv());
+        c
+    }
+
+    pub fn output(self) -> Output {
+        self.command().output().expect("running provision")
+    }
+
+    /// Runs and asserts success, printing all output on failure; returns all output.
+    pub fn ok(self) -> String {
+        let args = self.args.clone();
+        let o = self.output();
+        let t = text(&o);
+        assert!(o.status.success(), "provision {args:?} failed ({:?}):\n{t}", o.status.code());
+        t
+    }
+
+    pub fn spawn(self) -> Child {
+        let out = || if self.quiet { Stdio::null() } else { Stdio::piped() };
+        self.command().stdout(out()).stderr(out()).spawn().expect("starting provision")
+    }
+
+    /// Runs in a pseudo-terminal (script(1), `TERM=xterm`); with `input`, answers it once
+    /// the question had time to come (the pty buffers it until read). Returns script's own
+    /// output and what the terminal received.
+    pub fn on_terminal(self, input: Option<&str>) -> (Output, String) {
+        let log = self.dir.join("typescript");
+        let mut line = self.cols.map(|c| format!("stty cols {c} rows 40; ")).unwrap_or_default();
+        line.push_str(env!("CARGO_BIN_EXE_provision"));
+        for a in self.argv() {
+            line.push(' ');
+            line.push_str(&a);
+        }
+        let mut c = self.with_env(Command::new("script"));
+        c.args(["-qec", &line, log.to_str().unwrap()]).env("TERM", "xterm");
+        let out = match input {
+            None => c.output().unwrap(),
+            Some(input) => {
+                let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+                use std::io::Write;
+                let mut stdin = child.stdin.take().unwrap();
+                // The question comes after pre-reads; the pty buffers the answer until read.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                stdin.write_all(input.as_bytes()).unwrap();
+                drop(stdin);
+                child.wait_with_output().unwrap()
+            }
+        };
+        let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+        (out, screen)
+    }
+}
+
 /// Runs the real binary in `dir` against the emulator.
 pub fn provision(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {
-    provision_at(emu, dir, SCALE, args)
+    Run::new(emu, dir).args(args).output()
 }
 
 /// Runs the real binary with its waits scaled by `scale` (the emulator's own `--scale`).
 pub fn provision_at(emu: &Emulator, dir: &Path, scale: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_provision"))
-        .current_dir(dir)
-        .args(["--endpoint-url", &emu.url, "--region", "us-east-1"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .env("PROVISION_TIME_SCALE", scale)
-        .output()
-        .expect("running provision")
+    Run::new(emu, dir).scale(scale).args(args).output()
 }
 
 pub fn text(o: &Output) -> String {
@@ -143,10 +360,32 @@ pub fn text(o: &Output) -> String {
 
 /// Runs and asserts success, printing all output on failure.
 pub fn provision_ok(emu: &Emulator, dir: &Path, args: &[&str]) -> String {
-    let o = provision(emu, dir, args);
-    let t = text(&o);
-    assert!(o.status.success(), "provision {args:?} failed ({:?}):\n{t}", o.status.code());
-    t
+    Run::new(emu, dir).args(args).ok()
+}
+
+/// Whether an emulator call (`service:Operation`) may change something: anything but a
+/// Describe, List, Get or Head.
+pub fn is_mutating(call: &str) -> bool {
+    let op = call.split(':').nth(1).unwrap_or_default();
+    !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p))
+}
+
+/// The calls of `calls` that may change something (`is_mutating`).
+pub fn mutating(calls: &[String]) -> Vec<String> {
+    calls.iter().filter(|c| is_mutating(c)).cloned().collect()
+}
+
+/// A runtime for the SDK's calls in a synchronous test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+/// The JSON array in a command's output (`plan --json`, `status --json`): from its first
+/// `[` to its last `]`.
+pub fn json_array(t: &str) -> Vec<serde_json::Value> {
+    let start = t.find('[').expect("json array");
+    let end = t.rfind(']').expect("json array");
+    serde_json::from_str::<serde_json::Value>(&t[start..=end]).unwrap().as_array().unwrap().clone()
 }
 
 pub fn state_json(dir: &Path) -> serde_json::Value {
@@ -386,28 +625,6 @@ pub async fn firewall_flow_logging_only(emu: &Emulator, firewall_arn: &str, grou
 
 /// Runs `provision ARGS` in a pseudo-terminal (script(1)) answering `input`.
 pub fn on_terminal_at(emu: &Emulator, dir: &Path, scale: &str, args: &str, input: &str) -> (Option<i32>, String) {
-    let log = dir.join("typescript");
-    let cmd = format!("{} --endpoint-url {} --region us-east-1 {args}", env!("CARGO_BIN_EXE_provision"), emu.url);
-    let mut child = Command::new("script")
-        .current_dir(dir)
-        .args(["-qec", &cmd, log.to_str().unwrap()])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("PROVISION_TIME_SCALE", scale)
-        .env("TERM", "xterm")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        // The question comes after pre-reads; the pty buffers the answer until read.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+    let (out, screen) = Run::new(emu, dir).scale(scale).args(args.split_whitespace()).on_terminal(Some(input));
     (out.status.code(), screen)
 }
