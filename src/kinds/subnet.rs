@@ -80,6 +80,29 @@ pub async fn foreign_enis(ctx: &Ctx, subnets: &[String], groups: &[String]) -> R
     Ok(out)
 }
 
+/// The zones of the subnets tagged as this stack's, the first zone first
+/// (its steps carry the spec's ids; the other zones' are suffixed with
+/// their zone), the others in name order: the stack's zones as its tags say
+/// when the state is lost (`lifecycle::shape_mismatch`).
+pub async fn stack_zones(ctx: &Ctx) -> Result<Vec<String>> {
+    let filters = vec![super::ec2_filter(&format!("tag:{}", super::TAG_STACK), ctx.stack())];
+    let out = ctx.aws.ec2.describe_subnets().set_filters(Some(filters)).send().await.map_err(aws)?;
+    let mut zones: Vec<(bool, String)> = Vec::new();
+    for sn in out.subnets() {
+        let step = sn.tags().iter().find(|t| t.key() == Some(super::TAG_STEP)).and_then(|t| t.value());
+        let first = step.is_some_and(|v| {
+            [StepId::SUBNET_FIREWALL, StepId::SUBNET_NAT, StepId::SUBNET_SAGEMAKER].iter().any(|s| s == v)
+        });
+        if let Some(az) = sn.availability_zone()
+            && !zones.iter().any(|(_, z)| z == az)
+        {
+            zones.push((first, az.to_string()));
+        }
+    }
+    zones.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(zones.into_iter().map(|(_, z)| z).collect())
+}
+
 #[derive(Debug)]
 pub struct Subnet {
     pub vpc: StepId,

@@ -53,6 +53,27 @@ async fn domain_profiles(ctx: &Ctx, domain: &str) -> Result<Arc<HashMap<String, 
         .await
 }
 
+/// The profiles of `domain` whose tags prove them this stack's (its users as
+/// its tags say when the state is lost: `lifecycle::shape_mismatch`); a
+/// profile an admin added by hand is not one of them.
+pub async fn stack_profiles(ctx: &Ctx, domain: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in domain_profiles(ctx, domain).await?.keys() {
+        let sm = &ctx.aws.sagemaker;
+        let Some(u) =
+            found(sm.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws))?
+        else {
+            continue;
+        };
+        let Some(arn) = u.user_profile_arn() else { continue };
+        let tags = sm.list_tags().resource_arn(arn).send().await.map_err(aws)?;
+        if tags.tags().iter().any(|t| t.key() == Some(super::TAG_STACK) && t.value() == Some(ctx.stack())) {
+            out.push(name.clone());
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl Kind for UserProfile {
     fn name(&self) -> &'static str {
