@@ -502,3 +502,27 @@ fn with_the_region_only_in_the_config_file_every_command_opens_the_same_s3_state
         assert!(calls.iter().any(|c| c.starts_with("s3:")), "{args:?} asked the bucket: {calls:?}");
     }
 }
+
+/// Issue 27: `up` reads the state once before the lock (the parameters it
+/// records and the pre-flight's view share that read) and once under it.
+/// On a second `up` the state exists (a read answers 200) and no lock does
+/// (the lock's reads answer 404). Before, `up` read it four times.
+#[test]
+fn up_reads_the_state_once_before_the_lock_and_once_under_it() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(&emu, d);
+    run_ok(&emu, d, &["up"]);
+    emu.clear_calls();
+    let again = run_ok(&emu, d, &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+    let calls = emu.control_get("calls")["calls"].as_array().unwrap().clone();
+    let s3: Vec<String> = calls
+        .iter()
+        .filter(|c| c["operation"].as_str().unwrap_or_default().starts_with("s3:"))
+        .map(|c| format!("{} {}", c["operation"].as_str().unwrap_or_default(), c["status"]))
+        .collect();
+    let reads = s3.iter().filter(|c| *c == "s3:GetObject 200").count();
+    assert_eq!(reads, 2, "the state's reads (the lock's answer 404): {s3:?}");
+}
