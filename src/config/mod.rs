@@ -306,43 +306,46 @@ impl Settings {
         }
     }
 
-    /// The parameters as a map, for the state file and `plan`.
+    /// The parameters as the state records them (and `plan` shows them):
+    /// the resolved values under their declared keys, so that a bare re-run
+    /// reads them back (`RawParams::from_recorded`). A struct literal: a new
+    /// parameter does not compile until it says what is recorded.
+    pub fn recorded(&self) -> RawParams {
+        let zones = |f: fn(&Zone) -> String| (self.zones.len() > 1).then(|| self.zones.iter().map(f).collect());
+        let several = self.users.len() > 1;
+        RawParams {
+            project: Some(self.project.clone()),
+            region: Some(self.region.clone()),
+            domain_name: Some(self.domain_name.clone()),
+            user_profile_name: (!several).then(|| self.user_profile_name.clone()),
+            vpc_cidr: Some(self.vpc_cidr.to_string()),
+            firewall_subnet_cidr: Some(self.firewall_subnet_cidr.to_string()),
+            nat_subnet_cidr: Some(self.nat_subnet_cidr.to_string()),
+            sagemaker_subnet_cidr: Some(self.sagemaker_subnet_cidr.to_string()),
+            allowed_domains: Some(self.allowed_domains.clone()),
+            availability_zone: Some(self.availability_zone.clone()),
+            users: several.then(|| self.users.clone()),
+            availability_zones: zones(|z| z.az.clone()),
+            firewall_subnet_cidrs: zones(|z| z.firewall.to_string()),
+            nat_subnet_cidrs: zones(|z| z.nat.to_string()),
+            sagemaker_subnet_cidrs: zones(|z| z.sagemaker.to_string()),
+            idle_timeout_minutes: Some(self.idle_timeout_minutes.into()),
+            space_storage_gib: Some(self.space_storage_gib.into()),
+            app_instance_type: Some(self.app_instance_type.clone()),
+            app_image: self.app_image.as_ref().map(|pinned| pinned.shown().to_string()),
+            // A guard of the run, not a fact of the stack.
+            expect_account: None,
+            logging: Some(self.logging),
+            log_retention_days: Some(self.log_retention_days.into()),
+        }
+    }
+
+    /// The recorded parameters as a map, for the state file and `plan`.
     pub fn as_map(&self) -> BTreeMap<String, serde_json::Value> {
-        let mut m = BTreeMap::new();
-        let mut put = |k: &str, v: serde_json::Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("project", self.project.clone().into());
-        put("region", self.region.clone().into());
-        put("domain_name", self.domain_name.clone().into());
-        put("vpc_cidr", self.vpc_cidr.to_string().into());
-        put("firewall_subnet_cidr", self.firewall_subnet_cidr.to_string().into());
-        put("nat_subnet_cidr", self.nat_subnet_cidr.to_string().into());
-        put("sagemaker_subnet_cidr", self.sagemaker_subnet_cidr.to_string().into());
-        put("allowed_domains", self.allowed_domains.clone().into());
-        put("availability_zone", self.availability_zone.clone().into());
-        if self.zones.len() > 1 {
-            let list =
-                |f: fn(&Zone) -> String| -> serde_json::Value { self.zones.iter().map(f).collect::<Vec<_>>().into() };
-            put("availability_zones", list(|z| z.az.clone()));
-            put("firewall_subnet_cidrs", list(|z| z.firewall.to_string()));
-            put("nat_subnet_cidrs", list(|z| z.nat.to_string()));
-            put("sagemaker_subnet_cidrs", list(|z| z.sagemaker.to_string()));
+        match serde_json::to_value(self.recorded()) {
+            Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            _ => unreachable!("RawParams serializes to an object"),
         }
-        put("idle_timeout_minutes", self.idle_timeout_minutes.into());
-        put("space_storage_gib", self.space_storage_gib.into());
-        put("app_instance_type", self.app_instance_type.clone().into());
-        if let Some(pinned) = &self.app_image {
-            put("app_image", pinned.shown().to_string().into());
-        }
-        put("logging", self.logging.into());
-        put("log_retention_days", self.log_retention_days.into());
-        if self.users.len() > 1 {
-            put("users", self.users.clone().into());
-        } else {
-            put("user_profile_name", self.user_profile_name.clone().into());
-        }
-        m
     }
 }
 
