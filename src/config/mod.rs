@@ -37,7 +37,8 @@ pub const FIREWALL_REGIONS: &[&str] = &[
 /// record) and `Settings::resolve` turns the result into settings once.
 ///
 /// Adding a parameter: a field here (its flag and doc), its rule and
-/// default in `validate.rs`, its `Settings` field and `as_map` entry.
+/// default in `validate.rs`, its `Settings` field and what `Settings::recorded`
+/// records of it (the compiler asks for both).
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct RawParams {
