@@ -142,6 +142,12 @@ impl State {
         if !create && store.load()?.is_none() {
             bail!("no {}: nothing was provisioned with it", store.what());
         }
+        State::lock_and_open(store, who, create, info)
+    }
+
+    /// `open_in` for a caller that has already read the state before the
+    /// lock (and refused a missing one): the lock, then the one read under it.
+    pub fn lock_and_open(store: Arc<dyn StateStore>, who: &Identity, create: bool, info: LockInfo) -> Result<State> {
         let lock = store.lock(&info)?;
         let stored = store.load()?;
         let doc = match &stored {
@@ -177,6 +183,16 @@ impl State {
     /// With `allow_missing`, an absent state reads as an empty stack.
     pub fn open_read_in(store: Arc<dyn StateStore>, who: &Identity, allow_missing: bool) -> Result<State> {
         let stored = store.load()?;
+        State::open_read_from(store, stored, who, allow_missing)
+    }
+
+    /// `open_read_in` on what the caller has already read from `store`.
+    pub fn open_read_from(
+        store: Arc<dyn StateStore>,
+        stored: Option<Stored>,
+        who: &Identity,
+        allow_missing: bool,
+    ) -> Result<State> {
         let doc = match &stored {
             Some(s) => {
                 let doc = parse(&*store, &s.bytes)?;

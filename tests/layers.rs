@@ -238,3 +238,56 @@ fn the_scan_sees_grouped_and_relative_imports() {
     assert!(refs.contains("wait::Poll"), "{refs:?}");
     assert!(!refs.iter().any(|r| r.starts_with("commands") || r.starts_with("cli")), "{refs:?}");
 }
+
+/// Issue 27: parameters are read in one place. Only the resolution
+/// (`commands/resolve.rs`) reads the config file (`RawParams::from_file`,
+/// which `config` defines; only `config` parses TOML); the environment is
+/// read for parameters only by clap, through the declarations (`env = ...`
+/// in `config::RawParams` and `commands::args::Global`). The other
+/// environment reads are listed here, none of them a parameter.
+#[test]
+fn only_the_resolution_reads_the_config_file_or_the_environment_for_parameters() {
+    const RESOLUTION: &str = "commands/resolve.rs";
+    const DECLARATIONS: &[&str] = &["config/mod.rs", "commands/args.rs"];
+    const NOT_PARAMETERS: &[(&str, &str)] = &[
+        ("wait.rs", "PROVISION_TIME_SCALE"), // the tests' time scale
+        ("progress.rs", "COLUMNS"),          // the terminal's width
+        ("state/lock.rs", "USER"),           // who holds a lock
+        ("state/lock.rs", "LOGNAME"),
+        ("commands/run.rs", "TRACE_ENV"), // where the trace of a run goes
+    ];
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let mut wrong = Vec::new();
+    for f in &all {
+        let rel = f.strip_prefix(src()).unwrap().to_string_lossy().replace('\\', "/");
+        if rel.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or_default();
+            let at = format!("src/{rel}:{}", n + 1);
+            if line.contains("from_file(") && !line.contains("fn from_file(") && rel != RESOLUTION {
+                wrong.push(format!("{at}: reads the config file outside {RESOLUTION}"));
+            }
+            if line.contains("toml::") && rel != "config/mod.rs" {
+                wrong.push(format!("{at}: parses TOML outside config/mod.rs"));
+            }
+            if line.contains("env = \"") && !DECLARATIONS.contains(&rel.as_str()) {
+                wrong.push(format!("{at}: a flag read from the environment outside the declarations"));
+            }
+            for call in ["env::var(", "env::var_os(", "env::vars("] {
+                for (i, _) in line.match_indices(call) {
+                    let arg = &line[i + call.len()..];
+                    let name = arg[..arg.find(')').unwrap_or(arg.len())].trim().trim_matches('"');
+                    if !NOT_PARAMETERS.contains(&(rel.as_str(), name)) {
+                        wrong.push(format!("{at}: reads the environment ({name}) outside {RESOLUTION}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "parameters read outside their one place:\n  {}", wrong.join("\n  "));
+}

@@ -447,3 +447,68 @@ fn writes_whose_answer_was_lost_are_recognised_when_the_sdk_retries_them() {
     assert_eq!(counts(&emu), expected());
     assert!(lock_doc(&emu).is_none(), "the lock, taken through a lost answer, is released");
 }
+
+/// Issue 27: the state bucket's region comes from one place for every
+/// command. With the region only in the config file (no --region, no
+/// AWS_REGION, no AWS config), `status`, `outputs`, `state pull` and
+/// `force-unlock` all open the same state in S3 (before, `outputs` and
+/// `state` knew only the flag's region and could not open it).
+#[test]
+fn with_the_region_only_in_the_config_file_every_command_opens_the_same_s3_state() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(&emu, d);
+    let config = d.join("stack.toml");
+    std::fs::write(&config, "region = \"us-east-1\"\n").unwrap();
+    let at = format!("state s3://{BUCKET}/{KEY}");
+    for args in [&["status"][..], &["outputs"], &["state", "pull", "-"], &["force-unlock", "some-id"]] {
+        emu.clear_calls();
+        let o = Command::new(env!("CARGO_BIN_EXE_provision"))
+            .current_dir(d)
+            .args(["--endpoint-url", &emu.url, "--config", config.to_str().unwrap()])
+            .args(args)
+            .env("PROVISION_STATE", state_url())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", d.join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", d.join("none"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("PROVISION_TIME_SCALE", SCALE)
+            .output()
+            .unwrap();
+        let t = text(&o);
+        assert!(!o.status.success(), "{args:?}: there is no state yet:\n{t}");
+        assert!(t.contains(&at) || t.contains(&format!("s3://{BUCKET}/{KEY}")), "{args:?} names {at}:\n{t}");
+        assert!(!t.contains("region is unknown"), "{args:?} knows the bucket's region:\n{t}");
+        let calls = emu.calls();
+        assert!(calls.iter().any(|c| c.starts_with("s3:")), "{args:?} asked the bucket: {calls:?}");
+    }
+}
+
+/// Issue 27: `up` reads the state once before the lock (the parameters it
+/// records and the pre-flight's view share that read) and once under it.
+/// On a second `up` the state exists (a read answers 200) and no lock does
+/// (the lock's reads answer 404). Before, `up` read it four times.
+#[test]
+fn up_reads_the_state_once_before_the_lock_and_once_under_it() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(&emu, d);
+    run_ok(&emu, d, &["up"]);
+    emu.clear_calls();
+    let again = run_ok(&emu, d, &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+    let calls = emu.control_get("calls")["calls"].as_array().unwrap().clone();
+    let s3: Vec<String> = calls
+        .iter()
+        .filter(|c| c["operation"].as_str().unwrap_or_default().starts_with("s3:"))
+        .map(|c| format!("{} {}", c["operation"].as_str().unwrap_or_default(), c["status"]))
+        .collect();
+    let reads = s3.iter().filter(|c| *c == "s3:GetObject 200").count();
+    assert_eq!(reads, 2, "the state's reads (the lock's answer 404): {s3:?}");
+}

@@ -1,5 +1,6 @@
-//! The command line's types, all in one place: flags are parsed into these,
-//! then resolved once into `Settings` (`config`), which the rest trusts.
+//! The command line's types: flags are parsed into these (the stack's
+//! parameters are `config::RawParams`, flattened in), then resolved once
+//! (`resolve.rs`) into settings the rest trusts.
 
 use std::path::PathBuf;
 
@@ -23,9 +24,6 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// AWS region (default: the AWS config chain).
-    #[arg(long, global = true, env = "AWS_REGION")]
-    pub region: Option<String>,
     /// Named profile from the AWS config files.
     #[arg(long, global = true)]
     pub profile: Option<String>,
@@ -53,76 +51,9 @@ pub struct Global {
     /// Allow a region outside the Network Firewall list of the spec.
     #[arg(long, global = true)]
     pub any_region: bool,
-    /// Refuse to run unless the credentials belong to this account (also `expect_account` in the config).
-    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
-    pub expect_account: Option<String>,
+    // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
     #[command(flatten)]
-    pub params: ParamFlags,
-}
-
-/// One flag per stack parameter; each overrides the config file.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ParamFlags {
-    /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
-    #[arg(long, global = true, allow_hyphen_values = true)]
-    pub project: Option<String>,
-    /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}].
-    #[arg(long, global = true, allow_hyphen_values = true)]
-    pub domain_name: Option<String>,
-    /// The user profile (or the first of --users) [default: anfw-user-profile-{region}].
-    #[arg(long, global = true, allow_hyphen_values = true)]
-    pub user_profile_name: Option<String>,
-    /// The VPC's CIDR, /16 to /28 [default: 10.2.0.0/16].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
-    pub vpc_cidr: Option<String>,
-    /// The first zone's firewall subnet, inside the VPC [default: 10.2.1.0/24].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
-    pub firewall_subnet_cidr: Option<String>,
-    /// The first zone's NAT gateway subnet, inside the VPC [default: 10.2.2.0/24].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
-    pub nat_subnet_cidr: Option<String>,
-    /// The first zone's SageMaker Studio subnet, inside the VPC [default: 10.2.3.0/24].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
-    pub sagemaker_subnet_cidr: Option<String>,
-    /// Comma-separated domains or .suffixes the firewall lets through [default: .kaggle.com,.amazonaws.com].
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "DOMAINS")]
-    pub allowed_domains: Option<Vec<String>>,
-    /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "AZ")]
-    pub availability_zone: Option<String>,
-    /// Comma-separated zones the stack spans (the first is --availability-zone's).
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "AZS")]
-    pub availability_zones: Option<Vec<String>>,
-    /// One firewall subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
-    pub firewall_subnet_cidrs: Option<Vec<String>>,
-    /// One NAT subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
-    pub nat_subnet_cidrs: Option<Vec<String>>,
-    /// One SageMaker subnet CIDR per zone (default: carved from the first).
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
-    pub sagemaker_subnet_cidrs: Option<Vec<String>>,
-    /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
-    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "NAMES")]
-    pub users: Option<Vec<String>>,
-    /// Minutes of idleness before SageMaker stops a JupyterLab app, 60 to 525600 [default: 60].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "MINUTES")]
-    pub idle_timeout_minutes: Option<i64>,
-    /// Size of each user's private space (EBS), 5 to 16384 GiB [default: 5].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "GIB")]
-    pub space_storage_gib: Option<i64>,
-    /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "TYPE")]
-    pub app_instance_type: Option<String>,
-    /// The SageMaker image (or image version) ARN every JupyterLab app runs, in the stack's region [default: the region's SageMaker Distribution image, GPU flavour on GPU instance types].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "ARN")]
-    pub app_image: Option<String>,
-    /// No VPC flow logs and no firewall alert/flow logs (`logging = false` in the config) [default: logging on].
-    #[arg(long, global = true)]
-    pub no_logging: bool,
-    /// Days CloudWatch Logs keeps the stack's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 365].
-    #[arg(long, global = true, allow_hyphen_values = true, value_name = "DAYS")]
-    pub log_retention_days: Option<i64>,
+    pub params: RawParams,
 }
 
 #[derive(Subcommand, Debug)]
@@ -356,35 +287,6 @@ impl Command {
     }
 }
 
-impl ParamFlags {
-    pub fn to_raw(&self) -> RawParams {
-        RawParams {
-            project: self.project.clone(),
-            domain_name: self.domain_name.clone(),
-            user_profile_name: self.user_profile_name.clone(),
-            vpc_cidr: self.vpc_cidr.clone(),
-            firewall_subnet_cidr: self.firewall_subnet_cidr.clone(),
-            nat_subnet_cidr: self.nat_subnet_cidr.clone(),
-            sagemaker_subnet_cidr: self.sagemaker_subnet_cidr.clone(),
-            allowed_domains: self.allowed_domains.clone(),
-            availability_zone: self.availability_zone.clone(),
-            region: None,
-            users: self.users.clone(),
-            availability_zones: self.availability_zones.clone(),
-            firewall_subnet_cidrs: self.firewall_subnet_cidrs.clone(),
-            nat_subnet_cidrs: self.nat_subnet_cidrs.clone(),
-            sagemaker_subnet_cidrs: self.sagemaker_subnet_cidrs.clone(),
-            idle_timeout_minutes: self.idle_timeout_minutes,
-            space_storage_gib: self.space_storage_gib,
-            app_instance_type: self.app_instance_type.clone(),
-            app_image: self.app_image.clone(),
-            expect_account: None,
-            logging: self.no_logging.then_some(false),
-            log_retention_days: self.log_retention_days,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -414,6 +316,20 @@ mod tests {
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
             assert!(help.contains("[default: "), "--{name} shows its default: '{help}'");
         }
+    }
+
+    /// The parameters' flags parse into the one declaration (`config::RawParams`):
+    /// `--no-logging` is `logging = false`, an absent flag is `None`.
+    #[test]
+    fn parameter_flags_are_the_declared_parameters() {
+        use clap::Parser;
+        let cli = super::Cli::parse_from(["provision", "--no-logging", "--region", "eu-west-1", "status"]);
+        assert_eq!(cli.global.params.logging, Some(false));
+        assert_eq!(cli.global.params.region.as_deref(), Some("eu-west-1"));
+        let cli = super::Cli::parse_from(["provision", "status", "--users", "a,b", "--expect-account", "123456789012"]);
+        assert_eq!(cli.global.params.logging, None);
+        assert_eq!(cli.global.params.users, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(cli.global.params.expect_account.as_deref(), Some("123456789012"));
     }
 
     #[test]

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::args::Global;
-use super::connect::{location, project_of};
-use crate::aws::{Clients, ConnOptions};
-use crate::config::RawParams;
+use super::resolve::{Invocation, loaded};
+use crate::aws::Clients;
 use crate::operations::{self, Scoping, When};
 use crate::state::Location;
 
@@ -18,14 +16,9 @@ use crate::state::Location;
 /// the region (flag, config file, the AWS config chain) and the account the
 /// credentials belong to (STS), each `*` when unknown. The only AWS call is
 /// STS GetCallerIdentity, and only with credentials.
-async fn scoping(g: &Global, project: String) -> Scoping {
-    let from_file = g.config.as_ref().and_then(|p| RawParams::from_file(p).ok()).unwrap_or_default();
-    let conn = ConnOptions {
-        region: g.region.clone().or(from_file.region),
-        profile: g.profile.clone(),
-        endpoint_url: g.endpoint_url.clone(),
-    };
-    let sdk = crate::aws::load(&conn).await;
+async fn scoping(inv: &Invocation<'_>) -> Scoping {
+    let project = inv.project.clone();
+    let sdk = loaded(&inv.conn(inv.region())).await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "*".into());
     let account = match tokio::time::timeout(Duration::from_secs(15), Clients::new(&sdk).account()).await {
         Ok(Ok(a)) => a,
@@ -40,7 +33,7 @@ async fn scoping(g: &Global, project: String) -> Scoping {
 
 /// Prints the operator policy; `RUST_LOG=info` also says which operation
 /// needs each action, and when it is called.
-pub async fn iam_policy(g: &Global) -> Result<()> {
+pub async fn iam_policy(inv: &Invocation<'_>) -> Result<()> {
     for op in operations::OPS {
         let when = match op.when {
             When::Run => "normal path",
@@ -48,9 +41,8 @@ pub async fn iam_policy(g: &Global) -> Result<()> {
         };
         tracing::info!("{} needs {} ({when})", op.call, op.actions.join(", "));
     }
-    let project = project_of(g)?;
-    let at = location(g, &project)?;
-    let scoping = scoping(g, project).await;
+    let at = inv.location()?;
+    let scoping = scoping(inv).await;
     let policy = match at {
         Location::File(_) => operations::policy_for(&scoping),
         Location::S3 { bucket, key } => {
@@ -67,7 +59,7 @@ pub async fn iam_policy(g: &Global) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::config::{RawParams, Settings};
 
     /// The scoped ARNs name the resources the stack's own names give
     /// (`config::Settings`, the firewall kinds), and every ARN with a

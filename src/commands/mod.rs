@@ -1,5 +1,6 @@
-//! The commands, one file each. `args` holds the clap types; `connect`
-//! resolves parameters and opens the state; `run` is what `up` and `down`
+//! The commands, one file each. `args` holds the clap types; `resolve`
+//! resolves parameters once (project, region, config file, state store,
+//! settings); `connect` opens the state; `run` is what `up` and `down`
 //! share. Nothing below this layer imports from it.
 
 use std::future::Future;
@@ -17,6 +18,7 @@ mod import;
 mod jumpstart;
 mod outputs;
 mod plan;
+mod resolve;
 mod run;
 mod state_cmd;
 mod status;
@@ -28,6 +30,7 @@ pub use args::{Cli, Command, FirewallAction, OnOff, StateAction};
 pub use outputs::output_values;
 
 use connect::{Access, connect};
+use resolve::Invocation;
 use run::RunOptions;
 
 use crate::error::{EXIT_INTERRUPTED, Exit};
@@ -62,6 +65,11 @@ where
     }
 }
 
+/// Resolves the parameters and opens the state (`resolve`, `connect`).
+async fn open(g: &args::Global, access: Access, down: DownOptions, verb: &str) -> Result<Arc<Ctx>> {
+    connect(&Invocation::new(g)?.resolve().await?, access, down, verb).await
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
@@ -69,12 +77,14 @@ pub async fn run(cli: Cli) -> Result<()> {
     let opts = |json| RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress, json };
     let none = DownOptions::default;
     match cli.command {
-        Command::Outputs { json, ref key } => outputs::outputs(g, json, key.as_deref()).await,
+        Command::Outputs { json, ref key } => outputs::outputs(&Invocation::new(g)?, json, key.as_deref()).await,
         Command::Up { strict, adopt, json } => {
             // Pre-flight reads only: nothing is written, not even the state, and the lock is not taken,
             // until it passes. A run holding the lock now is named at once; one that took it during
             // the pre-flight explains what the pre-flight found (its creations), so it is named instead.
-            let probe = connect(g, Access::ReadOrEmpty, none(), verb).await?;
+            // The state is read once here, before the lock, and once more under it.
+            let resolved = Invocation::new(g)?.resolve().await?;
+            let probe = connect(&resolved, Access::ReadOrEmpty, none(), verb).await?;
             probe.state.refuse_if_locked()?;
             let checked = up::preflight(&probe, strict, adopt).await;
             if checked.is_err() {
@@ -82,7 +92,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             checked?;
             drop(probe);
-            let mut ctx = connect(g, Access::Create, none(), verb).await?;
+            let mut ctx = connect(&resolved, Access::Create, none(), verb).await?;
             if let Some(c) = Arc::get_mut(&mut ctx) {
                 c.adopt = adopt;
             }
@@ -91,16 +101,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Down { purge_efs, delete_data, yes, json } => {
             let down = DownOptions { purge_efs, delete_data };
             // Without a state, what the stack's tags say exists is gathered first (`down.rs`).
-            let ctx = connect(g, Access::WriteOrScratch, down, verb).await?;
+            let ctx = open(g, Access::WriteOrScratch, down, verb).await?;
             locked(ctx, true, |ctx| down::down(ctx, opts(json), yes)).await
         }
-        Command::Verify { json } => verify::run(&*connect(g, Access::Read, none(), verb).await?, json).await,
+        Command::Verify { json } => verify::run(&*open(g, Access::Read, none(), verb).await?, json).await,
         Command::Jumpstart { action: OnOff::Status } => {
-            jumpstart::status(&*connect(g, Access::Read, none(), verb).await?).await
+            jumpstart::status(&*open(g, Access::Read, none(), verb).await?).await
         }
         Command::Jumpstart { ref action } => {
             let enable = matches!(action, OnOff::Enable);
-            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| async move {
+            locked(open(g, Access::Write, none(), verb).await?, false, |ctx| async move {
                 jumpstart::run(&ctx, enable).await
             })
             .await
@@ -111,34 +121,34 @@ pub async fn run(cli: Cli) -> Result<()> {
                 firewall::check_domains(domains)?;
             }
             if matches!(action, FirewallAction::List) {
-                return firewall::run(&*connect(g, Access::Read, none(), verb).await?, action).await;
+                return firewall::run(&*open(g, Access::Read, none(), verb).await?, action).await;
             }
-            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| async move {
+            locked(open(g, Access::Write, none(), verb).await?, false, |ctx| async move {
                 firewall::run(&ctx, action).await
             })
             .await
         }
-        Command::IamPolicy => iam_policy::iam_policy(g).await,
-        Command::Import => locked(connect(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
+        Command::IamPolicy => iam_policy::iam_policy(&Invocation::new(g)?).await,
+        Command::Import => locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };
-            plan::plan(connect(g, Access::ReadOrEmpty, down, verb).await?, destroy, strict, json).await
+            plan::plan(open(g, Access::ReadOrEmpty, down, verb).await?, destroy, strict, json).await
         }
-        Command::Status { json } => status::status(connect(g, Access::Read, none(), verb).await?, json).await,
+        Command::Status { json } => status::status(open(g, Access::Read, none(), verb).await?, json).await,
         Command::StudioUrl { ref user, space, expires } => {
-            let ctx = connect(g, Access::Read, none(), verb).await?;
+            let ctx = open(g, Access::Read, none(), verb).await?;
             studio_url::studio_url(ctx, user.clone(), space, expires).await
         }
         Command::Start { ref user } => {
             let user = user.clone();
-            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| app::start(ctx, user)).await
+            locked(open(g, Access::Write, none(), verb).await?, false, |ctx| app::start(ctx, user)).await
         }
         Command::Stop { ref user } => {
             let user = user.clone();
-            locked(connect(g, Access::Write, none(), verb).await?, false, |ctx| app::stop(ctx, user)).await
+            locked(open(g, Access::Write, none(), verb).await?, false, |ctx| app::stop(ctx, user)).await
         }
-        Command::ForceUnlock { ref lock_id } => state_cmd::force_unlock(g, lock_id),
-        Command::State { ref action } => state_cmd::run(g, action).await,
+        Command::ForceUnlock { ref lock_id } => state_cmd::force_unlock(&Invocation::new(g)?, lock_id),
+        Command::State { ref action } => state_cmd::run(&Invocation::new(g)?, action).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -3,8 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::args::Global;
-use super::connect::{location, project_of, store};
+use super::resolve::Invocation;
 use crate::error::{EXIT_INVALID, Exit};
 use crate::state;
 use crate::step_id::StepId;
@@ -71,9 +70,8 @@ pub fn output_values(doc: &state::StateDoc) -> Vec<(&'static str, Option<String>
     values
 }
 
-pub async fn outputs(g: &Global, json: bool, key: Option<&str>) -> Result<()> {
-    let project = project_of(g)?;
-    let store = store(g, &location(g, &project)?, g.region.clone())?;
+pub async fn outputs(inv: &Invocation<'_>, json: bool, key: Option<&str>) -> Result<()> {
+    let store = inv.store()?;
     let doc = state::peek(&*store)?.with_context(|| format!("no {}: run `provision up` first", store.what()))?;
     let values = output_values(&doc);
     if let Some(k) = key {

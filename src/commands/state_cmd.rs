@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::args::{Global, StateAction};
-use super::connect::{location, project_of, store};
-use crate::aws::ConnOptions;
+use super::args::StateAction;
+use super::resolve::{Invocation, loaded};
 use crate::error::{EXIT_INVALID, Exit};
 use crate::state::{self, FileStore, Location, LockInfo, StateDoc, StateStore};
 
@@ -17,8 +16,8 @@ fn invalid(msg: String) -> anyhow::Error {
 }
 
 /// `provision force-unlock LOCK_ID`: removes exactly that lock.
-pub fn force_unlock(g: &Global, id: &str) -> Result<()> {
-    let store = store(g, &location(g, &project_of(g)?)?, g.region.clone())?;
+pub fn force_unlock(inv: &Invocation<'_>, id: &str) -> Result<()> {
+    let store = inv.store()?;
     let info = store.force_unlock(id)?;
     println!(
         "Removed the lock {id} of {} (it was held by {}). The next run resumes from what the state records.",
@@ -28,27 +27,22 @@ pub fn force_unlock(g: &Global, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(g: &Global, action: &StateAction) -> Result<()> {
+pub async fn run(inv: &Invocation<'_>, action: &StateAction) -> Result<()> {
     match action {
-        StateAction::Init { location } => init(g, location).await,
-        StateAction::Push { file, force } => push(g, file.as_deref(), *force),
-        StateAction::Pull { file, force } => pull(g, file.as_deref(), *force),
+        StateAction::Init { location } => init(inv, location).await,
+        StateAction::Push { file, force } => push(inv, file.as_deref(), *force),
+        StateAction::Pull { file, force } => pull(inv, file.as_deref(), *force),
     }
 }
 
 /// `provision state init s3://BUCKET[/PREFIX]`.
-async fn init(g: &Global, target: &str) -> Result<()> {
+async fn init(inv: &Invocation<'_>, target: &str) -> Result<()> {
     let Some(rest) = target.strip_prefix("s3://") else {
         return Err(invalid(format!("state init: '{target}' is not an s3://BUCKET[/PREFIX] location")));
     };
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     state::check_bucket_name(bucket).map_err(|e| invalid(format!("state init: {e}")))?;
-    let conn = ConnOptions {
-        region: g.state_region.clone().or(g.region.clone()),
-        profile: g.state_profile.clone().or(g.profile.clone()),
-        endpoint_url: g.endpoint_url.clone(),
-    };
-    let cfg = crate::aws::load(&conn).await;
+    let cfg = loaded(&inv.state_conn()).await;
     let region = cfg
         .region()
         .map(|r| r.to_string())
@@ -75,15 +69,15 @@ async fn init(g: &Global, target: &str) -> Result<()> {
 }
 
 /// The S3 side of push/pull: `--state` must name an S3 object.
-fn remote(g: &Global, project: &str) -> Result<(Location, Arc<dyn StateStore>)> {
-    let loc = location(g, project)?;
+fn remote(inv: &Invocation<'_>, project: &str) -> Result<(Location, Arc<dyn StateStore>)> {
+    let loc = inv.location_for(project)?;
     if let Location::File(p) = &loc {
         return Err(invalid(format!(
             "--state names the file {}: push and pull move a state between a local file and the state --state s3://BUCKET/KEY (or PROVISION_STATE) names",
             p.display()
         )));
     }
-    let store = store(g, &loc, g.region.clone())?;
+    let store = inv.store_at(&loc)?;
     Ok((loc, store))
 }
 
@@ -103,9 +97,9 @@ fn when(doc: &StateDoc) -> String {
 /// replace a different state there unless `--force` (the replaced one stays
 /// as a previous version); the write is conditional on what was read. The
 /// file is then moved aside (`FILE.pushed`), so no run keeps using it.
-fn push(g: &Global, file: Option<&Path>, force: bool) -> Result<()> {
-    let project_flag = g.params.project.is_some() || g.config.is_some();
-    let project = project_of(g)?;
+fn push(inv: &Invocation<'_>, file: Option<&Path>, force: bool) -> Result<()> {
+    let project_flag = inv.g.params.project.is_some() || inv.g.config.is_some();
+    let project = inv.project.clone();
     let path: PathBuf = file.map(Path::to_path_buf).unwrap_or_else(|| match Location::default_for(&project) {
         Location::File(p) => p,
         Location::S3 { .. } => unreachable!("the default is a file"),
@@ -116,7 +110,7 @@ fn push(g: &Global, file: Option<&Path>, force: bool) -> Result<()> {
         return Err(invalid(format!("{} is stack '{}', not '{project}': nothing pushed", local.what(), doc.stack)));
     }
     // A prefix in --state takes the stack's own name.
-    let (_, remote) = remote(g, &doc.stack)?;
+    let (_, remote) = remote(inv, &doc.stack)?;
     // Both locked: no run uses either meanwhile.
     let info = LockInfo::new("state push");
     let mut local_lock = local.lock(&info)?;
@@ -170,9 +164,8 @@ fn push(g: &Global, file: Option<&Path>, force: bool) -> Result<()> {
 /// `provision state pull [FILE|-]`: the state in S3 into a local file (or
 /// stdout). Refuses to replace a different file unless `--force` (the
 /// replaced one stays as `.bak`). The state in S3 is left as it is.
-fn pull(g: &Global, file: Option<&Path>, force: bool) -> Result<()> {
-    let project = project_of(g)?;
-    let (_, remote) = remote(g, &project)?;
+fn pull(inv: &Invocation<'_>, file: Option<&Path>, force: bool) -> Result<()> {
+    let (_, remote) = remote(inv, &inv.project)?;
     let stored = remote.load()?.ok_or_else(|| invalid(format!("no {}: nothing to pull", remote.what())))?;
     let doc = state::parse_from(&*remote, &stored.bytes)?;
     if file == Some(Path::new("-")) {

@@ -82,4 +82,36 @@ mod tests {
         let r = layer(recorded, RawParams::default(), RawParams::default());
         assert_eq!(r.availability_zone.as_deref(), Some("us-east-1a"), "same region: the record is the base");
     }
+
+    /// The record's format (the state's `params`) is the one existing state
+    /// files hold, and it reads back to the same parameters.
+    #[test]
+    fn the_record_keeps_its_format_and_reads_back() {
+        use crate::config::Settings;
+        let s = Settings::resolve(RawParams { region: Some("us-east-1".into()), ..Default::default() }, false).unwrap();
+        let want = serde_json::json!({
+            "project": "sagemaker-studio-anfw", "region": "us-east-1",
+            "domain_name": "sagemaker-anfw-domain-us-east-1", "user_profile_name": "anfw-user-profile-us-east-1",
+            "vpc_cidr": "10.2.0.0/16", "firewall_subnet_cidr": "10.2.1.0/24", "nat_subnet_cidr": "10.2.2.0/24",
+            "sagemaker_subnet_cidr": "10.2.3.0/24", "allowed_domains": [".kaggle.com", ".amazonaws.com"],
+            "availability_zone": "us-east-1a", "idle_timeout_minutes": 60, "space_storage_gib": 5,
+            "app_instance_type": "ml.t3.medium", "logging": true, "log_retention_days": 365,
+        });
+        assert_eq!(serde_json::to_value(s.as_map()).unwrap(), want);
+        let raw = RawParams {
+            region: Some("us-east-1".into()),
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+            users: Some(vec!["alice".into(), "bob".into()]),
+            logging: Some(false),
+            expect_account: Some("123456789012".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(raw, false).unwrap();
+        let map = s.as_map();
+        assert!(map.contains_key("users") && !map.contains_key("user_profile_name"), "{map:?}");
+        assert_eq!(map["nat_subnet_cidrs"], serde_json::json!(["10.2.2.0/24", "10.2.18.0/24"]));
+        assert!(!map.contains_key("expect_account"), "a run's guard is not recorded");
+        let back = Settings::resolve(RawParams::from_recorded(map.clone()), false).unwrap();
+        assert_eq!(back.as_map(), map);
+    }
 }

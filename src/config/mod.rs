@@ -1,9 +1,11 @@
 //! Parameters of the stack: defaults, the TOML config file, command-line
 //! overrides, validation and the names derived from them. Pure: no AWS calls.
 //!
-//! Raw input (`RawParams`, every field optional) is resolved once into
-//! `Settings`, which the rest of the program trusts. Every rule that fails is
-//! reported, not only the first one.
+//! Raw input (`RawParams`, every field optional: one declaration that is
+//! the flag, the config file's key and the recorded key) is resolved once
+//! into `Settings`, which the rest of the program trusts. Every rule that
+//! fails is reported, not only the first one. Only `commands::resolve`
+//! reads the config file (`tests/layers.rs`).
 //!
 //! - `mod.rs`: the raw and resolved parameters and the names derived from them;
 //! - `validate.rs`: the rules (`Settings::resolve`);
@@ -14,7 +16,7 @@ use std::fmt;
 use std::path::Path;
 
 use ipnet::Ipv4Net;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Regions where the original sample says Network Firewall exists.
 pub const FIREWALL_REGIONS: &[&str] = &[
@@ -28,45 +30,83 @@ pub const FIREWALL_REGIONS: &[&str] = &[
     "ap-northeast-1",
 ];
 
-/// The parameters as given (config file, then flags); `None` means default.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Every stack parameter, declared once: the same field is the command-line
+/// flag (clap), the config file's key (TOML) and the key the state records
+/// (`Settings::as_map`, read back by `from_recorded`). `None` means "not
+/// given here"; `layer` merges the three sources (flags over file over
+/// record) and `Settings::resolve` turns the result into settings once.
+///
+/// Adding a parameter: a field here (its flag and doc), its rule and
+/// default in `validate.rs`, its `Settings` field and what `Settings::recorded`
+/// records of it (the compiler asks for both).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct RawParams {
+    /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub project: Option<String>,
+    /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}].
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub domain_name: Option<String>,
+    /// The user profile (or the first of --users) [default: anfw-user-profile-{region}].
+    #[arg(long, global = true, allow_hyphen_values = true)]
     pub user_profile_name: Option<String>,
+    /// The VPC's CIDR, /16 to /28 [default: 10.2.0.0/16].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub vpc_cidr: Option<String>,
+    /// The first zone's firewall subnet, inside the VPC [default: 10.2.1.0/24].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub firewall_subnet_cidr: Option<String>,
+    /// The first zone's NAT gateway subnet, inside the VPC [default: 10.2.2.0/24].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub nat_subnet_cidr: Option<String>,
+    /// The first zone's SageMaker Studio subnet, inside the VPC [default: 10.2.3.0/24].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub sagemaker_subnet_cidr: Option<String>,
+    /// Comma-separated domains or .suffixes the firewall lets through [default: .kaggle.com,.amazonaws.com].
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "DOMAINS")]
     pub allowed_domains: Option<Vec<String>>,
+    /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
+    /// AWS region (default: the AWS config chain).
+    #[arg(long, global = true, env = "AWS_REGION")]
     pub region: Option<String>,
-    /// User profiles, each with its own JupyterServer app; the first is the
-    /// primary one (`UserProfileName`). Default: [user_profile_name].
+    /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "NAMES")]
     pub users: Option<Vec<String>>,
-    /// Zones the stack spans (default: [availability_zone]); the first is
-    /// the one the single-zone parameters describe.
+    /// Comma-separated zones the stack spans (the first is --availability-zone's).
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "AZS")]
     pub availability_zones: Option<Vec<String>>,
-    /// One CIDR per zone (default: the single-zone CIDR for the first zone,
-    /// then carved: see `carve`).
+    /// One firewall subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub firewall_subnet_cidrs: Option<Vec<String>>,
+    /// One NAT subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub nat_subnet_cidrs: Option<Vec<String>>,
+    /// One SageMaker subnet CIDR per zone (default: carved from the first).
+    #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub sagemaker_subnet_cidrs: Option<Vec<String>>,
-    /// Minutes of idleness after which SageMaker shuts a JupyterLab app down.
+    /// Minutes of idleness before SageMaker stops a JupyterLab app, 60 to 525600 [default: 60].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "MINUTES")]
     pub idle_timeout_minutes: Option<i64>,
-    /// EBS volume of each user's private space, GiB.
+    /// Size of each user's private space (EBS), 5 to 16384 GiB [default: 5].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "GIB")]
     pub space_storage_gib: Option<i64>,
-    /// Instance type of each user's JupyterLab app.
+    /// Instance type of each user's JupyterLab app [default: ml.t3.medium].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "TYPE")]
     pub app_instance_type: Option<String>,
-    /// The SageMaker image (or image version) ARN every JupyterLab app runs
-    /// (default: the region's SageMaker Distribution image, `app_image.rs`).
+    /// The SageMaker image (or image version) ARN every JupyterLab app runs, in the stack's region [default: the region's SageMaker Distribution image, GPU flavour on GPU instance types].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "ARN")]
     pub app_image: Option<String>,
-    /// The account the credentials must belong to (refused otherwise).
+    /// Refuse to run unless the credentials belong to this account (also `expect_account` in the config).
+    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
     pub expect_account: Option<String>,
-    /// VPC flow logs and Network Firewall alert and flow logs (default on).
+    /// No VPC flow logs and no firewall alert/flow logs (`logging = false` in the config) [default: logging on].
+    #[arg(long = "no-logging", global = true, num_args = 0, default_missing_value = "false")]
     pub logging: Option<bool>,
-    /// Days CloudWatch Logs keeps the stack's logs (one of CloudWatch's values).
+    /// Days CloudWatch Logs keeps the stack's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 365].
+    #[arg(long, global = true, allow_hyphen_values = true, value_name = "DAYS")]
     pub log_retention_days: Option<i64>,
 }
 
@@ -100,32 +140,15 @@ impl RawParams {
         })
     }
 
-    /// Fields set in `over` replace those in `self`.
+    /// Fields set in `over` replace those in `self` (one rule for every
+    /// field: through the serialized form, so no field is listed here).
     pub fn overlay(self, over: RawParams) -> RawParams {
-        RawParams {
-            project: over.project.or(self.project),
-            domain_name: over.domain_name.or(self.domain_name),
-            user_profile_name: over.user_profile_name.or(self.user_profile_name),
-            vpc_cidr: over.vpc_cidr.or(self.vpc_cidr),
-            firewall_subnet_cidr: over.firewall_subnet_cidr.or(self.firewall_subnet_cidr),
-            nat_subnet_cidr: over.nat_subnet_cidr.or(self.nat_subnet_cidr),
-            sagemaker_subnet_cidr: over.sagemaker_subnet_cidr.or(self.sagemaker_subnet_cidr),
-            allowed_domains: over.allowed_domains.or(self.allowed_domains),
-            availability_zone: over.availability_zone.or(self.availability_zone),
-            region: over.region.or(self.region),
-            users: over.users.or(self.users),
-            availability_zones: over.availability_zones.or(self.availability_zones),
-            firewall_subnet_cidrs: over.firewall_subnet_cidrs.or(self.firewall_subnet_cidrs),
-            nat_subnet_cidrs: over.nat_subnet_cidrs.or(self.nat_subnet_cidrs),
-            sagemaker_subnet_cidrs: over.sagemaker_subnet_cidrs.or(self.sagemaker_subnet_cidrs),
-            idle_timeout_minutes: over.idle_timeout_minutes.or(self.idle_timeout_minutes),
-            space_storage_gib: over.space_storage_gib.or(self.space_storage_gib),
-            app_instance_type: over.app_instance_type.or(self.app_instance_type),
-            app_image: over.app_image.or(self.app_image),
-            expect_account: over.expect_account.or(self.expect_account),
-            logging: over.logging.or(self.logging),
-            log_retention_days: over.log_retention_days.or(self.log_retention_days),
-        }
+        let fields = |p: RawParams| match serde_json::to_value(p) {
+            Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()),
+            _ => unreachable!("RawParams serializes to an object"),
+        };
+        let merged: serde_json::Map<String, serde_json::Value> = fields(self).chain(fields(over)).collect();
+        serde_json::from_value(serde_json::Value::Object(merged)).expect("fields of RawParams read back")
     }
 }
 
@@ -284,43 +307,46 @@ impl Settings {
         }
     }
 
-    /// The parameters as a map, for the state file and `plan`.
+    /// The parameters as the state records them (and `plan` shows them):
+    /// the resolved values under their declared keys, so that a bare re-run
+    /// reads them back (`RawParams::from_recorded`). A struct literal: a new
+    /// parameter does not compile until it says what is recorded.
+    pub fn recorded(&self) -> RawParams {
+        let zones = |f: fn(&Zone) -> String| (self.zones.len() > 1).then(|| self.zones.iter().map(f).collect());
+        let several = self.users.len() > 1;
+        RawParams {
+            project: Some(self.project.clone()),
+            region: Some(self.region.clone()),
+            domain_name: Some(self.domain_name.clone()),
+            user_profile_name: (!several).then(|| self.user_profile_name.clone()),
+            vpc_cidr: Some(self.vpc_cidr.to_string()),
+            firewall_subnet_cidr: Some(self.firewall_subnet_cidr.to_string()),
+            nat_subnet_cidr: Some(self.nat_subnet_cidr.to_string()),
+            sagemaker_subnet_cidr: Some(self.sagemaker_subnet_cidr.to_string()),
+            allowed_domains: Some(self.allowed_domains.clone()),
+            availability_zone: Some(self.availability_zone.clone()),
+            users: several.then(|| self.users.clone()),
+            availability_zones: zones(|z| z.az.clone()),
+            firewall_subnet_cidrs: zones(|z| z.firewall.to_string()),
+            nat_subnet_cidrs: zones(|z| z.nat.to_string()),
+            sagemaker_subnet_cidrs: zones(|z| z.sagemaker.to_string()),
+            idle_timeout_minutes: Some(self.idle_timeout_minutes.into()),
+            space_storage_gib: Some(self.space_storage_gib.into()),
+            app_instance_type: Some(self.app_instance_type.clone()),
+            app_image: self.app_image.as_ref().map(|pinned| pinned.shown().to_string()),
+            // A guard of the run, not a fact of the stack.
+            expect_account: None,
+            logging: Some(self.logging),
+            log_retention_days: Some(self.log_retention_days.into()),
+        }
+    }
+
+    /// The recorded parameters as a map, for the state file and `plan`.
     pub fn as_map(&self) -> BTreeMap<String, serde_json::Value> {
-        let mut m = BTreeMap::new();
-        let mut put = |k: &str, v: serde_json::Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("project", self.project.clone().into());
-        put("region", self.region.clone().into());
-        put("domain_name", self.domain_name.clone().into());
-        put("vpc_cidr", self.vpc_cidr.to_string().into());
-        put("firewall_subnet_cidr", self.firewall_subnet_cidr.to_string().into());
-        put("nat_subnet_cidr", self.nat_subnet_cidr.to_string().into());
-        put("sagemaker_subnet_cidr", self.sagemaker_subnet_cidr.to_string().into());
-        put("allowed_domains", self.allowed_domains.clone().into());
-        put("availability_zone", self.availability_zone.clone().into());
-        if self.zones.len() > 1 {
-            let list =
-                |f: fn(&Zone) -> String| -> serde_json::Value { self.zones.iter().map(f).collect::<Vec<_>>().into() };
-            put("availability_zones", list(|z| z.az.clone()));
-            put("firewall_subnet_cidrs", list(|z| z.firewall.to_string()));
-            put("nat_subnet_cidrs", list(|z| z.nat.to_string()));
-            put("sagemaker_subnet_cidrs", list(|z| z.sagemaker.to_string()));
+        match serde_json::to_value(self.recorded()) {
+            Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            _ => unreachable!("RawParams serializes to an object"),
         }
-        put("idle_timeout_minutes", self.idle_timeout_minutes.into());
-        put("space_storage_gib", self.space_storage_gib.into());
-        put("app_instance_type", self.app_instance_type.clone().into());
-        if let Some(pinned) = &self.app_image {
-            put("app_image", pinned.shown().to_string().into());
-        }
-        put("logging", self.logging.into());
-        put("log_retention_days", self.log_retention_days.into());
-        if self.users.len() > 1 {
-            put("users", self.users.clone().into());
-        } else {
-            put("user_profile_name", self.user_profile_name.clone().into());
-        }
-        m
     }
 }
 
