@@ -330,7 +330,7 @@ pub async fn keep_plan(ctx: &Ctx, graph: &Graph) -> Result<BTreeMap<StepId, Stri
         let Some(step) = graph.get(&k) else { continue };
         for n in step.kind.keeps() {
             if graph.get(&n).is_some() && !kept.contains_key(&n) {
-                kept.insert(n.clone(), format!("the kept {} ({k}) needs it", step.kind_name()));
+                kept.insert(n.clone(), format!("needed by the kept {} ({k})", step.kind_name()));
                 todo.push(n);
             }
         }
