@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod graph;

@@ -30,6 +30,7 @@ const LAYERS: &[&[&str]] = &[
         "operations",
         "pace",
         "latency",
+        "context",
     ],
 ];
 

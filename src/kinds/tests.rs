@@ -18,8 +18,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
 use super::*;
+use crate::aws::Clients;
 use crate::config::{RawParams, Settings};
 use crate::state::Identity;
+use crate::state::State;
 
 /// One scripted answer: HTTP status, body, and the protocol's content type.
 #[derive(Debug, Clone)]
