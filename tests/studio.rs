@@ -11,24 +11,6 @@ const SCALE: &str = "0.002";
 const USER: &str = "anfw-user-profile-us-east-1";
 const SPACE: &str = "anfw-user-profile-us-east-1-space";
 
-async fn delete_space_app(emu: &Emulator, domain: &str) {
-    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
-    sm.delete_app()
-        .domain_id(domain)
-        .space_name(SPACE)
-        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
-        .app_name("default")
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..600 {
-        if app_status(emu, domain, USER).await.as_deref() != Some("Deleting") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 /// An app its user stopped (here: deleted out of band, as Studio's "Stop"
 /// and idle shutdown do) is reported as stopped with exit 0, left stopped
 /// by `up`, started again by `provision start` and stopped by `provision stop`.
@@ -39,7 +21,7 @@ fn a_stopped_app_is_reported_left_stopped_by_up_and_started_again() {
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
     let domain = step_id(&state_json(d), "sm.domain");
-    rt().block_on(delete_space_app(&emu, &domain));
+    rt().block_on(delete_space_app(&emu, &domain, USER));
     assert_eq!(rt().block_on(app_status(&emu, &domain, USER)).as_deref(), Some("Deleted"));
 
     let st = provision(&emu, d, &["status"]);
@@ -126,7 +108,7 @@ fn a_stack_with_a_studio_classic_app_keeps_it_through_up_and_down_deletes_it() {
     let mut st = state_json(d);
     let domain = step_id(&st, "sm.domain");
     // What version 1 recorded: no space, the profile's JupyterServer app.
-    rt().block_on(delete_space_app(&emu, &domain));
+    rt().block_on(delete_space_app(&emu, &domain, USER));
     rt().block_on(async {
         let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
         sm.delete_space().domain_id(&domain).space_name(SPACE).send().await.unwrap();
@@ -197,16 +179,7 @@ const IMAGE: &str = "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-di
 
 /// (image, image version) of a user's JupyterLab app, as DescribeApp answers.
 async fn app_image(emu: &Emulator, domain: &str, user: &str) -> (Option<String>, Option<String>) {
-    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
-    let a = sm
-        .describe_app()
-        .domain_id(domain)
-        .space_name(format!("{user}-space"))
-        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
-        .app_name("default")
-        .send()
-        .await
-        .unwrap();
+    let a = space_app(emu, domain, user).await.unwrap_or_else(|| panic!("no app of {user}"));
     let spec = a.resource_spec();
     (
         spec.and_then(|s| s.sage_maker_image_arn()).map(String::from),
@@ -226,26 +199,6 @@ async fn domain_images(emu: &Emulator, domain: &str) -> (Option<String>, Option<
         s.and_then(|s| s.sage_maker_image_version_arn().or(s.sage_maker_image_arn())).map(String::from)
     };
     (shown(user), shown(space))
-}
-
-/// Deletes a user's app out of band and waits until it is Deleted.
-async fn delete_app_of(emu: &Emulator, domain: &str, user: &str) {
-    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
-    sm.delete_app()
-        .domain_id(domain)
-        .space_name(format!("{user}-space"))
-        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
-        .app_name("default")
-        .send()
-        .await
-        .unwrap();
-    for _ in 0..600 {
-        if app_status(emu, domain, user).await.as_deref() == Some("Deleted") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("app of {user} not deleted");
 }
 
 /// Issue 33: `up` makes every JupyterLab app on the region's SageMaker
@@ -281,7 +234,7 @@ fn apps_run_the_regions_distribution_image_and_another_image_is_reported() {
     // Bob's app made again by hand on another image.
     let other = "arn:aws:sagemaker:us-east-1:123456789012:image/team-custom";
     rt.block_on(async {
-        delete_app_of(&emu, &domain, "bob").await;
+        delete_space_app(&emu, &domain, "bob").await;
         let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
         sm.create_app()
             .domain_id(&domain)

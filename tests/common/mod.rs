@@ -593,19 +593,47 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
     out
 }
 
-/// Status of the JupyterLab app `default` in a user's space `{user}-space`.
-pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<String> {
+/// DescribeApp of the JupyterLab app `default` in a user's space `{user}-space` (None: not found).
+pub async fn space_app(
+    emu: &Emulator,
+    domain: &str,
+    user: &str,
+) -> Option<aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput> {
     let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
-    let a = sm
-        .describe_app()
+    sm.describe_app()
         .domain_id(domain)
         .space_name(format!("{user}-space"))
         .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
         .app_name("default")
         .send()
         .await
-        .ok()?;
-    a.status().map(|s| s.as_str().to_string())
+        .ok()
+}
+
+/// Status of the JupyterLab app `default` in a user's space `{user}-space`.
+pub async fn app_status(emu: &Emulator, domain: &str, user: &str) -> Option<String> {
+    space_app(emu, domain, user).await?.status().map(|s| s.as_str().to_string())
+}
+
+/// Deletes a user's JupyterLab app out of band (as Studio's "Stop" and idle
+/// shutdown do) and waits until it is no longer Deleting.
+pub async fn delete_space_app(emu: &Emulator, domain: &str, user: &str) {
+    let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+    sm.delete_app()
+        .domain_id(domain)
+        .space_name(format!("{user}-space"))
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
+        .app_name("default")
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        if app_status(emu, domain, user).await.as_deref() != Some("Deleting") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("app of {user} still Deleting");
 }
 
 /// Sets the firewall's logging to FLOW logs to `group` only, out of band (from both ALERT and
