@@ -60,12 +60,15 @@ pub struct Step {
     pub kind: Arc<dyn Kind>,
     /// The kind's needs (plus, in the teardown graph, the leftovers' order).
     pub needs: Vec<StepId>,
+    /// What a day-two `up` changes on its live resource (`Kind::properties`
+    /// compared by `lifecycle::converge`); empty otherwise.
+    pub changes: Vec<crate::kinds::PropChange>,
 }
 
 impl Step {
     fn new(id: StepId, kind: impl Kind + 'static) -> Step {
         let needs = kind.needs();
-        Step { id, kind: Arc::new(kind), needs }
+        Step { id, kind: Arc::new(kind), needs, changes: Vec::new() }
     }
 
     /// Human name of the resource kind, for messages ("creating NAT gateway").
@@ -212,6 +215,30 @@ impl Graph {
         order
     }
 
+    /// The steps `keep` selects, each needing the selected steps it needs
+    /// directly or through unselected ones (so their order holds): the
+    /// steps a day-two `up` removes, as a graph for teardown's engine. Not
+    /// `validate`d: what a selected kind reads may be outside the part.
+    pub fn part(&self, keep: impl Fn(&StepId) -> bool) -> Graph {
+        let mut steps = Vec::new();
+        for s in self.steps.iter().filter(|s| keep(&s.id)) {
+            let (mut needs, mut seen, mut todo) = (Vec::new(), std::collections::HashSet::new(), s.needs.clone());
+            while let Some(n) = todo.pop() {
+                if !seen.insert(n.clone()) {
+                    continue;
+                }
+                if keep(&n) {
+                    needs.push(n);
+                } else if let Some(step) = self.get(&n) {
+                    todo.extend(step.needs.iter().cloned());
+                }
+            }
+            steps.push(Step { id: s.id.clone(), kind: s.kind.clone(), needs, changes: Vec::new() });
+        }
+        let index = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        Graph { steps, index }
+    }
+
     /// Reversed edges for teardown: a step is deleted only after every step
     /// that needs it is gone.
     pub fn reversed_edges(&self) -> Vec<Vec<usize>> {
@@ -242,7 +269,7 @@ pub fn build(s: &Settings) -> Graph {
     let mut steps: Vec<Step> = Vec::new();
     let mut push = |id: StepId, kind: Arc<dyn Kind>| {
         let needs = kind.needs();
-        steps.push(Step { id, kind, needs });
+        steps.push(Step { id, kind, needs, changes: Vec::new() });
     };
     let p = &s.project;
     let firewall_subnets = per_zone(s, &StepId::SUBNET_FIREWALL);

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+pub mod converge;
 mod second_record;
 
 pub use second_record::{duplicates, orphans, rebuild, remove_duplicates, shape_mismatch};
 
 use crate::graph::{Graph, Step};
-use crate::kinds::{Ctx, Health};
+use crate::kinds::{Change, Ctx, Health, PropChange};
 use crate::state::Status;
 use crate::step_id::StepId;
 
@@ -35,6 +36,8 @@ pub enum Action {
     Resumed,
     /// Present, but changed out of band: put back as specified.
     Restored,
+    /// Present; a changed parameter applied in place (day two).
+    Updated,
 }
 
 impl Action {
@@ -47,6 +50,7 @@ impl Action {
             Action::Replaced => "replaced",
             Action::Resumed => "ready",
             Action::Restored => "restored",
+            Action::Updated => "updated",
         }
     }
 }
@@ -84,6 +88,9 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
                 if status == Status::Retained {
                     ctx.state.ready(&step.id, &[])?;
                     ctx.state.note(&step.id, None)?;
+                }
+                if !step.changes.is_empty() {
+                    return update(&ctx, &step, &id).await;
                 }
                 return restore_drift(&ctx, &step, &id).await;
             }
@@ -303,6 +310,27 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
         .await
         .with_context(|| format!("restoring {} {id} ({})", step.kind_name(), step.id))?;
     Ok(Action::Restored)
+}
+
+/// Applies a day-two change of the parameters to the live resource
+/// (`Step::changes`, from `converge`): in place now, or, for what applies at
+/// a runtime's next start (an app's instance type), said and left.
+async fn update(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
+    let later = |c: &PropChange| c.change == Change::NextStart;
+    let shown = |c: &PropChange| {
+        if later(c) { format!("{}, from its next start", c.shown()) } else { c.shown() }
+    };
+    let all = step.changes.iter().map(shown).collect::<Vec<_>>().join("; ");
+    if step.changes.iter().all(later) {
+        crate::progress::note(&format!("{}: {} {id}: {all}", step.id, step.kind_name()));
+        return Ok(Action::Unchanged);
+    }
+    crate::progress::note(&format!("{}: updating {} {id} ({all})", step.id, step.kind_name()));
+    step.kind
+        .update(ctx, &step.id, id, &step.changes)
+        .await
+        .with_context(|| format!("updating {} {id} ({})", step.kind_name(), step.id))?;
+    Ok(Action::Updated)
 }
 
 /// What `down` keeps, and why: each existing resource's own reason

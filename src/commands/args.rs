@@ -72,6 +72,9 @@ pub enum Command {
         /// One JSON object per line on stdout for every step transition, then a summary (schema in README.md, "Progress events").
         #[arg(long)]
         json: bool,
+        /// Confirm what a change of the parameters deletes with its data (a removed user's space, the logs) or stops (apps, to remove a zone); required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
     },
     /// Remove the stack in reverse dependency order.
     #[command(

@@ -8,9 +8,8 @@ use anyhow::Result;
 
 use super::run::{Ran, RunOptions, end_on_error, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c, summary};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 
-use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, Exit};
+use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, Teardown, s3_bucket, studio_made};
 use crate::lifecycle;
@@ -138,41 +137,16 @@ async fn confirm(ctx: &Ctx, graph: &graph::Graph, kept: &BTreeMap<StepId, String
             ));
         }
     }
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Exit(
-            EXIT_INVALID,
-            format!(
-                "down needs confirmation and stdin is not a terminal: nothing was deleted. Pass --yes to confirm in a script (`provision down{}{} --yes`)",
-                if ctx.down.purge_efs { " --purge-efs" } else { "" },
-                if ctx.down.delete_data { " --delete-data" } else { "" }
-            ),
-        )
-        .into());
-    }
-    for q in questions {
-        eprint!("{q} Only 'yes' is accepted: ");
-        // Ctrl-C at the question cancels like a 'no' (and the state's lock is released).
-        let answer = tokio::select! {
-            a = tokio::task::spawn_blocking(|| {
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).map(|_| answer)
-            }) => a??,
-            _ = tokio::signal::ctrl_c() => {
-                return Err(Exit(EXIT_INTERRUPTED, "\ndown cancelled: nothing was deleted".into()).into());
-            }
-        };
-        if answer.trim() != "yes" {
-            return Err(Exit(EXIT_FAILED, "down cancelled: nothing was deleted".into()).into());
-        }
-    }
-    Ok(())
+    let again = format!(
+        "provision down{}{} --yes",
+        if ctx.down.purge_efs { " --purge-efs" } else { "" },
+        if ctx.down.delete_data { " --delete-data" } else { "" }
+    );
+    super::run::ask(&questions, yes, "down", "nothing was deleted", &again).await
 }
 
 pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
-    let graph = graph::build_teardown(&ctx.s);
+    let graph = lifecycle::converge::teardown_graph(&ctx);
     refuse_dropped_parts(&ctx, &graph)?;
     let lost = ctx.state.is_scratch();
     if lost {

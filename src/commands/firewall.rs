@@ -67,6 +67,9 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
     .await?;
     ctx.state.update(|d| {
         d.params.insert("allowed_domains".into(), json!(intended));
+        if !d.applying.is_empty() {
+            d.applying.insert("allowed_domains".into(), json!(intended));
+        }
     })?;
     if before == after {
         println!(

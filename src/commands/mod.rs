@@ -11,6 +11,7 @@ use anyhow::Result;
 mod app;
 pub mod args;
 mod connect;
+mod day_two;
 mod down;
 mod firewall;
 mod iam_policy;
@@ -78,7 +79,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let none = DownOptions::default;
     match cli.command {
         Command::Outputs { json, ref key } => outputs::outputs(&Invocation::new(g)?, json, key.as_deref()).await,
-        Command::Up { strict, adopt, json } => {
+        Command::Up { strict, adopt, json, yes } => {
             // Pre-flight reads only: nothing is written, not even the state, and the lock is not taken,
             // until it passes. A run holding the lock now is named at once; one that took it during
             // the pre-flight explains what the pre-flight found (its creations), so it is named instead.
@@ -96,7 +97,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(c) = Arc::get_mut(&mut ctx) {
                 c.adopt = adopt;
             }
-            locked(ctx, true, |ctx| up::up(ctx, opts(json), adopt)).await
+            locked(ctx, true, |ctx| up::up(ctx, opts(json), adopt, yes)).await
         }
         Command::Down { purge_efs, delete_data, yes, json } => {
             let down = DownOptions { purge_efs, delete_data };

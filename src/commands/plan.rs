@@ -9,7 +9,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::graph::{self, Step};
-use crate::kinds::{Ctx, Health};
+use crate::kinds::{Change, Ctx, Health, PropChange};
+use crate::lifecycle::converge;
 use crate::lifecycle::{keep_plan, new_members, restorable_drift, teardown_decision};
 use crate::state::Status;
 use crate::step_id::StepId;
@@ -22,25 +23,96 @@ pub(super) struct Line {
     pub id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// A day-two change of the parameters on this step: each property, its
+    /// parameter, old and new value, and when it applies (`now`, or at the
+    /// runtime's `next start`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<serde_json::Value>,
 }
 
 pub(super) fn line(step: &Step, action: &str, id: Option<String>, detail: String) -> Line {
-    Line { step: step.id.to_string(), action: action.into(), id: id.unwrap_or_default(), detail }
+    Line { step: step.id.to_string(), action: action.into(), id: id.unwrap_or_default(), detail, changes: Vec::new() }
 }
 
-/// What `up` would do for each step: create, exists, adopt, recreate, replace, wait.
-/// The steps are read concurrently (their reads cached: `Reads`) and
-/// listed in the graph's order.
-async fn plan_up(ctx: &Arc<Ctx>) -> Vec<Line> {
-    let graph = graph::build(&ctx.s);
+/// The symbol Terraform's plan gives an action: `+` create, `~` update in
+/// place, `-` delete, `-/+` replace; blank for nothing to do.
+fn symbol(action: &str) -> &'static str {
+    match action {
+        "create" | "recreate" => "+",
+        "update" => "~",
+        "delete" => "-",
+        "replace" => "-/+",
+        "unknown" => "?",
+        _ => "",
+    }
+}
+
+/// What `up` would do: the recorded steps the parameters no longer include
+/// (`delete`, in teardown order), then each step of the graph: create,
+/// exists, update, adopt, recreate, replace, wait. A change `up` would
+/// refuse is refused here the same way. The steps are read concurrently
+/// (their reads cached: `Reads`) and listed in the graph's order.
+async fn plan_up(ctx: &Arc<Ctx>) -> Result<Vec<Line>> {
+    let mut graph = graph::build(&ctx.s);
+    let old = converge::recorded_settings(ctx);
+    let (changes, _) = converge::compare(ctx, old.as_ref(), &graph);
+    super::day_two::refuse(&changes)?;
+    for step in graph.steps.iter_mut() {
+        if let Some(c) = changes.updates.get(&step.id) {
+            step.changes = c.clone();
+        }
+    }
+    let mut out = Vec::new();
+    for step in &changes.removed {
+        let id = ctx.state.record(&step.id).and_then(|r| r.id);
+        let data = match &id {
+            Some(id) => step.kind.keep_reason(ctx, &step.id, id).await.ok().flatten(),
+            None => None,
+        };
+        let detail = match data {
+            Some(why) => format!(
+                "no longer in the parameters; holds data: {}",
+                why.split("; remove with").next().unwrap_or_default()
+            ),
+            None => "no longer in the parameters".into(),
+        };
+        out.push(line(step, "delete", id, detail));
+    }
     let mut set = tokio::task::JoinSet::new();
     for (i, step) in graph.steps.iter().enumerate() {
         let (ctx, step) = (ctx.clone(), step.clone());
         set.spawn(async move { (i, step_plan(&ctx, &step).await) });
     }
-    let mut out = set.join_all().await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, l)| l).collect()
+    let mut lines = set.join_all().await;
+    lines.sort_by_key(|(i, _)| *i);
+    out.extend(lines.into_iter().map(|(_, l)| l));
+    Ok(out)
+}
+
+/// The line of a present resource whose properties a day-two change
+/// changes: `update` (property: old → new), or `exists` when all of it
+/// applies at the runtime's next start.
+fn changed(step: &Step, id: String) -> Line {
+    let later = |c: &PropChange| c.change == Change::NextStart;
+    let detail = step
+        .changes
+        .iter()
+        .map(|c| if later(c) { format!("{}, from its next start", c.shown()) } else { c.shown() })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let action = if step.changes.iter().all(later) { "exists" } else { "update" };
+    let mut l = line(step, action, Some(id), detail);
+    l.changes = step
+        .changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "property": c.name, "parameter": c.param, "old": c.old, "new": c.new,
+                "when": if later(c) { "next start" } else { "now" },
+            })
+        })
+        .collect();
+    l
 }
 
 async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
@@ -49,6 +121,7 @@ async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
         None => line(step, "create", None, String::new()),
         Some(r) => match (r.status, r.id.clone()) {
             (Some(Status::Ready | Status::Retained), Some(id)) => match step.kind.health(ctx, &step.id, &id).await {
+                Ok(Health::Present) if !step.changes.is_empty() => changed(step, id),
                 Ok(Health::Present) => match restorable_drift(ctx, step, &id).await {
                     Ok(d) if d.is_empty() => match new_members(ctx, step) {
                         new if new.is_empty() => line(step, "exists", Some(id), String::new()),
@@ -78,7 +151,7 @@ async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
 /// `kept` decides (`lifecycle::keep_plan`). A step that stands for several
 /// resources (what Studio's users made in the domain) has a line for each.
 pub(super) async fn plan_down(ctx: &Ctx, kept: &BTreeMap<StepId, String>) -> Vec<Line> {
-    let graph = graph::build_teardown(&ctx.s);
+    let graph = crate::lifecycle::converge::teardown_graph(ctx);
     let mut out = Vec::new();
     for i in graph.teardown_order() {
         let step = &graph.steps[i];
@@ -113,9 +186,21 @@ pub(super) fn print_lines(lines: &[Line], json: bool) -> Result<()> {
     }
     for l in lines {
         let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
-        println!("{:<9} {:<24} {}{detail}", l.action, l.step, l.id);
+        println!("{:<3} {:<9} {:<24} {}{detail}", symbol(&l.action), l.action, l.step, l.id);
     }
     Ok(())
+}
+
+/// Terraform's count: `Plan: N to add, M to change, K to destroy.` (a
+/// replacement adds one and destroys one).
+pub(super) fn counts(lines: &[Line]) -> String {
+    let n = |actions: &[&str]| lines.iter().filter(|l| actions.contains(&l.action.as_str())).count();
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy.",
+        n(&["create", "recreate", "replace"]),
+        n(&["update"]),
+        n(&["delete", "replace"])
+    )
 }
 
 pub(super) fn summary(lines: &[Line]) -> String {
@@ -131,14 +216,16 @@ pub(super) fn summary(lines: &[Line]) -> String {
 
 pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Result<()> {
     // What `up`/`down` would refuse, `plan` refuses the same way.
-    let graph = if destroy { graph::build_teardown(&ctx.s) } else { graph::build(&ctx.s) };
-    super::run::refuse_dropped_parts(&ctx, &graph)?;
+    let graph = converge::teardown_graph(&ctx);
+    if destroy {
+        super::run::refuse_dropped_parts(&ctx, &graph)?;
+    }
     // Pre-flight and the plan share one read of each kind (`Reads`).
     let _pass = ctx.reads.pass();
     // The pre-flight result first (on stderr, so `--json` stays one document);
     // its problems make `plan` exit 2 as they would stop `up`, after the plan.
     let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict, false).await };
-    let lines = if destroy { plan_down(&ctx, &keep_plan(&ctx, &graph).await?).await } else { plan_up(&ctx).await };
+    let lines = if destroy { plan_down(&ctx, &keep_plan(&ctx, &graph).await?).await } else { plan_up(&ctx).await? };
     print_lines(&lines, json)?;
     if !json {
         let verb = if destroy { "down" } else { "up" };
@@ -148,6 +235,9 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
             println!("Plan ({verb}): nothing recorded, nothing to remove.");
         } else {
             println!("Plan ({verb}): {}.", summary(&lines));
+            if !destroy {
+                println!("{}", counts(&lines));
+            }
         }
     }
     preflight

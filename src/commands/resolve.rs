@@ -112,7 +112,11 @@ impl<'g> Invocation<'g> {
         let store = self.store()?;
         let stored = store.load()?;
         let recorded = match &stored {
-            Some(s) => RawParams::from_recorded(state::parse_from(&*store, &s.bytes)?.params),
+            Some(s) => {
+                // An unfinished `up`'s parameters first: a bare re-run goes on with that change.
+                let doc = state::parse_from(&*store, &s.bytes)?;
+                RawParams::from_recorded(if doc.applying.is_empty() { doc.params } else { doc.applying })
+            }
             None => RawParams::default(),
         };
         let mut raw = crate::config::layer(recorded, self.file.clone(), self.g.params.clone());

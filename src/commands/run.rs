@@ -1,6 +1,7 @@
 //! What `up` and `down` share: running the step graph with progress,
 //! Ctrl-C, the refusal of a partial graph, and the report of root causes.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -43,32 +44,19 @@ pub(super) fn stop_on_ctrl_c(verb: &'static str) -> tokio::sync::watch::Receiver
     rx
 }
 
-/// Refuses to act when the state records steps the parameters no longer
-/// produce (a zone or user dropped from the parameters): provision does not
-/// remove parts of a live stack, and acting on a partial graph would orphan them.
+/// Refuses to tear down when the state records steps that neither the
+/// parameters nor the recorded ones produce (`lifecycle::converge::
+/// teardown_graph` holds both): acting on a partial graph would orphan them.
 pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
     let dropped: Vec<String> =
         ctx.state.doc().steps.into_keys().filter(|id| !graph.contains(id) && !graph::is_teardown_only(id)).collect();
     if dropped.is_empty() {
         return Ok(());
     }
-    // Turning the logging off (`--no-logging` / `logging = false`) on a stack built with it.
-    let logging: Vec<&String> = dropped.iter().filter(|id| graph::is_logging_step(id)).collect();
-    if !ctx.s.logging && logging.len() == dropped.len() {
-        return Err(Exit(
-            EXIT_INVALID,
-            format!(
-                "logging = false (--no-logging), but the state {} records this stack's logging ({}): turning the logging off on a live stack is not supported, since its log groups hold data. Run without --no-logging (set logging = true) to keep it, or remove the whole stack with `provision down` (--delete-data removes the logs too) and build it again without logging",
-                ctx.state.location(),
-                logging.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .into());
-    }
     Err(Exit(
         EXIT_INVALID,
         format!(
-            "the state {} records {} that the parameters no longer include ({}). Removing a zone or a user from a live stack is not supported: put it back in availability_zones / users, or remove the whole stack with `provision down`",
+            "the state {} records {} that neither the parameters nor the recorded ones include ({}): give the parameters that include them (the zones, users or logging of that stack)",
             ctx.state.location(),
             if dropped.len() == 1 { "a step".to_string() } else { format!("{} steps", dropped.len()) },
             dropped.join(", ")
@@ -77,9 +65,6 @@ pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
     .into())
 }
 
-/// What the live view and the summary know before the run: each step's
-/// expected time and the critical path after it (`graph::estimate`),
-/// scaled like every wait (`PROVISION_TIME_SCALE`).
 pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
     let (direction, verb) = if forward { (Direction::Up, "up") } else { (Direction::Down, "down") };
     let remaining = estimate::remaining(graph, direction);
@@ -340,4 +325,40 @@ pub(super) fn report(
     ));
     let code = EXIT_FAILED;
     Err(Exit(code, msg).into())
+}
+
+/// Asks `questions` in turn, as `terraform apply` does: on a terminal each
+/// answer must be `yes`; without one, `--yes` (`yes`) is required, and the
+/// refusal says how to give it (`again`, the command to repeat). `verb`
+/// and `nothing` ("nothing was deleted") say what was cancelled.
+pub(super) async fn ask(questions: &[String], yes: bool, verb: &str, nothing: &str, again: &str) -> Result<()> {
+    if yes || questions.is_empty() {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Exit(
+            EXIT_INVALID,
+            format!(
+                "{verb} needs confirmation and stdin is not a terminal: {nothing}. Pass --yes to confirm in a script (`{again}`)"
+            ),
+        )
+        .into());
+    }
+    for q in questions {
+        eprint!("{q} Only 'yes' is accepted: ");
+        // Ctrl-C at the question cancels like a 'no' (and the state's lock is released).
+        let answer = tokio::select! {
+            a = tokio::task::spawn_blocking(|| {
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).map(|_| answer)
+            }) => a??,
+            _ = tokio::signal::ctrl_c() => {
+                return Err(Exit(EXIT_INTERRUPTED, format!("\n{verb} cancelled: {nothing}")).into());
+            }
+        };
+        if answer.trim() != "yes" {
+            return Err(Exit(EXIT_FAILED, format!("{verb} cancelled: {nothing}")).into());
+        }
+    }
+    Ok(())
 }

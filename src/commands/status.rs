@@ -27,7 +27,7 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
     // One listing per EC2 kind, one read per other resource (`Reads`); the
     // steps are checked concurrently, and reported in the graph's order.
     let _pass = ctx.reads.pass();
-    let graph = graph::build_teardown(&ctx.s);
+    let graph = crate::lifecycle::converge::teardown_graph(&ctx);
     let mut set = tokio::task::JoinSet::new();
     for (i, step) in graph.steps.iter().enumerate() {
         let (ctx, step) = (ctx.clone(), step.clone());

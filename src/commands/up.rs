@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::run::{Ran, RunOptions, end_on_error, refuse_dropped_parts, report, run_graph, stop_on_ctrl_c, summary};
+use super::day_two;
+use super::run::{Ran, RunOptions, end_on_error, report, run_graph, stop_on_ctrl_c, summary};
 use crate::error::{EXIT_INVALID, Exit};
 use crate::graph;
 use crate::kinds::Ctx;
@@ -47,9 +48,19 @@ pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> 
     .into())
 }
 
-pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
-    let graph = graph::build(&ctx.s);
-    refuse_dropped_parts(&ctx, &graph)?;
+pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool, yes: bool) -> Result<()> {
+    let mut graph = graph::build(&ctx.s);
+    // Day two: what changed since the last `up` (refused, removed, updated in place).
+    let old = lifecycle::converge::recorded_settings(&ctx);
+    let (changes, old_graph) = lifecycle::converge::compare(&ctx, old.as_ref(), &graph);
+    day_two::refuse(&changes)?;
+    for step in graph.steps.iter_mut() {
+        if let Some(c) = changes.updates.get(&step.id) {
+            step.changes = c.clone();
+        }
+    }
+    let removal = day_two::prepare(&ctx, &changes, old.as_ref()).await?;
+    day_two::confirm(&changes, &removal, yes).await?;
     if adopt {
         say(&format!(
             "provision up --adopt: every step {} does not record looks for the stack's resource (by its tags) before creating one",
@@ -64,9 +75,15 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         .filter(|s| ctx.state.record(&s.id).is_some_and(|r| r.token.is_some() && r.id.is_none()))
         .map(|s| s.id.clone())
         .collect();
-    // Only now do these parameters become the stack's record.
+    // These parameters are what this run converges to; they become the
+    // stack's record (`params`) only when it has finished.
     let params = ctx.s.as_map();
-    ctx.state.update(|d| d.params = params)?;
+    ctx.state.update(|d| d.applying = params.clone())?;
+    let stop = stop_on_ctrl_c("up");
+    let removed = match &old_graph {
+        Some(og) => day_two::remove(&ctx, &changes, &removal, og, &opts, stop.clone()).await?,
+        None => 0,
+    };
     let total = graph.steps.len();
     let recorded =
         graph.steps.iter().filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready)).count();
@@ -78,21 +95,23 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool) -> Result<()> {
         ctx.state.location()
     ));
     let started = Instant::now();
-    let stop = stop_on_ctrl_c("up");
     let edges = graph.edges();
     let Ran { out, changed, progress } = run_graph(&ctx, &graph, &edges, &opts, stop, true).await;
     end_on_error(&progress, report(&graph, out, started, "up", total))?;
     if let Err(e) = lifecycle::revive_kept(&ctx, &graph) {
         return end_on_error(&progress, Err(e));
     }
-    let removed = match lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await {
+    let duplicates = match lifecycle::remove_duplicates(&ctx, &graph, &interrupted).await {
         Ok(r) => r,
         Err(e) => return end_on_error(&progress, Err(e)),
     };
-    for r in &removed {
+    for r in &duplicates {
         say(&r.to_string());
     }
-    let changed = changed + removed.len();
+    if let Err(e) = ctx.state.update(|d| d.params = std::mem::take(&mut d.applying)) {
+        return end_on_error(&progress, Err(e));
+    }
+    let changed = changed + duplicates.len() + removed;
     let headline = if changed == 0 {
         format!(
             "Stack {} is up to date: all {total} resources exist as recorded ({}). Nothing to do.",

@@ -307,6 +307,27 @@ impl Settings {
         }
     }
 
+    /// These settings grown by what `other` has beyond them: its users and
+    /// zones that these lack (after these ones, so the first of each keeps
+    /// the spec's step ids), and logging if either has it. What `down`
+    /// removes after a day-two `up` stopped half-way: the stack may still
+    /// hold the old parameters' zones and users, or already the new ones.
+    pub fn union(&self, other: &Settings) -> Settings {
+        let mut out = self.clone();
+        for u in &other.users {
+            if !out.users.contains(u) {
+                out.users.push(u.clone());
+            }
+        }
+        for z in &other.zones {
+            if !out.zones.iter().any(|x| x.az == z.az) {
+                out.zones.push(z.clone());
+            }
+        }
+        out.logging |= other.logging;
+        out
+    }
+
     /// The parameters as the state records them (and `plan` shows them):
     /// the resolved values under their declared keys, so that a bare re-run
     /// reads them back (`RawParams::from_recorded`). A struct literal: a new

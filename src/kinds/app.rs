@@ -32,7 +32,7 @@ use aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput;
 use aws_sdk_sagemaker::types::{AppStatus, AppType};
 
 use super::domain::{jupyter_spec, sm_tags};
-use super::{Ctx, Health, Kind};
+use super::{Change, Ctx, Health, Kind, Property};
 use crate::config::Settings;
 use crate::error::{aws, code, found, is_not_found};
 use crate::latency::{create_s, delete_s};
@@ -200,7 +200,7 @@ pub(super) fn is_already_deleted(e: &anyhow::Error) -> bool {
 
 /// Deletes an app and waits until it is Deleted (or gone); already gone
 /// (deleted, failed and removed by AWS) is success.
-pub(super) async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
+pub async fn delete_app(ctx: &Ctx, id: &str) -> Result<()> {
     let a = AppId::parse(id)?;
     match app_status(ctx, &a).await? {
         Some((AppStatus::Deleted, _)) => return Ok(()),
@@ -269,6 +269,17 @@ impl Kind for App {
 
     fn reads(&self) -> Vec<StepId> {
         vec![self.domain.clone()]
+    }
+
+    /// Its `ResourceSpec` is fixed at CreateApp (UpdateApp does not exist):
+    /// a new instance type or image applies when the app next starts, from
+    /// the space's default spec (`Space::update`).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
+        vec![
+            Property::new("instance type", "app_instance_type", &s.app_instance_type, Change::NextStart),
+            Property::new("image", "app_image", image, Change::NextStart),
+        ]
     }
 
     async fn find(&self, ctx: &Ctx, _me: &StepId) -> Result<Option<String>> {

@@ -16,9 +16,10 @@ use aws_sdk_sagemaker::types::{
 };
 
 use super::{
-    Ctx, DRAIN_BOUND, Health, Kind, NameUse, TAG_STACK, accepted, members_drift, missing_members, storage_kept,
+    Change, Ctx, DRAIN_BOUND, Health, Kind, NameUse, Property, TAG_STACK, accepted, members_drift, missing_members,
+    storage_kept,
 };
-use crate::config::AppImage;
+use crate::config::{AppImage, Settings};
 use crate::error::{aws, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
@@ -296,6 +297,36 @@ impl Kind for Domain {
         &self.subnets
     }
 
+    /// UpdateDomain takes no `DomainName`; it updates the subnets, the
+    /// default user and space settings (idle shutdown, the JupyterLab
+    /// default spec) in place (SageMaker API reference, UpdateDomain).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
+        vec![
+            Property::new(
+                "name",
+                "domain_name",
+                &s.domain_name,
+                Change::Replace("UpdateDomain cannot rename a domain, and it holds the users' Studio storage"),
+            ),
+            Property::new("zones", "availability_zones", super::property::zones(s), Change::InPlace),
+            Property::new("idle shutdown (minutes)", "idle_timeout_minutes", s.idle_timeout_minutes, Change::InPlace),
+            Property::new("default instance type", "app_instance_type", &s.app_instance_type, Change::InPlace),
+            Property::new("default image", "app_image", image, Change::InPlace),
+        ]
+    }
+
+    /// A removed zone's subnet leaves the domain (UpdateDomain `SubnetIds`,
+    /// refused while any app runs: the caller stops them first).
+    async fn drop_members(&self, ctx: &Ctx, _me: &StepId, id: &str, gone: &[String]) -> Result<bool> {
+        let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
+        if !d.subnet_ids().iter().any(|s| gone.contains(s)) {
+            return Ok(false);
+        }
+        let keep: Vec<String> = d.subnet_ids().iter().filter(|s| !gone.contains(s)).cloned().collect();
+        set_subnets(ctx, id, &keep).await
+    }
+
     /// A space cannot outlive its domain: plain `down` keeps the domain
     /// with every space (today's Studio keeps a user's files on their
     /// space's EBS volume) and the home EFS.
@@ -466,9 +497,8 @@ impl Kind for Domain {
     /// back today's Studio defaults (a domain made by an earlier version, for
     /// Studio Classic, gets the web portal and the spaces' defaults; one made
     /// before the stack set the JupyterLab image gets it), then waits.
-    /// UpdateDomain could also remove a subnet, while no app runs
-    /// (`set_subnets`); `up` never does: it refuses a dropped zone before
-    /// any step (`commands/run.rs`), and an extra subnet added by hand stays.
+    /// A removed zone's subnet went before (`drop_members`); an extra
+    /// subnet added by hand stays.
     async fn restore(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
         let d = ctx.aws.sagemaker.describe_domain().domain_id(id).send().await.map_err(aws)?;
         let recorded: Vec<String> = self.subnets.iter().filter_map(|m| ctx.state.id(m).ok()).collect();

@@ -110,6 +110,36 @@ impl Kind for EfsMountTargets {
         self.sweep_enis(ctx).await.map(|_| ())
     }
 
+    /// A removed zone's mount target of the home EFS: SageMaker leaves it
+    /// when the subnet leaves the domain, and its interface blocks
+    /// DeleteSubnet. Deleting it deletes no data (the file system stays,
+    /// mounted in the other zones; EFS API reference, DeleteMountTarget:
+    /// "does not delete the file system").
+    async fn drop_members(&self, ctx: &Ctx, _me: &StepId, fs: &str, gone: &[String]) -> Result<bool> {
+        let out = match ctx.aws.efs.describe_mount_targets().file_system_id(fs).send().await.map_err(aws) {
+            Err(e) if is_not_found(&e) => return Ok(false),
+            r => r?,
+        };
+        let drop: Vec<String> = out
+            .mount_targets()
+            .iter()
+            .filter(|m| gone.iter().any(|g| g == m.subnet_id()))
+            .map(|m| m.mount_target_id().to_string())
+            .collect();
+        if drop.is_empty() {
+            return Ok(false);
+        }
+        for mt in &drop {
+            gone_ok(ctx.aws.efs.delete_mount_target().mount_target_id(mt).send().await.map_err(aws))?;
+        }
+        until("EFS mount targets of the removed zones deleted", Poll::expect(delete_s(PROFILE), 15 * 60), || async {
+            let left = mount_targets(ctx, fs).await?;
+            Ok((!left.iter().any(|(id, _)| drop.contains(id))).then_some(()))
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Kept with the EFS (`EfsFileSystem::keeps`): in their subnets, behind their NFS group.
     fn keeps(&self) -> Vec<StepId> {
         let mut k = self.subnets.clone();

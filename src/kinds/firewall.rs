@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
-use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
+use super::{Change, Ctx, Health, Kind, NameUse, Property, accepted, adopt_if_ours, members_drift, missing_members};
+use crate::config::Settings;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
@@ -109,6 +110,44 @@ impl Kind for Firewall {
 
     fn members(&self) -> &[StepId] {
         &self.subnets
+    }
+
+    /// Its zones: AssociateSubnets and DisassociateSubnets change them in
+    /// place (Network Firewall API reference).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("zones", "availability_zones", super::property::zones(s), Change::InPlace)]
+    }
+
+    /// A removed zone's subnet leaves the firewall (DisassociateSubnets),
+    /// then it is waited for until READY without that zone's endpoint: the
+    /// endpoint's interface is in the subnet, which cannot be deleted
+    /// before it goes (terraform-provider-aws waitFirewallUpdated).
+    async fn drop_members(&self, ctx: &Ctx, _me: &StepId, arn: &str, gone: &[String]) -> Result<bool> {
+        let mapped = self.mapped_subnets(ctx, arn).await?;
+        let drop: Vec<String> = mapped.into_iter().filter(|s| gone.contains(s)).collect();
+        if drop.is_empty() {
+            return Ok(false);
+        }
+        ctx.aws
+            .nfw
+            .disassociate_subnets()
+            .firewall_arn(arn)
+            .set_subnet_ids(Some(drop.clone()))
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("taking firewall {arn} out of subnets {}", drop.join(", ")))?;
+        until("firewall READY without the removed zones", Poll::expect(delete_s(PROFILE), 30 * 60), || async {
+            let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+            let Some(status) = out.firewall_status else { return Ok(None) };
+            let still = out.firewall.iter().flat_map(|f| f.subnet_mappings()).any(|m| drop.iter().any(|d| d == m.subnet_id()));
+            let attached = status.sync_states.unwrap_or_default().values().any(|s| {
+                s.attachment.as_ref().and_then(|a| a.subnet_id.as_deref()).is_some_and(|id| drop.iter().any(|d| d == id))
+            });
+            Ok((status.status == FirewallStatusValue::Ready && !still && !attached).then_some(()))
+        })
+        .await?;
+        Ok(true)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

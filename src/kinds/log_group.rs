@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use anyhow::Result;
 use async_trait::async_trait;
 
-use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
+use super::{Change, Ctx, Health, Kind, NameUse, Property, adopt_if_ours};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
@@ -95,6 +96,11 @@ async fn tags_of(ctx: &Ctx, name: &str) -> Result<HashMap<String, String>> {
 impl Kind for LogGroup {
     fn name(&self) -> &'static str {
         "CloudWatch Logs log group"
+    }
+
+    /// PutRetentionPolicy changes the retention in place (CloudWatch Logs API reference).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("retention (days)", "log_retention_days", s.log_retention_days, Change::InPlace)]
     }
 
     fn profile(&self) -> Option<&'static str> {

@@ -24,7 +24,8 @@
 //! `members` (the zones' steps a resource spans), `teardown_order` and
 //! `discovered` (what SageMaker or Studio's users make on their own),
 //! `contents` (the several resources such a step stands for), `profile`
-//! (its entry in the latency profile).
+//! (its entry in the latency profile), `properties`/`update`/`drop_members`
+//! (what a change of the parameters does to a live resource: `property`).
 //!
 //! This module holds what every kind shares: `Health`, `NameUse` and small
 //! helpers; the run context (`Ctx`, its read caches, the tag vocabulary)
@@ -36,6 +37,7 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
+use crate::config::Settings;
 use crate::error::is_not_found;
 use crate::step_id::StepId;
 
@@ -61,6 +63,7 @@ pub mod leftover_enis;
 pub mod log_group;
 pub mod nat_gateway;
 pub mod nfs_security_groups;
+pub mod property;
 pub mod route;
 pub mod route_table;
 pub mod route_table_association;
@@ -73,6 +76,8 @@ pub mod subnet;
 pub mod user_profile;
 pub mod vpc;
 pub mod vpc_endpoint;
+
+pub use property::{Change, PropChange, Property};
 
 pub use crate::context::{
     Ctx, DownOptions, Polls, ReadPass, Reads, SHARED_FRESH, TAG_STACK, TAG_STEP, Teardown, ec2_filter, ec2_tag_pairs,
@@ -244,6 +249,28 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
     /// `status` reports them with what to do, `up` leaves them.
     async fn lasting_drift(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    /// Its properties under the settings `s` (issue 29): what each is, the
+    /// parameter that sets it, and whether AWS changes it in place or only a
+    /// new resource can have it (`property`). Compared between the recorded
+    /// parameters' graph and the new one by `lifecycle::converge`.
+    fn properties(&self, _s: &Settings, _me: &StepId) -> Vec<Property> {
+        Vec::new()
+    }
+
+    /// Makes `changes` (of `properties`, in place or growing) on the live
+    /// resource. Default: `restore`, whose drift compares the live resource
+    /// with the new settings.
+    async fn update(&self, ctx: &Ctx, me: &StepId, id: &str, _changes: &[PropChange]) -> Result<()> {
+        self.restore(ctx, me, id).await
+    }
+
+    /// Takes `gone` (the recorded ids of members the parameters no longer
+    /// include: a removed zone's subnets or route tables) out of this
+    /// spanning resource before they are deleted. Ok(false): it held none.
+    async fn drop_members(&self, _ctx: &Ctx, _me: &StepId, _id: &str, _gone: &[String]) -> Result<bool> {
+        Ok(false)
     }
 
     /// Whether `up` puts this kind's drift back (`restore`).

@@ -13,7 +13,8 @@ use aws_sdk_networkfirewall::types::{
 };
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
-use super::{Ctx, Health, Kind, NameUse, accepted};
+use super::{Change, Ctx, Health, Kind, NameUse, PropChange, Property, accepted};
+use crate::config::Settings;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::delete_s;
 use crate::step_id::StepId;
@@ -222,6 +223,19 @@ impl Kind for RuleGroup {
 
     fn drift_owner(&self) -> Option<&'static str> {
         Some("`provision firewall allow|remove` edits the allow-list (`up` leaves it as it is)")
+    }
+
+    /// The allow-list: UpdateRuleGroup changes a rule group's rules in place
+    /// (Network Firewall API reference, UpdateRuleGroup; its capacity is fixed).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("allow-list", "allowed_domains", super::property::list(&s.allowed_domains), Change::InPlace)]
+    }
+
+    /// A changed `allowed_domains`: the allow-list becomes exactly it (what
+    /// an edit out of band added goes too: the parameter is the intent).
+    async fn update(&self, ctx: &Ctx, _me: &StepId, id: &str, _changes: &[PropChange]) -> Result<()> {
+        let want = ctx.s.allowed_domains.clone();
+        edit_allow_list(ctx, id, move |_| Ok(want.clone())).await.map(|_| ())
     }
 
     /// The allow-list against `allowed_domains` (reported, not restored).

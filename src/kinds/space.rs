@@ -30,7 +30,7 @@ use aws_sdk_sagemaker::types::{
 };
 
 use super::domain::{jupyter_spec, sm_tags};
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
+use super::{Change, Ctx, DRAIN_BOUND, Health, Kind, PropChange, Property, accepted, adopt_if_ours, storage_kept};
 use crate::config::Settings;
 use crate::error::{aws, found, has_code};
 use crate::latency::{create_s, delete_s};
@@ -123,6 +123,44 @@ impl Kind for Space {
 
     fn keeps(&self) -> Vec<StepId> {
         vec![self.user_step.clone(), self.domain.clone()]
+    }
+
+    /// The volume's size grows in place, never shrinks (`property`); the
+    /// default spec of the app the user starts in it is UpdateSpace's too.
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
+        vec![
+            Property::new("volume (GiB)", "space_storage_gib", s.space_storage_gib, Change::GrowOnly),
+            Property::new("default instance type", "app_instance_type", &s.app_instance_type, Change::InPlace),
+            Property::new("default image", "app_image", image, Change::InPlace),
+        ]
+    }
+
+    /// UpdateSpace with the new volume size and JupyterLab default spec
+    /// (applied to the volume at the app's next start), then InService.
+    async fn update(&self, ctx: &Ctx, me: &StepId, id: &str, _changes: &[PropChange]) -> Result<()> {
+        let (domain, name) = split_space(id)?;
+        let settings = SpaceSettings::builder()
+            .space_storage_settings(
+                SpaceStorageSettings::builder()
+                    .ebs_storage_settings(
+                        EbsStorageSettings::builder().ebs_volume_size_in_gb(ctx.s.space_storage_gib).build(),
+                    )
+                    .build(),
+            )
+            .jupyter_lab_app_settings(jupyter_lab_settings(ctx)?)
+            .build();
+        ctx.aws
+            .sagemaker
+            .update_space()
+            .domain_id(domain)
+            .space_name(name)
+            .space_settings(settings)
+            .send()
+            .await
+            .map_err(aws)
+            .map_err(|e| e.context(format!("updating space {id}")))?;
+        self.settle(ctx, me, id).await
     }
 
     /// The user's space, if its tags prove it is this stack's.
@@ -244,7 +282,7 @@ impl Kind for Space {
 /// Deletes the space `{domain}/{space}` and waits until it is gone.
 /// DeleteSpace is refused (ResourceInUse) while its app is still being
 /// deleted (SageMaker API reference, DeleteSpace): retried within the drain bound.
-pub(super) async fn delete_space(ctx: &Ctx, id: &str) -> Result<()> {
+pub async fn delete_space(ctx: &Ctx, id: &str) -> Result<()> {
     let (domain, name) = split_space(id)?;
     let sm = &ctx.aws.sagemaker;
     let r = retry_while(

@@ -47,6 +47,9 @@ pub struct Item {
     pub id: String,
     pub by_stack: bool,
     pub what: String,
+    /// Whose it is: an app's space (or user profile), a space's owner
+    /// profile, a profile's own name.
+    pub owner: Option<String>,
 }
 
 /// What the domain holds now, in its listings' order.
@@ -97,7 +100,7 @@ pub async fn contents(ctx: &Ctx, domain: &str) -> Result<Contents> {
                 if !latest.contains_key(&id) {
                     order.push(id.clone());
                 }
-                latest.insert(id.clone(), (created, Item { id, by_stack, what }, status.clone()));
+                latest.insert(id.clone(), (created, Item { id, by_stack, what, owner: Some(owner.to_string()) }, status.clone()));
             }
         }
     }
@@ -128,7 +131,7 @@ pub async fn contents(ctx: &Ctx, domain: &str) -> Result<Contents> {
                 gib.map(|g| format!("{g} GiB volume, ")).unwrap_or_default(),
                 s.status().map(|x| x.as_str()).unwrap_or("unknown"),
             );
-            out.spaces.push(Item { id: format!("{domain}/{name}"), by_stack, what });
+            out.spaces.push(Item { id: format!("{domain}/{name}"), by_stack, what, owner: owner.map(str::to_string) });
         }
     }
 
@@ -138,7 +141,7 @@ pub async fn contents(ctx: &Ctx, domain: &str) -> Result<Contents> {
             let Some(name) = u.user_profile_name() else { continue };
             let by_stack = users.iter().any(|x| x == name);
             let what = format!("user profile {name}, {}", u.status().map(|x| x.as_str()).unwrap_or("unknown"));
-            out.profiles.push(Item { id: format!("{domain}/{name}"), by_stack, what });
+            out.profiles.push(Item { id: format!("{domain}/{name}"), by_stack, what, owner: Some(name.to_string()) });
         }
     }
     Ok(out)

@@ -8,7 +8,8 @@ use aws_sdk_ec2::types::ResourceType;
 use ipnet::Ipv4Net;
 
 use super::leftover_enis::{Blocked, delete_draining};
-use super::{Ctx, Health, Kind};
+use super::{Change, Ctx, Health, Kind, Property};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -115,6 +116,30 @@ pub struct Subnet {
 impl Kind for Subnet {
     fn name(&self) -> &'static str {
         "subnet"
+    }
+
+    /// A subnet's CIDR and zone are fixed at CreateSubnet (EC2 API
+    /// reference: ModifySubnetAttribute changes neither).
+    fn properties(&self, _s: &Settings, me: &StepId) -> Vec<Property> {
+        let param = [
+            (StepId::SUBNET_FIREWALL, "firewall_subnet_cidrs"),
+            (StepId::SUBNET_NAT, "nat_subnet_cidrs"),
+            (StepId::SUBNET_SAGEMAKER, "sagemaker_subnet_cidrs"),
+        ]
+        .into_iter()
+        .find(|(base, _)| me.is_zone_of(base))
+        .map_or("subnet CIDRs", |(_, p)| p);
+        vec![
+            Property::new("CIDR", param, self.cidr, Change::Replace("a subnet's CIDR is fixed at CreateSubnet")),
+            Property::new(
+                "zone",
+                "availability_zones",
+                &self.az,
+                Change::Replace(
+                    "a subnet's zone is fixed at CreateSubnet; the first zone's steps carry the spec's ids, so the first zone cannot be removed while the others stay",
+                ),
+            ),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

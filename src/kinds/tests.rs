@@ -357,7 +357,7 @@ fn vpc_found() -> Answer {
 }
 
 fn step(id: StepId, kind: impl Kind + 'static) -> crate::graph::Step {
-    crate::graph::Step { id, needs: kind.needs(), kind: Arc::new(kind) }
+    crate::graph::Step { id, needs: kind.needs(), kind: Arc::new(kind), changes: Vec::new() }
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::leftover_enis::{Blocked, delete_draining};
-use super::{Ctx, Health, Kind};
+use super::{Change, Ctx, Health, Kind, Property};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -29,6 +30,12 @@ pub struct Vpc;
 impl Kind for Vpc {
     fn name(&self) -> &'static str {
         "VPC"
+    }
+
+    /// A VPC's primary CIDR is fixed at CreateVpc (EC2 API reference: no
+    /// call changes it; AssociateVpcCidrBlock only adds secondary ones).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("CIDR", "vpc_cidr", s.vpc_cidr, Change::Replace("a VPC's CIDR is fixed at CreateVpc"))]
     }
 
     fn profile(&self) -> Option<&'static str> {

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use serde_json::json;
 
-use super::{Ctx, Health, Kind, members_drift, missing_members};
+use super::{Change, Ctx, Health, Kind, Property, members_drift, missing_members};
+use crate::config::Settings;
 use crate::error::{aws, found, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -241,6 +242,39 @@ impl Kind for VpcEndpoint {
 
     fn members(&self) -> &[StepId] {
         self.member_steps()
+    }
+
+    /// Its zones: ModifyVpcEndpoint adds and removes subnets and route
+    /// tables in place (EC2 API reference, ModifyVpcEndpoint
+    /// `AddSubnetIds`/`RemoveSubnetIds`, `AddRouteTableIds`/`RemoveRouteTableIds`).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("zones", "availability_zones", super::property::zones(s), Change::InPlace)]
+    }
+
+    /// A removed zone's subnet or route table leaves the endpoint
+    /// (ModifyVpcEndpoint `RemoveSubnetIds`/`RemoveRouteTableIds`), then it
+    /// is waited for until available again.
+    async fn drop_members(&self, ctx: &Ctx, _me: &StepId, id: &str, gone: &[String]) -> Result<bool> {
+        let Some(e) = endpoint(ctx, id).await? else { return Ok(false) };
+        let have = match self.flavor {
+            Flavor::Gateway { .. } => e.route_table_ids().to_vec(),
+            Flavor::Interface { .. } => e.subnet_ids().to_vec(),
+        };
+        let drop: Vec<String> = have.into_iter().filter(|m| gone.contains(m)).collect();
+        if drop.is_empty() {
+            return Ok(false);
+        }
+        let call = ctx.aws.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+        let call = match self.flavor {
+            Flavor::Gateway { .. } => call.set_remove_route_table_ids(Some(drop.clone())),
+            Flavor::Interface { .. } => call.set_remove_subnet_ids(Some(drop.clone())),
+        };
+        call.send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("taking {} out of VPC endpoint {id}", drop.join(", ")))?;
+        wait_available(ctx, id, false, self.profile_kind()).await?;
+        Ok(true)
     }
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {

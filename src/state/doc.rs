@@ -59,9 +59,16 @@ pub struct StateDoc {
     pub stack: String,
     pub region: String,
     pub account: String,
-    /// The parameters of the last `up` (for `plan` and `outputs`).
+    /// The parameters of the last `up` that finished: what the stack is
+    /// (for `plan`, `outputs`, and day two's comparison).
     #[serde(default)]
     pub params: BTreeMap<String, serde_json::Value>,
+    /// The parameters of an `up` under way or stopped before it finished
+    /// (empty otherwise): what a bare re-run goes on converging to. Moved to
+    /// `params` when that `up` finishes, so the recorded parameters never
+    /// claim a change AWS does not reflect yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applying: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub steps: BTreeMap<String, Record>,
 }
@@ -75,6 +82,7 @@ impl StateDoc {
             region: who.region.to_string(),
             account: who.account.to_string(),
             params: BTreeMap::new(),
+            applying: BTreeMap::new(),
             steps: BTreeMap::new(),
         }
     }
