@@ -138,6 +138,11 @@ pub const OPS: &[Op] = &[
         &["network-firewall:AssociateSubnets"],
         "firewall::associate_subnets, when availability zones are added to a live stack",
     ),
+    only(
+        "network-firewall:DisassociateSubnets",
+        &["network-firewall:DisassociateSubnets"],
+        "kinds::firewall::drop_members, when availability zones are removed from a live stack",
+    ),
     run("network-firewall:DeleteFirewall", &["network-firewall:DeleteFirewall"]),
     // Firewall logging (kinds/firewall_logging.rs). Logging to CloudWatch Logs
     // makes a log delivery on the caller's behalf (Network Firewall developer
@@ -254,6 +259,11 @@ pub const OPS: &[Op] = &[
     run("sagemaker:CreateSpace", &["sagemaker:CreateSpace", "sagemaker:AddTags"]),
     run("sagemaker:DescribeSpace", &["sagemaker:DescribeSpace"]),
     run("sagemaker:ListSpaces", &["sagemaker:ListSpaces"]),
+    only(
+        "sagemaker:UpdateSpace",
+        &["sagemaker:UpdateSpace"],
+        "kinds::space::update, when space_storage_gib, app_instance_type or app_image change on a live stack",
+    ),
     run("sagemaker:DeleteSpace", &["sagemaker:DeleteSpace"]),
     run("sagemaker:CreateApp", &["sagemaker:CreateApp", "sagemaker:AddTags"]),
     run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),

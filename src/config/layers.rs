@@ -14,9 +14,17 @@ impl RawParams {
     }
 }
 
-/// Layers the three sources. Recorded per-zone CIDRs follow the zones: when
-/// the zones now given are fewer, the CIDRs of those zones are kept (the
-/// dropped zone is then refused by name, not by a CIDR count).
+/// Layers the three sources. What the record holds in one form and the
+/// user gives in the other gives way: `users` given replaces the recorded
+/// `user_profile_name` (a stack built with the default user gets more), and
+/// `availability_zones` the recorded `availability_zone` (and the reverse).
+///
+/// Day two (issue 29): zones and users the record holds keep their order
+/// and their place (the first of each carries the spec's step ids), those
+/// given anew come after them; and each recorded zone keeps its recorded
+/// subnet CIDRs whatever its place in the list given, while a new zone's
+/// are carved where no zone of the stack has one (`carve`'s next free
+/// block). So removing or reordering zones changes no CIDR.
 ///
 /// Recorded parameters of another region are not this run's base: their
 /// zones would be refused by a rule the user never touched, where the true
@@ -24,24 +32,130 @@ impl RawParams {
 /// says).
 pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> RawParams {
     let given = from_file.clone().overlay(flags.clone());
-    let recorded = match (&given.region, &recorded.region) {
+    let mut recorded = match (&given.region, &recorded.region) {
         (Some(now), Some(then)) if now != then => RawParams::default(),
         _ => recorded,
     };
-    let mut raw = recorded.overlay(from_file).overlay(flags);
-    let zones = raw.availability_zones.as_ref().map(Vec::len).unwrap_or(1);
-    for (list, from_user) in [
-        (&mut raw.firewall_subnet_cidrs, given.firewall_subnet_cidrs.is_some()),
-        (&mut raw.nat_subnet_cidrs, given.nat_subnet_cidrs.is_some()),
-        (&mut raw.sagemaker_subnet_cidrs, given.sagemaker_subnet_cidrs.is_some()),
-    ] {
-        if let Some(l) = list
-            && !from_user
-        {
-            l.truncate(zones);
+    let old_users: Vec<String> = match (&recorded.users, &recorded.user_profile_name) {
+        (Some(list), _) => list.clone(),
+        (None, Some(u)) => vec![u.clone()],
+        (None, None) => Vec::new(),
+    };
+    if given.users.is_some() && given.user_profile_name.is_none() {
+        recorded.user_profile_name = None;
+    }
+    if given.user_profile_name.is_some() && given.users.is_none() {
+        recorded.users = None;
+    }
+    let zones_given = given.availability_zones.is_some() || given.availability_zone.is_some();
+    let before = recorded_zones(&recorded);
+    if given.availability_zones.is_some() && given.availability_zone.is_none() {
+        recorded.availability_zone = None;
+    }
+    if given.availability_zone.is_some() && given.availability_zones.is_none() {
+        recorded.availability_zones = None;
+    }
+    let mut raw = recorded.clone().overlay(from_file).overlay(flags);
+    if let Some(list) = raw.users.as_mut() {
+        *list = stable(&old_users, list);
+    }
+    let cidrs_given = given.firewall_subnet_cidrs.is_some()
+        || given.nat_subnet_cidrs.is_some()
+        || given.sagemaker_subnet_cidrs.is_some()
+        || given.firewall_subnet_cidr.is_some()
+        || given.nat_subnet_cidr.is_some()
+        || given.sagemaker_subnet_cidr.is_some();
+    if zones_given && !before.is_empty() && !cidrs_given {
+        follow_zones(&mut raw, &recorded, &before);
+    } else {
+        // Recorded per-zone CIDRs follow the zones: when fewer are given, those zones' are kept.
+        let zones = raw.availability_zones.as_ref().map(Vec::len).unwrap_or(1);
+        for (list, from_user) in [
+            (&mut raw.firewall_subnet_cidrs, given.firewall_subnet_cidrs.is_some()),
+            (&mut raw.nat_subnet_cidrs, given.nat_subnet_cidrs.is_some()),
+            (&mut raw.sagemaker_subnet_cidrs, given.sagemaker_subnet_cidrs.is_some()),
+        ] {
+            if let Some(l) = list
+                && !from_user
+            {
+                l.truncate(zones);
+            }
         }
     }
     raw
+}
+
+/// `given` in a stable order: the names `old` holds first, in its order,
+/// then the new ones in the order given.
+fn stable(old: &[String], given: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = old.iter().filter(|o| given.contains(o)).cloned().collect();
+    out.extend(given.iter().filter(|g| !old.contains(g)).cloned());
+    out
+}
+
+/// The zones a record holds, in its order.
+fn recorded_zones(r: &RawParams) -> Vec<String> {
+    match (&r.availability_zones, &r.availability_zone) {
+        (Some(list), _) => list.clone(),
+        (None, Some(z)) => vec![z.clone()],
+        (None, None) => Vec::new(),
+    }
+}
+
+/// Orders the zones as `stable` does and gives each its recorded CIDRs (new
+/// ones the next free carved block), as full per-zone lists.
+fn follow_zones(raw: &mut RawParams, recorded: &RawParams, before: &[String]) {
+    let now = match (&raw.availability_zones, &raw.availability_zone) {
+        (Some(list), _) => list.clone(),
+        (None, Some(z)) => vec![z.clone()],
+        (None, None) => return,
+    };
+    let zones = stable(before, &now);
+    let kinds: [(Option<&String>, Option<&Vec<String>>, &str); 3] = [
+        (recorded.firewall_subnet_cidr.as_ref(), recorded.firewall_subnet_cidrs.as_ref(), "10.2.1.0/24"),
+        (recorded.nat_subnet_cidr.as_ref(), recorded.nat_subnet_cidrs.as_ref(), "10.2.2.0/24"),
+        (recorded.sagemaker_subnet_cidr.as_ref(), recorded.sagemaker_subnet_cidrs.as_ref(), "10.2.3.0/24"),
+    ];
+    let mut lists: Vec<Vec<String>> = Vec::new();
+    for (single, list, default) in kinds {
+        let first = single.cloned().or_else(|| list.and_then(|l| l.first().cloned())).unwrap_or(default.into());
+        let Ok(first_net) = first.parse::<ipnet::Ipv4Net>() else { return };
+        // Zone i of the record: its listed CIDR, else the one `validate` carved for it.
+        let old_of = |i: usize| -> Option<String> {
+            if i == 0 {
+                return Some(first.clone());
+            }
+            list.and_then(|l| l.get(i).cloned()).or_else(|| super::carve(first_net, i).map(|n| n.to_string()))
+        };
+        let kept: Vec<Option<String>> =
+            zones.iter().map(|z| before.iter().position(|b| b == z).and_then(old_of)).collect();
+        let mut taken: Vec<String> = kept.iter().flatten().cloned().collect();
+        let mut out = Vec::new();
+        for k in kept {
+            match k {
+                Some(c) => out.push(c),
+                None => {
+                    let free = (0..64)
+                        .filter_map(|j| super::carve(first_net, j).map(|n| n.to_string()))
+                        .find(|c| !taken.contains(c));
+                    let Some(c) = free else { return };
+                    taken.push(c.clone());
+                    out.push(c);
+                }
+            }
+        }
+        lists.push(out);
+    }
+    raw.availability_zone = zones.first().cloned();
+    raw.availability_zones = (zones.len() > 1).then(|| zones.clone());
+    let [fw, nat, sm]: [Vec<String>; 3] = lists.try_into().expect("three kinds of subnet");
+    raw.firewall_subnet_cidr = fw.first().cloned();
+    raw.nat_subnet_cidr = nat.first().cloned();
+    raw.sagemaker_subnet_cidr = sm.first().cloned();
+    let many = zones.len() > 1;
+    raw.firewall_subnet_cidrs = many.then_some(fw);
+    raw.nat_subnet_cidrs = many.then_some(nat);
+    raw.sagemaker_subnet_cidrs = many.then_some(sm);
 }
 
 #[cfg(test)]
@@ -66,7 +180,61 @@ mod tests {
         let r = layer(recorded, file, flags);
         assert_eq!(r.project.as_deref(), Some("flag"));
         assert_eq!(r.vpc_cidr.as_deref(), Some("10.8.0.0/16"));
-        assert_eq!(r.nat_subnet_cidrs, Some(vec!["10.9.2.0/24".to_string()]), "truncated to the one zone");
+        assert_eq!(r.nat_subnet_cidr.as_deref(), Some("10.9.2.0/24"), "the kept zone keeps its CIDR");
+        assert_eq!(r.nat_subnet_cidrs, None, "one zone: no list");
+    }
+
+    fn two_zones() -> RawParams {
+        RawParams {
+            availability_zones: Some(vec!["a".into(), "b".into()]),
+            availability_zone: Some("a".into()),
+            firewall_subnet_cidr: Some("10.2.1.0/24".into()),
+            nat_subnet_cidr: Some("10.2.2.0/24".into()),
+            sagemaker_subnet_cidr: Some("10.2.3.0/24".into()),
+            firewall_subnet_cidrs: Some(vec!["10.2.1.0/24".into(), "10.2.17.0/24".into()]),
+            nat_subnet_cidrs: Some(vec!["10.2.2.0/24".into(), "10.2.18.0/24".into()]),
+            sagemaker_subnet_cidrs: Some(vec!["10.2.3.0/24".into(), "10.2.19.0/24".into()]),
+            ..Default::default()
+        }
+    }
+
+    fn zones(list: &[&str]) -> RawParams {
+        RawParams { availability_zones: Some(list.iter().map(|z| z.to_string()).collect()), ..Default::default() }
+    }
+
+    /// Day two: each recorded zone keeps its CIDRs whatever the list given;
+    /// a new zone takes the next free carved block; the record's order holds.
+    #[test]
+    fn zones_keep_their_cidrs_and_their_order() {
+        let r = layer(two_zones(), RawParams::default(), zones(&["b"]));
+        assert_eq!(r.availability_zone.as_deref(), Some("b"));
+        assert_eq!(r.sagemaker_subnet_cidr.as_deref(), Some("10.2.19.0/24"), "b keeps its own subnet");
+        let r = layer(two_zones(), RawParams::default(), zones(&["b", "a"]));
+        assert_eq!(r.availability_zones, Some(vec!["a".to_string(), "b".to_string()]), "the recorded order holds");
+        assert_eq!(r.nat_subnet_cidrs, Some(vec!["10.2.2.0/24".to_string(), "10.2.18.0/24".to_string()]));
+        let r = layer(two_zones(), RawParams::default(), zones(&["a", "c", "b"]));
+        assert_eq!(r.availability_zones, Some(vec!["a".to_string(), "b".to_string(), "c".to_string()]));
+        assert_eq!(r.firewall_subnet_cidrs.unwrap()[2], "10.2.33.0/24", "c carved after the others");
+        // A zone added after one was removed is carved from the first zone kept, in a free block.
+        let one = layer(two_zones(), RawParams::default(), zones(&["b"]));
+        let back = layer(one, RawParams::default(), zones(&["b", "c"]));
+        assert_eq!(back.sagemaker_subnet_cidrs, Some(vec!["10.2.19.0/24".to_string(), "10.2.35.0/24".to_string()]));
+    }
+
+    /// A stack built with the default user gets more users by `users`, by
+    /// flag or config file; the recorded ones keep their place.
+    #[test]
+    fn users_given_replace_the_recorded_single_user() {
+        let recorded = RawParams { user_profile_name: Some("anfw-user".into()), ..Default::default() };
+        let users = RawParams { users: Some(vec!["alice".into(), "anfw-user".into()]), ..Default::default() };
+        let r = layer(recorded.clone(), users.clone(), RawParams::default());
+        assert_eq!(r.user_profile_name, None);
+        assert_eq!(r.users, Some(vec!["anfw-user".to_string(), "alice".to_string()]));
+        let r = layer(recorded, RawParams::default(), users);
+        assert_eq!(r.users, Some(vec!["anfw-user".to_string(), "alice".to_string()]));
+        let recorded = RawParams { users: Some(vec!["a".into(), "b".into()]), ..Default::default() };
+        let r = layer(recorded, RawParams::default(), RawParams { user_profile_name: Some("a".into()), ..Default::default() });
+        assert_eq!((r.users, r.user_profile_name.as_deref()), (None, Some("a")));
     }
 
     #[test]

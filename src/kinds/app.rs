@@ -277,6 +277,7 @@ impl Kind for App {
     fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
         let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
         vec![
+            Property::new("user", "users", &self.user, Change::Replace("a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay")),
             Property::new("instance type", "app_instance_type", &s.app_instance_type, Change::NextStart),
             Property::new("image", "app_image", image, Change::NextStart),
         ]

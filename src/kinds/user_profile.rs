@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_sagemaker::types::UserProfileStatus;
 
 use super::domain::{sm_tags, user_settings};
-use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, storage_kept};
+use super::{Change, Ctx, DRAIN_BOUND, Health, Kind, Property, accepted, storage_kept};
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, IAM_PROPAGATION_BOUND, is_iam_propagation};
@@ -78,6 +78,11 @@ pub async fn stack_profiles(ctx: &Ctx, domain: &str) -> Result<Vec<String>> {
 impl Kind for UserProfile {
     fn name(&self) -> &'static str {
         "SageMaker user profile"
+    }
+
+    /// Whose profile this step is (its name is fixed at creation).
+    fn properties(&self, _s: &crate::config::Settings, _me: &StepId) -> Vec<Property> {
+        vec![Property::new("user", "users", &self.name, Change::Replace("a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay"))]
     }
 
     fn profile(&self) -> Option<&'static str> {
