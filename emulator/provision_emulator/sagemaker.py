@@ -660,6 +660,16 @@ class StudioBackend(SageMakerModelBackend):
         if new_type and space.app_type and new_type != space.app_type:
             raise ValidationError(f"Unable to update Space [{space.arn}]: AppType cannot be changed "
                                   f"from {space.app_type} to {new_type}")
+        # A space's volume grows, never shrinks: it is an EBS volume (EBS user guide, "Modify a
+        # volume": "You can't decrease the size of an EBS volume"). UpdateSpace's answer to a smaller
+        # EbsVolumeSizeInGb is not documented: ValidationException is our inference, the text ours.
+        new_gib = ((space_settings or {}).get("SpaceStorageSettings") or {}).get("EbsStorageSettings", {}).get(
+            "EbsVolumeSizeInGb")
+        old_gib = ((space.space_settings or {}).get("SpaceStorageSettings") or {}).get("EbsStorageSettings", {}).get(
+            "EbsVolumeSizeInGb")
+        if new_gib is not None and old_gib is not None and int(new_gib) < int(old_gib):
+            raise ValidationError(f"Unable to update Space [{space.arn}]: EbsVolumeSizeInGb cannot be decreased "
+                                  f"from {old_gib} to {new_gib}")
         if space_settings is not None:
             space.space_settings = dict(space.space_settings or {}, **space_settings)
         if space_display_name is not None:

@@ -192,6 +192,13 @@ def test_space_operations(emulator):
     with pytest.raises(ClientError) as e:  # "You can't edit the app type of a space"
         st.sm.update_space(DomainId=st.id, SpaceName="alice-space", SpaceSettings={"AppType": "CodeEditor"})
     assert err(e) == ("ValidationException", 400)
+    with pytest.raises(ClientError) as e:  # an EBS volume cannot shrink
+        st.sm.update_space(DomainId=st.id, SpaceName="alice-space", SpaceSettings={
+            "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 5}}})
+    assert err(e) == ("ValidationException", 400)
+    assert "cannot be decreased from 10 to 5" in e.value.response["Error"]["Message"]
+    assert st.describe_space()["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"] == {
+        "EbsVolumeSizeInGb": 10}
 
     st.sm.delete_space(DomainId=st.id, SpaceName="bob-space")  # scale 0: gone at once
     with pytest.raises(ClientError) as e:

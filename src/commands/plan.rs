@@ -85,6 +85,15 @@ async fn plan_up(ctx: &Arc<Ctx>) -> Result<Vec<Line>> {
     }
     let mut lines = set.join_all().await;
     lines.sort_by_key(|(i, _)| *i);
+    // A removed zone's subnet leaves the domain only while no app runs: `up`
+    // stops the stack's running apps and starts them again (`day_two`).
+    let zone_gone = changes.removed.iter().any(|s| s.id.is_zone_of(&StepId::SUBNET_SAGEMAKER));
+    for (_, l) in lines.iter_mut() {
+        if zone_gone && l.action == "exists" && l.detail.is_empty() && StepId::recorded(l.step.as_str()).is_zone_of(&StepId::APP) {
+            l.action = "recreate".into();
+            l.detail = "stopped so that the removed zone's subnet can leave the domain, then started again".into();
+        }
+    }
     out.extend(lines.into_iter().map(|(_, l)| l));
     Ok(out)
 }

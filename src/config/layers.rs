@@ -81,6 +81,18 @@ pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> Raw
                 l.truncate(zones);
             }
         }
+        // The first zone's CIDR given alone (`--sagemaker-subnet-cidr`) is the recorded list's first.
+        for (single, list, given_single, given_list) in [
+            (&raw.firewall_subnet_cidr, &mut raw.firewall_subnet_cidrs, &given.firewall_subnet_cidr, &given.firewall_subnet_cidrs),
+            (&raw.nat_subnet_cidr, &mut raw.nat_subnet_cidrs, &given.nat_subnet_cidr, &given.nat_subnet_cidrs),
+            (&raw.sagemaker_subnet_cidr, &mut raw.sagemaker_subnet_cidrs, &given.sagemaker_subnet_cidr, &given.sagemaker_subnet_cidrs),
+        ] {
+            if let (Some(first), Some(l), true, true) = (single, list.as_mut(), given_single.is_some(), given_list.is_none())
+                && !l.is_empty()
+            {
+                l[0] = first.clone();
+            }
+        }
     }
     raw
 }

@@ -1,0 +1,244 @@
+//! Day two (issue 29): `up` converges a live stack to changed parameters,
+//! both ways, as `terraform apply` does. Each change is one `up` on a stack
+//! of two zones and two users, checked against what exists afterwards (the
+//! same resources a fresh `up` of the new parameters builds, the remaining
+//! user's space untouched), with `plan` before it saying what `up` then did.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use serde_json::Value;
+
+const TWO_ZONES: &str = "us-east-1a,us-east-1b";
+
+/// `plan --json` as step → action, and its text form's count line.
+fn plan(emu: &Emulator, dir: &std::path::Path, args: &[&str]) -> (BTreeMap<String, String>, Vec<Value>, String) {
+    let mut a = vec!["plan", "--json"];
+    a.extend_from_slice(args);
+    let lines = json_array(&provision_ok(emu, dir, &a));
+    let actions = lines
+        .iter()
+        .map(|l| (l["step"].as_str().unwrap().to_string(), l["action"].as_str().unwrap().to_string()))
+        .collect();
+    let mut a = vec!["plan"];
+    a.extend_from_slice(args);
+    let text = provision_ok(emu, dir, &a);
+    let counts = text.lines().find(|l| l.starts_with("Plan: ")).unwrap_or_default().to_string();
+    (actions, lines, counts)
+}
+
+/// `up --json` with `args`: each step's final action (`created`, `updated`,
+/// `deleted`, `unchanged`, ...), the last one a step reported.
+fn up(emu: &Emulator, dir: &std::path::Path, args: &[&str]) -> BTreeMap<String, String> {
+    let mut a = vec!["up", "--json"];
+    a.extend_from_slice(args);
+    let out = provision_ok(emu, dir, &a);
+    let mut done = BTreeMap::new();
+    for l in out.lines().filter(|l| l.starts_with('{')) {
+        let e: Value = serde_json::from_str(l).unwrap();
+        if e["event"] == "step" && e["state"] == "done" {
+            done.insert(e["step"].as_str().unwrap().to_string(), e["action"].as_str().unwrap().to_string());
+        }
+    }
+    done
+}
+
+/// What `plan` said against what `up` did: the same steps changed, each the
+/// same way (`create`/`recreate` ↔ `created`, `update` ↔ `updated`,
+/// `delete` ↔ `deleted`), and nothing else changed.
+fn agree(planned: &BTreeMap<String, String>, did: &BTreeMap<String, String>) {
+    let said: BTreeMap<&String, &str> = planned
+        .iter()
+        .filter(|(_, a)| a.as_str() != "exists")
+        .map(|(s, a)| {
+            let a = match a.as_str() {
+                "create" | "recreate" => "created",
+                "update" => "updated",
+                "delete" => "deleted",
+                other => panic!("plan action {other} for {s}"),
+            };
+            (s, a)
+        })
+        .collect();
+    let done: BTreeMap<&String, &str> = did
+        .iter()
+        .filter(|(_, a)| !matches!(a.as_str(), "unchanged" | "absent"))
+        .map(|(s, a)| (s, a.as_str()))
+        .collect();
+    assert_eq!(said, done, "plan said {planned:?}\nup did {did:?}");
+}
+
+fn counts_now(emu: &Emulator) -> BTreeMap<String, usize> {
+    let mut c = count_kinds(&rt().block_on(inventory(emu)));
+    c.remove("eni");
+    c
+}
+
+fn without_logging(mut c: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    for (k, n) in [("kms-key", 1), ("alias", 1), ("role", 1), ("log-group", 3), ("flow-log", 1), ("firewall-logging", 2)]
+    {
+        let v = c.get_mut(k).unwrap();
+        *v -= n;
+        if *v == 0 {
+            c.remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn users_zones_logging_and_settings_change_with_one_up_each() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up", "--availability-zones", TWO_ZONES, "--users", "alice,bob"]);
+    assert_eq!(counts_now(&emu), stack_counts(2, 2));
+    let st = state_json(d);
+    let (domain, space, app) = (step_id(&st, "sm.domain"), step_id(&st, "sm.space"), step_id(&st, "sm.app"));
+
+    // Remove a user: plan says what goes; without a terminal and without --yes, nothing changes.
+    let (planned, lines, count) = plan(&emu, d, &["--users", "alice"]);
+    let deletes: Vec<&String> = planned.iter().filter(|(_, a)| *a == "delete").map(|(s, _)| s).collect();
+    assert_eq!(deletes, ["sm.app.bob", "sm.space.bob", "sm.user.bob"], "{planned:?}");
+    assert_eq!(count, "Plan: 0 to add, 0 to change, 3 to destroy.");
+    let space_line = lines.iter().find(|l| l["step"] == "sm.space.bob").unwrap();
+    assert!(space_line["detail"].as_str().unwrap().contains("holds data"), "{space_line}");
+    emu.clear_calls();
+    let o = provision(&emu, d, &["up", "--users", "alice"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--yes"), "{}", text(&o));
+    assert!(emu.mutating_calls().is_empty(), "refused before any change: {:?}", emu.mutating_calls());
+    assert_eq!(state_json(d)["params"], st["params"], "a refused change is not recorded");
+    let did = up(&emu, d, &["--users", "alice", "--yes"]);
+    agree(&planned, &did);
+    assert_eq!(counts_now(&emu), stack_counts(2, 1));
+    let st = state_json(d);
+    assert!(st["steps"].as_object().unwrap().keys().all(|k| !k.ends_with(".bob")), "{st:#}");
+    assert_eq!((step_id(&st, "sm.space"), step_id(&st, "sm.app")), (space.clone(), app.clone()), "alice's untouched");
+    assert_eq!(rt().block_on(app_status(&emu, &domain, "alice")).as_deref(), Some("InService"));
+    assert_eq!(st["params"]["user_profile_name"], "alice");
+    assert!(st.get("applying").is_none(), "a finished up leaves nothing under way: {st:#}");
+
+    // Remove a zone: the spanning resources let go of it, its 15 steps go, alice's space stays.
+    let (planned, _, count) = plan(&emu, d, &["--availability-zones", "us-east-1a"]);
+    let deleted = planned.values().filter(|a| *a == "delete").count();
+    assert_eq!(deleted, 15, "3 subnets, EIP, NAT, 3 tables + 3 associations, 4 routes: {planned:?}");
+    for step in ["nfw.firewall", "sm.domain", "vpce.sts", "vpce.s3"] {
+        assert_eq!(planned[step], "update", "{step} drops the zone: {planned:?}");
+    }
+    assert_eq!(planned["sm.app"], "recreate", "the domain lets go of a subnet only while no app runs");
+    assert!(count.ends_with("15 to destroy."), "{count}");
+    let did = up(&emu, d, &["--availability-zones", "us-east-1a", "--yes"]);
+    agree(&planned, &did);
+    assert_eq!(counts_now(&emu), stack_counts(1, 1));
+    let st = state_json(d);
+    assert_eq!((step_id(&st, "sm.space"), step_id(&st, "sm.app")), (space.clone(), app.clone()));
+    assert_eq!(rt().block_on(app_status(&emu, &domain, "alice")).as_deref(), Some("InService"));
+    let v = provision_ok(&emu, d, &["verify"]);
+    assert!(!v.contains("FAIL"), "{v}");
+
+    // Add the zone back: what a fresh two-zone stack has.
+    let (planned, _, _) = plan(&emu, d, &["--availability-zones", TWO_ZONES]);
+    let did = up(&emu, d, &["--availability-zones", TWO_ZONES]);
+    agree(&planned, &did);
+    assert_eq!(counts_now(&emu), stack_counts(2, 1));
+
+    // The allow-list and the idle timeout in the same run: in place.
+    let args = ["--allowed-domains", ".kaggle.com,.pypi.org", "--idle-timeout-minutes", "120"];
+    let (planned, lines, count) = plan(&emu, d, &args);
+    assert_eq!(planned["nfw.rule_group"], "update", "{planned:?}");
+    assert_eq!(planned["sm.domain"], "update", "{planned:?}");
+    assert_eq!(count, "Plan: 0 to add, 2 to change, 0 to destroy.");
+    let dom = lines.iter().find(|l| l["step"] == "sm.domain").unwrap();
+    let idle = dom["changes"].as_array().unwrap().iter().find(|c| c["parameter"] == "idle_timeout_minutes").unwrap();
+    assert_eq!((idle["old"].as_str(), idle["new"].as_str()), (Some("60"), Some("120")), "{dom}");
+    let did = up(&emu, d, &args);
+    agree(&planned, &did);
+    let st = state_json(d);
+    rt().block_on(async {
+        let sdk = emu.sdk().await;
+        let nfw = aws_sdk_networkfirewall::Client::new(&sdk);
+        let rg = nfw.describe_rule_group().rule_group_arn(step_id(&st, "nfw.rule_group")).send().await.unwrap();
+        let targets = rg.rule_group().unwrap().rules_source().unwrap().rules_source_list().unwrap().targets().to_vec();
+        assert_eq!(targets, [".kaggle.com", ".pypi.org"]);
+        let sm = aws_sdk_sagemaker::Client::new(&sdk);
+        let dd = sm.describe_domain().domain_id(&domain).send().await.unwrap();
+        let minutes = dd
+            .default_user_settings()
+            .and_then(|u| u.jupyter_lab_app_settings())
+            .and_then(|j| j.app_lifecycle_management())
+            .and_then(|a| a.idle_settings())
+            .and_then(|i| i.idle_timeout_in_minutes());
+        assert_eq!(minutes, Some(120));
+    });
+    assert!(provision_ok(&emu, d, &["up"]).contains("Nothing to do"), "converged");
+
+    // Logging off (its log groups hold data: --yes), then on again.
+    let did = up(&emu, d, &["--no-logging", "--yes"]);
+    assert_eq!(did.values().filter(|a| *a == "deleted").count(), 8, "{did:?}");
+    assert_eq!(counts_now(&emu), without_logging(stack_counts(2, 1)));
+    let config = d.join("logging.toml");
+    std::fs::write(&config, "logging = true\n").unwrap();
+    up(&emu, d, &["--config", config.to_str().unwrap()]);
+    assert_eq!(counts_now(&emu), stack_counts(2, 1));
+
+    // What AWS cannot change in place is refused, with nothing touched and nothing recorded.
+    let before = state_json(d);
+    for (args, names) in [
+        (["--sagemaker-subnet-cidr", "10.2.4.0/24"], "sagemaker_subnet_cidrs: '10.2.3.0/24' → '10.2.4.0/24'"),
+        (["--domain-name", "another-domain"], "domain_name: "),
+    ] {
+        emu.clear_calls();
+        for cmd in ["plan", "up"] {
+            let mut a = vec![cmd];
+            a.extend_from_slice(&args);
+            let o = provision(&emu, d, &a);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {args:?}: {}", text(&o));
+            assert!(text(&o).contains(names) && text(&o).contains("provision down --purge-efs"), "{}", text(&o));
+        }
+        assert!(emu.mutating_calls().is_empty(), "{args:?}: {:?}", emu.mutating_calls());
+        assert_eq!(state_json(d)["params"], before["params"], "{args:?}: nothing recorded");
+    }
+    // A new VPC CIDR leaves the recorded subnets outside it: refused by the parameters' rules.
+    let o = provision(&emu, d, &["up", "--vpc-cidr", "10.3.0.0/16"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is not inside vpc_cidr '10.3.0.0/16'"), "{}", text(&o));
+    assert_eq!(state_json(d)["params"], before["params"]);
+    // A space's volume grows, never shrinks.
+    let o = provision(&emu, d, &["up", "--space-storage-gib", "4"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let did = up(&emu, d, &["--space-storage-gib", "10"]);
+    assert_eq!(did["sm.space"], "updated", "{did:?}");
+    let o = provision(&emu, d, &["up", "--space-storage-gib", "5"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("space_storage_gib: 10 → 5 would shrink"), "{}", text(&o));
+
+    let s = provision(&emu, d, &["status"]);
+    assert_eq!(s.status.code(), Some(0), "{}", text(&s));
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+    assert!(rt().block_on(inventory(&emu)).is_empty());
+}
+
+/// A stack built with the default user gets more users, by flag and by
+/// config file, without naming the default user's parameter.
+#[test]
+fn a_stack_built_with_the_default_user_gets_more_users() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up", "--no-logging"]);
+    let first = "anfw-user-profile-us-east-1";
+    provision_ok(&emu, d, &["up", "--users", &format!("alice,{first}")]);
+    let st = state_json(d);
+    assert_eq!(st["params"]["users"], serde_json::json!([first, "alice"]), "the recorded user keeps its place");
+    assert!(st["steps"]["sm.app.alice"]["id"].is_string());
+    let config = d.join("team.toml");
+    std::fs::write(&config, format!("users = [\"{first}\", \"alice\", \"carol\"]\n")).unwrap();
+    provision_ok(&emu, d, &["up", "--config", config.to_str().unwrap()]);
+    let mut c = count_kinds(&rt().block_on(inventory(&emu)));
+    c.remove("eni");
+    assert_eq!(c, without_logging(stack_counts(1, 3)));
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+}
