@@ -77,7 +77,8 @@ fn counts_now(emu: &Emulator) -> BTreeMap<String, usize> {
 }
 
 fn without_logging(mut c: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
-    for (k, n) in [("kms-key", 1), ("alias", 1), ("role", 1), ("log-group", 3), ("flow-log", 1), ("firewall-logging", 2)]
+    for (k, n) in
+        [("kms-key", 1), ("alias", 1), ("role", 1), ("log-group", 3), ("flow-log", 1), ("firewall-logging", 2)]
     {
         let v = c.get_mut(k).unwrap();
         *v -= n;
@@ -176,12 +177,17 @@ fn users_zones_logging_and_settings_change_with_one_up_each() {
     assert!(provision_ok(&emu, d, &["up"]).contains("Nothing to do"), "converged");
 
     // Logging off (its log groups hold data: --yes), then on again.
+    let (planned, _, count) = plan(&emu, d, &["--no-logging"]);
+    assert_eq!(count, "Plan: 0 to add, 0 to change, 8 to destroy.", "{planned:?}");
     let did = up(&emu, d, &["--no-logging", "--yes"]);
-    assert_eq!(did.values().filter(|a| *a == "deleted").count(), 8, "{did:?}");
+    agree(&planned, &did);
     assert_eq!(counts_now(&emu), without_logging(stack_counts(2, 1)));
     let config = d.join("logging.toml");
     std::fs::write(&config, "logging = true\n").unwrap();
-    up(&emu, d, &["--config", config.to_str().unwrap()]);
+    let (planned, _, count) = plan(&emu, d, &["--config", config.to_str().unwrap()]);
+    assert_eq!(count, "Plan: 8 to add, 0 to change, 0 to destroy.", "{planned:?}");
+    let did = up(&emu, d, &["--config", config.to_str().unwrap()]);
+    agree(&planned, &did);
     assert_eq!(counts_now(&emu), stack_counts(2, 1));
 
     // What AWS cannot change in place is refused, with nothing touched and nothing recorded.
@@ -215,8 +221,17 @@ fn users_zones_logging_and_settings_change_with_one_up_each() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("space_storage_gib: 10 → 5 would shrink"), "{}", text(&o));
 
+    // A new instance type: the domain's and the space's defaults now, the running app at its next start.
+    let (planned, lines, _) = plan(&emu, d, &["--app-instance-type", "ml.t3.large"]);
+    assert_eq!((planned["sm.domain"].as_str(), planned["sm.space"].as_str()), ("update", "update"), "{planned:?}");
+    let app_line = lines.iter().find(|l| l["step"] == "sm.app").unwrap();
+    assert_eq!(app_line["action"], "exists", "{app_line}");
+    assert_eq!(app_line["changes"][0]["when"], "next start", "{app_line}");
+    let did = up(&emu, d, &["--app-instance-type", "ml.t3.large"]);
+    agree(&planned, &did);
     let s = provision(&emu, d, &["status"]);
     assert_eq!(s.status.code(), Some(0), "{}", text(&s));
+    assert!(text(&s).contains("the stack's ml.t3.large applies from its next start"), "{}", text(&s));
     provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt().block_on(inventory(&emu)).is_empty());
 }

@@ -37,7 +37,11 @@ pub fn refuse(changes: &Changes) -> Result<()> {
         EXIT_INVALID,
         format!(
             "up cannot make {} of this change; nothing was changed:\n  - {}",
-            if changes.refused.len() == 1 { "one part".to_string() } else { format!("{} parts", changes.refused.len()) },
+            if changes.refused.len() == 1 {
+                "one part".to_string()
+            } else {
+                format!("{} parts", changes.refused.len())
+            },
             changes.refused.join("\n  - ")
         ),
     )
@@ -127,7 +131,7 @@ pub async fn confirm(changes: &Changes, r: &Removal, yes: bool) -> Result<()> {
         ));
         questions.push(format!("Stop these {} apps?", stops.len()));
     }
-    let again = format!("provision up {} --yes", std::env::args().skip(2).collect::<Vec<_>>().join(" "));
+    let again = format!("provision {} --yes", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     super::run::ask(&questions, yes, "up", "nothing was changed", again.trim()).await
 }
 
@@ -163,9 +167,12 @@ pub async fn remove(
         crate::wait::all(r.users_spaces.iter().map(|s| space::delete_space(ctx, &s.id))).await?;
     }
     for (step, id) in converge::spanning(ctx, &converge::teardown_graph(ctx)) {
-        if step.kind.drop_members(ctx, &step.id, &id, &r.gone).await.with_context(|| {
-            format!("taking the removed zones out of {} {id} ({})", step.kind_name(), step.id)
-        })? {
+        if step
+            .kind
+            .drop_members(ctx, &step.id, &id, &r.gone)
+            .await
+            .with_context(|| format!("taking the removed zones out of {} {id} ({})", step.kind_name(), step.id))?
+        {
             say(&format!("{}: {} {id} no longer spans the removed zone(s)", step.id, step.kind_name()));
         }
     }

@@ -89,7 +89,11 @@ async fn plan_up(ctx: &Arc<Ctx>) -> Result<Vec<Line>> {
     // stops the stack's running apps and starts them again (`day_two`).
     let zone_gone = changes.removed.iter().any(|s| s.id.is_zone_of(&StepId::SUBNET_SAGEMAKER));
     for (_, l) in lines.iter_mut() {
-        if zone_gone && l.action == "exists" && l.detail.is_empty() && StepId::recorded(l.step.as_str()).is_zone_of(&StepId::APP) {
+        if zone_gone
+            && l.action == "exists"
+            && l.detail.is_empty()
+            && StepId::recorded(l.step.as_str()).is_zone_of(&StepId::APP)
+        {
             l.action = "recreate".into();
             l.detail = "stopped so that the removed zone's subnet can leave the domain, then started again".into();
         }
@@ -195,6 +199,18 @@ pub(super) fn print_lines(lines: &[Line], json: bool) -> Result<()> {
     }
     for l in lines {
         let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
+        println!("{:<9} {:<24} {}{detail}", l.action, l.step, l.id);
+    }
+    Ok(())
+}
+
+/// `plan`'s lines: Terraform's symbol first (`+`, `~`, `-`, `-/+`).
+fn print_plan(lines: &[Line], json: bool) -> Result<()> {
+    if json {
+        return print_lines(lines, json);
+    }
+    for l in lines {
+        let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
         println!("{:<3} {:<9} {:<24} {}{detail}", symbol(&l.action), l.action, l.step, l.id);
     }
     Ok(())
@@ -235,7 +251,7 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
     // its problems make `plan` exit 2 as they would stop `up`, after the plan.
     let preflight = if destroy { Ok(()) } else { super::up::preflight(&ctx, strict, false).await };
     let lines = if destroy { plan_down(&ctx, &keep_plan(&ctx, &graph).await?).await } else { plan_up(&ctx).await? };
-    print_lines(&lines, json)?;
+    print_plan(&lines, json)?;
     if !json {
         let verb = if destroy { "down" } else { "up" };
         if lines.iter().all(|l| l.action == "exists") && !destroy {

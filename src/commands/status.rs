@@ -38,6 +38,11 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
     let mut lines: Vec<Line> = found.into_iter().filter_map(|(_, l)| l).collect();
     lines.extend(others);
     lines.extend(made);
+    if !ctx.state.doc().applying.is_empty() {
+        crate::progress::say(
+            "an `up` of changed parameters stopped before it finished: `provision up` goes on with it (`provision plan` shows what is left)",
+        );
+    }
     report(&graph, &lines, json)
 }
 
@@ -64,7 +69,10 @@ async fn step_line(ctx: &Ctx, step: &graph::Step) -> Option<Line> {
             Ok(_) if rec.status == Some(Status::Retained) => {
                 line(step, "retained", Some(id), rec.note.clone().unwrap_or_default())
             }
-            Ok(_) => line(step, "present", Some(id), String::new()),
+            Ok(_) => {
+                let later = step.kind.pending(ctx, &step.id, &id).await.unwrap_or_default();
+                line(step, "present", Some(id), later.join("; "))
+            }
             Err(e) => line(step, "unknown", Some(id), format!("{e:#}")),
         },
     })

@@ -83,11 +83,22 @@ pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> Raw
         }
         // The first zone's CIDR given alone (`--sagemaker-subnet-cidr`) is the recorded list's first.
         for (single, list, given_single, given_list) in [
-            (&raw.firewall_subnet_cidr, &mut raw.firewall_subnet_cidrs, &given.firewall_subnet_cidr, &given.firewall_subnet_cidrs),
+            (
+                &raw.firewall_subnet_cidr,
+                &mut raw.firewall_subnet_cidrs,
+                &given.firewall_subnet_cidr,
+                &given.firewall_subnet_cidrs,
+            ),
             (&raw.nat_subnet_cidr, &mut raw.nat_subnet_cidrs, &given.nat_subnet_cidr, &given.nat_subnet_cidrs),
-            (&raw.sagemaker_subnet_cidr, &mut raw.sagemaker_subnet_cidrs, &given.sagemaker_subnet_cidr, &given.sagemaker_subnet_cidrs),
+            (
+                &raw.sagemaker_subnet_cidr,
+                &mut raw.sagemaker_subnet_cidrs,
+                &given.sagemaker_subnet_cidr,
+                &given.sagemaker_subnet_cidrs,
+            ),
         ] {
-            if let (Some(first), Some(l), true, true) = (single, list.as_mut(), given_single.is_some(), given_list.is_none())
+            if let (Some(first), Some(l), true, true) =
+                (single, list.as_mut(), given_single.is_some(), given_list.is_none())
                 && !l.is_empty()
             {
                 l[0] = first.clone();
@@ -100,6 +111,10 @@ pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> Raw
 /// `given` in a stable order: the names `old` holds first, in its order,
 /// then the new ones in the order given.
 fn stable(old: &[String], given: &[String]) -> Vec<String> {
+    // A name given twice is left for the rules to name (`validate`).
+    if given.iter().enumerate().any(|(i, g)| given[..i].contains(g)) {
+        return given.to_vec();
+    }
     let mut out: Vec<String> = old.iter().filter(|o| given.contains(o)).cloned().collect();
     out.extend(given.iter().filter(|g| !old.contains(g)).cloned());
     out
@@ -123,7 +138,7 @@ fn follow_zones(raw: &mut RawParams, recorded: &RawParams, before: &[String]) {
         (None, None) => return,
     };
     let zones = stable(before, &now);
-    let kinds: [(Option<&String>, Option<&Vec<String>>, &str); 3] = [
+    let kinds = [
         (recorded.firewall_subnet_cidr.as_ref(), recorded.firewall_subnet_cidrs.as_ref(), "10.2.1.0/24"),
         (recorded.nat_subnet_cidr.as_ref(), recorded.nat_subnet_cidrs.as_ref(), "10.2.2.0/24"),
         (recorded.sagemaker_subnet_cidr.as_ref(), recorded.sagemaker_subnet_cidrs.as_ref(), "10.2.3.0/24"),
@@ -245,7 +260,11 @@ mod tests {
         let r = layer(recorded, RawParams::default(), users);
         assert_eq!(r.users, Some(vec!["anfw-user".to_string(), "alice".to_string()]));
         let recorded = RawParams { users: Some(vec!["a".into(), "b".into()]), ..Default::default() };
-        let r = layer(recorded, RawParams::default(), RawParams { user_profile_name: Some("a".into()), ..Default::default() });
+        let r = layer(
+            recorded,
+            RawParams::default(),
+            RawParams { user_profile_name: Some("a".into()), ..Default::default() },
+        );
         assert_eq!((r.users, r.user_profile_name.as_deref()), (None, Some("a")));
     }
 

@@ -139,6 +139,27 @@ pub async fn image_drift(ctx: &Ctx, id: &str, user: &str) -> Result<Option<Strin
     )))
 }
 
+/// The instance type a running app runs when it is not the stack's
+/// `app_instance_type` (None: it is, or the app is not running): an app's
+/// `ResourceSpec` is fixed at CreateApp, so a changed instance type applies
+/// at its next start (from the space's default spec, `Space::update`).
+pub async fn instance_drift(ctx: &Ctx, id: &str, user: &str) -> Result<Option<String>> {
+    let a = AppId::parse(id)?;
+    let Some(d) = described_app(ctx, &a).await? else { return Ok(None) };
+    if !matches!(d.status(), Some(AppStatus::InService | AppStatus::Pending)) {
+        return Ok(None);
+    }
+    let runs = d.resource_spec().and_then(|s| s.instance_type()).map(|t| t.as_str().to_string());
+    if runs.as_deref().is_none_or(|t| t == ctx.s.app_instance_type) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "runs {}; the stack's {} applies from its next start (`provision stop --user {user}` then `provision start --user {user}`, or when idle shutdown stops it)",
+        runs.unwrap_or_default(),
+        ctx.s.app_instance_type
+    )))
+}
+
 /// Every app of `domain` by (owner, type, name): the status of the latest
 /// (an app deleted and made again is listed twice for a while), from one
 /// ListApps listing (paginated) shared by every app's wait (`Polls`).
@@ -277,7 +298,14 @@ impl Kind for App {
     fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
         let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
         vec![
-            Property::new("user", "users", &self.user, Change::Replace("a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay")),
+            Property::new(
+                "user",
+                "users",
+                &self.user,
+                Change::Replace(
+                    "a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay",
+                ),
+            ),
             Property::new("instance type", "app_instance_type", &s.app_instance_type, Change::NextStart),
             Property::new("image", "app_image", image, Change::NextStart),
         ]
@@ -361,6 +389,10 @@ impl Kind for App {
 
     fn drift_owner(&self) -> Option<&'static str> {
         Some("`provision stop --user U` then `provision start --user U` recreate the app on the stack's image")
+    }
+
+    async fn pending(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        Ok(instance_drift(ctx, id, &self.user).await?.into_iter().collect())
     }
 }
 

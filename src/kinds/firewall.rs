@@ -140,9 +140,13 @@ impl Kind for Firewall {
         until("firewall READY without the removed zones", Poll::expect(delete_s(PROFILE), 30 * 60), || async {
             let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
             let Some(status) = out.firewall_status else { return Ok(None) };
-            let still = out.firewall.iter().flat_map(|f| f.subnet_mappings()).any(|m| drop.iter().any(|d| d == m.subnet_id()));
+            let still =
+                out.firewall.iter().flat_map(|f| f.subnet_mappings()).any(|m| drop.iter().any(|d| d == m.subnet_id()));
             let attached = status.sync_states.unwrap_or_default().values().any(|s| {
-                s.attachment.as_ref().and_then(|a| a.subnet_id.as_deref()).is_some_and(|id| drop.iter().any(|d| d == id))
+                s.attachment
+                    .as_ref()
+                    .and_then(|a| a.subnet_id.as_deref())
+                    .is_some_and(|id| drop.iter().any(|d| d == id))
             });
             Ok((status.status == FirewallStatusValue::Ready && !still && !attached).then_some(()))
         })

@@ -273,6 +273,13 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
         Ok(false)
     }
 
+    /// What a changed parameter will do to the live resource later (an
+    /// app's new instance type, at its next start): `status` says it on the
+    /// resource's line, which stays a present one. Read-only.
+    async fn pending(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Whether `up` puts this kind's drift back (`restore`).
     fn restores_drift(&self) -> bool {
         false

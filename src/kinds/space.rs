@@ -130,7 +130,14 @@ impl Kind for Space {
     fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
         let image = s.jupyter_image().map(|i| i.shown().to_string()).unwrap_or_default();
         vec![
-            Property::new("user", "users", &self.user, Change::Replace("a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay")),
+            Property::new(
+                "user",
+                "users",
+                &self.user,
+                Change::Replace(
+                    "a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay",
+                ),
+            ),
             Property::new("volume (GiB)", "space_storage_gib", s.space_storage_gib, Change::GrowOnly),
             Property::new("default instance type", "app_instance_type", &s.app_instance_type, Change::InPlace),
             Property::new("default image", "app_image", image, Change::InPlace),

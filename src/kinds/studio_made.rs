@@ -100,7 +100,10 @@ pub async fn contents(ctx: &Ctx, domain: &str) -> Result<Contents> {
                 if !latest.contains_key(&id) {
                     order.push(id.clone());
                 }
-                latest.insert(id.clone(), (created, Item { id, by_stack, what, owner: Some(owner.to_string()) }, status.clone()));
+                latest.insert(
+                    id.clone(),
+                    (created, Item { id, by_stack, what, owner: Some(owner.to_string()) }, status.clone()),
+                );
             }
         }
     }

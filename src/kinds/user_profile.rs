@@ -82,7 +82,14 @@ impl Kind for UserProfile {
 
     /// Whose profile this step is (its name is fixed at creation).
     fn properties(&self, _s: &crate::config::Settings, _me: &StepId) -> Vec<Property> {
-        vec![Property::new("user", "users", &self.name, Change::Replace("a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay"))]
+        vec![Property::new(
+            "user",
+            "users",
+            &self.name,
+            Change::Replace(
+                "a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay",
+            ),
+        )]
     }
 
     fn profile(&self) -> Option<&'static str> {
