@@ -23,15 +23,16 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Named profile from the AWS config files.
     #[arg(long, global = true)]
     pub profile: Option<String>,
     /// Send every AWS call to this endpoint (an emulator); S3 then uses path-style addressing.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", hide_env_values = true)]
     pub endpoint_url: Option<String>,
     /// Where the state is: a file (default: state/<project>.json) or s3://BUCKET/KEY (a KEY ending in / is a prefix: KEY<project>.json).
-    #[arg(long, global = true, env = "PROVISION_STATE", value_name = "FILE|s3://BUCKET/KEY")]
+    #[arg(long, global = true, env = "PROVISION_STATE", hide_env_values = true, value_name = "FILE|s3://BUCKET/KEY")]
     pub state: Option<String>,
     /// Named profile for the state bucket's calls, when its account differs from the stack's (default: --profile).
     #[arg(long, global = true, value_name = "PROFILE")]
@@ -52,7 +53,7 @@ pub struct Global {
     #[arg(long, global = true)]
     pub any_region: bool,
     // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Stack parameters")]
     pub params: RawParams,
 }
 
@@ -111,12 +112,14 @@ pub enum Command {
         /// Pre-flight: an overlap of vpc_cidr with a VPC of the region is an error.
         #[arg(long)]
         strict: bool,
+        /// The plan as a JSON array on stdout: each step's action, id, detail and changed properties.
         #[arg(long)]
         json: bool,
     },
     /// Compare the recorded resources with what exists now (present, missing, changed, retained).
     #[command(after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json")]
     Status {
+        /// The report as a JSON array on stdout: each resource's state, id and detail.
         #[arg(long)]
         json: bool,
     },
@@ -151,10 +154,14 @@ pub enum Command {
     },
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  provision completions bash > /etc/bash_completion.d/provision")]
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
     /// Check every security control of the live stack (one line per control, with evidence).
     #[command(after_help = "Exit code 1 when a control fails.\n\nExample:\n  provision verify --json")]
     Verify {
+        /// The controls as JSON on stdout: each control's name, result and detail.
         #[arg(long)]
         json: bool,
     },
@@ -201,6 +208,7 @@ pub enum Command {
     /// Print the stack's outputs (the original CloudFormation output keys).
     #[command(after_help = "Examples:\n  provision outputs --json\n  provision outputs SageMakerStudioDomainId")]
     Outputs {
+        /// Every output as one JSON object on stdout (with KEY: that output as JSON).
         #[arg(long)]
         json: bool,
         /// Print only this key's raw value.
@@ -250,11 +258,13 @@ pub enum FirewallAction {
     List,
     /// Add domains (or .suffixes) to the allow-list.
     Allow {
+        /// Domains (`example.com`) or suffixes (`.example.com`: the domain and its subdomains).
         #[arg(required = true)]
         domains: Vec<String>,
     },
     /// Remove domains from the allow-list (the last one cannot be removed).
     Remove {
+        /// Domains or suffixes, as the allow-list holds them.
         #[arg(required = true)]
         domains: Vec<String>,
     },

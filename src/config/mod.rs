@@ -41,6 +41,8 @@ pub const FIREWALL_REGIONS: &[&str] = &[
 /// records of it (the compiler asks for both).
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
+// This documentation is for the code, not the command's help.
+#[command(about = None, long_about = None)]
 pub struct RawParams {
     /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
     #[arg(long, global = true, allow_hyphen_values = true)]
@@ -70,7 +72,7 @@ pub struct RawParams {
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
     /// AWS region (default: the AWS config chain).
-    #[arg(long, global = true, env = "AWS_REGION")]
+    #[arg(long, global = true, env = "AWS_REGION", hide_env_values = true)]
     pub region: Option<String>,
     /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "NAMES")]
