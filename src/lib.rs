@@ -10,6 +10,7 @@ pub mod aws;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod graph;

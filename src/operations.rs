@@ -265,6 +265,9 @@ pub const OPS: &[Op] = &[
     run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
     run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),
     run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
+    // Prices (cost/price_list.rs): `cost`, and the cost lines of plan, status and down.
+    // GetProducts takes no resource ARN (Service Authorization Reference, AWS Price List).
+    run("pricing:GetProducts", &["pricing:GetProducts"]),
 ];
 
 /// What a call of the S3 state store (`state::s3`) acts on: its IAM

@@ -149,6 +149,9 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
         } else {
             println!("Plan ({verb}): {}.", summary(&lines));
         }
+        if !destroy {
+            println!("{}", super::cost::plan_line(&ctx).await);
+        }
     }
     preflight
 }

@@ -9,6 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
 use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
+use super::{Use, Per, Usage, Flow};
+use crate::cost;
+use crate::config::Settings;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
@@ -91,6 +94,15 @@ pub(crate) async fn described(
 impl Kind for Firewall {
     fn name(&self) -> &'static str {
         "Network Firewall"
+    }
+
+    /// One endpoint per zone, billed by the hour, and the internet traffic it inspects.
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        let zones = self.azs.len();
+        vec![
+            Use::new(cost::FIREWALL_HOURS, zones, Per::Zone, Usage::Always),
+            Use::new(cost::FIREWALL_GB, zones, Per::Zone, Usage::Traffic(Flow::Internet)),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

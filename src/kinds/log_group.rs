@@ -12,6 +12,8 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
+use super::{Use, Per, Usage, Flow, Store};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 
@@ -95,6 +97,13 @@ async fn tags_of(ctx: &Ctx, name: &str) -> Result<HashMap<String, String>> {
 impl Kind for LogGroup {
     fn name(&self) -> &'static str {
         "CloudWatch Logs log group"
+    }
+
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![
+            Use::new("logs-ingest-gb", 1, Per::Stack, Usage::Traffic(Flow::Logs)),
+            Use::new("logs-storage-gb-month", 1, Per::Stack, Usage::Stored(Store::Logs)),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

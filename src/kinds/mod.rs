@@ -36,6 +36,8 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
+use crate::config::Settings;
+pub use crate::cost::{Flow, Per, Store, Usage, Use};
 use crate::error::is_not_found;
 use crate::step_id::StepId;
 
@@ -305,6 +307,12 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
     /// for it even when nothing was recorded, `up` never creates it.
     fn discovered(&self) -> bool {
         false
+    }
+
+    /// What AWS bills this resource for (`crate::cost`): each meter, how
+    /// many, per what, on what usage. Empty: free (a VPC, a route).
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        Vec::new()
     }
 }
 
