@@ -320,7 +320,12 @@ pub fn estimate(uses: &[Use], prices: &Prices, t: &Table, a: &Assumptions, shape
             }
         })
         .collect();
-    items.extend(nat_waiver(&items));
+    // Each waiver right after the charge it cancels.
+    for w in nat_waiver(&items) {
+        let base = w.meter.trim_end_matches("-waived").to_string();
+        let at = items.iter().position(|i| i.meter == base).map_or(items.len(), |p| p + 1);
+        items.insert(at, w);
+    }
     let _ = shape;
     let monthly_usd = round2(items.iter().map(|i| i.monthly_usd).sum());
     Estimate { monthly_usd, items }
@@ -350,7 +355,7 @@ fn nat_waiver(items: &[Item]) -> Vec<Item> {
             quantity,
             monthly_usd: -round2(quantity * n.unit_usd),
             price_source: n.price_source.clone(),
-            note: "chained with a Network Firewall endpoint: AWS waives it one for one (\"NAT gateway with Network Firewall\", AWS Network Firewall pricing)".to_string(),
+            note: "chained with a firewall endpoint: waived one for one (AWS Network Firewall pricing, \"NAT gateway with Network Firewall\")".to_string(),
         });
     }
     out
@@ -380,12 +385,13 @@ pub fn render(e: &Estimate, shape: Shape) -> Vec<String> {
             _ => String::new(),
         };
         let qty_unit = match i.unit.as_str() {
-            "hour" => "h".to_string(),
-            u => u.to_string(),
+            "hour" => "h",
+            "month" => "mo",
+            u => u,
         };
         let note = if i.note.is_empty() { String::new() } else { format!("  [{}]", i.note) };
         out.push(format!(
-            "{:<38} {:>14}  {:>10}/{:<8} × {:>9} {:<8} {:>11}{note}",
+            "{:<40} {:>16}  {:>8}/{:<8} × {:>6} {:<8} {:>11}{note}",
             i.what,
             format!("{}{each}", fmt_num(i.count)),
             format!("${}", trim_price(i.unit_usd.abs())),
@@ -395,7 +401,7 @@ pub fn render(e: &Estimate, shape: Shape) -> Vec<String> {
             dollars(i.monthly_usd),
         ));
     }
-    out.push(format!("{:<38} {:>74}", "Total a month", dollars(e.monthly_usd)));
+    out.push(format!("{:<40} {:>73}", "Total a month", dollars(e.monthly_usd)));
     out
 }
 
