@@ -60,22 +60,22 @@ pub struct Global {
 #[derive(Args, Debug, Clone)]
 pub struct CostAssumptions {
     /// Hours a user's JupyterLab app runs a month [default: 176: 8 hours on 22 working days, idle shutdown on].
-    #[arg(long, value_name = "HOURS")]
+    #[arg(long, allow_hyphen_values = true, value_name = "HOURS")]
     pub app_hours: Option<f64>,
     /// GB each user moves to and from the internet a month, through NAT gateway and firewall [default: 5].
-    #[arg(long, value_name = "GB")]
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
     pub internet_gb: Option<f64>,
     /// GB each user moves through the interface endpoints a month [default: 10].
-    #[arg(long, value_name = "GB")]
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
     pub endpoint_gb: Option<f64>,
     /// GB held in the two buckets [default: 10].
-    #[arg(long, value_name = "GB")]
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
     pub bucket_gb: Option<f64>,
     /// GB on the home EFS [default: 1].
-    #[arg(long, value_name = "GB")]
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
     pub efs_gb: Option<f64>,
     /// GB of logs a month, with logging on [default: 5].
-    #[arg(long, value_name = "GB")]
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
     pub log_gb: Option<f64>,
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::args::CostAssumptions;
 use super::resolve::{Invocation, loaded};
 use crate::config::{RawParams, Settings};
-use crate::cost::{self, Assumptions, Estimate, Prices, Shape, Use, price_list};
+use crate::cost::{self, Assumptions, Estimate, Prices, Shape, Usage, Use, price_list};
 use crate::graph;
 use crate::kinds::Ctx;
 use crate::step_id::StepId;
@@ -154,9 +154,12 @@ fn changes(before: &Settings, after: &Settings) -> Vec<String> {
     out
 }
 
-/// `status`'s line: the monthly run-rate of the steps `live` (those present now).
-pub(super) async fn run_rate_line(ctx: &Ctx, live: &[StepId]) -> String {
-    let u = uses(&ctx.s, |id| live.contains(id));
+/// `status`'s line: the monthly run-rate of the steps `live` (present now);
+/// of those `retained` by a plain `down`, only their storage (no traffic
+/// reaches them any more).
+pub(super) async fn run_rate_line(ctx: &Ctx, live: &[StepId], retained: &[StepId]) -> String {
+    let mut u = uses(&ctx.s, |id| live.contains(id) && !retained.contains(id));
+    u.extend(uses(&ctx.s, |id| retained.contains(id)).into_iter().filter(is_storage));
     let p = prices(&ctx.aws.pricing, &ctx.s, &u).await;
     let e = estimate(&ctx.s, &u, &p);
     format!(
@@ -166,14 +169,25 @@ pub(super) async fn run_rate_line(ctx: &Ctx, live: &[StepId]) -> String {
     )
 }
 
-/// `down`'s line: what the removed steps cost a month, and what the kept ones still do.
+/// Billed whether or not anything runs: keys, volumes, stored GB.
+fn is_storage(u: &Use) -> bool {
+    matches!(u.usage, Usage::Monthly | Usage::Stored(_))
+}
+
+/// `down`'s line: what it stops paying for a month (the removed steps, and
+/// the traffic and hours of the kept ones: nothing flows once the network
+/// is gone), and what the kept storage (volumes, the home EFS, buckets,
+/// logs, keys) still costs a month.
 pub(super) async fn down_line(ctx: &Ctx, removed: &[StepId], kept: &[StepId]) -> String {
-    let (r, k) = (uses(&ctx.s, |id| removed.contains(id)), uses(&ctx.s, |id| kept.contains(id)));
-    let mut all = r.clone();
-    all.extend(k.clone());
+    let (kept_uses, kept_running): (Vec<Use>, Vec<Use>) =
+        uses(&ctx.s, |id| kept.contains(id)).into_iter().partition(is_storage);
+    let mut stopped = uses(&ctx.s, |id| removed.contains(id));
+    stopped.extend(kept_running);
+    let mut all = stopped.clone();
+    all.extend(kept_uses.clone());
     let p = prices(&ctx.aws.pricing, &ctx.s, &all).await;
-    let (re, ke) = (estimate(&ctx.s, &r, &p), estimate(&ctx.s, &k, &p));
-    let kept_line = if k.is_empty() {
+    let (re, ke) = (estimate(&ctx.s, &stopped, &p), estimate(&ctx.s, &kept_uses, &p));
+    let kept_line = if kept_uses.is_empty() {
         String::new()
     } else {
         let what: Vec<String> = ke.items.iter().filter(|i| i.monthly_usd != 0.0).map(|i| i.what.clone()).collect();
@@ -183,7 +197,7 @@ pub(super) async fn down_line(ctx: &Ctx, removed: &[StepId], kept: &[StepId]) ->
             if what.is_empty() { "nothing billed".to_string() } else { what.join(", ") }
         )
     };
-    format!("Cost: no longer paying {}/month{kept_line} (prices: {}).", cost::dollars(re.monthly_usd), p.source())
+    format!("no longer paying {}/month{kept_line} (prices: {})", cost::dollars(re.monthly_usd), p.source())
 }
 
 #[cfg(test)]

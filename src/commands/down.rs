@@ -269,8 +269,7 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
             )
         }
     };
-    let kept_steps: Vec<StepId> =
-        kept.iter().map(|(k, _)| StepId::recorded(k)).chain(plan.keys().cloned()).collect();
+    let kept_steps: Vec<StepId> = kept.iter().map(|(k, _)| StepId::recorded(k)).chain(plan.keys().cloned()).collect();
     let removed: Vec<StepId> = before.into_iter().filter(|s| !kept_steps.contains(s)).collect();
     facts.push(("cost", super::cost::down_line(&ctx, &removed, &kept_steps).await));
     facts.push(("rebuild", "provision up".to_string()));

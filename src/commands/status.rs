@@ -45,7 +45,10 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
         .filter(|l| matches!(l.action.as_str(), "present" | "retained" | "changed"))
         .map(|l| StepId::recorded(l.step.as_str()))
         .collect();
-    let rate = if json || live.is_empty() { None } else { Some(super::cost::run_rate_line(&ctx, &live).await) };
+    let retained: Vec<StepId> =
+        lines.iter().filter(|l| l.action == "retained").map(|l| StepId::recorded(l.step.as_str())).collect();
+    let rate =
+        if json || live.is_empty() { None } else { Some(super::cost::run_rate_line(&ctx, &live, &retained).await) };
     report(&graph, &lines, json, rate)
 }
 

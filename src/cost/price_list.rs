@@ -81,7 +81,12 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
 }
 
 /// One meter's on-demand price and the price list's publication date.
-async fn query(client: &aws_sdk_pricing::Client, m: &Meter, region: &str, prefix: &str) -> Result<Option<(f64, String)>> {
+async fn query(
+    client: &aws_sdk_pricing::Client,
+    m: &Meter,
+    region: &str,
+    prefix: &str,
+) -> Result<Option<(f64, String)>> {
     let mut filters = vec![term("regionCode", region)?];
     for (field, value) in &m.filters {
         filters.push(term(field, &value.replace("{prefix}", prefix))?);
@@ -124,7 +129,8 @@ pub fn price_of(doc: &str, usagetype: &str) -> Result<Option<(f64, String)>> {
         return Ok(None);
     }
     let on_demand = v["terms"]["OnDemand"].as_object().ok_or_else(|| anyhow!("product {ut}: no OnDemand term"))?;
-    let mut dims: Vec<&Value> = on_demand.values().filter_map(|t| t["priceDimensions"].as_object()).flat_map(|d| d.values()).collect();
+    let mut dims: Vec<&Value> =
+        on_demand.values().filter_map(|t| t["priceDimensions"].as_object()).flat_map(|d| d.values()).collect();
     // The first tier: beginRange 0 (or none given).
     dims.sort_by_key(|d| d["beginRange"].as_str().and_then(|b| b.parse::<f64>().ok()).map(|b| b as u64).unwrap_or(0));
     let Some(d) = dims.first() else { return Ok(None) };

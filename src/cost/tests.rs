@@ -27,7 +27,16 @@ fn egress(zones: usize) -> Vec<Use> {
 fn every_supported_region_has_every_meter_with_a_source() {
     let t = table();
     assert!(!t.as_of.is_empty());
-    let regions = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "eu-north-1", "ap-southeast-2", "ap-northeast-1"];
+    let regions = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+    ];
     for (name, m) in &t.meters {
         assert!(m.source.starts_with("https://aws.amazon.com/"), "{name}: {}", m.source);
         assert!(["hour", "GB", "GB-month", "month"].contains(&m.unit.as_str()), "{name}: {}", m.unit);
@@ -108,7 +117,11 @@ fn usage_assumptions_drive_app_hours_and_traffic() {
     assert_eq!(app.monthly_usd, 88.0); // 1,760 h × $0.05
     assert_eq!(item(&e, "interface-endpoint-gb").quantity, 100.0); // 10 users × 10 GB
     let idle = Assumptions { app_hours_per_user: 0.0, ..a };
-    assert_eq!(item(&estimate(&uses, &p, &t, &idle, Shape { zones: 1, users: 10 }), "studio-app-hour:ml.t3.medium").monthly_usd, 0.0);
+    assert_eq!(
+        item(&estimate(&uses, &p, &t, &idle, Shape { zones: 1, users: 10 }), "studio-app-hour:ml.t3.medium")
+            .monthly_usd,
+        0.0
+    );
 }
 
 #[test]

@@ -32,8 +32,8 @@ use aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput;
 use aws_sdk_sagemaker::types::{AppStatus, AppType};
 
 use super::domain::{jupyter_spec, sm_tags};
-use super::{Use, Per, Usage};
 use super::{Ctx, Health, Kind};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, code, found, is_not_found};
 use crate::latency::{create_s, delete_s};

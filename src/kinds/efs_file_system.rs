@@ -6,7 +6,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, made_by_aws, storage_kept};
-use super::{Use, Per, Usage, Store};
+use super::{Per, Store, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, has_code};
 use crate::latency::delete_s;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind};
-use super::{Use, Per, Usage};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
 use super::{Ctx, Health, Kind, NameUse, accepted, adopt_if_ours, members_drift, missing_members};
-use super::{Use, Per, Usage, Flow};
-use crate::cost;
+use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
+use crate::cost;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;

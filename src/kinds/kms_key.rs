@@ -11,7 +11,7 @@ use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, gone_or};
-use super::{Use, Per, Usage};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};

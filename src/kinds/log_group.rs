@@ -12,7 +12,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::{Ctx, Health, Kind, NameUse, adopt_if_ours};
-use super::{Use, Per, Usage, Flow, Store};
+use super::{Flow, Per, Store, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;

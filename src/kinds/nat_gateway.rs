@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
 use super::{Ctx, Health, Kind, accepted};
-use super::{Use, Per, Usage, Flow};
-use crate::cost;
+use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
+use crate::cost;
 use crate::error::{aws, found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};

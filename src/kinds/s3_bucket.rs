@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, NameUse, TAG_STACK, accepted};
-use super::{Use, Per, Usage, Store};
+use super::{Per, Store, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;

@@ -30,8 +30,8 @@ use aws_sdk_sagemaker::types::{
 };
 
 use super::domain::{jupyter_spec, sm_tags};
-use super::{Use, Per, Usage};
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, adopt_if_ours, storage_kept};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, found, has_code};
 use crate::latency::{create_s, delete_s};

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, members_drift, missing_members};
-use super::{Use, Per, Usage, Flow};
+use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, found, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
