@@ -326,7 +326,6 @@ pub fn estimate(uses: &[Use], prices: &Prices, t: &Table, a: &Assumptions, shape
         let at = items.iter().position(|i| i.meter == base).map_or(items.len(), |p| p + 1);
         items.insert(at, w);
     }
-    let _ = shape;
     let monthly_usd = round2(items.iter().map(|i| i.monthly_usd).sum());
     Estimate { monthly_usd, items }
 }
@@ -367,7 +366,7 @@ pub fn dollars(x: f64) -> String {
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
