@@ -3,7 +3,7 @@
 //!
 //! The layers, top-down (an arrow only points down; `tests/layers.rs`
 //! checks it): `commands` → `lifecycle`, `preflight` → `graph` → `kinds` → the
-//! foundations (`aws`, `state`, `engine`, `config`, `policy`, `error`,
+//! foundations (`aws`, `state`, `engine`, `config`, `policy`, `cost`, `error`,
 //! `wait`, `retry`, `progress`, `step_id`, `operations`).
 
 pub mod aws;
