@@ -18,6 +18,7 @@
 //! usage types carry none), queried with `regionCode` and the meter's own
 //! filters; its price the first tier of its on-demand term.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -41,11 +42,18 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
         out.fallback = Some(format!("region {region} is not in the price table"));
         return out;
     };
+    // One query per service code and filters: the meters sharing them (a
+    // NAT gateway's hours and GB) come from the same answer.
+    let mut queries: BTreeMap<(String, Vec<(String, String)>), Vec<(String, Meter)>> = BTreeMap::new();
+    for name in meters {
+        let Some(m) = t.meters.get(name) else { continue };
+        let filters = m.filters.iter().map(|(k, v)| (k.clone(), v.replace("{prefix}", prefix))).collect();
+        queries.entry((m.service_code.clone(), filters)).or_default().push((name.clone(), m.clone()));
+    }
     let mut set = tokio::task::JoinSet::new();
-    for m in meters {
-        let Some(meter) = t.meters.get(m).cloned() else { continue };
-        let (client, region, prefix, name) = (client.clone(), region.to_string(), prefix.clone(), m.clone());
-        set.spawn(async move { (name, query(&client, &meter, &region, &prefix).await) });
+    for ((service, filters), wanted) in queries {
+        let (client, region) = (client.clone(), region.to_string());
+        set.spawn(async move { (wanted, query(&client, &service, &filters, &region).await) });
     }
     let answers = match tokio::time::timeout(BOUND, set.join_all()).await {
         Ok(a) => a,
@@ -56,19 +64,26 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
     };
     let mut errors = Vec::new();
     let mut dates = Vec::new();
-    for (name, r) in answers {
-        match r {
-            Ok(Some((usd, date))) => {
-                out.by_meter.insert(name, Price { usd, source: Source::PriceList });
-                dates.push(date);
+    for (wanted, r) in answers {
+        let docs = match r {
+            Ok(docs) => docs,
+            Err(e) => {
+                errors.push(format!("{e:#}"));
+                continue;
             }
-            Ok(None) => errors.push(format!("{name}: no product matched")),
-            Err(e) => errors.push(format!("{e:#}")),
+        };
+        for (name, m) in wanted {
+            match docs.iter().find_map(|d| price_of(d, &m.usagetype).transpose()) {
+                Some(Ok((usd, date))) => {
+                    out.by_meter.insert(name, Price { usd, source: Source::PriceList });
+                    dates.push(date);
+                }
+                Some(Err(e)) => errors.push(format!("{name}: {e:#}")),
+                None => errors.push(format!("{name}: no product with usage type {}", m.usagetype)),
+            }
         }
     }
     if dates.is_empty() {
-        errors.sort();
-        errors.dedup();
         out.fallback = errors.into_iter().next().or(Some("no price answered".into()));
     } else {
         dates.sort();
@@ -80,41 +95,38 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
     out
 }
 
-/// One meter's on-demand price and the price list's publication date.
+/// Every product (a JSON string) of `service` in `region` that `filters` match.
 async fn query(
     client: &aws_sdk_pricing::Client,
-    m: &Meter,
+    service: &str,
+    filters: &[(String, String)],
     region: &str,
-    prefix: &str,
-) -> Result<Option<(f64, String)>> {
-    let mut filters = vec![term("regionCode", region)?];
-    for (field, value) in &m.filters {
-        filters.push(term(field, &value.replace("{prefix}", prefix))?);
+) -> Result<Vec<String>> {
+    let mut all = vec![term("regionCode", region)?];
+    for (field, value) in filters {
+        all.push(term(field, value)?);
     }
+    let mut docs = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let page = client
             .get_products()
-            .service_code(&m.service_code)
-            .set_filters(Some(filters.clone()))
+            .service_code(service)
+            .set_filters(Some(all.clone()))
             .format_version("aws_v1")
             .max_results(100)
             .set_next_token(token.clone())
             .send()
             .await
             .map_err(crate::error::aws)
-            .with_context(|| format!("pricing:GetProducts {} {}", m.service_code, m.usagetype))?;
-        for doc in page.price_list() {
-            if let Some(found) = price_of(doc, &m.usagetype)? {
-                return Ok(Some(found));
-            }
-        }
+            .with_context(|| format!("pricing:GetProducts {service} in {region}"))?;
+        docs.extend(page.price_list().iter().cloned());
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(None),
+            _ => break,
         }
     }
-    Ok(None)
+    Ok(docs)
 }
 
 fn term(field: &str, value: &str) -> Result<Filter> {
