@@ -33,6 +33,9 @@ const MAX_PAGES: usize = 10;
 /// How long all the price queries may take together before the table is used (wall clock).
 const BOUND: Duration = Duration::from_secs(30);
 
+/// A GetProducts question: the service code and the filters besides `regionCode`.
+type Query = (String, Vec<(String, String)>);
+
 /// The prices of `meters` in `region`: the API's for each meter it
 /// answered, the table's for the rest. If it answered none, the table's
 /// with the first error as the reason.
@@ -44,7 +47,7 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
     };
     // One query per service code and filters: the meters sharing them (a
     // NAT gateway's hours and GB) come from the same answer.
-    let mut queries: BTreeMap<(String, Vec<(String, String)>), Vec<(String, Meter)>> = BTreeMap::new();
+    let mut queries: BTreeMap<Query, Vec<(String, Meter)>> = BTreeMap::new();
     for name in meters {
         let Some(m) = t.meters.get(name) else { continue };
         let filters = m.filters.iter().map(|(k, v)| (k.clone(), v.replace("{prefix}", prefix))).collect();
