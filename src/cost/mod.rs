@@ -190,6 +190,31 @@ pub struct Meter {
 
 pub const PRICES_JSON: &str = include_str!("prices.json");
 
+/// The meters of an app's hours: `studio-app-hour:{instance type}`.
+pub const APP_HOURS: &str = "studio-app-hour:";
+/// The instance type whose row the other types' meters are made from.
+const APP_TEMPLATE: &str = "ml.t3.medium";
+
+impl Table {
+    /// A meter by name. An app instance type the table has no row for is
+    /// the ml.t3.medium row with its instance type (and no price): the
+    /// Price List API can price it, the table cannot.
+    pub fn meter(&self, name: &str) -> Option<Meter> {
+        if let Some(m) = self.meters.get(name) {
+            return Some(m.clone());
+        }
+        let instance = name.strip_prefix(APP_HOURS)?;
+        let mut m = self.meters.get(&format!("{APP_HOURS}{APP_TEMPLATE}"))?.clone();
+        let swap = |s: &str| s.replace(APP_TEMPLATE, instance);
+        m.what = swap(&m.what);
+        m.usagetype = swap(&m.usagetype);
+        m.filters = m.filters.iter().map(|(k, v)| (k.clone(), swap(v))).collect();
+        m.usd.clear();
+        m.source = format!("{} (no row for {instance} in the table)", m.source);
+        Some(m)
+    }
+}
+
 pub fn table() -> Table {
     serde_json::from_str(PRICES_JSON).expect("src/cost/prices.json parses (a unit test holds it)")
 }
@@ -298,12 +323,13 @@ pub fn estimate(uses: &[Use], prices: &Prices, t: &Table, a: &Assumptions, shape
                 Usage::Traffic(f) => a.traffic_gb(f, shape.users),
                 Usage::Stored(s) => a.stored_gb(s),
             };
-            let m = t.meters.get(&meter);
+            let m = t.meter(&meter);
+            let m = m.as_ref();
             let price = prices.by_meter.get(&meter);
             let unit_usd = price.map(|p| p.usd).unwrap_or(0.0);
             let note = match (m, price) {
                 (None, _) => format!("no meter {meter} in the price table: not priced"),
-                (Some(_), None) => "no price for this region: not priced".to_string(),
+                (Some(_), None) => "no price in the table or the price list: not priced".to_string(),
                 _ => String::new(),
             };
             Item {

@@ -49,7 +49,7 @@ pub async fn prices(client: &aws_sdk_pricing::Client, t: &Table, region: &str, m
     // NAT gateway's hours and GB) come from the same answer.
     let mut queries: BTreeMap<Query, Vec<(String, Meter)>> = BTreeMap::new();
     for name in meters {
-        let Some(m) = t.meters.get(name) else { continue };
+        let Some(m) = t.meter(name) else { continue };
         let filters = m.filters.iter().map(|(k, v)| (k.clone(), v.replace("{prefix}", prefix))).collect();
         queries.entry((m.service_code.clone(), filters)).or_default().push((name.clone(), m.clone()));
     }

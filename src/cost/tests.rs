@@ -125,6 +125,17 @@ fn usage_assumptions_drive_app_hours_and_traffic() {
 }
 
 #[test]
+fn another_app_instance_type_is_asked_of_the_price_list_not_guessed() {
+    let t = table();
+    let m = t.meter("studio-app-hour:ml.m5.large").unwrap();
+    assert_eq!(m.usagetype, "Studio:ml.m5.large");
+    assert_eq!(m.filters["usagetype"], "{prefix}-Studio:ml.m5.large");
+    assert_eq!(m.what, "JupyterLab app ml.m5.large");
+    assert!(m.usd.is_empty());
+    assert!(t.meter("no-such-meter").is_none());
+}
+
+#[test]
 fn an_unknown_meter_is_shown_unpriced_not_guessed() {
     let (t, p) = table_prices("us-east-1");
     let uses = vec![Use::new("studio-app-hour:ml.p5.48xlarge", 1, Per::User, Usage::AppHours)];
