@@ -24,7 +24,8 @@
 //! `members` (the zones' steps a resource spans), `teardown_order` and
 //! `discovered` (what SageMaker or Studio's users make on their own),
 //! `contents` (the several resources such a step stands for), `profile`
-//! (its entry in the latency profile).
+//! (its entry in the latency profile), `priced` (what AWS bills it for:
+//! `crate::cost`).
 //!
 //! This module holds what every kind shares: `Health`, `NameUse` and small
 //! helpers; the run context (`Ctx`, its read caches, the tag vocabulary)
