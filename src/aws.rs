@@ -36,6 +36,8 @@ pub struct Clients {
     pub efs: aws_sdk_efs::Client,
     pub sts: aws_sdk_sts::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    /// The Price List Query API (`pricing_client`).
+    pub pricing: aws_sdk_pricing::Client,
     /// Paces the EC2 client's requests of the actions EC2 throttled (`pace`).
     pub pacer: Arc<Pacer>,
 }
@@ -77,6 +79,24 @@ pub fn s3_client(cfg: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
+/// The Price List Query API's client: its endpoint is in us-east-1 (it
+/// answers for every region's prices; AWS Billing user guide, "Using the AWS
+/// Price List Query API"), and a price that does not answer at once is taken
+/// from the shipped table, so two attempts are enough.
+pub fn pricing_client(cfg: &aws_config::SdkConfig) -> aws_sdk_pricing::Client {
+    aws_sdk_pricing::Client::from_conf(
+        aws_sdk_pricing::config::Builder::from(cfg)
+            .region(aws_sdk_pricing::config::Region::new("us-east-1"))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(scaled(Duration::from_secs(1)))
+                    .with_max_backoff(scaled(Duration::from_secs(5))),
+            )
+            .build(),
+    )
+}
+
 /// The EC2 client, its requests paced by `pacer` over the configured HTTP
 /// client, or the SDK's default one (the same the client would pick alone:
 /// `default_http_client_plugin_v2` of the behaviour version in use).
@@ -108,6 +128,7 @@ impl Clients {
             efs: aws_sdk_efs::Client::new(cfg),
             sts: aws_sdk_sts::Client::new(cfg),
             quotas: aws_sdk_servicequotas::Client::new(cfg),
+            pricing: pricing_client(cfg),
             pacer,
         }
     }

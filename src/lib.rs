@@ -3,13 +3,14 @@
 //!
 //! The layers, top-down (an arrow only points down; `tests/layers.rs`
 //! checks it): `commands` → `lifecycle`, `preflight` → `graph` → `kinds` → the
-//! foundations (`aws`, `state`, `engine`, `config`, `policy`, `error`,
+//! foundations (`aws`, `state`, `engine`, `config`, `policy`, `cost`, `error`,
 //! `wait`, `retry`, `progress`, `step_id`, `operations`).
 
 pub mod aws;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod cost;
 pub mod engine;
 pub mod error;
 pub mod graph;

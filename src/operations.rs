@@ -275,6 +275,10 @@ pub const OPS: &[Op] = &[
     run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
     run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),
     run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
+    // Prices (cost/price_list.rs): `cost`, and the cost lines of plan, status and down.
+    // GetProducts takes no resource ARN (Service Authorization Reference, AWS Price List).
+    // (Its 22 characters took the policy past IAM's 6,144: four statement ids were shortened.)
+    run("pricing:GetProducts", &["pricing:GetProducts"]),
 ];
 
 /// What a call of the S3 state store (`state::s3`) acts on: its IAM
@@ -439,7 +443,7 @@ const BUCKETS: Scope = Scope {
     condition: None,
 };
 const OBJECTS: Scope = Scope {
-    sid: "StackBucketObjects",
+    sid: "BucketObjects",
     resources: &[
         "arn:aws:s3:::{project}-{account}-{region}-data/*",
         "arn:aws:s3:::{project}-{account}-{region}-models/*",
@@ -475,7 +479,7 @@ const ROLE: Scope = Scope {
     condition: None,
 };
 const POLICY: Scope = Scope {
-    sid: "ExecutionPolicy",
+    sid: "ExecPolicy",
     resources: &["arn:aws:iam::{account}:policy/{project}-{region}-sagemaker-execution-policy"],
     condition: None,
 };
@@ -492,7 +496,7 @@ const LOG_GROUPS: Scope = Scope {
     condition: None,
 };
 const SERVICE_ROLES: Scope = Scope {
-    sid: "ServiceLinkedRoles",
+    sid: "LinkedRoles",
     // Which service-linked roles: the condition names the two services (IAM
     // user guide, "Service-linked role permissions"), each of which has one
     // (AWSServiceRoleForNetworkFirewall, AWSServiceRoleForAmazonSageMakerNotebooks).
@@ -512,7 +516,7 @@ const STUDIO: Scope = Scope {
     condition: None,
 };
 const EFS: Scope = Scope {
-    sid: "StudioHomeEfs",
+    sid: "HomeEfs",
     resources: &["arn:aws:elasticfilesystem:{region}:{account}:file-system/*"],
     condition: None,
 };

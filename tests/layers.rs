@@ -31,6 +31,7 @@ const LAYERS: &[&[&str]] = &[
         "pace",
         "latency",
         "context",
+        "cost",
     ],
 ];
 

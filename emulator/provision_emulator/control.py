@@ -15,6 +15,7 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
          call that long first (with ``error_code`` omitted, the call is only delayed).
   GET    /_emulator/faults  -> {"faults": [...pending, with the count left...]}
   DELETE /_emulator/faults  -> clears them
+  GET|POST|DELETE /_emulator/prices -> the Price List API's prices (pricing.py)
   GET    /_emulator/calls   -> {"calls": [{"t": epoch, "dur_s": seconds, "operation": "ec2:CreateVpc",
                                            "status": 200, "region": "us-east-1",
                                            "key": "AKIA...", "code": null}, ...]}
@@ -310,6 +311,13 @@ class ControlApp:
                 raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 from . import quotas
                 out = quotas.tune(json.loads(raw or b"{}"))
+            elif path == "/_emulator/prices" and method in ("GET", "DELETE"):
+                from . import pricing  # the Price List API's products (pricing.py)
+                out = pricing.overrides(clear=method == "DELETE")
+            elif path == "/_emulator/prices" and method == "POST":
+                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                from . import pricing
+                out = pricing.set_price(json.loads(raw or b"{}"))
             elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
                 with _lock:
                     if method == "DELETE":

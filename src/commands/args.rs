@@ -57,6 +57,29 @@ pub struct Global {
     pub params: RawParams,
 }
 
+/// The usage `provision cost` cannot know (`cost::Assumptions`: the defaults and why).
+#[derive(Args, Debug, Clone)]
+pub struct CostAssumptions {
+    /// Hours a user's JupyterLab app runs a month [default: 176: 8 hours on 22 working days, idle shutdown on].
+    #[arg(long, allow_hyphen_values = true, value_name = "HOURS")]
+    pub app_hours: Option<f64>,
+    /// GB each user moves to and from the internet a month, through NAT gateway and firewall [default: 5].
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
+    pub internet_gb: Option<f64>,
+    /// GB each user moves through the interface endpoints a month [default: 10].
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
+    pub endpoint_gb: Option<f64>,
+    /// GB held in the two buckets [default: 10].
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
+    pub bucket_gb: Option<f64>,
+    /// GB on the home EFS [default: 1].
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
+    pub efs_gb: Option<f64>,
+    /// GB of logs a month, with logging on [default: 5].
+    #[arg(long, allow_hyphen_values = true, value_name = "GB")]
+    pub log_gb: Option<f64>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the stack, or resume where a failed or killed run stopped.
@@ -115,6 +138,16 @@ pub enum Command {
         /// The plan as a JSON array on stdout: each step's action, id, detail and changed properties.
         #[arg(long)]
         json: bool,
+    },
+    /// The monthly cost of the stack the parameters describe (built or not; no state needed).
+    #[command(
+        after_help = "Prices: the AWS Price List Query API (pricing:GetProducts) when it answers, else the table shipped with provision; the output says which.\nThe NAT gateway's hours and GB are waived one for one beside the Network Firewall endpoints (AWS pricing).\n\nExamples:\n  provision cost\n  provision cost --zones 3 --users alice,bob --json\n  provision cost --app-hours 0   # idle"
+    )]
+    Cost {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        assume: CostAssumptions,
     },
     /// Compare the recorded resources with what exists now (present, missing, changed, retained).
     #[command(after_help = "Exit code 1 when something is missing or drifted.\n\nExample:\n  provision status --json")]
@@ -278,6 +311,7 @@ impl Command {
             Command::Down { .. } => "down",
             Command::Plan { .. } => "plan",
             Command::Status { .. } => "status",
+            Command::Cost { .. } => "cost",
             Command::StudioUrl { .. } => "studio-url",
             Command::Start { .. } => "start",
             Command::Stop { .. } => "stop",

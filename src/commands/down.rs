@@ -172,6 +172,8 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
             ctx.stack()
         ));
     }
+    // What was there to pay for before (`cost::down_line`).
+    let before: Vec<StepId> = ctx.state.doc().steps.into_keys().map(|k| StepId::recorded(&k)).collect();
     // What is kept is decided once, before anything is deleted (`keep_plan`).
     let kept = lifecycle::keep_plan(&ctx, &graph).await?;
     let blocked = blockers(&ctx, &graph, &kept).await?;
@@ -241,6 +243,9 @@ pub async fn down(ctx: Arc<Ctx>, opts: RunOptions, yes: bool) -> Result<()> {
             )
         }
     };
+    let kept_steps: Vec<StepId> = kept.iter().map(|(k, _)| StepId::recorded(k)).chain(plan.keys().cloned()).collect();
+    let removed: Vec<StepId> = before.into_iter().filter(|s| !kept_steps.contains(s)).collect();
+    facts.push(("cost", super::cost::down_line(&ctx, &removed, &kept_steps).await));
     facts.push(("rebuild", "provision up".to_string()));
     summary(&progress, changed, &headline, started, &facts, ctx.aws.pacer.stats());
     Ok(())

@@ -11,6 +11,7 @@ use anyhow::Result;
 mod app;
 pub mod args;
 mod connect;
+mod cost;
 mod day_two;
 mod down;
 mod firewall;
@@ -135,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let down = DownOptions { purge_efs, delete_data };
             plan::plan(open(g, Access::ReadOrEmpty, down, verb).await?, destroy, strict, json).await
         }
+        Command::Cost { json, ref assume } => cost::cost(&Invocation::new(g)?, json, assume).await,
         Command::Status { json } => status::status(open(g, Access::Read, none(), verb).await?, json).await,
         Command::StudioUrl { ref user, space, expires } => {
             let ctx = open(g, Access::Read, none(), verb).await?;

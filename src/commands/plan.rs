@@ -264,6 +264,9 @@ pub async fn plan(ctx: Arc<Ctx>, destroy: bool, strict: bool, json: bool) -> Res
                 println!("{}", counts(&lines));
             }
         }
+        if !destroy {
+            println!("{}", super::cost::plan_line(&ctx).await);
+        }
     }
     preflight
 }

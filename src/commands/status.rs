@@ -13,6 +13,7 @@ use crate::graph;
 use crate::kinds::{Ctx, Health};
 use crate::lifecycle;
 use crate::state::Status;
+use crate::step_id::StepId;
 
 /// What `up` restores and what it cannot (fixed at creation) of a present resource.
 async fn drift_and_lasting(ctx: &Ctx, step: &graph::Step, id: &str) -> Result<Vec<String>> {
@@ -43,7 +44,17 @@ pub async fn status(ctx: Arc<Ctx>, json: bool) -> Result<()> {
             "an `up` of changed parameters stopped before it finished: `provision up` goes on with it (`provision plan` shows what is left)",
         );
     }
-    report(&graph, &lines, json)
+    // The run-rate of what exists now (an app stopped costs nothing).
+    let live: Vec<StepId> = lines
+        .iter()
+        .filter(|l| matches!(l.action.as_str(), "present" | "retained" | "changed"))
+        .map(|l| StepId::recorded(l.step.as_str()))
+        .collect();
+    let retained: Vec<StepId> =
+        lines.iter().filter(|l| l.action == "retained").map(|l| StepId::recorded(l.step.as_str())).collect();
+    let rate =
+        if json || live.is_empty() { None } else { Some(super::cost::run_rate_line(&ctx, &live, &retained).await) };
+    report(&graph, &lines, json, rate)
 }
 
 /// One recorded step against what exists now (`None`: not recorded).
@@ -93,7 +104,7 @@ async fn user_made(ctx: &Ctx, graph: &graph::Graph) -> Vec<Line> {
 }
 
 /// Prints the lines and the summary; exit 1 with the advice when any differs.
-fn report(graph: &graph::Graph, lines: &[Line], json: bool) -> Result<()> {
+fn report(graph: &graph::Graph, lines: &[Line], json: bool, rate: Option<String>) -> Result<()> {
     print_lines(lines, json)?;
     let bad: Vec<&Line> = lines
         .iter()
@@ -101,6 +112,9 @@ fn report(graph: &graph::Graph, lines: &[Line], json: bool) -> Result<()> {
         .collect();
     if !json {
         println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) });
+    }
+    if let Some(rate) = rate {
+        println!("{rate}");
     }
     if !bad.is_empty() {
         // Most differences `up` puts back; some are another command's to change.

@@ -33,6 +33,7 @@ use aws_sdk_sagemaker::types::{AppStatus, AppType};
 
 use super::domain::{jupyter_spec, sm_tags};
 use super::{Change, Ctx, Health, Kind, Property};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, code, found, is_not_found};
 use crate::latency::{create_s, delete_s};
@@ -276,6 +277,11 @@ impl App {
 impl Kind for App {
     fn name(&self) -> &'static str {
         "SageMaker app"
+    }
+
+    /// Its instance's hours while it runs (`Assumptions::app_hours_per_user`).
+    fn priced(&self, s: &Settings) -> Vec<Use> {
+        vec![Use::new(&format!("studio-app-hour:{}", s.app_instance_type), 1, Per::User, Usage::AppHours)]
     }
 
     fn profile(&self) -> Option<&'static str> {

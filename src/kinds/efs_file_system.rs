@@ -6,6 +6,8 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind, accepted, made_by_aws, storage_kept};
+use super::{Per, Store, Usage, Use};
+use crate::config::Settings;
 use crate::error::{aws, has_code};
 use crate::latency::delete_s;
 use crate::step_id::StepId;
@@ -45,6 +47,10 @@ pub async fn home_efs(ctx: &Ctx, domain: &StepId) -> Result<Option<String>> {
 impl Kind for EfsFileSystem {
     fn name(&self) -> &'static str {
         "EFS file system"
+    }
+
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![Use::new("efs-gb-month", 1, Per::Stack, Usage::Stored(Store::HomeEfs))]
     }
 
     fn profile(&self) -> Option<&'static str> {

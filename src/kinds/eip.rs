@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{Ctx, DRAIN_BOUND, Health, Kind};
+use super::{Per, Usage, Use};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
 use crate::wait::retry_while;
@@ -33,6 +35,11 @@ fn is_address_in_use(e: &anyhow::Error) -> bool {
 impl Kind for Eip {
     fn name(&self) -> &'static str {
         "Elastic IP"
+    }
+
+    /// An in-use public IPv4 address, by the hour (since 2024-02-01).
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![Use::new("public-ipv4-hour", 1, Per::Zone, Usage::Always)]
     }
 
     fn profile(&self) -> Option<&'static str> {

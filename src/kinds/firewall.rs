@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
 use super::{Change, Ctx, Health, Kind, NameUse, Property, accepted, adopt_if_ours, members_drift, missing_members};
+use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
+use crate::cost;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
@@ -92,6 +94,15 @@ pub(crate) async fn described(
 impl Kind for Firewall {
     fn name(&self) -> &'static str {
         "Network Firewall"
+    }
+
+    /// One endpoint per zone, billed by the hour, and the internet traffic it inspects.
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        let zones = self.azs.len();
+        vec![
+            Use::new(cost::FIREWALL_HOURS, zones, Per::Zone, Usage::Always),
+            Use::new(cost::FIREWALL_GB, zones, Per::Zone, Usage::Traffic(Flow::Internet)),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

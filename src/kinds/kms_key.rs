@@ -11,6 +11,8 @@ use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, gone_or};
+use super::{Per, Usage, Use};
+use crate::config::Settings;
 use crate::error::{aws, has_code, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -111,6 +113,10 @@ async fn described(
 impl Kind for KmsKey {
     fn name(&self) -> &'static str {
         "KMS key"
+    }
+
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![Use::new("kms-key-month", 1, Per::Stack, Usage::Monthly)]
     }
 
     fn profile(&self) -> Option<&'static str> {

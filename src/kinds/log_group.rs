@@ -12,6 +12,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::{Change, Ctx, Health, Kind, NameUse, Property, adopt_if_ours};
+use super::{Flow, Per, Store, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::step_id::StepId;
@@ -101,6 +102,13 @@ impl Kind for LogGroup {
     /// PutRetentionPolicy changes the retention in place (CloudWatch Logs API reference).
     fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
         vec![Property::new("retention (days)", "log_retention_days", s.log_retention_days, Change::InPlace)]
+    }
+
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![
+            Use::new("logs-ingest-gb", 1, Per::Stack, Usage::Traffic(Flow::Logs)),
+            Use::new("logs-storage-gb-month", 1, Per::Stack, Usage::Stored(Store::Logs)),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

@@ -26,6 +26,8 @@
 //! `contents` (the several resources such a step stands for), `profile`
 //! (its entry in the latency profile), `properties`/`update`/`drop_members`
 //! (what a change of the parameters does to a live resource: `property`).
+//! (its entry in the latency profile), `priced` (what AWS bills it for:
+//! `crate::cost`).
 //!
 //! This module holds what every kind shares: `Health`, `NameUse` and small
 //! helpers; the run context (`Ctx`, its read caches, the tag vocabulary)
@@ -38,6 +40,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use crate::config::Settings;
+pub use crate::cost::{Flow, Per, Store, Usage, Use};
 use crate::error::is_not_found;
 use crate::step_id::StepId;
 
@@ -339,6 +342,12 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
     /// for it even when nothing was recorded, `up` never creates it.
     fn discovered(&self) -> bool {
         false
+    }
+
+    /// What AWS bills this resource for (`crate::cost`): each meter, how
+    /// many, per what, on what usage. Empty: free (a VPC, a route).
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        Vec::new()
     }
 }
 

@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 
 use super::{Ctx, Health, Kind, accepted};
+use super::{Flow, Per, Usage, Use};
+use crate::config::Settings;
+use crate::cost;
 use crate::error::{aws, found};
 use crate::latency::{create_s, delete_s};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -52,6 +55,15 @@ async fn state(ctx: &Ctx, id: &str) -> Result<Option<(NatGatewayState, String)>>
 impl Kind for NatGateway {
     fn name(&self) -> &'static str {
         "NAT gateway"
+    }
+
+    /// By the hour and per GB processed; waived one for one beside the
+    /// firewall endpoints (`crate::cost`).
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![
+            Use::new(cost::NAT_HOURS, 1, Per::Zone, Usage::Always),
+            Use::new(cost::NAT_GB, 1, Per::Zone, Usage::Traffic(Flow::Internet)),
+        ]
     }
 
     fn profile(&self) -> Option<&'static str> {

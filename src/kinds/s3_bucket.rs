@@ -17,6 +17,8 @@ use aws_sdk_s3::types::{
 use serde_json::json;
 
 use super::{Ctx, Health, Kind, NameUse, TAG_STACK, accepted};
+use super::{Per, Store, Usage, Use};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok, has_code, is_not_found};
 use crate::step_id::StepId;
 
@@ -109,6 +111,10 @@ async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
 impl Kind for S3Bucket {
     fn name(&self) -> &'static str {
         "S3 bucket"
+    }
+
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        vec![Use::new("s3-gb-month", 1, Per::Stack, Usage::Stored(Store::Buckets))]
     }
 
     fn profile(&self) -> Option<&'static str> {

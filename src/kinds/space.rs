@@ -31,6 +31,7 @@ use aws_sdk_sagemaker::types::{
 
 use super::domain::{jupyter_spec, sm_tags};
 use super::{Change, Ctx, DRAIN_BOUND, Health, Kind, PropChange, Property, accepted, adopt_if_ours, storage_kept};
+use super::{Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, found, has_code};
 use crate::latency::{create_s, delete_s};
@@ -101,6 +102,11 @@ fn jupyter_lab_settings(ctx: &Ctx) -> Result<SpaceJupyterLabAppSettings> {
 impl Kind for Space {
     fn name(&self) -> &'static str {
         "SageMaker space"
+    }
+
+    /// Its EBS volume, whether or not its app runs.
+    fn priced(&self, s: &Settings) -> Vec<Use> {
+        vec![Use::new("studio-storage-gb-month", s.space_storage_gib.max(0) as usize, Per::User, Usage::Monthly)]
     }
 
     fn profile(&self) -> Option<&'static str> {

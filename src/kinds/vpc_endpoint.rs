@@ -13,6 +13,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use serde_json::json;
 
 use super::{Change, Ctx, Health, Kind, Property, members_drift, missing_members};
+use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, found, is_not_found};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
@@ -221,6 +222,18 @@ impl Kind for VpcEndpoint {
         match self.flavor {
             Flavor::Gateway { .. } => "gateway VPC endpoint",
             Flavor::Interface { .. } => "interface VPC endpoint",
+        }
+    }
+
+    /// An interface endpoint is billed per zone it has an interface in, by
+    /// the hour, and per GB; a gateway endpoint is free.
+    fn priced(&self, _s: &Settings) -> Vec<Use> {
+        match &self.flavor {
+            Flavor::Gateway { .. } => Vec::new(),
+            Flavor::Interface { subnets, .. } => vec![
+                Use::new("interface-endpoint-hour", subnets.len(), Per::Zone, Usage::Always),
+                Use::new("interface-endpoint-gb", 1, Per::Stack, Usage::Traffic(Flow::Endpoints)),
+            ],
         }
     }
 
