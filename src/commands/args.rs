@@ -144,6 +144,7 @@ pub enum Command {
         after_help = "Prices: the AWS Price List Query API (pricing:GetProducts) when it answers, else the table shipped with provision; the output says which.\nThe NAT gateway's hours and GB are waived one for one beside the Network Firewall endpoints (AWS pricing).\n\nExamples:\n  provision cost\n  provision cost --zones 3 --users alice,bob --json\n  provision cost --app-hours 0   # idle"
     )]
     Cost {
+        /// The cost as one JSON object on stdout: monthly_usd, items, prices (source, date) and assumptions.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
