@@ -37,7 +37,7 @@ fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Run {
         .env("PROVISION_STATE", state_url())
         .env("USER", "alice")
         .env("RUST_LOG", "warn,provision::state=debug");
-    if args.starts_with(&["state", "init"]) { run.as_root() } else { run }
+    if args.starts_with(&["state", "init"]) { run.with_root_keys() } else { run }
 }
 
 fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {

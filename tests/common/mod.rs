@@ -248,7 +248,7 @@ pub struct Run {
     quiet: bool,
     cols: Option<usize>,
     /// Run as the operator (`operator_env`): the emulator's operators, or None to run with the
-    /// credentials of the builder's env (`as_root`, or a test's own keys).
+    /// credentials of the builder's env (`with_root_keys`, or a test's own keys).
     operator: Option<Operators>,
     /// The operator's policy, instead of `provision iam-policy`'s (`with_policy`).
     policy: Option<serde_json::Value>,
@@ -270,7 +270,7 @@ impl Run {
     }
 
     /// With the emulator's root keys (`test`), not as the operator.
-    pub fn as_root(mut self) -> Run {
+    pub fn with_root_keys(mut self) -> Run {
         self.operator = None;
         self
     }
