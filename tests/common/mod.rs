@@ -438,16 +438,22 @@ impl Run {
         p
     }
 
-    /// Everything `iam-policy`'s answer depends on: the scope's arguments, the environment set
-    /// on the builder, the directory and the config file's text (the account is the emulator's).
+    /// Everything `iam-policy`'s answer depends on: the scope's arguments, the variables of the
+    /// builder's environment that choose a state or region, the config file's text (the account
+    /// is the emulator's). So a run's own timing does not include asking it again (only the
+    /// first run of a scope pays for that).
     fn policy_inputs(&self) -> String {
+        const SCOPE_VARS: &[&str] =
+            &["PROVISION_STATE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"];
         let args = self.scope_args();
         let config = args
             .iter()
             .position(|a| a == "--config")
             .and_then(|i| args.get(i + 1))
             .map(|f| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default());
-        format!("{args:?} {:?} {:?} {config:?} {}", self.env, self.dir, self.clear_env)
+        let env: Vec<&(String, Option<String>)> =
+            self.env.iter().filter(|(k, _)| SCOPE_VARS.contains(&k.as_str())).collect();
+        format!("{args:?} {env:?} {config:?} {}", self.clear_env)
     }
 
     /// The access key of the user holding `operator_policy` (made once per policy and emulator),
