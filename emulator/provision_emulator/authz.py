@@ -84,7 +84,7 @@ ACCOUNT = "123456789012"
 #: emulator serves and those its dependent actions and extras name. Loaded once by ``install``.
 _SAR = {}
 _SAR_SERVICES = ("ec2", "kms", "s3", "iam", "sts", "network-firewall", "sagemaker", "elasticfilesystem", "logs",
-                 "servicequotas", "route53", "ecs")
+                 "servicequotas", "route53", "ecs", "pricing")
 
 #: S3 operation -> IAM action(s), from the "Permissions" section of each operation in the S3 API
 #: reference (https://docs.aws.amazon.com/AmazonS3/latest/API/): HeadBucket "you must have the
