@@ -128,6 +128,16 @@ pub const OPS: &[Op] = &[
     ),
     run("network-firewall:DescribeFirewallPolicy", &["network-firewall:DescribeFirewallPolicy"]),
     run("network-firewall:DeleteFirewallPolicy", &["network-firewall:DeleteFirewallPolicy"]),
+    only(
+        "network-firewall:UpdateFirewallPolicy",
+        &["network-firewall:UpdateFirewallPolicy"],
+        "up restoring the stack's firewall policy actions changed out of band (kinds/firewall_policy.rs)",
+    ),
+    only(
+        "network-firewall:AssociateFirewallPolicy",
+        &["network-firewall:AssociateFirewallPolicy"],
+        "up replacing a firewall policy of another rule order, or a firewall left on another policy (kinds/firewall_policy.rs)",
+    ),
     run(
         "network-firewall:CreateFirewall",
         &["network-firewall:CreateFirewall", "network-firewall:TagResource", "iam:CreateServiceLinkedRole"],
@@ -452,6 +462,8 @@ const FIREWALL: Scope = Scope {
     resources: &[
         "arn:aws:network-firewall:{region}:{account}:stateful-rulegroup/domain-allow-{project}",
         "arn:aws:network-firewall:{region}:{account}:firewall-policy/network-firewall-policy-{project}",
+        // The interim policy the firewall holds while the stack's is replaced (kinds/firewall_policy.rs).
+        "arn:aws:network-firewall:{region}:{account}:firewall-policy/network-firewall-policy-{project}-interim",
         "arn:aws:network-firewall:{region}:{account}:firewall/network-firewall-{project}",
     ],
     condition: None,

@@ -95,11 +95,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 25, "{out}");
-    assert!(out.contains("All 25 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), 27, "{out}");
+    assert!(out.contains("All 27 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 25);
+    assert_eq!(controls.len(), 27);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -205,7 +205,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("10 of 25 controls fail"), "{t}");
+    assert!(t.contains("10 of 27 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }

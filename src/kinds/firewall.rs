@@ -70,6 +70,12 @@ fn mappings(subnets: Vec<String>) -> Result<Vec<SubnetMapping>> {
 }
 
 impl Firewall {
+    /// The ARN of the policy the firewall uses now.
+    async fn used_policy(&self, ctx: &Ctx, arn: &str) -> Result<String> {
+        let f = described(ctx, arn).await?;
+        Ok(f.firewall().map(|f| f.firewall_policy_arn().to_string()).unwrap_or_default())
+    }
+
     async fn mapped_subnets(&self, ctx: &Ctx, arn: &str) -> Result<Vec<String>> {
         let f = described(ctx, arn).await?;
         Ok(f.firewall()
@@ -225,19 +231,34 @@ impl Kind for Firewall {
         .await
     }
 
-    /// Subnets of zones added to a live stack that the firewall is not mapped to yet.
+    /// Subnets of zones added to a live stack that the firewall is not mapped
+    /// to yet, and a policy other than the stack's (the interim one of an
+    /// interrupted replacement: `firewall_policy`).
     async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
         let have = self.mapped_subnets(ctx, arn).await?;
-        Ok(members_drift("subnets", &missing_members(ctx, &self.subnets, &have)))
+        let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, &have));
+        let (used, want) = (self.used_policy(ctx, arn).await?, ctx.state.id(&self.policy)?);
+        if used != want {
+            out.push(format!("uses firewall policy {used}, not the stack's {want}"));
+        }
+        Ok(out)
     }
 
     fn restores_drift(&self) -> bool {
         true
     }
 
-    /// Maps the firewall to the new zones' subnets (AssociateSubnets), then
-    /// waits until every zone's endpoint is READY (recording the new ones).
+    /// Puts the stack's policy back (AssociateFirewallPolicy, then the
+    /// interim policy of a replacement deleted), maps the firewall to the new
+    /// zones' subnets (AssociateSubnets), then waits until every zone's
+    /// endpoint is READY (recording the new ones).
     async fn restore(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        let want = ctx.state.id(&self.policy)?;
+        if self.used_policy(ctx, arn).await? != want {
+            let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+            super::firewall_policy::associate(ctx, arn, out.update_token().unwrap_or_default(), &want).await?;
+            super::firewall_policy::delete_interim(ctx).await?;
+        }
         let missing = missing_members(ctx, &self.subnets, &self.mapped_subnets(ctx, arn).await?);
         if !missing.is_empty() {
             ctx.aws

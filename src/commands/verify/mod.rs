@@ -30,7 +30,7 @@ use data::{
     buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, key_policies,
     role_trust,
 };
-use network::{domain_vpc_only, firewall_allow_list, routes, security_groups};
+use network::{domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -55,7 +55,7 @@ fn each<const N: usize>(r: Result<[(bool, String); N]>) -> [Verdict; N] {
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let _pass = ctx.reads.pass();
-    let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, groups, rotation, keys, trust) = tokio::join!(
+    let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, policy, groups, rotation, keys, trust) = tokio::join!(
         buckets_sse_kms(ctx),
         buckets_public_access_block(ctx),
         buckets_policy(ctx),
@@ -63,6 +63,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         domain_vpc_only(ctx),
         routes(ctx),
         firewall_allow_list(ctx),
+        firewall_policy(ctx),
         security_groups(ctx),
         ebs_key_rotation(ctx),
         key_policies(ctx),
@@ -72,6 +73,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let [vpce_policy, vpce_policy_no_extra] = each(vpce_policy);
     let [sm_route, nat_route, edge_route, no_extra_route] = each(routes);
     let [vpce_tls, vpce_rules, sagemaker_rules] = each(groups);
+    let [default_drop, no_stateless_bypass] = each(policy);
     let mut results = vec![
         ("buckets.sse_kms", sse),
         ("buckets.public_access_block", pab),
@@ -85,6 +87,8 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("route.igw_edge", edge_route),
         ("routes.no_extra", no_extra_route),
         ("firewall.allow_list", firewall),
+        ("firewall.default_drop", default_drop),
+        ("firewall.no_stateless_bypass", no_stateless_bypass),
         ("sg.vpce_tls", vpce_tls),
         ("sg.vpce_rules", vpce_rules),
         ("sg.sagemaker_rules", sagemaker_rules),

@@ -292,6 +292,48 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     })
 }
 
+/// From one read of the firewall's policy: `firewall.default_drop` (STRICT_ORDER,
+/// and what the domain list does not pass dropped and alerted, on every
+/// protocol) and `firewall.no_stateless_bypass` (every packet, fragments
+/// too, forwarded to the stateful engine; no stateless rule group, whose
+/// pass rule would let a protocol by the domain list). What each checks is
+/// `kinds::firewall_policy::differences`, which `up` restores.
+pub(super) async fn firewall_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
+    use crate::kinds::firewall_policy::{FORWARD, STATEFUL_DEFAULTS, differences};
+    let (fw, group) = (ctx.state.id(&StepId::FIREWALL)?, ctx.state.id(&StepId::RULE_GROUP)?);
+    let f = crate::kinds::firewall::described(ctx, &fw).await.with_context(|| format!("reading firewall {fw}"))?;
+    let policy = f.firewall().map(|f| f.firewall_policy_arn().to_string()).unwrap_or_default();
+    let out = ctx
+        .aws
+        .nfw
+        .describe_firewall_policy()
+        .firewall_policy_arn(&policy)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading firewall policy {policy}"))?;
+    let p = out.firewall_policy().with_context(|| format!("no FirewallPolicy in the answer for {policy}"))?;
+    let found = differences(p, &group);
+    let verdict = |control: &str, good: String| {
+        let bad: Vec<&str> = found.iter().filter(|(c, _)| *c == control).map(|(_, d)| d.as_str()).collect();
+        if bad.is_empty() {
+            (true, format!("{policy}: {good}"))
+        } else {
+            (false, format!("{policy}: {} (weakens {control})", bad.join("; ")))
+        }
+    };
+    Ok([
+        verdict(
+            "firewall.default_drop",
+            format!("STRICT_ORDER; the domain list the only pass, then {}", STATEFUL_DEFAULTS.join(" + ")),
+        ),
+        verdict(
+            "firewall.no_stateless_bypass",
+            format!("no stateless rule group; packets and fragments {FORWARD}"),
+        ),
+    ])
+}
+
 /// From one read of the stack's two security groups: the endpoint group
 /// admits TCP 443 from the SageMaker group (`sg.vpce_tls`), and neither
 /// group has a rule beyond the stack's (`sg.vpce_rules`,
