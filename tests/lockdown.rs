@@ -354,3 +354,96 @@ fn up_brings_a_stack_of_the_previous_version_to_the_strict_policy_and_plan_says_
     passes(&emu, d);
     assert!(provision_ok(&emu, d, &["plan"]).lines().any(|l| l.contains("nfw.policy") && l.contains("exists")));
 }
+
+async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&emu.sdk().await)
+}
+
+async fn endpoint_policy(emu: &Emulator, vpce: &str) -> Value {
+    let e = ec2(emu).await.describe_vpc_endpoints().vpc_endpoint_ids(vpce).send().await.unwrap();
+    serde_json::from_str(e.vpc_endpoints()[0].policy_document().unwrap()).unwrap()
+}
+
+async fn set_endpoint_policy(emu: &Emulator, vpce: &str, doc: &Value) {
+    ec2(emu).await.modify_vpc_endpoint().vpc_endpoint_id(vpce).policy_document(doc.to_string()).send().await.unwrap();
+}
+
+const ACCOUNT: &str = "123456789012";
+
+#[test]
+fn endpoint_policies_admit_the_account_only_and_up_brings_the_previous_ones_to_it() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let st = state_json(d);
+    let (s3, sts, ssm) = (step_id(&st, "vpce.s3"), step_id(&st, "vpce.sts"), step_id(&st, "vpce.ssm"));
+    let rt = rt();
+    let scoped = serde_json::json!({"StringEquals": {"aws:PrincipalAccount": ACCOUNT}});
+    // Every interface endpoint whose service takes a policy: any call, by the account's principals.
+    for step in [
+        "vpce.sagemaker.api",
+        "vpce.sagemaker.runtime",
+        "vpce.notebook",
+        "vpce.sts",
+        "vpce.monitoring",
+        "vpce.logs",
+        "vpce.ecr.dkr",
+        "vpce.ecr.api",
+    ] {
+        let doc = rt.block_on(endpoint_policy(&emu, &step_id(&st, step)));
+        let s = &doc["Statement"][0];
+        assert_eq!((&s["Effect"], &s["Action"], &s["Resource"]), (&"Allow".into(), &"*".into(), &"*".into()), "{step}");
+        assert_eq!(s["Condition"], scoped, "{step}: {doc}");
+    }
+    // The S3 gateway endpoint: the two buckets for the account, ECR's layer bucket read-only.
+    let doc = rt.block_on(endpoint_policy(&emu, &s3));
+    assert_eq!(doc["Statement"][0]["Condition"], scoped, "{doc}");
+    let layers = &doc["Statement"][1];
+    assert_eq!(layers["Action"], serde_json::json!(["s3:GetObject"]), "{doc}");
+    assert_eq!(layers["Resource"], serde_json::json!(["arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"]));
+    let (code, controls) = verify(&emu, d);
+    assert_eq!(code, Some(0), "{controls:?}");
+    let ev = &controls.iter().find(|c| c.0 == "vpce.account_scoped").unwrap().2;
+    assert!(ev.contains(&format!("9 endpoint policies (S3 and 8 interface): every Allow for principals of account {ACCOUNT} only")), "{ev}");
+    assert!(
+        controls.iter().any(|c| c.0 == "vpce.s3.policy" && c.2.contains("and reads ECR's layers")),
+        "{controls:?}"
+    );
+
+    // The previous version's interface policy (any account) put back out of band: verify names the control.
+    let any_account = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]});
+    rt.block_on(set_endpoint_policy(&emu, &sts, &any_account));
+    fails_only(
+        &emu,
+        d,
+        "vpce.account_scoped",
+        &format!("vpce.sts ({sts}): statement 1 Allow * * on * without aws:PrincipalAccount = {ACCOUNT}"),
+    );
+    let plan = provision_ok(&emu, d, &["plan"]);
+    let line = plan.lines().find(|l| l.contains("vpce.sts")).unwrap_or_else(|| panic!("{plan}"));
+    assert!(line.contains("update") && line.contains("by the account's principals only"), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    assert_eq!(rt.block_on(endpoint_policy(&emu, &sts))["Statement"][0]["Condition"], scoped);
+    passes(&emu, d);
+
+    // The previous version's S3 endpoint policy: the buckets for anyone, no ECR layers.
+    let mut old = rt.block_on(endpoint_policy(&emu, &s3));
+    let mut first = old["Statement"][0].clone();
+    first.as_object_mut().unwrap().remove("Condition");
+    old["Statement"] = serde_json::json!([first]);
+    rt.block_on(set_endpoint_policy(&emu, &s3, &old));
+    let (code, controls) = verify(&emu, d);
+    assert_eq!(code, Some(1));
+    let failing: BTreeSet<&str> = controls.iter().filter(|c| !c.1).map(|c| c.0.as_str()).collect();
+    // (The old bucket statement is not the stack's: an extra too.)
+    assert_eq!(failing, BTreeSet::from(["vpce.account_scoped", "vpce.s3.policy", "vpce.s3.policy_no_extra"]), "{controls:?}");
+    assert!(controls.iter().any(|c| c.0 == "vpce.s3.policy" && c.2.contains("lacks the read of ECR's layer bucket")));
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+    // ssm takes no endpoint policy from the stack (see the README): AWS's default stays.
+    let e = rt.block_on(async { ec2(&emu).await.describe_vpc_endpoints().vpc_endpoint_ids(&ssm).send().await.unwrap() });
+    let doc: Value = serde_json::from_str(e.vpc_endpoints()[0].policy_document().unwrap_or("{}")).unwrap();
+    assert!(doc.get("Statement").is_none_or(|s| s[0].get("Condition").is_none()), "{doc}");
+}

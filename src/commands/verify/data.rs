@@ -14,7 +14,9 @@ use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
 use crate::kinds::kms_key::{key_policy, logs_key_policy};
 use crate::kinds::s3_bucket::bucket_policy;
-use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
+use crate::kinds::vpc_endpoint::{
+    ecr_layer_statement, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy,
+};
 use crate::policy::{extra_statements, parse as parse_policy, same_statement, statements, strings};
 use crate::step_id::StepId;
 
@@ -163,11 +165,15 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         allowed.insert(format!("arn:aws:s3:::{b}"));
         allowed.insert(format!("arn:aws:s3:::{b}/*"));
     }
-    let (js, mut problems) = (jumpstart_statement(), Vec::new());
-    let mut jumpstart = false;
+    let (js, layers, mut problems) = (jumpstart_statement(), ecr_layer_statement(ctx), Vec::new());
+    let (mut jumpstart, mut ecr) = (false, false);
     for (n, s) in statements(&doc).into_iter().enumerate() {
         if same_statement(s, &js) {
             jumpstart = true;
+            continue;
+        }
+        if same_statement(s, &layers) {
+            ecr = true;
             continue;
         }
         if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
@@ -187,11 +193,14 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         (false, true) => problems.push("lacks the JumpStart statement the state records as enabled".into()),
         _ => {}
     }
+    if !ecr {
+        problems.push("lacks the read of ECR's layer bucket (image pulls through vpce.ecr.dkr fail)".into());
+    }
     let allows = if problems.is_empty() {
         (
             true,
             format!(
-                "{vpce} allows the two buckets only{}",
+                "{vpce} allows the two buckets only{}, and reads ECR's layers",
                 if jumpstart { ", plus JumpStart (objects tagged SageMaker=true)" } else { "" }
             ),
         )
@@ -207,6 +216,61 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         if want { ", and JumpStart's (enabled)" } else { " (JumpStart disabled)" }
     );
     Ok([allows, no_extra(vec![found], extras)])
+}
+
+/// Every endpoint policy the stack writes (the S3 endpoint's and the
+/// interface endpoints' whose service takes one) allows the account's
+/// principals only: each Allow statement carries `aws:PrincipalAccount` =
+/// the account, but for the two the S3 endpoint allows AWS's own content
+/// through (JumpStart's objects, ECR's layers), which only read.
+/// Credentials of another account could otherwise carry data out through
+/// the endpoint, past the firewall. An endpoint without a policy gets AWS's
+/// full-access default: the failing evidence says so.
+pub(super) async fn endpoints_account_scoped(ctx: &Ctx) -> Verdict {
+    let mut steps = vec![StepId::VPCE_S3];
+    steps.extend(crate::graph::INTERFACE_ENDPOINTS.iter().filter(|e| e.3).map(|e| e.0.clone()));
+    let aws_content = [jumpstart_statement(), ecr_layer_statement(ctx)];
+    let (mut problems, mut checked) = (Vec::new(), 0);
+    for step in &steps {
+        let id = ctx.state.id(step)?;
+        let Some(doc) = live_policy(ctx, &id).await? else {
+            problems.push(format!("{step} ({id}): no policy (AWS's default allows any account)"));
+            continue;
+        };
+        checked += 1;
+        for (n, s) in statements(&doc).into_iter().enumerate() {
+            if s.get("Effect").and_then(Value::as_str) != Some("Allow")
+                || (*step == StepId::VPCE_S3 && aws_content.iter().any(|c| same_statement(s, c)))
+            {
+                continue;
+            }
+            let accounts = s
+                .get("Condition")
+                .and_then(|c| c.get("StringEquals"))
+                .map(|c| strings(c.get("aws:PrincipalAccount")))
+                .unwrap_or_default();
+            if accounts != [ctx.account.clone()] {
+                problems.push(format!(
+                    "{step} ({id}): statement {} {} without aws:PrincipalAccount = {} (weakens vpce.account_scoped)",
+                    n + 1,
+                    crate::policy::summary(s),
+                    ctx.account
+                ));
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        (
+            true,
+            format!(
+                "{checked} endpoint policies (S3 and {} interface): every Allow for principals of account {} only",
+                checked - 1,
+                ctx.account
+            ),
+        )
+    } else {
+        (false, problems.join("; "))
+    })
 }
 
 pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {

@@ -27,8 +27,8 @@ mod network;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, key_policies,
-    role_trust,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy,
+    endpoints_account_scoped, key_policies, role_trust,
 };
 use network::{domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
 
@@ -98,6 +98,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     ];
     let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
     results.push(("domain.home_efs_kms", home_kms));
+    results.push(("vpce.account_scoped", endpoints_account_scoped(ctx).await));
     results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {
         let (flow_log, firewall, groups) =
