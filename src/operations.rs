@@ -208,6 +208,9 @@ pub const OPS: &[Op] = &[
     run("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"]),
     run("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"]),
     run("s3:PutBucketPolicy", &["s3:PutBucketPolicy"]),
+    // Versioning on the two buckets (kinds/s3_bucket.rs; verify buckets.versioning).
+    run("s3:PutBucketVersioning", &["s3:PutBucketVersioning"]),
+    run("s3:GetBucketVersioning", &["s3:GetBucketVersioning"]),
     run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
     run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),

@@ -95,11 +95,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 28, "{out}");
-    assert!(out.contains("All 28 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), 32, "{out}");
+    assert!(out.contains("All 32 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 28);
+    assert_eq!(controls.len(), 32);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -122,7 +122,10 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     };
 
     rt.block_on(async { emu.s3().await.delete_bucket_policy().bucket(&data).send().await.unwrap() });
-    expect_all(&[("buckets.policy_vpce_only", &format!("{data}: no bucket policy"))]);
+    expect_all(&[
+        ("buckets.policy_vpce_only", &format!("{data}: no bucket policy")),
+        ("buckets.tls_only", &format!("{data}: no bucket policy, so no TLS deny")),
+    ]);
 
     rt.block_on(async {
         ec2(&emu)
@@ -209,7 +212,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("11 of 28 controls fail"), "{t}");
+    assert!(t.contains("12 of 32 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }

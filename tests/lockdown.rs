@@ -447,3 +447,101 @@ fn endpoint_policies_admit_the_account_only_and_up_brings_the_previous_ones_to_i
     let doc: Value = serde_json::from_str(e.vpc_endpoints()[0].policy_document().unwrap_or("{}")).unwrap();
     assert!(doc.get("Statement").is_none_or(|s| s[0].get("Condition").is_none()), "{doc}");
 }
+
+#[test]
+fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let st = state_json(d);
+    let (data, models, vpc) = (step_id(&st, "bucket.data"), step_id(&st, "bucket.models"), step_id(&st, "vpc"));
+    let rt = rt();
+    let s3 = rt.block_on(emu.s3());
+    let kms = rt.block_on(async { aws_sdk_kms::Client::new(&emu.sdk().await) });
+    let ec2c = rt.block_on(ec2(&emu));
+    // What exists: versioning on both buckets, the TLS deny, rotation on every key, an empty default group.
+    rt.block_on(async {
+        for b in [&data, &models] {
+            let v = s3.get_bucket_versioning().bucket(b).send().await.unwrap();
+            assert_eq!(v.status(), Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled), "{b}");
+            let p: Value = serde_json::from_str(s3.get_bucket_policy().bucket(b).send().await.unwrap().policy().unwrap()).unwrap();
+            let tls = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DenyInsecureTransport").cloned();
+            let tls = tls.unwrap_or_else(|| panic!("{b}: {p}"));
+            assert_eq!((&tls["Effect"], &tls["Action"]), (&"Deny".into(), &"s3:*".into()));
+            assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        }
+        for k in ["kms.s3", "kms.ebs", "kms.logs"] {
+            let r = kms.get_key_rotation_status().key_id(step_id(&st, k)).send().await.unwrap();
+            assert!(r.key_rotation_enabled(), "{k}");
+        }
+    });
+    let default_group = rt.block_on(async {
+        let out = ec2c
+            .describe_security_groups()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+            .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build())
+            .send()
+            .await
+            .unwrap();
+        let g = out.security_groups()[0].clone();
+        assert!(g.ip_permissions().is_empty() && g.ip_permissions_egress().is_empty(), "{g:?}");
+        g.group_id().unwrap().to_string()
+    });
+    passes(&emu, d);
+
+    // A bucket policy without the TLS deny.
+    let original = rt.block_on(async { s3.get_bucket_policy().bucket(&data).send().await.unwrap().policy().unwrap().to_string() });
+    let mut weaker: Value = serde_json::from_str(&original).unwrap();
+    weaker["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "DenyInsecureTransport");
+    rt.block_on(async { s3.put_bucket_policy().bucket(&data).policy(weaker.to_string()).send().await.unwrap() });
+    fails_only(&emu, d, "buckets.tls_only", &format!("{data}: no statement denying s3:* when aws:SecureTransport is false"));
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+
+    // Versioning suspended.
+    rt.block_on(async {
+        s3.put_bucket_versioning()
+            .bucket(&models)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    fails_only(&emu, d, "buckets.versioning", &format!("{models}: versioning Suspended, not Enabled"));
+    let plan = provision_ok(&emu, d, &["plan"]);
+    assert!(plan.lines().any(|l| l.contains("bucket.models") && l.contains("versioning Suspended")), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+
+    // The S3 key's rotation turned off.
+    let key = step_id(&st, "kms.s3");
+    rt.block_on(async { kms.disable_key_rotation().key_id(&key).send().await.unwrap() });
+    fails_only(&emu, d, "kms.s3_rotation", &format!("{key}: rotation disabled"));
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+
+    // The default security group given a rule.
+    rt.block_on(async {
+        ec2c.authorize_security_group_ingress()
+            .group_id(&default_group)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+    });
+    fails_only(&emu, d, "vpc.default_sg_empty", &format!("{default_group} (default of {vpc}): ingress tcp 22"));
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+}

@@ -218,6 +218,53 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     Ok([allows, no_extra(vec![found], extras)])
 }
 
+/// Both bucket policies deny every request not sent over TLS: a Deny to
+/// everyone of `s3:*` on the bucket and its objects when
+/// `aws:SecureTransport` is false (`s3_bucket::tls_statement`).
+pub(super) async fn buckets_tls_only(ctx: &Ctx) -> Verdict {
+    let (mut problems, mut found) = (Vec::new(), Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
+            Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
+                problems.push(format!("{b}: no bucket policy, so no TLS deny (weakens buckets.tls_only)"));
+                continue;
+            }
+            r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
+        };
+        let doc = parse_policy(doc.policy().unwrap_or("{}"))?;
+        let want = crate::kinds::s3_bucket::tls_statement(&b);
+        if statements(&doc).iter().any(|s| same_statement(s, &want)) {
+            found.push(format!("{b}: denies s3:* without TLS"));
+        } else {
+            problems.push(format!(
+                "{b}: no statement denying s3:* when aws:SecureTransport is false (weakens buckets.tls_only)"
+            ));
+        }
+    }
+    Ok(if problems.is_empty() { (true, found.join("; ")) } else { (false, problems.join("; ")) })
+}
+
+/// Both buckets keep every version of their objects (versioning Enabled:
+/// an overwrite or delete by a stolen credential can be undone).
+pub(super) async fn buckets_versioning(ctx: &Ctx) -> Verdict {
+    let (mut problems, mut found) = (Vec::new(), Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let v = crate::kinds::s3_bucket::versioning(ctx, &b)
+            .await
+            .with_context(|| format!("reading the versioning of bucket {b}"))?;
+        match v {
+            Some(aws_sdk_s3::types::BucketVersioningStatus::Enabled) => found.push(format!("{b}: versioning Enabled")),
+            v => problems.push(format!(
+                "{b}: versioning {}, not Enabled (weakens buckets.versioning)",
+                v.as_ref().map_or("never enabled", |v| v.as_str())
+            )),
+        }
+    }
+    Ok(if problems.is_empty() { (true, found.join("; ")) } else { (false, problems.join("; ")) })
+}
+
 /// Every endpoint policy the stack writes (the S3 endpoint's and the
 /// interface endpoints' whose service takes one) allows the account's
 /// principals only: each Allow statement carries `aws:PrincipalAccount` =
@@ -274,7 +321,16 @@ pub(super) async fn endpoints_account_scoped(ctx: &Ctx) -> Verdict {
 }
 
 pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
-    let key = ctx.state.id(&StepId::KMS_EBS)?;
+    key_rotation(ctx, &StepId::KMS_EBS, "kms.ebs_rotation").await
+}
+
+/// The buckets' key rotates.
+pub(super) async fn s3_key_rotation(ctx: &Ctx) -> Verdict {
+    key_rotation(ctx, &StepId::KMS_S3, "kms.s3_rotation").await
+}
+
+async fn key_rotation(ctx: &Ctx, step: &StepId, control: &str) -> Verdict {
+    let key = ctx.state.id(step)?;
     let out = ctx
         .aws
         .kms
@@ -285,7 +341,7 @@ pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
         .map_err(aws)
         .with_context(|| format!("reading the rotation status of key {key}"))?;
     let on = out.key_rotation_enabled();
-    Ok((on, format!("{key}: rotation {}", if on { "enabled" } else { "disabled" })))
+    Ok((on, if on { format!("{key}: rotation enabled") } else { format!("{key}: rotation disabled (weakens {control})") }))
 }
 
 /// Each key's policy has no statement but the one the tool creates it with

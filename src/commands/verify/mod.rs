@@ -27,10 +27,10 @@ mod network;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy,
-    endpoints_account_scoped, key_policies, role_trust,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_tls_only, buckets_versioning,
+    ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
-use network::{domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
+use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -98,7 +98,21 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     ];
     let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
     results.push(("domain.home_efs_kms", home_kms));
-    results.push(("vpce.account_scoped", endpoints_account_scoped(ctx).await));
+    // Issue 30's controls.
+    let (scoped, tls, versioning, s3_rotation, default_sg) = tokio::join!(
+        endpoints_account_scoped(ctx),
+        buckets_tls_only(ctx),
+        buckets_versioning(ctx),
+        s3_key_rotation(ctx),
+        default_group_empty(ctx),
+    );
+    results.extend([
+        ("vpce.account_scoped", scoped),
+        ("buckets.tls_only", tls),
+        ("buckets.versioning", versioning),
+        ("kms.s3_rotation", s3_rotation),
+        ("vpc.default_sg_empty", default_sg),
+    ]);
     results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {
         let (flow_log, firewall, groups) =

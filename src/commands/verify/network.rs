@@ -334,6 +334,26 @@ pub(super) async fn firewall_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     ])
 }
 
+/// The VPC's default security group holds no rule (`kinds::vpc`): a
+/// resource placed in the VPC without a group of its own reaches nothing.
+pub(super) async fn default_group_empty(ctx: &Ctx) -> Verdict {
+    let vpc = ctx.state.id(&StepId::VPC)?;
+    let g = crate::kinds::vpc::default_group(ctx, &vpc).await?;
+    let id = g.group_id().unwrap_or_default();
+    let rules: Vec<String> = g
+        .ip_permissions()
+        .iter()
+        .flat_map(rule_strings)
+        .map(|r| format!("ingress {r}"))
+        .chain(g.ip_permissions_egress().iter().flat_map(egress_strings).map(|r| format!("egress {r}")))
+        .collect();
+    Ok(if rules.is_empty() {
+        (true, format!("{id} (default of {vpc}): no rule"))
+    } else {
+        (false, format!("{id} (default of {vpc}): {} (weakens vpc.default_sg_empty)", rules.join(", ")))
+    })
+}
+
 /// From one read of the stack's two security groups: the endpoint group
 /// admits TCP 443 from the SageMaker group (`sg.vpce_tls`), and neither
 /// group has a rule beyond the stack's (`sg.vpce_rules`,
