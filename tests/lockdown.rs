@@ -490,6 +490,22 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     });
     passes(&emu, d);
 
+    // The paths out of the SageMaker subnet, for an auditor: destination, through what, allowed by what.
+    let text = provision_ok(&emu, d, &["verify"]);
+    let (nat, rtb, vpce_s3) = (step_id(&st, "nat"), step_id(&st, "rtb.sagemaker"), step_id(&st, "vpce.s3"));
+    let (igw, group) = (step_id(&st, "igw"), step_id(&st, "nfw.rule_group"));
+    let subnet = step_id(&st, "subnet.sagemaker");
+    assert!(text.contains("Paths out of the SageMaker subnets"), "{text}");
+    assert!(text.contains(&format!("{subnet} (us-east-1a) via {rtb}:")), "{text}");
+    let internet = text.lines().find(|l| l.contains("0.0.0.0/0 -> NAT gateway")).unwrap_or_else(|| panic!("{text}"));
+    for part in [nat.as_str(), igw.as_str(), group.as_str(), ".kaggle.com", "everything else dropped"] {
+        assert!(internet.contains(part), "{part}: {internet}");
+    }
+    let s3_line = text.lines().find(|l| l.contains(&format!("-> gateway endpoint {vpce_s3}"))).unwrap_or_else(|| panic!("{text}"));
+    assert!(s3_line.contains("ECR's layer bucket read-only"), "{s3_line}");
+    assert!(text.contains("10.2.0.0/16 -> the VPC itself"), "{text}");
+    assert!(text.contains("DNS -> the VPC resolver (10.2.0.2"), "{text}");
+
     // A bucket policy without the TLS deny.
     let original = rt.block_on(async { s3.get_bucket_policy().bucket(&data).send().await.unwrap().policy().unwrap().to_string() });
     let mut weaker: Value = serde_json::from_str(&original).unwrap();

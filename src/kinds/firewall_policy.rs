@@ -118,19 +118,24 @@ pub fn differences(p: &PolicyBody, group: &str) -> Vec<(&'static str, String)> {
     out
 }
 
-/// DescribeFirewallPolicy of `arn`: the policy and its UpdateToken.
-async fn read_policy(ctx: &Ctx, arn: &str) -> Result<(PolicyBody, String)> {
-    let out = ctx
-        .aws
-        .nfw
-        .describe_firewall_policy()
-        .firewall_policy_arn(arn)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading firewall policy {arn}"))?;
-    let p = out.firewall_policy.with_context(|| format!("DescribeFirewallPolicy returned no FirewallPolicy for {arn}"))?;
-    Ok((p, out.update_token))
+/// DescribeFirewallPolicy of `arn`, once per read-only pass (`Reads::read`).
+async fn described(
+    ctx: &Ctx,
+    arn: &str,
+) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_firewall_policy::DescribeFirewallPolicyOutput>>
+{
+    let load = || async { ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws) };
+    ctx.reads.read(&format!("network-firewall:DescribeFirewallPolicy {arn}"), load).await
+}
+
+/// The policy `arn` and its UpdateToken (`described`).
+pub(crate) async fn read_policy(ctx: &Ctx, arn: &str) -> Result<(PolicyBody, String)> {
+    let out = described(ctx, arn).await.with_context(|| format!("reading firewall policy {arn}"))?;
+    let p = out
+        .firewall_policy
+        .clone()
+        .with_context(|| format!("DescribeFirewallPolicy returned no FirewallPolicy for {arn}"))?;
+    Ok((p, out.update_token.clone()))
 }
 
 /// Whether the policy or its rule group is of another rule order than
@@ -140,8 +145,8 @@ async fn needs_replacement(ctx: &Ctx, p: &PolicyBody, group: &str) -> Result<Opt
     if order != RuleOrder::StrictOrder {
         return Ok(Some(format!("rule order {}", order.as_str())));
     }
-    let (_, g, _) = read_allow_list(ctx, group).await?;
-    let order = group_order(&g);
+    let g = super::rule_group::described(ctx, group).await?;
+    let order = g.rule_group().map(group_order).unwrap_or(RuleOrder::DefaultActionOrder);
     Ok((order != RuleOrder::StrictOrder).then(|| format!("rule group {group} in rule order {}", order.as_str())))
 }
 
@@ -312,8 +317,7 @@ impl Kind for FirewallPolicy {
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {
-        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(id).send().await.map_err(aws);
-        Health::of_describe(r, |_| true)
+        Health::of_describe(described(ctx, id).await, |_| true)
     }
 
     async fn delete(&self, ctx: &Ctx, arn: &str) -> Result<()> {

@@ -28,7 +28,7 @@ use crate::wait::{Poll, retry_attempts, retry_while, until};
 const PROFILE: &str = "nfw.rule_group";
 
 /// DescribeRuleGroup of `arn`, once per read-only pass (`Reads::read`).
-async fn described(
+pub(crate) async fn described(
     ctx: &Ctx,
     arn: &str,
 ) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_rule_group::DescribeRuleGroupOutput>> {

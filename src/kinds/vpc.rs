@@ -33,7 +33,15 @@ pub struct Vpc;
 
 /// The VPC's default security group (group name `default`, which every VPC
 /// has exactly one of: EC2 API reference, DescribeSecurityGroups).
+/// From the pass's listing of security groups when there is one.
 pub async fn default_group(ctx: &Ctx, vpc: &str) -> Result<SecurityGroup> {
+    if let Some(all) = super::security_group::listed(ctx).await? {
+        return all
+            .iter()
+            .find(|g| g.vpc_id() == Some(vpc) && g.group_name() == Some("default"))
+            .cloned()
+            .with_context(|| format!("VPC {vpc} has no default security group"));
+    }
     let out = ctx
         .aws
         .ec2

@@ -87,12 +87,16 @@ pub(super) async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
 
 /// Each bucket's policy denies GetObject, PutObject and ListBucket on the
 /// bucket and its objects unless the request comes through `vpce.s3`
-/// (`buckets.policy_vpce_only`); and it has no statement but that one, the
-/// policy the tool puts (`buckets.policy_no_extra`).
-pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
+/// (`buckets.policy_vpce_only`); it has no statement but the policy the
+/// tool puts (`buckets.policy_no_extra`); and it denies every request not
+/// sent over TLS: a Deny to everyone of `s3:*` on the bucket and its
+/// objects when `aws:SecureTransport` is false (`buckets.tls_only`,
+/// `s3_bucket::tls_statement`). One read of each policy.
+pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 3]> {
     let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let (mut ok, mut evidence) = (true, Vec::new());
     let (mut only, mut extras) = (Vec::new(), Vec::new());
+    let (mut tls_found, mut tls_problems) = (Vec::new(), Vec::new());
     for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
@@ -100,6 +104,7 @@ pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
                 ok = false;
                 evidence.push(format!("{b}: no bucket policy"));
                 only.push(format!("{b}: no statements"));
+                tls_problems.push(format!("{b}: no bucket policy, so no TLS deny (weakens buckets.tls_only)"));
                 continue;
             }
             r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
@@ -118,8 +123,17 @@ pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         }
         extras
             .extend(extra.into_iter().map(|s| format!("{b}: extra statement {s} (weakens buckets.policy_vpce_only)")));
+        let tls = crate::kinds::s3_bucket::tls_statement(&b);
+        if statements(&doc).iter().any(|s| same_statement(s, &tls)) {
+            tls_found.push(format!("{b}: denies s3:* without TLS"));
+        } else {
+            tls_problems.push(format!(
+                "{b}: no statement denying s3:* when aws:SecureTransport is false (weakens buckets.tls_only)"
+            ));
+        }
     }
-    Ok([(ok, evidence.join("; ")), no_extra(only, extras)])
+    let tls = if tls_problems.is_empty() { (true, tls_found.join("; ")) } else { (false, tls_problems.join("; ")) };
+    Ok([(ok, evidence.join("; ")), no_extra(only, extras), tls])
 }
 
 /// A "nothing beyond the stack" verdict: pass with what was found when
@@ -216,33 +230,6 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         if want { ", and JumpStart's (enabled)" } else { " (JumpStart disabled)" }
     );
     Ok([allows, no_extra(vec![found], extras)])
-}
-
-/// Both bucket policies deny every request not sent over TLS: a Deny to
-/// everyone of `s3:*` on the bucket and its objects when
-/// `aws:SecureTransport` is false (`s3_bucket::tls_statement`).
-pub(super) async fn buckets_tls_only(ctx: &Ctx) -> Verdict {
-    let (mut problems, mut found) = (Vec::new(), Vec::new());
-    for step in &StepId::BUCKETS {
-        let b = ctx.state.id(step)?;
-        let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
-            Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => {
-                problems.push(format!("{b}: no bucket policy, so no TLS deny (weakens buckets.tls_only)"));
-                continue;
-            }
-            r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
-        };
-        let doc = parse_policy(doc.policy().unwrap_or("{}"))?;
-        let want = crate::kinds::s3_bucket::tls_statement(&b);
-        if statements(&doc).iter().any(|s| same_statement(s, &want)) {
-            found.push(format!("{b}: denies s3:* without TLS"));
-        } else {
-            problems.push(format!(
-                "{b}: no statement denying s3:* when aws:SecureTransport is false (weakens buckets.tls_only)"
-            ));
-        }
-    }
-    Ok(if problems.is_empty() { (true, found.join("; ")) } else { (false, problems.join("; ")) })
 }
 
 /// Both buckets keep every version of their objects (versioning Enabled:

@@ -13,7 +13,8 @@
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
 //! `network.rs`: the domain's network, routes, firewall, security groups;
 //! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
-//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults.
+//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults;
+//! `paths.rs`: the paths out of the SageMaker subnets (text output only).
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -24,10 +25,11 @@ use crate::kinds::Ctx;
 mod data;
 mod logs;
 mod network;
+mod paths;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_tls_only, buckets_versioning,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning,
     ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
 use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
@@ -69,7 +71,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         key_policies(ctx),
         role_trust(ctx),
     );
-    let [policy_vpce_only, policy_no_extra] = each(bucket_policies);
+    let [policy_vpce_only, policy_no_extra, tls] = each(bucket_policies);
     let [vpce_policy, vpce_policy_no_extra] = each(vpce_policy);
     let [sm_route, nat_route, edge_route, no_extra_route] = each(routes);
     let [vpce_tls, vpce_rules, sagemaker_rules] = each(groups);
@@ -99,9 +101,8 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
     results.push(("domain.home_efs_kms", home_kms));
     // Issue 30's controls.
-    let (scoped, tls, versioning, s3_rotation, default_sg) = tokio::join!(
+    let (scoped, versioning, s3_rotation, default_sg) = tokio::join!(
         endpoints_account_scoped(ctx),
-        buckets_tls_only(ctx),
         buckets_versioning(ctx),
         s3_key_rotation(ctx),
         default_group_empty(ctx),
@@ -141,6 +142,12 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
             let verdict = if c.pass { "PASS" } else { "FAIL" };
             println!("{verdict}  {:<28} {}", c.control, c.evidence);
         }
+        println!("\nPaths out of the SageMaker subnets (destination -> through what: allowed by what):");
+        match paths::paths(ctx).await {
+            Ok(lines) => lines.iter().for_each(|l| println!("  {l}")),
+            Err(e) => println!("  could not read them: {e:#}"),
+        }
+        println!();
     }
     let failed: Vec<&str> = controls.iter().filter(|c| !c.pass).map(|c| c.control).collect();
     if !failed.is_empty() {

@@ -57,15 +57,7 @@ pub(super) async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
 /// the stack's tables hold no other route.
 pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     let vpc = ctx.state.id(&StepId::VPC)?;
-    let out = ctx
-        .aws
-        .ec2
-        .describe_route_tables()
-        .filters(ec2_filter("vpc-id", &vpc))
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading the route tables of {vpc}"))?;
+    let out = route_tables(ctx, &vpc).await?;
     let tables = out.route_tables();
     let igw = ctx.state.id(&StepId::IGW)?;
     let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
@@ -122,6 +114,21 @@ pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     };
     let no_extra_routes = extra_routes(ctx, tables, &expected)?;
     Ok([all(sm), all(natr), all(edge), no_extra_routes])
+}
+
+/// DescribeRouteTables of the VPC, once per `verify` (`Reads::read`: the
+/// routing controls and the paths read the same answer).
+pub(super) async fn route_tables(
+    ctx: &Ctx,
+    vpc: &str,
+) -> Result<std::sync::Arc<aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput>> {
+    let load = || async {
+        ctx.aws.ec2.describe_route_tables().filters(ec2_filter("vpc-id", vpc)).send().await.map_err(aws)
+    };
+    ctx.reads
+        .read(&format!("ec2:DescribeRouteTables {vpc}"), load)
+        .await
+        .with_context(|| format!("reading the route tables of {vpc}"))
 }
 
 /// The routes a table of the stack holds besides the VPC's local route, as
@@ -361,21 +368,24 @@ pub(super) async fn default_group_empty(ctx: &Ctx) -> Verdict {
 /// default (all traffic to 0.0.0.0/0), which the tool leaves as it is.
 pub(super) async fn security_groups(ctx: &Ctx) -> Result<[(bool, String); 3]> {
     let (vpce, sm) = (ctx.state.id(&StepId::SG_VPCE)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
-    let out = ctx
-        .aws
-        .ec2
-        .describe_security_groups()
-        .group_ids(&vpce)
-        .group_ids(&sm)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading security groups {vpce} and {sm}"))?;
+    // The pass's listing of every group (the default group's control reads it too).
+    let all: Vec<SecurityGroup> = match crate::kinds::security_group::listed(ctx).await? {
+        Some(all) => all.to_vec(),
+        None => ctx
+            .aws
+            .ec2
+            .describe_security_groups()
+            .group_ids(&vpce)
+            .group_ids(&sm)
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("reading security groups {vpce} and {sm}"))?
+            .security_groups()
+            .to_vec(),
+    };
     let group = |id: &str| {
-        out.security_groups()
-            .iter()
-            .find(|g| g.group_id() == Some(id))
-            .with_context(|| format!("security group {id} not found"))
+        all.iter().find(|g| g.group_id() == Some(id)).with_context(|| format!("security group {id} not found"))
     };
     let (vpce_group, sm_group) = (group(&vpce)?, group(&sm)?);
     let vpce_role = SgRole::Vpce { sagemaker: StepId::SG_SAGEMAKER };
