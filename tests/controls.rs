@@ -361,7 +361,9 @@ fn verify_fails_on_anything_wider_than_the_stack_and_passes_once_it_is_removed()
     set_endpoint_policy(&wider);
     fails_only(
         "vpce.s3.policy_no_extra",
-        &format!("{vpce}: extra statement Allow * s3:DeleteBucket on arn:aws:s3:::{data} when {{\"StringEquals\":{{\"aws:PrincipalAccount\":\"{ACCOUNT}\"}}}} (weakens vpce.s3.policy)"),
+        &format!(
+            "{vpce}: extra statement Allow * s3:DeleteBucket on arn:aws:s3:::{data} when {{\"StringEquals\":{{\"aws:PrincipalAccount\":\"{ACCOUNT}\"}}}} (weakens vpce.s3.policy)"
+        ),
     );
     set_endpoint_policy(&original);
     passes();

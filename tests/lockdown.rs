@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use aws_sdk_networkfirewall::types::{
-    FirewallPolicy, GeneratedRulesType, IpSet, MatchAttributes, PortRange, RuleDefinition,
-    RuleGroup, RuleGroupType, RuleOrder, RuleVariables, RulesSource, RulesSourceList, StatefulRuleGroupReference,
-    StatelessRule, StatelessRuleGroupReference, StatelessRulesAndCustomActions, Tag, TargetType,
+    FirewallPolicy, GeneratedRulesType, IpSet, MatchAttributes, PortRange, RuleDefinition, RuleGroup, RuleGroupType,
+    RuleOrder, RuleVariables, RulesSource, RulesSourceList, StatefulRuleGroupReference, StatelessRule,
+    StatelessRuleGroupReference, StatelessRulesAndCustomActions, Tag, TargetType,
 };
 use common::*;
 use serde_json::Value;
@@ -66,13 +66,22 @@ async fn policy(emu: &Emulator, arn: &str) -> (FirewallPolicy, String) {
 async fn put_policy(emu: &Emulator, arn: &str, edit: impl FnOnce(&mut FirewallPolicy)) {
     let (mut p, token) = policy(emu, arn).await;
     edit(&mut p);
-    nfw(emu).await.update_firewall_policy().firewall_policy_arn(arn).update_token(token).firewall_policy(p).send().await.unwrap();
+    nfw(emu)
+        .await
+        .update_firewall_policy()
+        .firewall_policy_arn(arn)
+        .update_token(token)
+        .firewall_policy(p)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The live rule group: its rule order and domain list.
 async fn group(emu: &Emulator, arn: &str) -> (RuleOrder, Vec<String>) {
     let g = nfw(emu).await.describe_rule_group().rule_group_arn(arn).send().await.unwrap().rule_group.unwrap();
-    let order = g.stateful_rule_options().and_then(|o| o.rule_order()).cloned().unwrap_or(RuleOrder::DefaultActionOrder);
+    let order =
+        g.stateful_rule_options().and_then(|o| o.rule_order()).cloned().unwrap_or(RuleOrder::DefaultActionOrder);
     (order, g.rules_source().unwrap().rules_source_list().unwrap().targets().to_vec())
 }
 
@@ -146,7 +155,10 @@ fn the_firewall_drops_what_the_list_does_not_pass_and_verify_names_each_weakenin
     let (code, controls) = verify(&emu, d);
     assert_eq!(code, Some(0), "{controls:?}");
     for (control, says) in [
-        ("firewall.default_drop", "STRICT_ORDER; the domain list the only pass, then aws:drop_established + aws:alert_established"),
+        (
+            "firewall.default_drop",
+            "STRICT_ORDER; the domain list the only pass, then aws:drop_established + aws:alert_established",
+        ),
         ("firewall.no_stateless_bypass", "no stateless rule group; packets and fragments aws:forward_to_sfe"),
     ] {
         let ev = &controls.iter().find(|c| c.0 == control).unwrap_or_else(|| panic!("{control}: {controls:?}")).2;
@@ -242,7 +254,13 @@ async fn make_previous_version(emu: &Emulator, fw: &str, pol: &str, grp: &str, v
         let c = c.clone();
         async move {
             let token = c.describe_firewall().firewall_arn(fw).send().await.unwrap().update_token.unwrap();
-            c.associate_firewall_policy().firewall_arn(fw).update_token(token).firewall_policy_arn(policy).send().await.unwrap();
+            c.associate_firewall_policy()
+                .firewall_arn(fw)
+                .update_token(token)
+                .firewall_policy_arn(policy)
+                .send()
+                .await
+                .unwrap();
         }
     };
     associate(hold.clone()).await;
@@ -405,11 +423,13 @@ fn endpoint_policies_admit_the_account_only_and_up_brings_the_previous_ones_to_i
     let (code, controls) = verify(&emu, d);
     assert_eq!(code, Some(0), "{controls:?}");
     let ev = &controls.iter().find(|c| c.0 == "vpce.account_scoped").unwrap().2;
-    assert!(ev.contains(&format!("9 endpoint policies (S3 and 8 interface): every Allow for principals of account {ACCOUNT} only")), "{ev}");
     assert!(
-        controls.iter().any(|c| c.0 == "vpce.s3.policy" && c.2.contains("and reads ECR's layers")),
-        "{controls:?}"
+        ev.contains(&format!(
+            "9 endpoint policies (S3 and 8 interface): every Allow for principals of account {ACCOUNT} only"
+        )),
+        "{ev}"
     );
+    assert!(controls.iter().any(|c| c.0 == "vpce.s3.policy" && c.2.contains("and reads ECR's layers")), "{controls:?}");
 
     // The previous version's interface policy (any account) put back out of band: verify names the control.
     let any_account = serde_json::json!({"Version": "2012-10-17", "Statement": [
@@ -438,12 +458,17 @@ fn endpoint_policies_admit_the_account_only_and_up_brings_the_previous_ones_to_i
     assert_eq!(code, Some(1));
     let failing: BTreeSet<&str> = controls.iter().filter(|c| !c.1).map(|c| c.0.as_str()).collect();
     // (The old bucket statement is not the stack's: an extra too.)
-    assert_eq!(failing, BTreeSet::from(["vpce.account_scoped", "vpce.s3.policy", "vpce.s3.policy_no_extra"]), "{controls:?}");
+    assert_eq!(
+        failing,
+        BTreeSet::from(["vpce.account_scoped", "vpce.s3.policy", "vpce.s3.policy_no_extra"]),
+        "{controls:?}"
+    );
     assert!(controls.iter().any(|c| c.0 == "vpce.s3.policy" && c.2.contains("lacks the read of ECR's layer bucket")));
     provision_ok(&emu, d, &["up"]);
     passes(&emu, d);
     // ssm takes no endpoint policy from the stack (see the README): AWS's default stays.
-    let e = rt.block_on(async { ec2(&emu).await.describe_vpc_endpoints().vpc_endpoint_ids(&ssm).send().await.unwrap() });
+    let e =
+        rt.block_on(async { ec2(&emu).await.describe_vpc_endpoints().vpc_endpoint_ids(&ssm).send().await.unwrap() });
     let doc: Value = serde_json::from_str(e.vpc_endpoints()[0].policy_document().unwrap_or("{}")).unwrap();
     assert!(doc.get("Statement").is_none_or(|s| s[0].get("Condition").is_none()), "{doc}");
 }
@@ -465,7 +490,8 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
         for b in [&data, &models] {
             let v = s3.get_bucket_versioning().bucket(b).send().await.unwrap();
             assert_eq!(v.status(), Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled), "{b}");
-            let p: Value = serde_json::from_str(s3.get_bucket_policy().bucket(b).send().await.unwrap().policy().unwrap()).unwrap();
+            let p: Value =
+                serde_json::from_str(s3.get_bucket_policy().bucket(b).send().await.unwrap().policy().unwrap()).unwrap();
             let tls = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DenyInsecureTransport").cloned();
             let tls = tls.unwrap_or_else(|| panic!("{b}: {p}"));
             assert_eq!((&tls["Effect"], &tls["Action"]), (&"Deny".into(), &"s3:*".into()));
@@ -501,17 +527,26 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     for part in [nat.as_str(), igw.as_str(), group.as_str(), ".kaggle.com", "everything else dropped"] {
         assert!(internet.contains(part), "{part}: {internet}");
     }
-    let s3_line = text.lines().find(|l| l.contains(&format!("-> gateway endpoint {vpce_s3}"))).unwrap_or_else(|| panic!("{text}"));
+    let s3_line = text
+        .lines()
+        .find(|l| l.contains(&format!("-> gateway endpoint {vpce_s3}")))
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(s3_line.contains("ECR's layer bucket read-only"), "{s3_line}");
     assert!(text.contains("10.2.0.0/16 -> the VPC itself"), "{text}");
     assert!(text.contains("DNS -> the VPC resolver (10.2.0.2"), "{text}");
 
     // A bucket policy without the TLS deny.
-    let original = rt.block_on(async { s3.get_bucket_policy().bucket(&data).send().await.unwrap().policy().unwrap().to_string() });
+    let original =
+        rt.block_on(async { s3.get_bucket_policy().bucket(&data).send().await.unwrap().policy().unwrap().to_string() });
     let mut weaker: Value = serde_json::from_str(&original).unwrap();
     weaker["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "DenyInsecureTransport");
     rt.block_on(async { s3.put_bucket_policy().bucket(&data).policy(weaker.to_string()).send().await.unwrap() });
-    fails_only(&emu, d, "buckets.tls_only", &format!("{data}: no statement denying s3:* when aws:SecureTransport is false"));
+    fails_only(
+        &emu,
+        d,
+        "buckets.tls_only",
+        &format!("{data}: no statement denying s3:* when aws:SecureTransport is false"),
+    );
     provision_ok(&emu, d, &["up"]);
     passes(&emu, d);
 

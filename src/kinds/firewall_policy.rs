@@ -27,9 +27,9 @@ use aws_sdk_networkfirewall::types::{
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, firewall_name, in_use, nfw_tags};
 use super::rule_group::{RuleGroup, create_group, group_order, read_allow_list};
 use super::{Ctx, Health, Kind, NameUse, accepted};
-use crate::state::Status;
 use crate::error::{aws, found, is_not_found};
 use crate::latency::delete_s;
+use crate::state::Status;
 use crate::step_id::StepId;
 use crate::wait::{Poll, retry_while, until};
 
@@ -94,7 +94,10 @@ pub fn differences(p: &PolicyBody, group: &str) -> Vec<(&'static str, String)> {
     }
     let stateful = p.stateful_default_actions();
     if stateful != STATEFUL_DEFAULTS {
-        out.push(("firewall.default_drop", format!("stateful default actions {stateful:?}, not {STATEFUL_DEFAULTS:?}")));
+        out.push((
+            "firewall.default_drop",
+            format!("stateful default actions {stateful:?}, not {STATEFUL_DEFAULTS:?}"),
+        ));
     }
     for (what, actions) in [
         ("stateless default actions", p.stateless_default_actions()),
@@ -107,13 +110,20 @@ pub fn differences(p: &PolicyBody, group: &str) -> Vec<(&'static str, String)> {
     for r in p.stateless_rule_group_references() {
         out.push((
             "firewall.no_stateless_bypass",
-            format!("stateless rule group {} (priority {}) judges traffic before the domain list", r.resource_arn(), r.priority()),
+            format!(
+                "stateless rule group {} (priority {}) judges traffic before the domain list",
+                r.resource_arn(),
+                r.priority()
+            ),
         ));
     }
     let refs: Vec<(String, Option<i32>)> =
         p.stateful_rule_group_references().iter().map(|r| (r.resource_arn().to_string(), r.priority())).collect();
     if refs != [(group.to_string(), Some(GROUP_PRIORITY))] {
-        out.push(("firewall.allow_list", format!("stateful rule groups {refs:?}, not [{group}] at priority {GROUP_PRIORITY}")));
+        out.push((
+            "firewall.allow_list",
+            format!("stateful rule groups {refs:?}, not [{group}] at priority {GROUP_PRIORITY}"),
+        ));
     }
     out
 }
@@ -227,7 +237,8 @@ impl FirewallPolicy {
 
     /// The interim policy, found (an interrupted replacement made it) or created.
     async fn interim(&self, ctx: &Ctx, me: &StepId) -> Result<String> {
-        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(interim_name(ctx)).send().await.map_err(aws);
+        let r =
+            ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(interim_name(ctx)).send().await.map_err(aws);
         if let Some(out) = found(r)? {
             let r = out.firewall_policy_response.context("no FirewallPolicyResponse")?;
             if let Some(arn) = adopt_nfw(ctx, me, "interim firewall policy", r.firewall_policy_arn, r.tags)? {
@@ -249,7 +260,9 @@ impl FirewallPolicy {
         let interim = self.interim(ctx, me).await?;
         if let Some((fw, token, used)) = &firewall {
             if used != arn && *used != interim {
-                bail!("firewall {fw} uses policy {used}, not the stack's {arn}: refusing to replace the policy under it");
+                bail!(
+                    "firewall {fw} uses policy {used}, not the stack's {arn}: refusing to replace the policy under it"
+                );
             }
             if *used != interim {
                 crate::progress::note(&format!(

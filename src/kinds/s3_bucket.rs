@@ -306,7 +306,10 @@ impl Kind for S3Bucket {
             Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => vec!["bucket policy removed".into()],
             Err(e) => return Err(e),
             Ok(p) if p.policy().and_then(|d| crate::policy::parse(d).ok()) != Some(want) => {
-                vec!["bucket policy differs from the stack's (deny unless through the endpoint, deny without TLS)".into()]
+                vec![
+                    "bucket policy differs from the stack's (deny unless through the endpoint, deny without TLS)"
+                        .into(),
+                ]
             }
             Ok(_) => Vec::new(),
         };

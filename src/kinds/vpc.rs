@@ -144,7 +144,10 @@ impl Kind for Vpc {
         Ok(if n == 0 {
             Vec::new()
         } else {
-            vec![format!("default security group {} holds {n} rule(s); the stack's holds none", g.group_id().unwrap_or_default())]
+            vec![format!(
+                "default security group {} holds {n} rule(s); the stack's holds none",
+                g.group_id().unwrap_or_default()
+            )]
         })
     }
 

@@ -14,9 +14,7 @@ use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
 use crate::kinds::kms_key::{key_policy, logs_key_policy};
 use crate::kinds::s3_bucket::bucket_policy;
-use crate::kinds::vpc_endpoint::{
-    ecr_layer_statement, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy,
-};
+use crate::kinds::vpc_endpoint::{ecr_layer_statement, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
 use crate::policy::{extra_statements, parse as parse_policy, same_statement, statements, strings};
 use crate::step_id::StepId;
 
@@ -328,7 +326,10 @@ async fn key_rotation(ctx: &Ctx, step: &StepId, control: &str) -> Verdict {
         .map_err(aws)
         .with_context(|| format!("reading the rotation status of key {key}"))?;
     let on = out.key_rotation_enabled();
-    Ok((on, if on { format!("{key}: rotation enabled") } else { format!("{key}: rotation disabled (weakens {control})") }))
+    Ok((
+        on,
+        if on { format!("{key}: rotation enabled") } else { format!("{key}: rotation disabled (weakens {control})") },
+    ))
 }
 
 /// Each key's policy has no statement but the one the tool creates it with

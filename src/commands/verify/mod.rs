@@ -29,8 +29,8 @@ mod paths;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning,
-    ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning, ebs_key_rotation,
+    endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
 use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
 

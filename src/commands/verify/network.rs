@@ -122,9 +122,8 @@ pub(super) async fn route_tables(
     ctx: &Ctx,
     vpc: &str,
 ) -> Result<std::sync::Arc<aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput>> {
-    let load = || async {
-        ctx.aws.ec2.describe_route_tables().filters(ec2_filter("vpc-id", vpc)).send().await.map_err(aws)
-    };
+    let load =
+        || async { ctx.aws.ec2.describe_route_tables().filters(ec2_filter("vpc-id", vpc)).send().await.map_err(aws) };
     ctx.reads
         .read(&format!("ec2:DescribeRouteTables {vpc}"), load)
         .await
@@ -334,10 +333,7 @@ pub(super) async fn firewall_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
             "firewall.default_drop",
             format!("STRICT_ORDER; the domain list the only pass, then {}", STATEFUL_DEFAULTS.join(" + ")),
         ),
-        verdict(
-            "firewall.no_stateless_bypass",
-            format!("no stateless rule group; packets and fragments {FORWARD}"),
-        ),
+        verdict("firewall.no_stateless_bypass", format!("no stateless rule group; packets and fragments {FORWARD}")),
     ])
 }
 

@@ -34,7 +34,8 @@ pub(super) async fn paths(ctx: &Ctx) -> Result<Vec<String>> {
             continue;
         };
         lines.push(format!("{subnet} ({}) via {}:", z.az, t.route_table_id().unwrap_or_default()));
-        let endpoint = ctx.state.attr(&StepId::FIREWALL, &crate::kinds::firewall::endpoint_attr(&z.az)).unwrap_or_default();
+        let endpoint =
+            ctx.state.attr(&StepId::FIREWALL, &crate::kinds::firewall::endpoint_attr(&z.az)).unwrap_or_default();
         for r in t.routes() {
             let dest = r
                 .destination_cidr_block()
@@ -69,13 +70,7 @@ pub(super) async fn paths(ctx: &Ctx) -> Result<Vec<String>> {
             lines.push(line);
         }
     }
-    let resolver = ctx
-        .s
-        .vpc_cidr
-        .hosts()
-        .nth(1)
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "the VPC base + 2".into());
+    let resolver = ctx.s.vpc_cidr.hosts().nth(1).map(|a| a.to_string()).unwrap_or_else(|| "the VPC base + 2".into());
     lines.push(format!(
         "DNS -> the VPC resolver ({resolver}, Route 53 Resolver): answered inside AWS, not through the NAT gateway \
          or the firewall; a query to any other resolver goes the 0.0.0.0/0 path and is dropped"
