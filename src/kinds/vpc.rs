@@ -132,8 +132,8 @@ impl Kind for Vpc {
             })
             .await
         };
-        tokio::try_join!(set(true), set(false), empty_default_group(ctx, id))?;
-        Ok(())
+        tokio::try_join!(set(true), set(false))?;
+        empty_default_group(ctx, id).await
     }
 
     /// Rules in the default security group (AWS's, on a VPC of an earlier
