@@ -24,32 +24,22 @@ use aws_sdk_networkfirewall::types::{
     FirewallPolicy as PolicyBody, RuleOrder, StatefulEngineOptions, StatefulRuleGroupReference,
 };
 
-use super::firewall::{REFERENCE_BOUND, adopt_nfw, firewall_name, in_use, nfw_tags};
+use super::firewall::{adopt_nfw, associate, delete_policy, firewall_name, interim_name, nfw_tags};
 use super::rule_group::{RuleGroup, create_group, group_order, read_allow_list};
-use super::{Ctx, Health, Kind, NameUse, accepted};
+use super::{Ctx, Health, Kind, NameUse};
 use crate::error::{aws, found, is_not_found};
-use crate::latency::delete_s;
 use crate::state::Status;
 use crate::step_id::StepId;
-use crate::wait::{Poll, retry_while, until};
 
 /// This kind's entry in the latency profile (`crate::latency`).
-const PROFILE: &str = "nfw.policy";
+const PROFILE: &str = super::firewall::POLICY_PROFILE;
 
 #[derive(Debug)]
 pub struct FirewallPolicy {
     pub rule_group: StepId,
 }
 
-pub fn policy_name(ctx: &Ctx) -> String {
-    format!("network-firewall-policy-{}", ctx.s.project)
-}
-
-/// The policy the firewall holds while the stack's is replaced: no rule
-/// group, everything established dropped (the stack fails closed meanwhile).
-fn interim_name(ctx: &Ctx) -> String {
-    format!("{}-interim", policy_name(ctx))
-}
+pub use super::firewall::policy_name;
 
 /// The priority of the domain list among the policy's stateful groups
 /// (required, and unique, under STRICT_ORDER: botocore,
@@ -171,53 +161,6 @@ async fn stack_firewall(ctx: &Ctx) -> Result<Option<(String, String, String)>> {
         return Ok(None);
     }
     Ok(Some((f.firewall_arn.unwrap_or_default(), out.update_token.unwrap_or_default(), f.firewall_policy_arn)))
-}
-
-/// The firewall `fw` uses `policy` from now on (AssociateFirewallPolicy).
-pub async fn associate(ctx: &Ctx, fw: &str, token: &str, policy: &str) -> Result<()> {
-    ctx.aws
-        .nfw
-        .associate_firewall_policy()
-        .firewall_arn(fw)
-        .update_token(token)
-        .firewall_policy_arn(policy)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("associating firewall {fw} with policy {policy}"))?;
-    Ok(())
-}
-
-/// Deletes the interim policy of a replacement, if one of the stack's is
-/// left (a replacement interrupted after the firewall went back to the
-/// stack's policy). One still in use is left for the firewall's restore.
-pub async fn delete_interim(ctx: &Ctx) -> Result<()> {
-    let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(interim_name(ctx)).send().await.map_err(aws);
-    let Some(out) = found(r)? else { return Ok(()) };
-    let r = out.firewall_policy_response.context("no FirewallPolicyResponse")?;
-    let tags = r.tags.unwrap_or_default();
-    if !ctx.tagged_as(&StepId::FIREWALL_POLICY, tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))) {
-        return Ok(());
-    }
-    delete_policy(ctx, &r.firewall_policy_arn).await
-}
-
-/// DeletePolicy, then the wait until DescribeFirewallPolicy no longer finds
-/// it: a deleted policy is DELETING for a while and keeps its name (see
-/// the rule group).
-async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
-    let r = retry_while(REFERENCE_BOUND, in_use, || async {
-        ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
-    })
-    .await;
-    if !accepted(r)? {
-        return Ok(());
-    }
-    until("firewall policy deleted", Poll::expect(delete_s(PROFILE), 10 * 60), || async {
-        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws);
-        Ok((!accepted(r)?).then_some(()))
-    })
-    .await
 }
 
 impl FirewallPolicy {
