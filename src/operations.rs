@@ -141,6 +141,16 @@ pub const OPS: &[Op] = &[
     ),
     run("network-firewall:DescribeFirewallPolicy", &["network-firewall:DescribeFirewallPolicy"]),
     run("network-firewall:DeleteFirewallPolicy", &["network-firewall:DeleteFirewallPolicy"]),
+    only(
+        "network-firewall:UpdateFirewallPolicy",
+        &["network-firewall:UpdateFirewallPolicy"],
+        "up restoring the stack's firewall policy actions changed out of band (kinds/firewall_policy.rs)",
+    ),
+    only(
+        "network-firewall:AssociateFirewallPolicy",
+        &["network-firewall:AssociateFirewallPolicy"],
+        "up replacing a firewall policy of another rule order, or a firewall left on another policy (kinds/firewall_policy.rs)",
+    ),
     run(
         "network-firewall:CreateFirewall",
         &["network-firewall:CreateFirewall", "network-firewall:TagResource", "iam:CreateServiceLinkedRole"],
@@ -219,6 +229,9 @@ pub const OPS: &[Op] = &[
     run("s3:PutBucketEncryption", &["s3:PutEncryptionConfiguration"]),
     run("s3:GetBucketEncryption", &["s3:GetEncryptionConfiguration"]),
     run("s3:PutBucketPolicy", &["s3:PutBucketPolicy"]),
+    // Versioning on the two buckets (kinds/s3_bucket.rs; verify buckets.versioning).
+    run("s3:PutBucketVersioning", &["s3:PutBucketVersioning"]),
+    run("s3:GetBucketVersioning", &["s3:GetBucketVersioning"]),
     run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
     run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
@@ -542,6 +555,8 @@ const FIREWALL: Scope = Scope {
     resources: &[
         "arn:aws:network-firewall:{region}:{account}:stateful-rulegroup/domain-allow-{project}",
         "arn:aws:network-firewall:{region}:{account}:firewall-policy/network-firewall-policy-{project}",
+        // The interim policy the firewall holds while the stack's is replaced (kinds/firewall_policy.rs).
+        "arn:aws:network-firewall:{region}:{account}:firewall-policy/network-firewall-policy-{project}-interim",
         "arn:aws:network-firewall:{region}:{account}:firewall/network-firewall-{project}",
     ],
     condition: None,

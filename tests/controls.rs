@@ -95,11 +95,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 25, "{out}");
-    assert!(out.contains("All 25 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), 32, "{out}");
+    assert!(out.contains("All 32 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 25);
+    assert_eq!(controls.len(), 32);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -122,7 +122,10 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     };
 
     rt.block_on(async { emu.s3().await.delete_bucket_policy().bucket(&data).send().await.unwrap() });
-    expect_all(&[("buckets.policy_vpce_only", &format!("{data}: no bucket policy"))]);
+    expect_all(&[
+        ("buckets.policy_vpce_only", &format!("{data}: no bucket policy")),
+        ("buckets.tls_only", &format!("{data}: no bucket policy, so no TLS deny")),
+    ]);
 
     rt.block_on(async {
         ec2(&emu)
@@ -140,6 +143,10 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     expect_all(&[
         ("vpce.s3.policy", "allows * (outside the stack's buckets)"),
         ("vpce.s3.policy_no_extra", &format!("{vpce}: extra statement Allow * * on * (weakens vpce.s3.policy)")),
+        (
+            "vpce.account_scoped",
+            &format!("vpce.s3 ({vpce}): statement 1 Allow * * on * without aws:PrincipalAccount = {ACCOUNT}"),
+        ),
     ]);
 
     rt.block_on(async {
@@ -205,7 +212,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("10 of 25 controls fail"), "{t}");
+    assert!(t.contains("12 of 32 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }
@@ -337,11 +344,13 @@ fn verify_fails_on_anything_wider_than_the_stack_and_passes_once_it_is_removed()
     // still holds) but beyond the stack's: deleting the bucket.
     let original = rt.block_on(endpoint_policy(&emu, &vpce));
     let mut wider = original.clone();
+    // (By the account's principals: an account-wide Allow would also fail vpce.account_scoped.)
     wider["Statement"].as_array_mut().unwrap().push(json!({
         "Effect": "Allow",
         "Principal": "*",
         "Action": "s3:DeleteBucket",
-        "Resource": format!("arn:aws:s3:::{data}")
+        "Resource": format!("arn:aws:s3:::{data}"),
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
     }));
     let set_endpoint_policy = |doc: &Value| {
         rt.block_on(async {
@@ -352,7 +361,9 @@ fn verify_fails_on_anything_wider_than_the_stack_and_passes_once_it_is_removed()
     set_endpoint_policy(&wider);
     fails_only(
         "vpce.s3.policy_no_extra",
-        &format!("{vpce}: extra statement Allow * s3:DeleteBucket on arn:aws:s3:::{data} (weakens vpce.s3.policy)"),
+        &format!(
+            "{vpce}: extra statement Allow * s3:DeleteBucket on arn:aws:s3:::{data} when {{\"StringEquals\":{{\"aws:PrincipalAccount\":\"{ACCOUNT}\"}}}} (weakens vpce.s3.policy)"
+        ),
     );
     set_endpoint_policy(&original);
     passes();
@@ -401,7 +412,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     // --- JumpStart: the statement, the state, verify, and up keeping it.
     provision_ok(&emu, d, &["jumpstart", "enable"]);
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
-    assert_eq!(statements(&p).len(), 2, "{p}");
+    // The two buckets, JumpStart, ECR's layers (issue 30).
+    assert_eq!(statements(&p).len(), 3, "{p}");
     assert!(statements(&p).contains(&jumpstart_statement()), "{p}");
     assert_eq!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"], "true");
     let js = provision_ok(&emu, d, &["jumpstart", "status"]);
@@ -413,7 +425,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
     assert!(statements(&rt.block_on(endpoint_policy(&emu, &vpce))).contains(&jumpstart_statement()));
     // Removed behind the tool's back: verify knows it should be there, up puts it back.
-    let plain = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone()]});
+    let without_js: Vec<Value> = statements(&p).into_iter().filter(|s| *s != jumpstart_statement()).collect();
+    let plain = json!({"Version": "2012-10-17", "Statement": without_js});
     rt.block_on(async {
         ec2(&emu)
             .await
@@ -437,12 +450,13 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
     provision_ok(&emu, d, &["jumpstart", "disable"]);
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
-    assert_eq!(statements(&p).len(), 1, "{p}");
+    assert_eq!(statements(&p).len(), 2, "{p}");
+    assert!(!statements(&p).contains(&jumpstart_statement()), "{p}");
     assert!(state_json(d)["steps"]["vpce.s3"]["attrs"]["jumpstart"].is_null());
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
     // The original sample's own JumpStart step (aws ec2 modify-vpc-endpoint):
     // status names the command that keeps it, and up says it removes it.
-    let with_js = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone(), jumpstart_statement()]});
+    let with_js = json!({"Version": "2012-10-17", "Statement": [statements(&p)[0].clone(), jumpstart_statement(), statements(&p)[1].clone()]});
     rt.block_on(async {
         ec2(&emu)
             .await

@@ -535,8 +535,10 @@ fn read_only_commands_describe_each_ec2_kind_once() {
     once_per_kind("plan on a fresh account", &calls_by_op(&emu), 31);
     provision_ok(&emu, dir.path(), &["up"]);
     // With issue 14's logging: a third key, the flow log, the log groups (one listing), the
-    // firewall's logging configuration, the flow logs role (measured 40, 40, 24).
-    for (cmd, total) in [("status", 42), ("plan", 42), ("verify", 26)] {
+    // firewall's logging configuration, the flow logs role (measured 40, 40, 24). With issue 30's
+    // controls: each key's rotation and each bucket's versioning read by status and plan, the
+    // firewall policy's order and actions, and verify's new controls (measured 45, 43, 27).
+    for (cmd, total) in [("status", 47), ("plan", 45), ("verify", 29)] {
         emu.clear_calls();
         provision_ok(&emu, dir.path(), &[cmd]);
         let n = calls_by_op(&emu);

@@ -236,8 +236,15 @@ mod built {
         );
         let p = pol.firewall_policy().unwrap();
         assert_eq!(p.stateless_default_actions(), ["aws:forward_to_sfe"]);
-        assert_eq!(p.stateless_fragment_default_actions(), ["aws:pass"]);
+        // Issue 30: fragments to the stateful engine too, strict order, a default drop.
+        assert_eq!(p.stateless_fragment_default_actions(), ["aws:forward_to_sfe"]);
+        assert_eq!(
+            p.stateful_engine_options().and_then(|o| o.rule_order()),
+            Some(&aws_sdk_networkfirewall::types::RuleOrder::StrictOrder)
+        );
+        assert_eq!(p.stateful_default_actions(), ["aws:drop_established", "aws:alert_established"]);
         assert_eq!(p.stateful_rule_group_references()[0].resource_arn(), id("nfw.rule_group"));
+        assert_eq!(p.stateful_rule_group_references()[0].priority(), Some(100));
         let pol_tags: HashMap<String, String> = pol
             .firewall_policy_response()
             .unwrap()

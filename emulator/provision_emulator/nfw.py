@@ -23,6 +23,13 @@ moto 5.2.5 has CreateFirewall, DescribeFirewall, ListFirewalls and logging only.
   STRICT_ORDER (and there on every reference, unique); ``StatefulDefaultActions`` only under
   STRICT_ORDER; neither a policy's nor a stateful rule group's rule order changes in an update ->
   InvalidRequestException.
+* Default action values (``_check_policy``): StatelessDefaultActions and StatelessFragmentDefaultActions
+  one of aws:pass, aws:drop, aws:forward_to_sfe (plus custom actions); StatefulDefaultActions each one of
+  aws:drop_strict, aws:drop_established, aws:alert_strict, aws:alert_established, at most one drop
+  (botocore's network-firewall model, FirewallPolicy) -> InvalidRequestException.
+* AssociateFirewallPolicy: the firewall uses another policy (which must exist; UpdateToken checked;
+  refused under FirewallPolicyChangeProtection: API reference, "FirewallPolicyChangeProtection: ... When
+  set to TRUE, the firewall policy association can't be changed"); the old policy is then free to delete.
 * TagResource / UntagResource / ListTagsForResource for firewalls, policies, rule groups.
 * UpdateLoggingConfiguration: one log destination change per call, as the API reference says
   ("You can perform only one of the following actions in any call to UpdateLoggingConfiguration:
@@ -243,6 +250,7 @@ def _check_policy(self, policy):
     * ``StatefulDefaultActions`` only under STRICT_ORDER (botocore, FirewallPolicy.StatefulDefaultActions:
       "only valid when using the strict rule order"); message ours.
     """
+    _check_default_actions(policy)
     order = _policy_order(policy)
     refs = (policy or {}).get("StatefulRuleGroupReferences") or []
     if order != STRICT_ORDER and (policy or {}).get("StatefulDefaultActions"):
@@ -268,6 +276,32 @@ def _check_policy(self, policy):
                 f"The rule order of the rule group does not match the rule order of the firewall policy, "
                 f"parameter: [{group.arn}], context: StatefulRuleGroupReferences[{i}]"
                 f"[RuleOrder={_group_order(group.rule_group)}, policy RuleOrder={order}]")
+
+
+STATELESS_ACTIONS = ("aws:pass", "aws:drop", "aws:forward_to_sfe")
+STATEFUL_DEFAULT_ACTIONS = ("aws:drop_strict", "aws:drop_established", "aws:alert_strict", "aws:alert_established")
+
+
+def _check_default_actions(policy):
+    """botocore's network-firewall model, FirewallPolicy: StatelessDefaultActions and
+    StatelessFragmentDefaultActions take "one of the standard actions": aws:pass, aws:drop,
+    aws:forward_to_sfe (custom action names also allowed: those the policy's StatelessCustomActions
+    define); StatefulDefaultActions: "Valid values of the stateful default action: aws:drop_strict,
+    aws:drop_established, aws:alert_strict, aws:alert_established", and the developer guide
+    ("Stateful default actions"): "you can choose one drop action ... and zero or more alert actions"."""
+    policy = policy or {}
+    custom = {a.get("ActionName") for a in policy.get("StatelessCustomActions") or []}
+    for key in ("StatelessDefaultActions", "StatelessFragmentDefaultActions"):
+        actions = policy.get(key) or []
+        standard = [a for a in actions if a in STATELESS_ACTIONS]
+        if len(standard) != 1 or any(a not in STATELESS_ACTIONS and a not in custom for a in actions):
+            raise InvalidRequest(f"{key} must hold exactly one of {list(STATELESS_ACTIONS)} "
+                                 f"(and custom actions of the policy), parameter: {actions}")
+    stateful = policy.get("StatefulDefaultActions") or []
+    unknown = [a for a in stateful if a not in STATEFUL_DEFAULT_ACTIONS]
+    drops = [a for a in stateful if a.startswith("aws:drop")]
+    if unknown or len(drops) > 1:
+        raise InvalidRequest(f"Invalid StatefulDefaultActions, parameter: {stateful}")
 
 
 def _check_rule_order_kept(old_order, new_order):
@@ -513,6 +547,21 @@ def delete_firewall(self, firewall_name, firewall_arn):
     return fw
 
 
+def associate_firewall_policy(self, token, arn, name, policy_arn):
+    """The firewall uses ``policy_arn`` from now on (API reference, AssociateFirewallPolicy)."""
+    fw = self._get_firewall(arn, name)
+    pol = self.get_firewall_policy(policy_arn, None)
+    if pol.deleting_since is not None:
+        raise InvalidOperation(f"Unable to associate firewall policy {policy_arn}: it is being deleted")
+    if fw.firewall_policy_change_protection:
+        raise InvalidOperation("Unable to change the firewall policy association: FirewallPolicyChangeProtection "
+                               "is enabled. Disable it with UpdateFirewallPolicyChangeProtection first.")
+    if token and token != fw.update_token:
+        raise InvalidToken("Update token is invalid or stale; describe the firewall again for a current token.")
+    fw.firewall_policy_arn, fw.update_token = pol.arn, str(uuid.uuid4())
+    return fw
+
+
 def update_firewall_delete_protection(self, token, arn, name, flag):
     fw = self._get_firewall(arn, name)
     if token and token != fw.update_token:
@@ -727,6 +776,13 @@ class _Responses:
         return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
                              "DeleteProtection": fw.delete_protection, "UpdateToken": fw.update_token})
 
+    def associate_firewall_policy(self):
+        fw = self.networkfirewall_backend.associate_firewall_policy(
+            self._get_param("UpdateToken"), self._get_param("FirewallArn"), self._get_param("FirewallName"),
+            self._get_param("FirewallPolicyArn"))
+        return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
+                             "FirewallPolicyArn": fw.firewall_policy_arn, "UpdateToken": fw.update_token})
+
     def _subnet_result(self, fw):
         return ActionResult({"FirewallArn": fw.arn, "FirewallName": fw.firewall_name,
                              "SubnetMappings": fw.subnet_mappings, "UpdateToken": fw.update_token})
@@ -790,7 +846,7 @@ def install(app):
     for fn in (_settle, _check_policy, create_rule_group, get_rule_group, update_rule_group, delete_rule_group, list_rule_groups,
                create_firewall_policy, get_firewall_policy, update_firewall_policy, delete_firewall_policy,
                list_firewall_policies, _get_firewall, create_firewall, delete_firewall,
-               update_firewall_delete_protection, associate_subnets, disassociate_subnets,
+               update_firewall_delete_protection, associate_firewall_policy, associate_subnets, disassociate_subnets,
                update_subnet_change_protection, _resource, tag_resource, untag_resource, list_tags_for_resource,
                update_logging_configuration, describe_logging_configuration):
         setattr(NetworkFirewallBackend, fn.__name__, fn)

@@ -324,3 +324,62 @@ def test_rule_order_does_not_change_in_an_update(emulator):
             FirewallPolicyArn=pol["FirewallPolicyResponse"]["FirewallPolicyArn"], UpdateToken=pol["UpdateToken"],
             FirewallPolicy=dict(policy_doc(), StatefulEngineOptions={"RuleOrder": "STRICT_ORDER"}))
     assert err(e) == ("InvalidRequestException", 400)
+
+
+def test_default_action_values_are_checked(emulator):
+    # botocore FirewallPolicy: stateless defaults one of aws:pass/aws:drop/aws:forward_to_sfe; stateful
+    # defaults from aws:drop_strict, aws:drop_established, aws:alert_strict, aws:alert_established, one drop.
+    nfw = emulator.client("network-firewall")
+    engine = {"StatefulEngineOptions": {"RuleOrder": "STRICT_ORDER"}}
+    for doc in (dict(policy_doc(), StatelessFragmentDefaultActions=["aws:forward"]),
+                dict(policy_doc(), StatelessDefaultActions=["aws:pass", "aws:drop"]),
+                dict(policy_doc(), StatefulDefaultActions=["aws:drop_established", "aws:drop_strict"], **engine),
+                dict(policy_doc(), StatefulDefaultActions=["aws:deny"], **engine)):
+        with pytest.raises(ClientError) as e:
+            nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=doc)
+        assert err(e) == ("InvalidRequestException", 400), doc
+    doc = dict(policy_doc(), StatelessFragmentDefaultActions=["aws:forward_to_sfe"],
+               StatefulDefaultActions=["aws:drop_established", "aws:alert_established"], **engine)
+    arn = nfw.create_firewall_policy(FirewallPolicyName=name("p"), FirewallPolicy=doc)["FirewallPolicyResponse"][
+        "FirewallPolicyArn"]
+    assert nfw.describe_firewall_policy(FirewallPolicyArn=arn)["FirewallPolicy"] == doc
+
+
+def test_associate_firewall_policy_frees_the_old_policy(make_emulator):
+    # API reference, AssociateFirewallPolicy; a policy in use cannot be deleted, one no longer used can.
+    emulator = make_emulator(scale=SCALE)
+    nfw, ec2 = emulator.client("network-firewall"), emulator.client("ec2")
+    vpc, subnets = network(ec2)
+    old = nfw.create_firewall_policy(FirewallPolicyName=name("p"),
+                                     FirewallPolicy=policy_doc())["FirewallPolicyResponse"]["FirewallPolicyArn"]
+    new = nfw.create_firewall_policy(FirewallPolicyName=name("p"),
+                                     FirewallPolicy=policy_doc())["FirewallPolicyResponse"]["FirewallPolicyArn"]
+    fw_name = name("fw")
+    fw = nfw.create_firewall(FirewallName=fw_name, FirewallPolicyArn=old, VpcId=vpc,
+                             SubnetMappings=[{"SubnetId": subnets[0]}], FirewallPolicyChangeProtection=True,
+                             DeleteProtection=False)
+    arn = fw["Firewall"]["FirewallArn"]
+    token = nfw.describe_firewall(FirewallArn=arn)["UpdateToken"]
+    with pytest.raises(ClientError) as e:  # under FirewallPolicyChangeProtection
+        nfw.associate_firewall_policy(FirewallArn=arn, FirewallPolicyArn=new, UpdateToken=token)
+    assert err(e) == ("InvalidOperationException", 400)
+    assert nfw.describe_firewall(FirewallArn=arn)["Firewall"]["FirewallPolicyArn"] == old
+    fw2 = nfw.create_firewall(FirewallName=name("fw"), FirewallPolicyArn=old, VpcId=vpc,
+                              SubnetMappings=[{"SubnetId": subnets[0]}], FirewallPolicyChangeProtection=False)
+    arn2 = fw2["Firewall"]["FirewallArn"]
+    token2 = nfw.describe_firewall(FirewallArn=arn2)["UpdateToken"]
+    with pytest.raises(ClientError) as e:  # a stale token
+        nfw.associate_firewall_policy(FirewallArn=arn2, FirewallPolicyArn=new, UpdateToken=token2 + "x")
+    assert err(e) == ("InvalidTokenException", 400)
+    with pytest.raises(ClientError) as e:  # a policy that does not exist
+        nfw.associate_firewall_policy(FirewallArn=arn2, FirewallPolicyArn=new + "x", UpdateToken=token2)
+    assert err(e) == ("ResourceNotFoundException", 400)
+    out = nfw.associate_firewall_policy(FirewallArn=arn2, FirewallPolicyArn=new, UpdateToken=token2)
+    assert out["FirewallPolicyArn"] == new and out["UpdateToken"] != token2
+    assert nfw.describe_firewall(FirewallArn=arn2)["Firewall"]["FirewallPolicyArn"] == new
+    with pytest.raises(ClientError) as e:  # still used by the first firewall
+        nfw.delete_firewall_policy(FirewallPolicyArn=old)
+    assert err(e) == ("InvalidOperationException", 400)
+    nfw.delete_firewall(FirewallArn=arn)
+    assert wait_for(lambda: not [f for f in nfw.list_firewalls()["Firewalls"] if f["FirewallArn"] == arn], timeout=30)
+    nfw.delete_firewall_policy(FirewallPolicyArn=old)  # used by no firewall now

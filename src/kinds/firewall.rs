@@ -15,7 +15,7 @@ use crate::cost;
 use crate::error::{aws, found, has_code, is_not_found};
 use crate::latency::{create_s, delete_s};
 use crate::step_id::StepId;
-use crate::wait::{Poll, until};
+use crate::wait::{Poll, retry_while, until};
 
 /// This kind's entry in the latency profile (`crate::latency`).
 pub(super) const PROFILE: &str = "nfw.firewall";
@@ -29,6 +29,15 @@ pub struct Firewall {
     /// Reached through the subnets.
     pub vpc: StepId,
 }
+
+/// The firewall policy's name (`firewall_policy`), here so that the policy
+/// the firewall holds during a replacement is named beside it.
+pub fn policy_name(ctx: &Ctx) -> String {
+    format!("network-firewall-policy-{}", ctx.s.project)
+}
+
+/// The firewall policy's entry in the latency profile (`crate::latency`).
+pub(super) const POLICY_PROFILE: &str = "nfw.policy";
 
 pub fn firewall_name(ctx: &Ctx) -> String {
     format!("network-firewall-{}", ctx.s.project)
@@ -65,6 +74,59 @@ pub(super) fn in_use(e: &anyhow::Error) -> bool {
     has_code(e, &["InvalidOperationException"])
 }
 
+/// The policy the firewall holds while the stack's is replaced: no rule
+/// group, everything established dropped (the stack fails closed meanwhile).
+pub(super) fn interim_name(ctx: &Ctx) -> String {
+    format!("{}-interim", policy_name(ctx))
+}
+
+/// The firewall `fw` uses `policy` from now on (AssociateFirewallPolicy).
+pub async fn associate(ctx: &Ctx, fw: &str, token: &str, policy: &str) -> Result<()> {
+    ctx.aws
+        .nfw
+        .associate_firewall_policy()
+        .firewall_arn(fw)
+        .update_token(token)
+        .firewall_policy_arn(policy)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("associating firewall {fw} with policy {policy}"))?;
+    Ok(())
+}
+
+/// Deletes the interim policy of a replacement, if one of the stack's is
+/// left (a replacement interrupted after the firewall went back to the
+/// stack's policy). One still in use is left for the firewall's restore.
+pub async fn delete_interim(ctx: &Ctx) -> Result<()> {
+    let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_name(interim_name(ctx)).send().await.map_err(aws);
+    let Some(out) = found(r)? else { return Ok(()) };
+    let r = out.firewall_policy_response.context("no FirewallPolicyResponse")?;
+    let tags = r.tags.unwrap_or_default();
+    if !ctx.tagged_as(&StepId::FIREWALL_POLICY, tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))) {
+        return Ok(());
+    }
+    delete_policy(ctx, &r.firewall_policy_arn).await
+}
+
+/// DeletePolicy, then the wait until DescribeFirewallPolicy no longer finds
+/// it: a deleted policy is DELETING for a while and keeps its name (see
+/// the rule group).
+pub(super) async fn delete_policy(ctx: &Ctx, arn: &str) -> Result<()> {
+    let r = retry_while(REFERENCE_BOUND, in_use, || async {
+        ctx.aws.nfw.delete_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws)
+    })
+    .await;
+    if !accepted(r)? {
+        return Ok(());
+    }
+    until("firewall policy deleted", Poll::expect(delete_s(POLICY_PROFILE), 10 * 60), || async {
+        let r = ctx.aws.nfw.describe_firewall_policy().firewall_policy_arn(arn).send().await.map_err(aws);
+        Ok((!accepted(r)?).then_some(()))
+    })
+    .await
+}
+
 /// How long a reference may take to clear after its holder is deleted.
 pub(super) const REFERENCE_BOUND: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
@@ -73,6 +135,12 @@ fn mappings(subnets: Vec<String>) -> Result<Vec<SubnetMapping>> {
 }
 
 impl Firewall {
+    /// The ARN of the policy the firewall uses now.
+    async fn used_policy(&self, ctx: &Ctx, arn: &str) -> Result<String> {
+        let f = described(ctx, arn).await?;
+        Ok(f.firewall().map(|f| f.firewall_policy_arn().to_string()).unwrap_or_default())
+    }
+
     async fn mapped_subnets(&self, ctx: &Ctx, arn: &str) -> Result<Vec<String>> {
         let f = described(ctx, arn).await?;
         Ok(f.firewall()
@@ -279,19 +347,34 @@ impl Kind for Firewall {
         .await
     }
 
-    /// Subnets of zones added to a live stack that the firewall is not mapped to yet.
+    /// Subnets of zones added to a live stack that the firewall is not mapped
+    /// to yet, and a policy other than the stack's (the interim one of an
+    /// interrupted replacement: `firewall_policy`).
     async fn drift(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Vec<String>> {
         let have = self.mapped_subnets(ctx, arn).await?;
-        Ok(members_drift("subnets", &missing_members(ctx, &self.subnets, &have)))
+        let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, &have));
+        let (used, want) = (self.used_policy(ctx, arn).await?, ctx.state.id(&self.policy)?);
+        if used != want {
+            out.push(format!("uses firewall policy {used}, not the stack's {want}"));
+        }
+        Ok(out)
     }
 
     fn restores_drift(&self) -> bool {
         true
     }
 
-    /// Maps the firewall to the new zones' subnets (AssociateSubnets), then
-    /// waits until every zone's endpoint is READY (recording the new ones).
+    /// Puts the stack's policy back (AssociateFirewallPolicy, then the
+    /// interim policy of a replacement deleted), maps the firewall to the new
+    /// zones' subnets (AssociateSubnets), then waits until every zone's
+    /// endpoint is READY (recording the new ones).
     async fn restore(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+        let want = ctx.state.id(&self.policy)?;
+        if self.used_policy(ctx, arn).await? != want {
+            let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
+            associate(ctx, arn, out.update_token().unwrap_or_default(), &want).await?;
+            delete_interim(ctx).await?;
+        }
         let missing = missing_members(ctx, &self.subnets, &self.mapped_subnets(ctx, arn).await?);
         if !missing.is_empty() {
             ctx.aws

@@ -1,5 +1,5 @@
-//! KMS keys (`kms.s3` for the buckets, `kms.ebs` for Studio's volumes, with
-//! rotation; `kms.logs` for the stack's log groups, with rotation, usable by
+//! KMS keys, each with automatic rotation (`kms.s3` for the buckets,
+//! `kms.ebs` for Studio's volumes; `kms.logs` for the stack's log groups, usable by
 //! CloudWatch Logs for this stack's log groups only). Keys have no client token: an interrupted create is found by
 //! its stack/step tags. Teardown schedules deletion with the minimum 7-day
 //! window; a key stays while anything it encrypts is kept (the buckets,
@@ -172,14 +172,14 @@ impl Kind for KmsKey {
         out.key_metadata().and_then(|m| m.arn()).map(str::to_string).context("CreateKey returned no key ARN")
     }
 
-    /// Rotation for the EBS and logs keys; then wait until the key is Enabled.
+    /// Rotation on every key the stack makes (KMS developer guide,
+    /// "Rotating AWS KMS keys"; AWS Foundational Security Best Practices,
+    /// control KMS.4); then wait until the key is Enabled.
     async fn settle(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
-        if self.role != KeyRole::S3 {
-            retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
-                ctx.aws.kms.enable_key_rotation().key_id(id).send().await.map_err(aws)
-            })
-            .await?;
-        }
+        retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || async {
+            ctx.aws.kms.enable_key_rotation().key_id(id).send().await.map_err(aws)
+        })
+        .await?;
         until("KMS key enabled", Poll::fast(300), || async {
             let out = ctx.aws.kms.describe_key().key_id(id).send().await.map_err(aws)?;
             match out.key_metadata().and_then(|m| m.key_state()) {
@@ -210,6 +210,17 @@ impl Kind for KmsKey {
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
         let r = ctx.aws.kms.schedule_key_deletion().key_id(id).pending_window_in_days(7).send().await;
         gone_or(r.map_err(aws), &["KMSInvalidStateException"])
+    }
+
+    /// Rotation off (a key of an earlier version, or turned off out of
+    /// band): `up` turns it on (`settle`).
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let out = ctx.aws.kms.get_key_rotation_status().key_id(id).send().await.map_err(aws)?;
+        Ok(if out.key_rotation_enabled() { Vec::new() } else { vec!["automatic rotation disabled".into()] })
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
     }
 
     /// A kept key keeps its alias (how its users find it).

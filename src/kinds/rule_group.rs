@@ -1,6 +1,11 @@
 //! The Network Firewall stateful rule group (`nfw.rule_group`): an
 //! ALLOWLIST of `allowed_domains` for HTTP_HOST and TLS_SNI, HOME_NET the
-//! VPC CIDR. Id = ARN. The allow-list is `provision firewall`'s to edit
+//! VPC CIDR, in STRICT_ORDER (the policy's order: "The settings for your
+//! rule groups must match the settings for the firewall policy that they
+//! belong to", Network Firewall developer guide, "Rule evaluation order").
+//! A group of the previous version (default action order) is replaced by
+//! the policy's restore (`firewall_policy`): AWS cannot change a group's
+//! rule order in place. Id = ARN (name-based, so a replacement keeps it). The allow-list is `provision firewall`'s to edit
 //! (`edit_allow_list`) and `status`'s to report; `up` does not restore it.
 
 use std::collections::{BTreeSet, HashMap};
@@ -8,8 +13,8 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{
-    GeneratedRulesType, IpSet, RuleGroup as RuleGroupBody, RuleGroupType, RuleVariables, RulesSource, RulesSourceList,
-    TargetType,
+    GeneratedRulesType, IpSet, RuleGroup as RuleGroupBody, RuleGroupType, RuleOrder, RuleVariables, RulesSource,
+    RulesSourceList, StatefulRuleOptions, TargetType,
 };
 
 use super::firewall::{REFERENCE_BOUND, adopt_nfw, in_use, nfw_tags};
@@ -24,7 +29,7 @@ use crate::wait::{Poll, retry_attempts, retry_while, until};
 const PROFILE: &str = "nfw.rule_group";
 
 /// DescribeRuleGroup of `arn`, once per read-only pass (`Reads::read`).
-async fn described(
+pub(crate) async fn described(
     ctx: &Ctx,
     arn: &str,
 ) -> Result<std::sync::Arc<aws_sdk_networkfirewall::operation::describe_rule_group::DescribeRuleGroupOutput>> {
@@ -39,10 +44,17 @@ pub fn rule_group_name(ctx: &Ctx) -> String {
     format!("domain-allow-{}", ctx.s.project)
 }
 
-fn body(ctx: &Ctx) -> Result<RuleGroupBody> {
+/// The rule order of a group as AWS reports it: unset is
+/// DEFAULT_ACTION_ORDER (botocore's network-firewall model,
+/// StatefulRuleOptions.RuleOrder).
+pub fn group_order(g: &RuleGroupBody) -> RuleOrder {
+    g.stateful_rule_options().and_then(|o| o.rule_order()).cloned().unwrap_or(RuleOrder::DefaultActionOrder)
+}
+
+fn body(ctx: &Ctx, targets: Vec<String>) -> Result<RuleGroupBody> {
     let home = IpSet::builder().definition(ctx.s.vpc_cidr.to_string()).build()?;
     let list = RulesSourceList::builder()
-        .set_targets(Some(ctx.s.allowed_domains.clone()))
+        .set_targets(Some(targets))
         .target_types(TargetType::HttpHost)
         .target_types(TargetType::TlsSni)
         .generated_rules_type(GeneratedRulesType::Allowlist)
@@ -52,7 +64,27 @@ fn body(ctx: &Ctx) -> Result<RuleGroupBody> {
             RuleVariables::builder().set_ip_sets(Some(HashMap::from([("HOME_NET".to_string(), home)]))).build(),
         )
         .rules_source(RulesSource::builder().rules_source_list(list).build())
+        .stateful_rule_options(StatefulRuleOptions::builder().rule_order(RuleOrder::StrictOrder).build())
         .build())
+}
+
+/// CreateRuleGroup of the stack's group (tagged as step `me`) with the
+/// domain list `targets`: the first create, and the replacement of a
+/// group of the previous rule order, which keeps the live list.
+pub async fn create_group(ctx: &Ctx, me: &StepId, targets: Vec<String>) -> Result<String> {
+    let out = ctx
+        .aws
+        .nfw
+        .create_rule_group()
+        .rule_group_name(rule_group_name(ctx))
+        .r#type(RuleGroupType::Stateful)
+        .capacity(100)
+        .rule_group(body(ctx, targets)?)
+        .set_tags(Some(nfw_tags(ctx, me)))
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(out.rule_group_response.context("CreateRuleGroup returned no RuleGroupResponse")?.rule_group_arn)
 }
 
 /// The domains of the rule group's allow-list, its whole body and the
@@ -183,19 +215,7 @@ impl Kind for RuleGroup {
     }
 
     async fn create(&self, ctx: &Ctx, me: &StepId, _token: &str) -> Result<String> {
-        let out = ctx
-            .aws
-            .nfw
-            .create_rule_group()
-            .rule_group_name(rule_group_name(ctx))
-            .r#type(RuleGroupType::Stateful)
-            .capacity(100)
-            .rule_group(body(ctx)?)
-            .set_tags(Some(nfw_tags(ctx, me)))
-            .send()
-            .await
-            .map_err(aws)?;
-        Ok(out.rule_group_response.context("CreateRuleGroup returned no RuleGroupResponse")?.rule_group_arn)
+        create_group(ctx, me, ctx.s.allowed_domains.clone()).await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {

@@ -1,7 +1,7 @@
 //! The data and models buckets (`bucket.data`, `bucket.models`): public
-//! access blocked, SSE-KMS with `kms.s3`, and a policy denying object and
-//! list calls that do not come through the stack's S3 endpoint. Id = bucket
-//! name.
+//! access blocked, SSE-KMS with `kms.s3`, versioning enabled, and a policy
+//! denying object and list calls that do not come through the stack's S3
+//! endpoint and every request not sent over TLS. Id = bucket name.
 //!
 //! Teardown keeps a non-empty bucket unless `--delete-data`: then it removes
 //! the policy first (the deny covers object calls only, so the account's
@@ -10,9 +10,9 @@
 use anyhow::{Result, bail};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use serde_json::json;
 
@@ -35,7 +35,8 @@ pub struct S3Bucket {
 
 const BUCKET_KEPT: &str = "bucket holds data; remove with `provision down --delete-data`";
 
-/// Deny object and list calls unless they come through `vpce`.
+/// Deny object and list calls unless they come through `vpce`; and deny
+/// every request not sent over TLS (`tls_statement`).
 pub fn bucket_policy(bucket: &str, vpce: &str) -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
@@ -46,8 +47,31 @@ pub fn bucket_policy(bucket: &str, vpce: &str) -> serde_json::Value {
             "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
             "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
             "Condition": {"StringNotEquals": {"aws:sourceVpce": vpce}}
-        }]
+        }, tls_statement(bucket)]
     })
+}
+
+/// Deny `s3:*` to everyone when the request is not sent over TLS (S3 user
+/// guide, "Security best practices for Amazon S3": "Enforce encryption of
+/// data in transit ... explicitly deny access to HTTP requests" with
+/// `aws:SecureTransport` false; AWS Foundational Security Best Practices,
+/// control S3.5). SDK clients use HTTPS, so it denies none of the tool's
+/// calls (the emulator takes its plain-HTTP requests as TLS: `s3_state.py`).
+pub fn tls_statement(bucket: &str) -> serde_json::Value {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
+/// The bucket's versioning status (`None`: never set).
+pub async fn versioning(ctx: &Ctx, bucket: &str) -> Result<Option<BucketVersioningStatus>> {
+    let out = ctx.aws.s3.get_bucket_versioning().bucket(bucket).send().await.map_err(aws)?;
+    Ok(out.status().cloned())
 }
 
 /// Does the bucket exist, and do its tags say it is this stack's? Asked with
@@ -170,7 +194,10 @@ impl Kind for S3Bucket {
         Ok(name)
     }
 
-    /// Tags, public access block, encryption and policy (each idempotent).
+    /// Tags, public access block, encryption, versioning and policy (each
+    /// idempotent). Versioning keeps what an overwrite or a delete replaced
+    /// (S3 user guide, "Retaining multiple versions of objects with S3
+    /// Versioning"); `down --delete-data` deletes every version.
     async fn settle(&self, ctx: &Ctx, me: &StepId, name: &str) -> Result<()> {
         let mut tagging = Tagging::builder();
         for (k, v) in ctx.tags(me, None) {
@@ -207,6 +234,14 @@ impl Kind for S3Bucket {
                             .build(),
                     )
                     .build()?,
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
             )
             .send()
             .await
@@ -273,14 +308,22 @@ impl Kind for S3Bucket {
 
     async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
         let want = bucket_policy(id, &ctx.state.id(&self.endpoint)?);
-        Ok(match ctx.aws.s3.get_bucket_policy().bucket(id).send().await.map_err(aws) {
+        let mut out = match ctx.aws.s3.get_bucket_policy().bucket(id).send().await.map_err(aws) {
             Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => vec!["bucket policy removed".into()],
             Err(e) => return Err(e),
             Ok(p) if p.policy().and_then(|d| crate::policy::parse(d).ok()) != Some(want) => {
-                vec!["bucket policy differs from the stack's deny-unless-endpoint policy".into()]
+                vec![
+                    "bucket policy differs from the stack's (deny unless through the endpoint, deny without TLS)"
+                        .into(),
+                ]
             }
             Ok(_) => Vec::new(),
-        })
+        };
+        match versioning(ctx, id).await? {
+            Some(BucketVersioningStatus::Enabled) => {}
+            v => out.push(format!("versioning {}, not Enabled", v.as_ref().map_or("never enabled", |v| v.as_str()))),
+        }
+        Ok(out)
     }
 
     fn restores_drift(&self) -> bool {

@@ -362,13 +362,16 @@ fn step(id: StepId, kind: impl Kind + 'static) -> crate::graph::Step {
 
 #[tokio::test]
 async fn a_ready_resource_not_found_moments_after_its_create_is_not_made_again() {
-    let (ctx, http, _d) =
-        ctx(vec![ec2_err("InvalidVpcID.NotFound"), ec2_err("InvalidVpcID.NotFound"), vpc_found()], &[]);
+    let (ctx, http, _d) = ctx(
+        vec![ec2_err("InvalidVpcID.NotFound"), ec2_err("InvalidVpcID.NotFound"), vpc_found(), default_group("vpc-1")],
+        &[],
+    );
     ctx.state.intent(&StepId::VPC, None).unwrap(); // the create was sent just now
     ctx.state.set(&StepId::VPC, crate::state::Status::Ready, Some("vpc-1"), &[]).unwrap();
     let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::VPC, vpc::Vpc)).await.unwrap();
     assert_eq!(action, crate::lifecycle::Action::Unchanged);
-    assert_eq!(http.calls(), ["DescribeVpcs"; 3], "checked again, never created again");
+    // Checked again, never created again; then its drift (the default group: empty).
+    assert_eq!(http.calls(), ["DescribeVpcs", "DescribeVpcs", "DescribeVpcs", "DescribeSecurityGroups"]);
 }
 
 #[tokio::test]
@@ -378,12 +381,28 @@ async fn a_ready_resource_missing_long_after_its_create_is_made_again() {
         ec2_ok("CreateVpc", "<vpc><vpcId>vpc-2</vpcId></vpc>"),
         ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
         ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
+        default_group("vpc-2"),
     ];
     let (ctx, http, _d) = ctx(script, &[(StepId::VPC, "vpc-1"), (StepId::DOMAIN, DOMAIN_ID)]); // no intent time: made long ago
     let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::VPC, vpc::Vpc)).await.unwrap();
     assert_eq!(action, crate::lifecycle::Action::Recreated);
-    assert_eq!(http.calls(), ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute"]);
+    // Its default security group read (already empty here: nothing to revoke).
+    assert_eq!(
+        http.calls(),
+        ["DescribeVpcs", "CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute", "DescribeSecurityGroups"]
+    );
     assert_eq!(ctx.state.id(&StepId::VPC).unwrap(), "vpc-2");
+}
+
+/// The VPC's default security group, without rules.
+fn default_group(vpc: &str) -> Answer {
+    ec2_ok(
+        "DescribeSecurityGroups",
+        &format!(
+            "<securityGroupInfo><item><groupId>sg-d</groupId><groupName>default</groupName><vpcId>{vpc}</vpcId>\
+             <ipPermissions/><ipPermissionsEgress/></item></securityGroupInfo>"
+        ),
+    )
 }
 
 fn iam_err(code: &str) -> Answer {

@@ -1,10 +1,16 @@
-//! The VPC: CIDR, DNS support and hostnames on, Name `{project}-vpc`.
+//! The VPC: CIDR, DNS support and hostnames on, Name `{project}-vpc`; its
+//! default security group emptied (no ingress, no egress rule), so nothing
+//! placed in the VPC without a group of its own can talk (AWS Foundational
+//! Security Best Practices, control EC2.2: "VPC default security groups
+//! should not allow inbound or outbound traffic"; VPC user guide, "Default
+//! security groups for your VPCs": the default group allows all outbound
+//! traffic and inbound from itself, and cannot be deleted, only emptied).
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SecurityGroup};
 
 use super::leftover_enis::{Blocked, delete_draining};
 use super::{Change, Ctx, Health, Kind, Property};
@@ -25,6 +31,59 @@ pub async fn listed(ctx: &Ctx) -> Result<Option<Arc<Vec<aws_sdk_ec2::types::Vpc>
 
 #[derive(Debug)]
 pub struct Vpc;
+
+/// The VPC's default security group (group name `default`, which every VPC
+/// has exactly one of: EC2 API reference, DescribeSecurityGroups).
+/// From the pass's listing of security groups when there is one.
+pub async fn default_group(ctx: &Ctx, vpc: &str) -> Result<SecurityGroup> {
+    if let Some(all) = super::security_group::listed(ctx).await? {
+        return all
+            .iter()
+            .find(|g| g.vpc_id() == Some(vpc) && g.group_name() == Some("default"))
+            .cloned()
+            .with_context(|| format!("VPC {vpc} has no default security group"));
+    }
+    let out = ctx
+        .aws
+        .ec2
+        .describe_security_groups()
+        .filters(super::ec2_filter("vpc-id", vpc))
+        .filters(super::ec2_filter("group-name", "default"))
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading the default security group of {vpc}"))?;
+    out.security_groups().first().cloned().with_context(|| format!("VPC {vpc} has no default security group"))
+}
+
+/// Revokes every rule of the VPC's default security group.
+async fn empty_default_group(ctx: &Ctx, vpc: &str) -> Result<()> {
+    let g = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || default_group(ctx, vpc)).await?;
+    let id = g.group_id().unwrap_or_default();
+    if !g.ip_permissions().is_empty() {
+        ctx.aws
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .set_ip_permissions(Some(g.ip_permissions().to_vec()))
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("emptying the default security group {id} (ingress)"))?;
+    }
+    if !g.ip_permissions_egress().is_empty() {
+        ctx.aws
+            .ec2
+            .revoke_security_group_egress()
+            .group_id(id)
+            .set_ip_permissions(Some(g.ip_permissions_egress().to_vec()))
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("emptying the default security group {id} (egress)"))?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl Kind for Vpc {
@@ -81,7 +140,30 @@ impl Kind for Vpc {
             .await
         };
         tokio::try_join!(set(true), set(false))?;
-        Ok(())
+        empty_default_group(ctx, id).await
+    }
+
+    /// Rules in the default security group (AWS's, on a VPC of an earlier
+    /// version, or added out of band): `up` revokes them.
+    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+        let g = default_group(ctx, id).await?;
+        let n = g.ip_permissions().len() + g.ip_permissions_egress().len();
+        Ok(if n == 0 {
+            Vec::new()
+        } else {
+            vec![format!(
+                "default security group {} holds {n} rule(s); the stack's holds none",
+                g.group_id().unwrap_or_default()
+            )]
+        })
+    }
+
+    fn restores_drift(&self) -> bool {
+        true
+    }
+
+    async fn restore(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<()> {
+        empty_default_group(ctx, id).await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {

@@ -1,9 +1,12 @@
 //! VPC endpoints: the S3 gateway endpoint (`vpce.s3`, on every zone's
-//! SageMaker route table, policy limited to the two buckets, plus
-//! JumpStart's content when `provision jumpstart enable` recorded it) and
-//! the ten interface endpoints (`vpce.*`, private DNS, in every zone's
-//! SageMaker subnet with `sg.vpce`). Created with a ClientToken. Zones added
-//! to a live stack are added with ModifyVpcEndpoint.
+//! SageMaker route table, policy limited to the two buckets for the
+//! account's principals, JumpStart's content when `provision jumpstart
+//! enable` recorded it, and ECR's layer bucket read-only) and the ten
+//! interface endpoints (`vpce.*`, private DNS, in every zone's SageMaker
+//! subnet with `sg.vpce`; those whose service takes an endpoint policy
+//! allow the account's principals only). Created with a ClientToken. Zones
+//! added to a live stack are added with ModifyVpcEndpoint; a policy changed
+//! out of band (or written by an earlier version) is put back by `up`.
 
 use std::sync::Arc;
 
@@ -81,6 +84,36 @@ pub fn s3_policy(ctx: &Ctx) -> serde_json::Value {
     s3_policy_with(ctx, jumpstart_enabled(ctx))
 }
 
+/// Only principals of the stack's account: credentials of another account
+/// cannot carry data out through the endpoint (the data perimeter's
+/// identity control: `aws:PrincipalAccount`, IAM global condition context
+/// keys; "You can't use wildcard characters ... with global context keys
+/// that reference system-generated identifiers (for example,
+/// aws:PrincipalAccount)", PrivateLink guide, "Control access to VPC
+/// endpoints using endpoint policies"). `aws:ResourceAccount` is not added:
+/// Studio pulls SageMaker's images from AWS-owned ECR repositories and
+/// reads AWS-owned objects (JumpStart, ECR's layer bucket), which another
+/// account holds.
+pub fn account_condition(ctx: &Ctx) -> serde_json::Value {
+    json!({"StringEquals": {"aws:PrincipalAccount": ctx.account}})
+}
+
+/// ECR serves image layers from an S3 bucket of its own: pulls through the
+/// stack's `ecr.dkr`/`ecr.api` endpoints need it readable through the S3
+/// gateway endpoint (ECR user guide, "Amazon ECR interface VPC endpoints
+/// (AWS PrivateLink)": the minimum S3 endpoint policy is s3:GetObject on
+/// `arn:aws:s3:::prod-{region}-starport-layer-bucket/*`). The object is
+/// fetched through a URL ECR signs, so no account condition.
+pub fn ecr_layer_statement(ctx: &Ctx) -> serde_json::Value {
+    json!({
+        "Sid": "EcrImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject"],
+        "Resource": [format!("arn:aws:s3:::prod-{}-starport-layer-bucket/*", ctx.s.region)],
+    })
+}
+
 pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
     let mut resources = Vec::new();
     for which in ["data", "models"] {
@@ -93,11 +126,21 @@ pub fn s3_policy_with(ctx: &Ctx, jumpstart: bool) -> serde_json::Value {
         "Principal": "*",
         "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
         "Resource": resources,
+        "Condition": account_condition(ctx),
     })];
     if jumpstart {
         statements.push(jumpstart_statement());
     }
+    statements.push(ecr_layer_statement(ctx));
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Whether a live policy is `want`, statements compared as AWS may
+/// rewrite them (`policy::same_statement`).
+fn same_policy(live: Option<&serde_json::Value>, want: &serde_json::Value) -> bool {
+    let Some(live) = live else { return false };
+    let (a, b) = (crate::policy::statements(live), crate::policy::statements(want));
+    a.len() == b.len() && b.iter().all(|w| a.iter().any(|l| crate::policy::same_statement(l, w)))
 }
 
 /// The endpoint's policy as AWS holds it now, parsed (`None`: no such
@@ -117,10 +160,12 @@ async fn endpoint(ctx: &Ctx, id: &str) -> Result<Option<aws_sdk_ec2::types::VpcE
     Ok(out.vpc_endpoints().first().cloned())
 }
 
-pub fn allow_all_policy() -> serde_json::Value {
+/// An interface endpoint's policy: any call, by the account's principals
+/// only (`account_condition`).
+pub fn interface_policy(ctx: &Ctx) -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*", "Condition": account_condition(ctx)}]
     })
 }
 
@@ -320,7 +365,7 @@ impl Kind for VpcEndpoint {
                     .set_subnet_ids(Some(ctx.ids(subnets)?))
                     .security_group_ids(ctx.state.id(sg)?)
                     .private_dns_enabled(true);
-                if *policy { c.policy_document(allow_all_policy().to_string()) } else { c }
+                if *policy { c.policy_document(interface_policy(ctx).to_string()) } else { c }
             }
         };
         // Idempotent (ClientToken): an eventual-consistency refusal, a throttled answer or a fault is sent again.
@@ -387,8 +432,13 @@ impl Kind for VpcEndpoint {
                     "S3 endpoint policy has the JumpStart statement, which the state does not record (`provision jumpstart enable` keeps it; `up` removes it)".into()
                 });
             } else if actual != Some(s3_policy(ctx)) {
-                out.push("S3 endpoint policy differs from the stack's two-bucket policy".into());
+                out.push("S3 endpoint policy differs from the stack's (the two buckets for the account's principals, ECR's layers)".into());
             }
+        }
+        if let Flavor::Interface { policy: true, .. } = self.flavor
+            && !same_policy(live_policy(ctx, id).await?.as_ref(), &interface_policy(ctx))
+        {
+            out.push("endpoint policy differs from the stack's (any call, by the account's principals only)".into());
         }
         Ok(out)
     }
@@ -410,15 +460,24 @@ impl Kind for VpcEndpoint {
             call.send().await.map_err(aws).with_context(|| format!("extending VPC endpoint {id} to the new zones"))?;
             wait_available(ctx, id, false, self.profile_kind()).await?;
         }
-        if let Flavor::Gateway { .. } = self.flavor {
-            ctx.aws
-                .ec2
-                .modify_vpc_endpoint()
-                .vpc_endpoint_id(id)
-                .policy_document(s3_policy(ctx).to_string())
-                .send()
-                .await
-                .map_err(aws)?;
+        let policy = match self.flavor {
+            Flavor::Gateway { .. } => Some(s3_policy(ctx)),
+            Flavor::Interface { policy: true, .. } => Some(interface_policy(ctx)),
+            Flavor::Interface { .. } => None,
+        };
+        if let Some(p) = policy {
+            let gateway = matches!(self.flavor, Flavor::Gateway { .. });
+            if gateway || !same_policy(live_policy(ctx, id).await?.as_ref(), &p) {
+                ctx.aws
+                    .ec2
+                    .modify_vpc_endpoint()
+                    .vpc_endpoint_id(id)
+                    .policy_document(p.to_string())
+                    .send()
+                    .await
+                    .map_err(aws)
+                    .with_context(|| format!("putting the stack's policy back on VPC endpoint {id}"))?;
+            }
         }
         Ok(())
     }

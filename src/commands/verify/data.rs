@@ -14,7 +14,7 @@ use crate::error::{aws, has_code};
 use crate::kinds::Ctx;
 use crate::kinds::kms_key::{key_policy, logs_key_policy};
 use crate::kinds::s3_bucket::bucket_policy;
-use crate::kinds::vpc_endpoint::{jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
+use crate::kinds::vpc_endpoint::{ecr_layer_statement, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy};
 use crate::policy::{extra_statements, parse as parse_policy, same_statement, statements, strings};
 use crate::step_id::StepId;
 
@@ -85,12 +85,16 @@ pub(super) async fn buckets_public_access_block(ctx: &Ctx) -> Verdict {
 
 /// Each bucket's policy denies GetObject, PutObject and ListBucket on the
 /// bucket and its objects unless the request comes through `vpce.s3`
-/// (`buckets.policy_vpce_only`); and it has no statement but that one, the
-/// policy the tool puts (`buckets.policy_no_extra`).
-pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
+/// (`buckets.policy_vpce_only`); it has no statement but the policy the
+/// tool puts (`buckets.policy_no_extra`); and it denies every request not
+/// sent over TLS: a Deny to everyone of `s3:*` on the bucket and its
+/// objects when `aws:SecureTransport` is false (`buckets.tls_only`,
+/// `s3_bucket::tls_statement`). One read of each policy.
+pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 3]> {
     let vpce = ctx.state.id(&StepId::VPCE_S3)?;
     let (mut ok, mut evidence) = (true, Vec::new());
     let (mut only, mut extras) = (Vec::new(), Vec::new());
+    let (mut tls_found, mut tls_problems) = (Vec::new(), Vec::new());
     for step in &StepId::BUCKETS {
         let b = ctx.state.id(step)?;
         let doc = match ctx.aws.s3.get_bucket_policy().bucket(&b).send().await.map_err(aws) {
@@ -98,6 +102,7 @@ pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
                 ok = false;
                 evidence.push(format!("{b}: no bucket policy"));
                 only.push(format!("{b}: no statements"));
+                tls_problems.push(format!("{b}: no bucket policy, so no TLS deny (weakens buckets.tls_only)"));
                 continue;
             }
             r => r.with_context(|| format!("reading the policy of bucket {b}"))?,
@@ -116,8 +121,17 @@ pub(super) async fn buckets_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         }
         extras
             .extend(extra.into_iter().map(|s| format!("{b}: extra statement {s} (weakens buckets.policy_vpce_only)")));
+        let tls = crate::kinds::s3_bucket::tls_statement(&b);
+        if statements(&doc).iter().any(|s| same_statement(s, &tls)) {
+            tls_found.push(format!("{b}: denies s3:* without TLS"));
+        } else {
+            tls_problems.push(format!(
+                "{b}: no statement denying s3:* when aws:SecureTransport is false (weakens buckets.tls_only)"
+            ));
+        }
     }
-    Ok([(ok, evidence.join("; ")), no_extra(only, extras)])
+    let tls = if tls_problems.is_empty() { (true, tls_found.join("; ")) } else { (false, tls_problems.join("; ")) };
+    Ok([(ok, evidence.join("; ")), no_extra(only, extras), tls])
 }
 
 /// A "nothing beyond the stack" verdict: pass with what was found when
@@ -163,11 +177,15 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         allowed.insert(format!("arn:aws:s3:::{b}"));
         allowed.insert(format!("arn:aws:s3:::{b}/*"));
     }
-    let (js, mut problems) = (jumpstart_statement(), Vec::new());
-    let mut jumpstart = false;
+    let (js, layers, mut problems) = (jumpstart_statement(), ecr_layer_statement(ctx), Vec::new());
+    let (mut jumpstart, mut ecr) = (false, false);
     for (n, s) in statements(&doc).into_iter().enumerate() {
         if same_statement(s, &js) {
             jumpstart = true;
+            continue;
+        }
+        if same_statement(s, &layers) {
+            ecr = true;
             continue;
         }
         if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
@@ -187,11 +205,14 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
         (false, true) => problems.push("lacks the JumpStart statement the state records as enabled".into()),
         _ => {}
     }
+    if !ecr {
+        problems.push("lacks the read of ECR's layer bucket (image pulls through vpce.ecr.dkr fail)".into());
+    }
     let allows = if problems.is_empty() {
         (
             true,
             format!(
-                "{vpce} allows the two buckets only{}",
+                "{vpce} allows the two buckets only{}, and reads ECR's layers",
                 if jumpstart { ", plus JumpStart (objects tagged SageMaker=true)" } else { "" }
             ),
         )
@@ -209,8 +230,92 @@ pub(super) async fn endpoint_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
     Ok([allows, no_extra(vec![found], extras)])
 }
 
+/// Both buckets keep every version of their objects (versioning Enabled:
+/// an overwrite or delete by a stolen credential can be undone).
+pub(super) async fn buckets_versioning(ctx: &Ctx) -> Verdict {
+    let (mut problems, mut found) = (Vec::new(), Vec::new());
+    for step in &StepId::BUCKETS {
+        let b = ctx.state.id(step)?;
+        let v = crate::kinds::s3_bucket::versioning(ctx, &b)
+            .await
+            .with_context(|| format!("reading the versioning of bucket {b}"))?;
+        match v {
+            Some(aws_sdk_s3::types::BucketVersioningStatus::Enabled) => found.push(format!("{b}: versioning Enabled")),
+            v => problems.push(format!(
+                "{b}: versioning {}, not Enabled (weakens buckets.versioning)",
+                v.as_ref().map_or("never enabled", |v| v.as_str())
+            )),
+        }
+    }
+    Ok(if problems.is_empty() { (true, found.join("; ")) } else { (false, problems.join("; ")) })
+}
+
+/// Every endpoint policy the stack writes (the S3 endpoint's and the
+/// interface endpoints' whose service takes one) allows the account's
+/// principals only: each Allow statement carries `aws:PrincipalAccount` =
+/// the account, but for the two the S3 endpoint allows AWS's own content
+/// through (JumpStart's objects, ECR's layers), which only read.
+/// Credentials of another account could otherwise carry data out through
+/// the endpoint, past the firewall. An endpoint without a policy gets AWS's
+/// full-access default: the failing evidence says so.
+pub(super) async fn endpoints_account_scoped(ctx: &Ctx) -> Verdict {
+    let mut steps = vec![StepId::VPCE_S3];
+    steps.extend(crate::graph::INTERFACE_ENDPOINTS.iter().filter(|e| e.3).map(|e| e.0.clone()));
+    let aws_content = [jumpstart_statement(), ecr_layer_statement(ctx)];
+    let (mut problems, mut checked) = (Vec::new(), 0);
+    for step in &steps {
+        let id = ctx.state.id(step)?;
+        let Some(doc) = live_policy(ctx, &id).await? else {
+            problems.push(format!("{step} ({id}): no policy (AWS's default allows any account)"));
+            continue;
+        };
+        checked += 1;
+        for (n, s) in statements(&doc).into_iter().enumerate() {
+            if s.get("Effect").and_then(Value::as_str) != Some("Allow")
+                || (*step == StepId::VPCE_S3 && aws_content.iter().any(|c| same_statement(s, c)))
+            {
+                continue;
+            }
+            let accounts = s
+                .get("Condition")
+                .and_then(|c| c.get("StringEquals"))
+                .map(|c| strings(c.get("aws:PrincipalAccount")))
+                .unwrap_or_default();
+            if accounts != [ctx.account.clone()] {
+                problems.push(format!(
+                    "{step} ({id}): statement {} {} without aws:PrincipalAccount = {} (weakens vpce.account_scoped)",
+                    n + 1,
+                    crate::policy::summary(s),
+                    ctx.account
+                ));
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        (
+            true,
+            format!(
+                "{checked} endpoint policies (S3 and {} interface): every Allow for principals of account {} only",
+                checked - 1,
+                ctx.account
+            ),
+        )
+    } else {
+        (false, problems.join("; "))
+    })
+}
+
 pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
-    let key = ctx.state.id(&StepId::KMS_EBS)?;
+    key_rotation(ctx, &StepId::KMS_EBS, "kms.ebs_rotation").await
+}
+
+/// The buckets' key rotates.
+pub(super) async fn s3_key_rotation(ctx: &Ctx) -> Verdict {
+    key_rotation(ctx, &StepId::KMS_S3, "kms.s3_rotation").await
+}
+
+async fn key_rotation(ctx: &Ctx, step: &StepId, control: &str) -> Verdict {
+    let key = ctx.state.id(step)?;
     let out = ctx
         .aws
         .kms
@@ -221,7 +326,10 @@ pub(super) async fn ebs_key_rotation(ctx: &Ctx) -> Verdict {
         .map_err(aws)
         .with_context(|| format!("reading the rotation status of key {key}"))?;
     let on = out.key_rotation_enabled();
-    Ok((on, format!("{key}: rotation {}", if on { "enabled" } else { "disabled" })))
+    Ok((
+        on,
+        if on { format!("{key}: rotation enabled") } else { format!("{key}: rotation disabled (weakens {control})") },
+    ))
 }
 
 /// Each key's policy has no statement but the one the tool creates it with

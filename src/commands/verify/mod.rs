@@ -13,7 +13,8 @@
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
 //! `network.rs`: the domain's network, routes, firewall, security groups;
 //! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
-//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults.
+//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults;
+//! `paths.rs`: the paths out of the SageMaker subnets (text output only).
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -24,13 +25,14 @@ use crate::kinds::Ctx;
 mod data;
 mod logs;
 mod network;
+mod paths;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, ebs_key_rotation, endpoint_policy, key_policies,
-    role_trust,
+    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning, ebs_key_rotation,
+    endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
-use network::{domain_vpc_only, firewall_allow_list, routes, security_groups};
+use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -55,7 +57,7 @@ fn each<const N: usize>(r: Result<[(bool, String); N]>) -> [Verdict; N] {
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let _pass = ctx.reads.pass();
-    let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, groups, rotation, keys, trust) = tokio::join!(
+    let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, policy, groups, rotation, keys, trust) = tokio::join!(
         buckets_sse_kms(ctx),
         buckets_public_access_block(ctx),
         buckets_policy(ctx),
@@ -63,15 +65,17 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         domain_vpc_only(ctx),
         routes(ctx),
         firewall_allow_list(ctx),
+        firewall_policy(ctx),
         security_groups(ctx),
         ebs_key_rotation(ctx),
         key_policies(ctx),
         role_trust(ctx),
     );
-    let [policy_vpce_only, policy_no_extra] = each(bucket_policies);
+    let [policy_vpce_only, policy_no_extra, tls] = each(bucket_policies);
     let [vpce_policy, vpce_policy_no_extra] = each(vpce_policy);
     let [sm_route, nat_route, edge_route, no_extra_route] = each(routes);
     let [vpce_tls, vpce_rules, sagemaker_rules] = each(groups);
+    let [default_drop, no_stateless_bypass] = each(policy);
     let mut results = vec![
         ("buckets.sse_kms", sse),
         ("buckets.public_access_block", pab),
@@ -85,6 +89,8 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("route.igw_edge", edge_route),
         ("routes.no_extra", no_extra_route),
         ("firewall.allow_list", firewall),
+        ("firewall.default_drop", default_drop),
+        ("firewall.no_stateless_bypass", no_stateless_bypass),
         ("sg.vpce_tls", vpce_tls),
         ("sg.vpce_rules", vpce_rules),
         ("sg.sagemaker_rules", sagemaker_rules),
@@ -94,6 +100,20 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     ];
     let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
     results.push(("domain.home_efs_kms", home_kms));
+    // Issue 30's controls.
+    let (scoped, versioning, s3_rotation, default_sg) = tokio::join!(
+        endpoints_account_scoped(ctx),
+        buckets_versioning(ctx),
+        s3_key_rotation(ctx),
+        default_group_empty(ctx),
+    );
+    results.extend([
+        ("vpce.account_scoped", scoped),
+        ("buckets.tls_only", tls),
+        ("buckets.versioning", versioning),
+        ("kms.s3_rotation", s3_rotation),
+        ("vpc.default_sg_empty", default_sg),
+    ]);
     results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {
         let (flow_log, firewall, groups) =
@@ -122,6 +142,12 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
             let verdict = if c.pass { "PASS" } else { "FAIL" };
             println!("{verdict}  {:<28} {}", c.control, c.evidence);
         }
+        println!("\nPaths out of the SageMaker subnets (destination -> through what: allowed by what):");
+        match paths::paths(ctx).await {
+            Ok(lines) => lines.iter().for_each(|l| println!("  {l}")),
+            Err(e) => println!("  could not read them: {e:#}"),
+        }
+        println!();
     }
     let failed: Vec<&str> = controls.iter().filter(|c| !c.pass).map(|c| c.control).collect();
     if !failed.is_empty() {

@@ -57,15 +57,7 @@ pub(super) async fn domain_vpc_only(ctx: &Ctx) -> Verdict {
 /// the stack's tables hold no other route.
 pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     let vpc = ctx.state.id(&StepId::VPC)?;
-    let out = ctx
-        .aws
-        .ec2
-        .describe_route_tables()
-        .filters(ec2_filter("vpc-id", &vpc))
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading the route tables of {vpc}"))?;
+    let out = route_tables(ctx, &vpc).await?;
     let tables = out.route_tables();
     let igw = ctx.state.id(&StepId::IGW)?;
     let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
@@ -122,6 +114,20 @@ pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     };
     let no_extra_routes = extra_routes(ctx, tables, &expected)?;
     Ok([all(sm), all(natr), all(edge), no_extra_routes])
+}
+
+/// DescribeRouteTables of the VPC, once per `verify` (`Reads::read`: the
+/// routing controls and the paths read the same answer).
+pub(super) async fn route_tables(
+    ctx: &Ctx,
+    vpc: &str,
+) -> Result<std::sync::Arc<aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput>> {
+    let load =
+        || async { ctx.aws.ec2.describe_route_tables().filters(ec2_filter("vpc-id", vpc)).send().await.map_err(aws) };
+    ctx.reads
+        .read(&format!("ec2:DescribeRouteTables {vpc}"), load)
+        .await
+        .with_context(|| format!("reading the route tables of {vpc}"))
 }
 
 /// The routes a table of the stack holds besides the VPC's local route, as
@@ -292,6 +298,65 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     })
 }
 
+/// From one read of the firewall's policy: `firewall.default_drop` (STRICT_ORDER,
+/// and what the domain list does not pass dropped and alerted, on every
+/// protocol) and `firewall.no_stateless_bypass` (every packet, fragments
+/// too, forwarded to the stateful engine; no stateless rule group, whose
+/// pass rule would let a protocol by the domain list). What each checks is
+/// `kinds::firewall_policy::differences`, which `up` restores.
+pub(super) async fn firewall_policy(ctx: &Ctx) -> Result<[(bool, String); 2]> {
+    use crate::kinds::firewall_policy::{FORWARD, STATEFUL_DEFAULTS, differences};
+    let (fw, group) = (ctx.state.id(&StepId::FIREWALL)?, ctx.state.id(&StepId::RULE_GROUP)?);
+    let f = crate::kinds::firewall::described(ctx, &fw).await.with_context(|| format!("reading firewall {fw}"))?;
+    let policy = f.firewall().map(|f| f.firewall_policy_arn().to_string()).unwrap_or_default();
+    let out = ctx
+        .aws
+        .nfw
+        .describe_firewall_policy()
+        .firewall_policy_arn(&policy)
+        .send()
+        .await
+        .map_err(aws)
+        .with_context(|| format!("reading firewall policy {policy}"))?;
+    let p = out.firewall_policy().with_context(|| format!("no FirewallPolicy in the answer for {policy}"))?;
+    let found = differences(p, &group);
+    let verdict = |control: &str, good: String| {
+        let bad: Vec<&str> = found.iter().filter(|(c, _)| *c == control).map(|(_, d)| d.as_str()).collect();
+        if bad.is_empty() {
+            (true, format!("{policy}: {good}"))
+        } else {
+            (false, format!("{policy}: {} (weakens {control})", bad.join("; ")))
+        }
+    };
+    Ok([
+        verdict(
+            "firewall.default_drop",
+            format!("STRICT_ORDER; the domain list the only pass, then {}", STATEFUL_DEFAULTS.join(" + ")),
+        ),
+        verdict("firewall.no_stateless_bypass", format!("no stateless rule group; packets and fragments {FORWARD}")),
+    ])
+}
+
+/// The VPC's default security group holds no rule (`kinds::vpc`): a
+/// resource placed in the VPC without a group of its own reaches nothing.
+pub(super) async fn default_group_empty(ctx: &Ctx) -> Verdict {
+    let vpc = ctx.state.id(&StepId::VPC)?;
+    let g = crate::kinds::vpc::default_group(ctx, &vpc).await?;
+    let id = g.group_id().unwrap_or_default();
+    let rules: Vec<String> = g
+        .ip_permissions()
+        .iter()
+        .flat_map(rule_strings)
+        .map(|r| format!("ingress {r}"))
+        .chain(g.ip_permissions_egress().iter().flat_map(egress_strings).map(|r| format!("egress {r}")))
+        .collect();
+    Ok(if rules.is_empty() {
+        (true, format!("{id} (default of {vpc}): no rule"))
+    } else {
+        (false, format!("{id} (default of {vpc}): {} (weakens vpc.default_sg_empty)", rules.join(", ")))
+    })
+}
+
 /// From one read of the stack's two security groups: the endpoint group
 /// admits TCP 443 from the SageMaker group (`sg.vpce_tls`), and neither
 /// group has a rule beyond the stack's (`sg.vpce_rules`,
@@ -299,21 +364,24 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
 /// default (all traffic to 0.0.0.0/0), which the tool leaves as it is.
 pub(super) async fn security_groups(ctx: &Ctx) -> Result<[(bool, String); 3]> {
     let (vpce, sm) = (ctx.state.id(&StepId::SG_VPCE)?, ctx.state.id(&StepId::SG_SAGEMAKER)?);
-    let out = ctx
-        .aws
-        .ec2
-        .describe_security_groups()
-        .group_ids(&vpce)
-        .group_ids(&sm)
-        .send()
-        .await
-        .map_err(aws)
-        .with_context(|| format!("reading security groups {vpce} and {sm}"))?;
+    // The pass's listing of every group (the default group's control reads it too).
+    let all: Vec<SecurityGroup> = match crate::kinds::security_group::listed(ctx).await? {
+        Some(all) => all.to_vec(),
+        None => ctx
+            .aws
+            .ec2
+            .describe_security_groups()
+            .group_ids(&vpce)
+            .group_ids(&sm)
+            .send()
+            .await
+            .map_err(aws)
+            .with_context(|| format!("reading security groups {vpce} and {sm}"))?
+            .security_groups()
+            .to_vec(),
+    };
     let group = |id: &str| {
-        out.security_groups()
-            .iter()
-            .find(|g| g.group_id() == Some(id))
-            .with_context(|| format!("security group {id} not found"))
+        all.iter().find(|g| g.group_id() == Some(id)).with_context(|| format!("security group {id} not found"))
     };
     let (vpce_group, sm_group) = (group(&vpce)?, group(&sm)?);
     let vpce_role = SgRole::Vpce { sagemaker: StepId::SG_SAGEMAKER };
