@@ -257,6 +257,7 @@ fn only_the_resolution_reads_the_config_file_or_the_environment_for_parameters()
         ("state/lock.rs", "USER"),           // who holds a lock
         ("state/lock.rs", "LOGNAME"),
         ("commands/run.rs", "TRACE_ENV"), // where the trace of a run goes
+        ("main.rs", "NO_COLOR"),          // no colour codes (no-color.org)
     ];
     let mut all = Vec::new();
     files(&src(), &mut all);
