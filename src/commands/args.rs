@@ -311,6 +311,7 @@ mod tests {
             "app-image",
             "no-logging",
             "log-retention-days",
+            "network-isolation",
         ] {
             let arg = cmd.get_arguments().chain(up.get_arguments()).find(|a| a.get_long() == Some(name)).unwrap();
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
@@ -330,6 +331,11 @@ mod tests {
         assert_eq!(cli.global.params.logging, None);
         assert_eq!(cli.global.params.users, Some(vec!["a".to_string(), "b".to_string()]));
         assert_eq!(cli.global.params.expect_account.as_deref(), Some("123456789012"));
+        assert_eq!(cli.global.params.network_isolation, None);
+        let cli = super::Cli::parse_from(["provision", "up", "--network-isolation"]);
+        assert_eq!(cli.global.params.network_isolation, Some(true));
+        let cli = super::Cli::parse_from(["provision", "up", "--network-isolation=false"]);
+        assert_eq!(cli.global.params.network_isolation, Some(false));
     }
 
     #[test]

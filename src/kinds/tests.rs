@@ -409,7 +409,16 @@ fn iam_role(stack: &str) -> Answer {
 
 #[tokio::test]
 async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_taken() {
-    let (ctx, http, _d) = ctx(vec![], &[(StepId::IAM_POLICY, "arn:aws:iam::123456789012:policy/p")]);
+    let (ctx, http, _d) = ctx(
+        vec![],
+        &[
+            (StepId::IAM_POLICY, "arn:aws:iam::123456789012:policy/p"),
+            (StepId::SUBNET_SAGEMAKER, "subnet-1"),
+            (StepId::SG_SAGEMAKER, "sg-1"),
+            (StepId::KMS_EBS, "arn:aws:kms:us-east-1:123456789012:key/e"),
+            (StepId::KMS_S3, "arn:aws:kms:us-east-1:123456789012:key/s"),
+        ],
+    );
     let stack = ctx.stack().to_string();
     http.answers.lock().unwrap().extend([
         iam_err("NoSuchEntity"),        // find after the in-flight wait: not visible yet
@@ -417,12 +426,19 @@ async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_ta
         iam_err("NoSuchEntity"),        // looked for again...
         iam_role(&stack),               // ...and found, ours by its tags
         Answer(200, "<AttachRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AttachRolePolicyResponse>".into(), XML),
+        Answer(200, "<PutRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PutRolePolicyResponse>".into(), XML),
     ]);
     ctx.state.intent(&StepId::IAM_ROLE, Some("t".into())).unwrap(); // a killed run's create
-    let kind = iam_role::IamRole { policy: StepId::IAM_POLICY };
+    let kind = iam_role::IamRole {
+        policy: StepId::IAM_POLICY,
+        subnets: vec![StepId::SUBNET_SAGEMAKER],
+        sg: StepId::SG_SAGEMAKER,
+        volume_key: StepId::KMS_EBS,
+        output_key: StepId::KMS_S3,
+    };
     let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::IAM_ROLE, kind)).await.unwrap();
     assert_eq!(action, crate::lifecycle::Action::Adopted);
-    assert_eq!(http.calls(), ["GetRole", "CreateRole", "GetRole", "GetRole", "AttachRolePolicy"]);
+    assert_eq!(http.calls(), ["GetRole", "CreateRole", "GetRole", "GetRole", "AttachRolePolicy", "PutRolePolicy"]);
     assert_eq!(ctx.state.id(&StepId::IAM_ROLE).unwrap(), "arn:aws:iam::123456789012:role/r");
 }
 
