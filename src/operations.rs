@@ -208,16 +208,12 @@ pub const OPS: &[Op] = &[
     run("iam:GetPolicy", &["iam:GetPolicy"]),
     run("iam:GetPolicyVersion", &["iam:GetPolicyVersion"]),
     run("iam:ListPolicyVersions", &["iam:ListPolicyVersions"]),
-    only(
-        "iam:CreatePolicyVersion",
-        &["iam:CreatePolicyVersion"],
-        "iam_policy restore: the stack's execution policy changed (a newer provision) or was edited out of band",
-    ),
-    only(
-        "iam:DeletePolicyVersion",
-        &["iam:DeletePolicyVersion"],
-        "iam_policy restore at IAM's five versions, and delete of a policy with versions besides the default",
-    ),
+    // `jumpstart enable|disable` (the execution role reads JumpStart's objects too), and
+    // iam_policy restore: the policy changed (a newer provision) or was edited out of band.
+    run("iam:CreatePolicyVersion", &["iam:CreatePolicyVersion"]),
+    // iam_policy restore at IAM's five versions, and delete of a policy with versions besides
+    // the default (any stack `jumpstart enable` has been run on).
+    run("iam:DeletePolicyVersion", &["iam:DeletePolicyVersion"]),
     run("iam:DeletePolicy", &["iam:DeletePolicy"]),
     run("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"]),
     run("iam:GetRole", &["iam:GetRole"]),
