@@ -545,12 +545,10 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(o.status.code(), Some(1), "{st}");
     assert!(st.contains("nfw.rule_group: `provision firewall allow|remove` edits the allow-list"), "{st}");
     assert!(!st.contains("`provision up` restores them"), "{st}");
-    let updates: Vec<Value> = emu.control_get("calls")["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let updates: Vec<Value> = emu
+        .call_log()
+        .into_iter()
         .filter(|c| c["operation"] == "network-firewall:UpdateRuleGroup")
-        .cloned()
         .collect();
     let statuses: Vec<i64> = updates.iter().map(|c| c["status"].as_i64().unwrap()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 1, "{updates:?}");

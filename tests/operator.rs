@@ -491,7 +491,7 @@ fn iam_policy_is_scoped_to_the_project_region_and_account() {
 /// retry of one is not a second read by the tool).
 fn calls_by_op(emu: &Emulator) -> BTreeMap<String, usize> {
     let mut n = BTreeMap::new();
-    for c in emu.control_get("calls")["calls"].as_array().unwrap() {
+    for c in &emu.call_log() {
         if c["status"].as_i64().unwrap_or_default() < 500 {
             *n.entry(c["operation"].as_str().unwrap_or_default().to_string()).or_insert(0) += 1;
         }

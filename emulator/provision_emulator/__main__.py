@@ -8,12 +8,13 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import control, ec2, efs, iam, kms, logs, nfw, profile, quotas, realistic, s3, s3_state, sagemaker
+from . import authz, control, ec2, efs, iam, kms, logs, nfw, profile, quotas, realistic, s3, s3_state, sagemaker
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas]  # quotas after ec2 and nfw: it wraps them
+# quotas after ec2 and nfw: it wraps them; authz (IAM enforcement) last: a refused call reaches no other extension.
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas, authz]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").

@@ -25,6 +25,11 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
          transient error's own, else read from the answer (x-amzn-ErrorType header, XML
          ``<Code>``, JSON ``__type`` / ``code``); null for a success or an error without one.
   DELETE /_emulator/calls   -> clears the log
+  GET    /_emulator/denials -> {"denials": [{"t", "key", "principal", "operation", "action", "resource",
+                                               "why": "implicit"|"explicit"|"unevaluable"|"session",
+                                               "detail", "message"}, ...]}
+         Every request authz.py refused (IAM enforcement of IAM users' and assumed roles' keys),
+         since the last reset.
   POST   /_emulator/reset   -> moto's reset of every backend, faults, call log, and every
                                hook registered with ``on_reset(fn)`` (throttle buckets, ...)
   GET    /_emulator/health  -> {"ready": true, "scale": S, "throttle": bool, "realistic": bool, "seed": N|null}
@@ -310,6 +315,9 @@ class ControlApp:
                 raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 from . import quotas
                 out = quotas.tune(json.loads(raw or b"{}"))
+            elif path == "/_emulator/denials" and method == "GET":
+                from . import authz  # here: authz imports this module
+                out = {"denials": authz.denials()}
             elif path == "/_emulator/calls" and method in ("GET", "DELETE"):
                 with _lock:
                     if method == "DELETE":

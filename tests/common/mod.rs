@@ -14,6 +14,28 @@ pub const SCALE: &str = "0.005";
 pub struct Emulator {
     pub url: String,
     child: Child,
+    /// The operators made in this emulator (`Operators`), shared with every `Run` against it.
+    operators: Operators,
+}
+
+/// The access key id the harness's own calls are signed with: a root key (the emulator enforces
+/// IAM only for IAM users' and assumed roles' keys, emulator/README.md "IAM"), left out of
+/// `calls()`, so making an operator is not the tool's traffic.
+pub const HARNESS_KEY: &str = "provision-test-harness";
+
+/// The IAM path of the operators' users and policies: `inventory` leaves them out.
+pub const OPERATOR_PATH: &str = "/provision-test-operator/";
+
+/// The operators of one emulator: for each policy document `iam-policy` printed, the access key
+/// of the user holding exactly it; and how many of the emulator's denials were already checked.
+#[derive(Clone, Default)]
+pub struct Operators(std::sync::Arc<std::sync::Mutex<OperatorState>>);
+
+#[derive(Default)]
+struct OperatorState {
+    by_policy: std::collections::HashMap<String, (String, String)>,
+    keys: BTreeSet<String>,
+    denials_seen: usize,
 }
 
 impl Drop for Emulator {
@@ -107,7 +129,7 @@ impl Emulator {
         }
         // Keep draining its stdout so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Emulator { url: format!("http://127.0.0.1:{port}"), child }
+        Emulator { url: format!("http://127.0.0.1:{port}"), child, operators: Operators::default() }
     }
 
     /// Kept for the rest of the test binary's life, for tests that share it: a static is never
@@ -125,6 +147,10 @@ impl Emulator {
     }
 
     pub fn control_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        if path == "reset" {
+            // A reset removes every IAM user, and the emulator's denials: operators are made anew.
+            *self.operators.0.lock().unwrap() = OperatorState::default();
+        }
         let resp = ureq::post(&format!("{}/_emulator/{path}", self.url))
             .header("content-type", "application/json")
             .send(body.to_string())
@@ -135,14 +161,34 @@ impl Emulator {
         serde_json::from_str(&resp).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Operation names of every call since the log was last cleared.
-    pub fn calls(&self) -> Vec<String> {
+    /// Every call since the log was last cleared (`/_emulator/calls`), but the harness's own
+    /// (`HARNESS_KEY`: making operators).
+    pub fn call_log(&self) -> Vec<serde_json::Value> {
         self.control_get("calls")["calls"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["operation"].as_str().unwrap_or_default().to_string())
+            .filter(|c| c["key"] != HARNESS_KEY)
+            .cloned()
             .collect()
+    }
+
+    /// Operation names of every call since the log was last cleared (but the harness's own).
+    pub fn calls(&self) -> Vec<String> {
+        self.call_log().iter().map(|c| c["operation"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
+    /// Every request the emulator refused to an IAM user or assumed role (`/_emulator/denials`).
+    pub fn denials(&self) -> Vec<serde_json::Value> {
+        self.control_get("denials")["denials"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A new IAM user holding exactly `policy` (a managed policy document), made with the root
+    /// keys; its access key id and secret. `name`: the user's and its policy's name.
+    pub fn user_with_policy(&self, name: &str, policy: &serde_json::Value) -> (String, String) {
+        let (url, name, policy) = (self.url.clone(), name.to_string(), policy.to_string());
+        // On a thread of its own: a test may call this from inside a runtime.
+        std::thread::spawn(move || rt().block_on(make_user(&url, &name, &policy))).join().unwrap()
     }
 
     /// The calls since the log was last cleared that may change something (`is_mutating`).
@@ -163,6 +209,11 @@ impl Emulator {
             .await
     }
 
+    /// The SDK with the harness's root key (`HARNESS_KEY`: its calls are not in `calls()`).
+    pub async fn harness_sdk(&self) -> aws_config::SdkConfig {
+        harness_sdk(&self.url).await
+    }
+
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         let cfg = self.sdk().await;
         aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build())
@@ -177,6 +228,7 @@ impl Emulator {
 /// and stderr piped, or discarded after `.quiet()`: for kill tests), or `.on_terminal(..)`
 /// (in a pseudo-terminal through script(1)). `Run::bare(dir)` is the binary alone: no
 /// endpoint, region, credentials or scale.
+#[derive(Clone)]
 pub struct Run {
     dir: PathBuf,
     endpoint: Option<String>,
@@ -187,15 +239,39 @@ pub struct Run {
     env: Vec<(String, Option<String>)>,
     quiet: bool,
     cols: Option<usize>,
+    /// Run as the operator (`operator_env`): the emulator's operators, or None to run with the
+    /// credentials of the builder's env (`as_root`, or a test's own keys).
+    operator: Option<Operators>,
+    /// The operator's policy, instead of `provision iam-policy`'s (`with_policy`).
+    policy: Option<serde_json::Value>,
 }
 
 impl Run {
+    /// Against the emulator, as the operator: an IAM user holding exactly what `provision
+    /// iam-policy` prints for the run's project, region and state (`operator_env`), so every
+    /// AWS call the tool makes is authorised by the emulator's IAM enforcement as it would be
+    /// on AWS. A request it refuses fails the run (`output`) naming the action and resource.
     pub fn new(emu: &Emulator, dir: &Path) -> Run {
-        Run { endpoint: Some(emu.url.clone()), region: Some("us-east-1".into()), ..Run::bare(dir) }
+        let mut r = Run { endpoint: Some(emu.url.clone()), region: Some("us-east-1".into()), ..Run::bare(dir) }
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env_remove("AWS_PROFILE")
-            .scale(SCALE)
+            .scale(SCALE);
+        r.operator = Some(emu.operators.clone());
+        r
+    }
+
+    /// With the emulator's root keys (`test`), not as the operator.
+    pub fn as_root(mut self) -> Run {
+        self.operator = None;
+        self
+    }
+
+    /// As a user holding `policy` instead of `iam-policy`'s; its denials are the test's to check
+    /// (they do not fail the run).
+    pub fn with_policy(mut self, policy: serde_json::Value) -> Run {
+        self.policy = Some(policy);
+        self
     }
 
     pub fn bare(dir: &Path) -> Run {
@@ -208,6 +284,8 @@ impl Run {
             env: Vec::new(),
             quiet: false,
             cols: None,
+            operator: None,
+            policy: None,
         }
     }
 
@@ -232,12 +310,18 @@ impl Run {
     }
 
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Run {
+        if key.starts_with("AWS_ACCESS_KEY_ID") || key == "AWS_SESSION_TOKEN" {
+            self.operator = None; // the test chose its credentials
+        }
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.into(), Some(value.as_ref().to_string_lossy().into_owned())));
         self
     }
 
     pub fn env_remove(mut self, key: &str) -> Run {
+        if key == "AWS_ACCESS_KEY_ID" {
+            self.operator = None; // the test chose its credentials
+        }
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.into(), None));
         self
@@ -285,7 +369,96 @@ impl Run {
                 None => c.env_remove(k),
             };
         }
+        if let Some((id, secret)) = self.operator_keys() {
+            c.env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret).env_remove("AWS_SESSION_TOKEN");
+        }
         c
+    }
+
+    /// The arguments of this run that decide the operator policy's scope (`operations::Scoping`
+    /// and the state's location): region, project, config file, state.
+    fn scope_args(&self) -> Vec<String> {
+        const WITH_VALUE: &[&str] = &["--region", "--project", "--config", "--state", "--state-region"];
+        let mut v = Vec::new();
+        if let Some(e) = &self.endpoint {
+            v.extend(["--endpoint-url".to_string(), e.clone()]);
+        }
+        if let Some(r) = &self.region {
+            v.extend(["--region".to_string(), r.clone()]);
+        }
+        let mut args = self.args.iter();
+        while let Some(a) = args.next() {
+            if a == "--any-region" {
+                v.push(a.clone());
+            } else if WITH_VALUE.contains(&a.as_str()) {
+                if let Some(value) = args.next() {
+                    v.extend([a.clone(), value.clone()]);
+                }
+            } else if WITH_VALUE.iter().any(|f| a.starts_with(&format!("{f}="))) {
+                v.push(a.clone());
+            }
+        }
+        v
+    }
+
+    /// The operator's policy for this run: what `provision iam-policy` prints with the run's
+    /// scope (`scope_args`), its environment and directory, asked with the harness's root key.
+    /// When iam-policy refuses the arguments (a test of bad input), a policy that allows
+    /// nothing: the run itself must then refuse them before any AWS call.
+    fn operator_policy(&self) -> serde_json::Value {
+        if let Some(p) = &self.policy {
+            return p.clone();
+        }
+        let mut probe = Run { args: self.scope_args(), endpoint: None, region: None, operator: None, ..self.clone() }
+            .env("AWS_ACCESS_KEY_ID", HARNESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", "harness")
+            .env_remove("RUST_LOG");
+        probe.args.push("iam-policy".into());
+        let o = probe.command().output().expect("running provision iam-policy");
+        match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+            Ok(p) if o.status.success() => p,
+            _ => serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "Nothing", "Effect": "Deny", "Action": "*", "Resource": "*"}]}),
+        }
+    }
+
+    /// The access key of the user holding `operator_policy` (made once per policy and emulator),
+    /// or None when this run is not the operator's.
+    fn operator_keys(&self) -> Option<(String, String)> {
+        let ops = self.operator.as_ref()?;
+        let endpoint = self.endpoint.clone()?;
+        let policy = self.operator_policy();
+        let text = policy.to_string();
+        let mut state = ops.0.lock().unwrap();
+        if let Some(k) = state.by_policy.get(&text) {
+            return Some(k.clone());
+        }
+        let name = format!("provision-operator-{}", state.by_policy.len() + 1);
+        let keys = std::thread::spawn(move || rt().block_on(make_user(&endpoint, &name, &text))).join().unwrap();
+        state.by_policy.insert(policy.to_string(), keys.clone());
+        if self.policy.is_none() {
+            state.keys.insert(keys.0.clone());
+        }
+        Some(keys)
+    }
+
+    /// Fails the test on any request the emulator refused to an operator (`operator_keys`) since
+    /// the last check, naming the action and resource.
+    fn check_denials(&self) {
+        let (Some(ops), Some(endpoint)) = (&self.operator, &self.endpoint) else { return };
+        let body = ureq::get(&format!("{endpoint}/_emulator/denials")).call().unwrap().into_body().read_to_string();
+        let all: serde_json::Value = serde_json::from_str(&body.unwrap()).unwrap();
+        let all = all["denials"].as_array().cloned().unwrap_or_default();
+        let mut state = ops.0.lock().unwrap();
+        let new: Vec<String> = all
+            .iter()
+            .skip(state.denials_seen)
+            .filter(|d| d["key"].as_str().is_some_and(|k| state.keys.contains(k)))
+            .map(|d| format!("{} (action {}, resource {})", d["message"], d["action"], d["resource"]))
+            .collect();
+        state.denials_seen = all.len();
+        drop(state);
+        assert!(new.is_empty(), "the operator (provision iam-policy's policy) was refused:\n{}", new.join("\n"));
     }
 
     /// The command, not yet started.
@@ -296,7 +469,9 @@ impl Run {
     }
 
     pub fn output(self) -> Output {
-        self.command().output().expect("running provision")
+        let o = self.command().output().expect("running provision");
+        self.check_denials();
+        o
     }
 
     /// Runs and asserts success, printing all output on failure; returns all output.
@@ -340,8 +515,41 @@ impl Run {
             }
         };
         let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+        self.check_denials();
         (out, screen)
     }
+}
+
+/// The SDK against `url` with the harness's root key (`HARNESS_KEY`).
+pub async fn harness_sdk(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(HARNESS_KEY, "harness", None, None, "harness"))
+        .load()
+        .await
+}
+
+/// Makes (with the root key) the IAM user `name` holding exactly the managed policy `policy`
+/// (path `OPERATOR_PATH`), and an access key of it: (id, secret).
+async fn make_user(url: &str, name: &str, policy: &str) -> (String, String) {
+    let iam = aws_sdk_iam::Client::new(&harness_sdk(url).await);
+    iam.create_user().user_name(name).path(OPERATOR_PATH).send().await.expect("CreateUser");
+    let arn = iam
+        .create_policy()
+        .policy_name(name)
+        .path(OPERATOR_PATH)
+        .policy_document(policy)
+        .send()
+        .await
+        .expect("CreatePolicy of the operator policy")
+        .policy()
+        .and_then(|p| p.arn().map(String::from))
+        .unwrap();
+    iam.attach_user_policy().user_name(name).policy_arn(arn).send().await.expect("AttachUserPolicy");
+    let k = iam.create_access_key().user_name(name).send().await.expect("CreateAccessKey");
+    let k = k.access_key().unwrap();
+    (k.access_key_id().to_string(), k.secret_access_key().to_string())
 }
 
 /// Runs the real binary in `dir` against the emulator.
@@ -560,6 +768,9 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
         }
     }
     for p in iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap().policies() {
+        if p.path() == Some(OPERATOR_PATH) {
+            continue; // the harness's operators' (`Run::new`)
+        }
         out.insert(format!("policy {}", p.policy_name().unwrap_or_default()));
     }
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
