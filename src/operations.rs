@@ -102,7 +102,20 @@ pub const OPS: &[Op] = &[
         "route::create, when the destination already has a route (RouteAlreadyExists)",
     ),
     run("ec2:DeleteRoute", &["ec2:DeleteRoute"]),
-    run("ec2:CreateVpcEndpoint", &["ec2:CreateVpcEndpoint", "ec2:CreateTags"]),
+    // The SAR's dependent actions of CreateVpcEndpoint: it reads the VPC, subnets and groups
+    // named, and with private DNS (the Interface endpoints, kinds/vpc_endpoint.rs) associates
+    // the service's private hosted zone with the VPC: route53:AssociateVPCWithHostedZone.
+    run(
+        "ec2:CreateVpcEndpoint",
+        &[
+            "ec2:CreateVpcEndpoint",
+            "ec2:CreateTags",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "route53:AssociateVPCWithHostedZone",
+        ],
+    ),
     run("ec2:DescribeVpcEndpoints", &["ec2:DescribeVpcEndpoints"]),
     run("ec2:ModifyVpcEndpoint", &["ec2:ModifyVpcEndpoint"]),
     run("ec2:DeleteVpcEndpoints", &["ec2:DeleteVpcEndpoints"]),
@@ -172,7 +185,10 @@ pub const OPS: &[Op] = &[
     ),
     run("logs:DeleteLogGroup", &["logs:DeleteLogGroup"]),
     // KMS (kinds/{kms_key,kms_alias}.rs)
-    run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource"]),
+    // CreateKey with a key policy needs kms:PutKeyPolicy too (KMS API reference, CreateKey,
+    // Policy; a SAR dependent action), with tags kms:TagResource; both are authorised on `*`
+    // with CreateKey (the key has no ARN yet: `scope`).
+    run("kms:CreateKey", &["kms:CreateKey", "kms:TagResource", "kms:PutKeyPolicy"]),
     run("kms:DescribeKey", &["kms:DescribeKey"]),
     run("kms:EnableKeyRotation", &["kms:EnableKeyRotation"]),
     run("kms:GetKeyRotationStatus", &["kms:GetKeyRotationStatus"]),
@@ -239,9 +255,23 @@ pub const OPS: &[Op] = &[
         &["sagemaker:ListTags"],
         "kinds::{domain,space}::find, resolving a lost create; pre-flight, when the domain name is taken",
     ),
+    // CreateDomain with a customer KmsKeyId (kinds/domain.rs: the EBS key) also needs what
+    // SageMaker does with it on the caller's behalf for the home EFS (SageMaker developer guide,
+    // "API permissions reference", CreateDomain row): elasticfilesystem:CreateFileSystem,
+    // kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext.
     run(
         "sagemaker:CreateDomain",
-        &["sagemaker:CreateDomain", "sagemaker:AddTags", "iam:PassRole", "iam:CreateServiceLinkedRole"],
+        &[
+            "sagemaker:CreateDomain",
+            "sagemaker:AddTags",
+            "iam:PassRole",
+            "iam:CreateServiceLinkedRole",
+            "elasticfilesystem:CreateFileSystem",
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
+        ],
     ),
     run("sagemaker:DescribeDomain", &["sagemaker:DescribeDomain"]),
     only(
@@ -382,6 +412,52 @@ pub fn state_statements(bucket: &str, key: &str, init: bool) -> Vec<Value> {
         out.push(json!({"Sid": "StateBucketInit", "Effect": "Allow", "Action": admin, "Resource": bucket_arn}));
     }
     out
+}
+
+/// IAM's limit for one managed policy document: 6,144 characters, whitespace not counted (IAM
+/// user guide, "IAM and AWS STS quotas", "Managed policy size").
+pub const MANAGED_POLICY_LIMIT: usize = 6144;
+
+/// A policy document's size as IAM counts it (whitespace not counted).
+pub fn policy_size(doc: &Value) -> usize {
+    doc.to_string().chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// `policy` as managed policy documents, each within `MANAGED_POLICY_LIMIT`: its statements in
+/// order, as many to a document as fit; a statement too large for one alone split by its
+/// actions (Sids `{Sid}1`, `{Sid}2`). The operator attaches them all (`provision iam-policy`
+/// prints this list): the grant is their union.
+pub fn documents(policy: &Value) -> Vec<Value> {
+    let version = policy["Version"].clone();
+    let doc = |statements: &[Value]| json!({"Version": version, "Statement": statements});
+    let mut pieces = Vec::new();
+    let mut todo: Vec<Value> = policy["Statement"].as_array().cloned().unwrap_or_default();
+    todo.reverse();
+    while let Some(st) = todo.pop() {
+        let actions = st["Action"].as_array().cloned().unwrap_or_default();
+        if policy_size(&doc(std::slice::from_ref(&st))) <= MANAGED_POLICY_LIMIT || actions.len() < 2 {
+            pieces.push(st);
+            continue;
+        }
+        let (a, b) = actions.split_at(actions.len() / 2);
+        let sid = st["Sid"].as_str().unwrap_or("S").to_string();
+        for (n, part) in [(2, b), (1, a)] {
+            let mut half = st.clone();
+            half["Action"] = json!(part);
+            half["Sid"] = json!(format!("{sid}{n}"));
+            todo.push(half);
+        }
+    }
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    for st in pieces {
+        match out.last_mut() {
+            Some(cur) if policy_size(&doc(&[cur.clone(), vec![st.clone()]].concat())) <= MANAGED_POLICY_LIMIT => {
+                cur.push(st)
+            }
+            _ => out.push(vec![st]),
+        }
+    }
+    out.iter().map(|sts| doc(sts)).collect()
 }
 
 /// The operator policy with an S3 state: `policy()` and `state_statements`.
@@ -534,7 +610,9 @@ fn scope(action: &str) -> &'static Scope {
     match (service, name) {
         ("s3", "DeleteObject" | "DeleteObjectVersion") => &OBJECTS,
         ("s3", _) => &BUCKETS,
-        ("kms", "CreateKey" | "ListKeys" | "ListAliases") => &ANY,
+        // No resource type in the SAR (CreateKey, ListKeys, ListAliases); CreateKey's tags and key
+        // policy are authorised with it, before the key has an ARN.
+        ("kms", "CreateKey" | "ListKeys" | "ListAliases" | "TagResource" | "PutKeyPolicy") => &ANY,
         ("kms", "CreateAlias" | "UpdateAlias" | "DeleteAlias") => &ALIASES,
         ("kms", _) => &KEYS,
         ("network-firewall", "ListFirewalls") => &ANY,
@@ -544,7 +622,8 @@ fn scope(action: &str) -> &'static Scope {
         ("iam", n) if n.ends_with("Policy") && !n.contains("Role") => &POLICY,
         ("iam", "ListPolicyVersions" | "DeletePolicyVersion" | "GetPolicyVersion" | "CreatePolicyVersion") => &POLICY,
         ("iam", _) => &ROLE,
-        ("sagemaker", "ListDomains") => &ANY,
+        // No resource type in the SAR: only "Resource": "*" grants them.
+        ("sagemaker", "ListDomains" | "ListUserProfiles" | "ListSpaces" | "ListApps") => &ANY,
         ("sagemaker", _) => &STUDIO,
         // Without a file system id it lists them all.
         ("elasticfilesystem", "DescribeFileSystems") => &ANY,
@@ -701,9 +780,42 @@ mod tests {
             let (service, name) = a.split_once(':').unwrap();
             assert!(!service.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()));
         }
-        // IAM's limit for a managed policy: 6,144 characters without whitespace.
-        let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
-        assert!(size <= 6144, "policy is {size} characters");
+        // IAM's limit for a managed policy: 6,144 characters without whitespace. The whole is
+        // larger, so it is printed as several documents (`documents`), each within it, granting
+        // together exactly the same statements.
+        let scoped = policy_for(&Scoping {
+            project: "sagemaker-studio-anfw".into(),
+            region: "ap-southeast-2".into(),
+            account: "123456789012".into(),
+        });
+        for whole in [&p, &scoped] {
+            let docs = documents(whole);
+            for d in &docs {
+                let size = policy_size(d);
+                assert!(size <= MANAGED_POLICY_LIMIT, "a document is {size} characters");
+                assert_eq!(d["Version"], "2012-10-17");
+            }
+            let rejoined: Vec<Value> = docs.iter().flat_map(|d| d["Statement"].as_array().unwrap().clone()).collect();
+            let grants = |sts: &[Value]| -> BTreeSet<(String, String, String)> {
+                sts.iter()
+                    .flat_map(|s| {
+                        s["Action"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(move |a| (a.to_string(), s["Resource"].to_string(), s["Condition"].to_string()))
+                    })
+                    .collect()
+            };
+            assert_eq!(grants(&rejoined), grants(whole["Statement"].as_array().unwrap()));
+            // As few documents as a greedy packing gives: the first two do not fit in one.
+            if docs.len() > 1 {
+                let both = json!({"Version": "2012-10-17", "Statement": [docs[0]["Statement"].as_array().unwrap().clone(), docs[1]["Statement"].as_array().unwrap().clone()].concat()});
+                assert!(policy_size(&both) > MANAGED_POLICY_LIMIT);
+            }
+            // Managed policies a user may have attached: 10 by default (IAM quotas).
+            assert!(docs.len() <= 10, "{} documents", docs.len());
+        }
         let pass = p["Statement"]
             .as_array()
             .unwrap()
@@ -740,10 +852,11 @@ mod tests {
         assert_eq!(by("StateLock")["Action"], json!(["s3:DeleteObject"]));
         assert_eq!(by("StateLock")["Resource"], json!(["arn:aws:s3:::team-state/envs/prod.json.lock"]));
         assert!(!sids.contains(&"StateBucketInit"), "the operator does not administer the bucket");
-        // Nothing of the state reaches the stack's statements, and the whole fits IAM's limit.
+        // Nothing of the state reaches the stack's statements, and each document fits IAM's limit.
         assert_eq!(&st[..st.len() - 3], policy()["Statement"].as_array().unwrap().as_slice());
-        let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
-        assert!(size <= 6144, "policy is {size} characters");
+        for d in documents(&p) {
+            assert!(policy_size(&d) <= MANAGED_POLICY_LIMIT, "a document is {} characters", policy_size(&d));
+        }
         let init = policy_with_state(&Scoping::any(), "team-state", "k", true);
         let admin = init["Statement"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(admin["Sid"], "StateBucketInit");

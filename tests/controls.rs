@@ -545,11 +545,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(o.status.code(), Some(1), "{st}");
     assert!(st.contains("nfw.rule_group: `provision firewall allow|remove` edits the allow-list"), "{st}");
     assert!(!st.contains("`provision up` restores them"), "{st}");
-    let updates: Vec<Value> = emu
-        .call_log()
-        .into_iter()
-        .filter(|c| c["operation"] == "network-firewall:UpdateRuleGroup")
-        .collect();
+    let updates: Vec<Value> =
+        emu.call_log().into_iter().filter(|c| c["operation"] == "network-firewall:UpdateRuleGroup").collect();
     let statuses: Vec<i64> = updates.iter().map(|c| c["status"].as_i64().unwrap()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 1, "{updates:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{updates:?}");
@@ -617,12 +614,14 @@ fn iam_policy_grants_exactly_the_calls_of_a_full_run_and_every_policy_is_valid()
     assert!(out.contains("is gone"), "{out}");
     log(&emu);
 
-    let policy: Value = serde_json::from_str(&provision_ok(&emu, d, &["iam-policy"])).unwrap();
-    assert_grammar("operator policy", &policy, Kind::Identity);
-    let granted: BTreeSet<String> = policy["Statement"]
-        .as_array()
-        .unwrap()
+    // A list of managed policy documents (each within IAM's size limit): the grant is their union.
+    let docs: Vec<Value> = serde_json::from_str(&provision_ok(&emu, d, &["iam-policy"])).unwrap();
+    for policy in &docs {
+        assert_grammar("operator policy", policy, Kind::Identity);
+    }
+    let granted: BTreeSet<String> = docs
         .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap().iter())
         .flat_map(|s| s["Action"].as_array().unwrap().iter())
         .map(|a| a.as_str().unwrap().to_string())
         .collect();

@@ -231,8 +231,13 @@ fn up_status_down_on_an_s3_state_one_version_per_write_and_no_local_file() {
     // The operator policy grants the state's calls on this key.
     let o = run(&emu, d, &["iam-policy"]);
     assert!(o.status.success(), "{}", text(&o));
-    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let objects = p["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "StateObjects").unwrap().clone();
+    let docs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let objects = docs
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap().iter())
+        .find(|s| s["Sid"] == "StateObjects")
+        .unwrap()
+        .clone();
     assert!(
         objects["Resource"].as_array().unwrap().contains(&json!(format!("arn:aws:s3:::{BUCKET}/{KEY}"))),
         "{objects}"

@@ -567,7 +567,12 @@ def _vars(req, rtype):
             return {"KeyId": _kms_key_id(req, key)}
         return {}
     if s == "s3":
-        return {"BucketName": g("Bucket"), "ObjectName": g("Key")}
+        # Access points are not served here: only the bucket and object types apply.
+        if rtype == "bucket":
+            return {"BucketName": g("Bucket")}
+        if rtype == "object":
+            return {"BucketName": g("Bucket"), "ObjectName": g("Key")} if g("Key") else None
+        return None
     if s in ("iam", "sts"):
         if rtype == "role":
             if g("RoleArn"):

@@ -31,7 +31,8 @@ async fn scoping(inv: &Invocation<'_>) -> Scoping {
     Scoping { project, region, account }
 }
 
-/// Prints the operator policy; `RUST_LOG=info` also says which operation
+/// Prints the operator policy, as a JSON list of managed policy documents
+/// (`operations::documents`); `RUST_LOG=info` also says which operation
 /// needs each action, and when it is called.
 pub async fn iam_policy(inv: &Invocation<'_>) -> Result<()> {
     for op in operations::OPS {
@@ -52,7 +53,8 @@ pub async fn iam_policy(inv: &Invocation<'_>) -> Result<()> {
             operations::policy_with_state(&scoping, &bucket, &key, false)
         }
     };
-    println!("{}", serde_json::to_string_pretty(&policy)?);
+    // More than one managed policy holds (IAM's 6,144 characters each): a list of documents.
+    println!("{}", serde_json::to_string_pretty(&operations::documents(&policy))?);
     Ok(())
 }
 

@@ -183,8 +183,9 @@ impl Emulator {
         self.control_get("denials")["denials"].as_array().cloned().unwrap_or_default()
     }
 
-    /// A new IAM user holding exactly `policy` (a managed policy document), made with the root
-    /// keys; its access key id and secret. `name`: the user's and its policy's name.
+    /// A new IAM user holding exactly `policy` (a list of managed policy documents, as
+    /// `iam-policy` prints), made with the root keys; its access key id and secret. `name`: the
+    /// user's and its policies' name.
     pub fn user_with_policy(&self, name: &str, policy: &serde_json::Value) -> (String, String) {
         let (url, name, policy) = (self.url.clone(), name.to_string(), policy.to_string());
         // On a thread of its own: a test may call this from inside a runtime.
@@ -267,8 +268,8 @@ impl Run {
         self
     }
 
-    /// As a user holding `policy` instead of `iam-policy`'s; its denials are the test's to check
-    /// (they do not fail the run).
+    /// As a user holding `policy` (a list of managed policy documents, as `iam-policy` prints)
+    /// instead of `iam-policy`'s; its denials are the test's to check (they do not fail the run).
     pub fn with_policy(mut self, policy: serde_json::Value) -> Run {
         self.policy = Some(policy);
         self
@@ -401,7 +402,7 @@ impl Run {
         v
     }
 
-    /// The operator's policy for this run: what `provision iam-policy` prints with the run's
+    /// The operator's policy documents for this run: what `provision iam-policy` prints with the run's
     /// scope (`scope_args`), its environment and directory, asked with the harness's root key.
     /// When iam-policy refuses the arguments (a test of bad input), a policy that allows
     /// nothing: the run itself must then refuse them before any AWS call.
@@ -417,8 +418,8 @@ impl Run {
         let o = probe.command().output().expect("running provision iam-policy");
         match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
             Ok(p) if o.status.success() => p,
-            _ => serde_json::json!({"Version": "2012-10-17", "Statement": [
-                {"Sid": "Nothing", "Effect": "Deny", "Action": "*", "Resource": "*"}]}),
+            _ => serde_json::json!([{"Version": "2012-10-17", "Statement": [
+                {"Sid": "Nothing", "Effect": "Deny", "Action": "*", "Resource": "*"}]}]),
         }
     }
 
@@ -530,23 +531,27 @@ pub async fn harness_sdk(url: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// Makes (with the root key) the IAM user `name` holding exactly the managed policy `policy`
-/// (path `OPERATOR_PATH`), and an access key of it: (id, secret).
+/// Makes (with the root key) the IAM user `name` holding exactly the managed policies `policy`
+/// (a JSON list of documents, as `iam-policy` prints; path `OPERATOR_PATH`), and an access key
+/// of it: (id, secret).
 async fn make_user(url: &str, name: &str, policy: &str) -> (String, String) {
     let iam = aws_sdk_iam::Client::new(&harness_sdk(url).await);
     iam.create_user().user_name(name).path(OPERATOR_PATH).send().await.expect("CreateUser");
-    let arn = iam
-        .create_policy()
-        .policy_name(name)
-        .path(OPERATOR_PATH)
-        .policy_document(policy)
-        .send()
-        .await
-        .expect("CreatePolicy of the operator policy")
-        .policy()
-        .and_then(|p| p.arn().map(String::from))
-        .unwrap();
-    iam.attach_user_policy().user_name(name).policy_arn(arn).send().await.expect("AttachUserPolicy");
+    let docs: Vec<serde_json::Value> = serde_json::from_str(policy).expect("a list of policy documents");
+    for (n, doc) in docs.iter().enumerate() {
+        let arn = iam
+            .create_policy()
+            .policy_name(format!("{name}-{}", n + 1))
+            .path(OPERATOR_PATH)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("CreatePolicy of the operator policy")
+            .policy()
+            .and_then(|p| p.arn().map(String::from))
+            .unwrap();
+        iam.attach_user_policy().user_name(name).policy_arn(arn).send().await.expect("AttachUserPolicy");
+    }
     let k = iam.create_access_key().user_name(name).send().await.expect("CreateAccessKey");
     let k = k.access_key().unwrap();
     (k.access_key_id().to_string(), k.secret_access_key().to_string())
