@@ -726,7 +726,10 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     assert_eq!(doc["Statement"][0]["Action"], "sts:AssumeRole");
     // Against the confused deputy (issue 28): this account's SageMaker resources only.
     assert_eq!(doc["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
-    assert_eq!(doc["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:*"));
+    assert_eq!(
+        doc["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:*")
+    );
     // Its guardrails (issue 28), an inline policy naming the stack's subnets, group and keys.
     let role_name = role.rsplit('/').next().unwrap();
     let g = iam.get_role_policy().role_name(role_name).policy_name("guardrails").send().await.unwrap();
@@ -736,7 +739,10 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     assert_eq!(deny["Effect"], "Deny");
     assert_eq!(deny["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
     let other = guardrails["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DenyOtherSubnets").unwrap();
-    assert_eq!(other["Condition"]["ForAnyValue:StringNotEquals"]["sagemaker:VpcSubnets"], json!([id("subnet.sagemaker")]));
+    assert_eq!(
+        other["Condition"]["ForAnyValue:StringNotEquals"]["sagemaker:VpcSubnets"],
+        json!([id("subnet.sagemaker")])
+    );
 
     // The flow logs role (issue 14): its trust and its inline policy.
     let flow_role = id("iam.flow_logs_role");
@@ -770,8 +776,10 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
             .unwrap_or_else(|| panic!("no statement {sid}"))
             .clone()
     };
-    let buckets: BTreeSet<String> =
-        set(&by_sid("StackBuckets")["Resource"]).union(&set(&by_sid("StackBucketObjects")["Resource"])).cloned().collect();
+    let buckets: BTreeSet<String> = set(&by_sid("StackBuckets")["Resource"])
+        .union(&set(&by_sid("StackBucketObjects")["Resource"]))
+        .cloned()
+        .collect();
     assert_eq!(buckets, set(&json!(arns)));
     // JumpStart is on here: the role reads JumpStart's tagged objects too (issue 28).
     assert_eq!(by_sid("JumpStartContent")["Condition"]["StringEquals"]["s3:ExistingObjectTag/SageMaker"], "true");

@@ -49,6 +49,12 @@ AssumeRole would, when it does not allow them), assumes the role through moto's 
 session's credentials; requests signed with them carry the two keys. ``source_account`` /
 ``source_arn`` in the request override the keys SageMaker would send (a confused deputy test).
 
+JumpStart's read. With JumpStart enabled the role may ``s3:GetObject`` objects tagged ``SageMaker=true``
+in any bucket (``s3:ExistingObjectTag/<key>``: the Service Authorization Reference for Amazon S3,
+GetObject's condition keys; "the tag key-value pair of an existing object"). ``object_tags`` gives
+s3:GetObject the object's tags from moto's backend, and ``s3:ExistingObjectTag/SageMaker`` (the one the
+role names) as absent when the object does not carry it.
+
 Limits: keys the role does not use are computed only where listed above (e.g. no
 ``sagemaker:ModelArn``, ``sagemaker:ImageArns``, ``sagemaker:ResourceTag/*``); an unknown key stays out
 of the context, and the engine fails closed on it.
@@ -211,6 +217,22 @@ def _tagging_action(req):
     return {"sagemaker:TaggingAction": None if op in (None, "AddTags") else op}
 
 
+def object_tags(req):
+    """``s3:ExistingObjectTag/K`` of the object an s3:GetObject reads (module docstring)."""
+    from moto.s3.models import s3_backends
+    out = {"s3:ExistingObjectTag/SageMaker": None}
+    bucket, key = req.get("Bucket"), req.get("Key")
+    try:
+        backend = s3_backends[ACCOUNT]["aws"]
+        obj = backend.get_object(bucket, key)
+        tags = backend.get_object_tagging(obj)["Tags"] if obj is not None else []
+    except Exception:
+        return out
+    for t in tags:
+        out[f"s3:ExistingObjectTag/{t['Key']}"] = t["Value"]
+    return out
+
+
 # ---------------------------------------------------------------- Studio sessions
 
 def _trust_allows(role, source_account, source_arn):
@@ -283,6 +305,7 @@ def install(app):
                                                  "StopProcessingJob", "DeleteModel", "DeleteEndpointConfig"}:
         authz.register_context(f"sagemaker:{op}", _provider(op))
     authz.register_context("sagemaker:AddTags", _tagging_action)
+    authz.register_context("s3:GetObject", object_tags)
     control.on_force_state("studio_session", studio_session)
     control.on_reset(reset)
     return app

@@ -188,3 +188,24 @@ def test_sagemaker_assumes_the_role_only_for_this_accounts_resources(emulator, s
         "kind": "studio_session", "domain_id": studio["domain"], "user_profile_name": "alice",
         "source_account": "999988887777"})
     assert status == 200, body
+
+
+def test_an_objects_tags_are_its_existing_object_tag_keys(emulator):
+    s3 = emulator.client("s3")
+    bucket = "js-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"m", Tagging="SageMaker=true")
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    iam = emulator.client("iam")
+    name = "u-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="js", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*",
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/SageMaker": "true"}}}]}))
+    k = iam.create_access_key(UserName=name)["AccessKey"]
+    user = emulator.client("s3", aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"])
+    assert user.get_object(Bucket=bucket, Key="tagged")["Body"].read() == b"m"
+    with pytest.raises(ClientError) as e:
+        user.get_object(Bucket=bucket, Key="plain")
+    assert err(e)[0] == "AccessDenied"
+    assert emulator.get("denials")["denials"][-1]["why"] == "implicit"

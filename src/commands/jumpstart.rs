@@ -18,8 +18,8 @@ use anyhow::{Context, Result};
 
 use crate::error::aws;
 use crate::kinds::iam_policy::IamPolicy;
-use crate::kinds::{Ctx, Kind};
 use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy_with};
+use crate::kinds::{Ctx, Kind};
 use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
