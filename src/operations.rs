@@ -810,7 +810,9 @@ mod tests {
             assert_eq!(grants(&rejoined), grants(whole["Statement"].as_array().unwrap()));
             // As few documents as a greedy packing gives: the first two do not fit in one.
             if docs.len() > 1 {
-                let both = json!({"Version": "2012-10-17", "Statement": [docs[0]["Statement"].as_array().unwrap().clone(), docs[1]["Statement"].as_array().unwrap().clone()].concat()});
+                let first_two: Vec<Value> =
+                    docs[..2].iter().flat_map(|d| d["Statement"].as_array().unwrap().clone()).collect();
+                let both = json!({"Version": "2012-10-17", "Statement": first_two});
                 assert!(policy_size(&both) > MANAGED_POLICY_LIMIT);
             }
             // Managed policies a user may have attached: 10 by default (IAM quotas).
