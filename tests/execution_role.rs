@@ -503,3 +503,67 @@ fn studio_users_work_inside_the_guardrails_and_are_refused_outside_them() {
         job("isolated-model", Some(true)).send().await.unwrap();
     });
 }
+
+/// `verify` checks the guardrails live (`iam.role_guardrails`: each Deny and its condition key;
+/// `iam.role_no_extra`: nothing else attached or inline), and `up` puts an edited guardrail
+/// policy and trust policy back in place.
+#[test]
+fn verify_checks_the_guardrails_live_and_up_puts_them_back() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up"]);
+    let v = provision_ok(&emu, d, &["verify"]);
+    let line = |t: &str, control: &str| t.lines().find(|l| l.contains(control)).unwrap_or_default().to_string();
+    let g = line(&v, "iam.role_guardrails");
+    assert!(g.starts_with("PASS"), "{v}");
+    for key in [
+        "sagemaker:VpcSubnets",
+        "sagemaker:VpcSecurityGroupIds",
+        "sagemaker:VolumeKmsKey",
+        "sagemaker:OutputKmsKey",
+        "sagemaker:DirectInternetAccess",
+        "sagemaker:RootAccess",
+    ] {
+        assert!(g.contains(key), "{key} not checked: {g}");
+    }
+    assert!(line(&v, "iam.role_no_extra").starts_with("PASS"), "{v}");
+
+    let st = state_json(d);
+    let role = step_id(&st, "iam.role");
+    let name = role.rsplit('/').next().unwrap().to_string();
+    let rt = rt();
+    let iam = rt.block_on(async { aws_sdk_iam::Client::new(&emu.harness_sdk().await) });
+    rt.block_on(async {
+        // A guardrail dropped, a wider grant added inline, the trust opened to any account.
+        let out = iam.get_role_policy().role_name(&name).policy_name("guardrails").send().await.unwrap();
+        let mut doc = provision::policy::parse(out.policy_document()).unwrap();
+        doc["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "DenyOtherSubnets");
+        iam.put_role_policy().role_name(&name).policy_name("guardrails").policy_document(doc.to_string()).send().await.unwrap();
+        let wide = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        iam.put_role_policy().role_name(&name).policy_name("extra").policy_document(wide).send().await.unwrap();
+        let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        iam.update_assume_role_policy().role_name(&name).policy_document(open).send().await.unwrap();
+    });
+    let o = provision(&emu, d, &["verify"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let g = line(&t, "iam.role_guardrails");
+    assert!(g.starts_with("FAIL") && g.contains("DenyOtherSubnets (sagemaker:VpcSubnets) missing"), "{t}");
+    let x = line(&t, "iam.role_no_extra");
+    assert!(x.starts_with("FAIL") && x.contains("inline policy extra"), "{t}");
+    // `status` names the drift; `up` puts the guardrails and the trust back (the extra inline
+    // policy is not the stack's to remove: verify keeps naming it).
+    let s = provision(&emu, d, &["status"]);
+    assert!(text(&s).contains("trust policy differs") && text(&s).contains("guardrails differs"), "{}", text(&s));
+    provision_ok(&emu, d, &["up"]);
+    rt.block_on(async {
+        let r = iam.get_role().role_name(&name).send().await.unwrap();
+        let trust = provision::policy::parse(r.role().unwrap().assume_role_policy_document().unwrap()).unwrap();
+        assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        iam.delete_role_policy().role_name(&name).policy_name("extra").send().await.unwrap();
+    });
+    let v = provision_ok(&emu, d, &["verify"]);
+    assert!(line(&v, "iam.role_guardrails").starts_with("PASS"), "{v}");
+    assert!(line(&v, "iam.role_no_extra").starts_with("PASS"), "{v}");
+}

@@ -13,7 +13,8 @@
 //! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
 //! `network.rs`: the domain's network, routes, firewall, security groups;
 //! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
-//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults.
+//! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults;
+//! `role.rs`: the execution role's guardrails, and nothing wider.
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -24,6 +25,7 @@ use crate::kinds::Ctx;
 mod data;
 mod logs;
 mod network;
+mod role;
 mod studio;
 
 use data::{
@@ -92,7 +94,11 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("kms.key_policies", keys),
         ("iam.role_trust", trust),
     ];
-    let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
+    let (home_kms, image, guardrails) =
+        tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx), role::role_guardrails(ctx));
+    let [guardrails, role_no_extra] = each(guardrails);
+    results.push(("iam.role_guardrails", guardrails));
+    results.push(("iam.role_no_extra", role_no_extra));
     results.push(("domain.home_efs_kms", home_kms));
     results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {
