@@ -95,11 +95,12 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 25, "{out}");
-    assert!(out.contains("All 25 controls pass"), "{out}");
+    // 27: the 25 before issue 28, and iam.role_guardrails and iam.role_no_extra.
+    assert_eq!(out.matches("PASS  ").count(), 27, "{out}");
+    assert!(out.contains("All 27 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 25);
+    assert_eq!(controls.len(), 27);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
