@@ -206,7 +206,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("10 of 25 controls fail"), "{t}");
+    assert!(t.contains("10 of 27 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }

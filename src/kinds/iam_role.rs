@@ -196,6 +196,11 @@ impl Kind for IamRole {
                     .into(),
             );
         }
+        // A plain `down` keeps the role (the domain runs as it) but not every step its guardrails
+        // name (`kms.s3` goes with the buckets): they are judged once `up` has made them again.
+        if self.needs().iter().any(|n| ctx.state.id(n).is_err()) {
+            return Ok(out);
+        }
         match live_inline(ctx, role_name(arn), GUARDRAILS_POLICY_NAME).await? {
             None => out.push(format!("the execution role has no inline policy {GUARDRAILS_POLICY_NAME}")),
             Some(doc) if doc != self.guardrails(ctx)? => out
