@@ -11,7 +11,7 @@ use common::*;
 
 /// `iam-policy`'s documents for the default stack in the emulator's account (as root).
 fn operator_policy(emu: &Emulator, dir: &std::path::Path) -> Vec<Value> {
-    let out = Run::new(emu, dir).as_root().arg("iam-policy").output();
+    let out = Run::new(emu, dir).with_root_keys().arg("iam-policy").output();
     assert!(out.status.success(), "{}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }

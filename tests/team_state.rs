@@ -27,12 +27,17 @@ fn state_url() -> String {
 
 /// The real binary against the emulator with the state in S3; every state
 /// write is logged (`provision::state=debug`: "state written: ... version V").
+/// As the operator (`Run::new`: `iam-policy`'s documents, the state's statements
+/// included), but `state init`: the state bucket's administrator makes the bucket,
+/// which the operator policy does not grant (`operations::StateOn::Init`), so it
+/// runs with the root keys.
 fn cmd(emu: &Emulator, dir: &Path, args: &[&str]) -> Run {
-    Run::new(emu, dir)
+    let run = Run::new(emu, dir)
         .args(args)
         .env("PROVISION_STATE", state_url())
         .env("USER", "alice")
-        .env("RUST_LOG", "warn,provision::state=debug")
+        .env("RUST_LOG", "warn,provision::state=debug");
+    if args.starts_with(&["state", "init"]) { run.with_root_keys() } else { run }
 }
 
 fn run(emu: &Emulator, dir: &Path, args: &[&str]) -> Output {

@@ -865,12 +865,15 @@ def _message(who, action, resource, decision):
 
 def authorize(environ, body):
     """None when the request may be served; else the refusal: (status, headers list, body bytes)."""
-    req = parse(environ, body)
-    if req is None or not req.operation:
-        return None
-    who = principal(req.key)
+    m = control._CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "")) or control._CREDENTIAL.search(
+        "Credential=" + urllib.parse.unquote(dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""))).get(
+            "X-Amz-Credential", "")))
+    who = principal(m.group(1)) if m else None
     if who is None:
-        return None  # the root: all-powerful
+        return None  # unsigned, or the root: all-powerful
+    req = parse(environ, body)
+    if req is None:
+        return None
     if req.service == "sts" and req.operation == "GetCallerIdentity":
         return None  # STS API reference: "No permissions are required to perform this operation."
     refusal = None
@@ -879,6 +882,8 @@ def authorize(environ, body):
                    Decision(False, "unevaluable", f"the permissions boundary {who.boundary}"))
     else:
         try:
+            if not req.operation:
+                raise Unevaluable("the IAM action of this request (no operation of botocore's model matched it)")
             needed = checks(req)
         except Unevaluable as e:
             needed = []
@@ -903,6 +908,10 @@ def authorize(environ, body):
                          f"{req.service}:{req.operation}", "action": action, "resource": resource,
                          "why": decision.why, "detail": decision.detail, "message": message})
     code, status = ERRORS.get(req.service, DEFAULT_ERROR)
+    if not req.operation:  # no model to shape the answer with: S3's plain XML error
+        from xml.sax.saxutils import escape
+        out = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>".encode()
+        return 403, [("Content-Type", "application/xml"), ("Content-Length", str(len(out)))], out
     status, headers, out = control.error_response(req.service, req.operation, code, message, status,
                                                   environ.get("CONTENT_TYPE", ""))
     out = out.encode() if isinstance(out, str) else out

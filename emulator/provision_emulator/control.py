@@ -13,6 +13,9 @@ operation comes from botocore's model via moto's router (query ``Action``, JSON
          service's own error format. ``apply``: run the call in moto first, then answer the
          error instead (the resource exists, the client never heard). ``delay_s``: hold the
          call that long first (with ``error_code`` omitted, the call is only delayed).
+         Optional ``"except_key": "KEY"``: calls signed with that access key id are not faulted
+         (a test harness's own setup calls, e.g. making the IAM user a test runs as, are not the
+         calls under test).
   GET    /_emulator/faults  -> {"faults": [...pending, with the count left...]}
   DELETE /_emulator/faults  -> clears them
   GET    /_emulator/calls   -> {"calls": [{"t": epoch, "dur_s": seconds, "operation": "ec2:CreateVpc",
@@ -186,10 +189,10 @@ def error_response(service, operation, code, message, status, content_type=""):
     return status, out["headers"], out["body"]
 
 
-def _take_fault(name):
+def _take_fault(name, key=None):
     with _lock:
         for f in _faults:
-            if f["operation"] == name:
+            if f["operation"] == name and (f["except_key"] is None or f["except_key"] != key):
                 f["count"] -= 1
                 if f["count"] <= 0:
                     _faults.remove(f)
@@ -208,7 +211,8 @@ def _parse_fault(data):
     return {"operation": data["operation"], "count": count, "error_code": code,
             "status": int(data.get("status") or _DEFAULT_STATUS.get(code, 400)),
             "message": data.get("message") or f"Injected fault: {code}",
-            "apply": bool(data.get("apply", False)), "delay_s": delay}
+            "apply": bool(data.get("apply", False)), "delay_s": delay,
+            "except_key": data.get("except_key")}
 
 
 class ControlApp:
@@ -231,7 +235,7 @@ class ControlApp:
         else:
             service, operation, region, key = identify(environ)
         name = f"{service}:{operation}" if service and operation else (f"{service}:?" if service else None)
-        fault = _take_fault(name) if operation else None
+        fault = _take_fault(name, key) if operation else None
         transient = None if fault else realistic.transient_error(service, operation)
         if transient:  # --realistic: a rare 5xx, not applied (the SDKs retry it)
             code, status = transient

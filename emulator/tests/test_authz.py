@@ -107,6 +107,10 @@ def test_a_condition_it_cannot_evaluate_fails_closed_naming_it(emulator):
     _, keys = user_with(emulator, [allow("ec2:DescribeVpcs", Condition={"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}})])
     code, msg = denied(lambda: emulator.client("ec2", **keys).describe_vpcs())
     assert "cannot evaluate condition operator DateGreaterThan" in msg, msg
+    # An S3 operation whose IAM action is not known here: refused, named, even under s3:*.
+    _, keys = user_with(emulator, [allow("s3:*")])
+    code, msg = denied(lambda: emulator.client("s3", **keys).get_bucket_lifecycle_configuration(Bucket="x"))
+    assert code == "AccessDenied" and "cannot evaluate the IAM action of s3:GetBucketLifecycleConfiguration" in msg
 
 
 def test_a_dependent_action_is_needed_when_the_request_uses_it(emulator):

@@ -44,6 +44,16 @@ def test_fault_count_is_honoured_in_ec2_xml(emu):
     assert ops.count(("ec2:CreateVpc", 500)) == 2 and ("ec2:CreateVpc", 200) in ops
 
 
+def test_a_fault_spares_the_calls_of_its_except_key(emu):
+    ctl(emu, "POST", "/_emulator/faults", {"operation": "ec2:CreateVpc", "count": 1, "error_code": "InternalError",
+                                           "status": 500, "except_key": "harness"})
+    emu.client("ec2", aws_access_key_id="harness", aws_secret_access_key="x").create_vpc(CidrBlock="10.9.0.0/16")
+    assert ctl(emu, "GET", "/_emulator/faults")[1]["faults"][0]["count"] == 1  # not taken
+    with pytest.raises(ClientError) as e:
+        emu.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")
+    assert err(e) == ("InternalError", 500)
+
+
 def test_apply_true_creates_the_resource_yet_returns_the_error(emu):
     nfw = emu.client("network-firewall")
     name = f"applied-{uuid.uuid4().hex[:8]}"

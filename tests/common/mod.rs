@@ -34,6 +34,8 @@ pub struct Operators(std::sync::Arc<std::sync::Mutex<OperatorState>>);
 #[derive(Default)]
 struct OperatorState {
     by_policy: std::collections::HashMap<String, (String, String)>,
+    /// `iam-policy`'s answer by what it depends on (`Run::policy_inputs`).
+    policies: std::collections::HashMap<String, serde_json::Value>,
     keys: BTreeSet<String>,
     denials_seen: usize,
 }
@@ -151,6 +153,11 @@ impl Emulator {
             // A reset removes every IAM user, and the emulator's denials: operators are made anew.
             *self.operators.0.lock().unwrap() = OperatorState::default();
         }
+        let mut body = body;
+        if path == "faults" && body.get("except_key").is_none() {
+            // Faults are for the tool's calls, not the harness's making of an operator.
+            body["except_key"] = serde_json::json!(HARNESS_KEY);
+        }
         let resp = ureq::post(&format!("{}/_emulator/{path}", self.url))
             .header("content-type", "application/json")
             .send(body.to_string())
@@ -241,7 +248,7 @@ pub struct Run {
     quiet: bool,
     cols: Option<usize>,
     /// Run as the operator (`operator_env`): the emulator's operators, or None to run with the
-    /// credentials of the builder's env (`as_root`, or a test's own keys).
+    /// credentials of the builder's env (`with_root_keys`, or a test's own keys).
     operator: Option<Operators>,
     /// The operator's policy, instead of `provision iam-policy`'s (`with_policy`).
     policy: Option<serde_json::Value>,
@@ -263,7 +270,7 @@ impl Run {
     }
 
     /// With the emulator's root keys (`test`), not as the operator.
-    pub fn as_root(mut self) -> Run {
+    pub fn with_root_keys(mut self) -> Run {
         self.operator = None;
         self
     }
@@ -410,17 +417,43 @@ impl Run {
         if let Some(p) = &self.policy {
             return p.clone();
         }
+        let inputs = self.policy_inputs();
+        if let Some(p) = self.operator.as_ref().and_then(|o| o.0.lock().unwrap().policies.get(&inputs).cloned()) {
+            return p;
+        }
         let mut probe = Run { args: self.scope_args(), endpoint: None, region: None, operator: None, ..self.clone() }
             .env("AWS_ACCESS_KEY_ID", HARNESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", "harness")
             .env_remove("RUST_LOG");
         probe.args.push("iam-policy".into());
         let o = probe.command().output().expect("running provision iam-policy");
-        match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+        let p = match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
             Ok(p) if o.status.success() => p,
             _ => serde_json::json!([{"Version": "2012-10-17", "Statement": [
                 {"Sid": "Nothing", "Effect": "Deny", "Action": "*", "Resource": "*"}]}]),
+        };
+        if let Some(o) = &self.operator {
+            o.0.lock().unwrap().policies.insert(inputs, p.clone());
         }
+        p
+    }
+
+    /// Everything `iam-policy`'s answer depends on: the scope's arguments, the variables of the
+    /// builder's environment that choose a state or region, the config file's text (the account
+    /// is the emulator's). So a run's own timing does not include asking it again (only the
+    /// first run of a scope pays for that).
+    fn policy_inputs(&self) -> String {
+        const SCOPE_VARS: &[&str] =
+            &["PROVISION_STATE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"];
+        let args = self.scope_args();
+        let config = args
+            .iter()
+            .position(|a| a == "--config")
+            .and_then(|i| args.get(i + 1))
+            .map(|f| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default());
+        let env: Vec<&(String, Option<String>)> =
+            self.env.iter().filter(|(k, _)| SCOPE_VARS.contains(&k.as_str())).collect();
+        format!("{args:?} {env:?} {config:?} {}", self.clear_env)
     }
 
     /// The access key of the user holding `operator_policy` (made once per policy and emulator),
