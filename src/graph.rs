@@ -386,7 +386,16 @@ pub fn build(s: &Settings) -> Graph {
         Arc::new(KmsAlias { key: StepId::KMS_EBS, alias: format!("alias/sagemaker-anfw-kms-{p}") }),
     );
     push(StepId::IAM_POLICY, Arc::new(IamPolicy));
-    push(StepId::IAM_ROLE, Arc::new(IamRole { policy: StepId::IAM_POLICY }));
+    push(
+        StepId::IAM_ROLE,
+        Arc::new(IamRole {
+            policy: StepId::IAM_POLICY,
+            subnets: sagemaker_subnets.clone(),
+            sg: StepId::SG_SAGEMAKER,
+            volume_key: StepId::KMS_EBS,
+            output_key: StepId::KMS_S3,
+        }),
+    );
 
     push(
         StepId::DOMAIN,

@@ -242,24 +242,27 @@ pub const OPS: &[Op] = &[
     run("iam:GetPolicy", &["iam:GetPolicy"]),
     run("iam:GetPolicyVersion", &["iam:GetPolicyVersion"]),
     run("iam:ListPolicyVersions", &["iam:ListPolicyVersions"]),
-    only(
-        "iam:CreatePolicyVersion",
-        &["iam:CreatePolicyVersion"],
-        "iam_policy restore: the stack's execution policy changed (a newer provision) or was edited out of band",
-    ),
-    only(
-        "iam:DeletePolicyVersion",
-        &["iam:DeletePolicyVersion"],
-        "iam_policy restore at IAM's five versions, and delete of a policy with versions besides the default",
-    ),
+    // `jumpstart enable|disable` (the execution role reads JumpStart's objects too), and
+    // iam_policy restore: the policy changed (a newer provision) or was edited out of band.
+    run("iam:CreatePolicyVersion", &["iam:CreatePolicyVersion"]),
+    // iam_policy restore at IAM's five versions, and delete of a policy with versions besides
+    // the default (any stack `jumpstart enable` has been run on).
+    run("iam:DeletePolicyVersion", &["iam:DeletePolicyVersion"]),
     run("iam:DeletePolicy", &["iam:DeletePolicy"]),
     run("iam:CreateRole", &["iam:CreateRole", "iam:TagRole"]),
     run("iam:GetRole", &["iam:GetRole"]),
+    // The execution role's guardrails, an inline policy (kinds/iam_role.rs drift).
+    run("iam:GetRolePolicy", &["iam:GetRolePolicy"]),
+    only(
+        "iam:UpdateAssumeRolePolicy",
+        &["iam:UpdateAssumeRolePolicy"],
+        "iam_role restore: the execution role's trust policy differs from the stack's (made by an earlier provision, without aws:SourceAccount/aws:SourceArn, or edited out of band)",
+    ),
     run("iam:AttachRolePolicy", &["iam:AttachRolePolicy"]),
     run("iam:ListAttachedRolePolicies", &["iam:ListAttachedRolePolicies"]),
     run("iam:DetachRolePolicy", &["iam:DetachRolePolicy"]),
     run("iam:DeleteRole", &["iam:DeleteRole"]),
-    // The flow logs role's inline policy (kinds/flow_logs_role.rs).
+    // The flow logs role's inline policy (kinds/flow_logs_role.rs), the execution role's guardrails (kinds/iam_role.rs).
     run("iam:PutRolePolicy", &["iam:PutRolePolicy"]),
     run("iam:ListRolePolicies", &["iam:ListRolePolicies"]),
     run("iam:DeleteRolePolicy", &["iam:DeleteRolePolicy"]),

@@ -16,6 +16,13 @@ pub const CONSISTENCY_BOUND: Duration = Duration::from_secs(5 * 60);
 /// "Changes that I make are not always immediately visible").
 pub const IAM_PROPAGATION_BOUND: Duration = Duration::from_secs(2 * 60);
 
+/// S3 bucket changes propagate within this: terraform-provider-aws retries
+/// each bucket sub-resource call on NoSuchBucket for `bucketPropagationTimeout`
+/// = 2 minutes (internal/service/s3/bucket.go, citing the S3 user guide's
+/// consistency model), and `resourceBucketCreate` retries CreateBucket on
+/// OperationAborted (a name whose deletion is still in progress).
+pub const BUCKET_PROPAGATION_BOUND: Duration = Duration::from_secs(2 * 60);
+
 /// How long after a client sent a request AWS may still act on it: the
 /// SDK's per-attempt timeout (`aws.rs`). A create whose client died in
 /// flight has landed, or never will, once this has passed. Real-world
@@ -63,6 +70,28 @@ pub fn is_throttling(e: &anyhow::Error) -> bool {
 /// ("Error codes for the Amazon EC2 API").
 pub fn is_throttling_or_fault(e: &anyhow::Error) -> bool {
     is_throttling(e) || has_code(e, &["InternalError", "InternalFailure", "Unavailable", "ServiceUnavailable"])
+}
+
+/// S3 does not know a bucket it just created yet (its settings answer
+/// NoSuchBucket for a moment: `BUCKET_PROPAGATION_BOUND`).
+pub fn is_new_bucket_unknown(e: &anyhow::Error) -> bool {
+    has_code(e, &["NoSuchBucket"])
+}
+
+/// CreateBucket of a name whose deletion is still in progress: "A conflicting
+/// conditional operation is currently in progress against this resource. Try
+/// again." (S3 API reference, "Error responses": OperationAborted, 409).
+pub fn is_bucket_name_in_flux(e: &anyhow::Error) -> bool {
+    has_code(e, &["OperationAborted"])
+}
+
+/// CreateFlowLogs before its delivery role has propagated: InvalidParameter
+/// "Unable to assume given IAM role, or role does not exist"; terraform-provider-aws
+/// retries exactly this for `iamPropagationTimeout` (internal/service/ec2/vpc_flow_log.go,
+/// resourceLogFlowCreate: RetryWhenAWSErrMessageContains(errCodeInvalidParameter,
+/// "Unable to assume given IAM role")).
+pub fn is_flow_logs_role_propagation(e: &anyhow::Error) -> bool {
+    has_code(e, &["InvalidParameter"]) && format!("{e:#}").contains("Unable to assume given IAM role")
 }
 
 /// SageMaker refuses a role it cannot yet assume with a ValidationException

@@ -95,11 +95,13 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    assert_eq!(out.matches("PASS  ").count(), 32, "{out}");
-    assert!(out.contains("All 32 controls pass"), "{out}");
+    // 34: the 25 before issues 28 and 30, iam.role_guardrails and iam.role_no_extra (issue 28),
+    // and issue 30's seven.
+    assert_eq!(out.matches("PASS  ").count(), 34, "{out}");
+    assert!(out.contains("All 34 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 32);
+    assert_eq!(controls.len(), 34);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -212,7 +214,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("12 of 32 controls fail"), "{t}");
+    assert!(t.contains("12 of 34 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }
@@ -738,6 +740,25 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
     assert_grammar("trust policy", &doc, Kind::Trust);
     assert_eq!(doc["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com");
     assert_eq!(doc["Statement"][0]["Action"], "sts:AssumeRole");
+    // Against the confused deputy (issue 28): this account's SageMaker resources only.
+    assert_eq!(doc["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
+    assert_eq!(
+        doc["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:*")
+    );
+    // Its guardrails (issue 28), an inline policy naming the stack's subnets, group and keys.
+    let role_name = role.rsplit('/').next().unwrap();
+    let g = iam.get_role_policy().role_name(role_name).policy_name("guardrails").send().await.unwrap();
+    let guardrails = parse(g.policy_document());
+    assert_grammar("execution role guardrails", &guardrails, Kind::Identity);
+    let deny = guardrails["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DenyWithoutVpc").unwrap();
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
+    let other = guardrails["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "DenyOtherSubnets").unwrap();
+    assert_eq!(
+        other["Condition"]["ForAnyValue:StringNotEquals"]["sagemaker:VpcSubnets"],
+        json!([id("subnet.sagemaker")])
+    );
 
     // The flow logs role (issue 14): its trust and its inline policy.
     let flow_role = id("iam.flow_logs_role");
@@ -771,14 +792,16 @@ async fn check_stored_policies(emu: &Emulator, st: &Value) {
             .unwrap_or_else(|| panic!("no statement {sid}"))
             .clone()
     };
-    assert_eq!(set(&by_sid("S3StackBuckets")["Resource"]), set(&json!(arns)));
-    let deny = by_sid("DenyJobsOutsideVpc");
-    assert_eq!(deny["Effect"], "Deny");
-    assert_eq!(deny["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
-    assert_eq!(
-        by_sid("PassRoleToSageMaker")["Condition"]["StringEquals"]["iam:PassedToService"],
-        "sagemaker.amazonaws.com"
-    );
+    let buckets: BTreeSet<String> = set(&by_sid("StackBuckets")["Resource"])
+        .union(&set(&by_sid("StackBucketObjects")["Resource"]))
+        .cloned()
+        .collect();
+    assert_eq!(buckets, set(&json!(arns)));
+    // JumpStart is on here: the role reads JumpStart's tagged objects too (issue 28).
+    assert_eq!(by_sid("JumpStartContent")["Condition"]["StringEquals"]["s3:ExistingObjectTag/SageMaker"], "true");
+    let pass = by_sid("PassThisRoleToSageMaker");
+    assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "sagemaker.amazonaws.com");
+    assert_eq!(pass["Resource"], role);
 }
 
 fn set(v: &Value) -> BTreeSet<String> {

@@ -506,6 +506,7 @@ fn calls_by_op(emu: &Emulator) -> BTreeMap<String, usize> {
 /// plan 40 built, verify 24, plan 29 on a fresh account, with issue 14's logging (31, 33, 19
 /// and 29 without it); before the per-run read cache they were 108, 80 and 19 (and 49 for
 /// `plan` on a fresh account).
+/// Issue 28 adds verify's execution role controls: 28 (five IAM reads of the role's policies).
 #[test]
 fn read_only_commands_describe_each_ec2_kind_once() {
     let emu = Emulator::start(SCALE, &[]);
@@ -537,8 +538,9 @@ fn read_only_commands_describe_each_ec2_kind_once() {
     // With issue 14's logging: a third key, the flow log, the log groups (one listing), the
     // firewall's logging configuration, the flow logs role (measured 40, 40, 24). With issue 30's
     // controls: each key's rotation and each bucket's versioning read by status and plan, the
-    // firewall policy's order and actions, and verify's new controls (measured 45, 43, 27).
-    for (cmd, total) in [("status", 47), ("plan", 45), ("verify", 29)] {
+    // firewall policy's order and actions, and verify's new controls (measured 45, 43, 27); with
+    // issue 28's guardrail controls, verify reads the role's policies too.
+    for (cmd, total) in [("status", 47), ("plan", 45), ("verify", 33)] {
         emu.clear_calls();
         provision_ok(&emu, dir.path(), &[cmd]);
         let n = calls_by_op(&emu);

@@ -497,13 +497,27 @@ mod built {
         let trust = policy(role.assume_role_policy_document().unwrap());
         assert_eq!(trust["Statement"][0]["Principal"]["Service"], "sagemaker.amazonaws.com");
         assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
+        // The confused deputy (issue 28): SageMaker acting for this account's resources only.
+        assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT);
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"],
+            format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:*")
+        );
         let attached = iam.list_attached_role_policies().role_name(&role_name).send().await.unwrap();
         assert_eq!(attached.attached_policies()[0].policy_arn(), Some(id("iam.policy").as_str()));
         let p = iam.get_policy().policy_arn(id("iam.policy")).send().await.unwrap();
         let ver = p.policy().unwrap().default_version_id().unwrap().to_string();
         let v = iam.get_policy_version().policy_arn(id("iam.policy")).version_id(ver).send().await.unwrap();
         let doc = policy(v.policy_version().unwrap().document().unwrap());
-        let stmts = doc["Statement"].as_array().unwrap();
+        let g = iam.get_role_policy().role_name(&role_name).policy_name("guardrails").send().await.unwrap();
+        let guardrails = policy(g.policy_document());
+        let stmts: Vec<Value> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(guardrails["Statement"].as_array().unwrap())
+            .cloned()
+            .collect();
         let has = |pred: &dyn Fn(&Value) -> bool| stmts.iter().any(pred);
         let actions = |s: &Value| as_list(&s["Action"]);
         assert!(
@@ -515,24 +529,19 @@ mod built {
         assert!(
             has(&|s| {
                 let a = actions(s);
-                [
-                    "kms:CreateGrant",
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey",
-                    "kms:ListAliases",
-                ]
-                .iter()
-                .all(|x| a.contains(&x.to_string()))
+                ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+                    .iter()
+                    .all(|x| a.contains(&x.to_string()))
+                    && as_list(&s["Resource"]) == [id("kms.ebs"), id("kms.s3")]
             }),
-            "kms actions"
+            "kms actions on the stack's two keys"
         );
         assert!(
             has(&|s| actions(s).contains(&"s3:GetObject".into())
                 && as_list(&s["Resource"]).iter().all(|r| r.contains(&data) || r.contains(&models))),
             "s3 on the two buckets only"
         );
+        assert!(!has(&|s| s["Sid"] == "JumpStartContent"), "no JumpStart read until it is enabled");
         assert!(
             has(&|s| actions(s).contains(&"ecr:BatchGetImage".into())
                 && s["Resource"] == "arn:aws:ecr:*:*:repository/*sagemaker*"),
@@ -540,19 +549,35 @@ mod built {
         );
         assert!(
             has(&|s| actions(s) == ["iam:PassRole"]
+                && s["Resource"] == id("iam.role")
                 && s["Condition"]["StringEquals"]["iam:PassedToService"] == "sagemaker.amazonaws.com"),
-            "passrole"
+            "passrole: this role, to SageMaker"
         );
-        assert!(
-            has(&|s| s["Effect"] == "Deny"
-                && actions(s).contains(&"sagemaker:CreateTrainingJob".into())
-                && s["Condition"]["Null"]["sagemaker:VpcSubnets"] == "true"),
-            "deny jobs outside vpc"
+        // The guardrails: jobs outside the stack's subnets, group and keys are denied.
+        let sid = |sid: &str| stmts.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no {sid}")).clone();
+        assert!(actions(&sid("DenyWithoutVpc")).contains(&"sagemaker:CreateTrainingJob".into()));
+        assert_eq!(sid("DenyWithoutVpc")["Condition"]["Null"]["sagemaker:VpcSubnets"], "true");
+        assert_eq!(
+            sid("DenyOtherSubnets")["Condition"]["ForAnyValue:StringNotEquals"]["sagemaker:VpcSubnets"],
+            json!([id("subnet.sagemaker")])
         );
+        assert_eq!(
+            sid("DenyOtherSecurityGroups")["Condition"]["ForAnyValue:StringNotEquals"]["sagemaker:VpcSecurityGroupIds"],
+            json!([id("sg.sagemaker")])
+        );
+        assert_eq!(sid("DenyOtherVolumeKey")["Condition"]["ArnNotEquals"]["sagemaker:VolumeKmsKey"], id("kms.ebs"));
+        assert_eq!(sid("DenyOtherOutputKey")["Condition"]["ArnNotEquals"]["sagemaker:OutputKmsKey"], id("kms.s3"));
+        assert!(!has(&|s| s.to_string().contains("sagemaker:NetworkIsolation")), "network isolation is off by default");
         assert!(has(
             &|s| actions(s).contains(&"sagemaker:Describe*".into()) && actions(s).contains(&"sagemaker:List*".into())
         ));
-        assert!(has(&|s| actions(s) == ["sagemaker:CreateApp"]), "create app");
+        assert!(
+            has(&|s| actions(s) == ["sagemaker:CreateApp", "sagemaker:DeleteApp"]
+                && s["Condition"]["ArnLike"]["sagemaker:OwnerUserProfileArn"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with("user-profile/${sagemaker:DomainId}/${sagemaker:UserProfileName}"))),
+            "apps in their own spaces"
+        );
         assert!(has(&|s| actions(s).contains(&"ec2:CreateNetworkInterface".into())), "ec2 eni");
     }
 

@@ -8,13 +8,15 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import authz, control, ec2, efs, iam, kms, logs, nfw, pricing, profile, quotas, realistic, s3, s3_state, sagemaker
+from . import (authz, control, ec2, efs, iam, kms, logs, nfw, pricing, profile, quotas, realistic, s3, s3_state,
+               sagemaker, sagemaker_conditions)
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
 # quotas after ec2 and nfw: it wraps them; authz (IAM enforcement) last: a refused call reaches no other extension.
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas, pricing, authz]
+# sagemaker_conditions gives authz SageMaker's request-derived condition keys (it wraps nothing).
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas, pricing, authz, sagemaker_conditions]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").

@@ -848,11 +848,28 @@ def _registering_flow_logs(create):
     return wrapped
 
 
+def _flow_log_role_propagation(create):
+    """--realistic: CreateFlowLogs with a delivery role younger than its IAM propagation window
+    (``realistic.assumable``) is refused, before anything is made, with InvalidParameter "Unable
+    to assume given IAM role, or role does not exist": the answer terraform-provider-aws retries
+    for its IAM propagation timeout (internal/service/ec2/vpc_flow_log.go, resourceLogFlowCreate:
+    RetryWhenAWSErrMessageContains(ctx, iamPropagationTimeout, ..., errCodeInvalidParameter,
+    "Unable to assume given IAM role"))."""
+    def wrapped(self, *args, **kwargs):
+        role = kwargs.get("deliver_logs_permission_arn")
+        if role and not realistic.assumable(role):
+            raise EC2ClientError("InvalidParameter", "Unable to assume given IAM role, or role does not exist")
+        return create(self, *args, **kwargs)
+
+    wrapped.__name__ = create.__name__
+    return wrapped
+
+
 def _install_flow_log_eventual():
     """A flow log just created is left out of DescribeFlowLogs for its window, by id or filter:
     DescribeFlowLogs answers an unknown id with an empty list, not an error (EC2 API reference,
     DescribeFlowLogs; the eventual consistency of the EC2 API, above)."""
-    EC2Backend.create_flow_logs = _registering_flow_logs(EC2Backend.create_flow_logs)
+    EC2Backend.create_flow_logs = _registering_flow_logs(_flow_log_role_propagation(EC2Backend.create_flow_logs))
     realistic.guard(EC2Response, "describe_flow_logs", "ec2.flow_log", lambda o: o.id,
                     lambda i: EC2ClientError("InvalidFlowLogId.NotFound", f"Flow log {i} does not exist"),
                     list_key="FlowLogs")

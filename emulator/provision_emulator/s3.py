@@ -21,12 +21,22 @@
   in the request context, the values do not match" — a negated operator (StringNotEquals) is
   then true. A statement without a Condition is enforced the same way. Answer: HTTP 403
   ``AccessDenied`` "Access Denied" (S3 error codes; no body for HEAD, as S3 does). Bucket
-  configuration calls (Get/Put/DeleteBucketPolicy, tagging, encryption...) are never gated:
+  configuration calls (Get/Put/DeleteBucketPolicy, tagging, encryption...) are never gated by it:
   the account can always change the policy. Path-style and virtual-hosted-style requests,
   SigV4 and SigV2, headers and presigned URLs, are all gated. Statements with other conditions, NotAction,
   NotResource or NotPrincipal are left to moto (which applies explicit denies to object GET, PUT
   and DELETE only, with a bare 403). This is not an IAM evaluator: Allow statements, identity
   policies and ACLs are not evaluated (the caller is the account's administrator).
+* With ``--realistic`` (realistic.py), two propagation answers, each for a window drawn like
+  the eventual-consistency ones: right after CreateBucket, a write of the bucket's settings
+  (``SETTINGS``: tagging, public access block, encryption, policy, versioning...) answers
+  ``NoSuchBucket`` (404) — terraform-provider-aws retries every bucket sub-resource call on
+  NoSuchBucket for ``bucketPropagationTimeout`` = 2 minutes (internal/service/s3/bucket.go, citing
+  the S3 user guide's consistency model); and right after DeleteBucket, CreateBucket of the same
+  name answers ``OperationAborted`` (409, "A conflicting conditional operation is currently in
+  progress against this resource. Please try again.": S3 API reference, "Error responses"), which
+  resourceBucketCreate retries (``RetryWhenAWSErrCodeEquals(..., errCodeOperationAborted)``).
+  Reads of the settings are not delayed (a limit: the tool only writes them right after a create).
 """
 import json
 import re
@@ -35,6 +45,8 @@ import uuid
 from moto.core.request import Request
 from moto.core.routing import get_service_router
 from moto.s3.models import PublicAccessBlock, S3Backend, s3_backends
+
+from . import realistic
 
 
 #: SSE-S3 as moto stores a PutBucketEncryption rule.
@@ -77,6 +89,7 @@ _orig_delete_encryption = S3Backend.delete_bucket_encryption
 
 def create_bucket(self, bucket_name, region_name, *args, **kwargs):
     bucket = _orig_create_bucket(self, bucket_name, region_name, *args, **kwargs)
+    realistic.created(BUCKET, bucket_name)
     bucket.encryption = json.loads(json.dumps(DEFAULT_ENCRYPTION))
     bucket.public_access_block = PublicAccessBlock("true", "true", "true", "true")
     return bucket
@@ -207,6 +220,51 @@ def denied(environ):
                for action, resource in _checks(operation.name, name, params.get("Key"), request.args, headers))
 
 
+#: The bucket-settings writes that answer NoSuchBucket right after CreateBucket under --realistic.
+SETTINGS = {"PutBucketTagging", "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy",
+            "PutBucketVersioning", "PutBucketAcl", "PutBucketCors", "PutBucketLifecycleConfiguration",
+            "PutBucketLogging", "PutBucketOwnershipControls"}
+BUCKET = "s3.bucket"  # realistic kind: a bucket S3 does not know yet
+NAME_FREED = "s3.bucket_name_freed"  # realistic kind: a name whose deletion is still in progress
+
+_orig_delete_bucket = S3Backend.delete_bucket
+
+
+def delete_bucket(self, bucket_name):
+    out = _orig_delete_bucket(self, bucket_name)
+    realistic.forget(BUCKET, bucket_name)
+    realistic.created(NAME_FREED, bucket_name)
+    return out
+
+
+def _error(environ, start_response, status, code, message):
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>").encode()
+    start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))),
+                            ("x-amz-request-id", request_id)])
+    return [body]
+
+
+def propagation(environ):
+    """--realistic: (HTTP status, code, message) of a propagation answer for this request, or None."""
+    if not realistic.enabled():
+        return None
+    try:
+        operation, params = get_service_router("s3").match(Request(dict(environ)))
+    except Exception:
+        return None
+    name = params.get("Bucket")
+    if not name:
+        return None
+    if operation.name == "CreateBucket" and not realistic.visible(NAME_FREED, name):
+        return ("409 Conflict", "OperationAborted",
+                "A conflicting conditional operation is currently in progress against this resource. Please try again.")
+    if operation.name in SETTINGS and not realistic.visible(BUCKET, name):
+        return ("404 Not Found", "NoSuchBucket", "The specified bucket does not exist")
+    return None
+
+
 class BucketPolicyGate:
     """WSGI wrapper: answers AccessDenied before moto for requests the modelled policy denies."""
 
@@ -214,12 +272,17 @@ class BucketPolicyGate:
         self.app = app
 
     def __call__(self, environ, start_response):
-        if _for_s3(environ) and denied(environ):
-            return _access_denied(environ, start_response)
+        if _for_s3(environ):
+            answer = propagation(environ)
+            if answer:
+                return _error(environ, start_response, *answer)
+            if denied(environ):
+                return _access_denied(environ, start_response)
         return self.app(environ, start_response)
 
 
 def install(app):
     S3Backend.create_bucket = create_bucket
+    S3Backend.delete_bucket = delete_bucket
     S3Backend.delete_bucket_encryption = delete_bucket_encryption
     return BucketPolicyGate(app)

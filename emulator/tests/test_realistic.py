@@ -307,3 +307,62 @@ def test_without_realistic_nothing_is_hidden(emulator):
     ec2 = emulator.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
     assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["VpcId"] == vpc
+
+
+def _refused_until(call, code, **kw):
+    """`call(**kw)` fails with `code` at first, then (its window over) succeeds: the answer."""
+    with pytest.raises(ClientError) as e:
+        call(**kw)
+    assert err(e)[0] == code, e.value
+
+    def attempt():
+        try:
+            return call(**kw)
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == code, e
+            return None
+    return wait_value(attempt, lambda v: v is not None, timeout=10)
+
+
+def test_a_flow_log_with_a_role_younger_than_its_propagation_window_is_refused(make_emulator):
+    emu = realistic(make_emulator, iam=(300, 300))  # every role assumable 3 s after CreateRole
+    ec2, iam = emu.client("ec2"), emu.client("iam")
+    vpc, _ = _network(ec2)
+    role = _role(iam, "flow-logs-role")
+    kw = dict(ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL", LogDestinationType="cloud-watch-logs",
+              LogGroupName="/flow", DeliverLogsPermissionArn=role)
+    with pytest.raises(ClientError) as e:
+        ec2.create_flow_logs(**kw)
+    assert err(e)[0] == "InvalidParameter"
+    assert "Unable to assume given IAM role" in e.value.response["Error"]["Message"]
+    assert ec2.describe_flow_logs()["FlowLogs"] == []  # nothing made
+    made = _refused_until(ec2.create_flow_logs, "InvalidParameter", **kw)
+    assert len(made["FlowLogIds"]) == 1 and made["Unsuccessful"] == []
+
+
+def test_a_new_buckets_settings_answer_no_such_bucket_and_a_name_just_deleted_operation_aborted(make_emulator):
+    emu = realistic(make_emulator, ec=(200, 200))  # 2 s
+    s3 = emu.client("s3")
+    s3.create_bucket(Bucket="fresh")
+    tags = {"TagSet": [{"Key": "k", "Value": "v"}]}
+    _refused_until(s3.put_bucket_tagging, "NoSuchBucket", Bucket="fresh", Tagging=tags)
+    assert s3.get_bucket_tagging(Bucket="fresh")["TagSet"] == tags["TagSet"]
+    s3.put_public_access_block(Bucket="fresh", PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+    s3.delete_bucket(Bucket="fresh")
+    _refused_until(s3.create_bucket, "OperationAborted", Bucket="fresh")
+    # Reads are not delayed; a bucket created before any window is untouched.
+    emu.control("POST", "realistic", {"ec_window_s": [0, 0]})
+    s3.create_bucket(Bucket="other")
+    s3.put_bucket_tagging(Bucket="other", Tagging=tags)
+
+
+def test_without_realistic_no_propagation_answer(emulator):
+    s3, iam, ec2 = emulator.client("s3"), emulator.client("iam"), emulator.client("ec2")
+    s3.create_bucket(Bucket="plain-fresh")
+    s3.put_bucket_tagging(Bucket="plain-fresh", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3.delete_bucket(Bucket="plain-fresh")
+    s3.create_bucket(Bucket="plain-fresh")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    role = iam.create_role(RoleName="plain-flow-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    ec2.create_flow_logs(ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+                         LogDestinationType="cloud-watch-logs", LogGroupName="/plain", DeliverLogsPermissionArn=role)

@@ -220,9 +220,13 @@ pub enum Command {
     Import,
     /// Print the least-privilege IAM policy an operator needs to run provision.
     #[command(
-        after_help = "With --state s3://BUCKET/KEY the policy also grants the state's object and lock calls,\nscoped to that key.\n\nExamples:\n  provision iam-policy > operator-policy.json\n  provision --state s3://team-state/sagemaker-studio-anfw.json iam-policy"
+        after_help = "With --state s3://BUCKET/KEY the policy also grants the state's object and lock calls,\nscoped to that key.\n\nExamples:\n  provision iam-policy > operator-policy.json\n  provision iam-policy --explain\n  provision --state s3://team-state/sagemaker-studio-anfw.json iam-policy"
     )]
-    IamPolicy,
+    IamPolicy {
+        /// Instead of the policy, say for each action it grants which calls need it, and when.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Remove the lock a killed run left on the state (the id its refusal names).
     #[command(
         after_help = "Only the lock with this id is removed; another id is refused. Make sure the run that\nheld it is gone (the refusal says when its process is no longer running or it stopped\nrenewing the lock).\n\nExample:\n  provision --state s3://team-state/sagemaker-studio-anfw.json force-unlock 6f1c2d0e-..."
@@ -324,7 +328,7 @@ impl Command {
             Command::Firewall { action: FirewallAction::List } => "firewall list",
             Command::Firewall { action: FirewallAction::Allow { .. } } => "firewall allow",
             Command::Firewall { action: FirewallAction::Remove { .. } } => "firewall remove",
-            Command::IamPolicy => "iam-policy",
+            Command::IamPolicy { .. } => "iam-policy",
             Command::Import => "import",
             Command::Outputs { .. } => "outputs",
             Command::ForceUnlock { .. } => "force-unlock",
@@ -359,6 +363,7 @@ mod tests {
             "app-image",
             "no-logging",
             "log-retention-days",
+            "network-isolation",
         ] {
             let arg = cmd.get_arguments().chain(up.get_arguments()).find(|a| a.get_long() == Some(name)).unwrap();
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
@@ -378,6 +383,11 @@ mod tests {
         assert_eq!(cli.global.params.logging, None);
         assert_eq!(cli.global.params.users, Some(vec!["a".to_string(), "b".to_string()]));
         assert_eq!(cli.global.params.expect_account.as_deref(), Some("123456789012"));
+        assert_eq!(cli.global.params.network_isolation, None);
+        let cli = super::Cli::parse_from(["provision", "up", "--network-isolation"]);
+        assert_eq!(cli.global.params.network_isolation, Some(true));
+        let cli = super::Cli::parse_from(["provision", "up", "--network-isolation=false"]);
+        assert_eq!(cli.global.params.network_isolation, Some(false));
     }
 
     #[test]

@@ -33,8 +33,9 @@ async fn scoping(inv: &Invocation<'_>) -> Scoping {
 
 /// Prints the operator policy, as a JSON list of managed policy documents
 /// (`operations::documents`); `RUST_LOG=info` also says which operation
-/// needs each action, and when it is called.
-pub async fn iam_policy(inv: &Invocation<'_>) -> Result<()> {
+/// needs each action, and when it is called; `--explain` prints that per
+/// action instead of the policy (`explain`).
+pub async fn iam_policy(inv: &Invocation<'_>, explain_it: bool) -> Result<()> {
     for op in operations::OPS {
         let when = match op.when {
             When::Run => "normal path",
@@ -53,9 +54,48 @@ pub async fn iam_policy(inv: &Invocation<'_>) -> Result<()> {
             operations::policy_with_state(&scoping, &bucket, &key, false)
         }
     };
+    if explain_it {
+        print!("{}", explain(&policy));
+        return Ok(());
+    }
     // More than one managed policy holds (IAM's 6,144 characters each): a list of documents.
     println!("{}", serde_json::to_string_pretty(&operations::documents(&policy))?);
     Ok(())
+}
+
+/// For each action of `policy`, in the order of its statements: where it is granted (the
+/// statement's Sid, resources and condition), then every call that needs it (the operations
+/// table, `operations::OPS` and `STATE_OPS`: the call itself, or authorised with it: tags,
+/// a passed role, a dependent action or a documented extra), and when that call is made.
+pub fn explain(policy: &serde_json::Value) -> String {
+    let when = |w: When| match w {
+        When::Run => "on the normal path of up, down, verify, jumpstart and firewall".to_string(),
+        When::Conditional(why) => format!("only: {why}"),
+        When::Leftover(why) => format!("when something is left over: {why}"),
+    };
+    let mut out = String::new();
+    for st in crate::policy::statements(policy) {
+        let sid = st["Sid"].as_str().unwrap_or("(no Sid)");
+        let resources = crate::policy::strings(st.get("Resource")).join(", ");
+        let condition = st.get("Condition").map(|c| format!(" if {c}")).unwrap_or_default();
+        for action in crate::policy::strings(st.get("Action")) {
+            out.push_str(&format!("{action}  [{sid}: {resources}{condition}]\n"));
+            let mut needed = false;
+            for op in operations::OPS.iter().filter(|o| o.actions.contains(&action.as_str())) {
+                let how = if op.call == action { "called" } else { "authorised with" };
+                out.push_str(&format!("    {how} {}: {}\n", op.call, when(op.when)));
+                needed = true;
+            }
+            for op in operations::STATE_OPS.iter().filter(|o| o.actions.contains(&action.as_str())) {
+                out.push_str(&format!("    the S3 state's {}: {}\n", op.call, op.why));
+                needed = true;
+            }
+            if !needed {
+                out.push_str("    (no call in the operations table needs it)\n");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -66,6 +106,26 @@ mod tests {
     /// The scoped ARNs name the resources the stack's own names give
     /// (`config::Settings`, the firewall kinds), and every ARN with a
     /// region and account field has them filled.
+    /// Every action of the policy is explained by at least one call, with when it is made;
+    /// an action authorised on the side names the call it comes with.
+    #[test]
+    fn explain_names_for_each_action_the_calls_that_need_it() {
+        let p = operations::policy_with_state(&Scoping::any(), "team-state", "k.json", false);
+        let text = explain(&p);
+        assert!(!text.contains("no call in the operations table"), "{text}");
+        let actions: usize =
+            crate::policy::statements(&p).iter().map(|s| crate::policy::strings(s.get("Action")).len()).sum();
+        assert_eq!(text.lines().filter(|l| !l.starts_with(' ')).count(), actions, "{text}");
+        let block = |action: &str| {
+            let start = text.find(&format!("{action}  [")).unwrap_or_else(|| panic!("{action} not explained: {text}"));
+            text[start..].lines().skip(1).take_while(|l| l.starts_with(' ')).collect::<Vec<_>>().join("\n")
+        };
+        assert!(block("ec2:CreateVpc").contains("called ec2:CreateVpc: on the normal path"), "{text}");
+        assert!(block("ec2:CreateTags").contains("authorised with ec2:CreateVpc"), "{text}");
+        assert!(block("iam:UpdateAssumeRolePolicy").contains("only: iam_role restore"), "{text}");
+        assert!(block("s3:PutObject").contains("the S3 state's"), "{text}");
+    }
+
     #[test]
     fn the_scoped_policy_names_the_stacks_resources() {
         let raw = RawParams { region: Some("eu-west-1".into()), project: Some("p1".into()), ..Default::default() };

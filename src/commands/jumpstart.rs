@@ -5,6 +5,9 @@
 //! (`vpc_endpoint::jumpstart_statement`), nothing else outside the stack's
 //! two buckets.
 //!
+//! The execution role's managed policy gets (or loses) the same read
+//! (`iam_policy::execution_policy_for`), as a new default version.
+//!
 //! The whole endpoint policy is written (ModifyVpcEndpoint), so the command
 //! also restores the stack's policy if it was changed out of band. The state
 //! records the choice (attribute `jumpstart` of `vpce.s3`): `verify` expects
@@ -14,8 +17,9 @@
 use anyhow::{Context, Result};
 
 use crate::error::aws;
-use crate::kinds::Ctx;
+use crate::kinds::iam_policy::IamPolicy;
 use crate::kinds::vpc_endpoint::{JUMPSTART_ATTR, jumpstart_enabled, jumpstart_statement, live_policy, s3_policy_with};
+use crate::kinds::{Ctx, Kind};
 use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
@@ -38,6 +42,16 @@ pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
             }
         }
     })?;
+    // The execution role reads JumpStart's objects too (a cross-account read needs the caller's
+    // allow as well as the endpoint's): its managed policy follows the record.
+    if let Ok(arn) = ctx.state.id(&StepId::IAM_POLICY) {
+        let kind = IamPolicy;
+        if !kind.drift(ctx, &StepId::IAM_POLICY, &arn).await?.is_empty() {
+            kind.restore(ctx, &StepId::IAM_POLICY, &arn)
+                .await
+                .with_context(|| format!("writing the execution role's policy {arn} (CreatePolicyVersion)"))?;
+        }
+    }
     if enable {
         println!(
             "JumpStart enabled: S3 endpoint {vpce} now also lets Studio read objects tagged SageMaker=true (s3:GetObject, any bucket). `provision jumpstart disable` removes it."

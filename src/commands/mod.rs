@@ -130,7 +130,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
-        Command::IamPolicy => iam_policy::iam_policy(&Invocation::new(g)?).await,
+        Command::IamPolicy { explain } => iam_policy::iam_policy(&Invocation::new(g)?, explain).await,
         Command::Import => locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };

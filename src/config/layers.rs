@@ -295,6 +295,7 @@ mod tests {
             "sagemaker_subnet_cidr": "10.2.3.0/24", "allowed_domains": [".kaggle.com", ".amazonaws.com"],
             "availability_zone": "us-east-1a", "idle_timeout_minutes": 60, "space_storage_gib": 5,
             "app_instance_type": "ml.t3.medium", "logging": true, "log_retention_days": 365,
+            "network_isolation": false,
         });
         assert_eq!(serde_json::to_value(s.as_map()).unwrap(), want);
         let raw = RawParams {

@@ -110,6 +110,9 @@ pub struct RawParams {
     /// Days CloudWatch Logs keeps the stack's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 365].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "DAYS")]
     pub log_retention_days: Option<i64>,
+    /// Training, processing and tuning jobs and models must run with network isolation: the execution role denies them without it (`--network-isolation=false` or `network_isolation = false` turns it off again) [default: off, since many jobs need the VPC's endpoints].
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub network_isolation: Option<bool>,
 }
 
 impl RawParams {
@@ -187,6 +190,8 @@ pub struct Settings {
     pub logging: bool,
     /// The log groups' `retentionInDays`.
     pub log_retention_days: i32,
+    /// The execution role denies jobs and models without network isolation.
+    pub network_isolation: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -361,6 +366,7 @@ impl Settings {
             expect_account: None,
             logging: Some(self.logging),
             log_retention_days: Some(self.log_retention_days.into()),
+            network_isolation: Some(self.network_isolation),
         }
     }
 

@@ -255,6 +255,7 @@ impl Settings {
             expect_account,
             logging,
             log_retention_days: log_retention_days as i32,
+            network_isolation: raw.network_isolation.unwrap_or(false),
         })
     }
 }

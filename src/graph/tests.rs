@@ -9,10 +9,13 @@ fn settings() -> Settings {
 
 const SPEC: &str = include_str!("../../tests/fixtures/dependencies.json");
 const ISSUE_14: &str = include_str!("../../tests/fixtures/dependencies-logging.json");
+const ISSUE_28: &str = include_str!("../../tests/fixtures/dependencies-guardrails.json");
 
 /// The spec's edges (`tests/fixtures/dependencies.json`, a copy of
 /// `shared/spec/dependencies.json`), the edges issue 14 adds to the spec's
-/// steps (`extra_after`: the domain's KmsKeyId) and, with logging on, the
+/// steps (`extra_after`: the domain's KmsKeyId), the edges issue 28 adds
+/// (`tests/fixtures/dependencies-guardrails.json`: the execution policy names
+/// the subnets, group and keys) and, with logging on, the
 /// logging steps' edges (`tests/fixtures/dependencies-logging.json`, kept
 /// apart so the copy stays the spec's).
 fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
@@ -29,9 +32,12 @@ fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
             }
         }
     }
-    for (id, after) in issue["extra_after"].as_object().unwrap() {
-        for a in after.as_array().unwrap() {
-            out.insert((id.clone(), a.as_str().unwrap().to_string()));
+    let guardrails: serde_json::Value = serde_json::from_str(ISSUE_28).unwrap();
+    for extra in [&issue["extra_after"], &guardrails["extra_after"]] {
+        for (id, after) in extra.as_object().unwrap() {
+            for a in after.as_array().unwrap() {
+                out.insert((id.clone(), a.as_str().unwrap().to_string()));
+            }
         }
     }
     out

@@ -9,7 +9,9 @@ use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType,
 
 use super::{Ctx, Health, Kind, ec2_filter};
 use crate::error::{aws, has_code};
+use crate::retry::{IAM_PROPAGATION_BOUND, is_flow_logs_role_propagation};
 use crate::step_id::StepId;
+use crate::wait::retry_while;
 
 /// This kind's entry in the latency profile (`crate::latency`).
 const PROFILE: &str = "ec2.flow_log";
@@ -78,21 +80,25 @@ impl Kind for FlowLog {
 
     async fn create(&self, ctx: &Ctx, me: &StepId, token: &str) -> Result<String> {
         let (vpc, group, role) = (ctx.state.id(&self.vpc)?, ctx.state.id(&self.group)?, ctx.state.id(&self.role)?);
-        let out = ctx
-            .aws
-            .ec2
-            .create_flow_logs()
-            .resource_type(FlowLogsResourceType::Vpc)
-            .resource_ids(&vpc)
-            .traffic_type(TrafficType::All)
-            .log_destination_type(LogDestinationType::CloudWatchLogs)
-            .log_group_name(&group)
-            .deliver_logs_permission_arn(&role)
-            .tag_specifications(ctx.ec2_tags(ResourceType::VpcFlowLog, me, None))
-            .client_token(token)
-            .send()
-            .await
-            .map_err(aws)?;
+        // The delivery role was just made: until it propagates, CreateFlowLogs answers
+        // "Unable to assume given IAM role" (`retry::is_flow_logs_role_propagation`).
+        let out = retry_while(IAM_PROPAGATION_BOUND, is_flow_logs_role_propagation, || async {
+            ctx.aws
+                .ec2
+                .create_flow_logs()
+                .resource_type(FlowLogsResourceType::Vpc)
+                .resource_ids(&vpc)
+                .traffic_type(TrafficType::All)
+                .log_destination_type(LogDestinationType::CloudWatchLogs)
+                .log_group_name(&group)
+                .deliver_logs_permission_arn(&role)
+                .tag_specifications(ctx.ec2_tags(ResourceType::VpcFlowLog, me, None))
+                .client_token(token)
+                .send()
+                .await
+                .map_err(aws)
+        })
+        .await?;
         if let Some(u) = out.unsuccessful().first() {
             let e = u.error();
             bail!(

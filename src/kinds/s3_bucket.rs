@@ -20,7 +20,9 @@ use super::{Ctx, Health, Kind, NameUse, TAG_STACK, accepted};
 use super::{Per, Store, Usage, Use};
 use crate::config::Settings;
 use crate::error::{aws, gone_ok, has_code, is_not_found};
+use crate::retry::{BUCKET_PROPAGATION_BOUND, is_bucket_name_in_flux, is_new_bucket_unknown};
 use crate::step_id::StepId;
+use crate::wait::retry_while;
 
 /// This kind's entry in the latency profile (`crate::latency`).
 const PROFILE: &str = "s3.bucket";
@@ -131,6 +133,64 @@ async fn bucket_empty(ctx: &Ctx, name: &str) -> Result<bool> {
     is_empty(ctx, name).await.with_context(|| format!("checking whether bucket {name} is empty"))
 }
 
+impl S3Bucket {
+    /// Tags, public access block, encryption and policy.
+    async fn put_settings(&self, ctx: &Ctx, me: &StepId, name: &str) -> Result<()> {
+        let mut tagging = Tagging::builder();
+        for (k, v) in ctx.tags(me, None) {
+            tagging = tagging.tag_set(Tag::builder().key(k).value(v).build()?);
+        }
+        let s3 = &ctx.aws.s3;
+        s3.put_bucket_tagging().bucket(name).tagging(tagging.build()?).send().await.map_err(aws)?;
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .block_public_policy(true)
+                    .ignore_public_acls(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        let key = ctx.state.id(&self.key)?;
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                                    .kms_master_key_id(key)
+                                    .build()?,
+                            )
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        // Versioning keeps what an overwrite or a delete replaced (S3 user guide, "Retaining
+        // multiple versions of objects with S3 Versioning"); `down --delete-data` deletes every version.
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        let vpce = ctx.state.id(&self.endpoint)?;
+        s3.put_bucket_policy().bucket(name).policy(bucket_policy(name, &vpce).to_string()).send().await.map_err(aws)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Kind for S3Bucket {
     fn name(&self) -> &'static str {
@@ -185,7 +245,11 @@ impl Kind for S3Bucket {
                     .build(),
             );
         }
-        match call.send().await.map_err(aws) {
+        // A name just deleted (a `down` then `up`) answers OperationAborted for a while.
+        let created = retry_while(BUCKET_PROPAGATION_BOUND, is_bucket_name_in_flux, || async {
+            call.clone().send().await.map_err(aws)
+        });
+        match created.await {
             Err(e) if has_code(&e, &["BucketAlreadyOwnedByYou"]) => {}
             r => {
                 r?;
@@ -194,61 +258,10 @@ impl Kind for S3Bucket {
         Ok(name)
     }
 
-    /// Tags, public access block, encryption, versioning and policy (each
-    /// idempotent). Versioning keeps what an overwrite or a delete replaced
-    /// (S3 user guide, "Retaining multiple versions of objects with S3
-    /// Versioning"); `down --delete-data` deletes every version.
+    /// Tags, public access block, encryption, versioning and policy (each idempotent), again while S3 does
+    /// not know the bucket it just created (NoSuchBucket: `retry::BUCKET_PROPAGATION_BOUND`).
     async fn settle(&self, ctx: &Ctx, me: &StepId, name: &str) -> Result<()> {
-        let mut tagging = Tagging::builder();
-        for (k, v) in ctx.tags(me, None) {
-            tagging = tagging.tag_set(Tag::builder().key(k).value(v).build()?);
-        }
-        let s3 = &ctx.aws.s3;
-        s3.put_bucket_tagging().bucket(name).tagging(tagging.build()?).send().await.map_err(aws)?;
-        s3.put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .block_public_policy(true)
-                    .ignore_public_acls(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(aws)?;
-        let key = ctx.state.id(&self.key)?;
-        s3.put_bucket_encryption()
-            .bucket(name)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(
-                        ServerSideEncryptionRule::builder()
-                            .apply_server_side_encryption_by_default(
-                                ServerSideEncryptionByDefault::builder()
-                                    .sse_algorithm(ServerSideEncryption::AwsKms)
-                                    .kms_master_key_id(key)
-                                    .build()?,
-                            )
-                            .build(),
-                    )
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(aws)?;
-        s3.put_bucket_versioning()
-            .bucket(name)
-            .versioning_configuration(
-                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
-            )
-            .send()
-            .await
-            .map_err(aws)?;
-        let vpce = ctx.state.id(&self.endpoint)?;
-        s3.put_bucket_policy().bucket(name).policy(bucket_policy(name, &vpce).to_string()).send().await.map_err(aws)?;
-        Ok(())
+        retry_while(BUCKET_PROPAGATION_BOUND, is_new_bucket_unknown, || self.put_settings(ctx, me, name)).await
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Health> {

@@ -428,7 +428,16 @@ fn iam_role(stack: &str) -> Answer {
 
 #[tokio::test]
 async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_taken() {
-    let (ctx, http, _d) = ctx(vec![], &[(StepId::IAM_POLICY, "arn:aws:iam::123456789012:policy/p")]);
+    let (ctx, http, _d) = ctx(
+        vec![],
+        &[
+            (StepId::IAM_POLICY, "arn:aws:iam::123456789012:policy/p"),
+            (StepId::SUBNET_SAGEMAKER, "subnet-1"),
+            (StepId::SG_SAGEMAKER, "sg-1"),
+            (StepId::KMS_EBS, "arn:aws:kms:us-east-1:123456789012:key/e"),
+            (StepId::KMS_S3, "arn:aws:kms:us-east-1:123456789012:key/s"),
+        ],
+    );
     let stack = ctx.stack().to_string();
     http.answers.lock().unwrap().extend([
         iam_err("NoSuchEntity"),        // find after the in-flight wait: not visible yet
@@ -436,12 +445,19 @@ async fn an_interrupted_create_that_landed_unseen_is_adopted_when_the_name_is_ta
         iam_err("NoSuchEntity"),        // looked for again...
         iam_role(&stack),               // ...and found, ours by its tags
         Answer(200, "<AttachRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AttachRolePolicyResponse>".into(), XML),
+        Answer(200, "<PutRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PutRolePolicyResponse>".into(), XML),
     ]);
     ctx.state.intent(&StepId::IAM_ROLE, Some("t".into())).unwrap(); // a killed run's create
-    let kind = iam_role::IamRole { policy: StepId::IAM_POLICY };
+    let kind = iam_role::IamRole {
+        policy: StepId::IAM_POLICY,
+        subnets: vec![StepId::SUBNET_SAGEMAKER],
+        sg: StepId::SG_SAGEMAKER,
+        volume_key: StepId::KMS_EBS,
+        output_key: StepId::KMS_S3,
+    };
     let action = crate::lifecycle::up_step(ctx.clone(), step(StepId::IAM_ROLE, kind)).await.unwrap();
     assert_eq!(action, crate::lifecycle::Action::Adopted);
-    assert_eq!(http.calls(), ["GetRole", "CreateRole", "GetRole", "GetRole", "AttachRolePolicy"]);
+    assert_eq!(http.calls(), ["GetRole", "CreateRole", "GetRole", "GetRole", "AttachRolePolicy", "PutRolePolicy"]);
     assert_eq!(ctx.state.id(&StepId::IAM_ROLE).unwrap(), "arn:aws:iam::123456789012:role/r");
 }
 
@@ -657,4 +673,81 @@ async fn a_vpc_endpoint_delete_throttled_past_the_sdks_attempts_is_sent_again() 
     assert_eq!(ctx.aws.pacer.stats().throttled, 4);
     assert!(ctx.aws.pacer.rate("DeleteVpcEndpoints").is_some());
     assert_eq!(ctx.aws.pacer.rate("DescribeVpcEndpoints"), None);
+}
+
+/// An S3 error (REST XML), e.g. OperationAborted 409, NoSuchBucket 404.
+fn s3_err(status: u16, code: &str) -> Answer {
+    Answer(
+        status,
+        format!("<Error><Code>{code}</Code><Message>{code}</Message><RequestId>r</RequestId></Error>"),
+        "application/xml",
+    )
+}
+
+fn s3_ok() -> Answer {
+    Answer(200, String::new(), "application/xml")
+}
+
+/// CreateFlowLogs right after its delivery role was made answers "Unable to assume given IAM
+/// role" until the role propagates (terraform-provider-aws vpc_flow_log.go retries exactly
+/// that): the create is sent again, with the same client token, and succeeds.
+#[tokio::test]
+async fn a_flow_log_waits_out_its_roles_propagation() {
+    let unassumable = Answer(
+        400,
+        "<Response><Errors><Error><Code>InvalidParameter</Code><Message>Unable to assume given IAM role, or role does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>".into(),
+        XML,
+    );
+    let created = ec2_ok(
+        "CreateFlowLogs",
+        "<clientToken>t</clientToken><flowLogIdSet><item>fl-1</item></flowLogIdSet><unsuccessful/>",
+    );
+    let (c, http, _d) = ctx(
+        vec![unassumable.clone(), unassumable, created],
+        &[
+            (StepId::VPC, "vpc-1"),
+            (StepId::LOGS_VPC_FLOW, "/provision/p/vpc-flow-logs"),
+            (StepId::FLOW_LOGS_ROLE, "arn:aws:iam::123456789012:role/r"),
+        ],
+    );
+    let kind = flow_log::FlowLog { vpc: StepId::VPC, group: StepId::LOGS_VPC_FLOW, role: StepId::FLOW_LOGS_ROLE };
+    assert_eq!(kind.create(&c, &StepId::FLOW_LOG, "t").await.unwrap(), "fl-1");
+    assert_eq!(http.calls(), ["CreateFlowLogs", "CreateFlowLogs", "CreateFlowLogs"]);
+    // Any other InvalidParameter is the caller's mistake: not retried.
+    let (c, http, _d) = ctx(
+        vec![ec2_err("InvalidParameter")],
+        &[
+            (StepId::VPC, "vpc-1"),
+            (StepId::LOGS_VPC_FLOW, "/provision/p/vpc-flow-logs"),
+            (StepId::FLOW_LOGS_ROLE, "arn:aws:iam::123456789012:role/r"),
+        ],
+    );
+    assert!(kind.create(&c, &StepId::FLOW_LOG, "t").await.is_err());
+    assert_eq!(http.calls().len(), 1);
+}
+
+/// CreateBucket of a name just deleted answers OperationAborted; the bucket's settings right
+/// after CreateBucket answer NoSuchBucket (terraform-provider-aws resourceBucketCreate and its
+/// sub-resources, `retry::BUCKET_PROPAGATION_BOUND`): both are sent again.
+#[tokio::test]
+async fn a_bucket_waits_out_a_name_in_flux_and_its_own_propagation() {
+    let kind = s3_bucket::S3Bucket { suffix: "data", key: StepId::KMS_S3, endpoint: StepId::VPCE_S3 };
+    let ids = [(StepId::KMS_S3, "arn:aws:kms:us-east-1:123456789012:key/k"), (StepId::VPCE_S3, "vpce-1")];
+    let (c, http, _d) = ctx(vec![s3_err(409, "OperationAborted"), s3_err(409, "OperationAborted"), s3_ok()], &ids);
+    let name = kind.create(&c, &StepId::BUCKET_DATA, "t").await.unwrap();
+    assert_eq!(http.calls().len(), 3, "two refusals, then created");
+    assert_eq!(http.left(), 0);
+    // Settings: tagging unknown twice, then tagging, public access block, encryption, policy.
+    let (c, http, _d) =
+        ctx(vec![s3_err(404, "NoSuchBucket"), s3_err(404, "NoSuchBucket"), s3_ok(), s3_ok(), s3_ok(), s3_ok()], &ids);
+    kind.settle(&c, &StepId::BUCKET_DATA, &name).await.unwrap();
+    assert_eq!(http.calls().len(), 6);
+    // NoSuchBucket half-way through (another S3 server): the settings are put again from the start.
+    let (c, http, _d) = ctx(vec![s3_ok(), s3_err(404, "NoSuchBucket"), s3_ok(), s3_ok(), s3_ok(), s3_ok()], &ids);
+    kind.settle(&c, &StepId::BUCKET_DATA, &name).await.unwrap();
+    assert_eq!((http.calls().len(), http.left()), (6, 0));
+    // Another error is not retried.
+    let (c, http, _d) = ctx(vec![s3_err(403, "AccessDenied")], &ids);
+    assert!(kind.create(&c, &StepId::BUCKET_DATA, "t").await.is_err());
+    assert_eq!(http.calls().len(), 1);
 }

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::error::{EXIT_INVALID, Exit, code};
 use crate::policy;
+use crate::retry::{BUCKET_PROPAGATION_BOUND, is_new_bucket_unknown};
+use crate::wait::retry_while;
 
 /// Tag `state init` gives the buckets it makes: the proof a bucket is ours.
 pub const STATE_BUCKET_TAG: (&str, &str) = ("provision:state-bucket", "true");
@@ -122,13 +124,14 @@ pub async fn init_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) ->
                 _ => Err(e.context(format!("creating bucket {bucket}"))),
             };
         }
-        s3.put_bucket_tagging()
-            .bucket(bucket)
-            .tagging(Tagging::builder().tag_set(tag()?).build()?)
-            .send()
-            .await
-            .map_err(crate::error::aws)
-            .with_context(|| format!("tagging bucket {bucket}"))?;
+        // The first setting of a new bucket may answer NoSuchBucket for a moment
+        // (`retry::BUCKET_PROPAGATION_BOUND`).
+        let tagging = Tagging::builder().tag_set(tag()?).build()?;
+        retry_while(BUCKET_PROPAGATION_BOUND, is_new_bucket_unknown, || async {
+            s3.put_bucket_tagging().bucket(bucket).tagging(tagging.clone()).send().await.map_err(crate::error::aws)
+        })
+        .await
+        .with_context(|| format!("tagging bucket {bucket}"))?;
         out.changed
             .push(format!("created bucket {bucket} in {region}, tagged {}={}", STATE_BUCKET_TAG.0, STATE_BUCKET_TAG.1));
     }

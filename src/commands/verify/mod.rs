@@ -15,6 +15,7 @@
 //! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
 //! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults;
 //! `paths.rs`: the paths out of the SageMaker subnets (text output only).
+//! `role.rs`: the execution role's guardrails, and nothing wider.
 
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -26,6 +27,7 @@ mod data;
 mod logs;
 mod network;
 mod paths;
+mod role;
 mod studio;
 
 use data::{
@@ -98,7 +100,11 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("kms.key_policies", keys),
         ("iam.role_trust", trust),
     ];
-    let (home_kms, image) = tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx));
+    let (home_kms, image, guardrails) =
+        tokio::join!(logs::domain_home_kms(ctx), studio::jupyterlab_image(ctx), role::role_guardrails(ctx));
+    let [guardrails, role_no_extra] = each(guardrails);
+    results.push(("iam.role_guardrails", guardrails));
+    results.push(("iam.role_no_extra", role_no_extra));
     results.push(("domain.home_efs_kms", home_kms));
     // Issue 30's controls.
     let (scoped, versioning, s3_rotation, default_sg) = tokio::join!(
