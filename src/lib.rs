@@ -6,6 +6,8 @@
 //! foundations (`aws`, `state`, `engine`, `config`, `policy`, `cost`, `error`,
 //! `wait`, `retry`, `progress`, `step_id`, `operations`).
 
+#![forbid(unsafe_code)]
+
 pub mod aws;
 pub mod commands;
 pub mod config;

@@ -4,13 +4,22 @@
 //!   redraws in place: a header with the steps done, the wall time and the
 //!   time left on the critical path (recomputed as steps finish), then one
 //!   line per running step with what it waits for, its elapsed and its
-//!   expected time (`nfw.firewall PROVISIONING 1m12s of ~5m30s`). Every line
-//!   fits the terminal's width: the longest words (step ids, ARNs) are
-//!   shortened in the middle, nothing wraps.
+//!   expected time (`nfw.firewall PROVISIONING 1m12s of ~5m30s`). The view
+//!   is an `indicatif::MultiProgress` (a bar per line): what is printed
+//!   above it (`MultiProgress::println`) is never erased by a redraw. Every
+//!   line fits the terminal's width (`terminal_size`): alignment padding
+//!   goes first, then an id keeps its distinguishing tail (`…execution-role`),
+//!   and a line that still does not fit is word-wrapped (`textwrap`), never
+//!   cut by the terminal.
 //! - lines (not a terminal, or `--no-progress`): one plain line per finished
-//!   step, for logs.
+//!   step, for logs; a step still waiting after each `Plan::heartbeat`
+//!   (30 s, scaled) says so on a line of its own: what it waits for, its
+//!   elapsed and its expected time left.
 //! - json (`--json`): one JSON object per line on stdout for every step
 //!   transition (`README.md`, "Progress events"; `schema/progress-event.json`).
+//!
+//! A finished step's counter (`[26/56]`) is taken and printed under one
+//! lock, so the counters on screen only grow.
 //!
 //! Expected times come from the caller (the latency profile through
 //! `graph::estimate`, scaled like every wait): this module knows no graph.
@@ -22,6 +31,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 tokio::task_local! {
@@ -43,6 +53,8 @@ pub struct Plan {
     /// The steps whose wait is long enough to show its expected time (a
     /// NAT gateway, the firewall, an endpoint; not a route).
     pub long: HashSet<String>,
+    /// Line mode: how often a step still running says so (zero: never).
+    pub heartbeat: Duration,
 }
 
 impl Plan {
@@ -62,6 +74,14 @@ pub enum Mode {
 struct Running {
     started: Instant,
     what: String,
+    /// Line mode: when this step last said it is still waiting (or started).
+    beat: Instant,
+}
+
+/// The live view on the terminal: a header bar and a bar per running step shown.
+struct Live {
+    multi: MultiProgress,
+    bars: Vec<ProgressBar>,
 }
 
 #[derive(Default)]
@@ -70,8 +90,7 @@ struct View {
     done: HashSet<String>,
     /// Finished steps that did something, with their wall time.
     took: Vec<(String, Duration)>,
-    /// Lines of the live view on screen now (the cursor is at the end of the last).
-    drawn: usize,
+    live: Option<Live>,
 }
 
 pub struct Progress {
@@ -95,108 +114,40 @@ pub fn elapsed(d: Duration) -> String {
 
 /// The terminal's width (stderr's), else `COLUMNS`, else 80.
 pub fn width() -> usize {
-    width_of(2)
+    size_of(&std::io::stderr()).0
 }
 
-fn width_of(fd: i32) -> usize {
-    // SAFETY: TIOCGWINSZ fills a winsize we own; the fd may be anything, errors are checked.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_col > 0 {
-        return ws.ws_col as usize;
+/// Width and height of the terminal `fd` is (`terminal_size`), else
+/// `COLUMNS`/`LINES`, else 80×24.
+fn size_of(fd: &impl std::os::fd::AsFd) -> (usize, usize) {
+    if let Some((terminal_size::Width(w), terminal_size::Height(h))) = terminal_size::terminal_size_of(fd)
+        && w > 0
+    {
+        return (usize::from(w), usize::from(h.max(1)));
     }
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(80)
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(d);
+    (env("COLUMNS", 80), env("LINES", 24))
 }
 
-/// `s` in at most `max` characters, its middle replaced by `…`.
-pub fn shorten_middle(s: &str, max: usize) -> String {
+/// `s` in at most `max` characters: its distinguishing tail kept after a
+/// `…` (an id's or ARN's end names the resource: `…execution-role`).
+pub fn shorten_tail(s: &str, max: usize) -> String {
     let n = s.chars().count();
     if n <= max {
         return s.to_string();
     }
-    if max <= 1 {
-        return "…".chars().take(max).collect();
+    if max == 0 {
+        return String::new();
     }
-    let keep = max - 1;
-    let head = keep.div_ceil(2);
-    let tail = keep - head;
-    let mut out: String = s.chars().take(head).collect();
-    out.push('…');
-    out.extend(s.chars().skip(n - tail));
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(n - (max - 1)));
     out
 }
 
-/// `line` in at most `width` characters: alignment padding goes first, then
-/// the longest words (ids, ARNs) are shortened in the middle, down to 12
-/// characters; then the end is cut.
-pub fn fit(line: &str, width: usize) -> String {
-    if line.chars().count() <= width {
-        return line.to_string();
-    }
-    let indent = line.len() - line.trim_start_matches(' ').len();
-    let mut words: Vec<String> = line[indent..].split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect();
-    if let Some(first) = words.first_mut() {
-        first.insert_str(0, &" ".repeat(indent));
-    }
-    let len = |w: &[String]| w.iter().map(|x| x.chars().count()).sum::<usize>() + w.len().saturating_sub(1);
-    while len(&words) > width {
-        let (i, longest) = words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (i, w.chars().count()))
-            .max_by_key(|&(i, n)| (n, i))
-            .unwrap_or((0, 0));
-        if longest <= 12 {
-            break;
-        }
-        let over = len(&words) - width;
-        words[i] = shorten_middle(&words[i], longest.saturating_sub(over).max(12));
-    }
-    let line = words.join(" ");
-    if line.chars().count() <= width { line } else { shorten_end(&line, width) }
-}
-
-/// `text` word-wrapped to `width`, continuation lines indented by two
-/// spaces more than the line they continue (a word longer than a line is
-/// shortened in the middle).
-pub fn wrap(text: &str, width: usize) -> String {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.chars().count() <= width {
-            out.push(line.to_string());
-            continue;
-        }
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        let mut cur = " ".repeat(indent);
-        let mut empty = true;
-        for word in line.split(' ').filter(|w| !w.is_empty()) {
-            let room = width.saturating_sub(cur.chars().count() + usize::from(!empty));
-            if !empty && word.chars().count() > room {
-                out.push(std::mem::replace(&mut cur, " ".repeat(indent + 2)));
-                empty = true;
-            }
-            let room = width.saturating_sub(cur.chars().count() + usize::from(!empty));
-            if !empty {
-                cur.push(' ');
-            }
-            cur.push_str(&shorten_middle(word, room.max(1)));
-            empty = false;
-        }
-        out.push(cur);
-    }
-    out.join("\n")
-}
-
-/// Prints `text` on stderr, word-wrapped to the terminal's width when stderr is one.
-pub fn say(text: &str) {
-    if std::io::stderr().is_terminal() { eprintln!("{}", wrap(text, width_of(2))) } else { eprintln!("{text}") }
-}
-
-/// Prints `text` on stdout, word-wrapped to the terminal's width when stdout is one.
-pub fn tell(text: &str) {
-    if std::io::stdout().is_terminal() { println!("{}", wrap(text, width_of(1))) } else { println!("{text}") }
-}
-
 fn shorten_end(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
     if max == 0 {
         return String::new();
     }
@@ -205,16 +156,164 @@ fn shorten_end(s: &str, max: usize) -> String {
     out
 }
 
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// A shortened id keeps at least this many characters of its tail; with
+/// less room, the line wraps instead.
+const MIN_TAIL: usize = 16;
+
+/// A finished step's line: `[26/56] vpce.sts  created  vpce-0abc… (1.2s)`.
+/// Without a width (line mode) it is aligned and whole. Within `width`:
+/// aligned when that fits, else unaligned; else the id keeps its tail
+/// (at least `MIN_TAIL` characters); else the line wraps at words.
+pub fn step_line(count: &str, step: &str, action: &str, id: &str, took: &str, width: Option<usize>) -> String {
+    let id_part = |id: &str| if id.is_empty() { String::new() } else { format!(" {id}") };
+    let aligned = format!("[{count}] {step:<24} {action:<9}{} ({took})", id_part(id));
+    let Some(width) = width else { return aligned };
+    if chars(&aligned) <= width {
+        return aligned;
+    }
+    let plain = format!("[{count}] {step} {action}{} ({took})", id_part(id));
+    if chars(&plain) <= width {
+        return plain;
+    }
+    let room = width.saturating_sub(chars(&plain) - chars(id));
+    if room >= MIN_TAIL {
+        return format!("[{count}] {step} {action}{} ({took})", id_part(&shorten_tail(id, room)));
+    }
+    // Too narrow to shorten usefully: the id goes on a line of its own, indented.
+    let id_line = format!("    {}", shorten_tail(id, width.saturating_sub(4).max(1)));
+    format!("{}\n{id_line}", wrap(&format!("[{count}] {step} {action} ({took})"), width))
+}
+
+/// A running step's line in the live view: `  nfw.firewall PROVISIONING
+/// 1m12s of ~5m30s`; what it waits for is cut at its end when the line
+/// would not fit.
+fn running_line(step: &str, what: &str, times: &str, width: usize) -> String {
+    let line = format!("  {step} {what} {times}");
+    if chars(&line) <= width {
+        return line;
+    }
+    let room = width.saturating_sub(chars(step) + chars(times) + 4);
+    if room >= 8 {
+        return format!("  {step} {} {times}", shorten_end(what, room));
+    }
+    shorten_end(&format!("  {step} {times}"), width)
+}
+
+/// `text` word-wrapped to `width` (`textwrap`, breaking at spaces only),
+/// continuation lines indented by two spaces more than the line they
+/// continue; a word longer than a line is broken, not lost.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if chars(line) <= width {
+            out.push(line.to_string());
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        // Room for at least a few characters per line, however deep the indent.
+        let (first, rest) = (" ".repeat(indent.min(width / 2)), " ".repeat((indent + 2).min(width / 2)));
+        let opts = textwrap::Options::new(width.max(1))
+            .initial_indent(&first)
+            .subsequent_indent(&rest)
+            .word_separator(textwrap::WordSeparator::AsciiSpace)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation)
+            .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit)
+            .break_words(true);
+        out.extend(textwrap::wrap(body, opts).into_iter().map(|l| l.into_owned()));
+    }
+    out.join("\n")
+}
+
+/// `line` in at most `width` characters (the live view's header): its
+/// longest words keep their tails, then the end is cut.
+pub fn fit(line: &str, width: usize) -> String {
+    if chars(line) <= width {
+        return line.to_string();
+    }
+    let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
+    let len = |w: &[String]| w.iter().map(|x| chars(x)).sum::<usize>() + w.len().saturating_sub(1);
+    while len(&words) > width {
+        let (i, longest) = words.iter().enumerate().map(|(i, w)| (i, chars(w))).max_by_key(|&(i, n)| (n, i)).unwrap();
+        if longest <= MIN_TAIL {
+            break;
+        }
+        let over = len(&words) - width;
+        words[i] = shorten_tail(&words[i], longest.saturating_sub(over).max(MIN_TAIL));
+    }
+    shorten_end(&words.join(" "), width)
+}
+
+/// Prints `text` on stderr, word-wrapped to the terminal's width when
+/// stderr is one; above the live view while one is drawn.
+pub fn say(text: &str) {
+    match current() {
+        Some(p) if p.mode == Mode::Live => p.above(text),
+        _ if std::io::stderr().is_terminal() => eprintln!("{}", wrap(text, width())),
+        _ => eprintln!("{text}"),
+    }
+}
+
+/// Prints `text` on stdout, word-wrapped to the terminal's width when stdout is one.
+pub fn tell(text: &str) {
+    let out = std::io::stdout();
+    if out.is_terminal() { println!("{}", wrap(text, size_of(&out).0)) } else { println!("{text}") }
+}
+
+/// Where `tracing` writes (main's subscriber): stderr, above the live view
+/// while one is drawn, so a warning is neither erased by the next frame nor
+/// left inside it. Each event is one writer, written out when dropped.
+pub fn log_writer() -> LogWriter {
+    LogWriter(Vec::new())
+}
+
+pub struct LogWriter(Vec<u8>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        match current() {
+            Some(p) if p.mode == Mode::Live => p.above(String::from_utf8_lossy(&self.0).trim_end_matches('\n')),
+            _ => {
+                let _ = std::io::stderr().lock().write_all(&self.0);
+            }
+        }
+    }
+}
+
 impl Progress {
     /// Starts a view of a run; `Live` falls back to `Lines` when stderr is not a terminal.
     pub fn start(plan: Plan, mode: Mode) -> Arc<Progress> {
         let mode = if mode == Mode::Live && !std::io::stderr().is_terminal() { Mode::Lines } else { mode };
-        let p = Arc::new(Progress { mode, plan, started: Instant::now(), view: Mutex::new(View::default()) });
+        let mut view = View::default();
+        if mode == Mode::Live {
+            // Hidden by indicatif itself when stderr is not a terminal.
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            view.live = Some(Live { multi, bars: Vec::new() });
+        }
+        let p = Arc::new(Progress { mode, plan, started: Instant::now(), view: Mutex::new(view) });
         if mode == Mode::Json {
             p.event(json!({"event": "start", "verb": p.plan.verb, "steps": p.plan.expected.len(),
                 "critical_path_s": secs(p.plan.bound())}));
         }
         *CURRENT.get_or_init(|| Mutex::new(None)).lock().expect("progress lock") = Some(p.clone());
+        p.refresh();
         p
     }
 
@@ -228,7 +327,7 @@ impl Progress {
     }
 
     fn view(&self) -> std::sync::MutexGuard<'_, View> {
-        self.view.lock().expect("progress lock")
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn expected(&self, step: &str) -> Duration {
@@ -244,53 +343,60 @@ impl Progress {
     }
 
     pub fn begin(&self, step: &str) {
-        self.view().running.insert(step.to_string(), Running { started: Instant::now(), what: "starting".into() });
+        let mut v = self.view();
+        let now = Instant::now();
+        v.running.insert(step.to_string(), Running { started: now, what: "starting".into(), beat: now });
         if self.mode == Mode::Json {
             self.event(
                 json!({"event": "step", "step": step, "state": "started", "expected_s": secs(self.expected(step))}),
             );
         }
-        self.refresh();
+        self.draw(&mut v);
     }
 
     /// A step ended having done `action` (`created`, `deleted`, ...) on
     /// resource `id`: its line scrolls above the live view (or is printed plainly).
     pub fn done(&self, step: &str, action: &str, id: &str) {
-        let took = self.finish_step(step);
-        let line = format!("[{}] {step:<24} {action:<9} {id} ({})", self.count(), elapsed(took));
-        self.view().took.push((step.to_string(), took));
-        self.emit(step, &line, json!({"state": "done", "action": action, "id": id, "elapsed_s": secs(took)}));
+        let mut v = self.view();
+        let (took, count) = self.finish_step(&mut v, step);
+        v.took.push((step.to_string(), took));
+        let width = (self.mode == Mode::Live).then(width);
+        let line = step_line(&count, step, action, id, &elapsed(took), width);
+        self.emit(&mut v, step, &line, json!({"state": "done", "action": action, "id": id, "elapsed_s": secs(took)}));
     }
 
     /// A step failed, or stopped waiting at a Ctrl-C (`stopped`).
     pub fn failed(&self, step: &str, stopped: bool, error: &str) {
-        let took = self.finish_step(step);
+        let mut v = self.view();
+        let (took, count) = self.finish_step(&mut v, step);
         let state = if stopped { "stopped" } else { "failed" };
-        let line = format!("[{}] {step:<24} {:<9} {error}", self.count(), if stopped { "stopped" } else { "FAILED" });
-        self.emit(step, &line, json!({"state": state, "error": error, "elapsed_s": secs(took)}));
+        let mut line = format!("[{count}] {step:<24} {:<9} {error}", if stopped { "stopped" } else { "FAILED" });
+        if self.mode == Mode::Live {
+            line = wrap(&line, width());
+        }
+        self.emit(&mut v, step, &line, json!({"state": state, "error": error, "elapsed_s": secs(took)}));
     }
 
     /// A step that does nothing visible (unchanged, absent) still counts.
     pub fn skip(&self, step: &str, action: &str) {
-        let took = self.finish_step(step);
+        let mut v = self.view();
+        let (took, _) = self.finish_step(&mut v, step);
         if self.mode == Mode::Json {
             self.event(json!({"event": "step", "step": step, "state": "done", "action": action, "id": null, "elapsed_s": secs(took)}));
         }
-        self.refresh();
+        self.draw(&mut v);
     }
 
-    fn finish_step(&self, step: &str) -> Duration {
-        let mut v = self.view();
+    /// Marks `step` done; its wall time and the counter of its line, both
+    /// taken under the lock the line is printed under.
+    fn finish_step(&self, v: &mut View, step: &str) -> (Duration, String) {
         v.done.insert(step.to_string());
-        v.running.remove(step).map(|r| r.started.elapsed()).unwrap_or_default()
-    }
-
-    fn count(&self) -> String {
+        let took = v.running.remove(step).map(|r| r.started.elapsed()).unwrap_or_default();
         let total = self.plan.expected.len();
-        format!("{:>w$}/{total}", self.view().done.len(), w = total.to_string().len())
+        (took, format!("{:>w$}/{total}", v.done.len(), w = total.to_string().len()))
     }
 
-    fn emit(&self, step: &str, line: &str, mut event: Value) {
+    fn emit(&self, v: &mut View, step: &str, line: &str, mut event: Value) {
         match self.mode {
             Mode::Json => {
                 event["event"] = json!("step");
@@ -298,27 +404,32 @@ impl Progress {
                 self.event(event);
             }
             Mode::Lines => eprintln!("{line}"),
-            Mode::Live => self.draw(Some(line)),
+            Mode::Live => {
+                if let Some(live) = &v.live {
+                    let _ = live.multi.println(line);
+                }
+                self.draw(v);
+            }
         }
     }
 
     fn set(&self, step: &str, what: String) {
-        let since = {
-            let mut v = self.view();
-            match v.running.get_mut(step) {
-                Some(run) if run.what != what => {
-                    run.what = what.clone();
-                    Some(run.started.elapsed())
-                }
-                _ => None,
+        let mut v = self.view();
+        let since = match v.running.get_mut(step) {
+            Some(run) if run.what != what => {
+                run.what = what.clone();
+                run.started.elapsed()
             }
+            _ => return,
         };
-        let Some(since) = since else { return };
         match self.mode {
-            Mode::Live => self.refresh(),
+            Mode::Live => self.draw(&mut v),
             Mode::Json => self.event(json!({"event": "step", "step": step, "state": "waiting", "detail": what,
                 "elapsed_s": secs(since), "expected_s": secs(self.expected(step))})),
-            Mode::Lines => tracing::info!(step, "{what}"),
+            Mode::Lines => {
+                drop(v);
+                tracing::info!(step, "{what}");
+            }
         }
     }
 
@@ -326,7 +437,10 @@ impl Progress {
     /// steps' expected remaining paths (a running step's own part less what
     /// it has already waited).
     pub fn left(&self) -> Duration {
-        let v = self.view();
+        self.left_of(&self.view())
+    }
+
+    fn left_of(&self, v: &View) -> Duration {
         self.plan
             .expected
             .iter()
@@ -341,9 +455,8 @@ impl Progress {
 
     /// The live view's lines: the header, then the running steps, most
     /// critical first, as many as fit under `max` lines.
-    fn screen(&self, width: usize, max: usize) -> Vec<String> {
-        let left = self.left();
-        let v = self.view();
+    fn screen(&self, v: &View, width: usize, max: usize) -> Vec<String> {
+        let left = self.left_of(v);
         let mut lines = vec![fit(
             &format!(
                 "{} [{}/{}] {} · critical path ~{} left",
@@ -365,7 +478,7 @@ impl Progress {
                 true => format!(" of ~{}", elapsed(self.expected(step))),
                 false => String::new(),
             };
-            lines.push(fit(&format!("  {step} {} {}{of}", run.what, elapsed(run.started.elapsed())), width));
+            lines.push(running_line(step, &run.what, &format!("{}{of}", elapsed(run.started.elapsed())), width));
         }
         if shown < running.len() {
             lines.push(fit(&format!("  … and {} more", running.len() - shown), width));
@@ -373,34 +486,73 @@ impl Progress {
         lines
     }
 
-    /// Redraws the live view in place, `above` (a finished step's line) first.
-    fn draw(&self, above: Option<&str>) {
-        let width = width();
-        let lines = self.screen(width, 12);
-        let mut out = String::new();
-        let drawn = self.view().drawn;
-        // Back to the first line of the view, erasing it.
-        out.push('\r');
-        out.push_str("\x1b[2K");
-        for _ in 1..drawn {
-            out.push_str("\x1b[1A\x1b[2K");
+    /// Brings the live view up to date: a bar per line, added or removed
+    /// as the view grows or shrinks (indicatif redraws them in place).
+    /// Called with the view locked, so frames and lines above them keep
+    /// their order.
+    fn draw(&self, v: &mut View) {
+        if v.live.is_none() {
+            return;
         }
-        if let Some(a) = above {
-            for line in a.lines() {
-                out.push_str(&fit(line, width));
-                out.push('\n');
+        let (width, rows) = size_of(&std::io::stderr());
+        // The view never takes more than half the screen (12 lines at most).
+        let lines = self.screen(v, width, (rows / 2).clamp(2, 12));
+        let Some(live) = v.live.as_mut() else { return };
+        while live.bars.len() < lines.len() {
+            let bar = ProgressBar::hidden().with_style(ProgressStyle::with_template("{msg}").expect("template"));
+            live.bars.push(live.multi.add(bar));
+        }
+        while live.bars.len() > lines.len() {
+            if let Some(bar) = live.bars.pop() {
+                bar.finish_and_clear();
+                live.multi.remove(&bar);
             }
         }
-        out.push_str(&lines.join("\n"));
-        self.view().drawn = lines.len();
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(out.as_bytes()).and_then(|_| err.flush());
+        for (bar, line) in live.bars.iter().zip(lines) {
+            bar.set_message(line);
+        }
     }
 
-    /// Redraws the live view (elapsed times move even when nothing reports).
+    /// Prints `text` above the live view, word-wrapped to the terminal.
+    fn above(&self, text: &str) {
+        let mut v = self.view();
+        match &v.live {
+            Some(live) => {
+                let _ = live.multi.println(wrap(text, width()));
+            }
+            None => eprintln!("{}", wrap(text, width())),
+        }
+        self.draw(&mut v);
+    }
+
+    /// Redraws the live view (elapsed times move even when nothing
+    /// reports); in line mode, a line for each step that has been running
+    /// for another `Plan::heartbeat`.
     pub fn refresh(&self) {
-        if self.mode == Mode::Live {
-            self.draw(None);
+        let mut v = self.view();
+        match self.mode {
+            Mode::Live => self.draw(&mut v),
+            Mode::Lines if !self.plan.heartbeat.is_zero() => {
+                let every = self.plan.heartbeat;
+                let mut lines = Vec::new();
+                for (step, run) in v.running.iter_mut().filter(|(_, r)| r.beat.elapsed() >= every) {
+                    run.beat = Instant::now();
+                    let took = run.started.elapsed();
+                    let expected = self.expected(step);
+                    let times = match self.plan.long.contains(step) {
+                        false => elapsed(took),
+                        true if took <= expected => {
+                            format!("{} of ~{} (~{} left)", elapsed(took), elapsed(expected), elapsed(expected - took))
+                        }
+                        true => format!("{} of ~{} (over by {})", elapsed(took), elapsed(expected), elapsed(took - expected)),
+                    };
+                    lines.push(format!("  {step}: still {}, {times}", run.what));
+                }
+                for line in lines {
+                    eprintln!("{line}");
+                }
+            }
+            _ => {}
         }
     }
 
@@ -412,17 +564,18 @@ impl Progress {
         took
     }
 
-    /// Ends the view: the live lines are erased.
+    /// Ends the view: the live lines are cleared; what was printed above them stays.
     pub fn finish(&self) {
-        if self.mode == Mode::Live {
-            let drawn = std::mem::take(&mut self.view().drawn);
-            let mut out = String::from("\r\x1b[2K");
-            for _ in 1..drawn {
-                out.push_str("\x1b[1A\x1b[2K");
+        if let Some(live) = self.view().live.take() {
+            for bar in &live.bars {
+                bar.finish_and_clear();
             }
-            let _ = std::io::stderr().write_all(out.as_bytes());
+            let _ = live.multi.clear();
         }
-        *CURRENT.get_or_init(|| Mutex::new(None)).lock().expect("progress lock") = None;
+        let mut cur = CURRENT.get_or_init(|| Mutex::new(None)).lock().unwrap_or_else(|e| e.into_inner());
+        if cur.as_ref().is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), self)) {
+            *cur = None;
+        }
     }
 }
 
@@ -434,14 +587,11 @@ pub fn secs(d: Duration) -> f64 {
 /// A message during a run (a Ctrl-C's answer, say): above the live view
 /// when one is drawn, else on stderr, word-wrapped on a terminal.
 pub fn note(text: &str) {
-    match current() {
-        Some(p) if p.mode == Mode::Live => p.draw(Some(&wrap(text.trim_start_matches('\n'), width()))),
-        _ => say(text),
-    }
+    say(text.trim_start_matches('\n'))
 }
 
 /// The last message before the program exits mid-run: the live view is
-/// erased first, so the message is the last thing on the terminal.
+/// cleared first, so the message is the last thing on the terminal.
 pub fn last_words(text: &str) {
     if let Some(p) = current() {
         p.finish();
@@ -471,31 +621,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_fit_by_shortening_the_longest_words_in_the_middle() {
-        let arn = "arn:aws:network-firewall:us-east-1:123456789012:firewall/network-firewall-sagemaker-studio-anfw";
-        let line = format!("[12/48] nfw.firewall created {arn} (5m31s)");
-        for w in [50, 60, 120] {
-            let f = fit(&line, w);
-            assert!(f.chars().count() <= w, "{w}: {f}");
-            assert!(f.starts_with("[12/48] nfw.firewall created arn:a"), "{f}");
-            assert!(f.ends_with("(5m31s)"), "the end stays: {f}");
+    fn step_lines_fit_by_dropping_alignment_then_keeping_the_ids_tail() {
+        let arn = "arn:aws:iam::123456789012:role/sagemaker-studio-anfw-us-east-1-sagemaker-execution-role";
+        let full = step_line("12/56", "iam.role", "created", arn, "1.2s", None);
+        assert_eq!(full, format!("[12/56] iam.role                 created   {arn} (1.2s)"));
+        // Wide enough: as in line mode.
+        assert_eq!(step_line("12/56", "iam.role", "created", arn, "1.2s", Some(200)), full);
+        // Alignment goes first.
+        let vpc = step_line("1/56", "vpc", "created", "vpc-0123456789abcdef0", "0.4s", Some(48));
+        assert_eq!(vpc, "[1/56] vpc created vpc-0123456789abcdef0 (0.4s)");
+        for w in [60, 80] {
+            let l = step_line("12/56", "iam.role", "created", arn, "1.2s", Some(w));
+            assert!(chars(&l) <= w && !l.contains('\n'), "{w}: {l}");
+            assert!(l.starts_with("[12/56] iam.role created …") && l.ends_with("sagemaker-execution-role (1.2s)"), "{l}");
         }
-        assert_eq!(fit(&line, 200), line);
-        assert_eq!(shorten_middle("subnet.sagemaker.us-east-1b", 11), "subne…st-1b");
-        // Nothing left to shorten: the end is cut.
+        // Too narrow for a useful tail: the id goes whole (or with a long tail) on a line of its own.
+        let l = step_line("44/56", "subnet.sagemaker.us-east-1b", "created", "subnet-0123456789abcdef0", "9.9s", Some(50));
+        assert!(l.lines().all(|l| chars(l) <= 50), "{l}");
+        assert_eq!(l.lines().nth(1), Some("    subnet-0123456789abcdef0"), "{l}");
+        assert_eq!(shorten_tail("subnet.sagemaker.us-east-1b", 11), "…us-east-1b");
+    }
+
+    #[test]
+    fn view_lines_and_headers_fit() {
+        assert_eq!(running_line("nat", "waiting for NAT gateway available", "58.0s of ~1m45s", 80),
+            "  nat waiting for NAT gateway available 58.0s of ~1m45s");
+        let l = running_line("nat", "waiting for NAT gateway available", "58.0s of ~1m45s", 40);
+        assert_eq!(l, "  nat waiting for NAT gat… 58.0s of ~1m45s");
+        assert_eq!(chars(&l), 40);
         assert_eq!(fit("aaaa bbbb cccc dddd", 10), "aaaa bbbb…");
-        // Alignment padding goes before any word is shortened.
-        assert_eq!(fit("  [1/2] vpc        created   vpc-123", 30), "  [1/2] vpc created vpc-123");
+        assert_eq!(fit("short", 10), "short");
     }
 
     #[test]
     fn prose_wraps_at_words_within_the_width() {
         let text = "pre-flight: account 123456789012 as arn:aws:sts::123456789012:user/someone-with-a-long-name, region us-east-1";
         let w = wrap(text, 40);
-        assert!(w.lines().all(|l| l.chars().count() <= 40), "{w}");
+        assert!(w.lines().all(|l| chars(l) <= 40), "{w}");
         assert!(w.lines().count() >= 3, "{w}");
         assert!(w.lines().skip(1).all(|l| l.starts_with("  ")), "continuations are indented: {w}");
+        // Nothing is lost: the words come back when the breaks are removed.
+        let back: String = w.lines().map(str::trim_start).collect::<Vec<_>>().join(" ");
+        assert_eq!(back.replace(' ', ""), text.replace(' ', ""));
         assert_eq!(wrap("short line", 40), "short line");
+        assert_eq!(wrap("  one two three", 9), "  one two\n    three");
     }
 
     #[test]
@@ -506,6 +675,7 @@ mod tests {
             expected: [("a", s(10)), ("b", s(100)), ("c", s(5))].map(|(k, d)| (k.to_string(), d)).into(),
             after: [("a", s(105)), ("b", s(5)), ("c", s(0))].map(|(k, d)| (k.to_string(), d)).into(),
             long: ["b".to_string()].into(),
+            ..Default::default()
         };
         assert_eq!(plan.bound(), s(115));
         let p = Progress::start(plan, Mode::Lines);
@@ -522,6 +692,32 @@ mod tests {
     }
 
     #[test]
+    fn counters_are_taken_with_their_line() {
+        let s = Duration::from_secs;
+        let steps: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
+        let plan = Plan { verb: "up", expected: steps.iter().map(|k| (k.clone(), s(1))).collect(), ..Default::default() };
+        let p = Progress::start(plan, Mode::Lines);
+        let counts: Vec<usize> = std::thread::scope(|sc| {
+            let hs: Vec<_> = steps
+                .iter()
+                .map(|st| {
+                    let p = &p;
+                    sc.spawn(move || {
+                        p.begin(st);
+                        let mut v = p.view();
+                        p.finish_step(&mut v, st).1.trim().split('/').next().unwrap().parse::<usize>().unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = counts.clone();
+        sorted.sort();
+        assert_eq!(sorted, (1..=64).collect::<Vec<_>>(), "each counter once");
+        p.finish();
+    }
+
+    #[test]
     fn the_view_shows_long_waits_against_their_expected_time_most_critical_first() {
         let s = Duration::from_secs;
         let plan = Plan {
@@ -529,12 +725,13 @@ mod tests {
             expected: [("route", s(1)), ("nfw.firewall", s(330))].map(|(k, d)| (k.to_string(), d)).into(),
             after: [("route", s(0)), ("nfw.firewall", s(1))].map(|(k, d)| (k.to_string(), d)).into(),
             long: ["nfw.firewall".to_string()].into(),
+            ..Default::default()
         };
         let p = Progress::start(plan, Mode::Lines);
         p.begin("route");
         p.begin("nfw.firewall");
         p.set("nfw.firewall", "PROVISIONING".into());
-        let screen = p.screen(80, 12);
+        let screen = p.screen(&p.view(), 80, 12);
         assert!(
             screen[0].starts_with("up [0/2] ")
                 && screen[0].contains("critical path ~5m3")
@@ -547,7 +744,7 @@ mod tests {
         );
         assert!(screen[2].starts_with("  route starting ") && !screen[2].contains(" of ~"), "{screen:?}");
         // Two lines of room: the header and a count of the rest.
-        assert_eq!(p.screen(80, 2)[1], "  … and 2 more");
+        assert_eq!(p.screen(&p.view(), 80, 2)[1], "  … and 2 more");
         p.finish();
     }
 }

@@ -68,7 +68,8 @@ pub fn refuse_dropped_parts(ctx: &Ctx, graph: &Graph) -> Result<()> {
 pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
     let (direction, verb) = if forward { (Direction::Up, "up") } else { (Direction::Down, "down") };
     let remaining = estimate::remaining(graph, direction);
-    let mut plan = Plan { verb, ..Default::default() };
+    // In line mode (logs), a step still waiting says so every 30 s, scaled like the waits.
+    let mut plan = Plan { verb, heartbeat: scaled(std::time::Duration::from_secs(HEARTBEAT_S)), ..Default::default() };
     for (step, rem) in graph.steps.iter().zip(remaining) {
         let own = estimate::expected(step, direction);
         plan.expected.insert(step.id.to_string(), scaled(own));
@@ -80,6 +81,9 @@ pub(super) fn plan_of(graph: &Graph, forward: bool) -> Plan {
     }
     plan
 }
+
+/// Line mode's heartbeat: a step still running says so this often (seconds, before the scale).
+pub const HEARTBEAT_S: u64 = 30;
 
 /// A finished run of the graph.
 pub(super) struct Ran {

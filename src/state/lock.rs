@@ -96,11 +96,16 @@ impl LockInfo {
     }
 }
 
-/// Whether process `pid` exists on this host (signal 0 checks without sending).
+/// Whether process `pid` exists on this host (kill(2) with signal 0, through
+/// `rustix`, checks without sending; EPERM: it exists, another user's).
 pub fn pid_alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks the process exists and may be signalled.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
+    }
 }
 
 /// The refusal of a second run: exit 3, the holder, its lock's age, and
@@ -140,21 +145,17 @@ pub fn locked_error(what: &str, holder: Option<&LockInfo>, renewable: bool) -> a
 }
 
 fn user_name() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
-        // SAFETY: getuid never fails.
-        format!("uid {}", unsafe { libc::getuid() })
-    })
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw()))
 }
 
+/// This host's name (uname(2)'s node name, as gethostname(2) gives it).
 pub(super) fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it on success.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if r != 0 {
-        return "unknown-host".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    if name.is_empty() { "unknown-host".into() } else { name }
 }
 
 /// `2h03m`, `4m12s`, `3.2s`.

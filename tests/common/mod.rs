@@ -247,6 +247,7 @@ pub struct Run {
     env: Vec<(String, Option<String>)>,
     quiet: bool,
     cols: Option<usize>,
+    rows: Option<usize>,
     /// Run as the operator (`operator_env`): the emulator's operators, or None to run with the
     /// credentials of the builder's env (`with_root_keys`, or a test's own keys).
     operator: Option<Operators>,
@@ -292,6 +293,7 @@ impl Run {
             env: Vec::new(),
             quiet: false,
             cols: None,
+            rows: None,
             operator: None,
             policy: None,
         }
@@ -350,6 +352,12 @@ impl Run {
     /// On a terminal: `stty cols COLS` first.
     pub fn cols(mut self, cols: usize) -> Run {
         self.cols = Some(cols);
+        self
+    }
+
+    /// On a terminal: `stty rows ROWS` first (40 unless told).
+    pub fn rows(mut self, rows: usize) -> Run {
+        self.rows = Some(rows);
         self
     }
 
@@ -527,7 +535,8 @@ impl Run {
     /// output and what the terminal received.
     pub fn on_terminal(self, input: Option<&str>) -> (Output, String) {
         let log = self.dir.join("typescript");
-        let mut line = self.cols.map(|c| format!("stty cols {c} rows 40; ")).unwrap_or_default();
+        let mut line =
+            self.cols.map(|c| format!("stty cols {c} rows {}; ", self.rows.unwrap_or(40))).unwrap_or_default();
         line.push_str(env!("CARGO_BIN_EXE_provision"));
         for a in self.argv() {
             line.push(' ');
