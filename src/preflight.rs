@@ -151,6 +151,9 @@ async fn zones(ctx: &Ctx) -> Result<Report> {
     Ok(r)
 }
 
+/// How many of the stack's resources found by their tags the refusal names.
+const FOUND_NAMED: usize = 3;
+
 /// Names, and the stack's own resources the state does not record (by
 /// their tags: what `list_owned` finds for each taggable kind).
 async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
@@ -187,12 +190,17 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
         }
     }
     if !ours.is_empty() && !adopt {
+        // A few named, the rest counted (the whole list at RUST_LOG=info): the message stays a paragraph.
+        tracing::info!("stack {} found by its tags: {}", ctx.stack(), ours.join("; "));
+        let named = match ours.len() {
+            n if n <= FOUND_NAMED => ours.join("; "),
+            n => format!("{}; and {} more (`RUST_LOG=info` lists every one)", ours[..FOUND_NAMED].join("; "), n - FOUND_NAMED),
+        };
         r.problems.push(format!(
-            "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them. Either another state file manages this stack (point --state at it), or the state was lost: `provision up --adopt` takes the stack over from what is found. Found: {}",
+            "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them. Either another state file manages this stack (point --state at it), or the state was lost: `provision up --adopt` takes the stack over from what is found. Found: {named}",
             ctx.stack(),
             ours.len(),
             ctx.state.location(),
-            ours.join("; ")
         ));
     }
     Ok(r)

@@ -117,6 +117,13 @@ pub fn width() -> usize {
     size_of(&std::io::stderr()).0
 }
 
+/// Stdout's width when it is a terminal (reports fit it); `None` in a pipe
+/// (whole lines, for scripts).
+pub fn stdout_width() -> Option<usize> {
+    let out = std::io::stdout();
+    out.is_terminal().then(|| size_of(&out).0)
+}
+
 /// Width and height of the terminal `fd` is (`terminal_size`), else
 /// `COLUMNS`/`LINES`, else 80×24.
 fn size_of(fd: &impl std::os::fd::AsFd) -> (usize, usize) {
@@ -164,28 +171,56 @@ fn chars(s: &str) -> usize {
 /// less room, the line wraps instead.
 const MIN_TAIL: usize = 16;
 
-/// A finished step's line: `[26/56] vpce.sts  created  vpce-0abc… (1.2s)`.
-/// Without a width (line mode) it is aligned and whole. Within `width`:
-/// aligned when that fits, else unaligned; else the id keeps its tail
-/// (at least `MIN_TAIL` characters); else the line wraps at words.
+/// A finished step's line: `[26/56] vpce.sts  created  vpce-0abc… (1.2s)`
+/// (`fit_row`: whole without a width, as in line mode).
 pub fn step_line(count: &str, step: &str, action: &str, id: &str, took: &str, width: Option<usize>) -> String {
-    let id_part = |id: &str| if id.is_empty() { String::new() } else { format!(" {id}") };
-    let aligned = format!("[{count}] {step:<24} {action:<9}{} ({took})", id_part(id));
-    let Some(width) = width else { return aligned };
-    if chars(&aligned) <= width {
-        return aligned;
+    fit_row(
+        &format!("[{count}] {step:<24} {action:<9}"),
+        &format!("[{count}] {step} {action}"),
+        id,
+        &format!(" ({took})"),
+        width,
+    )
+}
+
+/// A row of a report: `head`, then `id`, then `tail` (with its leading
+/// spaces: ` (1.2s)`, `  (deleted out of band?)`). Without a width (not a
+/// terminal) it is `aligned` (the head padded into columns) and whole.
+/// Within `width`: aligned when that fits, else with the plain `head`;
+/// then a short tail stays on the line and the id keeps its distinguishing
+/// tail (at least `MIN_TAIL` characters of it); a long tail goes
+/// word-wrapped on the lines below; with no room for a useful id, the id
+/// goes on a line of its own. Nothing is cut but an id's start.
+pub fn fit_row(aligned: &str, head: &str, id: &str, tail: &str, width: Option<usize>) -> String {
+    let join = |h: &str, id: &str, t: &str| if id.is_empty() { format!("{h}{t}") } else { format!("{h} {id}{t}") };
+    let full = join(aligned, id, tail);
+    let Some(width) = width else { return full };
+    if chars(&full) <= width {
+        return full;
     }
-    let plain = format!("[{count}] {step} {action}{} ({took})", id_part(id));
-    if chars(&plain) <= width {
-        return plain;
+    let plain = join(head, id, tail);
+    if chars(&plain) <= width || id.is_empty() {
+        return wrap(&plain, width);
     }
-    let room = width.saturating_sub(chars(&plain) - chars(id));
-    if room >= MIN_TAIL {
-        return format!("[{count}] {step} {action}{} ({took})", id_part(&shorten_tail(id, room)));
+    // The id within `room`, if what is left of it still tells it apart.
+    let short = |room: usize| (chars(id) <= room || room >= MIN_TAIL).then(|| shorten_tail(id, room));
+    let short_tail = chars(tail) <= MIN_TAIL;
+    if short_tail && let Some(s) = short(width.saturating_sub(chars(head) + chars(tail) + 1)) {
+        return join(head, &s, tail);
     }
-    // Too narrow to shorten usefully: the id goes on a line of its own, indented.
-    let id_line = format!("    {}", shorten_tail(id, width.saturating_sub(4).max(1)));
-    format!("{}\n{id_line}", wrap(&format!("[{count}] {step} {action} ({took})"), width))
+    let below = |first: String| match tail.trim() {
+        "" => first,
+        t => format!("{first}\n{}", wrap(&format!("    {t}"), width)),
+    };
+    if let Some(s) = short(width.saturating_sub(chars(head) + 1)) {
+        return below(join(head, &s, ""));
+    }
+    let s = shorten_tail(id, width.saturating_sub(4).max(1));
+    let second = match short_tail && chars(&s) + chars(tail) + 4 <= width {
+        true => format!("    {s}{tail}"),
+        false => below(format!("    {s}")),
+    };
+    format!("{}\n{second}", wrap(head, width))
 }
 
 /// A running step's line in the live view: `  nfw.firewall PROVISIONING
@@ -638,7 +673,12 @@ mod tests {
         // Too narrow for a useful tail: the id goes whole (or with a long tail) on a line of its own.
         let l = step_line("44/56", "subnet.sagemaker.us-east-1b", "created", "subnet-0123456789abcdef0", "9.9s", Some(50));
         assert!(l.lines().all(|l| chars(l) <= 50), "{l}");
-        assert_eq!(l.lines().nth(1), Some("    subnet-0123456789abcdef0"), "{l}");
+        assert_eq!(l, "[44/56] subnet.sagemaker.us-east-1b created\n    subnet-0123456789abcdef0 (9.9s)");
+        // A long tail (a report's detail) goes below, word-wrapped.
+        let detail = "  (the firewall policy's stateful default actions changed: aws:drop_established)";
+        let l = fit_row("changed   nfw.policy              ", "changed nfw.policy", arn, detail, Some(80));
+        assert!(l.lines().all(|l| chars(l) <= 80) && l.lines().count() == 3, "{l}");
+        assert!(l.starts_with("changed nfw.policy …") && l.lines().nth(1).unwrap().starts_with("    (the firewall"), "{l}");
         assert_eq!(shorten_tail("subnet.sagemaker.us-east-1b", 11), "…us-east-1b");
     }
 

@@ -215,9 +215,13 @@ pub enum Command {
     },
     /// Write a state file from what AWS holds for the stack (found by its tags); changes nothing in AWS.
     #[command(
-        after_help = "For a lost state file: the record back before deciding (`provision status` then shows\nwhat is there; `provision up` resumes; `provision down` removes it). Refuses to overwrite a\nstate file that exists.\n\nExample:\n  provision --project my-stack import"
+        after_help = "For a lost state file: the record back before deciding (`provision status` then shows\nwhat is there; `provision up` resumes; `provision down` removes it). Refuses to overwrite a\nstate file that exists. It prints how many steps it found; --verbose lists each with its id.\n\nExample:\n  provision --project my-stack import"
     )]
-    Import,
+    Import {
+        /// List every step found with its resource's id, one a line (`provision status` shows them too).
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Print the least-privilege IAM policy an operator needs to run provision.
     #[command(
         after_help = "With --state s3://BUCKET/KEY the policy also grants the state's object and lock calls,\nscoped to that key.\n\nExamples:\n  provision iam-policy > operator-policy.json\n  provision iam-policy --explain\n  provision --state s3://team-state/sagemaker-studio-anfw.json iam-policy"
@@ -329,7 +333,7 @@ impl Command {
             Command::Firewall { action: FirewallAction::Allow { .. } } => "firewall allow",
             Command::Firewall { action: FirewallAction::Remove { .. } } => "firewall remove",
             Command::IamPolicy { .. } => "iam-policy",
-            Command::Import => "import",
+            Command::Import { .. } => "import",
             Command::Outputs { .. } => "outputs",
             Command::ForceUnlock { .. } => "force-unlock",
             Command::State { action: StateAction::Init { .. } } => "state init",

@@ -14,7 +14,8 @@ use crate::kinds::Ctx;
 use crate::lifecycle;
 use crate::state::LockInfo;
 
-pub async fn import(ctx: Arc<Ctx>) -> Result<()> {
+/// `verbose`: every step found, with its id, one a line (else a count).
+pub async fn import(ctx: Arc<Ctx>, verbose: bool) -> Result<()> {
     if !ctx.state.is_scratch() {
         return Err(Exit(
             EXIT_INVALID,
@@ -42,13 +43,18 @@ pub async fn import(ctx: Arc<Ctx>) -> Result<()> {
     let params = ctx.s.as_map();
     ctx.state.update(|d| d.params = params)?;
     ctx.state.materialize(LockInfo::new("import"))?;
-    println!(
-        "Imported {} of {} steps of stack {} into {} ({}). `provision status` shows what is there; `provision up` creates the rest.",
+    crate::progress::tell(&format!(
+        "Imported {} of {} steps of stack {} into {}. `provision status` shows each with its id; `provision up` creates the rest.",
         found.len(),
         graph.steps.len(),
         ctx.stack(),
         ctx.state.location(),
-        super::up::ids(&found)
-    );
+    ));
+    if verbose {
+        let width = crate::progress::stdout_width();
+        for (step, id) in &found {
+            println!("{}", crate::progress::fit_row(&format!("  {:<24}", step.as_str()), &format!("  {step}"), id, "", width));
+        }
+    }
     Ok(())
 }

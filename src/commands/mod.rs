@@ -131,7 +131,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::IamPolicy { explain } => iam_policy::iam_policy(&Invocation::new(g)?, explain).await,
-        Command::Import => locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, import::import).await,
+        Command::Import { verbose } => {
+            locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, |ctx| import::import(ctx, verbose)).await
+        }
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };
             plan::plan(open(g, Access::ReadOrEmpty, down, verb).await?, destroy, strict, json).await

@@ -197,9 +197,12 @@ pub(super) fn print_lines(lines: &[Line], json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(lines)?);
         return Ok(());
     }
+    // On a terminal each row fits it (`progress::fit_row`); in a pipe rows are whole.
+    let width = crate::progress::stdout_width();
     for l in lines {
         let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
-        println!("{:<9} {:<24} {}{detail}", l.action, l.step, l.id);
+        let (aligned, plain) = (format!("{:<9} {:<24}", l.action, l.step), format!("{} {}", l.action, l.step));
+        println!("{}", crate::progress::fit_row(&aligned, &plain, &l.id, &detail, width));
     }
     Ok(())
 }
@@ -209,9 +212,12 @@ fn print_plan(lines: &[Line], json: bool) -> Result<()> {
     if json {
         return print_lines(lines, json);
     }
+    let width = crate::progress::stdout_width();
     for l in lines {
         let detail = if l.detail.is_empty() { String::new() } else { format!("  ({})", l.detail) };
-        println!("{:<3} {:<9} {:<24} {}{detail}", symbol(&l.action), l.action, l.step, l.id);
+        let aligned = format!("{:<3} {:<9} {:<24}", symbol(&l.action), l.action, l.step);
+        let plain = format!("{} {} {}", symbol(&l.action), l.action, l.step);
+        println!("{}", crate::progress::fit_row(&aligned, &plain, &l.id, &detail, width));
     }
     Ok(())
 }

@@ -136,8 +136,3 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool, yes: bool) -> Resu
     summary(&progress, changed, &headline, started, &facts, ctx.aws.pacer.stats());
     Ok(())
 }
-
-/// "step id, step id, ..." of found resources.
-pub(super) fn ids(found: &[(StepId, String)]) -> String {
-    found.iter().map(|(s, id)| format!("{s} {id}")).collect::<Vec<_>>().join(", ")
-}
