@@ -47,7 +47,7 @@ pub struct RawParams {
     /// Stack name: the state file, the provision:stack tag and derived names [default: sagemaker-studio-anfw].
     #[arg(long, global = true, allow_hyphen_values = true)]
     pub project: Option<String>,
-    /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}].
+    /// SageMaker Studio domain name [default: sagemaker-anfw-domain-{region}; with another --project, {project}-domain-{region}].
     #[arg(long, global = true, allow_hyphen_values = true)]
     pub domain_name: Option<String>,
     /// The user profile (or the first of --users) [default: anfw-user-profile-{region}].

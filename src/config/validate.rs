@@ -41,7 +41,7 @@ impl Settings {
             ));
         }
 
-        let domain_name = raw.domain_name.unwrap_or_else(|| format!("sagemaker-anfw-domain-{region}"));
+        let domain_name = raw.domain_name.unwrap_or_else(|| default_domain_name(&project, &region));
         check_sagemaker_name("domain_name", &domain_name, &mut errs);
         let users_param = if raw.users.is_some() { "users" } else { "user_profile_name" };
         let users = match (raw.users, raw.user_profile_name) {
@@ -275,6 +275,17 @@ pub fn domain_errors(param: &str, domains: &[String]) -> Vec<String> {
         }
     }
     errs
+}
+
+/// The domain's name when none is given: the original stack's for the
+/// default project, else derived from the project, so that a second stack
+/// (`--project p3`) does not collide with the first on the domain's name.
+pub fn default_domain_name(project: &str, region: &str) -> String {
+    if project == DEFAULT_PROJECT {
+        format!("sagemaker-anfw-domain-{region}")
+    } else {
+        format!("{project}-domain-{region}")
+    }
 }
 
 fn check_project(project: &str, errs: &mut Vec<String>) {
