@@ -32,6 +32,8 @@ pub struct Invocation<'g> {
     pub file: RawParams,
     /// The flag, else the config file's, else the default.
     pub project: String,
+    /// `AWS_REGION`: below `--region` and an explicit config file's region.
+    pub ambient_region: Option<String>,
 }
 
 /// What `Invocation::resolve` gives: the settings the rest trusts, the
@@ -53,13 +55,29 @@ impl<'g> Invocation<'g> {
         };
         let project =
             g.params.project.clone().or(file.project.clone()).unwrap_or_else(|| crate::config::DEFAULT_PROJECT.into());
-        Ok(Invocation { g, file, project })
+        let ambient_region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+        Ok(Invocation { g, file, project, ambient_region })
     }
 
-    /// The stack's region as given: the flag (or `AWS_REGION`), else the
-    /// config file's. `None`: the recorded one or the AWS config chain's.
+    /// The stack's region as given: the flag, else the config file's (an
+    /// explicit file wins over the environment), else `AWS_REGION`. `None`:
+    /// the recorded one or the AWS config file's.
     pub fn region(&self) -> Option<String> {
-        self.g.params.region.clone().or(self.file.region.clone())
+        self.g.params.region.clone().or(self.file.region.clone()).or(self.ambient_region.clone())
+    }
+
+    /// When `AWS_REGION` says another region than the one given by
+    /// `--region` or the config file, which one is used and why.
+    fn region_note(&self, region: &str) -> Option<String> {
+        let env = self.ambient_region.as_deref().filter(|e| *e != region)?;
+        let source = match (&self.g.params.region, &self.g.config) {
+            (Some(_), _) => "--region".to_string(),
+            (None, Some(file)) if self.file.region.is_some() => format!("the config file {}", file.display()),
+            _ => return None,
+        };
+        Some(format!(
+            "region {region} from {source}, not AWS_REGION={env} (the flag, then the config file, win over the environment)"
+        ))
     }
 
     /// Where the state of `project` is: `--state` (or `PROVISION_STATE`),
@@ -119,13 +137,18 @@ impl<'g> Invocation<'g> {
             }
             None => RawParams::default(),
         };
-        let mut raw = crate::config::layer(recorded, self.file.clone(), self.g.params.clone());
+        // The environment's region sits under the config file's: an explicit file wins over it.
+        let given = RawParams { region: self.ambient_region.clone(), ..RawParams::default() }.overlay(self.file.clone());
+        let mut raw = crate::config::layer(recorded, given, self.g.params.clone());
         let conn = self.conn(raw.region.clone());
         let sdk = loaded(&conn).await;
         if raw.region.is_none() {
             raw.region = sdk.region().map(|r| r.to_string());
         }
         let settings = Settings::resolve(raw, self.g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
+        if let Some(note) = self.region_note(&settings.region) {
+            crate::progress::say(&note);
+        }
         let conn = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
             conn
         } else {

@@ -71,8 +71,8 @@ pub struct RawParams {
     /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "AZ")]
     pub availability_zone: Option<String>,
-    /// AWS region (default: the AWS config chain).
-    #[arg(long, global = true, env = "AWS_REGION", hide_env_values = true)]
+    /// AWS region [default: the config file's region, else AWS_REGION, else the AWS config file's].
+    #[arg(long, global = true)]
     pub region: Option<String>,
     /// Comma-separated user profile names, each with its own app (replaces --user-profile-name).
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "NAMES")]
