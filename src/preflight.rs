@@ -194,7 +194,11 @@ async fn names(ctx: &Arc<Ctx>, graph: &Graph, adopt: bool) -> Result<Report> {
         tracing::info!("stack {} found by its tags: {}", ctx.stack(), ours.join("; "));
         let named = match ours.len() {
             n if n <= FOUND_NAMED => ours.join("; "),
-            n => format!("{}; and {} more (`RUST_LOG=info` lists every one)", ours[..FOUND_NAMED].join("; "), n - FOUND_NAMED),
+            n => format!(
+                "{}; and {} more (`RUST_LOG=info` lists every one)",
+                ours[..FOUND_NAMED].join("; "),
+                n - FOUND_NAMED
+            ),
         };
         r.problems.push(format!(
             "stack {} already exists in this account and region: {} of its resources carry its provision:stack tag but the state file {} does not record them. Either another state file manages this stack (point --state at it), or the state was lost: `provision up --adopt` takes the stack over from what is found. Found: {named}",

@@ -579,7 +579,12 @@ impl Progress {
                         true if took <= expected => {
                             format!("{} of ~{} (~{} left)", elapsed(took), elapsed(expected), elapsed(expected - took))
                         }
-                        true => format!("{} of ~{} (over by {})", elapsed(took), elapsed(expected), elapsed(took - expected)),
+                        true => format!(
+                            "{} of ~{} (over by {})",
+                            elapsed(took),
+                            elapsed(expected),
+                            elapsed(took - expected)
+                        ),
                     };
                     lines.push(format!("  {step}: still {}, {times}", run.what));
                 }
@@ -668,26 +673,35 @@ mod tests {
         for w in [60, 80] {
             let l = step_line("12/56", "iam.role", "created", arn, "1.2s", Some(w));
             assert!(chars(&l) <= w && !l.contains('\n'), "{w}: {l}");
-            assert!(l.starts_with("[12/56] iam.role created …") && l.ends_with("sagemaker-execution-role (1.2s)"), "{l}");
+            assert!(
+                l.starts_with("[12/56] iam.role created …") && l.ends_with("sagemaker-execution-role (1.2s)"),
+                "{l}"
+            );
         }
         // Too narrow for a useful tail: the id goes whole (or with a long tail) on a line of its own.
-        let l = step_line("44/56", "subnet.sagemaker.us-east-1b", "created", "subnet-0123456789abcdef0", "9.9s", Some(50));
+        let l =
+            step_line("44/56", "subnet.sagemaker.us-east-1b", "created", "subnet-0123456789abcdef0", "9.9s", Some(50));
         assert!(l.lines().all(|l| chars(l) <= 50), "{l}");
         assert_eq!(l, "[44/56] subnet.sagemaker.us-east-1b created\n    subnet-0123456789abcdef0 (9.9s)");
         // A long tail (a report's detail) goes below, word-wrapped.
         let detail = "  (the firewall policy's stateful default actions changed: aws:drop_established)";
         let l = fit_row("changed   nfw.policy              ", "changed nfw.policy", arn, detail, Some(80));
         assert!(l.lines().all(|l| chars(l) <= 80) && l.lines().count() == 3, "{l}");
-        assert!(l.starts_with("changed nfw.policy …") && l.lines().nth(1).unwrap().starts_with("    (the firewall"), "{l}");
+        assert!(
+            l.starts_with("changed nfw.policy …") && l.lines().nth(1).unwrap().starts_with("    (the firewall"),
+            "{l}"
+        );
         assert_eq!(shorten_tail("subnet.sagemaker.us-east-1b", 11), "…us-east-1b");
     }
 
     #[test]
     fn view_lines_and_headers_fit() {
-        assert_eq!(running_line("nat", "waiting for NAT gateway available", "58.0s of ~1m45s", 80),
-            "  nat waiting for NAT gateway available 58.0s of ~1m45s");
+        assert_eq!(
+            running_line("nat", "waiting for NAT gateway available", "58.0s of ~1m45s", 80),
+            "  nat waiting for NAT gateway available 58.0s of ~1m45s"
+        );
         let l = running_line("nat", "waiting for NAT gateway available", "58.0s of ~1m45s", 40);
-        assert_eq!(l, "  nat waiting for NAT gat… 58.0s of ~1m45s");
+        assert_eq!(l, "  nat waiting for NAT g… 58.0s of ~1m45s");
         assert_eq!(chars(&l), 40);
         assert_eq!(fit("aaaa bbbb cccc dddd", 10), "aaaa bbbb…");
         assert_eq!(fit("short", 10), "short");
@@ -735,7 +749,8 @@ mod tests {
     fn counters_are_taken_with_their_line() {
         let s = Duration::from_secs;
         let steps: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
-        let plan = Plan { verb: "up", expected: steps.iter().map(|k| (k.clone(), s(1))).collect(), ..Default::default() };
+        let plan =
+            Plan { verb: "up", expected: steps.iter().map(|k| (k.clone(), s(1))).collect(), ..Default::default() };
         let p = Progress::start(plan, Mode::Lines);
         let counts: Vec<usize> = std::thread::scope(|sc| {
             let hs: Vec<_> = steps

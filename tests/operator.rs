@@ -197,6 +197,17 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(step_lines.len(), 56, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
+    // A long wait says so every 30 s (0.3 s at this scale): what it waits for, its elapsed
+    // time against the expected 330 s (3.3 s) and the time left.
+    let beats: Vec<&str> = err.lines().filter(|l| l.starts_with("  nfw.firewall: still ")).collect();
+    assert!(beats.len() >= 3, "heartbeats of the firewall's wait: {err}");
+    assert!(beats.iter().any(|l| l.contains("still PROVISIONING, ")), "names what it waits for: {beats:#?}");
+    assert!(beats.iter().all(|l| l.contains(" of ~3.3s (")), "{beats:#?}");
+    assert!(beats.iter().any(|l| l.ends_with(" left)")), "{beats:#?}");
+    // Counters only grow.
+    let counts: Vec<usize> =
+        step_lines.iter().map(|l| l[1..].split('/').next().unwrap().trim().parse().unwrap()).collect();
+    assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
 }
 
 /// Runs `up` under script(1) in a pseudo-terminal of `cols` columns; returns what the terminal

@@ -155,3 +155,28 @@ fn a_missing_config_file_is_named() {
     assert!(text(&o).contains("--destroy"), "{}", text(&o));
     assert!(emu.calls().is_empty());
 }
+
+/// An explicit config file's region wins over `AWS_REGION`, and the run says which source
+/// set it; without a region in the file (or `--region`), `AWS_REGION` is the region.
+#[test]
+fn a_config_files_region_wins_over_aws_region() {
+    let emu = Emulator::start("0", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |file: &str| {
+        std::fs::write(dir.path().join("c.toml"), file).unwrap();
+        let o = Run::new(&emu, dir.path())
+            .with_root_keys()
+            .without_region()
+            .env("AWS_REGION", "moon-1")
+            .args(["--config", "c.toml", "plan"])
+            .output();
+        (o.status.code(), text(&o))
+    };
+    let (code, t) = plan("region = \"us-east-1\"\n");
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("region us-east-1 from the config file c.toml, not AWS_REGION=moon-1"), "{t}");
+    let (code, t) = plan("");
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("region: 'moon-1' is not a region name"), "{t}");
+    assert!(!t.contains("from the config file"), "{t}");
+}

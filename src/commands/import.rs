@@ -53,7 +53,10 @@ pub async fn import(ctx: Arc<Ctx>, verbose: bool) -> Result<()> {
     if verbose {
         let width = crate::progress::stdout_width();
         for (step, id) in &found {
-            println!("{}", crate::progress::fit_row(&format!("  {:<24}", step.as_str()), &format!("  {step}"), id, "", width));
+            println!(
+                "{}",
+                crate::progress::fit_row(&format!("  {:<24}", step.as_str()), &format!("  {step}"), id, "", width)
+            );
         }
     }
     Ok(())

@@ -132,7 +132,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::IamPolicy { explain } => iam_policy::iam_policy(&Invocation::new(g)?, explain).await,
         Command::Import { verbose } => {
-            locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, |ctx| import::import(ctx, verbose)).await
+            locked(open(g, Access::WriteOrScratch, none(), verb).await?, false, |ctx| import::import(ctx, verbose))
+                .await
         }
         Command::Plan { destroy, purge_efs, delete_data, strict, json } => {
             let down = DownOptions { purge_efs, delete_data };

@@ -138,7 +138,8 @@ impl<'g> Invocation<'g> {
             None => RawParams::default(),
         };
         // The environment's region sits under the config file's: an explicit file wins over it.
-        let given = RawParams { region: self.ambient_region.clone(), ..RawParams::default() }.overlay(self.file.clone());
+        let given =
+            RawParams { region: self.ambient_region.clone(), ..RawParams::default() }.overlay(self.file.clone());
         let mut raw = crate::config::layer(recorded, given, self.g.params.clone());
         let conn = self.conn(raw.region.clone());
         let sdk = loaded(&conn).await;

@@ -21,10 +21,13 @@ fn defaults_are_the_spec_defaults() {
 fn another_project_gets_its_own_domain_name() {
     let s = Settings::resolve(RawParams { project: Some("p3".into()), ..raw() }, false).unwrap();
     assert_eq!(s.domain_name, "p3-domain-us-east-1");
-    // The longest project the bucket names allow still gives a valid domain name.
-    let long = "a".repeat(28);
-    let s = Settings::resolve(RawParams { project: Some(long.clone()), region: Some("ap-southeast-2".into()), ..raw() }, false)
-        .unwrap();
+    // The longest project the role's name allows still gives a valid domain name.
+    let long = "a".repeat(24);
+    let s = Settings::resolve(
+        RawParams { project: Some(long.clone()), region: Some("ap-southeast-2".into()), ..raw() },
+        false,
+    )
+    .unwrap();
     assert_eq!(s.domain_name, format!("{long}-domain-ap-southeast-2"));
     // Given, it is kept whatever the project.
     let s = Settings::resolve(RawParams { project: Some("p3".into()), domain_name: Some("d".into()), ..raw() }, false)

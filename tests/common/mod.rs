@@ -309,6 +309,12 @@ impl Run {
         self
     }
 
+    /// No `--region`: the region comes from the config file or the environment.
+    pub fn without_region(mut self) -> Run {
+        self.region = None;
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Run {
         self.args.push(arg.into());
         self
