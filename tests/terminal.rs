@@ -2,8 +2,7 @@
 //! --yes`, each run in a pseudo-terminal (script(1), `stty cols 80 rows 30`), every byte it
 //! wrote rendered by a terminal emulator (`vt100`) with its scrollback. On that screen:
 //! every step line the run printed, whole and in order, with counters that only grow; no
-//! frame of the live view left behind; no row the terminal had to wrap (a line wider than
-//! the terminal, cut mid-word).
+//! frame of the live view left behind; no word cut at the terminal's edge.
 
 mod common;
 
@@ -48,9 +47,10 @@ fn render(bytes: &str) -> Vec<(String, bool)> {
     out
 }
 
-/// The segments of the byte stream between line feeds and carriage returns, escape codes
-/// removed: every line the program wrote, frames of the live view included.
-fn segments(bytes: &str) -> Vec<String> {
+/// Escape codes removed from the byte stream: the text the program wrote, frames of the
+/// live view included (indicatif ends a line with spaces to the terminal's edge, not a
+/// line feed).
+fn plain(bytes: &str) -> String {
     let mut plain = String::new();
     let mut chars = bytes.chars().peekable();
     while let Some(c) = chars.next() {
@@ -61,11 +61,46 @@ fn segments(bytes: &str) -> Vec<String> {
                     break;
                 }
             }
+            plain.push('\n');
         } else {
             plain.push(c);
         }
     }
-    plain.split(['\n', '\r']).map(|s| s.trim_end().to_string()).filter(|s| !s.is_empty()).collect()
+    plain
+}
+
+/// Every finished step's line in `text`, in order: `[26/56] step action id (1.2s)`, from
+/// its counter to its time (a frame's header, `up [26/56] 3.2s`, is not one).
+fn step_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('[') {
+        let cand = &rest[i..];
+        rest = &rest[i + 1..];
+        let Some(n) = counter(cand) else { continue };
+        let after = cand.split_once("] ").map(|(_, a)| a).unwrap_or("");
+        if !after.starts_with(|c: char| c.is_ascii_lowercase()) {
+            continue;
+        }
+        // Up to its time: `(1.2s)` or `(1m02s)`.
+        let Some(end) = cand.match_indices(" (").find_map(|(j, _)| {
+            let t = &cand[j + 2..];
+            let close = t.find(')')?;
+            let time = &t[..close];
+            (time.ends_with('s') && time.starts_with(|c: char| c.is_ascii_digit())
+                && time.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'm' || c == 's'))
+            .then_some(j + 2 + close + 1)
+        }) else {
+            continue;
+        };
+        let line = &cand[..end];
+        if line.contains(['\n', '\r']) || counter(line) != Some(n) {
+            continue;
+        }
+        out.push(line.to_string());
+        rest = &cand[end..];
+    }
+    out
 }
 
 /// `[26/56] …` → 26.
@@ -78,7 +113,13 @@ fn counter(line: &str) -> Option<usize> {
 
 /// A frame of the live view: its header (`up [12/56] 3.2s · critical path ~6.7s left`).
 fn is_header(row: &str) -> bool {
-    row.contains("· critical path ~") && row.ends_with(" left")
+    row.contains("· critical path ~") && row.trim_end().ends_with(" left")
+}
+
+/// A running step's line of the live view (`  nfw.firewall PROVISIONING 1.2s of ~3.3s`),
+/// not the summary's `  wall time 4.8s against a critical path of ~3.3s`.
+fn is_running(row: &str) -> bool {
+    row.starts_with("  ") && row.contains("s of ~") && !row.contains("critical path")
 }
 
 /// Runs `args` in the terminal; checks the screen; returns the step lines it showed.
@@ -87,15 +128,14 @@ fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -
         Run::new(emu, dir).scale(TERMINAL_SCALE).cols(COLS as usize).rows(ROWS as usize).args(args).on_terminal(None);
     assert!(out.status.success(), "{args:?}: {}", text(&out));
     let bytes = program_bytes(&typescript);
-    let printed: Vec<String> = segments(bytes).into_iter().filter(|l| counter(l).is_some()).collect();
+    let printed = step_lines(&plain(bytes));
     let rows = render(bytes);
     let shown: Vec<String> = rows.iter().map(|(r, _)| r.trim_end().to_string()).collect();
     let screen = shown.join("\n");
     // The live view was there while it ran (else this test would prove nothing).
-    assert!(segments(bytes).iter().any(|l| is_header(l)), "{args:?}: no live view drawn:\n{screen}");
-    // Every step line printed is on the screen, whole, in the order printed; nothing else
-    // looks like one.
-    let step_rows: Vec<String> = shown.iter().filter(|r| counter(r).is_some()).cloned().collect();
+    assert!(plain(bytes).lines().any(is_header), "{args:?}: no live view drawn:\n{screen}");
+    // Every step line printed is on the screen, whole (on one row), in the order printed.
+    let step_rows: Vec<String> = shown.iter().flat_map(|r| step_lines(r)).collect();
     assert!(!printed.is_empty(), "{args:?}: no step line printed:\n{screen}");
     assert_eq!(step_rows, printed, "{args:?}: the step lines on screen are the ones printed:\n{screen}");
     // Counters only grow: never twice, never backwards.
@@ -103,11 +143,19 @@ fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -
     assert!(counts.windows(2).all(|w| w[0] < w[1]), "{args:?}: counters {counts:?}:\n{screen}");
     // No frame of the live view left behind: no header, no running step's line.
     let stale: Vec<&String> =
-        shown.iter().filter(|r| is_header(r) || r.contains(" of ~") || r.starts_with("  … and ")).collect();
+        shown.iter().filter(|r| is_header(r) || is_running(r) || r.starts_with("  … and ")).collect();
     assert!(stale.is_empty(), "{args:?}: stale frames {stale:#?}:\n{screen}");
-    // Nothing the terminal had to wrap, nothing wider than it.
-    let wrapped: Vec<&String> = rows.iter().filter(|(_, w)| *w).map(|(r, _)| r).collect();
-    assert!(wrapped.is_empty(), "{args:?}: rows wrapped by the terminal (cut mid-word) {wrapped:#?}");
+    // No word cut at the terminal's edge: a row the terminal wrapped (indicatif fills each
+    // of its lines to the edge with spaces, and the terminal moves on) never ends inside a
+    // word that the next row goes on with.
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "-_./:|…".contains(c));
+    let cut: Vec<String> = rows
+        .windows(2)
+        .filter(|w| w[0].1 && w[0].0.trim_end().chars().count() == usize::from(COLS))
+        .filter(|w| word(w[0].0.chars().last()) && word(w[1].0.chars().next()))
+        .map(|w| format!("{}⏎{}", w[0].0, w[1].0))
+        .collect();
+    assert!(cut.is_empty(), "{args:?}: words cut by the terminal {cut:#?}:\n{screen}");
     // The run's last words are there too.
     assert!(screen.contains(done), "{args:?}: {done:?}:\n{screen}");
     step_rows
