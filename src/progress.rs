@@ -132,8 +132,10 @@ fn size_of(fd: &impl std::os::fd::AsFd) -> (usize, usize) {
     {
         return (usize::from(w), usize::from(h.max(1)));
     }
-    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(d);
-    (env("COLUMNS", 80), env("LINES", 24))
+    let num = |v: Result<String, std::env::VarError>, d: usize| {
+        v.ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(d)
+    };
+    (num(std::env::var("COLUMNS"), 80), num(std::env::var("LINES"), 24))
 }
 
 /// `s` in at most `max` characters: its distinguishing tail kept after a

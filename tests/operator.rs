@@ -197,12 +197,18 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
     assert_eq!(step_lines.len(), 56, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
-    // A long wait says so every 30 s (0.3 s at this scale): what it waits for, its elapsed
-    // time against the expected 330 s (3.3 s) and the time left.
+    // A long wait says so every 30 s (scaled like the waits): what it waits for, its elapsed
+    // time against the expected 330 s (scaled) and the time left.
     let beats: Vec<&str> = err.lines().filter(|l| l.starts_with("  nfw.firewall: still ")).collect();
     assert!(beats.len() >= 3, "heartbeats of the firewall's wait: {err}");
     assert!(beats.iter().any(|l| l.contains("still PROVISIONING, ")), "names what it waits for: {beats:#?}");
-    assert!(beats.iter().all(|l| l.contains(" of ~3.3s (")), "{beats:#?}");
+    let expected: Vec<f64> =
+        beats.iter().filter_map(|l| l.split_once(" of ~")?.1.split_once("s (")?.0.parse().ok()).collect();
+    let want = 330.0 * SCALE.parse::<f64>().unwrap();
+    assert!(
+        expected.len() == beats.len() && expected.iter().all(|e| (e - want).abs() <= 0.051),
+        "expected ~{want}s: {beats:#?}"
+    );
     assert!(beats.iter().any(|l| l.ends_with(" left)")), "{beats:#?}");
     // Counters only grow.
     let counts: Vec<usize> =
@@ -210,38 +216,22 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
 }
 
-/// Runs `up` under script(1) in a pseudo-terminal of `cols` columns; returns what the terminal
-/// received, split into the segments between line feeds and carriage returns, escape codes removed.
-fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> Vec<String> {
+/// Runs `up` under script(1) in a pseudo-terminal of `cols` columns; returns every frame the
+/// terminal showed (its rows after each redraw, rendered by a terminal emulator) and the rows
+/// it ended with, scrollback included.
+fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> (Vec<Vec<(String, bool)>>, Vec<(String, bool)>) {
     let dir = tempfile::tempdir().unwrap();
     // Another stack (project) for each width, in the same emulator.
     let project = format!("view-{cols}");
-    let (st, screen) = Run::new(emu, dir.path())
+    let (st, typescript) = Run::new(emu, dir.path())
         .scale(scale)
         .cols(cols)
         .args(["--project", &project, "--domain-name", &project, "up"])
         .on_terminal(None);
     assert!(st.status.success(), "{}", text(&st));
-    assert!(screen.contains("\u{1b}["), "redraws in place");
-    // script's own first and last lines are not the program's.
-    let body = screen.split_once('\n').unwrap().1;
-    let body = body.rsplit_once("Script done").map(|(b, _)| b).unwrap_or(body);
-    let mut plain = String::new();
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            // CSI: parameters, then one final byte in @..~
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    plain.split(['\n', '\r']).map(str::to_string).collect()
+    assert!(typescript.contains("\u{1b}["), "redraws in place");
+    let bytes = screen::program_bytes(&typescript);
+    (screen::frames(bytes, cols as u16, 40), screen::render(bytes, cols as u16, 40))
 }
 
 /// "1m12s" or "9.9s" as seconds.
@@ -261,9 +251,13 @@ fn the_live_view_fits_the_terminal_and_counts_down() {
     let scale = "0.03";
     let emu = Emulator::start(scale, &[]);
     for cols in [60, 120] {
-        let lines = up_in_a_terminal(&emu, cols, scale);
-        let wide: Vec<&String> = lines.iter().filter(|l| l.chars().count() > cols).collect();
-        assert!(wide.is_empty(), "{cols} columns: lines wider than the terminal: {wide:#?}");
+        let (frames, end) = up_in_a_terminal(&emu, cols, scale);
+        // Nothing wider than the terminal: no row of any frame, nor of the end, cut inside a word.
+        for rows in frames.iter().chain([&end]) {
+            let cut = screen::cut_words(rows, cols as u16);
+            assert!(cut.is_empty(), "{cols} columns: lines wider than the terminal: {cut:#?}");
+        }
+        let lines: Vec<String> = frames.iter().chain([&end]).flatten().map(|(r, _)| r.trim_end().to_string()).collect();
         assert!(lines.iter().any(|l| l.contains("is up (")), "final summary: {lines:#?}");
         assert!(lines.iter().any(|l| l.contains("wall time") && l.contains("critical path")), "{lines:#?}");
         assert!(lines.iter().any(|l| l.contains("slowest: nfw.firewall")), "the firewall is the slowest: {lines:#?}");

@@ -6,46 +6,13 @@
 
 mod common;
 
-use std::num::NonZeroU16;
-
+use common::screen::{cut_words, program_bytes, render};
 use common::*;
 
 const COLS: u16 = 80;
 const ROWS: u16 = 30;
 /// Slow enough for the live view to draw many frames (the firewall takes 330 s × 0.01).
 const TERMINAL_SCALE: &str = "0.01";
-
-/// The program's bytes in a typescript: script's first line (its header) and last (its
-/// trailer) are not the program's.
-fn program_bytes(typescript: &str) -> &str {
-    let body = typescript.split_once('\n').map(|(_, b)| b).unwrap_or("");
-    body.rsplit_once("\nScript done").map(|(b, _)| b).unwrap_or(body)
-}
-
-/// The terminal's rows after the program ended, the scrollback first, trailing blank rows
-/// dropped: each row's text and whether the terminal wrapped it onto the next one.
-fn render(bytes: &str) -> Vec<(String, bool)> {
-    let (rows, cols) = (NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap());
-    let mut term = vt100::Parser::new(rows, cols, 100_000);
-    term.process(bytes.as_bytes());
-    let depth = term.screen().scrollback_len();
-    let mut out = Vec::new();
-    // Scrolled back by `off` rows, the top row is the scrollback's row `depth - off`.
-    for off in (1..=depth).rev() {
-        term.screen_mut().set_scrollback(off);
-        let s = term.screen();
-        out.push((s.rows(0, COLS).next().unwrap_or_default(), s.row_wrapped(0)));
-    }
-    term.screen_mut().set_scrollback(0);
-    let s = term.screen();
-    for (i, row) in s.rows(0, COLS).enumerate() {
-        out.push((row, s.row_wrapped(i as u16)));
-    }
-    while out.last().is_some_and(|(r, _)| r.trim().is_empty()) {
-        out.pop();
-    }
-    out
-}
 
 /// Escape codes removed from the byte stream: the text the program wrote, frames of the
 /// live view included (indicatif ends a line with spaces to the terminal's edge, not a
@@ -87,7 +54,8 @@ fn step_lines(text: &str) -> Vec<String> {
             let t = &cand[j + 2..];
             let close = t.find(')')?;
             let time = &t[..close];
-            (time.ends_with('s') && time.starts_with(|c: char| c.is_ascii_digit())
+            (time.ends_with('s')
+                && time.starts_with(|c: char| c.is_ascii_digit())
                 && time.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'm' || c == 's'))
             .then_some(j + 2 + close + 1)
         }) else {
@@ -129,7 +97,7 @@ fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -
     assert!(out.status.success(), "{args:?}: {}", text(&out));
     let bytes = program_bytes(&typescript);
     let printed = step_lines(&plain(bytes));
-    let rows = render(bytes);
+    let rows = render(bytes, COLS, ROWS);
     let shown: Vec<String> = rows.iter().map(|(r, _)| r.trim_end().to_string()).collect();
     let screen = shown.join("\n");
     // The live view was there while it ran (else this test would prove nothing).
@@ -145,16 +113,9 @@ fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -
     let stale: Vec<&String> =
         shown.iter().filter(|r| is_header(r) || is_running(r) || r.starts_with("  … and ")).collect();
     assert!(stale.is_empty(), "{args:?}: stale frames {stale:#?}:\n{screen}");
-    // No word cut at the terminal's edge: a row the terminal wrapped (indicatif fills each
-    // of its lines to the edge with spaces, and the terminal moves on) never ends inside a
-    // word that the next row goes on with.
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "-_./:|…".contains(c));
-    let cut: Vec<String> = rows
-        .windows(2)
-        .filter(|w| w[0].1 && w[0].0.trim_end().chars().count() == usize::from(COLS))
-        .filter(|w| word(w[0].0.chars().last()) && word(w[1].0.chars().next()))
-        .map(|w| format!("{}⏎{}", w[0].0, w[1].0))
-        .collect();
+    // No word cut at the terminal's edge (indicatif fills each of its lines to the edge with
+    // spaces, and the terminal moves on: such a row is wrapped, but cuts nothing).
+    let cut = cut_words(&rows, COLS);
     assert!(cut.is_empty(), "{args:?}: words cut by the terminal {cut:#?}:\n{screen}");
     // The run's last words are there too.
     assert!(screen.contains(done), "{args:?}: {done:?}:\n{screen}");

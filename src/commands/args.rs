@@ -52,6 +52,10 @@ pub struct Global {
     /// Allow a region outside the Network Firewall list of the spec.
     #[arg(long, global = true)]
     pub any_region: bool,
+    /// `AWS_REGION`, apart from --region: it ranks below an explicit config file's region
+    /// (`resolve::Invocation::region`). Read from the environment only.
+    #[arg(long = "aws-region-from-env", global = true, env = "AWS_REGION", hide = true, hide_env_values = true)]
+    pub ambient_region: Option<String>,
     // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
     #[command(flatten, next_help_heading = "Stack parameters")]
     pub params: RawParams,

@@ -55,7 +55,7 @@ impl<'g> Invocation<'g> {
         };
         let project =
             g.params.project.clone().or(file.project.clone()).unwrap_or_else(|| crate::config::DEFAULT_PROJECT.into());
-        let ambient_region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+        let ambient_region = g.ambient_region.clone().filter(|r| !r.is_empty());
         Ok(Invocation { g, file, project, ambient_region })
     }
 

@@ -920,3 +920,70 @@ pub fn on_terminal_at(emu: &Emulator, dir: &Path, scale: &str, args: &str, input
     let (out, screen) = Run::new(emu, dir).scale(scale).args(args.split_whitespace()).on_terminal(Some(input));
     (out.status.code(), screen)
 }
+
+/// A terminal as a person sees it: what a program wrote to a pseudo-terminal (`Run::on_terminal`),
+/// rendered by a terminal emulator (`vt100`) with its scrollback.
+pub mod screen {
+    use std::num::NonZeroU16;
+
+    /// The program's bytes in a script(1) typescript: script's first line (its header) and its
+    /// trailer are not the program's.
+    pub fn program_bytes(typescript: &str) -> &str {
+        let body = typescript.split_once('\n').map(|(_, b)| b).unwrap_or("");
+        body.rsplit_once("\nScript done").map(|(b, _)| b).unwrap_or(body)
+    }
+
+    fn terminal(cols: u16, rows: u16) -> vt100::Parser {
+        vt100::Parser::new(NonZeroU16::new(rows).unwrap(), NonZeroU16::new(cols).unwrap(), 100_000)
+    }
+
+    /// The visible rows: each row's text and whether the terminal wrapped it onto the next.
+    fn visible(term: &vt100::Parser, cols: u16) -> Vec<(String, bool)> {
+        let s = term.screen();
+        s.rows(0, cols).enumerate().map(|(i, r)| (r, s.row_wrapped(i as u16))).collect()
+    }
+
+    /// The terminal's rows after the program ended, the scrollback first, trailing blank rows
+    /// dropped.
+    pub fn render(bytes: &str, cols: u16, rows: u16) -> Vec<(String, bool)> {
+        let mut term = terminal(cols, rows);
+        term.process(bytes.as_bytes());
+        let depth = term.screen().scrollback_len();
+        let mut out = Vec::new();
+        // Scrolled back by `off` rows, the top row is the scrollback's row `depth - off`.
+        for off in (1..=depth).rev() {
+            term.screen_mut().set_scrollback(off);
+            out.push(visible(&term, cols).swap_remove(0));
+        }
+        term.screen_mut().set_scrollback(0);
+        out.extend(visible(&term, cols));
+        while out.last().is_some_and(|(r, _)| r.trim().is_empty()) {
+            out.pop();
+        }
+        out
+    }
+
+    /// The visible rows after each redraw (a redraw starts at a carriage return), in order:
+    /// every frame the live view showed.
+    pub fn frames(bytes: &str, cols: u16, rows: u16) -> Vec<Vec<(String, bool)>> {
+        let mut term = terminal(cols, rows);
+        let mut out = Vec::new();
+        for piece in bytes.split_inclusive('\r') {
+            term.process(piece.as_bytes());
+            out.push(visible(&term, cols));
+        }
+        out
+    }
+
+    /// Rows the terminal wrapped inside a word: full to the edge, a word's character last,
+    /// and the next row going on with another (a line wider than the terminal, cut). A row
+    /// indicatif filled to the edge with spaces is wrapped too, but cuts nothing.
+    pub fn cut_words(rows: &[(String, bool)], cols: u16) -> Vec<String> {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "-_./:|…".contains(c));
+        rows.windows(2)
+            .filter(|w| w[0].1 && w[0].0.trim_end().chars().count() == usize::from(cols))
+            .filter(|w| word(w[0].0.chars().last()) && word(w[1].0.chars().next()))
+            .map(|w| format!("{}⏎{}", w[0].0, w[1].0))
+            .collect()
+    }
+}
