@@ -82,6 +82,30 @@ struct Running {
 struct Live {
     multi: MultiProgress,
     bars: Vec<ProgressBar>,
+    /// The terminal's settings before `without_control_echo`, put back by `finish`.
+    saved: Option<rustix::termios::Termios>,
+}
+
+/// Turns off the terminal's echo of control characters while the view is
+/// drawn: a Ctrl-C echoed as `^C` after the view's last line moves the
+/// cursor a line down under indicatif, whose next frame then leaves its
+/// first line behind. Only when this process is in the terminal's
+/// foreground (a background one would be stopped by SIGTTOU). Returns the
+/// settings to put back.
+fn without_control_echo() -> Option<rustix::termios::Termios> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcgetpgrp, tcsetattr};
+    let err = std::io::stderr();
+    if tcgetpgrp(&err).ok()? != rustix::process::getpgrp() {
+        return None;
+    }
+    let saved = tcgetattr(&err).ok()?;
+    if !saved.local_modes.contains(LocalModes::ECHOCTL) {
+        return None;
+    }
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHOCTL);
+    tcsetattr(&err, OptionalActions::Now, &quiet).ok()?;
+    Some(saved)
 }
 
 #[derive(Default)]
@@ -342,7 +366,7 @@ impl Progress {
         if mode == Mode::Live {
             // Hidden by indicatif itself when stderr is not a terminal.
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-            view.live = Some(Live { multi, bars: Vec::new() });
+            view.live = Some(Live { multi, bars: Vec::new(), saved: without_control_echo() });
         }
         let p = Arc::new(Progress { mode, plan, started: Instant::now(), view: Mutex::new(view) });
         if mode == Mode::Json {
@@ -613,6 +637,9 @@ impl Progress {
                 bar.finish_and_clear();
             }
             let _ = live.multi.clear();
+            if let Some(saved) = &live.saved {
+                let _ = rustix::termios::tcsetattr(std::io::stderr(), rustix::termios::OptionalActions::Now, saved);
+            }
         }
         let mut cur = CURRENT.get_or_init(|| Mutex::new(None)).lock().unwrap_or_else(|e| e.into_inner());
         if cur.as_ref().is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), self)) {

@@ -90,12 +90,23 @@ fn is_running(row: &str) -> bool {
     row.starts_with("  ") && row.contains("s of ~") && !row.contains("critical path")
 }
 
+/// The run of `args` in the terminal.
+fn terminal(emu: &Emulator, dir: &std::path::Path, args: &[&str]) -> Run {
+    Run::new(emu, dir).scale(TERMINAL_SCALE).cols(COLS as usize).rows(ROWS as usize).args(args)
+}
+
 /// Runs `args` in the terminal; checks the screen; returns the step lines it showed.
 fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -> Vec<String> {
-    let (out, typescript) =
-        Run::new(emu, dir).scale(TERMINAL_SCALE).cols(COLS as usize).rows(ROWS as usize).args(args).on_terminal(None);
+    let (out, typescript) = terminal(emu, dir, args).on_terminal(None);
     assert!(out.status.success(), "{args:?}: {}", text(&out));
-    let bytes = program_bytes(&typescript);
+    check_screen(args, &typescript, done).0
+}
+
+/// What a run left on the terminal (`typescript`): every step line it printed, whole and in
+/// order, counters that only grow, no frame of the live view, no word cut at the edge, and
+/// `done`. Returns the step lines shown and the screen's text.
+fn check_screen(args: &[&str], typescript: &str, done: &str) -> (Vec<String>, String) {
+    let bytes = program_bytes(typescript);
     let printed = step_lines(&plain(bytes));
     let rows = render(bytes, COLS, ROWS);
     let shown: Vec<String> = rows.iter().map(|(r, _)| r.trim_end().to_string()).collect();
@@ -119,7 +130,13 @@ fn on_screen(emu: &Emulator, dir: &std::path::Path, args: &[&str], done: &str) -
     assert!(cut.is_empty(), "{args:?}: words cut by the terminal {cut:#?}:\n{screen}");
     // The run's last words are there too.
     assert!(screen.contains(done), "{args:?}: {done:?}:\n{screen}");
-    step_rows
+    // Everything printed above the view (a step's line, a note, a warning) is on the screen as
+    // often as it was written.
+    for said in [" stopped ", "no longer exists", "WARN"] {
+        let (written, seen) = (plain(bytes).matches(said).count(), screen.matches(said).count());
+        assert_eq!(written, seen, "{args:?}: {said:?} written {written} times, on screen {seen}:\n{screen}");
+    }
+    (step_rows, screen)
 }
 
 #[test]
@@ -136,4 +153,37 @@ fn up_then_down_in_an_80_by_30_terminal() {
     assert!(down.len() > 40, "{down:#?}");
     let left = rt().block_on(inventory(&emu));
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Ctrl-C while the firewall provisions: every step line and every "stopped" line printed is
+/// on the screen, with the interrupt's note; the same `up` resumes. Then a resource deleted
+/// out of band: `up`'s note and tracing's warning are on the screen, not erased by the view.
+#[test]
+fn interrupted_resumed_and_warned_in_an_80_by_30_terminal() {
+    let emu = Emulator::start(TERMINAL_SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (out, typescript) = terminal(&emu, d, &["up"]).on_terminal_interrupted("nfw.firewall PROVISIONING");
+    assert_eq!(out.status.code(), Some(130), "{typescript}");
+    let (lines, screen) = check_screen(&["up"], &typescript, "interrupt: starting nothing new");
+    let stopped: Vec<&str> = screen.lines().filter(|l| counter(l).is_some() && l.contains(" stopped ")).collect();
+    assert!(stopped.iter().any(|l| l.contains("] nfw.firewall ")), "the firewall's wait stopped: {screen}");
+    let up = on_screen(&emu, d, &["up"], " is up (");
+    assert!(!up.is_empty() && lines.len() + up.len() >= 56, "{lines:#?} {up:#?}");
+
+    let st = state_json(d);
+    let sts = step_id(&st, "vpce.sts");
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        ec2.delete_vpc_endpoints().vpc_endpoint_ids(&sts).send().await.unwrap();
+    });
+    let (out, typescript) = terminal(&emu, d, &["up"]).env("RUST_LOG", "warn").on_terminal(None);
+    assert!(out.status.success(), "{}", text(&out));
+    let (again, screen) = check_screen(&["up"], &typescript, " is up (");
+    assert!(again.iter().any(|l| l.contains("] vpce.sts ")), "{again:#?}");
+    // Word-wrapped to the terminal: read as one text.
+    let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&format!("vpce.sts: interface VPC endpoint {sts} no longer exists")), "the note: {screen}");
+    assert!(flat.contains("WARN provision::lifecycle: recorded resource no longer exists"), "the warning: {screen}");
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
 }

@@ -567,6 +567,42 @@ impl Run {
         self.check_denials();
         (out, screen)
     }
+
+    /// On a terminal, as `on_terminal`, with a Ctrl-C typed once the terminal shows `when`
+    /// (script(1) flushing what it records as it goes, `-f`): the run's first interrupt.
+    pub fn on_terminal_interrupted(self, when: &str) -> (Output, String) {
+        let log = self.dir.join("typescript");
+        let mut line =
+            self.cols.map(|c| format!("stty cols {c} rows {}; ", self.rows.unwrap_or(40))).unwrap_or_default();
+        line.push_str(env!("CARGO_BIN_EXE_provision"));
+        for a in self.argv() {
+            line.push(' ');
+            line.push_str(&a);
+        }
+        let mut c = self.with_env(Command::new("script"));
+        c.args(["-qfec", &line, log.to_str().unwrap()]).env("TERM", "xterm");
+        // What script(1) echoes is the typescript again: not read while waiting, so not kept (a
+        // full pipe would stop the program).
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let shown = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+            if shown.contains(when) {
+                break;
+            }
+            let ended = child.try_wait().unwrap().is_some();
+            assert!(!ended && std::time::Instant::now() < deadline, "the terminal never showed {when:?}:\n{shown}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"\x03").unwrap();
+        stdin.flush().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).to_string();
+        self.check_denials();
+        (out, screen)
+    }
 }
 
 /// The SDK against `url` with the harness's root key (`HARNESS_KEY`).
