@@ -219,7 +219,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
 /// Runs `up` under script(1) in a pseudo-terminal of `cols` columns; returns every frame the
 /// terminal showed (its rows after each redraw, rendered by a terminal emulator) and the rows
 /// it ended with, scrollback included.
-fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> (Vec<Vec<(String, bool)>>, Vec<(String, bool)>) {
+fn up_in_a_terminal(emu: &Emulator, cols: usize, scale: &str) -> (Vec<screen::Rows>, screen::Rows) {
     let dir = tempfile::tempdir().unwrap();
     // Another stack (project) for each width, in the same emulator.
     let project = format!("view-{cols}");

@@ -962,6 +962,9 @@ pub fn on_terminal_at(emu: &Emulator, dir: &Path, scale: &str, args: &str, input
 pub mod screen {
     use std::num::NonZeroU16;
 
+    /// A terminal's rows: each row's text and whether the terminal wrapped it onto the next.
+    pub type Rows = Vec<(String, bool)>;
+
     /// The program's bytes in a script(1) typescript: script's first line (its header) and its
     /// trailer are not the program's.
     pub fn program_bytes(typescript: &str) -> &str {
@@ -1001,7 +1004,7 @@ pub mod screen {
 
     /// The visible rows after each redraw (a redraw starts at a carriage return), in order:
     /// every frame the live view showed.
-    pub fn frames(bytes: &str, cols: u16, rows: u16) -> Vec<Vec<(String, bool)>> {
+    pub fn frames(bytes: &str, cols: u16, rows: u16) -> Vec<Rows> {
         let mut term = terminal(cols, rows);
         let mut out = Vec::new();
         for piece in bytes.split_inclusive('\r') {
