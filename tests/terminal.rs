@@ -149,6 +149,18 @@ fn up_then_down_in_an_80_by_30_terminal() {
     // Ids are shortened only to fit, keeping their distinguishing tail.
     let role = up.iter().find(|l| l.contains("] iam.role ")).expect("the role's line");
     assert!(role.contains("-sagemaker-execution-role ("), "{role}");
+    // `status` fits the terminal too: a row per step, its id keeping its tail; whole in a pipe.
+    let (out, typescript) = terminal(&emu, dir.path(), &["status"]).on_terminal(None);
+    assert!(out.status.success(), "{typescript}");
+    let rows = render(program_bytes(&typescript), COLS, ROWS);
+    let status: Vec<&String> = rows.iter().map(|(r, _)| r).filter(|r| r.starts_with("present ")).collect();
+    assert!(status.len() >= 56, "{rows:#?}");
+    assert!(rows.iter().any(|(r, _)| r.starts_with(&format!("Status: {} present.", status.len()))), "{rows:#?}");
+    assert!(rows.iter().all(|(_, wrapped)| !wrapped), "no row wider than the terminal: {rows:#?}");
+    let role = status.iter().find(|r| r.starts_with("present iam.role ")).expect("the role's row");
+    assert!(role.trim_end().ends_with("-sagemaker-execution-role"), "{role}");
+    let piped = provision_ok(&emu, dir.path(), &["status"]);
+    assert!(piped.lines().any(|l| l.contains("arn:aws:iam::123456789012:role/")), "whole ids in a pipe: {piped}");
     let down = on_screen(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"], " is gone (");
     assert!(down.len() > 40, "{down:#?}");
     let left = rt().block_on(inventory(&emu));

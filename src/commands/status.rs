@@ -12,6 +12,7 @@ use crate::error::{EXIT_FAILED, Exit};
 use crate::graph;
 use crate::kinds::{Ctx, Health};
 use crate::lifecycle;
+use crate::progress::tell;
 use crate::state::Status;
 use crate::step_id::StepId;
 
@@ -111,10 +112,10 @@ fn report(graph: &graph::Graph, lines: &[Line], json: bool, rate: Option<String>
         .filter(|l| !matches!(l.action.as_str(), "present" | "retained" | "stopped" | "user-made"))
         .collect();
     if !json {
-        println!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) });
+        tell(&format!("Status: {}.", if lines.is_empty() { "nothing recorded".to_string() } else { summary(lines) }));
     }
     if let Some(rate) = rate {
-        println!("{rate}");
+        tell(&rate);
     }
     if !bad.is_empty() {
         // Most differences `up` puts back; some are another command's to change.
