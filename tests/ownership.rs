@@ -43,6 +43,9 @@ fn a_lost_state_is_refused_then_adopted_and_down_without_a_state_removes_everyth
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("stack sagemaker-studio-anfw already exists") && t.contains("--adopt"), "{t}");
     assert!(t.contains("state/sagemaker-studio-anfw.json"), "names the state file it looked at: {t}");
+    // A paragraph, not a list of every resource: three named, the rest counted.
+    let refusal = t.lines().skip_while(|l| !l.contains("already exists")).collect::<Vec<_>>().join(" ");
+    assert!(refusal.contains(" more (`RUST_LOG=info` lists every one)") && refusal.len() < 1200, "{refusal}");
     assert!(emu.calls().iter().all(|c| !is_mutating(c)), "nothing created");
     assert!(!d.join("state/sagemaker-studio-anfw.json").exists());
 
@@ -79,8 +82,11 @@ fn import_writes_the_record_back_and_changes_nothing() {
     let before = state_json(d);
     lose_state(d);
     emu.clear_calls();
-    let out = provision_ok(&emu, d, &["import"]);
+    let out = provision_ok(&emu, d, &["import", "--verbose"]);
     assert!(out.contains("Imported 56 of 56 steps"), "{out}"); // 48 of the spec, 8 of logging
+    // A line, then (--verbose) each step with its id on a line of its own.
+    assert!(out.lines().all(|l| l.len() < 300), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("  vpc ") && l.contains(" vpc-")), "{out}");
     assert!(emu.calls().iter().all(|c| !is_mutating(c)), "import changed something: {:?}", emu.calls());
     let after = state_json(d);
     for (step, rec) in before["steps"].as_object().unwrap() {
