@@ -656,7 +656,12 @@ pub fn secs(d: Duration) -> f64 {
 /// A message during a run (a Ctrl-C's answer, say): above the live view
 /// when one is drawn, else on stderr, word-wrapped on a terminal.
 pub fn note(text: &str) {
-    say(text.trim_start_matches('\n'))
+    match current() {
+        // Above the view: a line of its own already.
+        Some(p) if p.mode == Mode::Live => p.above(text.trim_start_matches('\n')),
+        // A leading line feed stays (after a `^C` the terminal echoed, say).
+        _ => say(text),
+    }
 }
 
 /// The last message before the program exits mid-run: the live view is

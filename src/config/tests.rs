@@ -36,6 +36,13 @@ fn another_project_gets_its_own_domain_name() {
 }
 
 #[test]
+fn a_missing_region_is_one_error_not_a_cascade() {
+    let e = Settings::resolve(RawParams::default(), false).unwrap_err().to_string();
+    assert!(e.contains("region: no region given"), "{e}");
+    assert_eq!(e.matches(": ").count(), 1, "no knock-on errors: {e}");
+}
+
+#[test]
 fn all_errors_are_reported_together() {
     let r = RawParams {
         project: Some("Bad_Name".into()),

@@ -41,7 +41,10 @@ impl Settings {
             ));
         }
 
-        let domain_name = raw.domain_name.unwrap_or_else(|| default_domain_name(&project, &region));
+        // Names derived from a missing or malformed region are not reported again: the
+        // region's own error is the root (they are checked with a placeholder region).
+        let named_region = if is_region_like(&region) { region.clone() } else { "us-east-1".to_string() };
+        let domain_name = raw.domain_name.unwrap_or_else(|| default_domain_name(&project, &named_region));
         check_sagemaker_name("domain_name", &domain_name, &mut errs);
         let users_param = if raw.users.is_some() { "users" } else { "user_profile_name" };
         let users = match (raw.users, raw.user_profile_name) {
@@ -53,7 +56,7 @@ impl Settings {
             }
             (Some(list), None) => list,
             (None, Some(u)) => vec![u],
-            (None, None) => vec![format!("anfw-user-profile-{region}")],
+            (None, None) => vec![format!("anfw-user-profile-{named_region}")],
         };
         if users.is_empty() {
             errs.push("users: the list is empty; give at least one user profile name".into());
