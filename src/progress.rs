@@ -122,12 +122,19 @@ pub struct Progress {
     plan: Plan,
     started: Instant,
     view: Mutex<View>,
+    /// The lowest time left shown so far, in nanoseconds (`left_of`).
+    lowest_left: std::sync::atomic::AtomicU64,
 }
 
 static CURRENT: OnceLock<Mutex<Option<Arc<Progress>>>> = OnceLock::new();
 
 fn current() -> Option<Arc<Progress>> {
     CURRENT.get_or_init(|| Mutex::new(None)).lock().ok()?.clone()
+}
+
+/// `1 problem`, `0 problems`, `2 apps`: a count and its noun, in English.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// `5m30s` from a minute on, `12.3s` below.
@@ -368,7 +375,13 @@ impl Progress {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             view.live = Some(Live { multi, bars: Vec::new(), saved: without_control_echo() });
         }
-        let p = Arc::new(Progress { mode, plan, started: Instant::now(), view: Mutex::new(view) });
+        let p = Arc::new(Progress {
+            mode,
+            plan,
+            started: Instant::now(),
+            view: Mutex::new(view),
+            lowest_left: std::sync::atomic::AtomicU64::new(u64::MAX),
+        });
         if mode == Mode::Json {
             p.event(json!({"event": "start", "verb": p.plan.verb, "steps": p.plan.expected.len(),
                 "critical_path_s": secs(p.plan.bound())}));
@@ -501,8 +514,13 @@ impl Progress {
         self.left_of(&self.view())
     }
 
+    /// `left`, as a countdown: never above a figure already shown. The
+    /// estimate itself can rise (a step that finished early lets one start
+    /// whose own path was not yet counted down), and a countdown that goes
+    /// up reads as a broken one; it is an estimate either way.
     fn left_of(&self, v: &View) -> Duration {
-        self.plan
+        let now = self
+            .plan
             .expected
             .iter()
             .filter(|(s, _)| !v.done.contains(*s))
@@ -511,7 +529,10 @@ impl Progress {
                 own + self.plan.after.get(s).copied().unwrap_or_default()
             })
             .max()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let before = self.lowest_left.fetch_min(now, std::sync::atomic::Ordering::Relaxed);
+        Duration::from_nanos(before.min(now))
     }
 
     /// The live view's lines: the header, then the running steps, most

@@ -55,7 +55,7 @@ fn each_account_problem_is_found_before_anything_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let plan = provision(&emu, dir.path(), &["plan"]);
     assert!(plan.status.success() && !text(&plan).contains("quota:"), "{}", text(&plan));
-    assert!(text(&plan).contains("0 problem(s)"), "{}", text(&plan));
+    assert!(text(&plan).contains("0 problems"), "{}", text(&plan));
     emu.control_post("quotas", json!({"L-0263D0A3": 5}));
     sdk.block_on(async {
         for id in &eips {

@@ -833,6 +833,12 @@ mod built {
             serde_json::from_str(o.lines().skip_while(|l| !l.starts_with('{')).collect::<Vec<_>>().join("\n").as_str())
                 .unwrap();
         assert_eq!(o["VPCId"], vpc_id);
+        // One key: its bare value, or with --json a document of that key alone.
+        assert_eq!(provision_ok(emu, dir, &["outputs", "VPCId"]).lines().last(), Some(vpc_id.as_str()));
+        let one = provision_ok(emu, dir, &["outputs", "--json", "VPCId"]);
+        let one: serde_json::Value =
+            serde_json::from_str(&one[one.find('{').unwrap()..=one.rfind('}').unwrap()]).unwrap();
+        assert_eq!(one, serde_json::json!({ "VPCId": vpc_id }));
         assert_eq!(o["S3VPCEndpointId"], vpce_s3);
         assert_eq!(o["SageMakerStudioSubnetId"], id("subnet.sagemaker"));
         assert_eq!(o["SageMakerStudioSecurityGroupId"], sg_sm);

@@ -160,7 +160,7 @@ fn adding_a_zone_to_a_live_stack_adds_only_that_zone() {
     emu.clear_calls();
     let o = provision(&emu, dir.path(), &["up", "--availability-zones", "us-east-1a"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("Stop these 1 apps?") || text(&o).contains("--yes"), "{}", text(&o));
+    assert!(text(&o).contains("Stop this app?") || text(&o).contains("--yes"), "{}", text(&o));
     assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
     assert!(rt.block_on(inventory(&emu)).is_empty());

@@ -129,7 +129,11 @@ pub async fn confirm(changes: &Changes, r: &Removal, yes: bool) -> Result<()> {
             "These apps stop first (their spaces and files stay; the stack's own start again):\n  {}",
             stops.iter().map(|a| a.what.as_str()).collect::<Vec<_>>().join("\n  ")
         ));
-        questions.push(format!("Stop these {} apps?", stops.len()));
+        questions.push(if stops.len() == 1 {
+            "Stop this app?".to_string()
+        } else {
+            format!("Stop these {} apps?", stops.len())
+        });
     }
     let again = format!("provision {} --yes", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     super::run::ask(&questions, yes, "up", "nothing was changed", again.trim()).await
@@ -206,7 +210,7 @@ pub async fn remove(
     let started = Instant::now();
     let stops: Vec<&Item> = r.stops.iter().chain(&r.users_apps).collect();
     if !stops.is_empty() {
-        say(&format!("stopping {} app(s) before the removal", stops.len()));
+        say(&format!("stopping {} before the removal", crate::progress::count(stops.len(), "app")));
         crate::wait::all(stops.iter().map(|a| app::delete_app(ctx, &a.id))).await?;
         // The stack's own apps, stopped here, are created again by the run after this.
         for (step, rec) in ctx.state.doc().steps {

@@ -28,6 +28,17 @@ async fn scoping(inv: &Invocation<'_>) -> Scoping {
         }
         Err(_) => "*".into(),
     };
+    // Said on stderr, so that the policy on stdout stays a document to attach.
+    if region == "*" {
+        crate::progress::say(
+            "note: no region given (--region, the config file, AWS_REGION or the AWS config): the policy names every region (`*`); give the stack's region to scope it",
+        );
+    }
+    if account == "*" {
+        crate::progress::say(
+            "note: no credentials answered sts:GetCallerIdentity: the policy names any account (`*`); run it with credentials of the stack's account to scope it",
+        );
+    }
     Scoping { project, region, account }
 }
 

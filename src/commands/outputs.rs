@@ -76,6 +76,8 @@ pub async fn outputs(inv: &Invocation<'_>, json: bool, key: Option<&str>) -> Res
     let values = output_values(&doc);
     if let Some(k) = key {
         match values.iter().find(|(name, _)| *name == k) {
+            // With --json, a JSON document (`{"VPCId": "vpc-..."}`) as without a key; else the bare value.
+            Some((_, Some(v))) if json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ k: v }))?),
             Some((_, Some(v))) => println!("{v}"),
             Some((_, None)) => bail!("output {k} has no value yet (the resource does not exist)"),
             None => {

@@ -22,14 +22,14 @@ pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> 
     let started = Instant::now();
     let report = crate::preflight::check(ctx, strict, adopt).await;
     say(&format!(
-        "pre-flight: account {} as {}, region {}: {} checks in {:.1}s, {} problem(s), {} warning(s)",
+        "pre-flight: account {} as {}, region {}: {} in {:.1}s, {}, {}",
         ctx.account,
         ctx.caller,
         ctx.s.region,
-        report.checks,
+        crate::progress::count(report.checks, "check"),
         started.elapsed().as_secs_f64(),
-        report.problems.len(),
-        report.warnings.len()
+        crate::progress::count(report.problems.len(), "problem"),
+        crate::progress::count(report.warnings.len(), "warning")
     ));
     for w in &report.warnings {
         say(&format!("  warning: {w}"));
@@ -40,8 +40,8 @@ pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> 
     Err(Exit(
         EXIT_INVALID,
         format!(
-            "pre-flight found {} problem(s); nothing was created:\n  - {}",
-            report.problems.len(),
+            "pre-flight found {}; nothing was created:\n  - {}",
+            crate::progress::count(report.problems.len(), "problem"),
             report.problems.join("\n  - ")
         ),
     )
