@@ -232,6 +232,10 @@ pub const OPS: &[Op] = &[
     // Versioning on the two buckets (kinds/s3_bucket.rs; verify buckets.versioning).
     run("s3:PutBucketVersioning", &["s3:PutBucketVersioning"]),
     run("s3:GetBucketVersioning", &["s3:GetBucketVersioning"]),
+    // Server access logging of the two buckets to the log bucket (kinds/{s3_bucket,log_bucket}.rs;
+    // verify buckets.access_logging).
+    run("s3:PutBucketLogging", &["s3:PutBucketLogging"]),
+    run("s3:GetBucketLogging", &["s3:GetBucketLogging"]),
     run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
     run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
@@ -319,6 +323,9 @@ pub const OPS: &[Op] = &[
     // EFS that SageMaker creates (kinds/{efs_mount_targets,efs_file_system,nfs_security_groups}.rs)
     run("elasticfilesystem:DescribeFileSystems", &["elasticfilesystem:DescribeFileSystems"]),
     run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
+    // The home EFS's automatic backups (kinds/domain.rs; verify efs.backup).
+    run("elasticfilesystem:PutBackupPolicy", &["elasticfilesystem:PutBackupPolicy"]),
+    run("elasticfilesystem:DescribeBackupPolicy", &["elasticfilesystem:DescribeBackupPolicy"]),
     run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),
     run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
     // Prices (cost/price_list.rs): `cost`, and the cost lines of plan, status and down.
@@ -531,7 +538,12 @@ struct Scope {
 const ANY: Scope = Scope { sid: "Unscoped", resources: &["*"], condition: None };
 const BUCKETS: Scope = Scope {
     sid: "StackBuckets",
-    resources: &["arn:aws:s3:::{project}-{account}-{region}-data", "arn:aws:s3:::{project}-{account}-{region}-models"],
+    resources: &[
+        "arn:aws:s3:::{project}-{account}-{region}-data",
+        "arn:aws:s3:::{project}-{account}-{region}-models",
+        // The access-log bucket (kinds/log_bucket.rs).
+        "arn:aws:s3:::{project}-{account}-{region}-logs",
+    ],
     condition: None,
 };
 const OBJECTS: Scope = Scope {
@@ -539,6 +551,7 @@ const OBJECTS: Scope = Scope {
     resources: &[
         "arn:aws:s3:::{project}-{account}-{region}-data/*",
         "arn:aws:s3:::{project}-{account}-{region}-models/*",
+        "arn:aws:s3:::{project}-{account}-{region}-logs/*",
     ],
     condition: None,
 };

@@ -221,7 +221,8 @@ mod built {
         let home = &body.rule_variables().unwrap().ip_sets().unwrap()["HOME_NET"];
         assert_eq!(home.definition(), ["10.2.0.0/16"]);
         let list = body.rules_source().unwrap().rules_source_list().unwrap();
-        assert_eq!(list.targets(), [".kaggle.com", ".amazonaws.com"]);
+        // The default allow-list: what today's Studio needs, by name (`config::DEFAULT_ALLOWED_DOMAINS`).
+        assert_eq!(list.targets(), [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org"]);
         let types: BTreeSet<&str> = list.target_types().iter().map(|t| t.as_str()).collect();
         assert_eq!(types, BTreeSet::from(["HTTP_HOST", "TLS_SNI"]));
         assert_eq!(list.generated_rules_type().as_str(), "ALLOWLIST");

@@ -119,13 +119,25 @@ impl<'g> Invocation<'g> {
             }
             None => RawParams::default(),
         };
+        // What the user gives may not admit all of AWS; a record of an earlier version may
+        // (it still resolves: `verify` names the suffix, `firewall remove` takes it out).
+        let given = self.file.clone().overlay(self.g.params.clone()).allowed_domains.unwrap_or_default();
+        let wide = crate::config::aws_wide_errors("allowed_domains", &given);
         let mut raw = crate::config::layer(recorded, self.file.clone(), self.g.params.clone());
         let conn = self.conn(raw.region.clone());
         let sdk = loaded(&conn).await;
         if raw.region.is_none() {
             raw.region = sdk.region().map(|r| r.to_string());
         }
-        let settings = Settings::resolve(raw, self.g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
+        let settings = match Settings::resolve(raw, self.g.any_region) {
+            Ok(_) if !wide.is_empty() => Err(InvalidInput(wide)),
+            Err(InvalidInput(mut errs)) => {
+                errs.extend(wide);
+                Err(InvalidInput(errs))
+            }
+            ok => ok,
+        }
+        .map_err(|e: InvalidInput| invalid(e.to_string()))?;
         let conn = if sdk.region().map(|r| r.as_ref()) == Some(settings.region.as_str()) {
             conn
         } else {

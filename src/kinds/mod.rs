@@ -63,6 +63,7 @@ pub mod internet_gateway;
 pub mod kms_alias;
 pub mod kms_key;
 pub mod leftover_enis;
+pub mod log_bucket;
 pub mod log_group;
 pub mod nat_gateway;
 pub mod nfs_security_groups;

@@ -291,6 +291,15 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     if !missing.is_empty() {
         problems.push(format!("lacks configured {}", missing.join(", ")));
     }
+    // Configured or not, a suffix of all of AWS is a way out past the endpoints' policies.
+    let wide: Vec<&String> =
+        list.targets().iter().filter(|t| crate::config::AWS_WIDE_SUFFIXES.contains(&t.as_str())).collect();
+    if !wide.is_empty() {
+        problems.push(format!(
+            "allows {}, which admits every AWS endpoint of every region (`provision firewall remove` it)",
+            wide.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     Ok(if problems.is_empty() {
         (true, format!("policy {policy} -> allow-list of {}", list.targets().join(", ")))
     } else {
