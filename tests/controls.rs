@@ -513,7 +513,7 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(code, Some(1));
     assert!(
         evidence(&controls, "firewall.allow_list")
-            .contains("allows pypi.org, files.pythonhosted.org, conda.anaconda.org, cdn.example.org (not configured)"),
+            .contains("allows cdn.example.org, conda.anaconda.org, files.pythonhosted.org, pypi.org (not configured)"),
         "{controls:?}"
     );
 
