@@ -78,6 +78,18 @@ pub const OPS: &[Op] = &[
     run("ec2:RevokeSecurityGroupIngress", &["ec2:RevokeSecurityGroupIngress"]),
     run("ec2:RevokeSecurityGroupEgress", &["ec2:RevokeSecurityGroupEgress"]),
     run("ec2:DescribeSecurityGroups", &["ec2:DescribeSecurityGroups"]),
+    // The SageMaker subnets' network ACL (kinds/network_acl.rs; verify vpc.nacl_restricted).
+    run("ec2:CreateNetworkAcl", &["ec2:CreateNetworkAcl", "ec2:CreateTags"]),
+    run("ec2:CreateNetworkAclEntry", &["ec2:CreateNetworkAclEntry"]),
+    only(
+        "ec2:ReplaceNetworkAclEntry",
+        &["ec2:ReplaceNetworkAclEntry"],
+        "an entry of the stack's number changed out of band",
+    ),
+    only("ec2:DeleteNetworkAclEntry", &["ec2:DeleteNetworkAclEntry"], "an entry added out of band"),
+    run("ec2:ReplaceNetworkAclAssociation", &["ec2:ReplaceNetworkAclAssociation"]),
+    run("ec2:DescribeNetworkAcls", &["ec2:DescribeNetworkAcls"]),
+    run("ec2:DeleteNetworkAcl", &["ec2:DeleteNetworkAcl"]),
     run("ec2:DeleteSecurityGroup", &["ec2:DeleteSecurityGroup"]),
     run("ec2:AllocateAddress", &["ec2:AllocateAddress", "ec2:CreateTags"]),
     run("ec2:DescribeAddresses", &["ec2:DescribeAddresses"]),

@@ -5,7 +5,8 @@
 //! back, and brings a stack of the previous version (default action order,
 //! fragments passed) to the new policy, with `plan` saying so first; the
 //! default allow-list names what Studio needs (no `.amazonaws.com`); both
-//! buckets log server access to the stack's log bucket; the home EFS is
+//! buckets log server access to the stack's log bucket; the SageMaker
+//! subnets have a network ACL of exactly the stack's flows; the home EFS is
 //! backed up.
 
 mod common;
@@ -714,5 +715,84 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     assert!(plan.lines().any(|l| l.contains("sm.domain") && l.contains("automatic backups DISABLED")), "{plan}");
     provision_ok(&emu, d, &["up"]);
     assert_eq!(backups(&efs), aws_sdk_efs::types::Status::Enabled);
+    passes(&emu, d);
+
+    // The SageMaker subnets' network ACL: the subnet on it, exactly the stack's flows (all among the
+    // SageMaker subnets, tcp 443/80 out, their return on the ephemeral ports), the `*` rule for the rest.
+    let (nacl, subnet) = (step_id(&st, "nacl.sagemaker"), step_id(&st, "subnet.sagemaker"));
+    type Row = (bool, i32, String, String, Option<(i32, i32)>, String);
+    let acl = |ec2c: &aws_sdk_ec2::Client| {
+        rt.block_on(async {
+            let out = ec2c.describe_network_acls().network_acl_ids(&nacl).send().await.unwrap();
+            out.network_acls()[0].clone()
+        })
+    };
+    let a = acl(&ec2c);
+    let on: Vec<&str> = a.associations().iter().filter_map(|x| x.subnet_id()).collect();
+    assert_eq!(on, [subnet.as_str()]);
+    let mut rows: Vec<Row> = a
+        .entries()
+        .iter()
+        .map(|e| {
+            let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
+            let action = e.rule_action().unwrap().as_str().to_string();
+            let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
+            (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
+        })
+        .collect();
+    rows.sort();
+    let row = |egress: bool, n: i32, proto: &str, cidr: &str, ports: Option<(i32, i32)>, action: &str| -> Row {
+        (egress, n, proto.to_string(), cidr.to_string(), ports, action.to_string())
+    };
+    assert_eq!(
+        rows,
+        [
+            row(false, 100, "-1", "10.2.3.0/24", None, "allow"),
+            row(false, 200, "6", "0.0.0.0/0", Some((1024, 65535)), "allow"),
+            row(false, 32767, "-1", "0.0.0.0/0", None, "deny"),
+            row(true, 100, "-1", "10.2.3.0/24", None, "allow"),
+            row(true, 200, "6", "0.0.0.0/0", Some((443, 443)), "allow"),
+            row(true, 210, "6", "0.0.0.0/0", Some((80, 80)), "allow"),
+            row(true, 32767, "-1", "0.0.0.0/0", None, "deny"),
+        ]
+    );
+    // An extra entry letting everything in.
+    rt.block_on(async {
+        ec2c.create_network_acl_entry()
+            .network_acl_id(&nacl)
+            .rule_number(50)
+            .protocol("-1")
+            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+            .egress(false)
+            .cidr_block("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap()
+    });
+    fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: extra ingress 50 all from 0.0.0.0/0"));
+    let plan = provision_ok(&emu, d, &["plan"]);
+    assert!(plan.lines().any(|l| l.contains("nacl.sagemaker") && l.contains("extra ingress 50")), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+    // The subnet given back to the VPC's default ACL, which allows all traffic.
+    rt.block_on(async {
+        let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(&subnet).build();
+        let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
+        let assoc = out.network_acls()[0]
+            .associations()
+            .iter()
+            .find(|x| x.subnet_id() == Some(subnet.as_str()))
+            .and_then(|x| x.network_acl_association_id())
+            .unwrap()
+            .to_string();
+        let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
+        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+        let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
+        let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
+        ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap()
+    });
+    fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: subnet {subnet} not associated with it"));
+    provision_ok(&emu, d, &["up"]);
+    assert_eq!(acl(&ec2c).associations().iter().filter_map(|x| x.subnet_id()).collect::<Vec<_>>(), [subnet.as_str()]);
     passes(&emu, d);
 }

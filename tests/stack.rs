@@ -901,9 +901,12 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
     let fs_before = efs.describe_file_systems().send().await.unwrap();
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
     let fs_id = fs_before.file_systems()[0].file_system_id().to_string();
-    // Logs are data: their groups, and the key that encrypts them, stay without --delete-data.
+    // Logs are data: their groups, and the key that encrypts them, stay without --delete-data;
+    // so does the buckets' access-log bucket (issue 30), which S3 (here moto, as AWS does)
+    // delivers the two buckets' server access logs to.
     let logs_key_id = kms_logs.rsplit('/').next().unwrap().to_string();
     let logs_kept: BTreeSet<String> = [
+        format!("bucket {}", id("bucket.logs")),
         format!("log-group /provision/{STACK}/vpc-flow-logs"),
         format!("log-group /provision/{STACK}/firewall/alert"),
         format!("log-group /provision/{STACK}/firewall/flow"),
@@ -970,16 +973,17 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
             "kms.logs.alias",
             "logs.vpc_flow",
             "logs.firewall_alert",
-            "logs.firewall_flow"
+            "logs.firewall_flow",
+            "bucket.logs"
         ]),
         "state records what was kept"
     );
 
     // --- `down --purge-efs` removes the EFS and the rest but the logs: exactly the log
-    // groups and their key (and its alias) stay.
+    // groups and their key (and its alias), and the access-log bucket, stay.
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
-    assert_eq!(left, logs_kept, "down --purge-efs keeps exactly the log groups and their key");
+    assert_eq!(left, logs_kept, "down --purge-efs keeps exactly the logs: the log groups, their key, the access logs");
 
     // --- `down --purge-efs --delete-data`: nothing of the stack is left.
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
@@ -990,8 +994,9 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
 }
 
 /// `--no-logging` (issue 14): no log group, flow log, firewall logging, logs key or flow logs
-/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves nothing
-/// (no logs to keep).
+/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves only the
+/// buckets' access logs (issue 30: a control of the buckets, not of `logging`), and
+/// `--delete-data` nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
     let emu = Emulator::start(SCALE, &[]);
@@ -1023,7 +1028,11 @@ async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
     assert!(again.contains("Nothing to do"), "{again}");
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
-    assert!(left.is_empty(), "left after down --purge-efs without logging: {left:?}");
+    let access_logs = BTreeSet::from([format!("bucket {}", step_id(&st, "bucket.logs"))]);
+    assert_eq!(left, access_logs, "left after down --purge-efs without logging: the access logs only");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
+    let left = inventory(&emu).await;
+    assert!(left.is_empty(), "left after down --purge-efs --delete-data: {left:?}");
 }
 
 /// The successful UpdateLoggingConfiguration calls of an `up`, and the moment its firewall

@@ -66,6 +66,7 @@ pub mod leftover_enis;
 pub mod log_bucket;
 pub mod log_group;
 pub mod nat_gateway;
+pub mod network_acl;
 pub mod nfs_security_groups;
 pub mod property;
 pub mod route;

@@ -34,7 +34,10 @@ use data::{
     buckets_access_logging, buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning,
     ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
-use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
+use network::{
+    default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, nacl_restricted, routes,
+    security_groups,
+};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -107,12 +110,13 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     results.push(("iam.role_no_extra", role_no_extra));
     results.push(("domain.home_efs_kms", home_kms));
     // Issue 30's controls.
-    let (scoped, versioning, access_logging, s3_rotation, default_sg, efs_backup) = tokio::join!(
+    let (scoped, versioning, access_logging, s3_rotation, default_sg, nacl, efs_backup) = tokio::join!(
         endpoints_account_scoped(ctx),
         buckets_versioning(ctx),
         buckets_access_logging(ctx),
         s3_key_rotation(ctx),
         default_group_empty(ctx),
+        nacl_restricted(ctx),
         logs::home_efs_backup(ctx),
     );
     results.extend([
@@ -122,6 +126,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("buckets.access_logging", access_logging),
         ("kms.s3_rotation", s3_rotation),
         ("vpc.default_sg_empty", default_sg),
+        ("vpc.nacl_restricted", nacl),
         ("efs.backup", efs_backup),
     ]);
     results.push(("studio.jupyterlab_image", image));

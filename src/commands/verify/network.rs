@@ -433,3 +433,27 @@ fn group_rules(ctx: &Ctx, step: &StepId, g: &SecurityGroup, role: &SgRole, weake
     let found = format!("{step} ({id}): ingress [{}], egress [{}] only", list(&live_in), list(&live_out));
     Ok(no_extra(vec![found], extras))
 }
+
+/// `vpc.nacl_restricted`: every zone's SageMaker subnet is associated with
+/// the stack's network ACL (`nacl.sagemaker`), not the VPC's default one
+/// (which allows all traffic both ways), and its entries are exactly the
+/// flows the stack needs (`kinds::network_acl::sagemaker_entries`): an
+/// entry missing, changed or added, or a subnet on another ACL, fails it.
+pub(super) async fn nacl_restricted(ctx: &Ctx) -> Verdict {
+    use crate::kinds::network_acl::{differences, wanted};
+    let id = ctx.state.id(&StepId::NACL_SAGEMAKER)?;
+    let subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &StepId::SUBNET_SAGEMAKER))?;
+    let problems = differences(ctx, &id, &subnets).await.with_context(|| format!("reading network ACL {id}"))?;
+    Ok(if problems.is_empty() {
+        (
+            true,
+            format!(
+                "{id} on {}: {} entries, all traffic among the SageMaker subnets, tcp 443/80 out and its return on 1024-65535 only",
+                subnets.join(", "),
+                wanted(ctx).len()
+            ),
+        )
+    } else {
+        (false, format!("{id}: {} (weakens vpc.nacl_restricted)", problems.join("; ")))
+    })
+}
