@@ -533,16 +533,18 @@ fn read_only_commands_describe_each_ec2_kind_once() {
     };
     emu.clear_calls();
     provision_ok(&emu, dir.path(), &["plan"]);
-    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 31);
+    // Issue 30 adds the network ACLs' listing (measured 31).
+    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 33);
     provision_ok(&emu, dir.path(), &["up"]);
     // With issue 14's logging: a third key, the flow log, the log groups (one listing), the
     // firewall's logging configuration, the flow logs role (measured 40, 40, 24). With issue 30's
     // controls: each key's rotation and each bucket's versioning read by status and plan, the
     // firewall policy's order and actions, and verify's new controls (measured 45, 43, 27); with
     // issue 28's guardrail controls, verify reads the role's policies too. Issue 30's access
-    // logging and EFS backups: the log bucket's tags, policy and encryption, each bucket's logging
-    // and the home EFS's backup policy (measured 53, 51, 38).
-    for (cmd, total) in [("status", 55), ("plan", 53), ("verify", 40)] {
+    // logging, network ACL and EFS backups: the log bucket's tags, policy and encryption, each
+    // bucket's logging, one listing of the network ACLs and the home EFS's backup policy
+    // (measured 54, 52, 39).
+    for (cmd, total) in [("status", 56), ("plan", 54), ("verify", 41)] {
         emu.clear_calls();
         provision_ok(&emu, dir.path(), &[cmd]);
         let n = calls_by_op(&emu);

@@ -243,9 +243,9 @@ pub const DEFAULT_ALLOWED_DOMAINS: &[&str] = &[
     // The original CloudFormation sample's allow-list kept its `.kaggle.com` (spec: the
     // `allowed_domains` parameter, "the original's list").
     ".kaggle.com",
-    // `pip install` in JupyterLab: the Python Package Index's index (pypi.org, its Simple API,
-    // PEP 503) and the host it serves every distribution file from, files.pythonhosted.org
-    // (the URLs of the Simple API's file links; pip's documentation, "Network"/"Proxies").
+    // `pip install` in JupyterLab: the Python Package Index (pypi.org/simple, the PEP 503 "Simple
+    // Repository API" pip reads by default) and files.pythonhosted.org, the host every file link of
+    // that index points to (pip downloads the distributions from there).
     "pypi.org",
     "files.pythonhosted.org",
     // `conda`/`micromamba install`: the SageMaker Distribution image JupyterLab runs
