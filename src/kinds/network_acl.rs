@@ -31,7 +31,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NetworkAclEntry, PortRange, ResourceType, RuleAction};
 use ipnet::Ipv4Net;
 
-use super::{Ctx, DRAIN_BOUND, Health, Kind, is_dependency_violation};
+use super::{Change, Ctx, DRAIN_BOUND, Health, Kind, Property, is_dependency_violation};
+use crate::config::Settings;
 use crate::error::{aws, gone_ok};
 use crate::retry::{CONSISTENCY_BOUND, is_eventual_consistency};
 use crate::step_id::StepId;
@@ -295,6 +296,14 @@ impl Kind for NetworkAcl {
 
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         super::ec2_tagged::first_owned::<aws_sdk_ec2::types::NetworkAcl>(ctx, me).await
+    }
+
+    /// Its entries and associations follow the zones (each zone's SageMaker
+    /// subnet): a zone added or removed changes them in place (`update`:
+    /// the entries and associations made the stack's again).
+    fn properties(&self, s: &Settings, _me: &StepId) -> Vec<Property> {
+        let nets: Vec<String> = s.zones.iter().map(|z| z.sagemaker.to_string()).collect();
+        vec![Property::new("SageMaker subnets", "availability_zones", super::property::list(&nets), Change::InPlace)]
     }
 
     /// By its `provision:stack`/`provision:step` tags.
