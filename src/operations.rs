@@ -128,6 +128,11 @@ pub const OPS: &[Op] = &[
             "route53:AssociateVPCWithHostedZone",
         ],
     ),
+    only(
+        "ec2:CreateTags",
+        &["ec2:CreateTags"],
+        "day two, when the first zone is removed: the next zone's subnets, EIP, NAT gateway and route tables take the first zone's step ids and names (Kind::retag, kinds/ec2_tagged.rs)",
+    ),
     run("ec2:DescribeVpcEndpoints", &["ec2:DescribeVpcEndpoints"]),
     run("ec2:ModifyVpcEndpoint", &["ec2:ModifyVpcEndpoint"]),
     run("ec2:DeleteVpcEndpoints", &["ec2:DeleteVpcEndpoints"]),
@@ -328,6 +333,11 @@ pub const OPS: &[Op] = &[
     ),
     run("sagemaker:DeleteSpace", &["sagemaker:DeleteSpace"]),
     run("sagemaker:CreateApp", &["sagemaker:CreateApp", "sagemaker:AddTags"]),
+    only(
+        "sagemaker:AddTags",
+        &["sagemaker:AddTags"],
+        "day two, when the first user leaves: the next user's profile, space and app take the spec's step ids (Kind::retag in kinds/{user_profile,space,app}.rs)",
+    ),
     run("sagemaker:DescribeApp", &["sagemaker:DescribeApp"]),
     run("sagemaker:ListApps", &["sagemaker:ListApps"]),
     run("sagemaker:DeleteApp", &["sagemaker:DeleteApp"]),

@@ -99,6 +99,30 @@ impl StepId {
         StepId(Cow::Owned(format!("{}.assoc", self.0)))
     }
 
+    /// Every step of zone `zone` (`az`): its three subnets, EIP, NAT
+    /// gateway, three route tables and their associations, and its four
+    /// routes (`graph::build`; a unit test there holds them equal).
+    pub fn zone_steps(zone: usize, az: &str) -> Vec<StepId> {
+        let tables = [StepId::RTB_FIREWALL, StepId::RTB_NAT, StepId::RTB_SAGEMAKER];
+        let mut out: Vec<StepId> = [
+            StepId::SUBNET_FIREWALL,
+            StepId::SUBNET_NAT,
+            StepId::SUBNET_SAGEMAKER,
+            StepId::EIP,
+            StepId::NAT,
+            StepId::ROUTE_IGW_INGRESS,
+            StepId::ROUTE_FIREWALL_EGRESS,
+            StepId::ROUTE_NAT_EGRESS,
+            StepId::ROUTE_SAGEMAKER_EGRESS,
+        ]
+        .iter()
+        .chain(&tables)
+        .map(|b| b.in_zone(zone, az))
+        .collect();
+        out.extend(tables.iter().map(|t| t.in_zone(zone, az).association()));
+        out
+    }
+
     /// Whether this id is `base` in some zone other than the first.
     pub fn is_zone_of(&self, base: &StepId) -> bool {
         self == base || self.0.strip_prefix(base.as_str()).is_some_and(|rest| rest.starts_with('.'))

@@ -182,11 +182,9 @@ fn users_zones_logging_and_settings_change_with_one_up_each() {
     let did = up(&emu, d, &["--no-logging", "--yes"]);
     agree(&planned, &did);
     assert_eq!(counts_now(&emu), without_logging(stack_counts(2, 1)));
-    let config = d.join("logging.toml");
-    std::fs::write(&config, "logging = true\n").unwrap();
-    let (planned, _, count) = plan(&emu, d, &["--config", config.to_str().unwrap()]);
+    let (planned, _, count) = plan(&emu, d, &["--logging"]);
     assert_eq!(count, "Plan: 8 to add, 0 to change, 0 to destroy.", "{planned:?}");
-    let did = up(&emu, d, &["--config", config.to_str().unwrap()]);
+    let did = up(&emu, d, &["--logging"]);
     agree(&planned, &did);
     assert_eq!(counts_now(&emu), stack_counts(2, 1));
 
@@ -256,4 +254,142 @@ fn a_stack_built_with_the_default_user_gets_more_users() {
     c.remove("eni");
     assert_eq!(c, without_logging(stack_counts(1, 3)));
     provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+}
+
+/// The first user leaves (issue 29): their profile, space and app go, and
+/// the next user's steps take the spec's ids (`sm.user`, `sm.space`,
+/// `sm.app`), records and `provision:step` tags, untouched otherwise (same
+/// ids, app still running). Then the only user is replaced by a new one.
+#[test]
+fn the_first_user_leaves_and_the_next_takes_the_first_ids() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up", "--no-logging", "--users", "alice,bob"]);
+    let st = state_json(d);
+    let domain = step_id(&st, "sm.domain");
+    let bobs: Vec<String> = ["sm.user.bob", "sm.space.bob", "sm.app.bob"].iter().map(|s| step_id(&st, s)).collect();
+
+    let lines = json_array(&provision_ok(&emu, d, &["plan", "--json", "--users", "bob"]));
+    let said = |step: &str, action: &str| {
+        lines
+            .iter()
+            .find(|l| l["step"] == step && l["action"] == action)
+            .unwrap_or_else(|| panic!("{step} {action}: {lines:#?}"))
+            .clone()
+    };
+    for step in ["sm.user", "sm.space", "sm.app"] {
+        assert!(said(step, "delete")["id"].as_str().unwrap().contains("alice"), "{lines:#?}");
+        assert!(
+            said(step, "exists")["detail"].as_str().unwrap().contains(&format!("moves from {step}.bob")),
+            "{lines:#?}"
+        );
+    }
+    assert!(provision_ok(&emu, d, &["plan", "--users", "bob"]).contains("Plan: 0 to add, 0 to change, 3 to destroy."));
+    emu.clear_calls();
+    let o = provision(&emu, d, &["up", "--users", "bob"]);
+    assert_eq!(o.status.code(), Some(2), "alice's space holds data: {}", text(&o));
+    assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+
+    let did = up(&emu, d, &["--users", "bob", "--yes"]);
+    for step in ["sm.user", "sm.space", "sm.app"] {
+        assert!(did.contains_key(step), "{did:?}");
+    }
+    let st = state_json(d);
+    let now: Vec<String> = ["sm.user", "sm.space", "sm.app"].iter().map(|s| step_id(&st, s)).collect();
+    assert_eq!(now, bobs, "bob's resources, untouched, under the first user's ids");
+    assert!(st["steps"].as_object().unwrap().keys().all(|k| !k.ends_with(".bob") && !k.contains("alice")), "{st:#}");
+    assert_eq!(st["params"]["user_profile_name"], "bob");
+    assert_eq!(rt().block_on(app_status(&emu, &domain, "bob")).as_deref(), Some("InService"));
+    let alices = rt().block_on(app_status(&emu, &domain, "alice"));
+    assert!(matches!(alices.as_deref(), None | Some("Deleted")), "alice's app is gone: {alices:?}");
+    assert_eq!(counts_now(&emu), without_logging(stack_counts(1, 1)));
+    // The tags say it too: a lost state file is written back with the same ids.
+    rt().block_on(async {
+        let sm = aws_sdk_sagemaker::Client::new(&emu.sdk().await);
+        let u = sm.describe_user_profile().domain_id(&domain).user_profile_name("bob").send().await.unwrap();
+        let tags = sm.list_tags().resource_arn(u.user_profile_arn().unwrap()).send().await.unwrap();
+        let step = tags.tags().iter().find(|t| t.key() == Some("provision:step")).and_then(|t| t.value());
+        assert_eq!(step, Some("sm.user"));
+    });
+    assert_eq!(provision_ok(&emu, d, &["outputs", "UserProfileName"]).trim(), "bob");
+    assert!(provision_ok(&emu, d, &["up"]).contains("Nothing to do"), "converged");
+    let s = provision(&emu, d, &["status"]);
+    assert_eq!(s.status.code(), Some(0), "{}", text(&s));
+    std::fs::remove_file(d.join("state/sagemaker-studio-anfw.json")).unwrap();
+    provision_ok(&emu, d, &["import", "--users", "bob", "--no-logging"]);
+    assert_eq!(state_json(d)["steps"]["sm.user"]["id"], st["steps"]["sm.user"]["id"], "import reads the moved tags");
+
+    // The only user replaced by a new one: bob's go, carol's are made under the first ids.
+    let lines = json_array(&provision_ok(&emu, d, &["plan", "--json", "--users", "carol"]));
+    assert_eq!(lines.iter().filter(|l| l["action"] == "delete").count(), 3, "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l["action"] == "create").count(), 3, "{lines:#?}");
+    provision_ok(&emu, d, &["up", "--users", "carol", "--yes"]);
+    let st = state_json(d);
+    assert!(step_id(&st, "sm.user").ends_with("/carol"), "{st:#}");
+    assert_eq!(rt().block_on(app_status(&emu, &domain, "carol")).as_deref(), Some("InService"));
+    assert_eq!(counts_now(&emu), without_logging(stack_counts(1, 1)));
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+    assert!(rt().block_on(inventory(&emu)).is_empty());
+}
+
+/// The first zone removed (issue 29): its 15 steps go after the spanning
+/// resources let go of it, and the next zone's steps take the first zone's
+/// ids and names (records, `provision:step` and Name tags), untouched
+/// otherwise; then the zone comes back as an added one.
+#[test]
+fn the_first_zone_removed_and_the_next_takes_the_first_ids() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    provision_ok(&emu, d, &["up", "--no-logging", "--availability-zones", TWO_ZONES]);
+    let st = state_json(d);
+    let (space, app) = (step_id(&st, "sm.space"), step_id(&st, "sm.app"));
+    let b_zone: Vec<(String, String)> = st["steps"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.contains(".us-east-1b"))
+        .map(|(k, r)| (k.replace(".us-east-1b", ""), r["id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(b_zone.len(), 15, "{b_zone:?}");
+
+    let lines = json_array(&provision_ok(&emu, d, &["plan", "--json", "--availability-zones", "us-east-1b"]));
+    assert_eq!(lines.iter().filter(|l| l["action"] == "delete").count(), 15, "{lines:#?}");
+    for (step, _) in &b_zone {
+        let moved = lines.iter().find(|l| l["step"] == step.as_str() && l["action"] != "delete").unwrap();
+        assert!(moved["detail"].as_str().unwrap().contains("moves from"), "{moved}");
+    }
+    let text_plan = provision_ok(&emu, d, &["plan", "--availability-zones", "us-east-1b"]);
+    assert!(text_plan.contains("15 to destroy."), "{text_plan}");
+    provision_ok(&emu, d, &["up", "--availability-zones", "us-east-1b", "--yes"]);
+    let st = state_json(d);
+    for (step, id) in &b_zone {
+        assert_eq!(&step_id(&st, step), id, "{step}: zone b's resource under the first zone's id");
+    }
+    assert!(st["steps"].as_object().unwrap().keys().all(|k| !k.contains("us-east-1")), "{st:#}");
+    assert_eq!(st["params"]["availability_zone"], "us-east-1b");
+    assert_eq!((step_id(&st, "sm.space"), step_id(&st, "sm.app")), (space, app), "the user's space and app stay");
+    assert_eq!(counts_now(&emu), without_logging(stack_counts(1, 1)));
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&emu.sdk().await);
+        let s = ec2.describe_subnets().subnet_ids(step_id(&st, "subnet.sagemaker")).send().await.unwrap();
+        let subnet = &s.subnets()[0];
+        assert_eq!(subnet.availability_zone(), Some("us-east-1b"));
+        let tag =
+            |k: &str| subnet.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(str::to_string);
+        assert_eq!(tag("provision:step").as_deref(), Some("subnet.sagemaker"));
+        assert_eq!(tag("Name").as_deref(), Some("sn-sagemaker-studio-anfw-sagemaker-studio"));
+    });
+    let v = provision_ok(&emu, d, &["verify"]);
+    assert!(!v.contains("FAIL"), "{v}");
+    assert!(provision_ok(&emu, d, &["up"]).contains("Nothing to do"), "converged");
+
+    // Zone a back: an added zone, suffixed.
+    provision_ok(&emu, d, &["up", "--availability-zones", "us-east-1b,us-east-1a"]);
+    let st = state_json(d);
+    assert_eq!(st["steps"].as_object().unwrap().keys().filter(|k| k.contains(".us-east-1a")).count(), 15);
+    assert_eq!(counts_now(&emu), without_logging(stack_counts(2, 1)));
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
+    assert!(rt().block_on(inventory(&emu)).is_empty());
 }

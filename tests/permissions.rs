@@ -93,9 +93,9 @@ fn one_statement_less_and_up_is_refused_naming_what_it_granted() {
     let efs = docs
         .iter()
         .flat_map(|d| d["Statement"].as_array().unwrap().clone())
-        .find(|s| s["Sid"] == "StudioHomeEfs")
-        .expect("a StudioHomeEfs statement");
-    let less = without(&docs, |s| (s["Sid"] != "StudioHomeEfs").then(|| s.clone()));
+        .find(|s| s["Sid"] == "HomeEfs")
+        .expect("a HomeEfs statement");
+    let less = without(&docs, |s| (s["Sid"] != "HomeEfs").then(|| s.clone()));
     let out = Run::new(&emu, dir.path()).with_policy(less).arg("up").output();
     let t = text(&out);
     assert!(!out.status.success(), "up succeeded without the {efs} statement:\n{t}");

@@ -55,6 +55,19 @@ pub struct Global {
     // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
     #[command(flatten, next_help_heading = "Stack parameters")]
     pub params: RawParams,
+    /// No VPC flow logs and no firewall logs: `--logging=false` [default: logging on].
+    #[arg(long = "no-logging", global = true, conflicts_with = "logging", help_heading = "Stack parameters")]
+    pub no_logging: bool,
+}
+
+impl Global {
+    /// The stack's parameters as given on the command line: `--no-logging`
+    /// folded into `logging` (its other spelling, `--logging=false`).
+    pub fn fold_switches(&mut self) {
+        if self.no_logging {
+            self.params.logging = Some(false);
+        }
+    }
 }
 
 /// The usage `provision cost` cannot know (`cost::Assumptions`: the defaults and why).
@@ -361,6 +374,7 @@ mod tests {
             "space-storage-gib",
             "app-instance-type",
             "app-image",
+            "logging",
             "no-logging",
             "log-retention-days",
             "network-isolation",
@@ -376,8 +390,16 @@ mod tests {
     #[test]
     fn parameter_flags_are_the_declared_parameters() {
         use clap::Parser;
-        let cli = super::Cli::parse_from(["provision", "--no-logging", "--region", "eu-west-1", "status"]);
+        let parse = |args: &[&str]| {
+            let mut cli = super::Cli::parse_from(args);
+            cli.global.fold_switches();
+            cli
+        };
+        let cli = parse(&["provision", "--no-logging", "--region", "eu-west-1", "status"]);
         assert_eq!(cli.global.params.logging, Some(false));
+        assert_eq!(parse(&["provision", "up", "--logging=false"]).global.params.logging, Some(false));
+        assert_eq!(parse(&["provision", "up", "--logging"]).global.params.logging, Some(true));
+        assert!(super::Cli::try_parse_from(["provision", "up", "--logging", "--no-logging"]).is_err());
         assert_eq!(cli.global.params.region.as_deref(), Some("eu-west-1"));
         let cli = super::Cli::parse_from(["provision", "status", "--users", "a,b", "--expect-account", "123456789012"]);
         assert_eq!(cli.global.params.logging, None);

@@ -135,6 +135,61 @@ pub async fn confirm(changes: &Changes, r: &Removal, yes: bool) -> Result<()> {
     super::run::ask(&questions, yes, "up", "nothing was changed", again.trim()).await
 }
 
+/// The first user or zone left (`Changes::vacated`): the new first one's
+/// recorded steps move to the spec's ids (`Changes::moved`), each
+/// resource's `provision:step` tag (and Name) first (`Kind::retag`), then
+/// the records and the recorded parameters in one state write. The
+/// recorded users (zones) become the new first one and those the stack
+/// keeps, so a later run (or this one, resumed) never takes the moved
+/// steps for the removed one's.
+pub async fn promote(ctx: &Ctx, changes: &Changes, old: Option<&Settings>, graph: &Graph) -> Result<usize> {
+    let Some(old) = old else { return Ok(0) };
+    if changes.vacated.is_empty() {
+        return Ok(0);
+    }
+    for (from, to) in &changes.moved {
+        let Some(id) = ctx.state.record(from).and_then(|r| r.id) else { continue };
+        let Some(step) = graph.get(to) else { continue };
+        step.kind
+            .retag(ctx, to, &id)
+            .await
+            .with_context(|| format!("tagging the {} {id} as {to} (it was {from})", step.kind_name()))?;
+    }
+    let mut now = old.clone();
+    if changes.vacated.contains(&StepId::USER) {
+        let first: Vec<String> = ctx.s.users.first().cloned().into_iter().collect();
+        let kept = old.users.iter().filter(|u| ctx.s.users.contains(u) && !first.contains(u)).cloned();
+        now.users = first.iter().cloned().chain(kept).collect();
+        now.user_profile_name = now.users[0].clone();
+    }
+    if changes.vacated.contains(&StepId::NAT)
+        && let Some(first) = ctx.s.zones.first()
+    {
+        now.zones = vec![first.clone()];
+        let kept = old.zones.iter().filter(|z| ctx.s.zones.iter().any(|n| n.az == z.az) && z.az != first.az);
+        now.zones.extend(kept.cloned());
+        now.availability_zone = first.az.clone();
+        (now.firewall_subnet_cidr, now.nat_subnet_cidr, now.sagemaker_subnet_cidr) =
+            (first.firewall, first.nat, first.sagemaker);
+    }
+    let params = now.as_map();
+    ctx.state.update(|d| {
+        for (from, to) in &changes.moved {
+            if let Some(r) = d.steps.remove(from.as_str()) {
+                d.steps.insert(to.to_string(), r);
+            }
+        }
+        d.params = params;
+    })?;
+    if !changes.moved.is_empty() {
+        say(&format!(
+            "the new first user or zone takes the spec's step ids: {}",
+            changes.moved.iter().map(|(from, to)| format!("{from} → {to}")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(changes.moved.len())
+}
+
 /// Removes what the parameters no longer include (see the module
 /// documentation); `Ok(n)`: how many steps it changed.
 pub async fn remove(

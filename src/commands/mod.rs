@@ -73,7 +73,8 @@ async fn open(g: &args::Global, access: Access, down: DownOptions, verb: &str) -
 }
 
 /// Runs the parsed command line.
-pub async fn run(cli: Cli) -> Result<()> {
+pub async fn run(mut cli: Cli) -> Result<()> {
+    cli.global.fold_switches();
     let g = &cli.global;
     let verb = cli.command.verb();
     let opts = |json| RunOptions { parallelism: g.parallelism as usize, progress: !g.no_progress, json };

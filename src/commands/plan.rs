@@ -80,8 +80,18 @@ async fn plan_up(ctx: &Arc<Ctx>) -> Result<Vec<Line>> {
     }
     let mut set = tokio::task::JoinSet::new();
     for (i, step) in graph.steps.iter().enumerate() {
-        let (ctx, step) = (ctx.clone(), step.clone());
-        set.spawn(async move { (i, step_plan(&ctx, &step).await) });
+        let (ctx, step, key) = (ctx.clone(), step.clone(), changes.recorded_key(&step.id));
+        set.spawn(async move {
+            let mut l = match &key {
+                Some(key) => step_plan(&ctx, &step, key).await,
+                None => line(&step, "create", None, "the new first user's".into()),
+            };
+            if let Some(from) = key.filter(|k| *k != step.id) {
+                let moved = format!("moves from {from}");
+                l.detail = if l.detail.is_empty() { moved } else { format!("{moved}; {}", l.detail) };
+            }
+            (i, l)
+        });
     }
     let mut lines = set.join_all().await;
     lines.sort_by_key(|(i, _)| *i);
@@ -128,8 +138,10 @@ fn changed(step: &Step, id: String) -> Line {
     l
 }
 
-async fn step_plan(ctx: &Ctx, step: &Step) -> Line {
-    let rec = ctx.state.record(&step.id);
+/// The line of `step`, recorded under `key` (its own id, or the id its
+/// record moves from: `Changes::recorded_key`).
+async fn step_plan(ctx: &Ctx, step: &Step, key: &StepId) -> Line {
+    let rec = ctx.state.record(key);
     match rec {
         None => line(step, "create", None, String::new()),
         Some(r) => match (r.status, r.id.clone()) {

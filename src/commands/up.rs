@@ -84,6 +84,7 @@ pub async fn up(ctx: Arc<Ctx>, opts: RunOptions, adopt: bool, yes: bool) -> Resu
         Some(og) => day_two::remove(&ctx, &changes, &removal, og, &opts, stop.clone()).await?,
         None => 0,
     };
+    let removed = removed + day_two::promote(&ctx, &changes, old.as_ref(), &graph).await?;
     let total = graph.steps.len();
     let recorded =
         graph.steps.iter().filter(|s| ctx.state.record(&s.id).and_then(|r| r.status) == Some(Status::Ready)).count();

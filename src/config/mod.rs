@@ -105,8 +105,8 @@ pub struct RawParams {
     /// Refuse to run unless the credentials belong to this account (also `expect_account` in the config).
     #[arg(long, global = true, value_name = "ACCOUNT_ID")]
     pub expect_account: Option<String>,
-    /// No VPC flow logs and no firewall alert/flow logs (`logging = false` in the config) [default: logging on].
-    #[arg(long = "no-logging", global = true, num_args = 0, default_missing_value = "false")]
+    /// VPC flow logs and the firewall's alert and flow logs (`--logging=false` or `--no-logging` turns them off; `logging = false` in the config) [default: on].
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub logging: Option<bool>,
     /// Days CloudWatch Logs keeps the stack's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 365].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "DAYS")]

@@ -251,3 +251,24 @@ fn teardown_order_deletes_each_step_after_what_needs_it() {
     assert!(pos(&StepId::APP) < pos(&StepId::USER) && pos(&StepId::USER) < pos(&StepId::DOMAIN));
     assert!(pos(&StepId::SG_NFS) < pos(&StepId::VPC));
 }
+
+/// `StepId::zone_steps` lists exactly a zone's steps (what day two removes
+/// with a zone, and moves to the first zone's ids when the first one goes).
+#[test]
+fn zone_steps_are_exactly_the_steps_a_zone_adds() {
+    let zones = |z: &[&str]| {
+        let r = RawParams {
+            region: Some("us-east-1".into()),
+            availability_zones: Some(z.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        build(&Settings::resolve(r, false).unwrap())
+    };
+    let (one, two) = (zones(&["us-east-1a"]), zones(&["us-east-1a", "us-east-1b"]));
+    let ids = |g: &Graph| g.steps.iter().map(|s| s.id.to_string()).collect::<BTreeSet<_>>();
+    let added: BTreeSet<String> = ids(&two).difference(&ids(&one)).cloned().collect();
+    let listed: BTreeSet<String> = StepId::zone_steps(1, "us-east-1b").iter().map(|s| s.to_string()).collect();
+    assert_eq!(added, listed);
+    assert_eq!(StepId::zone_steps(0, "us-east-1a").len(), 15);
+    assert!(StepId::zone_steps(0, "us-east-1a").iter().all(|s| one.get(s).is_some()));
+}

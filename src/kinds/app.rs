@@ -288,6 +288,18 @@ impl Kind for App {
         Some(PROFILE)
     }
 
+    /// The app's tags name `me` (the first user left; this one's steps take
+    /// the spec's ids). An app its user stopped has no tags left to change.
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        let a = AppId::parse(id)?;
+        match described_app(ctx, &a).await? {
+            Some(d) if d.status() != Some(&AppStatus::Deleted) => {
+                super::domain::tag_as(ctx, me, d.app_arn().unwrap_or_default()).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn needs(&self) -> Vec<StepId> {
         let mut n = vec![self.space_step.clone()];
         n.extend(self.network.iter().cloned());

@@ -55,6 +55,13 @@ pub(super) fn sm_tags(ctx: &Ctx, me: &StepId, extra: &[(&str, &str)]) -> Vec<Tag
     t
 }
 
+/// Sets `me`'s tags on the SageMaker resource `arn` (AddTags overwrites a
+/// key's value: SageMaker API reference, AddTags), for `Kind::retag`.
+pub(super) async fn tag_as(ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+    ctx.aws.sagemaker.add_tags().resource_arn(arn).set_tags(Some(sm_tags(ctx, me, &[]))).send().await.map_err(aws)?;
+    Ok(())
+}
+
 /// The execution role and security group every profile runs with.
 pub(super) fn user_settings(ctx: &Ctx, role: &StepId, sg: &StepId) -> Result<UserSettings> {
     Ok(UserSettings::builder().execution_role(ctx.state.id(role)?).security_groups(ctx.state.id(sg)?).build())

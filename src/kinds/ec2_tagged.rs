@@ -20,6 +20,16 @@ use super::{Ctx, ec2_tag_pairs, owned_in};
 use crate::error::aws;
 use crate::step_id::StepId;
 
+/// Sets `me`'s tags and Name on the EC2 resource `id` (CreateTags
+/// overwrites a key's value: EC2 API reference, CreateTags), for
+/// `Kind::retag` when day two moves a zone's records to the first zone's ids.
+pub async fn tag_as(ctx: &Ctx, me: &StepId, id: &str, name: &str) -> Result<()> {
+    let tags: Vec<Tag> =
+        ctx.tags(me, Some(name)).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    ctx.aws.ec2.create_tags().resources(id).set_tags(Some(tags)).send().await.map_err(aws)?;
+    Ok(())
+}
+
 /// An EC2 resource type the stack proves its own by tags.
 #[async_trait]
 pub trait Tagged: Send + Sync + Sized + 'static {

@@ -37,6 +37,12 @@ impl Kind for Eip {
         "Elastic IP"
     }
 
+    /// Its tags and Name say `me` (day two: the first zone left, and this
+    /// zone's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        super::ec2_tagged::tag_as(ctx, me, id, &self.name).await
+    }
+
     /// An in-use public IPv4 address, by the hour (since 2024-02-01).
     fn priced(&self, _s: &Settings) -> Vec<Use> {
         vec![Use::new("public-ipv4-hour", 1, Per::Zone, Usage::Always)]

@@ -137,6 +137,17 @@ impl Kind for IamRole {
         "IAM role"
     }
 
+    /// Its guardrails name the SageMaker subnet of every zone: a zone added
+    /// or removed rewrites them in place (PutRolePolicy, through `restore`).
+    fn properties(&self, s: &crate::config::Settings, _me: &StepId) -> Vec<super::Property> {
+        vec![super::Property::new(
+            "guardrail subnets",
+            "availability_zones",
+            super::property::zones(s),
+            super::Change::InPlace,
+        )]
+    }
+
     fn profile(&self) -> Option<&'static str> {
         Some(PROFILE)
     }

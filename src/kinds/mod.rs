@@ -278,6 +278,14 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
         Ok(false)
     }
 
+    /// Tags the live resource as step `me` (its `provision:step` tag), when
+    /// day two moves its record to another step id: the first user left,
+    /// and the next one's steps take the spec's ids (`lifecycle::converge`).
+    /// Default: the kind's records never move.
+    async fn retag(&self, _ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        anyhow::bail!("the {} {id} cannot be recorded as {me}: its kind's records never move", self.name())
+    }
+
     /// What a changed parameter will do to the live resource later (an
     /// app's new instance type, at its next start): `status` says it on the
     /// resource's line, which stays a present one. Read-only.

@@ -57,6 +57,12 @@ impl Kind for NatGateway {
         "NAT gateway"
     }
 
+    /// Its tags and Name say `me` (day two: the first zone left, and this
+    /// zone's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        super::ec2_tagged::tag_as(ctx, me, id, &self.name).await
+    }
+
     /// By the hour and per GB processed; waived one for one beside the
     /// firewall endpoints (`crate::cost`).
     fn priced(&self, _s: &Settings) -> Vec<Use> {

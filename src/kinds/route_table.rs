@@ -43,6 +43,12 @@ impl Kind for RouteTable {
         "route table"
     }
 
+    /// Its tags and Name say `me` (day two: the first zone left, and this
+    /// zone's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        super::ec2_tagged::tag_as(ctx, me, id, &self.name).await
+    }
+
     fn profile(&self) -> Option<&'static str> {
         Some(PROFILE)
     }

@@ -57,6 +57,12 @@ impl Kind for RouteTableAssociation {
         "route table association"
     }
 
+    /// Nothing to tag (EC2 tags no routes or associations): its record
+    /// alone moves when day two gives its zone the first zone's ids.
+    async fn retag(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<()> {
+        Ok(())
+    }
+
     fn profile(&self) -> Option<&'static str> {
         Some(PROFILE)
     }

@@ -177,6 +177,13 @@ impl Kind for Space {
         self.settle(ctx, me, id).await
     }
 
+    /// The space's tags name `me` (the first user left; this one's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        let (domain, name) = split_space(id)?;
+        let Some(s) = describe(ctx, domain, name).await? else { bail!("space {id} no longer exists") };
+        super::domain::tag_as(ctx, me, s.space_arn().unwrap_or_default()).await
+    }
+
     /// The user's space, if its tags prove it is this stack's.
     async fn find(&self, ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
         let domain = ctx.state.id(&self.domain)?;

@@ -118,6 +118,12 @@ impl Kind for Subnet {
         "subnet"
     }
 
+    /// Its tags and Name say `me` (day two: the first zone left, and this
+    /// zone's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        super::ec2_tagged::tag_as(ctx, me, id, &self.name).await
+    }
+
     /// A subnet's CIDR and zone are fixed at CreateSubnet (EC2 API
     /// reference: ModifySubnetAttribute changes neither).
     fn properties(&self, _s: &Settings, me: &StepId) -> Vec<Property> {

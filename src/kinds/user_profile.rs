@@ -86,10 +86,16 @@ impl Kind for UserProfile {
             "user",
             "users",
             &self.name,
-            Change::Replace(
-                "a user profile's name is fixed at CreateUserProfile; the first of users carries the spec's step ids (sm.user, sm.space, sm.app), so it cannot be removed or replaced while the others stay",
-            ),
+            Change::Replace("a user profile's name is fixed at CreateUserProfile"),
         )]
+    }
+
+    /// The profile's tags name `me` (the first user left; this one's steps take the spec's ids).
+    async fn retag(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
+        let (domain, name) = split_user(id)?;
+        let sm = &ctx.aws.sagemaker;
+        let u = sm.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.map_err(aws)?;
+        super::domain::tag_as(ctx, me, u.user_profile_arn().unwrap_or_default()).await
     }
 
     fn profile(&self) -> Option<&'static str> {

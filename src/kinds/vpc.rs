@@ -41,7 +41,7 @@ pub async fn default_group(ctx: &Ctx, vpc: &str) -> Result<SecurityGroup> {
             .iter()
             .find(|g| g.vpc_id() == Some(vpc) && g.group_name() == Some("default"))
             .cloned()
-            .with_context(|| format!("VPC {vpc} has no default security group"));
+            .ok_or_else(|| NoDefaultGroup(vpc.to_string()).into());
     }
     let out = ctx
         .aws
@@ -53,12 +53,30 @@ pub async fn default_group(ctx: &Ctx, vpc: &str) -> Result<SecurityGroup> {
         .await
         .map_err(aws)
         .with_context(|| format!("reading the default security group of {vpc}"))?;
-    out.security_groups().first().cloned().with_context(|| format!("VPC {vpc} has no default security group"))
+    out.security_groups().first().cloned().ok_or_else(|| NoDefaultGroup(vpc.to_string()).into())
 }
 
 /// Revokes every rule of the VPC's default security group.
+/// A VPC without its default security group in DescribeSecurityGroups: a
+/// new VPC's, until it propagates (a filtered list leaves out what has not:
+/// EC2 API reference, "Eventual consistency in the Amazon EC2 API").
+#[derive(Debug)]
+struct NoDefaultGroup(String);
+
+impl std::fmt::Display for NoDefaultGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VPC {} has no default security group", self.0)
+    }
+}
+
+impl std::error::Error for NoDefaultGroup {}
+
+fn default_group_unseen(e: &anyhow::Error) -> bool {
+    is_eventual_consistency(e) || e.downcast_ref::<NoDefaultGroup>().is_some()
+}
+
 async fn empty_default_group(ctx: &Ctx, vpc: &str) -> Result<()> {
-    let g = retry_while(CONSISTENCY_BOUND, is_eventual_consistency, || default_group(ctx, vpc)).await?;
+    let g = retry_while(CONSISTENCY_BOUND, default_group_unseen, || default_group(ctx, vpc)).await?;
     let id = g.group_id().unwrap_or_default();
     if !g.ip_permissions().is_empty() {
         ctx.aws

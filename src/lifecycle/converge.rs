@@ -59,11 +59,32 @@ pub struct Changes {
     /// Why `up` cannot make the change (a replacement, a shrink, a step
     /// nothing knows): each names the parameter, the values and the way there.
     pub refused: Vec<String>,
+    /// The first user's steps carry the spec's ids (`sm.user`, `sm.space`,
+    /// `sm.app`), and so do the first zone's (`subnet.nat`, `nat`, ...).
+    /// When the recorded first user or zone left, these ids are vacated:
+    /// their recorded steps are removed (`removed`) whatever the new graph
+    /// holds under the same ids ...
+    pub vacated: Vec<StepId>,
+    /// ... and the new first user's (zone's) recorded steps, if the stack has them,
+    /// move there: (recorded id, new id). `day_two::promote` moves them
+    /// (records and `provision:step` tags) after the removal.
+    pub moved: Vec<(StepId, StepId)>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.updates.is_empty() && self.removed.is_empty() && self.refused.is_empty()
+        self.updates.is_empty() && self.removed.is_empty() && self.refused.is_empty() && self.moved.is_empty()
+    }
+
+    /// Where the new graph's step `new` is recorded now: its own id, the
+    /// id it moves from, or `None` when its id is vacated and nothing moves
+    /// there (the new first user is a new user: created after the removal).
+    pub fn recorded_key(&self, new: &StepId) -> Option<StepId> {
+        match self.moved.iter().find(|(_, to)| to == new) {
+            Some((from, _)) => Some(from.clone()),
+            None if self.vacated.contains(new) => None,
+            None => Some(new.clone()),
+        }
     }
 
     /// The recorded ids of the removed steps (what spanning resources must let go).
@@ -85,10 +106,19 @@ pub fn compare(ctx: &Ctx, old: Option<&Settings>, graph: &Graph) -> (Changes, Op
     let mut out = Changes::default();
     let recorded = ctx.state.doc().steps;
     let old_graph = old.map(graph::build_teardown);
+    if let Some(old_s) = old {
+        for (vacated, moved) in [first_user_moves(old_s, &ctx.s), first_zone_moves(old_s, &ctx.s)] {
+            out.vacated.extend(vacated);
+            out.moved.extend(moved);
+        }
+        // Only what is still recorded under its old id moves (a resumed run may have moved it).
+        out.moved.retain(|(from, _)| recorded.get(from.as_str()).is_some_and(|r| r.id.is_some()));
+    }
     for step in &graph.steps {
         let (Some(old_s), Some(og)) = (old, &old_graph) else { break };
-        let Some(before) = og.get(&step.id) else { continue };
-        let Some(id) = recorded.get(step.id.as_str()).and_then(|r| r.id.clone()) else { continue };
+        let Some(key) = out.recorded_key(&step.id) else { continue };
+        let Some(before) = og.get(&key) else { continue };
+        let Some(id) = recorded.get(key.as_str()).and_then(|r| r.id.clone()) else { continue };
         let diff = crate::kinds::property::differences(
             &before.kind.properties(old_s, &step.id),
             &step.kind.properties(&ctx.s, &step.id),
@@ -106,7 +136,11 @@ pub fn compare(ctx: &Ctx, old: Option<&Settings>, graph: &Graph) -> (Changes, Op
     }
     let mut unknown = Vec::new();
     for (key, rec) in &recorded {
-        if graph.contains(key) || graph::is_teardown_only(key) {
+        let vacated = out.vacated.iter().any(|v| v.as_str() == key.as_str());
+        if out.moved.iter().any(|(from, _)| from.as_str() == key.as_str())
+            || (graph.contains(key) && !vacated)
+            || graph::is_teardown_only(key)
+        {
             continue;
         }
         if rec.id.is_none() && rec.token.is_none() && rec.status != Some(Status::Deleting) {
@@ -131,6 +165,40 @@ pub fn compare(ctx: &Ctx, old: Option<&Settings>, graph: &Graph) -> (Changes, Op
         out.removed.sort_by_key(|s| order.get(&s.id).copied().unwrap_or(usize::MAX));
     }
     (out, old_graph)
+}
+
+/// When the recorded first user (`old.users[0]`) is no longer among the
+/// users, the spec's ids of the first user are vacated, and the new first
+/// user's steps, if `old` has them (`{id}.{user}`), move there; a new first
+/// user gets them by creation. Day two keeps the users' order otherwise
+/// (`config::layer`), so the first user changes only when it leaves.
+fn first_user_moves(old: &Settings, new: &Settings) -> (Vec<StepId>, Vec<(StepId, StepId)>) {
+    let (Some(was), Some(now)) = (old.users.first(), new.users.first()) else { return Default::default() };
+    if new.users.contains(was) {
+        return Default::default();
+    }
+    let ids = [StepId::USER, StepId::SPACE, StepId::APP];
+    let moved = match old.users.iter().position(|u| u == now) {
+        Some(j) => ids.iter().map(|id| (id.for_user(j, now), id.clone())).collect(),
+        None => Vec::new(),
+    };
+    (ids.to_vec(), moved)
+}
+
+/// As `first_user_moves`, for the first zone: when the recorded first zone
+/// is no longer among the zones, its steps' ids (the spec's) are vacated,
+/// and the new first zone's steps, if `old` has them, move there.
+fn first_zone_moves(old: &Settings, new: &Settings) -> (Vec<StepId>, Vec<(StepId, StepId)>) {
+    let (Some(was), Some(now)) = (old.zones.first(), new.zones.first()) else { return Default::default() };
+    if new.zones.iter().any(|z| z.az == was.az) {
+        return Default::default();
+    }
+    let first = StepId::zone_steps(0, &was.az);
+    let moved = match old.zones.iter().position(|z| z.az == now.az) {
+        Some(j) => StepId::zone_steps(j, &now.az).into_iter().zip(first.iter().cloned()).collect(),
+        None => Vec::new(),
+    };
+    (first, moved)
 }
 
 /// The steps of `graph` that span every zone and hold some of `gone`
