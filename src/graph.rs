@@ -37,8 +37,10 @@ use crate::kinds::igw_attachment::IgwAttachment;
 use crate::kinds::internet_gateway::InternetGateway;
 use crate::kinds::kms_alias::KmsAlias;
 use crate::kinds::kms_key::{KeyRole, KmsKey};
+use crate::kinds::log_bucket::LogBucket;
 use crate::kinds::log_group::LogGroup;
 use crate::kinds::nat_gateway::NatGateway;
+use crate::kinds::network_acl::NetworkAcl;
 use crate::kinds::nfs_security_groups::NfsSecurityGroups;
 use crate::kinds::route::{Route, RouteTarget};
 use crate::kinds::route_table::RouteTable;
@@ -375,10 +377,24 @@ pub fn build(s: &Settings) -> Graph {
         push(step.clone(), Arc::new(VpcEndpoint { vpc: StepId::VPC, short, flavor }));
     }
 
+    // The SageMaker subnets' network ACL (issue 30, `vpc.nacl_restricted`).
+    push(
+        StepId::NACL_SAGEMAKER,
+        Arc::new(NetworkAcl {
+            vpc: StepId::VPC,
+            subnets: per_zone(s, &StepId::SUBNET_SAGEMAKER),
+            name: format!("nacl-{p}-sagemaker"),
+        }),
+    );
     push(StepId::KMS_S3, Arc::new(KmsKey { role: KeyRole::S3, after: vec![StepId::VPCE_S3] }));
     push(StepId::KMS_S3_ALIAS, Arc::new(KmsAlias { key: StepId::KMS_S3, alias: format!("alias/kms-cmk-{p}") }));
+    // The buckets' server access logs (issue 30, `buckets.access_logging`).
+    push(StepId::BUCKET_LOGS, Arc::new(LogBucket));
     for (step, suffix) in [(StepId::BUCKET_DATA, "data"), (StepId::BUCKET_MODELS, "models")] {
-        push(step, Arc::new(S3Bucket { suffix, key: StepId::KMS_S3, endpoint: StepId::VPCE_S3 }));
+        push(
+            step,
+            Arc::new(S3Bucket { suffix, key: StepId::KMS_S3, endpoint: StepId::VPCE_S3, logs: StepId::BUCKET_LOGS }),
+        );
     }
     push(StepId::KMS_EBS, Arc::new(KmsKey { role: KeyRole::Ebs, after: Vec::new() }));
     push(

@@ -78,6 +78,18 @@ pub const OPS: &[Op] = &[
     run("ec2:RevokeSecurityGroupIngress", &["ec2:RevokeSecurityGroupIngress"]),
     run("ec2:RevokeSecurityGroupEgress", &["ec2:RevokeSecurityGroupEgress"]),
     run("ec2:DescribeSecurityGroups", &["ec2:DescribeSecurityGroups"]),
+    // The SageMaker subnets' network ACL (kinds/network_acl.rs; verify vpc.nacl_restricted).
+    run("ec2:CreateNetworkAcl", &["ec2:CreateNetworkAcl", "ec2:CreateTags"]),
+    run("ec2:CreateNetworkAclEntry", &["ec2:CreateNetworkAclEntry"]),
+    only(
+        "ec2:ReplaceNetworkAclEntry",
+        &["ec2:ReplaceNetworkAclEntry"],
+        "an entry of the stack's number changed out of band",
+    ),
+    only("ec2:DeleteNetworkAclEntry", &["ec2:DeleteNetworkAclEntry"], "an entry added out of band"),
+    run("ec2:ReplaceNetworkAclAssociation", &["ec2:ReplaceNetworkAclAssociation"]),
+    run("ec2:DescribeNetworkAcls", &["ec2:DescribeNetworkAcls"]),
+    run("ec2:DeleteNetworkAcl", &["ec2:DeleteNetworkAcl"]),
     run("ec2:DeleteSecurityGroup", &["ec2:DeleteSecurityGroup"]),
     run("ec2:AllocateAddress", &["ec2:AllocateAddress", "ec2:CreateTags"]),
     run("ec2:DescribeAddresses", &["ec2:DescribeAddresses"]),
@@ -237,6 +249,10 @@ pub const OPS: &[Op] = &[
     // Versioning on the two buckets (kinds/s3_bucket.rs; verify buckets.versioning).
     run("s3:PutBucketVersioning", &["s3:PutBucketVersioning"]),
     run("s3:GetBucketVersioning", &["s3:GetBucketVersioning"]),
+    // Server access logging of the two buckets to the log bucket (kinds/{s3_bucket,log_bucket}.rs;
+    // verify buckets.access_logging).
+    run("s3:PutBucketLogging", &["s3:PutBucketLogging"]),
+    run("s3:GetBucketLogging", &["s3:GetBucketLogging"]),
     run("s3:GetBucketPolicy", &["s3:GetBucketPolicy"]),
     run("s3:DeleteBucketPolicy", &["s3:DeleteBucketPolicy"]),
     run("s3:ListObjectVersions", &["s3:ListBucketVersions"]),
@@ -329,6 +345,9 @@ pub const OPS: &[Op] = &[
     // EFS that SageMaker creates (kinds/{efs_mount_targets,efs_file_system,nfs_security_groups}.rs)
     run("elasticfilesystem:DescribeFileSystems", &["elasticfilesystem:DescribeFileSystems"]),
     run("elasticfilesystem:DescribeMountTargets", &["elasticfilesystem:DescribeMountTargets"]),
+    // The home EFS's automatic backups (kinds/domain.rs; verify efs.backup).
+    run("elasticfilesystem:PutBackupPolicy", &["elasticfilesystem:PutBackupPolicy"]),
+    run("elasticfilesystem:DescribeBackupPolicy", &["elasticfilesystem:DescribeBackupPolicy"]),
     run("elasticfilesystem:DeleteMountTarget", &["elasticfilesystem:DeleteMountTarget", "ec2:DeleteNetworkInterface"]),
     run("elasticfilesystem:DeleteFileSystem", &["elasticfilesystem:DeleteFileSystem"]),
     // Prices (cost/price_list.rs): `cost`, and the cost lines of plan, status and down.
@@ -541,7 +560,12 @@ struct Scope {
 const ANY: Scope = Scope { sid: "Unscoped", resources: &["*"], condition: None };
 const BUCKETS: Scope = Scope {
     sid: "StackBuckets",
-    resources: &["arn:aws:s3:::{project}-{account}-{region}-data", "arn:aws:s3:::{project}-{account}-{region}-models"],
+    resources: &[
+        "arn:aws:s3:::{project}-{account}-{region}-data",
+        "arn:aws:s3:::{project}-{account}-{region}-models",
+        // The access-log bucket (kinds/log_bucket.rs).
+        "arn:aws:s3:::{project}-{account}-{region}-logs",
+    ],
     condition: None,
 };
 const OBJECTS: Scope = Scope {
@@ -549,6 +573,7 @@ const OBJECTS: Scope = Scope {
     resources: &[
         "arn:aws:s3:::{project}-{account}-{region}-data/*",
         "arn:aws:s3:::{project}-{account}-{region}-models/*",
+        "arn:aws:s3:::{project}-{account}-{region}-logs/*",
     ],
     condition: None,
 };

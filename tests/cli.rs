@@ -126,7 +126,7 @@ fn lost_answers_are_adopted_not_duplicated() {
         ("vpce", 12), // 10 interface, the S3 gateway, the firewall's endpoint
         ("firewall", 1),
         ("domain", 1),
-        ("bucket", 2),
+        ("bucket", 3), // data, models and the access-log bucket
         ("kms-key", 3),
         ("log-group", 3),
         ("flow-log", 1),

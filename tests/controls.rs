@@ -95,13 +95,13 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    // 34: the 25 before issues 28 and 30, iam.role_guardrails and iam.role_no_extra (issue 28),
-    // and issue 30's seven.
-    assert_eq!(out.matches("PASS  ").count(), 34, "{out}");
-    assert!(out.contains("All 34 controls pass"), "{out}");
+    // 37: the 25 before issues 28 and 30, iam.role_guardrails and iam.role_no_extra (issue 28),
+    // and issue 30's ten (buckets.access_logging, vpc.nacl_restricted and efs.backup the last three).
+    assert_eq!(out.matches("PASS  ").count(), 37, "{out}");
+    assert!(out.contains("All 37 controls pass"), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 34);
+    assert_eq!(controls.len(), 37);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -214,7 +214,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("12 of 34 controls fail"), "{t}");
+    assert!(t.contains("12 of 37 controls fail"), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }
@@ -493,15 +493,17 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
 
     // --- Firewall: list, allow, remove; the edit becomes the recorded parameter.
+    // The default list names what today's Studio needs (no suffix of all of AWS).
     let listed = provision_ok(&emu, d, &["firewall", "list"]);
-    assert!(listed.starts_with(".kaggle.com\n.amazonaws.com\n"), "{listed}");
-    provision_ok(&emu, d, &["firewall", "allow", "pypi.org", ".github.com", "pypi.org"]);
-    let want = [".kaggle.com", ".amazonaws.com", "pypi.org", ".github.com"];
+    assert!(listed.starts_with(".kaggle.com\npypi.org\nfiles.pythonhosted.org\nconda.anaconda.org\n"), "{listed}");
+    provision_ok(&emu, d, &["firewall", "allow", "cdn.example.org", ".github.com", "cdn.example.org"]);
+    let want =
+        [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org", "cdn.example.org", ".github.com"];
     assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
     assert_eq!(state_json(d)["params"]["allowed_domains"], json!(want));
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
     provision_ok(&emu, d, &["firewall", "remove", ".github.com"]);
-    let want = [".kaggle.com", ".amazonaws.com", "pypi.org"];
+    let want = [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org", "cdn.example.org"];
     assert_eq!(rt.block_on(allow_list(&emu, &group)), want);
     // A bare up keeps the edited list; an explicit one wins and shows the difference.
     assert!(provision_ok(&emu, d, &["up"]).contains("up to date"));
@@ -510,7 +512,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let (code, controls) = verify(&emu, d, &["--allowed-domains", ".kaggle.com"]);
     assert_eq!(code, Some(1));
     assert!(
-        evidence(&controls, "firewall.allow_list").contains("allows .amazonaws.com, pypi.org (not configured)"),
+        evidence(&controls, "firewall.allow_list")
+            .contains("allows cdn.example.org, conda.anaconda.org, files.pythonhosted.org, pypi.org (not configured)"),
         "{controls:?}"
     );
 
@@ -520,8 +523,19 @@ fn jumpstart_and_firewall_commands_end_to_end() {
         (vec!["allow", "bad domain.com"], "'bad domain.com' is not a domain name"),
         (vec!["allow", "pypi.org", "localhost"], "'localhost' is not a domain name"),
         (vec!["allow", "Upper.COM"], "'Upper.COM'"),
+        (vec!["allow", ".amazonaws.com"], "'.amazonaws.com' admits every AWS endpoint of every region"),
         (vec!["remove", "not.there.com"], "not in the allow-list: not.there.com"),
-        (vec!["remove", ".kaggle.com", ".amazonaws.com", "pypi.org"], "would leave allowed_domains empty"),
+        (
+            vec![
+                "remove",
+                ".kaggle.com",
+                "pypi.org",
+                "files.pythonhosted.org",
+                "conda.anaconda.org",
+                "cdn.example.org",
+            ],
+            "would leave allowed_domains empty",
+        ),
     ] {
         let mut a = vec!["firewall"];
         a.extend(args);
@@ -530,8 +544,8 @@ fn jumpstart_and_firewall_commands_end_to_end() {
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{a:?}: {t}");
         assert!(t.contains(says), "{a:?}: {t}");
-        if says.contains("is not a domain name") || says.contains("'Upper.COM'") {
-            assert_eq!(emu.calls().len(), before, "{a:?}: a malformed domain is refused before any AWS call");
+        if says.contains("is not a domain name") || says.contains("'Upper.COM'") || says.contains("admits every") {
+            assert_eq!(emu.calls().len(), before, "{a:?}: a refused domain is refused before any AWS call");
         }
     }
     assert!(!emu.calls().iter().any(|c| c.ends_with("UpdateRuleGroup")), "{:?}", emu.calls());
@@ -571,7 +585,14 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     // Only what the operator asked for is recorded: verify flags the other writer's domain.
     assert_eq!(
         state_json(d)["params"]["allowed_domains"],
-        json!([".kaggle.com", ".amazonaws.com", "pypi.org", "huggingface.co"])
+        json!([
+            ".kaggle.com",
+            "pypi.org",
+            "files.pythonhosted.org",
+            "conda.anaconda.org",
+            "cdn.example.org",
+            "huggingface.co"
+        ])
     );
     let (code, controls) = verify(&emu, d, &[]);
     assert_eq!(code, Some(1));
@@ -584,7 +605,10 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     // firewall and the record, never copies the override into the state.
     let out = provision_ok(&emu, d, &["firewall", "remove", "huggingface.co", "--allowed-domains", ".kaggle.com"]);
     assert!(out.contains("--allowed-domains or the config file sets allowed_domains (.kaggle.com)"), "{out}");
-    assert_eq!(state_json(d)["params"]["allowed_domains"], json!([".kaggle.com", ".amazonaws.com", "pypi.org"]));
+    assert_eq!(
+        state_json(d)["params"]["allowed_domains"],
+        json!([".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org", "cdn.example.org"])
+    );
     assert_eq!(verify(&emu, d, &[]).0, Some(0));
 }
 

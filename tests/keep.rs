@@ -295,11 +295,16 @@ fn purge_efs_names_what_users_made_then_removes_it_and_nothing_else() {
 
     provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
     let inv = rt().block_on(inventory(&emu));
-    let expect: BTreeSet<String> =
-        [format!("domain {other}"), "user-profile dave".to_string(), "space team-space".to_string()]
-            .into_iter()
-            .collect();
-    assert_eq!(inv, expect, "everything of the stack is gone, user-made included; the other domain is untouched");
+    // The buckets' access logs are data (issue 30): kept without --delete-data.
+    let expect: BTreeSet<String> = [
+        format!("domain {other}"),
+        "user-profile dave".to_string(),
+        "space team-space".to_string(),
+        format!("bucket {}", step_id(&st, "bucket.logs")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(inv, expect, "everything of the stack is gone but its access logs; the other domain is untouched");
 }
 
 /// `down` refuses before its first delete (exit 2, no mutating call, the
@@ -403,7 +408,7 @@ fn down_refuses_before_any_delete_what_would_stop_it_half_way() {
             aws_sdk_sagemaker::types::Tag::builder().key("provision:stack").value("sagemaker-studio-anfw").build();
         sm.add_tags().resource_arn(&arn).tags(tag).send().await.unwrap();
     });
-    provision_ok(&emu, d, &["down", "--purge-efs", "--yes"]);
+    provision_ok(&emu, d, &["down", "--purge-efs", "--delete-data", "--yes"]);
     let inv = rt().block_on(inventory(&emu));
     assert!(inv.is_empty(), "{inv:?}");
 }

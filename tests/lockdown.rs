@@ -3,7 +3,11 @@
 //! policy with a default drop, fragments to the stateful engine); `verify`
 //! names the control an out-of-band change weakens; `up` puts the policy
 //! back, and brings a stack of the previous version (default action order,
-//! fragments passed) to the new policy, with `plan` saying so first.
+//! fragments passed) to the new policy, with `plan` saying so first; the
+//! default allow-list names what Studio needs (no `.amazonaws.com`); both
+//! buckets log server access to the stack's log bucket; the SageMaker
+//! subnets have a network ACL of exactly the stack's flows; the home EFS is
+//! backed up.
 
 mod common;
 
@@ -321,7 +325,7 @@ fn up_brings_a_stack_of_the_previous_version_to_the_strict_policy_and_plan_says_
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
     // A domain the operator allowed: the replacement keeps the live list.
-    provision_ok(&emu, d, &["firewall", "allow", "pypi.org"]);
+    provision_ok(&emu, d, &["firewall", "allow", "cdn.example.org"]);
     let st = state_json(d);
     let (fw, pol, grp) = (step_id(&st, "nfw.firewall"), step_id(&st, "nfw.policy"), step_id(&st, "nfw.rule_group"));
     let rt = rt();
@@ -353,7 +357,7 @@ fn up_brings_a_stack_of_the_previous_version_to_the_strict_policy_and_plan_says_
     assert_eq!((step_id(&st, "nfw.policy"), step_id(&st, "nfw.rule_group")), (pol.clone(), grp.clone()));
     rt.block_on(assert_strict(&emu, &pol, &grp));
     let (_, list) = rt.block_on(group(&emu, &grp));
-    assert!(list.contains(&"pypi.org".to_string()), "the operator's domain kept: {list:?}");
+    assert!(list.contains(&"cdn.example.org".to_string()), "the operator's domain kept: {list:?}");
     rt.block_on(async {
         let c = nfw(&emu).await;
         let used = c.describe_firewall().firewall_arn(&fw).send().await.unwrap().firewall.unwrap().firewall_policy_arn;
@@ -371,6 +375,37 @@ fn up_brings_a_stack_of_the_previous_version_to_the_strict_policy_and_plan_says_
     });
     passes(&emu, d);
     assert!(provision_ok(&emu, d, &["plan"]).lines().any(|l| l.contains("nfw.policy") && l.contains("exists")));
+
+    // The previous version's default allow-list (`.kaggle.com,.amazonaws.com`), recorded and live:
+    // verify names the suffix of all of AWS, `plan` shows the change to today's default, `up` makes it.
+    let old = [".kaggle.com", ".amazonaws.com"];
+    rt.block_on(set_targets(&emu, &grp, &old));
+    let path = d.join("state/sagemaker-studio-anfw.json");
+    let mut doc = state_json(d);
+    doc["params"]["allowed_domains"] = serde_json::json!(old);
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let (code, controls) = verify(&emu, d);
+    assert_eq!(code, Some(1), "{controls:?}");
+    let ev = &controls.iter().find(|c| c.0 == "firewall.allow_list").unwrap().2;
+    assert!(ev.contains("allows .amazonaws.com, which admits every AWS endpoint of every region"), "{ev}");
+    let plan = provision_ok(&emu, d, &["plan"]);
+    let line = plan.lines().find(|l| l.contains("nfw.rule_group")).unwrap_or_else(|| panic!("{plan}"));
+    assert!(line.contains(".amazonaws.com") && line.contains("conda.anaconda.org"), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    let today = [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org"];
+    assert_eq!(rt.block_on(group(&emu, &grp)).1, today);
+    assert_eq!(state_json(d)["params"]["allowed_domains"], serde_json::json!(today));
+    passes(&emu, d);
+}
+
+/// Sets the live rule group's domain list (another writer, with the root keys).
+async fn set_targets(emu: &Emulator, arn: &str, targets: &[&str]) {
+    let c = nfw(emu).await;
+    let out = c.describe_rule_group().rule_group_arn(arn).send().await.unwrap();
+    let mut g = out.rule_group.unwrap();
+    let list = g.rules_source.as_mut().unwrap().rules_source_list.as_mut().unwrap();
+    list.targets = targets.iter().map(|t| t.to_string()).collect();
+    c.update_rule_group().rule_group_arn(arn).update_token(out.update_token).rule_group(g).send().await.unwrap();
 }
 
 async fn ec2(emu: &Emulator) -> aws_sdk_ec2::Client {
@@ -594,5 +629,170 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     });
     fails_only(&emu, d, "vpc.default_sg_empty", &format!("{default_group} (default of {vpc}): ingress tcp 22"));
     provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+
+    // Server access logging: both buckets log to the stack's log bucket, each under its own
+    // prefix; the log bucket is the stack's, SSE-S3, and lets only S3's logging service write.
+    let logs = step_id(&st, "bucket.logs");
+    assert_eq!(logs, data.replace("-data", "-logs"));
+    rt.block_on(async {
+        for (b, prefix) in [(&data, "data/"), (&models, "models/")] {
+            let l = s3.get_bucket_logging().bucket(b).send().await.unwrap();
+            let l = l.logging_enabled().unwrap_or_else(|| panic!("{b}: no access logging"));
+            assert_eq!((l.target_bucket(), l.target_prefix()), (logs.as_str(), prefix), "{b}");
+        }
+        let enc = s3.get_bucket_encryption().bucket(&logs).send().await.unwrap();
+        let rule = enc.server_side_encryption_configuration().unwrap().rules()[0].clone();
+        let alg = rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().clone();
+        assert_eq!(alg, aws_sdk_s3::types::ServerSideEncryption::Aes256);
+        let tags = s3.get_bucket_tagging().bucket(&logs).send().await.unwrap();
+        assert!(tags.tag_set().iter().any(|t| t.key() == "provision:stack" && t.value() == "sagemaker-studio-anfw"));
+        let p: Value =
+            serde_json::from_str(s3.get_bucket_policy().bucket(&logs).send().await.unwrap().policy().unwrap()).unwrap();
+        let delivery = p["Statement"].as_array().unwrap().iter().find(|s| s["Effect"] == "Allow").cloned().unwrap();
+        assert_eq!(delivery["Principal"]["Service"], "logging.s3.amazonaws.com", "{p}");
+        assert_eq!(delivery["Condition"]["StringEquals"]["aws:SourceAccount"], ACCOUNT, "{p}");
+        let pab = s3.get_public_access_block().bucket(&logs).send().await.unwrap();
+        assert_eq!(pab.public_access_block_configuration().unwrap().restrict_public_buckets(), Some(true));
+    });
+    // Logging turned off on the data bucket.
+    rt.block_on(async {
+        let off = aws_sdk_s3::types::BucketLoggingStatus::builder().build();
+        s3.put_bucket_logging().bucket(&data).bucket_logging_status(off).send().await.unwrap()
+    });
+    fails_only(&emu, d, "buckets.access_logging", &format!("{data}: server access logging off"));
+    let plan = provision_ok(&emu, d, &["plan"]);
+    assert!(plan.lines().any(|l| l.contains("bucket.data") && l.contains("server access logging off")), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+    // The log bucket's default encryption changed to the stack's KMS key (log delivery would fail).
+    rt.block_on(async {
+        use aws_sdk_s3::types::{
+            ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
+        };
+        let kms_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(step_id(&st, "kms.s3"))
+            .build()
+            .unwrap();
+        let conf = ServerSideEncryptionConfiguration::builder()
+            .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(kms_default).build())
+            .build()
+            .unwrap();
+        s3.put_bucket_encryption().bucket(&logs).server_side_encryption_configuration(conf).send().await.unwrap()
+    });
+    fails_only(
+        &emu,
+        d,
+        "buckets.access_logging",
+        &format!("log bucket {logs}: default encryption aws:kms, not SSE-S3"),
+    );
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+
+    // The home EFS's automatic backups: on after `up`; turned off, verify names efs.backup and `up` turns them on.
+    let (domain, efs_id) = (step_id(&st, "sm.domain"), step_id(&st, "efs.file_system"));
+    let efs = rt.block_on(async { aws_sdk_efs::Client::new(&emu.sdk().await) });
+    let backups = |efs: &aws_sdk_efs::Client| {
+        rt.block_on(async {
+            let out = efs.describe_backup_policy().file_system_id(&efs_id).send().await.unwrap();
+            out.backup_policy().unwrap().status().clone()
+        })
+    };
+    assert_eq!(backups(&efs), aws_sdk_efs::types::Status::Enabled);
+    rt.block_on(async {
+        let off = aws_sdk_efs::types::BackupPolicy::builder().status(aws_sdk_efs::types::Status::Disabled).build();
+        efs.put_backup_policy().file_system_id(&efs_id).backup_policy(off.unwrap()).send().await.unwrap()
+    });
+    fails_only(
+        &emu,
+        d,
+        "efs.backup",
+        &format!("{efs_id} (home EFS of {domain}): automatic backups DISABLED, not ENABLED"),
+    );
+    let plan = provision_ok(&emu, d, &["plan"]);
+    assert!(plan.lines().any(|l| l.contains("sm.domain") && l.contains("automatic backups DISABLED")), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    assert_eq!(backups(&efs), aws_sdk_efs::types::Status::Enabled);
+    passes(&emu, d);
+
+    // The SageMaker subnets' network ACL: the subnet on it, exactly the stack's flows (all among the
+    // SageMaker subnets, tcp 443/80 out, their return on the ephemeral ports), the `*` rule for the rest.
+    let (nacl, subnet) = (step_id(&st, "nacl.sagemaker"), step_id(&st, "subnet.sagemaker"));
+    type Row = (bool, i32, String, String, Option<(i32, i32)>, String);
+    let acl = |ec2c: &aws_sdk_ec2::Client| {
+        rt.block_on(async {
+            let out = ec2c.describe_network_acls().network_acl_ids(&nacl).send().await.unwrap();
+            out.network_acls()[0].clone()
+        })
+    };
+    let a = acl(&ec2c);
+    let on: Vec<&str> = a.associations().iter().filter_map(|x| x.subnet_id()).collect();
+    assert_eq!(on, [subnet.as_str()]);
+    let mut rows: Vec<Row> = a
+        .entries()
+        .iter()
+        .map(|e| {
+            let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
+            let action = e.rule_action().unwrap().as_str().to_string();
+            let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
+            (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
+        })
+        .collect();
+    rows.sort();
+    let row = |egress: bool, n: i32, proto: &str, cidr: &str, ports: Option<(i32, i32)>, action: &str| -> Row {
+        (egress, n, proto.to_string(), cidr.to_string(), ports, action.to_string())
+    };
+    assert_eq!(
+        rows,
+        [
+            row(false, 100, "-1", "10.2.3.0/24", None, "allow"),
+            row(false, 200, "6", "0.0.0.0/0", Some((1024, 65535)), "allow"),
+            row(false, 32767, "-1", "0.0.0.0/0", None, "deny"),
+            row(true, 100, "-1", "10.2.3.0/24", None, "allow"),
+            row(true, 200, "6", "0.0.0.0/0", Some((443, 443)), "allow"),
+            row(true, 210, "6", "0.0.0.0/0", Some((80, 80)), "allow"),
+            row(true, 32767, "-1", "0.0.0.0/0", None, "deny"),
+        ]
+    );
+    // An extra entry letting everything in.
+    rt.block_on(async {
+        ec2c.create_network_acl_entry()
+            .network_acl_id(&nacl)
+            .rule_number(50)
+            .protocol("-1")
+            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+            .egress(false)
+            .cidr_block("0.0.0.0/0")
+            .send()
+            .await
+            .unwrap()
+    });
+    fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: extra ingress 50 all from 0.0.0.0/0"));
+    let plan = provision_ok(&emu, d, &["plan"]);
+    assert!(plan.lines().any(|l| l.contains("nacl.sagemaker") && l.contains("extra ingress 50")), "{plan}");
+    provision_ok(&emu, d, &["up"]);
+    passes(&emu, d);
+    // The subnet given back to the VPC's default ACL, which allows all traffic.
+    rt.block_on(async {
+        let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(&subnet).build();
+        let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
+        let assoc = out.network_acls()[0]
+            .associations()
+            .iter()
+            .find(|x| x.subnet_id() == Some(subnet.as_str()))
+            .and_then(|x| x.network_acl_association_id())
+            .unwrap()
+            .to_string();
+        let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
+        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+        let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
+        let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
+        ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap()
+    });
+    fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: subnet {subnet} not associated with it"));
+    provision_ok(&emu, d, &["up"]);
+    assert_eq!(acl(&ec2c).associations().iter().filter_map(|x| x.subnet_id()).collect::<Vec<_>>(), [subnet.as_str()]);
     passes(&emu, d);
 }

@@ -26,7 +26,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     let dir = tempfile::tempdir().unwrap();
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &[]);
-    assert_eq!(plan.len(), 56); // the spec's 48 steps and issue 14's 8 logging steps
+    assert_eq!(plan.len(), 58); // the spec's 48 steps, issue 14's 8 logging steps, issue 30's log bucket and NACL
     assert!(plan.iter().all(|l| l["action"] == "create"), "fresh stack: all create");
     assert!(!dir.path().join("state").exists(), "plan wrote no state");
 
@@ -73,7 +73,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     provision_ok(&emu, dir.path(), &["up"]);
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "clean stack: {}", text(&o));
-    assert!(text(&o).contains("59 present"), "{}", text(&o));
+    assert!(text(&o).contains("61 present"), "{}", text(&o));
 
     let st = state_json(dir.path());
     let rtb = step_id(&st, "rtb.sagemaker");
@@ -195,7 +195,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{err}");
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(step_lines.len(), 56, "{err}");
+    assert_eq!(step_lines.len(), 58, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
     // A long wait says so every 30 s (scaled like the waits): what it waits for, its elapsed
     // time against the expected 330 s (scaled) and the time left.
@@ -538,14 +538,18 @@ fn read_only_commands_describe_each_ec2_kind_once() {
     };
     emu.clear_calls();
     provision_ok(&emu, dir.path(), &["plan"]);
-    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 31);
+    // Issue 30 adds the network ACLs' listing (measured 31).
+    once_per_kind("plan on a fresh account", &calls_by_op(&emu), 33);
     provision_ok(&emu, dir.path(), &["up"]);
     // With issue 14's logging: a third key, the flow log, the log groups (one listing), the
     // firewall's logging configuration, the flow logs role (measured 40, 40, 24). With issue 30's
     // controls: each key's rotation and each bucket's versioning read by status and plan, the
     // firewall policy's order and actions, and verify's new controls (measured 45, 43, 27); with
-    // issue 28's guardrail controls, verify reads the role's policies too.
-    for (cmd, total) in [("status", 47), ("plan", 45), ("verify", 33)] {
+    // issue 28's guardrail controls, verify reads the role's policies too. Issue 30's access
+    // logging, network ACL and EFS backups: the log bucket's tags, policy and encryption, each
+    // bucket's logging, one listing of the network ACLs and the home EFS's backup policy
+    // (measured 54, 52, 39).
+    for (cmd, total) in [("status", 56), ("plan", 54), ("verify", 41)] {
         emu.clear_calls();
         provision_ok(&emu, dir.path(), &[cmd]);
         let n = calls_by_op(&emu);

@@ -221,7 +221,8 @@ mod built {
         let home = &body.rule_variables().unwrap().ip_sets().unwrap()["HOME_NET"];
         assert_eq!(home.definition(), ["10.2.0.0/16"]);
         let list = body.rules_source().unwrap().rules_source_list().unwrap();
-        assert_eq!(list.targets(), [".kaggle.com", ".amazonaws.com"]);
+        // The default allow-list: what today's Studio needs, by name (`config::DEFAULT_ALLOWED_DOMAINS`).
+        assert_eq!(list.targets(), [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org"]);
         let types: BTreeSet<&str> = list.target_types().iter().map(|t| t.as_str()).collect();
         assert_eq!(types, BTreeSet::from(["HTTP_HOST", "TLS_SNI"]));
         assert_eq!(list.generated_rules_type().as_str(), "ALLOWLIST");
@@ -906,9 +907,12 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
     let fs_before = efs.describe_file_systems().send().await.unwrap();
     assert_eq!(fs_before.file_systems().len(), 1, "SageMaker made one EFS");
     let fs_id = fs_before.file_systems()[0].file_system_id().to_string();
-    // Logs are data: their groups, and the key that encrypts them, stay without --delete-data.
+    // Logs are data: their groups, and the key that encrypts them, stay without --delete-data;
+    // so does the buckets' access-log bucket (issue 30), which S3 (here moto, as AWS does)
+    // delivers the two buckets' server access logs to.
     let logs_key_id = kms_logs.rsplit('/').next().unwrap().to_string();
     let logs_kept: BTreeSet<String> = [
+        format!("bucket {}", id("bucket.logs")),
         format!("log-group /provision/{STACK}/vpc-flow-logs"),
         format!("log-group /provision/{STACK}/firewall/alert"),
         format!("log-group /provision/{STACK}/firewall/flow"),
@@ -975,16 +979,17 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
             "kms.logs.alias",
             "logs.vpc_flow",
             "logs.firewall_alert",
-            "logs.firewall_flow"
+            "logs.firewall_flow",
+            "bucket.logs"
         ]),
         "state records what was kept"
     );
 
     // --- `down --purge-efs` removes the EFS and the rest but the logs: exactly the log
-    // groups and their key (and its alias) stay.
+    // groups and their key (and its alias), and the access-log bucket, stay.
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
-    assert_eq!(left, logs_kept, "down --purge-efs keeps exactly the log groups and their key");
+    assert_eq!(left, logs_kept, "down --purge-efs keeps exactly the logs: the log groups, their key, the access logs");
 
     // --- `down --purge-efs --delete-data`: nothing of the stack is left.
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
@@ -995,8 +1000,9 @@ async fn up_again_changes_nothing_then_down_keeps_storage_and_logs_then_purge_th
 }
 
 /// `--no-logging` (issue 14): no log group, flow log, firewall logging, logs key or flow logs
-/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves nothing
-/// (no logs to keep).
+/// role; the domain's home EFS is under kms.ebs all the same; `down --purge-efs` leaves only the
+/// buckets' access logs (issue 30: a control of the buckets, not of `logging`), and
+/// `--delete-data` nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
     let emu = Emulator::start(SCALE, &[]);
@@ -1028,7 +1034,11 @@ async fn no_logging_builds_no_logs_and_down_purge_efs_leaves_nothing() {
     assert!(again.contains("Nothing to do"), "{again}");
     provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--yes"]);
     let left = inventory(&emu).await;
-    assert!(left.is_empty(), "left after down --purge-efs without logging: {left:?}");
+    let access_logs = BTreeSet::from([format!("bucket {}", step_id(&st, "bucket.logs"))]);
+    assert_eq!(left, access_logs, "left after down --purge-efs without logging: the access logs only");
+    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
+    let left = inventory(&emu).await;
+    assert!(left.is_empty(), "left after down --purge-efs --delete-data: {left:?}");
 }
 
 /// The successful UpdateLoggingConfiguration calls of an `up`, and the moment its firewall

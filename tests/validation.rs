@@ -34,6 +34,10 @@ const CASES: &[(&[&str], &str)] = &[
     (&["--allowed-domains", "exa mple.com"], "allowed_domains: 'exa mple.com'"),
     (&["--allowed-domains", "*.example.com"], "allowed_domains: '*.example.com'"),
     (&["--allowed-domains", ".kaggle.com,.-bad.com"], "allowed_domains: '.-bad.com'"),
+    (
+        &["--allowed-domains", ".kaggle.com,.amazonaws.com"],
+        "allowed_domains: '.amazonaws.com' admits every AWS endpoint",
+    ),
     (&["--region", "sa-east-1"], "region: 'sa-east-1' is not one where the stack is supported"),
     (&["--region", "moon-1"], "region: 'moon-1' is not a region name"),
     (
@@ -70,6 +74,10 @@ const CONFIG_CASES: &[(&str, &str)] = &[
     ("project = \"unterminated\n", "line 1"),
     ("vpc_cidr = \"10.0.0.0/8\"\n", "vpc_cidr: '10.0.0.0/8' has prefix /8"),
     ("allowed_domains = []\n", "allowed_domains: the list is empty"),
+    (
+        "allowed_domains = [\"pypi.org\", \".aws.amazon.com\"]\n",
+        "allowed_domains: '.aws.amazon.com' admits every AWS endpoint",
+    ),
     ("log_retention_days = 366\n", "log_retention_days: 366 is not a retention CloudWatch Logs accepts"),
     ("logging = \"no\"\n", "line 1 (logging = \"no\")"),
     ("vpc_cidr = 10.2.0.0/16\n", "line 1 (vpc_cidr = 10.2.0.0/16)"),

@@ -107,6 +107,9 @@ S3_ACTIONS = {
     "PutBucketPolicy": "PutBucketPolicy", "GetBucketPolicy": "GetBucketPolicy",
     "DeleteBucketPolicy": "DeleteBucketPolicy",
     "GetBucketVersioning": "GetBucketVersioning", "PutBucketVersioning": "PutBucketVersioning",
+    # S3 API reference, PutBucketLogging / GetBucketLogging, "Permissions" (s3:PutBucketLogging,
+    # s3:GetBucketLogging): the buckets' server access logging (kinds/s3_bucket.rs).
+    "PutBucketLogging": "PutBucketLogging", "GetBucketLogging": "GetBucketLogging",
     "GetObject": "GetObject", "HeadObject": "GetObject", "PutObject": "PutObject", "DeleteObject": "DeleteObject",
     "GetObjectTagging": "GetObjectTagging", "PutObjectTagging": "PutObjectTagging",
 }

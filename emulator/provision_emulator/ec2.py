@@ -2,6 +2,10 @@
 
 Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are filled):
 
+* Network ACLs: a custom ACL starts closed (its `*` rule 32767 denying both ways); a deleted
+  subnet's association goes with it; DeleteVpc refuses while a custom ACL exists (see
+  ``create_network_acl``, ``delete_subnet``, ``delete_vpc``).
+
 * NAT gateways: ``pending`` for ``ec2.nat_gateway`` create_s, then ``available``;
   DeleteNatGateway -> ``deleting`` for delete_s, then ``deleted`` (still listed, as AWS
   does); only then is its ENI released and its Elastic IP disassociated.
@@ -686,7 +690,30 @@ _orig_delete_subnet = EC2Backend.delete_subnet
 def delete_subnet(self, subnet_id):
     if any(eni.subnet is not None and eni.subnet.id == subnet_id for eni in self.enis.values()):
         raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
-    return _orig_delete_subnet(self, subnet_id)
+    out = _orig_delete_subnet(self, subnet_id)
+    # Its network ACL association goes with it (moto keeps it: a deleted subnet stayed associated).
+    for acl in self.network_acls.values():
+        for assoc_id in [a for a, assoc in acl._associations.items() if assoc.subnet_id == subnet_id]:
+            del acl._associations[assoc_id]
+    return out
+
+
+_orig_create_network_acl = EC2Backend.create_network_acl
+
+
+def create_network_acl(self, vpc_id, tags=None, default=False):
+    """A custom network ACL starts closed: "Each custom network ACL starts out closed (that is, it denies
+    all inbound traffic) until you add a rule", and every ACL ends with the rule numbered `*` that denies
+    what no numbered rule matched (VPC user guide, "Custom network ACLs for your VPC"; DescribeNetworkAcls
+    lists it as RuleNumber 32767, action deny, both directions). moto made a custom ACL with no entry."""
+    acl = _orig_create_network_acl(self, vpc_id, tags=tags, default=default)
+    if not default:
+        for egress in (True, False):
+            self.create_network_acl_entry(network_acl_id=acl.id, rule_number=32767, protocol="-1",
+                                          rule_action="deny", egress=egress, cidr_block="0.0.0.0/0", icmp_code=None,
+                                          icmp_type=None, port_range_from=None, port_range_to=None,
+                                          ipv6_cidr_block=None)
+    return acl
 
 
 _orig_delete_sg = EC2Backend.delete_security_group
@@ -715,7 +742,11 @@ def delete_vpc(self, vpc_id):
             [igw.id for igw in self.internet_gateways.values() if igw.vpc is not None and igw.vpc.id == vpc_id]
             + [g.id for g in self.groups.get(vpc_id, {}).values() if g.name != "default"]
             + [ep.id for ep in self.vpc_end_points.values() if ep.vpc_id == vpc_id and _live(ep)]
-            + [n.id for n in self.nat_gateways.values() if n.vpc_id == vpc_id and n.state != "deleted"])
+            + [n.id for n in self.nat_gateways.values() if n.vpc_id == vpc_id and n.state != "deleted"]
+            # Custom network ACLs too (DeleteVpc, EC2 API reference: "You must ... delete all
+            # ... resources that are associated with the VPC"; the VPC console deletes its network ACLs
+            # before the VPC). moto dropped the VPC and kept them.
+            + [a.id for a in self.network_acls.values() if a.vpc_id == vpc_id and not a.default])
         if blockers:
             raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     return _orig_delete_vpc(self, vpc_id)
@@ -884,7 +915,7 @@ def install(app):
     Route.state = property(_route_state)
     for fn in (create_nat_gateway, delete_nat_gateway, describe_nat_gateways, create_vpc_endpoint, modify_vpc_endpoint,
                delete_vpc_endpoints, delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway,
-               create_route, replace_route, release_address):
+               create_route, replace_route, release_address, create_network_acl):
         setattr(EC2Backend, fn.__name__, fn)
     EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response
     EC2Response.create_vpc_endpoint = create_vpc_endpoint_response

@@ -84,6 +84,14 @@ def test_resources_are_scoped_by_the_arn_the_sar_gives(emulator):
     assert s3.get_bucket_tagging(Bucket=mine)["TagSet"] == [{"Key": "k", "Value": "v"}]
     code, msg = denied(lambda: s3.get_bucket_tagging(Bucket=other))
     assert code == "AccessDenied" and f"s3:GetBucketTagging on resource: arn:aws:s3:::{other} " in msg
+    # Server access logging's actions (S3 API reference, GetBucketLogging "Permissions"), scoped the same way.
+    _, keys = user_with(emulator, [allow("s3:GetBucketLogging", f"arn:aws:s3:::{mine}")])
+    s3 = emulator.client("s3", **keys)
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=mine)
+    code, msg = denied(lambda: s3.get_bucket_logging(Bucket=other))
+    assert code == "AccessDenied" and f"s3:GetBucketLogging on resource: arn:aws:s3:::{other} " in msg
+    code, msg = denied(lambda: s3.put_bucket_logging(Bucket=mine, BucketLoggingStatus={}))
+    assert code == "AccessDenied" and f"s3:PutBucketLogging on resource: arn:aws:s3:::{mine} " in msg
     # An action the SAR gives no resource type (sagemaker:ListUserProfiles) is granted by "*" only.
     _, keys = user_with(emulator, [allow("sagemaker:ListUserProfiles", f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:domain/*")])
     code, msg = denied(lambda: emulator.client("sagemaker", **keys).list_user_profiles())

@@ -446,3 +446,35 @@ def test_known_endpoint_services_are_what_describe_vpc_endpoint_services_lists(m
         if not token:
             break
     assert ec2_ext.known_endpoint_services(region) == set(names)
+
+
+def test_network_acls_start_closed_follow_their_subnets_and_block_the_vpc(emulator):
+    # VPC user guide, "Custom network ACLs for your VPC": a custom ACL starts closed, its `*` rule (32767)
+    # denying both ways; ReplaceNetworkAclAssociation moves a subnet; DeleteNetworkAcl refuses while a subnet
+    # is associated (DependencyViolation); a deleted subnet's association goes with it; DeleteVpc refuses
+    # while a custom ACL exists (DependencyViolation, as for the VPC's other resources).
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.41.3.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    entries = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
+    assert sorted((e["RuleNumber"], e["Egress"], e["RuleAction"]) for e in entries) == [
+        (32767, False, "deny"), (32767, True, "deny")]
+    ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=200, Protocol="6", RuleAction="allow", Egress=True,
+                                 CidrBlock="0.0.0.0/0", PortRange={"From": 443, "To": 443})
+    current = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [sub]}])["NetworkAcls"]
+    assoc = [a for a in current[0]["Associations"] if a["SubnetId"] == sub][0]["NetworkAclAssociationId"]
+    assert current[0]["IsDefault"] is True
+    ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+    ours = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]
+    assert [a["SubnetId"] for a in ours["Associations"]] == [sub]
+    with pytest.raises(ClientError) as e:
+        ec2.delete_network_acl(NetworkAclId=acl)
+    assert e.value.response["Error"]["Code"] == "DependencyViolation"
+    ec2.delete_subnet(SubnetId=sub)
+    assert ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Associations"] == []
+    with pytest.raises(ClientError) as e:
+        ec2.delete_vpc(VpcId=vpc)
+    assert e.value.response["Error"]["Code"] == "DependencyViolation"
+    ec2.delete_network_acl(NetworkAclId=acl)
+    ec2.delete_vpc(VpcId=vpc)

@@ -146,3 +146,37 @@ def test_virtual_hosted_and_presigned_requests_are_gated_too(emulator):
         assert e.value.code == 403 and b"<Code>AccessDenied</Code>" in e.value.read()
     s3.delete_bucket_policy(Bucket=b)
     assert [urllib.request.urlopen(url).read() for url in urls] == [b"x", b"x"]
+
+
+def log_delivery_policy(target, sources, account="123456789012"):
+    """The S3 user guide's "Permissions for log delivery" bucket policy (what kinds/log_bucket.rs puts)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "S3ServerAccessLogsPolicy", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{target}/*",
+        "Condition": {"ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{s}" for s in sources]},
+                      "StringEquals": {"aws:SourceAccount": account}}}]})
+
+
+def test_server_access_logging_needs_a_target_that_lets_the_logging_service_write(emulator):
+    # S3 API reference, PutBucketLogging; S3 user guide, "Enabling Amazon S3 server access logging": the
+    # destination must exist, be in the same region and account, and grant the logging service s3:PutObject
+    # (bucket policy) or the log-delivery group WRITE/READ_ACP (ACL); else InvalidTargetBucketForLogging (400).
+    # moto models these checks; this pins them for the stack's buckets (kinds/s3_bucket.rs, log_bucket.rs).
+    s3 = emulator.client("s3")
+    source, target = bucket_name("logged"), bucket_name("access-logs")
+    s3.create_bucket(Bucket=source)
+    status = {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "data/"}}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=status)
+    assert code(e) == ("InvalidTargetBucketForLogging", 400)  # no such target
+    s3.create_bucket(Bucket=target)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=status)
+    assert code(e) == ("InvalidTargetBucketForLogging", 400)  # the logging service may not write
+    s3.put_bucket_policy(Bucket=target, Policy=log_delivery_policy(target, [source]))
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=status)
+    assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"] == {"TargetBucket": target, "TargetPrefix": "data/"}
+    # An empty BucketLoggingStatus turns logging off (PutBucketLogging: "To disable logging, you use an empty
+    # BucketLoggingStatus request element"); GetBucketLogging then has no LoggingEnabled.
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={})
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=source)

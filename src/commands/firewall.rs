@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, action: &FirewallAction) -> Result<()> {
         FirewallAction::Allow { domains } => (true, dedup(domains)),
         FirewallAction::Remove { domains } => (false, dedup(domains)),
     };
-    check_domains(&domains)?;
+    check_domains(&domains, add)?;
     // The recorded list, edited, is recorded again. Domains on the firewall
     // that it lacks (added out of band) stay there but are not blessed:
     // verify and status keep reporting them.
@@ -145,9 +145,14 @@ fn recorded_domains(ctx: &Ctx) -> Option<Vec<String>> {
     ctx.state.doc().params.get("allowed_domains").and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The `allowed_domains` rule (also checked before any AWS call, by `commands::run`).
-pub fn check_domains(domains: &[String]) -> Result<()> {
-    let errs = crate::config::domain_errors("domains", domains);
+/// The `allowed_domains` rule (also checked before any AWS call, by
+/// `commands::run`); what is allowed also admits no suffix of all of AWS
+/// (removing `.amazonaws.com` from a stack built before is how it goes).
+pub fn check_domains(domains: &[String], allow: bool) -> Result<()> {
+    let mut errs = crate::config::domain_errors("domains", domains);
+    if allow {
+        errs.extend(crate::config::aws_wide_errors("domains", domains));
+    }
     if errs.is_empty() { Ok(()) } else { Err(invalid(format!("invalid input:\n  - {}", errs.join("\n  - ")))) }
 }
 

@@ -121,7 +121,7 @@ pub async fn run(mut cli: Cli) -> Result<()> {
         Command::Firewall { ref action } => {
             // Bad domains are refused before any AWS call.
             if let FirewallAction::Allow { domains } | FirewallAction::Remove { domains } = action {
-                firewall::check_domains(domains)?;
+                firewall::check_domains(domains, matches!(action, FirewallAction::Allow { .. }))?;
             }
             if matches!(action, FirewallAction::List) {
                 return firewall::run(&*open(g, Access::Read, none(), verb).await?, action).await;

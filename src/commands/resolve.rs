@@ -137,6 +137,10 @@ impl<'g> Invocation<'g> {
             }
             None => RawParams::default(),
         };
+        // What the user gives may not admit all of AWS; a record of an earlier version may
+        // (it still resolves: `verify` names the suffix, `firewall remove` takes it out).
+        let wide_given = self.file.clone().overlay(self.g.params.clone()).allowed_domains.unwrap_or_default();
+        let wide = crate::config::aws_wide_errors("allowed_domains", &wide_given);
         // The environment's region sits under the config file's: an explicit file wins over it.
         let given =
             RawParams { region: self.ambient_region.clone(), ..RawParams::default() }.overlay(self.file.clone());
@@ -146,7 +150,15 @@ impl<'g> Invocation<'g> {
         if raw.region.is_none() {
             raw.region = sdk.region().map(|r| r.to_string());
         }
-        let settings = Settings::resolve(raw, self.g.any_region).map_err(|e: InvalidInput| invalid(e.to_string()))?;
+        let settings = match Settings::resolve(raw, self.g.any_region) {
+            Ok(_) if !wide.is_empty() => Err(InvalidInput(wide)),
+            Err(InvalidInput(mut errs)) => {
+                errs.extend(wide);
+                Err(InvalidInput(errs))
+            }
+            ok => ok,
+        }
+        .map_err(|e: InvalidInput| invalid(e.to_string()))?;
         if let Some(note) = self.region_note(&settings.region) {
             crate::progress::say(&note);
         }

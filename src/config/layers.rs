@@ -55,6 +55,12 @@ pub fn layer(recorded: RawParams, from_file: RawParams, flags: RawParams) -> Raw
     if given.availability_zone.is_some() && given.availability_zones.is_none() {
         recorded.availability_zones = None;
     }
+    // The previous version's default allow-list, recorded as it was: today's default
+    // replaces it (issue 30: no `.amazonaws.com`), an in-place change `plan` shows.
+    let old_default: Vec<String> = super::OLD_DEFAULT_ALLOWED_DOMAINS.iter().map(|d| d.to_string()).collect();
+    if recorded.allowed_domains.as_ref() == Some(&old_default) {
+        recorded.allowed_domains = None;
+    }
     let mut raw = recorded.clone().overlay(from_file).overlay(flags);
     if let Some(list) = raw.users.as_mut() {
         *list = stable(&old_users, list);
@@ -292,7 +298,8 @@ mod tests {
             "project": "sagemaker-studio-anfw", "region": "us-east-1",
             "domain_name": "sagemaker-anfw-domain-us-east-1", "user_profile_name": "anfw-user-profile-us-east-1",
             "vpc_cidr": "10.2.0.0/16", "firewall_subnet_cidr": "10.2.1.0/24", "nat_subnet_cidr": "10.2.2.0/24",
-            "sagemaker_subnet_cidr": "10.2.3.0/24", "allowed_domains": [".kaggle.com", ".amazonaws.com"],
+            "sagemaker_subnet_cidr": "10.2.3.0/24",
+            "allowed_domains": [".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org"],
             "availability_zone": "us-east-1a", "idle_timeout_minutes": 60, "space_storage_gib": 5,
             "app_instance_type": "ml.t3.medium", "logging": true, "log_retention_days": 365,
             "network_isolation": false,
@@ -313,5 +320,21 @@ mod tests {
         assert!(!map.contains_key("expect_account"), "a run's guard is not recorded");
         let back = Settings::resolve(RawParams::from_recorded(map.clone()), false).unwrap();
         assert_eq!(back.as_map(), map);
+    }
+
+    /// A stack that recorded the previous default (`.kaggle.com,.amazonaws.com`)
+    /// takes today's; a list the user chose is kept, and one given wins.
+    #[test]
+    fn the_old_default_allow_list_gives_way_to_todays() {
+        let old = |l: &[&str]| RawParams {
+            allowed_domains: Some(l.iter().map(|d| d.to_string()).collect()),
+            ..Default::default()
+        };
+        let r = layer(old(&[".kaggle.com", ".amazonaws.com"]), RawParams::default(), RawParams::default());
+        assert_eq!(r.allowed_domains, None, "today's default applies");
+        let r = layer(old(&[".kaggle.com", "pypi.org"]), RawParams::default(), RawParams::default());
+        assert_eq!(r.allowed_domains, Some(vec![".kaggle.com".to_string(), "pypi.org".to_string()]));
+        let r = layer(old(&[".kaggle.com", ".amazonaws.com"]), RawParams::default(), old(&["example.com"]));
+        assert_eq!(r.allowed_domains, Some(vec!["example.com".to_string()]));
     }
 }

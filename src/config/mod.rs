@@ -65,7 +65,8 @@ pub struct RawParams {
     /// The first zone's SageMaker Studio subnet, inside the VPC [default: 10.2.3.0/24].
     #[arg(long, global = true, allow_hyphen_values = true, value_name = "CIDR")]
     pub sagemaker_subnet_cidr: Option<String>,
-    /// Comma-separated domains or .suffixes the firewall lets through [default: .kaggle.com,.amazonaws.com].
+    /// Comma-separated domains or .suffixes the firewall lets through, never one that admits all of AWS
+    /// [default: .kaggle.com,pypi.org,files.pythonhosted.org,conda.anaconda.org].
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "DOMAINS")]
     pub allowed_domains: Option<Vec<String>>,
     /// The availability zone of a one-zone stack (the first of --availability-zones) [default: {region}a].
@@ -233,6 +234,41 @@ impl std::error::Error for InvalidInput {}
 
 pub const DEFAULT_PROJECT: &str = "sagemaker-studio-anfw";
 
+/// What today's Studio needs from the internet that no endpoint of the
+/// stack serves, by name (issue 30: no wildcard that admits all of AWS;
+/// every AWS service the stack uses is reached through its VPC endpoint,
+/// `graph::INTERFACE_ENDPOINTS` and `vpce.s3`). The user's own domains come
+/// on top (`--allowed-domains`, `provision firewall allow`).
+pub const DEFAULT_ALLOWED_DOMAINS: &[&str] = &[
+    // The original CloudFormation sample's allow-list kept its `.kaggle.com` (spec: the
+    // `allowed_domains` parameter, "the original's list").
+    ".kaggle.com",
+    // `pip install` in JupyterLab: the Python Package Index (pypi.org/simple, the PEP 503 "Simple
+    // Repository API" pip reads by default) and files.pythonhosted.org, the host every file link of
+    // that index points to (pip downloads the distributions from there).
+    "pypi.org",
+    "files.pythonhosted.org",
+    // `conda`/`micromamba install`: the SageMaker Distribution image JupyterLab runs
+    // (`config/app_image.rs`) installs from the conda-forge channel (aws/sagemaker-distribution,
+    // its Dockerfiles: `micromamba install -c conda-forge`), served by conda.anaconda.org.
+    "conda.anaconda.org",
+];
+
+/// Suffixes that admit all of AWS: every service endpoint of every region,
+/// so any account's bucket in another region, which the S3 gateway
+/// endpoint's policy never sees (`.amazonaws.com`, `.amazonaws.com.cn` in
+/// the China regions, `.api.aws` for the dual-stack endpoints: AWS General
+/// Reference, "AWS service endpoints"), and AWS's consoles and sign-in
+/// (`.aws.amazon.com`, `.amazon.com`). Refused as `allowed_domains` given
+/// and by `provision firewall allow` (`validate::aws_wide_errors`).
+pub const AWS_WIDE_SUFFIXES: &[&str] =
+    &[".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".aws.amazon.com", ".amazon.com"];
+
+/// The previous version's default (`.kaggle.com,.amazonaws.com`): a stack
+/// that recorded it unchanged takes today's default at its next `up`
+/// (`layer`), which `plan` shows as an in-place change of the allow-list.
+pub const OLD_DEFAULT_ALLOWED_DOMAINS: &[&str] = &[".kaggle.com", ".amazonaws.com"];
+
 /// Defaults of today's Studio (spec: SageMaker Studio).
 pub const DEFAULT_IDLE_TIMEOUT_MINUTES: i64 = 60;
 pub const DEFAULT_SPACE_STORAGE_GIB: i64 = 5;
@@ -258,7 +294,7 @@ mod validate;
 pub use app_image::AppImage;
 
 pub use layers::layer;
-pub use validate::domain_errors;
+pub use validate::{aws_wide_errors, domain_errors};
 
 impl Settings {
     /// The stack's name: its state file and `provision:stack` tag.

@@ -13,7 +13,11 @@ fn defaults_are_the_spec_defaults() {
     assert_eq!(s.user_profile_name, "anfw-user-profile-us-east-1");
     assert_eq!(s.vpc_cidr.to_string(), "10.2.0.0/16");
     assert_eq!(s.availability_zone, "us-east-1a");
-    assert_eq!(s.allowed_domains, vec![".kaggle.com", ".amazonaws.com"]);
+    assert_eq!(s.allowed_domains, vec![".kaggle.com", "pypi.org", "files.pythonhosted.org", "conda.anaconda.org"]);
+    assert!(
+        s.allowed_domains.iter().all(|d| aws_wide_errors("allowed_domains", std::slice::from_ref(d)).is_empty()),
+        "the default admits no suffix of all of AWS"
+    );
     assert_eq!(s.bucket_name("123456789012", "data"), "sagemaker-studio-anfw-123456789012-us-east-1-data");
 }
 
@@ -40,6 +44,18 @@ fn a_missing_region_is_one_error_not_a_cascade() {
     let e = Settings::resolve(RawParams::default(), false).unwrap_err().to_string();
     assert!(e.contains("region: no region given"), "{e}");
     assert_eq!(e.matches(": ").count(), 1, "no knock-on errors: {e}");
+}
+
+#[test]
+fn suffixes_of_all_of_aws_are_refused_by_name() {
+    let given: Vec<String> = [".kaggle.com", ".amazonaws.com", ".aws.amazon.com", "s3.us-east-1.amazonaws.com"]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let errs = aws_wide_errors("allowed_domains", &given);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].starts_with("allowed_domains: '.amazonaws.com' admits every AWS endpoint"), "{errs:?}");
+    assert!(errs[1].contains("'.aws.amazon.com'"), "{errs:?}");
 }
 
 #[test]
@@ -145,4 +161,14 @@ fn config_file_unknown_key_names_line() {
     let e = RawParams::from_file(&p).unwrap_err();
     assert!(e.contains("line 2"), "{e}");
     assert!(e.contains("vpc_cidrr"), "{e}");
+}
+
+#[test]
+fn a_wildcard_domain_is_refused_with_the_leading_dot_form() {
+    let errs = domain_errors("allowed_domains", &["*.github.com".to_string()]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("'*.github.com' is not a domain name") && errs[0].contains("write '.github.com'"),
+        "{errs:?}"
+    );
 }

@@ -181,8 +181,9 @@ impl Settings {
             }
         }
 
-        let allowed_domains =
-            raw.allowed_domains.unwrap_or_else(|| vec![".kaggle.com".into(), ".amazonaws.com".into()]);
+        let allowed_domains = raw
+            .allowed_domains
+            .unwrap_or_else(|| super::DEFAULT_ALLOWED_DOMAINS.iter().map(|d| d.to_string()).collect());
         errs.extend(domain_errors("allowed_domains", &allowed_domains));
 
         // Ranges of the SageMaker API reference: IdleSettings.IdleTimeoutInMinutes
@@ -272,8 +273,15 @@ pub fn domain_errors(param: &str, domains: &[String]) -> Vec<String> {
     }
     for d in domains {
         if !is_domain_pattern(d) {
+            // A wildcard is how other tools say it; the firewall's domain list says it with a leading dot.
+            let hint = match d.strip_prefix("*.") {
+                Some(rest) if is_domain_pattern(rest) => {
+                    format!("; write '.{rest}' (a leading dot matches {rest} and every name under it)")
+                }
+                _ => String::new(),
+            };
             errs.push(format!(
-                "{param}: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels)"
+                "{param}: '{d}' is not a domain name or a '.suffix' (letters, digits, '-', dot-separated labels){hint}"
             ));
         }
     }
@@ -289,6 +297,23 @@ pub fn default_domain_name(project: &str, region: &str) -> String {
     } else {
         format!("{project}-domain-{region}")
     }
+}
+
+/// The rule that no domain given admits all of AWS: none is one of
+/// `AWS_WIDE_SUFFIXES` (a host or a narrower suffix names what it admits). Applied to what the user gives
+/// (flags, config file, `firewall allow`), not to a record: a stack built
+/// before keeps resolving, and `verify` names the suffix
+/// (`firewall.allow_list`).
+pub fn aws_wide_errors(param: &str, domains: &[String]) -> Vec<String> {
+    domains
+        .iter()
+        .filter(|d| super::AWS_WIDE_SUFFIXES.contains(&d.as_str()))
+        .map(|d| {
+            format!(
+                "{param}: '{d}' admits every AWS endpoint of every region (any account's bucket, past the S3 endpoint's policy); the stack reaches AWS through its VPC endpoints: name the hosts you need instead"
+            )
+        })
+        .collect()
 }
 
 fn check_project(project: &str, errs: &mut Vec<String>) {

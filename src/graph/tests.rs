@@ -10,18 +10,22 @@ fn settings() -> Settings {
 const SPEC: &str = include_str!("../../tests/fixtures/dependencies.json");
 const ISSUE_14: &str = include_str!("../../tests/fixtures/dependencies-logging.json");
 const ISSUE_28: &str = include_str!("../../tests/fixtures/dependencies-guardrails.json");
+const ISSUE_30: &str = include_str!("../../tests/fixtures/dependencies-lockdown.json");
 
 /// The spec's edges (`tests/fixtures/dependencies.json`, a copy of
 /// `shared/spec/dependencies.json`), the edges issue 14 adds to the spec's
 /// steps (`extra_after`: the domain's KmsKeyId), the edges issue 28 adds
 /// (`tests/fixtures/dependencies-guardrails.json`: the execution policy names
-/// the subnets, group and keys) and, with logging on, the
+/// the subnets, group and keys), the steps and edges issue 30 adds
+/// (`tests/fixtures/dependencies-lockdown.json`: the access-log bucket) and,
+/// with logging on, the
 /// logging steps' edges (`tests/fixtures/dependencies-logging.json`, kept
 /// apart so the copy stays the spec's).
 fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let issue: serde_json::Value = serde_json::from_str(ISSUE_14).unwrap();
-    let mut docs = vec![serde_json::from_str::<serde_json::Value>(SPEC).unwrap()];
+    let lockdown: serde_json::Value = serde_json::from_str(ISSUE_30).unwrap();
+    let mut docs = vec![serde_json::from_str::<serde_json::Value>(SPEC).unwrap(), lockdown.clone()];
     if logging {
         docs.push(issue.clone());
     }
@@ -33,7 +37,7 @@ fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
         }
     }
     let guardrails: serde_json::Value = serde_json::from_str(ISSUE_28).unwrap();
-    for extra in [&issue["extra_after"], &guardrails["extra_after"]] {
+    for extra in [&issue["extra_after"], &guardrails["extra_after"], &lockdown["extra_after"]] {
         for (id, after) in extra.as_object().unwrap() {
             for a in after.as_array().unwrap() {
                 out.insert((id.clone(), a.as_str().unwrap().to_string()));
@@ -44,7 +48,7 @@ fn spec_edges(logging: bool) -> BTreeSet<(String, String)> {
 }
 
 fn spec_nodes(logging: bool) -> BTreeSet<String> {
-    let mut texts = vec![SPEC];
+    let mut texts = vec![SPEC, ISSUE_30];
     if logging {
         texts.push(ISSUE_14);
     }

@@ -6,6 +6,9 @@
 //! as Studio's UI sets it) in both. When it is ready, what SageMaker made
 //! on its own (the EFS, its mount targets, the NFS security groups) is
 //! recorded in the state too, so teardown finds it after the domain is gone.
+//! The home EFS gets automatic backups (`efs.backup`: PutBackupPolicy
+//! ENABLED) once the domain is InService, and again from `up` when they
+//! were turned off.
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
@@ -414,7 +417,8 @@ impl Kind for Domain {
     }
 
     async fn settle(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<()> {
-        wait_in_service(ctx, me, id).await
+        wait_in_service(ctx, me, id).await?;
+        enable_home_backups(ctx, me).await
     }
 
     /// Its ARN and home EFS, and SageMaker's leftovers (what `settle` records).
@@ -483,10 +487,11 @@ impl Kind for Domain {
         .await
     }
 
-    async fn drift(&self, ctx: &Ctx, _me: &StepId, id: &str) -> Result<Vec<String>> {
+    async fn drift(&self, ctx: &Ctx, me: &StepId, id: &str) -> Result<Vec<String>> {
         let d = described(ctx, id).await?;
         let mut out = members_drift("subnets", &missing_members(ctx, &self.subnets, d.subnet_ids()));
         out.extend(studio_drift(ctx, &d, &self.role)?);
+        out.extend(home_backups_drift(ctx, me).await?);
         Ok(out)
     }
 
@@ -511,6 +516,9 @@ impl Kind for Domain {
         let recorded: Vec<String> = self.subnets.iter().filter_map(|m| ctx.state.id(m).ok()).collect();
         let subnets = subnet_update(d.subnet_ids(), &recorded, false);
         let studio = studio_drift(ctx, &d, &self.role)?;
+        if !home_backups_drift(ctx, me).await?.is_empty() {
+            enable_home_backups(ctx, me).await?;
+        }
         if subnets.is_none() && studio.is_empty() {
             return Ok(());
         }
@@ -523,6 +531,55 @@ impl Kind for Domain {
         update.send().await.map_err(aws).with_context(|| format!("updating domain {id}"))?;
         wait_in_service(ctx, me, id).await
     }
+}
+
+/// The home EFS's backup policy status (`None`: it never had one;
+/// DescribeBackupPolicy answers PolicyNotFound, EFS API reference).
+pub async fn backup_status(ctx: &Ctx, efs: &str) -> Result<Option<String>> {
+    match ctx.aws.efs.describe_backup_policy().file_system_id(efs).send().await.map_err(aws) {
+        Err(e) if has_code(&e, &["PolicyNotFound"]) => Ok(None),
+        Err(e) => Err(e),
+        Ok(o) => Ok(o.backup_policy().map(|p| p.status().as_str().to_string())),
+    }
+}
+
+/// The home EFS SageMaker made for the domain (its `HomeEfsFileSystemId`,
+/// recorded by `wait_in_service`), or found by SageMaker's tag on it.
+async fn home_efs_id(ctx: &Ctx, me: &StepId) -> Result<Option<String>> {
+    super::efs_file_system::home_efs(ctx, me).await
+}
+
+/// Why the home EFS is not backed up (empty: it is, or there is no EFS yet).
+async fn home_backups_drift(ctx: &Ctx, me: &StepId) -> Result<Vec<String>> {
+    let Some(efs) = home_efs_id(ctx, me).await? else { return Ok(Vec::new()) };
+    Ok(match backup_status(ctx, &efs).await? {
+        Some(s) if s == "ENABLED" || s == "ENABLING" => Vec::new(),
+        s => vec![format!("home EFS {efs}: automatic backups {}, not ENABLED", s.as_deref().unwrap_or("never set"))],
+    })
+}
+
+/// Turns on automatic backups of the home EFS: PutBackupPolicy ENABLED,
+/// which puts it in AWS Backup's default daily plan, kept 35 days (EFS
+/// user guide, "Automatic backups"; EFS API reference, PutBackupPolicy;
+/// terraform-provider-aws `aws_efs_backup_policy`). SageMaker creates the
+/// EFS without one; it holds the Studio Classic home directories and what
+/// SageMaker keeps there. While the file system is not yet `available`
+/// EFS answers IncorrectFileSystemLifeCycleState (409): retried within the
+/// consistency bound.
+async fn enable_home_backups(ctx: &Ctx, me: &StepId) -> Result<()> {
+    use aws_sdk_efs::types::{BackupPolicy, Status};
+    let Some(efs) = home_efs_id(ctx, me).await? else { return Ok(()) };
+    let policy = BackupPolicy::builder().status(Status::Enabled).build()?;
+    retry_while(
+        CONSISTENCY_BOUND,
+        |e| has_code(e, &["IncorrectFileSystemLifeCycleState", "FileSystemNotFound"]),
+        || async {
+            ctx.aws.efs.put_backup_policy().file_system_id(&efs).backup_policy(policy.clone()).send().await.map_err(aws)
+        },
+    )
+    .await
+    .with_context(|| format!("turning on automatic backups of the home EFS {efs}"))?;
+    Ok(())
 }
 
 /// Why the domain's home EFS is not under the stack's key (None: it is).

@@ -1,6 +1,6 @@
 //! What the EC2 kinds whose resources the stack proves its own by tags
 //! share (VPC, subnets, security groups, internet gateway, route tables,
-//! Elastic IPs, NAT gateways, VPC endpoints, flow logs): the region's
+//! Elastic IPs, NAT gateways, VPC endpoints, flow logs, network ACLs): the region's
 //! listing, read once per read-only pass (`Reads`), and the ids of those
 //! whose `provision:stack`/`provision:step` tags say they are a step's.
 //! Each resource type says how it is listed, where its tags and id are,
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Address, Filter, FlowLog, InternetGateway, NatGateway, NatGatewayState, RouteTable, SecurityGroup, Subnet, Tag,
-    Vpc, VpcEndpoint,
+    Address, Filter, FlowLog, InternetGateway, NatGateway, NatGatewayState, NetworkAcl, RouteTable, SecurityGroup,
+    Subnet, Tag, Vpc, VpcEndpoint,
 };
 
 use super::{Ctx, ec2_tag_pairs, owned_in};
@@ -169,6 +169,24 @@ impl Tagged for RouteTable {
     }
     fn id(&self) -> Option<&str> {
         self.route_table_id()
+    }
+}
+
+#[async_trait]
+impl Tagged for NetworkAcl {
+    const LISTING: &'static str = "ec2:DescribeNetworkAcls";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws.ec2.describe_network_acls().into_paginator().items().send().try_collect().await.map_err(aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<Filter>) -> Result<Vec<Self>> {
+        let out = ctx.aws.ec2.describe_network_acls().set_filters(Some(filters)).send().await.map_err(aws)?;
+        Ok(out.network_acls().to_vec())
+    }
+    fn tags(&self) -> &[Tag] {
+        NetworkAcl::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.network_acl_id()
     }
 }
 

@@ -216,6 +216,8 @@ async fn a_domain_not_found_right_after_create_is_pending() {
         ok(
             r#"{"DomainId":"d-1","Status":"InService","DomainArn":"arn:aws:sagemaker:us-east-1:123456789012:domain/d-1","HomeEfsFileSystemId":"fs-1"}"#,
         ),
+        // Then the home EFS's automatic backups (efs.backup): PutBackupPolicy ENABLED.
+        ok(r#"{"BackupPolicy":{"Status":"ENABLED"}}"#),
     ];
     let (ctx, http, _d) = ctx(script, &[]);
     let domain = domain::Domain {
@@ -228,6 +230,8 @@ async fn a_domain_not_found_right_after_create_is_pending() {
     domain.settle(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
     assert_eq!(http.left(), 0);
     assert_eq!(ctx.state.attr(&StepId::DOMAIN, "home_efs").unwrap(), "fs-1");
+    // Three DescribeDomain, then PutBackupPolicy (a REST call: the script names no operation).
+    assert_eq!(http.calls().len(), 4, "{:?}", http.calls());
 }
 
 #[tokio::test]
@@ -731,24 +735,32 @@ async fn a_flow_log_waits_out_its_roles_propagation() {
 /// sub-resources, `retry::BUCKET_PROPAGATION_BOUND`): both are sent again.
 #[tokio::test]
 async fn a_bucket_waits_out_a_name_in_flux_and_its_own_propagation() {
-    let kind = s3_bucket::S3Bucket { suffix: "data", key: StepId::KMS_S3, endpoint: StepId::VPCE_S3 };
-    let ids = [(StepId::KMS_S3, "arn:aws:kms:us-east-1:123456789012:key/k"), (StepId::VPCE_S3, "vpce-1")];
+    let kind = s3_bucket::S3Bucket {
+        suffix: "data",
+        key: StepId::KMS_S3,
+        endpoint: StepId::VPCE_S3,
+        logs: StepId::BUCKET_LOGS,
+    };
+    let ids = [
+        (StepId::KMS_S3, "arn:aws:kms:us-east-1:123456789012:key/k"),
+        (StepId::VPCE_S3, "vpce-1"),
+        (StepId::BUCKET_LOGS, "p-123456789012-us-east-1-logs"),
+    ];
     let (c, http, _d) = ctx(vec![s3_err(409, "OperationAborted"), s3_err(409, "OperationAborted"), s3_ok()], &ids);
     let name = kind.create(&c, &StepId::BUCKET_DATA, "t").await.unwrap();
     assert_eq!(http.calls().len(), 3, "two refusals, then created");
     assert_eq!(http.left(), 0);
-    // Settings: tagging unknown twice, then tagging, public access block, encryption, versioning, policy.
-    let (c, http, _d) = ctx(
-        vec![s3_err(404, "NoSuchBucket"), s3_err(404, "NoSuchBucket"), s3_ok(), s3_ok(), s3_ok(), s3_ok(), s3_ok()],
-        &ids,
-    );
-    kind.settle(&c, &StepId::BUCKET_DATA, &name).await.unwrap();
-    assert_eq!((http.calls().len(), http.left()), (7, 0));
-    // NoSuchBucket half-way through (another S3 server): the settings are put again from the start.
+    // Settings: tagging unknown twice, then tagging, public access block, encryption, versioning,
+    // policy, access logging.
+    let six = || std::iter::repeat_with(s3_ok).take(6);
     let (c, http, _d) =
-        ctx(vec![s3_ok(), s3_err(404, "NoSuchBucket"), s3_ok(), s3_ok(), s3_ok(), s3_ok(), s3_ok()], &ids);
+        ctx([s3_err(404, "NoSuchBucket"), s3_err(404, "NoSuchBucket")].into_iter().chain(six()).collect(), &ids);
     kind.settle(&c, &StepId::BUCKET_DATA, &name).await.unwrap();
-    assert_eq!((http.calls().len(), http.left()), (7, 0));
+    assert_eq!((http.calls().len(), http.left()), (8, 0));
+    // NoSuchBucket half-way through (another S3 server): the settings are put again from the start.
+    let (c, http, _d) = ctx([s3_ok(), s3_err(404, "NoSuchBucket")].into_iter().chain(six()).collect(), &ids);
+    kind.settle(&c, &StepId::BUCKET_DATA, &name).await.unwrap();
+    assert_eq!((http.calls().len(), http.left()), (8, 0));
     // Another error is not retried.
     let (c, http, _d) = ctx(vec![s3_err(403, "AccessDenied")], &ids);
     assert!(kind.create(&c, &StepId::BUCKET_DATA, "t").await.is_err());

@@ -712,7 +712,8 @@ pub fn stack_counts(zones: usize, users: usize) -> std::collections::BTreeMap<St
         ("firewall", 1),
         ("firewall-policy", 1),
         ("rule-group", 1),
-        ("bucket", 2),
+        ("bucket", 3),  // data, models, and the access-log bucket (issue 30)
+        ("nacl", 1),    // the SageMaker subnets' network ACL (issue 30)
         ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
         ("alias", 3),
         ("role", 2), // the execution role, the flow logs role
@@ -780,6 +781,11 @@ pub async fn inventory(emu: &Emulator) -> BTreeSet<String> {
             let kind =
                 if e.description().unwrap_or_default().contains("EFS mount target") { "mount target" } else { "other" };
             out.insert(format!("eni {kind} in {}", e.subnet_id().unwrap_or_default()));
+        }
+    }
+    for a in ec2.describe_network_acls().send().await.unwrap().network_acls() {
+        if ours(a.vpc_id()) && a.is_default() != Some(true) {
+            out.insert(format!("nacl {}", a.network_acl_id().unwrap_or_default()));
         }
     }
     for a in ec2.describe_addresses().send().await.unwrap().addresses() {

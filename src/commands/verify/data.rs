@@ -418,3 +418,57 @@ pub(super) async fn role_trust(ctx: &Ctx) -> Verdict {
         (false, format!("{name} trusts [{}], expected sagemaker.amazonaws.com only", all.join(", ")))
     })
 }
+
+/// `buckets.access_logging`: both buckets log server access to the stack's
+/// log bucket (`bucket.logs`) under their own prefix, and the log bucket is
+/// the stack's (its tags), encrypted by default with SSE-S3 (the only
+/// default encryption a log target may have) and lets S3's logging service
+/// write for the two buckets of this account only (its policy's delivery
+/// statement, `kinds::log_bucket::delivery_statement`).
+pub(super) async fn buckets_access_logging(ctx: &Ctx) -> Verdict {
+    use crate::kinds::log_bucket::{default_encryption, delivery_statement};
+    use crate::kinds::s3_bucket::{log_prefix, logging_target, owned};
+    let logs = ctx.state.id(&StepId::BUCKET_LOGS)?;
+    let (mut found, mut problems) = (Vec::new(), Vec::new());
+    for (step, suffix) in StepId::BUCKETS.iter().zip(["data", "models"]) {
+        let b = ctx.state.id(step)?;
+        let target = logging_target(ctx, &b).await.with_context(|| format!("reading the logging of bucket {b}"))?;
+        let want = (logs.clone(), log_prefix(suffix));
+        match target {
+            Some(t) if t == want => found.push(format!("{b} -> {}/{}", want.0, want.1)),
+            Some((tb, tp)) => problems.push(format!("{b}: access logs go to {tb}/{tp}, not {}/{}", want.0, want.1)),
+            None => problems.push(format!("{b}: server access logging off")),
+        }
+    }
+    match owned(ctx, &logs).await.with_context(|| format!("reading log bucket {logs}"))? {
+        None => problems.push(format!("log bucket {logs} does not exist")),
+        Some(false) => problems.push(format!("log bucket {logs} is not tagged as this stack's")),
+        Some(true) => {
+            match default_encryption(ctx, &logs).await.with_context(|| format!("reading the encryption of {logs}"))? {
+                Some(a) if a == "AES256" => {}
+                other => problems.push(format!(
+                    "log bucket {logs}: default encryption {}, not SSE-S3 (AES256), which log delivery needs",
+                    other.unwrap_or_else(|| "none".into())
+                )),
+            }
+            let delivery = delivery_statement(ctx, &logs);
+            let doc = match ctx.aws.s3.get_bucket_policy().bucket(&logs).send().await.map_err(aws) {
+                Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => None,
+                r => Some(r.with_context(|| format!("reading the policy of bucket {logs}"))?),
+            };
+            let doc = doc.map(|d| parse_policy(d.policy().unwrap_or_default())).transpose()?;
+            if !doc.as_ref().is_some_and(|d| statements(d).iter().any(|s| same_statement(s, &delivery))) {
+                problems.push(format!(
+                    "log bucket {logs}: no statement letting {} put the two buckets' logs for account {} only",
+                    crate::kinds::log_bucket::LOGGING_SERVICE,
+                    ctx.account
+                ));
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        (true, format!("{}; {logs}: SSE-S3, log delivery for this account's two buckets only", found.join("; ")))
+    } else {
+        (false, format!("{} (weakens buckets.access_logging)", problems.join("; ")))
+    })
+}

@@ -85,3 +85,27 @@ pub(super) async fn domain_home_kms(ctx: &Ctx) -> Verdict {
         Some(why) => (false, format!("{id}: {why}")),
     })
 }
+
+/// `efs.backup`: Studio's home EFS (the domain's `HomeEfsFileSystemId`) has
+/// automatic backups on: DescribeBackupPolicy answers ENABLED (or ENABLING,
+/// on its way there).
+pub(super) async fn home_efs_backup(ctx: &Ctx) -> Verdict {
+    let id = ctx.state.id(&StepId::DOMAIN)?;
+    let d = crate::kinds::domain::described(ctx, &id).await.with_context(|| format!("reading domain {id}"))?;
+    let Some(efs) = d.home_efs_file_system_id().filter(|e| !e.is_empty()) else {
+        return Ok((false, format!("domain {id} reports no home EFS (weakens efs.backup)")));
+    };
+    let status = crate::kinds::domain::backup_status(ctx, efs)
+        .await
+        .with_context(|| format!("reading the backup policy of EFS {efs}"))?;
+    Ok(match status.as_deref() {
+        Some(s @ ("ENABLED" | "ENABLING")) => (true, format!("{efs} (home EFS of {id}): automatic backups {s}")),
+        other => (
+            false,
+            format!(
+                "{efs} (home EFS of {id}): automatic backups {}, not ENABLED (weakens efs.backup)",
+                other.unwrap_or("never set")
+            ),
+        ),
+    })
+}

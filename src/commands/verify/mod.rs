@@ -10,9 +10,9 @@
 //! its bucket, S3 endpoint and key policies is the stack's or reported as an
 //! extra, naming the control it weakens.
 //!
-//! `data.rs`: buckets, keys, the S3 endpoint policy, the execution role;
+//! `data.rs`: buckets (their access logs too), keys, the S3 endpoint policy, the execution role;
 //! `network.rs`: the domain's network, routes, firewall, security groups;
-//! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key;
+//! `logs.rs`: flow log, firewall logging, log groups, the home EFS's key and backups;
 //! `studio.rs`: the JupyterLab image of the apps, spaces and domain defaults;
 //! `paths.rs`: the paths out of the SageMaker subnets (text output only).
 //! `role.rs`: the execution role's guardrails, and nothing wider.
@@ -31,10 +31,13 @@ mod role;
 mod studio;
 
 use data::{
-    buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning, ebs_key_rotation,
-    endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
+    buckets_access_logging, buckets_policy, buckets_public_access_block, buckets_sse_kms, buckets_versioning,
+    ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
-use network::{default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, routes, security_groups};
+use network::{
+    default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, nacl_restricted, routes,
+    security_groups,
+};
 
 #[derive(Debug, Serialize)]
 struct Control {
@@ -107,18 +110,24 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     results.push(("iam.role_no_extra", role_no_extra));
     results.push(("domain.home_efs_kms", home_kms));
     // Issue 30's controls.
-    let (scoped, versioning, s3_rotation, default_sg) = tokio::join!(
+    let (scoped, versioning, access_logging, s3_rotation, default_sg, nacl, efs_backup) = tokio::join!(
         endpoints_account_scoped(ctx),
         buckets_versioning(ctx),
+        buckets_access_logging(ctx),
         s3_key_rotation(ctx),
         default_group_empty(ctx),
+        nacl_restricted(ctx),
+        logs::home_efs_backup(ctx),
     );
     results.extend([
         ("vpce.account_scoped", scoped),
         ("buckets.tls_only", tls),
         ("buckets.versioning", versioning),
+        ("buckets.access_logging", access_logging),
         ("kms.s3_rotation", s3_rotation),
         ("vpc.default_sg_empty", default_sg),
+        ("vpc.nacl_restricted", nacl),
+        ("efs.backup", efs_backup),
     ]);
     results.push(("studio.jupyterlab_image", image));
     if ctx.s.logging {

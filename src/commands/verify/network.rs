@@ -291,6 +291,15 @@ pub(super) async fn firewall_allow_list(ctx: &Ctx) -> Verdict {
     if !missing.is_empty() {
         problems.push(format!("lacks configured {}", missing.join(", ")));
     }
+    // Configured or not, a suffix of all of AWS is a way out past the endpoints' policies.
+    let wide: Vec<&String> =
+        list.targets().iter().filter(|t| crate::config::AWS_WIDE_SUFFIXES.contains(&t.as_str())).collect();
+    if !wide.is_empty() {
+        problems.push(format!(
+            "allows {}, which admits every AWS endpoint of every region (`provision firewall remove` it)",
+            wide.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     Ok(if problems.is_empty() {
         (true, format!("policy {policy} -> allow-list of {}", list.targets().join(", ")))
     } else {
@@ -423,4 +432,28 @@ fn group_rules(ctx: &Ctx, step: &StepId, g: &SecurityGroup, role: &SgRole, weake
     let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
     let found = format!("{step} ({id}): ingress [{}], egress [{}] only", list(&live_in), list(&live_out));
     Ok(no_extra(vec![found], extras))
+}
+
+/// `vpc.nacl_restricted`: every zone's SageMaker subnet is associated with
+/// the stack's network ACL (`nacl.sagemaker`), not the VPC's default one
+/// (which allows all traffic both ways), and its entries are exactly the
+/// flows the stack needs (`kinds::network_acl::sagemaker_entries`): an
+/// entry missing, changed or added, or a subnet on another ACL, fails it.
+pub(super) async fn nacl_restricted(ctx: &Ctx) -> Verdict {
+    use crate::kinds::network_acl::{differences, wanted};
+    let id = ctx.state.id(&StepId::NACL_SAGEMAKER)?;
+    let subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &StepId::SUBNET_SAGEMAKER))?;
+    let problems = differences(ctx, &id, &subnets).await.with_context(|| format!("reading network ACL {id}"))?;
+    Ok(if problems.is_empty() {
+        (
+            true,
+            format!(
+                "{id} on {}: {} entries, all traffic among the SageMaker subnets, tcp 443/80 out and its return on 1024-65535 only",
+                subnets.join(", "),
+                wanted(ctx).len()
+            ),
+        )
+    } else {
+        (false, format!("{id}: {} (weakens vpc.nacl_restricted)", problems.join("; ")))
+    })
 }
