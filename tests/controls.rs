@@ -412,7 +412,9 @@ fn jumpstart_and_firewall_commands_end_to_end() {
     let statements = |doc: &Value| doc["Statement"].as_array().unwrap().clone();
 
     // --- JumpStart: the statement, the state, verify, and up keeping it.
-    provision_ok(&emu, d, &["jumpstart", "enable"]);
+    assert!(provision_ok(&emu, d, &["jumpstart", "enable"]).contains("now also lets Studio read"));
+    let again = provision_ok(&emu, d, &["jumpstart", "enable"]);
+    assert!(again.contains("JumpStart is already enabled") && !again.contains(" now "), "{again}");
     let p = rt.block_on(endpoint_policy(&emu, &vpce));
     // The two buckets, JumpStart, ECR's layers (issue 30).
     assert_eq!(statements(&p).len(), 3, "{p}");

@@ -195,6 +195,10 @@ fn plain_down_keeps_the_users_storage_and_up_brings_the_stack_back_around_it() {
     // status after down: what is kept is reported as retained, the users' space as theirs.
     let o = provision(&emu, d, &["status"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // verify after down: one line saying the stack is not up, not a failure per control.
+    let o = provision(&emu, d, &["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is not up") && !text(&o).contains("controls fail"), "{}", text(&o));
 
     // up: the same domain and spaces (creation times unchanged), and verify passes.
     provision_ok(&emu, d, &["up"]);

@@ -162,6 +162,12 @@ fn down_asks_on_a_terminal_and_refuses_without_one() {
     assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("Only 'yes' is accepted") && screen.contains("cancelled"), "{screen}");
     assert_eq!(rt().block_on(inventory(&emu)), before);
+    // Ctrl-D (end of input) cancels too, and the refusal starts a line of its own.
+    let (code, screen) = on_terminal(&emu, d, "down --purge-efs", "\u{4}");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(screen.lines().all(|l| !(l.contains("Only 'yes' is accepted") && l.contains("cancelled"))), "{screen}");
+    assert_eq!(rt().block_on(inventory(&emu)), before);
 
     // --delete-data asks again, naming the bucket and its objects.
     rt().block_on(async {

@@ -24,6 +24,7 @@ use crate::step_id::StepId;
 
 pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
     let vpce = ctx.state.id(&StepId::VPCE_S3).context("the stack has no S3 endpoint yet; run `provision up` first")?;
+    let already = jumpstart_enabled(ctx) == enable;
     ctx.aws
         .ec2
         .modify_vpc_endpoint()
@@ -52,12 +53,14 @@ pub async fn run(ctx: &Ctx, enable: bool) -> Result<()> {
                 .with_context(|| format!("writing the execution role's policy {arn} (CreatePolicyVersion)"))?;
         }
     }
+    // The policies are written again either way (they may have drifted); the words say whether it changed.
+    let (was, now) = if already { ("is already ", "") } else { ("", " now") };
     if enable {
         println!(
-            "JumpStart enabled: S3 endpoint {vpce} now also lets Studio read objects tagged SageMaker=true (s3:GetObject, any bucket). `provision jumpstart disable` removes it."
+            "JumpStart {was}enabled: S3 endpoint {vpce}{now} also lets Studio read objects tagged SageMaker=true (s3:GetObject, any bucket). `provision jumpstart disable` removes it."
         );
     } else {
-        println!("JumpStart disabled: S3 endpoint {vpce} allows the stack's two buckets only.");
+        println!("JumpStart {was}disabled: S3 endpoint {vpce}{now} allows the stack's two buckets only.");
     }
     Ok(())
 }

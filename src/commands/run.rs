@@ -360,6 +360,11 @@ pub(super) async fn ask(questions: &[String], yes: bool, verb: &str, nothing: &s
                 return Err(Exit(EXIT_INTERRUPTED, format!("\n{verb} cancelled: {nothing}")).into());
             }
         };
+        if answer.is_empty() {
+            // Ctrl-D (end of input): nothing was typed, not even the line's end, so the
+            // refusal would follow the question on its line.
+            eprintln!();
+        }
         if answer.trim() != "yes" {
             return Err(Exit(EXIT_FAILED, format!("{verb} cancelled: {nothing}")).into());
         }

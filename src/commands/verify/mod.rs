@@ -61,6 +61,19 @@ fn each<const N: usize>(r: Result<[(bool, String); N]>) -> [Verdict; N] {
 }
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
+    // Without its firewall the stack is not up (`down` removes it first of all, `up` builds
+    // it): every network control would fail for that one reason, so say it once.
+    if ctx.state.record(&crate::step_id::StepId::FIREWALL).and_then(|r| r.id).is_none() {
+        return Err(Exit(
+            EXIT_FAILED,
+            format!(
+                "stack {} is not up: the state {} records no firewall (`provision down` removed it, or `provision up` has not built it yet), so there is nothing to verify; `provision status` says what is kept, `provision up` builds the stack again",
+                ctx.stack(),
+                ctx.state.location()
+            ),
+        )
+        .into());
+    }
     let _pass = ctx.reads.pass();
     let (sse, pab, bucket_policies, vpce_policy, domain, routes, firewall, policy, groups, rotation, keys, trust) = tokio::join!(
         buckets_sse_kms(ctx),
