@@ -270,6 +270,36 @@ fn nothing_outside_the_stack_is_touched() {
             .unwrap();
         (flow_log, e.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).expect("an endpoint id").to_string())
     });
+    // Issue 30's kinds: another stack's network ACL tagged as its `nacl.sagemaker`, and its log bucket.
+    let (nacl, log_bucket) = rt.block_on(async {
+        let sdk = emu.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let a = ec2
+            .create_network_acl()
+            .vpc_id(&vpc)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::NetworkAcl)
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:stack").value("other-stack").build())
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("provision:step").value("nacl.sagemaker").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let nacl = a.network_acl().and_then(|a| a.network_acl_id()).expect("an ACL id").to_string();
+        let s3 = emu.s3().await;
+        let bucket = "other-stack-123456789012-us-east-1-logs".to_string();
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        let tag = |k: &str, v: &str| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap();
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .tag_set(tag("provision:stack", "other-stack"))
+            .tag_set(tag("provision:step", "bucket.logs"))
+            .build()
+            .unwrap();
+        s3.put_bucket_tagging().bucket(&bucket).tagging(tagging).send().await.unwrap();
+        (nacl, bucket)
+    });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     provision_ok(&emu, d, &["up"]);
@@ -287,4 +317,6 @@ fn nothing_outside_the_stack_is_touched() {
     assert!(inv.contains("log-group /provision/other-stack/vpc-flow-logs"), "another stack's log group: {inv:?}");
     assert!(inv.contains(&format!("flow-log {flow_log}")), "another stack's flow log: {inv:?}");
     assert!(inv.contains(&format!("vpce {endpoint}")), "another stack's VPC endpoint: {inv:?}");
+    assert!(inv.contains(&format!("nacl {nacl}")), "another stack's network ACL: {inv:?}");
+    assert!(inv.contains(&format!("bucket {log_bucket}")), "another stack's log bucket: {inv:?}");
 }
