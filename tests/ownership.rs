@@ -297,7 +297,18 @@ fn nothing_outside_the_stack_is_touched() {
             .tag_set(tag("provision:step", "bucket.logs"))
             .build()
             .unwrap();
-        s3.put_bucket_tagging().bucket(&bucket).tagging(tagging).send().await.unwrap();
+        // A new bucket's settings answer NoSuchBucket for a while under --realistic (as S3 does):
+        // tagged again until it is known.
+        for attempt in 0.. {
+            match s3.put_bucket_tagging().bucket(&bucket).tagging(tagging.clone()).send().await {
+                Ok(_) => break,
+                Err(e) if attempt < 100 => {
+                    assert_eq!(e.as_service_error().and_then(|e| e.meta().code()), Some("NoSuchBucket"), "{e:?}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
         (nacl, bucket)
     });
     let dir = tempfile::tempdir().unwrap();
