@@ -77,6 +77,13 @@ impl Step {
     pub fn kind_name(&self) -> &'static str {
         self.kind.name()
     }
+
+    /// Its kind as the concrete type `K`, if it is one (what `verify` reads
+    /// of the routes the graph declares).
+    pub fn kind_as<K: Kind>(&self) -> Option<&K> {
+        let any: &dyn std::any::Any = self.kind.as_ref();
+        any.downcast_ref::<K>()
+    }
 }
 
 /// The ten interface endpoints: (step, Name tag suffix, service name template, has a policy).

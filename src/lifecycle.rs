@@ -16,7 +16,7 @@ mod second_record;
 pub use second_record::{duplicates, orphans, rebuild, remove_duplicates, shape_mismatch};
 
 use crate::graph::{Graph, Step};
-use crate::kinds::{Change, Ctx, Health, PropChange};
+use crate::kinds::{Change, Ctx, Health, Learnt, PropChange};
 use crate::state::Status;
 use crate::step_id::StepId;
 
@@ -203,8 +203,45 @@ pub async fn up_step(ctx: Arc<Ctx>, step: Step) -> Result<Action> {
         .settle(&ctx, &step.id, &id)
         .await
         .with_context(|| format!("waiting for {} {id} ({})", step.kind_name(), step.id))?;
-    ctx.state.ready(&step.id, &[])?;
+    record_ready(&ctx, &step, &id).await?;
     Ok(action.unwrap_or(Action::Created))
+}
+
+/// Records `step` ready with what its resource tells the steps after it
+/// (`Kind::learn`): the one place a kind's findings reach the state.
+async fn record_ready(ctx: &Ctx, step: &Step, id: &str) -> Result<()> {
+    record_learnt(ctx, step, id, false).await
+}
+
+/// Records `step` ready, with `id` first when `found` (a resource found by
+/// its tags, `second_record::rebuild`), and what it tells (`Kind::learn`).
+pub async fn record_learnt(ctx: &Ctx, step: &Step, id: &str, found: bool) -> Result<()> {
+    if found {
+        // The id first: a failed read must not lose it.
+        ctx.state.set(&step.id, Status::Ready, Some(id), &[])?;
+    }
+    let learnt = step
+        .kind
+        .learn(ctx, &step.id, id)
+        .await
+        .with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))?;
+    let attrs: Vec<(&str, String)> = learnt.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    ctx.state.ready(&step.id, &attrs)?;
+    record_revealed(ctx, &learnt)
+}
+
+/// Records the resources AWS made for a step that other steps stand for
+/// (the domain's home EFS, mount targets and NFS groups), once: a step that
+/// already holds an id keeps it.
+fn record_revealed(ctx: &Ctx, learnt: &Learnt) -> Result<()> {
+    for r in &learnt.others {
+        if ctx.state.record(&r.step).and_then(|rec| rec.id).is_none() {
+            let attrs: Vec<(&str, String)> = r.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            ctx.state.set(&r.step, Status::Created, Some(&r.id), &attrs)?;
+            ctx.state.note(&r.step, Some(r.note.clone()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads may not show a resource for a while after its create (eventual
@@ -309,6 +346,7 @@ async fn restore_drift(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
         .restore(ctx, &step.id, id)
         .await
         .with_context(|| format!("restoring {} {id} ({})", step.kind_name(), step.id))?;
+    record_ready(ctx, step, id).await?;
     Ok(Action::Restored)
 }
 
@@ -330,6 +368,7 @@ async fn update(ctx: &Ctx, step: &Step, id: &str) -> Result<Action> {
         .update(ctx, &step.id, id, &step.changes)
         .await
         .with_context(|| format!("updating {} {id} ({})", step.kind_name(), step.id))?;
+    record_ready(ctx, step, id).await?;
     Ok(Action::Updated)
 }
 
@@ -428,6 +467,11 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
             Ok("kept")
         }
         Some((id, None)) => {
+            // What AWS made for it and that outlives it (the domain's home
+            // EFS) is recorded before it goes, so its own step finds it.
+            let learnt = crate::error::found(step.kind.learn(&ctx, &step.id, &id).await)
+                .with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))?;
+            record_revealed(&ctx, &learnt.unwrap_or_default())?;
             ctx.state.set(&step.id, Status::Deleting, Some(&id), &[])?;
             step.kind
                 .delete(&ctx, &id)

@@ -233,8 +233,7 @@ fn every_kind_of_the_real_graph_reads_only_what_it_is_ordered_after() {
 
 /// The concrete kind of a step.
 fn kind<K: Kind>(step: &Step) -> Option<&K> {
-    let any: &dyn std::any::Any = step.kind.as_ref();
-    any.downcast_ref::<K>()
+    step.kind_as::<K>()
 }
 
 #[test]

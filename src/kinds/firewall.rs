@@ -1,6 +1,6 @@
 //! The Network Firewall (`nfw.firewall`), mapped to every zone's firewall
 //! subnet, with the stack's policy. Id = ARN. Once READY, each zone's
-//! endpoint id is recorded as attribute `endpoint.{az}` (routes read them
+//! endpoint id is learnt as attribute `endpoint.{az}` (routes read them
 //! by zone, never "the first"). Also what the rule group and policy share:
 //! tags and the reference-settling retry.
 
@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use aws_sdk_networkfirewall::types::{FirewallStatusValue, SubnetMapping, Tag};
 
-use super::{Change, Ctx, Health, Kind, NameUse, Property, accepted, adopt_if_ours, members_drift, missing_members};
+use super::{
+    Change, Ctx, Health, Kind, Learnt, NameUse, Property, accepted, adopt_if_ours, members_drift, missing_members,
+};
 use super::{Flow, Per, Usage, Use};
 use crate::config::Settings;
 use crate::cost;
@@ -274,52 +276,48 @@ impl Kind for Firewall {
         out.firewall.and_then(|f| f.firewall_arn).context("CreateFirewall returned no FirewallArn")
     }
 
-    /// READY, and the endpoint of every zone's AZ READY; records each
-    /// endpoint id as `endpoint.{az}`.
-    async fn settle(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+    /// Waits until READY, and the endpoint of every zone's AZ READY.
+    async fn settle(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<()> {
         // Not found right after CreateFirewall is pending (eventual
         // consistency; terraform-provider-aws waitFirewallCreated's finder
         // treats ResourceNotFoundException as not yet there).
         let unseen = crate::wait::Unseen::new(crate::retry::CONSISTENCY_BOUND);
-        let endpoints =
-            until("firewall READY with its endpoints", Poll::expect(create_s(PROFILE), 30 * 60), || async {
-                let out = match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
-                    Err(e) if crate::error::is_not_found(&e) => {
-                        return unseen.absent(format!("firewall {arn} does not exist"));
-                    }
-                    r => r?,
-                };
-                let Some(status) = out.firewall_status else {
-                    return Ok(None);
-                };
-                crate::progress::observed(status.status.as_str());
-                if status.status == FirewallStatusValue::Deleting {
-                    bail!("firewall {arn} is being deleted (deleted out of band?)");
+        until("firewall READY with its endpoints", Poll::expect(create_s(PROFILE), 30 * 60), || async {
+            let out = match ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws) {
+                Err(e) if crate::error::is_not_found(&e) => {
+                    return unseen.absent(format!("firewall {arn} does not exist"));
                 }
-                if status.status != FirewallStatusValue::Ready {
-                    return Ok(None);
+                r => r?,
+            };
+            let Some(status) = out.firewall_status else {
+                return Ok(None);
+            };
+            crate::progress::observed(status.status.as_str());
+            if status.status == FirewallStatusValue::Deleting {
+                bail!("firewall {arn} is being deleted (deleted out of band?)");
+            }
+            if status.status != FirewallStatusValue::Ready {
+                return Ok(None);
+            }
+            let sync = status.sync_states.unwrap_or_default();
+            for az in &self.azs {
+                let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
+                match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
+                    (Some("READY"), Some(_)) => {}
+                    _ => return Ok(None),
                 }
-                let sync = status.sync_states.unwrap_or_default();
-                let mut found = Vec::new();
-                for az in &self.azs {
-                    let Some(att) = sync.get(az).and_then(|s| s.attachment.as_ref()) else { return Ok(None) };
-                    match (att.status.as_ref().map(|s| s.as_str()), &att.endpoint_id) {
-                        (Some("READY"), Some(e)) => found.push((endpoint_attr(az), e.clone())),
-                        _ => return Ok(None),
-                    }
-                }
-                Ok(Some(found))
-            })
-            .await?;
-        let attrs: Vec<(&str, String)> = endpoints.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        ctx.state.ready(me, &attrs)
+            }
+            Ok(Some(()))
+        })
+        .await
     }
 
-    /// The endpoint ids of the zones that are READY (what `settle` records).
-    async fn record_found(&self, ctx: &Ctx, me: &StepId, arn: &str) -> Result<()> {
+    /// The endpoint id of each zone that has one, as attribute
+    /// `endpoint.{az}` (the routes to the firewall read them).
+    async fn learn(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Learnt> {
         let out = ctx.aws.nfw.describe_firewall().firewall_arn(arn).send().await.map_err(aws)?;
         let sync = out.firewall_status.and_then(|s| s.sync_states).unwrap_or_default();
-        let attrs: Vec<(String, String)> = self
+        let attrs = self
             .azs
             .iter()
             .filter_map(|az| {
@@ -327,8 +325,7 @@ impl Kind for Firewall {
                 Some((endpoint_attr(az), e))
             })
             .collect();
-        let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        ctx.state.ready(me, &attrs)
+        Ok(Learnt { attrs, others: Vec::new() })
     }
 
     async fn health(&self, ctx: &Ctx, _me: &StepId, arn: &str) -> Result<Health> {

@@ -25,8 +25,9 @@
 //! `discovered` (what SageMaker or Studio's users make on their own),
 //! `contents` (the several resources such a step stands for), `profile`
 //! (its entry in the latency profile), `properties`/`update`/`drop_members`
-//! (what a change of the parameters does to a live resource: `property`).
-//! (its entry in the latency profile), `priced` (what AWS bills it for:
+//! (what a change of the parameters does to a live resource: `property`),
+//! `learn` (what the steps after it read of it, which the lifecycle
+//! records: no kind writes the state), `priced` (what AWS bills it for:
 //! `crate::cost`).
 //!
 //! This module holds what every kind shares: `Health`, `NameUse` and small
@@ -87,6 +88,26 @@ pub use property::{Change, PropChange, Property};
 pub use crate::context::{
     Ctx, DownOptions, Polls, ReadPass, Reads, SHARED_FRESH, TAG_STACK, TAG_STEP, Teardown, ec2_filter, ec2_tag_pairs,
 };
+
+/// What a kind read of its resource for the lifecycle to record (`Kind::learn`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Learnt {
+    /// Attributes of the step itself, recorded with its Ready status.
+    pub attrs: Vec<(String, String)>,
+    /// Resources AWS made for this one that other steps stand for (the
+    /// domain's home EFS, mount targets and NFS groups): recorded as
+    /// created, with their note, unless their step already holds an id.
+    pub others: Vec<Revealed>,
+}
+
+/// A resource `learn` revealed for another step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revealed {
+    pub step: StepId,
+    pub id: String,
+    pub attrs: Vec<(String, String)>,
+    pub note: String,
+}
 
 /// The ids of the resources of a cached listing (`Reads`) that their tags
 /// prove are this stack's `me` (what `list_owned` answers).
@@ -233,11 +254,15 @@ pub trait Kind: std::any::Any + Debug + Send + Sync {
 
     async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()>;
 
-    /// Records what `settle` would record of a resource found by its tags
-    /// (read-only: the firewall's endpoint ids, the domain's ARN and EFS),
-    /// so the steps after it can be found too (`lifecycle::rebuild`).
-    async fn record_found(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<()> {
-        Ok(())
+    /// What the resource tells the steps after it (read-only): the
+    /// firewall's endpoint ids, the domain's ARN and home EFS and what
+    /// SageMaker made for it. The lifecycle records it, after `settle`,
+    /// `restore` or `update`, for a resource found by its tags
+    /// (`lifecycle::second_record`), and (`Learnt::others` only) before a
+    /// delete: no kind writes the state. A resource that is gone tells
+    /// nothing (`Learnt::default()`).
+    async fn learn(&self, _ctx: &Ctx, _me: &StepId, _id: &str) -> Result<Learnt> {
+        Ok(Learnt::default())
     }
 
     /// Idempotent follow-up calls and the wait until usable.

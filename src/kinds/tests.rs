@@ -218,6 +218,10 @@ async fn a_domain_not_found_right_after_create_is_pending() {
         ),
         // Then the home EFS's automatic backups (efs.backup): PutBackupPolicy ENABLED.
         ok(r#"{"BackupPolicy":{"Status":"ENABLED"}}"#),
+        // What `learn` tells the lifecycle to record.
+        ok(
+            r#"{"DomainId":"d-1","Status":"InService","DomainArn":"arn:aws:sagemaker:us-east-1:123456789012:domain/d-1","HomeEfsFileSystemId":"fs-1"}"#,
+        ),
     ];
     let (ctx, http, _d) = ctx(script, &[]);
     let domain = domain::Domain {
@@ -228,10 +232,15 @@ async fn a_domain_not_found_right_after_create_is_pending() {
         key: StepId::KMS_EBS,
     };
     domain.settle(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
-    assert_eq!(http.left(), 0);
-    assert_eq!(ctx.state.attr(&StepId::DOMAIN, "home_efs").unwrap(), "fs-1");
     // Three DescribeDomain, then PutBackupPolicy (a REST call: the script names no operation).
     assert_eq!(http.calls().len(), 4, "{:?}", http.calls());
+    // Settling writes no record: the lifecycle records what `learn` tells.
+    assert!(ctx.state.record(&StepId::DOMAIN).is_none());
+    let learnt = domain.learn(&ctx, &StepId::DOMAIN, "d-1").await.unwrap();
+    assert_eq!(http.left(), 0);
+    assert!(learnt.attrs.contains(&("home_efs".to_string(), "fs-1".to_string())), "{learnt:?}");
+    let revealed: Vec<(&str, &str)> = learnt.others.iter().map(|r| (r.step.as_str(), r.id.as_str())).collect();
+    assert_eq!(revealed, [("efs.file_system", "fs-1"), ("efs.mount_target", "fs-1"), ("sg.nfs", "d-1")]);
 }
 
 #[tokio::test]

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 
 use crate::graph::{Graph, Step};
 use crate::kinds::Ctx;
-use crate::state::Status;
 use crate::step_id::StepId;
 
 /// The stack's second record: what AWS holds for each step of `graph` that
@@ -34,11 +33,7 @@ pub async fn rebuild(ctx: &Ctx, graph: &Graph) -> Result<Vec<(StepId, String)>> 
             }
         };
         if let Some(id) = id {
-            ctx.state.set(&step.id, Status::Ready, Some(&id), &[])?;
-            step.kind
-                .record_found(ctx, &step.id, &id)
-                .await
-                .with_context(|| format!("reading {} {id} ({})", step.kind_name(), step.id))?;
+            super::record_learnt(ctx, step, &id, true).await?;
             found.push((step.id.clone(), id));
         }
     }

@@ -14,7 +14,10 @@ use aws_sdk_sagemaker::types::AppNetworkAccessType;
 use super::Verdict;
 use super::data::no_extra;
 use crate::error::aws;
+use crate::kinds::route::RouteTarget;
+use crate::kinds::route_table::RouteTable as StackTable;
 use crate::kinds::security_group::{SgRole, default_egress, egress_strings, ingress_rules, rule_strings};
+use crate::kinds::vpc_endpoint::{Flavor, VpcEndpoint};
 use crate::kinds::{Ctx, ec2_filter};
 use crate::step_id::StepId;
 
@@ -61,31 +64,28 @@ pub(super) async fn routes(ctx: &Ctx) -> Result<[(bool, String); 4]> {
     let tables = out.route_tables();
     let igw = ctx.state.id(&StepId::IGW)?;
     let edge_table = tables.iter().find(|t| t.associations().iter().any(|a| a.gateway_id() == Some(igw.as_str())));
+    // The routes the graph declares, read as AWS names their targets now.
+    let expected = declared(ctx).await?;
+    let declared_to = |table: &StepId, dest: &str| -> Result<String> {
+        expected
+            .iter()
+            .filter(|t| t.table == *table)
+            .flat_map(|t| &t.routes)
+            .find(|(d, _)| d == dest)
+            .map(|(_, target)| target.clone())
+            .with_context(|| format!("the stack declares no route to {dest} in {table}"))
+    };
     // Every zone: its own NAT gateway and its own zone's firewall endpoint.
     let (mut sm, mut natr, mut edge) = (Vec::new(), Vec::new(), Vec::new());
-    // The routes each of the stack's tables may hold besides the local one.
-    let vpce_s3 = ctx.state.id(&StepId::VPCE_S3)?;
-    let mut expected = vec![TableRoutes { table: StepId::RTB_IGW, weakens: "route.igw_edge", routes: Vec::new() }];
     for (i, z) in ctx.s.zones.iter().enumerate() {
-        let id = |base: &StepId| ctx.state.id(&base.in_zone(i, &z.az));
-        let endpoint = firewall_endpoint(ctx, &z.az).await?;
-        let nat = id(&StepId::NAT)?;
-        let default = || "0.0.0.0/0".to_string();
-        expected[0].routes.push((z.nat.to_string(), endpoint.clone()));
-        for (base, weakens, routes) in [
-            (StepId::RTB_FIREWALL, "firewall.allow_list", vec![(default(), igw.clone())]),
-            (StepId::RTB_NAT, "route.nat_default", vec![(default(), endpoint.clone())]),
-            (
-                StepId::RTB_SAGEMAKER,
-                "route.sagemaker_default",
-                vec![(default(), nat.clone()), (S3_PREFIX_LIST.to_string(), vpce_s3.clone())],
-            ),
-        ] {
-            expected.push(TableRoutes { table: base.in_zone(i, &z.az), weakens, routes });
-        }
+        let step = |base: &StepId| base.in_zone(i, &z.az);
+        let id = |base: &StepId| ctx.state.id(&step(base));
+        let nat = declared_to(&step(&StepId::RTB_SAGEMAKER), "0.0.0.0/0")?;
+        let endpoint = declared_to(&step(&StepId::RTB_NAT), "0.0.0.0/0")?;
         sm.push(default_route_is(tables, &id(&StepId::SUBNET_SAGEMAKER)?, &nat, "the NAT gateway"));
         natr.push(default_route_is(tables, &id(&StepId::SUBNET_NAT)?, &endpoint, "the firewall endpoint"));
         let cidr = z.nat.to_string();
+        let endpoint = declared_to(&StepId::RTB_IGW, &cidr)?;
         edge.push(match edge_table {
             None => (false, format!("no route table is edge-associated with {igw}")),
             Some(t) => {
@@ -131,7 +131,7 @@ pub(super) async fn route_tables(
 }
 
 /// The routes a table of the stack holds besides the VPC's local route, as
-/// the spec and the tool make them: (destination, target) pairs.
+/// the graph declares them: (destination, target) pairs.
 struct TableRoutes {
     table: StepId,
     /// The control an extra route in this table weakens.
@@ -142,6 +142,53 @@ struct TableRoutes {
 /// Stands for the S3 endpoint's prefix list among expected destinations: a
 /// gateway endpoint's route can only be for its own service's prefix list.
 const S3_PREFIX_LIST: &str = "the S3 prefix list";
+
+/// The control an extra route in `table` weakens.
+fn weakens(table: &StepId) -> &'static str {
+    if table.is_zone_of(&StepId::RTB_FIREWALL) {
+        "firewall.allow_list"
+    } else if table.is_zone_of(&StepId::RTB_NAT) {
+        "route.nat_default"
+    } else if table.is_zone_of(&StepId::RTB_SAGEMAKER) {
+        "route.sagemaker_default"
+    } else {
+        "route.igw_edge"
+    }
+}
+
+/// The routes the graph declares for the stack's settings (its `route.*`
+/// steps and the S3 gateway endpoint's), per table, with their targets as
+/// AWS names them now: the firewall's endpoints read live, the rest from
+/// the state. Every table of the graph is listed, with or without routes.
+async fn declared(ctx: &Ctx) -> Result<Vec<TableRoutes>> {
+    let graph = crate::graph::build(&ctx.s);
+    let mut out: Vec<TableRoutes> = graph
+        .steps
+        .iter()
+        .filter(|s| s.kind_as::<StackTable>().is_some() || s.id == StepId::RTB_IGW)
+        .map(|s| TableRoutes { table: s.id.clone(), weakens: weakens(&s.id), routes: Vec::new() })
+        .collect();
+    let mut add = |table: &StepId, route: (String, String)| match out.iter_mut().find(|t| t.table == *table) {
+        Some(t) => t.routes.push(route),
+        None => out.push(TableRoutes { table: table.clone(), weakens: weakens(table), routes: vec![route] }),
+    };
+    for step in &graph.steps {
+        if let Some(r) = step.kind_as::<crate::kinds::route::Route>() {
+            let target = match &r.target {
+                RouteTarget::FirewallEndpoint { az, .. } => firewall_endpoint(ctx, az).await?,
+                RouteTarget::InternetGateway { igw, .. } => ctx.state.id(igw)?,
+                RouteTarget::NatGateway { nat } => ctx.state.id(nat)?,
+            };
+            add(&r.table, (r.destination.clone(), target));
+        } else if let Some(VpcEndpoint { flavor: Flavor::Gateway { route_tables }, .. }) = step.kind_as() {
+            let endpoint = ctx.state.id(&step.id)?;
+            for table in route_tables {
+                add(table, (S3_PREFIX_LIST.to_string(), endpoint.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Every route of the stack's tables is the VPC's local route or an
 /// expected one; each other is an extra, named with the control it weakens.
