@@ -132,9 +132,9 @@ pub async fn edit_allow_list(
         let edit = &edit;
         async move {
             if attempt > 1 {
-                eprintln!(
+                crate::progress::note(&format!(
                     "rule group {arn} changed since it was read (stale UpdateToken); reading it again (attempt {attempt} of {TOKEN_ATTEMPTS})"
-                );
+                ));
             }
             let (before, mut group, token) = read_allow_list(ctx, arn).await?;
             let after = edit(&before)?;
