@@ -40,7 +40,7 @@ use crate::kinds::kms_key::{KeyRole, KmsKey};
 use crate::kinds::log_bucket::LogBucket;
 use crate::kinds::log_group::LogGroup;
 use crate::kinds::nat_gateway::NatGateway;
-use crate::kinds::network_acl::NetworkAcl;
+use crate::kinds::network_acl::{NetworkAcl, Tier};
 use crate::kinds::nfs_security_groups::NfsSecurityGroups;
 use crate::kinds::route::{Route, RouteTarget};
 use crate::kinds::route_table::RouteTable;
@@ -384,15 +384,18 @@ pub fn build(s: &Settings) -> Graph {
         push(step.clone(), Arc::new(VpcEndpoint { vpc: StepId::VPC, short, flavor }));
     }
 
-    // The SageMaker subnets' network ACL (issue 30, `vpc.nacl_restricted`).
-    push(
-        StepId::NACL_SAGEMAKER,
-        Arc::new(NetworkAcl {
-            vpc: StepId::VPC,
-            subnets: per_zone(s, &StepId::SUBNET_SAGEMAKER),
-            name: format!("nacl-{p}-sagemaker"),
-        }),
-    );
+    // A network ACL per subnet tier (issue 30: `vpc.nacl_restricted`, `vpc.nacl_nat`, `vpc.nacl_firewall`).
+    for tier in Tier::ALL {
+        push(
+            tier.step(),
+            Arc::new(NetworkAcl {
+                tier,
+                vpc: StepId::VPC,
+                subnets: per_zone(s, &tier.subnet()),
+                name: format!("nacl-{p}-{}", tier.suffix()),
+            }),
+        );
+    }
     push(StepId::KMS_S3, Arc::new(KmsKey { role: KeyRole::S3, after: vec![StepId::VPCE_S3] }));
     push(StepId::KMS_S3_ALIAS, Arc::new(KmsAlias { key: StepId::KMS_S3, alias: format!("alias/kms-cmk-{p}") }));
     // The buckets' server access logs (issue 30, `buckets.access_logging`).

@@ -82,7 +82,7 @@ pub const OPS: &[Op] = &[
     run("ec2:RevokeSecurityGroupIngress", &["ec2:RevokeSecurityGroupIngress"]),
     run("ec2:RevokeSecurityGroupEgress", &["ec2:RevokeSecurityGroupEgress"]),
     run("ec2:DescribeSecurityGroups", &["ec2:DescribeSecurityGroups"]),
-    // The SageMaker subnets' network ACL (kinds/network_acl.rs; verify vpc.nacl_restricted).
+    // The subnet tiers' network ACLs (kinds/network_acl.rs; verify vpc.nacl_restricted, vpc.nacl_nat, vpc.nacl_firewall).
     run("ec2:CreateNetworkAcl", &["ec2:CreateNetworkAcl", "ec2:CreateTags"]),
     run("ec2:CreateNetworkAclEntry", &["ec2:CreateNetworkAclEntry"]),
     only(

@@ -6,8 +6,8 @@
 //! fragments passed) to the new policy, with `plan` saying so first; the
 //! default allow-list names what Studio needs (no `.amazonaws.com`); both
 //! buckets log server access to the stack's log bucket; the SageMaker
-//! subnets have a network ACL of exactly the stack's flows; the home EFS is
-//! backed up.
+//! subnets, the NAT subnets and the firewall subnets each have a network ACL
+//! of exactly their flows; the home EFS is backed up.
 
 mod common;
 
@@ -794,5 +794,116 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: subnet {subnet} not associated with it"));
     provision_ok(&emu, d, &["up"]);
     assert_eq!(acl(&ec2c).associations().iter().filter_map(|x| x.subnet_id()).collect::<Vec<_>>(), [subnet.as_str()]);
+    passes(&emu, d);
+
+    // The NAT and firewall subnets' network ACLs: each on its tier's subnet, exactly the path out
+    // (SageMaker 10.2.3.0/24 → NAT 10.2.2.0/24 → firewall 10.2.1.0/24 → internet gateway) and its return.
+    let tier_acl = |step: &str| {
+        let id = step_id(&st, step);
+        rt.block_on(async {
+            let out = ec2c.describe_network_acls().network_acl_ids(&id).send().await.unwrap();
+            out.network_acls()[0].clone()
+        })
+    };
+    let rows_of = |a: &aws_sdk_ec2::types::NetworkAcl| -> Vec<Row> {
+        let mut rows: Vec<Row> = a
+            .entries()
+            .iter()
+            .map(|e| {
+                let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
+                let action = e.rule_action().unwrap().as_str().to_string();
+                let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
+                (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    for (step, subnet_step, control, inner) in [
+        ("nacl.nat", "subnet.nat", "vpc.nacl_nat", "10.2.3.0/24"),
+        ("nacl.firewall", "subnet.firewall", "vpc.nacl_firewall", "10.2.2.0/24"),
+    ] {
+        let (id, subnet) = (step_id(&st, step), step_id(&st, subnet_step));
+        let a = tier_acl(step);
+        let on: Vec<&str> = a.associations().iter().filter_map(|x| x.subnet_id()).collect();
+        assert_eq!(on, [subnet.as_str()], "{step}");
+        assert_eq!(
+            rows_of(&a),
+            [
+                row(false, 100, "6", inner, Some((443, 443)), "allow"),
+                row(false, 110, "6", inner, Some((80, 80)), "allow"),
+                row(false, 200, "6", "0.0.0.0/0", Some((1024, 65535)), "allow"),
+                row(false, 32767, "-1", "0.0.0.0/0", None, "deny"),
+                row(true, 100, "6", inner, Some((1024, 65535)), "allow"),
+                row(true, 200, "6", "0.0.0.0/0", Some((443, 443)), "allow"),
+                row(true, 210, "6", "0.0.0.0/0", Some((80, 80)), "allow"),
+                row(true, 32767, "-1", "0.0.0.0/0", None, "deny"),
+            ],
+            "{step}"
+        );
+        // An extra entry letting everything in: verify names the tier's control, up deletes it.
+        rt.block_on(async {
+            ec2c.create_network_acl_entry()
+                .network_acl_id(&id)
+                .rule_number(50)
+                .protocol("-1")
+                .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+                .egress(false)
+                .cidr_block("0.0.0.0/0")
+                .send()
+                .await
+                .unwrap()
+        });
+        fails_only(&emu, d, control, &format!("{id}: extra ingress 50 all from 0.0.0.0/0 (weakens {control})"));
+        let plan = provision_ok(&emu, d, &["plan"]);
+        assert!(plan.lines().any(|l| l.contains(step) && l.contains("extra ingress 50")), "{plan}");
+        provision_ok(&emu, d, &["up"]);
+        assert!(!rows_of(&tier_acl(step)).iter().any(|r| r.1 == 50), "{step}: the extra entry deleted");
+        passes(&emu, d);
+    }
+    // The NAT subnet given back to the VPC's default ACL; the firewall tier's return entry narrowed.
+    let (nat_acl, nat_subnet) = (step_id(&st, "nacl.nat"), step_id(&st, "subnet.nat"));
+    let fw_acl = step_id(&st, "nacl.firewall");
+    rt.block_on(async {
+        let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(&nat_subnet).build();
+        let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
+        let assoc = out.network_acls()[0]
+            .associations()
+            .iter()
+            .find(|x| x.subnet_id() == Some(nat_subnet.as_str()))
+            .and_then(|x| x.network_acl_association_id())
+            .unwrap()
+            .to_string();
+        let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
+        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+        let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
+        let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
+        ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap();
+        ec2c.replace_network_acl_entry()
+            .network_acl_id(&fw_acl)
+            .rule_number(100)
+            .protocol("6")
+            .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+            .egress(true)
+            .cidr_block("0.0.0.0/0")
+            .port_range(aws_sdk_ec2::types::PortRange::builder().from(1024).to(65535).build())
+            .send()
+            .await
+            .unwrap()
+    });
+    let (code, controls) = verify(&emu, d);
+    assert_eq!(code, Some(1), "{controls:?}");
+    let failing: BTreeSet<&str> = controls.iter().filter(|c| !c.1).map(|c| c.0.as_str()).collect();
+    assert_eq!(failing, BTreeSet::from(["vpc.nacl_nat", "vpc.nacl_firewall"]), "{controls:?}");
+    let evidence = |c: &str| controls.iter().find(|x| x.0 == c).unwrap().2.clone();
+    let nat = evidence("vpc.nacl_nat");
+    assert!(nat.contains(&format!("{nat_acl}: subnet {nat_subnet} not associated with it")), "{nat}");
+    let fw = evidence("vpc.nacl_firewall");
+    assert!(fw.contains("lacks egress 100 tcp 1024-65535 to 10.2.2.0/24"), "{fw}");
+    assert!(fw.contains("extra egress 100 tcp 1024-65535 to 0.0.0.0/0"), "{fw}");
+    provision_ok(&emu, d, &["up"]);
+    let on: Vec<String> =
+        tier_acl("nacl.nat").associations().iter().filter_map(|x| x.subnet_id().map(str::to_string)).collect();
+    assert_eq!(on, [nat_subnet]);
     passes(&emu, d);
 }

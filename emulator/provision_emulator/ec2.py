@@ -4,7 +4,9 @@ Modelled AWS behaviour (probed against moto 5.2.5 first; only the holes are fill
 
 * Network ACLs: a custom ACL starts closed (its `*` rule 32767 denying both ways); a deleted
   subnet's association goes with it; DeleteVpc refuses while a custom ACL exists (see
-  ``create_network_acl``, ``delete_subnet``, ``delete_vpc``).
+  ``create_network_acl``, ``delete_subnet``, ``delete_vpc``); at most 20 numbered rules per
+  direction (``NetworkAclEntryLimitExceeded``); deleting or replacing an entry that is not there
+  is ``InvalidNetworkAclEntry.NotFound`` (``create_network_acl_entry``, ``delete_network_acl_entry``).
 
 * NAT gateways: ``pending`` for ``ec2.nat_gateway`` create_s, then ``available``;
   DeleteNatGateway -> ``deleting`` for delete_s, then ``deleted`` (still listed, as AWS
@@ -716,6 +718,48 @@ def create_network_acl(self, vpc_id, tags=None, default=False):
     return acl
 
 
+# "Inbound or outbound rules per network ACL: 20" (VPC user guide, "Amazon VPC quotas", Network
+# ACLs; adjustable to 40, the `*` rule not counted), refused with NetworkAclEntryLimitExceeded (EC2 API
+# reference, "Error codes": "You've reached the limit on the number of rules that you can add to the
+# network ACL"). moto set no limit.
+NACL_RULES_PER_DIRECTION = 20
+
+_orig_create_network_acl_entry = EC2Backend.create_network_acl_entry
+_orig_delete_network_acl_entry = EC2Backend.delete_network_acl_entry
+
+
+def create_network_acl_entry(self, network_acl_id, rule_number, protocol, rule_action, egress, cidr_block,
+                             icmp_code, icmp_type, port_range_from, port_range_to, ipv6_cidr_block):
+    acl = self.get_network_acl(network_acl_id)
+    numbered = [e for e in acl.network_acl_entries
+                if _acl_egress(e.egress) == _acl_egress(egress) and int(e.rule_number) != 32767]
+    if int(rule_number) != 32767 and len(numbered) >= NACL_RULES_PER_DIRECTION:
+        raise EC2ClientError("NetworkAclEntryLimitExceeded",
+                             f"The maximum number of network ACL entries ({NACL_RULES_PER_DIRECTION}) "
+                             f"has been reached for {network_acl_id}.")
+    return _orig_create_network_acl_entry(self, network_acl_id, rule_number, protocol, rule_action, egress,
+                                          cidr_block, icmp_code, icmp_type, port_range_from, port_range_to,
+                                          ipv6_cidr_block)
+
+
+def delete_network_acl_entry(self, network_acl_id, rule_number, egress):
+    """DeleteNetworkAclEntry (and ReplaceNetworkAclEntry, which moto makes of a delete and a create) of
+    an entry that is not there: InvalidNetworkAclEntry.NotFound (EC2 API reference, "Error codes":
+    "The specified network ACL entry does not exist"). moto raised StopIteration, a 500."""
+    acl = self.get_network_acl(network_acl_id)
+    if not any(_acl_egress(e.egress) == _acl_egress(egress) and int(e.rule_number) == int(rule_number)
+               for e in acl.network_acl_entries):
+        raise EC2ClientError("InvalidNetworkAclEntry.NotFound",
+                             f"The network ACL entry identified by {rule_number} "
+                             f"({'egress' if _acl_egress(egress) else 'ingress'}) does not exist in {network_acl_id}.")
+    return _orig_delete_network_acl_entry(self, network_acl_id, rule_number, egress)
+
+
+def _acl_egress(v):
+    """moto keeps Egress as the request's text ("true"/"false") or a bool, depending on the caller."""
+    return v is True or str(v).lower() == "true"
+
+
 _orig_delete_sg = EC2Backend.delete_security_group
 
 
@@ -915,7 +959,8 @@ def install(app):
     Route.state = property(_route_state)
     for fn in (create_nat_gateway, delete_nat_gateway, describe_nat_gateways, create_vpc_endpoint, modify_vpc_endpoint,
                delete_vpc_endpoints, delete_subnet, delete_security_group, delete_vpc, detach_internet_gateway,
-               create_route, replace_route, release_address, create_network_acl):
+               create_route, replace_route, release_address, create_network_acl, create_network_acl_entry,
+               delete_network_acl_entry):
         setattr(EC2Backend, fn.__name__, fn)
     EC2Response.delete_vpc_endpoints = _delete_vpc_endpoints_response
     EC2Response.create_vpc_endpoint = create_vpc_endpoint_response

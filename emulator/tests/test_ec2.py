@@ -478,3 +478,37 @@ def test_network_acls_start_closed_follow_their_subnets_and_block_the_vpc(emulat
     assert e.value.response["Error"]["Code"] == "DependencyViolation"
     ec2.delete_network_acl(NetworkAclId=acl)
     ec2.delete_vpc(VpcId=vpc)
+
+
+def test_network_acl_entries_are_limited_per_direction_and_a_missing_one_is_not_found(emulator):
+    # VPC user guide, "Amazon VPC quotas": 20 inbound and 20 outbound rules per network ACL, the `*` rule
+    # not counted (NetworkAclEntryLimitExceeded beyond); a replaced entry keeps its slot; deleting or
+    # replacing an entry that is not there is InvalidNetworkAclEntry.NotFound (EC2 API reference, "Error codes").
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+
+    def entry(n, egress, port=443, replace=False):
+        call = ec2.replace_network_acl_entry if replace else ec2.create_network_acl_entry
+        call(NetworkAclId=acl, RuleNumber=n, Protocol="6", RuleAction="allow", Egress=egress,
+             CidrBlock="0.0.0.0/0", PortRange={"From": port, "To": port})
+
+    for n in range(100, 120):
+        entry(n, False)
+    with pytest.raises(ClientError) as e:
+        entry(120, False)
+    assert e.value.response["Error"]["Code"] == "NetworkAclEntryLimitExceeded"
+    entry(100, True)  # the other direction has its own 20
+    entry(100, False, port=80, replace=True)  # a replacement takes no new slot
+    got = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
+    assert [e["PortRange"]["From"] for e in got if e["RuleNumber"] == 100 and not e["Egress"]] == [80]
+    assert len([e for e in got if not e["Egress"]]) == 21  # 20 and the `*` rule
+    for call in (lambda: ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=150, Egress=False),
+                 lambda: entry(150, True, replace=True)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "InvalidNetworkAclEntry.NotFound"
+    ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=119, Egress=False)
+    entry(120, False)
+    ec2.delete_network_acl(NetworkAclId=acl)
+    ec2.delete_vpc(VpcId=vpc)

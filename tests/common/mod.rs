@@ -713,7 +713,7 @@ pub fn stack_counts(zones: usize, users: usize) -> std::collections::BTreeMap<St
         ("firewall-policy", 1),
         ("rule-group", 1),
         ("bucket", 3),  // data, models, and the access-log bucket (issue 30)
-        ("nacl", 1),    // the SageMaker subnets' network ACL (issue 30)
+        ("nacl", 3),    // the SageMaker, NAT and firewall subnets' network ACLs (issue 30)
         ("kms-key", 3), // kms.s3, kms.ebs, kms.logs
         ("alias", 3),
         ("role", 2), // the execution role, the flow logs role

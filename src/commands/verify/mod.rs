@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::error::{EXIT_FAILED, Exit};
 use crate::kinds::Ctx;
+use crate::kinds::network_acl::Tier;
 
 mod data;
 mod logs;
@@ -123,13 +124,15 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     results.push(("iam.role_no_extra", role_no_extra));
     results.push(("domain.home_efs_kms", home_kms));
     // Issue 30's controls.
-    let (scoped, versioning, access_logging, s3_rotation, default_sg, nacl, efs_backup) = tokio::join!(
+    let (scoped, versioning, access_logging, s3_rotation, default_sg, nacl, nacl_nat, nacl_firewall, efs_backup) = tokio::join!(
         endpoints_account_scoped(ctx),
         buckets_versioning(ctx),
         buckets_access_logging(ctx),
         s3_key_rotation(ctx),
         default_group_empty(ctx),
-        nacl_restricted(ctx),
+        nacl_restricted(ctx, Tier::Sagemaker),
+        nacl_restricted(ctx, Tier::Nat),
+        nacl_restricted(ctx, Tier::Firewall),
         logs::home_efs_backup(ctx),
     );
     results.extend([
@@ -139,7 +142,9 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         ("buckets.access_logging", access_logging),
         ("kms.s3_rotation", s3_rotation),
         ("vpc.default_sg_empty", default_sg),
-        ("vpc.nacl_restricted", nacl),
+        (Tier::Sagemaker.control(), nacl),
+        (Tier::Nat.control(), nacl_nat),
+        (Tier::Firewall.control(), nacl_firewall),
         ("efs.backup", efs_backup),
     ]);
     results.push(("studio.jupyterlab_image", image));

@@ -14,6 +14,7 @@ use aws_sdk_sagemaker::types::AppNetworkAccessType;
 use super::Verdict;
 use super::data::no_extra;
 use crate::error::aws;
+use crate::kinds::network_acl::Tier;
 use crate::kinds::route::RouteTarget;
 use crate::kinds::route_table::RouteTable as StackTable;
 use crate::kinds::security_group::{SgRole, default_egress, egress_strings, ingress_rules, rule_strings};
@@ -481,26 +482,31 @@ fn group_rules(ctx: &Ctx, step: &StepId, g: &SecurityGroup, role: &SgRole, weake
     Ok(no_extra(vec![found], extras))
 }
 
-/// `vpc.nacl_restricted`: every zone's SageMaker subnet is associated with
-/// the stack's network ACL (`nacl.sagemaker`), not the VPC's default one
-/// (which allows all traffic both ways), and its entries are exactly the
-/// flows the stack needs (`kinds::network_acl::sagemaker_entries`): an
-/// entry missing, changed or added, or a subnet on another ACL, fails it.
-pub(super) async fn nacl_restricted(ctx: &Ctx) -> Verdict {
+/// A subnet tier's network ACL control (`Tier::control`): every zone's
+/// subnet of the tier is associated with the stack's ACL for it
+/// (`nacl.sagemaker`, `nacl.nat`, `nacl.firewall`), not the VPC's default
+/// one (which allows all traffic both ways), and its entries are exactly
+/// the tier's flows (`kinds::network_acl`, `Tier::entries`): an entry
+/// missing, changed or added, or a subnet on another ACL, fails it.
+/// `vpc.nacl_restricted` is the SageMaker subnets', `vpc.nacl_nat` the NAT
+/// subnets', `vpc.nacl_firewall` the firewall subnets'.
+pub(super) async fn nacl_restricted(ctx: &Ctx, tier: Tier) -> Verdict {
     use crate::kinds::network_acl::{differences, wanted};
-    let id = ctx.state.id(&StepId::NACL_SAGEMAKER)?;
-    let subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &StepId::SUBNET_SAGEMAKER))?;
-    let problems = differences(ctx, &id, &subnets).await.with_context(|| format!("reading network ACL {id}"))?;
+    let id = ctx.state.id(&tier.step())?;
+    let subnets = ctx.ids(&crate::graph::per_zone(&ctx.s, &tier.subnet()))?;
+    let problems = differences(ctx, tier, &id, &subnets).await.with_context(|| format!("reading network ACL {id}"))?;
     Ok(if problems.is_empty() {
         (
             true,
             format!(
-                "{id} on {}: {} entries, all traffic among the SageMaker subnets, tcp 443/80 out and its return on 1024-65535 only",
+                "{id} ({}) on {}: {} entries, {} only",
+                tier.step(),
                 subnets.join(", "),
-                wanted(ctx).len()
+                wanted(ctx, tier).len(),
+                tier.flows()
             ),
         )
     } else {
-        (false, format!("{id}: {} (weakens vpc.nacl_restricted)", problems.join("; ")))
+        (false, format!("{id}: {} (weakens {})", problems.join("; "), tier.control()))
     })
 }
