@@ -1,5 +1,9 @@
 use super::*;
 use crate::config::{RawParams, Settings};
+use crate::kinds::domain::Domain;
+use crate::kinds::firewall::Firewall;
+use crate::kinds::route::{Route, RouteTarget};
+use crate::kinds::subnet::Subnet;
 use crate::kinds::{Ctx, Health};
 use std::collections::BTreeSet;
 
