@@ -95,14 +95,11 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let dir = tempfile::tempdir().unwrap();
     provision_ok(&emu, dir.path(), &["up"]);
     let out = provision_ok(&emu, dir.path(), &["verify"]);
-    // 39: the 25 before issues 28 and 30, iam.role_guardrails and iam.role_no_extra (issue 28),
-    // and issue 30's twelve (buckets.access_logging, vpc.nacl_restricted, vpc.nacl_nat,
-    // vpc.nacl_firewall and efs.backup the last five).
-    assert_eq!(out.matches("PASS  ").count(), 39, "{out}");
-    assert!(out.contains("All 39 controls pass"), "{out}");
+    assert_eq!(out.matches("PASS  ").count(), CONTROLS, "{out}");
+    assert!(out.contains(&format!("All {CONTROLS} controls pass")), "{out}");
     let (code, controls) = verify(&emu, dir.path(), &[]);
     assert_eq!(code, Some(0), "{controls:?}");
-    assert_eq!(controls.len(), 39);
+    assert_eq!(controls.len(), CONTROLS);
     assert!(failing(&controls).is_empty(), "{controls:?}");
 
     let st = state_json(dir.path());
@@ -215,7 +212,7 @@ fn verify_passes_on_a_fresh_stack_and_names_each_out_of_band_change() {
     let o = provision(&emu, dir.path(), &["verify"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("12 of 39 controls fail"), "{t}");
+    assert!(t.contains(&format!("12 of {CONTROLS} controls fail")), "{t}");
     for c in &broken {
         assert!(t.contains(&format!("FAIL  {c}")), "{c}: {t}");
     }

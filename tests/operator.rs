@@ -26,7 +26,7 @@ fn plan_is_read_only_and_right_after_a_partial_run() {
     let dir = tempfile::tempdir().unwrap();
     emu.clear_calls();
     let plan = plan_json(&emu, dir.path(), &[]);
-    assert_eq!(plan.len(), 60); // the spec's 48 steps, issue 14's 8 logging steps, issue 30's log bucket and 3 NACLs
+    assert_eq!(plan.len(), STEPS);
     assert!(plan.iter().all(|l| l["action"] == "create"), "fresh stack: all create");
     assert!(!dir.path().join("state").exists(), "plan wrote no state");
 
@@ -73,7 +73,7 @@ fn status_reports_drift_and_out_of_band_deletion() {
     provision_ok(&emu, dir.path(), &["up"]);
     let o = provision(&emu, dir.path(), &["status"]);
     assert!(o.status.success(), "clean stack: {}", text(&o));
-    assert!(text(&o).contains("63 present"), "{}", text(&o)); // 60 steps and the 3 SageMaker makes (EFS, mount targets, NFS groups)
+    assert!(text(&o).contains(&format!("{PRESENT} present")), "{}", text(&o));
 
     let st = state_json(dir.path());
     let rtb = step_id(&st, "rtb.sagemaker");
@@ -195,7 +195,7 @@ fn progress_is_live_on_a_terminal_and_line_per_event_otherwise() {
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{err}");
     let step_lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
-    assert_eq!(step_lines.len(), 60, "{err}");
+    assert_eq!(step_lines.len(), STEPS, "{err}");
     assert!(!err.contains('\r') && !err.contains("\u{1b}["), "no terminal control codes: {err:?}");
     // A long wait says so every 30 s (scaled like the waits): what it waits for, its elapsed
     // time against the expected 330 s (scaled) and the time left.

@@ -83,7 +83,7 @@ fn import_writes_the_record_back_and_changes_nothing() {
     lose_state(d);
     emu.clear_calls();
     let out = provision_ok(&emu, d, &["import", "--verbose"]);
-    assert!(out.contains("Imported 60 of 60 steps"), "{out}"); // 48 of the spec, 8 of logging, 4 of issue 30
+    assert!(out.contains(&format!("Imported {STEPS} of {STEPS} steps")), "{out}");
     // A line, then (--verbose) each step with its id on a line of its own.
     assert!(out.lines().all(|l| l.len() < 300), "{out}");
     assert!(out.lines().any(|l| l.starts_with("  vpc ") && l.contains(" vpc-")), "{out}");

@@ -143,9 +143,9 @@ fn check_screen(args: &[&str], typescript: &str, done: &str) -> (Vec<String>, St
 fn up_then_down_in_an_80_by_30_terminal() {
     let emu = Emulator::start(TERMINAL_SCALE, &[]);
     let dir = tempfile::tempdir().unwrap();
-    let up = on_screen(&emu, dir.path(), &["up"], " is up (60 of 60 steps changed");
-    assert_eq!(up.len(), 60, "every step of a new stack changes something: {up:#?}");
-    assert_eq!(counter(up.last().unwrap()), Some(60));
+    let up = on_screen(&emu, dir.path(), &["up"], &format!(" is up ({STEPS} of {STEPS} steps changed"));
+    assert_eq!(up.len(), STEPS, "every step of a new stack changes something: {up:#?}");
+    assert_eq!(counter(up.last().unwrap()), Some(STEPS));
     // Ids are shortened only to fit, keeping their distinguishing tail.
     let role = up.iter().find(|l| l.contains("] iam.role ")).expect("the role's line");
     assert!(role.contains("-sagemaker-execution-role ("), "{role}");
@@ -154,7 +154,7 @@ fn up_then_down_in_an_80_by_30_terminal() {
     assert!(out.status.success(), "{typescript}");
     let rows = render(program_bytes(&typescript), COLS, ROWS);
     let status: Vec<&String> = rows.iter().map(|(r, _)| r).filter(|r| r.starts_with("present ")).collect();
-    assert!(status.len() >= 60, "{rows:#?}");
+    assert!(status.len() >= STEPS, "{rows:#?}");
     assert!(rows.iter().any(|(r, _)| r.starts_with(&format!("Status: {} present.", status.len()))), "{rows:#?}");
     assert!(rows.iter().all(|(_, wrapped)| !wrapped), "no row wider than the terminal: {rows:#?}");
     let role = status.iter().find(|r| r.starts_with("present iam.role ")).expect("the role's row");
@@ -181,7 +181,7 @@ fn interrupted_resumed_and_warned_in_an_80_by_30_terminal() {
     let stopped: Vec<&str> = screen.lines().filter(|l| counter(l).is_some() && l.contains(" stopped ")).collect();
     assert!(stopped.iter().any(|l| l.contains("] nfw.firewall ")), "the firewall's wait stopped: {screen}");
     let up = on_screen(&emu, d, &["up"], " is up (");
-    assert!(!up.is_empty() && lines.len() + up.len() >= 60, "{lines:#?} {up:#?}");
+    assert!(!up.is_empty() && lines.len() + up.len() >= STEPS, "{lines:#?} {up:#?}");
 
     let st = state_json(d);
     let sts = step_id(&st, "vpce.sts");

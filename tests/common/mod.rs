@@ -18,6 +18,21 @@ pub struct Emulator {
     operators: Operators,
 }
 
+/// The steps of a default stack (one zone, one user, logging on): the spec's 48, the 8 of logging,
+/// and the log bucket and the three network ACLs of the lockdown. A kind added to the stack
+/// changes this one number.
+pub const STEPS: usize = 60;
+
+/// The steps `status` shows present on a default stack: `STEPS` and the three SageMaker makes on
+/// its own (the home EFS, its mount targets, the NFS security groups).
+pub const PRESENT: usize = STEPS + 3;
+
+/// The controls `verify` checks on a default stack: the 25 before the execution role's
+/// guardrails, `iam.role_guardrails` and `iam.role_no_extra`, and the lockdown's twelve
+/// (`buckets.access_logging`, `vpc.nacl_restricted`, `vpc.nacl_nat`, `vpc.nacl_firewall` and
+/// `efs.backup` the last five).
+pub const CONTROLS: usize = 39;
+
 /// The access key id the harness's own calls are signed with: a root key (the emulator enforces
 /// IAM only for IAM users' and assumed roles' keys, emulator/README.md "IAM"), left out of
 /// `calls()`, so making an operator is not the tool's traffic.
