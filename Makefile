@@ -89,13 +89,13 @@ BENCH_ARGS ?=
 bench: build emulator-venv
 	emulator/.venv/bin/python bench/run.py --bin $(BIN) $(BENCH_ARGS)
 
-# The shapes (issue 18): 1/3/6 zones, 1/10/100 users, 5 concurrent stacks, each with and without
+# The shapes: 1/3/6 zones, 1/10/100 users, 5 concurrent stacks, each with and without
 # --realistic --throttle, median of 3, each against the tool's own bound for that shape (about
 # 25 minutes). A release binary: make bench-shapes BIN=$$CARGO_TARGET_DIR/release/provision
 # after `cargo build --release`. Options: make bench-shapes BENCH_ARGS="--shapes default,users100 --json out.json"
 bench-shapes: build emulator-venv
 	emulator/.venv/bin/python bench/shapes.py --bin $(BIN) $(BENCH_ARGS)
 
-# Calls and time of `status`, `plan` and `verify` on the default stack at scale 0 (issue 18).
+# Calls and time of `status`, `plan` and `verify` on the default stack at scale 0.
 bench-readonly: build emulator-venv
 	emulator/.venv/bin/python bench/readonly.py --bin $(BIN) $(BENCH_ARGS)
