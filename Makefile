@@ -7,6 +7,9 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/provision-target
 PORT ?= 4566
 SCALE ?= 0.01
 BIN := $(CARGO_TARGET_DIR)/debug/provision
+# The emulator `make up` started on PORT: its pid (for `make down PORT=...`) and its log.
+EMU_PID := .emulator-$(PORT).pid
+EMU_LOG := .emulator-$(PORT).log
 EMU_ENV := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) PROVISION_TIME_SCALE=$(SCALE)
 
@@ -21,10 +24,29 @@ emulator-venv:
 # Runs the emulator in the background (time-scaled: SCALE of real AWS delays),
 # builds the stack against it, prints the outputs, and leaves the emulator
 # running so you can explore (`make down` removes the stack and stops it).
+# An emulator already answering on PORT is reused. Anything else on PORT stops
+# the run at once (curl's exit 7 is "connection refused": the port is free).
+# The pid file is written only for an emulator this run started and saw answer.
 up: build emulator-venv
-	@if ! curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1; then \
-	  emulator/run --port $(PORT) --scale $(SCALE) > .emulator.log 2>&1 & echo $$! > .emulator.pid; \
-	  for i in $$(seq 1 100); do curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1 && break; sleep 0.2; done; \
+	@if ! curl -sf --max-time 2 http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1; then \
+	  rc=0; curl -s -o /dev/null --max-time 2 http://127.0.0.1:$(PORT)/ || rc=$$?; \
+	  if [ "$$rc" != 7 ]; then \
+	    echo "make up: port $(PORT) is in use by another program (not the provision emulator); free it or choose another port: make up PORT=4567" >&2; \
+	    exit 1; \
+	  fi; \
+	  emulator/run --port $(PORT) --scale $(SCALE) > $(EMU_LOG) 2>&1 & pid=$$!; \
+	  for i in $$(seq 1 100); do \
+	    curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1 && break; \
+	    if ! kill -0 $$pid 2>/dev/null; then \
+	      echo "make up: the emulator exited before answering on port $(PORT); the end of $(EMU_LOG):" >&2; \
+	      tail -n 5 $(EMU_LOG) >&2; exit 1; \
+	    fi; \
+	    sleep 0.2; \
+	  done; \
+	  if ! curl -sf http://127.0.0.1:$(PORT)/_emulator/health >/dev/null 2>&1; then \
+	    kill $$pid 2>/dev/null; echo "make up: the emulator did not answer on port $(PORT) within 20 s; see $(EMU_LOG)" >&2; exit 1; \
+	  fi; \
+	  echo $$pid > $(EMU_PID); \
 	fi
 	$(EMU_ENV) $(BIN) up
 	$(EMU_ENV) $(BIN) outputs
@@ -38,7 +60,7 @@ env:
 
 down: build
 	$(EMU_ENV) $(BIN) down --purge-efs --delete-data --yes
-	@if [ -f .emulator.pid ]; then kill "$$(cat .emulator.pid)" 2>/dev/null; rm -f .emulator.pid; echo "emulator stopped"; fi
+	@if [ -f $(EMU_PID) ]; then kill "$$(cat $(EMU_PID))" 2>/dev/null; rm -f $(EMU_PID); echo "emulator stopped"; fi
 
 test: emulator-venv lint test-rust test-emulator
 
@@ -67,13 +89,13 @@ BENCH_ARGS ?=
 bench: build emulator-venv
 	emulator/.venv/bin/python bench/run.py --bin $(BIN) $(BENCH_ARGS)
 
-# The shapes (issue 18): 1/3/6 zones, 1/10/100 users, 5 concurrent stacks, each with and without
+# The shapes: 1/3/6 zones, 1/10/100 users, 5 concurrent stacks, each with and without
 # --realistic --throttle, median of 3, each against the tool's own bound for that shape (about
 # 25 minutes). A release binary: make bench-shapes BIN=$$CARGO_TARGET_DIR/release/provision
 # after `cargo build --release`. Options: make bench-shapes BENCH_ARGS="--shapes default,users100 --json out.json"
 bench-shapes: build emulator-venv
 	emulator/.venv/bin/python bench/shapes.py --bin $(BIN) $(BENCH_ARGS)
 
-# Calls and time of `status`, `plan` and `verify` on the default stack at scale 0 (issue 18).
+# Calls and time of `status`, `plan` and `verify` on the default stack at scale 0.
 bench-readonly: build emulator-venv
 	emulator/.venv/bin/python bench/readonly.py --bin $(BIN) $(BENCH_ARGS)

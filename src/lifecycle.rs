@@ -450,21 +450,22 @@ async fn teardown_target(ctx: &Ctx, step: &Step, wait_in_flight: bool) -> Result
 /// retained when `down` keeps it (`ctx.teardown`, made by `keep_plan` before
 /// the run). What the state never recorded and AWS made (what Studio's users
 /// made in the domain) is found again each time: kept, it stays unrecorded.
-/// Returns what happened: "deleted", "kept" or "absent" (nothing to do).
-pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
+/// Returns what happened: "deleted", "kept" or "absent" (nothing to do), and
+/// the id of the resource deleted or kept (the state forgets a deleted one).
+pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<(&'static str, Option<String>)> {
     let kept = &ctx.teardown.get().context("down's keep plan was not made before the run")?.kept;
     match teardown_decision(&ctx, &step, true, kept).await? {
         None => {
             if ctx.state.record(&step.id).is_some() {
                 ctx.state.forget(&step.id)?;
             }
-            Ok("absent")
+            Ok(("absent", None))
         }
-        Some((_, Some(_))) if step.kind.discovered() && ctx.state.record(&step.id).is_none() => Ok("kept"),
+        Some((id, Some(_))) if step.kind.discovered() && ctx.state.record(&step.id).is_none() => Ok(("kept", Some(id))),
         Some((id, Some(why))) => {
             ctx.state.set(&step.id, Status::Retained, Some(&id), &[])?;
             ctx.state.note(&step.id, Some(why))?;
-            Ok("kept")
+            Ok(("kept", Some(id)))
         }
         Some((id, None)) => {
             // What AWS made for it and that outlives it (the domain's home
@@ -478,7 +479,7 @@ pub async fn down_step(ctx: Arc<Ctx>, step: Step) -> Result<&'static str> {
                 .await
                 .with_context(|| format!("deleting {} {id} ({})", step.kind_name(), step.id))?;
             ctx.state.forget(&step.id)?;
-            Ok("deleted")
+            Ok(("deleted", Some(id)))
         }
     }
 }

@@ -408,7 +408,8 @@ mod tests {
                 sdk_calls_in(&path, out);
                 continue;
             }
-            if path.extension().is_none_or(|e| e != "rs") {
+            // `tests.rs` files are test modules (`#[cfg(test)] mod tests;`).
+            if path.extension().is_none_or(|e| e != "rs") || path.file_name().is_some_and(|n| n == "tests.rs") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();

@@ -228,6 +228,12 @@ impl State {
         }
     }
 
+    /// Refuses (exit 2, naming the place) a state this run could not write;
+    /// writes nothing. `up` asks before its pre-flight.
+    pub fn refuse_if_unwritable(&self) -> Result<()> {
+        self.inner.store.check_writable()
+    }
+
     /// Releases the run's lock (idempotent); later updates are refused.
     pub fn release(&self) -> Result<()> {
         let lock = self.inner.writer.lock().expect("state writer poisoned").lock.take();

@@ -252,13 +252,62 @@ fn several_users_each_get_a_profile_and_an_app() {
     assert_eq!(o.trim(), "alice-space,bob-space,carol-space");
     let o = provision_ok(&emu, dir.path(), &["outputs", "UserProfileName"]);
     assert!(o.starts_with("alice"), "the first user is the primary profile: {o}");
-    // A bare re-run keeps the recorded users.
-    assert!(provision_ok(&emu, dir.path(), &["up"]).contains("Nothing to do"));
+    // A bare re-run keeps the recorded users. With nothing to change, its wall
+    // time is not set against the critical path (what changes would take).
+    let again = provision_ok(&emu, dir.path(), &["up"]);
+    assert!(again.contains("Nothing to do"), "{again}");
+    assert!(again.contains("every step checked, nothing to change") && !again.contains("critical path"), "{again}");
     let o = provision(&emu, dir.path(), &["up", "--users", "alice,alice"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("users: 'alice' appears twice"), "{}", text(&o));
-    provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
+    // Each deleted step's line names the resource it deleted (its record is gone by then).
+    let recorded = state_json(dir.path());
+    let down = provision_ok(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"]);
+    let deleted: Vec<&str> = down.lines().filter(|l| l.contains(" deleted ")).collect();
+    assert!(deleted.len() > 40, "{down}");
+    for l in &deleted {
+        let id = l.split(" deleted ").nth(1).unwrap().trim();
+        assert!(!id.starts_with('('), "no id on a deleted line: {l}");
+    }
+    for step in ["vpc", "nat", "sm.app.bob", "nfw.firewall"] {
+        let id = step_id(&recorded, step);
+        assert!(deleted.iter().any(|l| l.contains(&format!("] {step} ")) && l.contains(&id)), "{step} {id}: {down}");
+    }
     assert!(futures_inventory(&emu).is_empty());
+}
+
+/// `make up` on a port another program holds stops at once, naming the port,
+/// and writes no pid file (the emulator it would have started never ran).
+#[test]
+fn make_up_on_a_busy_port_fails_at_once() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.0 501 Not Implemented\r\nContent-Type: text/html\r\n\r\n<html>501</html>");
+        }
+    });
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pid_file = root.join(format!(".emulator-{port}.pid"));
+    std::fs::write(&pid_file, "kept\n").unwrap();
+    let t0 = std::time::Instant::now();
+    // Without rebuilding: only the recipe's port check is under test.
+    let o = std::process::Command::new("make")
+        .args(["-s", "-o", "build", "-o", "emulator-venv", "up", &format!("PORT={port}")])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let kept = std::fs::read_to_string(&pid_file).unwrap();
+    std::fs::remove_file(&pid_file).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains(&format!("port {port} is in use by another program")), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("html"), "the other program's page is not shown");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10), "took {:?}", t0.elapsed());
+    assert_eq!(kept, "kept\n", "the pid file is left as it was");
 }
 
 /// A NAT gateway AWS left `failed` and an app left `Failed` are deleted and

@@ -215,3 +215,39 @@ fn a_region_without_a_known_jupyterlab_image_needs_app_image() {
     assert!(!t.contains("SageMaker Distribution image"), "a pinned image needs no table: {t}");
     assert!(mutating.is_empty(), "{mutating:?}");
 }
+
+/// A state directory this run cannot write (immutable here, `chattr +i`, as
+/// root ignores permission bits; else mode 0555) is refused before the
+/// pre-flight and any AWS change: exit 2, naming the directory.
+#[test]
+fn a_read_only_state_directory_is_refused_before_anything() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let immutable =
+        std::process::Command::new("chattr").arg("+i").arg(&state).output().is_ok_and(|o| o.status.success());
+    if !immutable {
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let undo = || {
+        if immutable {
+            std::process::Command::new("chattr").arg("-i").arg(&state).status().unwrap();
+        }
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    if std::fs::write(state.join("probe"), "").is_ok() {
+        undo();
+        eprintln!("skipped: this user can write a read-only directory here");
+        return;
+    }
+    emu.clear_calls();
+    let o = provision(&emu, dir.path(), &["up"]);
+    undo();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("state file state/sagemaker-studio-anfw.json cannot be written (state: "), "{t}");
+    assert!(t.contains("--state FILE") && !t.contains("pre-flight"), "refused before the pre-flight: {t}");
+    assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+}

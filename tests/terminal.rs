@@ -161,6 +161,20 @@ fn up_then_down_in_an_80_by_30_terminal() {
     assert!(role.trim_end().ends_with("-sagemaker-execution-role"), "{role}");
     let piped = provision_ok(&emu, dir.path(), &["status"]);
     assert!(piped.lines().any(|l| l.contains("arn:aws:iam::123456789012:role/")), "whole ids in a pipe: {piped}");
+    // `verify` fits too: a control's evidence goes under its name, word-wrapped; an ARN longer
+    // than a row is split after a '/', its name whole; one line per control in a pipe.
+    let (out, typescript) = terminal(&emu, dir.path(), &["verify"]).on_terminal(None);
+    assert!(out.status.success(), "{typescript}");
+    let rows = render(program_bytes(&typescript), COLS, ROWS);
+    assert!(rows.iter().all(|(_, wrapped)| !wrapped), "no row wider than the terminal: {rows:#?}");
+    let controls = rows.iter().filter(|(r, _)| r.starts_with("PASS  ")).count();
+    assert!(rows.iter().any(|(r, _)| r.starts_with(&format!("All {controls} controls pass"))), "{rows:#?}");
+    let policy = "network-firewall-policy-sagemaker-studio-anfw";
+    assert!(rows.iter().any(|(r, _)| r.trim_start().starts_with(policy)), "the policy's name whole: {rows:#?}");
+    assert!(rows.iter().any(|(r, _)| r.trim_end().ends_with(":firewall-policy/")), "split after '/': {rows:#?}");
+    let piped = provision_ok(&emu, dir.path(), &["verify"]);
+    assert_eq!(piped.lines().filter(|l| l.starts_with("PASS  ")).count(), controls, "{piped}");
+    assert!(piped.lines().any(|l| l.contains(&format!("firewall-policy/{policy}"))), "whole ids in a pipe: {piped}");
     let down = on_screen(&emu, dir.path(), &["down", "--purge-efs", "--delete-data", "--yes"], " is gone (");
     assert!(down.len() > 40, "{down:#?}");
     let left = rt().block_on(inventory(&emu));

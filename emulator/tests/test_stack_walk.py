@@ -1,4 +1,4 @@
-"""The whole stack of ../shared/spec/stack.md, walked with boto3: up in dependency order, then down
+"""The whole stack provision builds, walked with boto3: up in dependency order, then down
 in the teardown order, with AWS's refusals on the way and nothing left at the end.
 
 boto3 raises ClientError on any error answer, so every call below that is not inside

@@ -89,6 +89,7 @@ pub async fn run(mut cli: Cli) -> Result<()> {
             let resolved = Invocation::new(g)?.resolve().await?;
             let probe = connect(&resolved, Access::ReadOrEmpty, none(), verb).await?;
             probe.state.refuse_if_locked()?;
+            probe.state.refuse_if_unwritable()?;
             let checked = up::preflight(&probe, strict, adopt).await;
             if checked.is_err() {
                 probe.state.refuse_if_locked()?;

@@ -141,16 +141,19 @@ pub(super) async fn run_graph(
             let changed = changed.clone();
             crate::progress::STEP.scope(step.id.to_string(), async move {
                 progress.begin(step.id.as_str());
+                // The id: the one `down` deleted or kept (a deleted step's record is
+                // gone), else the one the state records.
                 let r = if forward {
-                    lifecycle::up_step(ctx.clone(), step.clone()).await.map(|a| a.as_str())
+                    lifecycle::up_step(ctx.clone(), step.clone()).await.map(|a| (a.as_str(), None))
                 } else {
                     lifecycle::down_step(ctx.clone(), step.clone()).await
                 };
                 match &r {
-                    Ok(what @ ("unchanged" | "absent")) => progress.skip(step.id.as_str(), what),
-                    Ok(what) => {
+                    Ok((what @ ("unchanged" | "absent"), _)) => progress.skip(step.id.as_str(), what),
+                    Ok((what, id)) => {
                         changed.fetch_add(1, Ordering::SeqCst);
-                        let id = ctx.state.record(&step.id).and_then(|r| r.id).unwrap_or_default();
+                        let id =
+                            id.clone().or_else(|| ctx.state.record(&step.id).and_then(|r| r.id)).unwrap_or_default();
                         progress.done(step.id.as_str(), what, &id);
                     }
                     Err(e) => progress.failed(step.id.as_str(), is_interrupted(e), &format!("{e:#}")),
@@ -218,7 +221,12 @@ pub(super) fn summary(
         return;
     }
     tell(headline);
-    tell(&format!("  wall time {} against a critical path of ~{}", elapsed(wall), elapsed(bound)));
+    if changed == 0 {
+        // Nothing was made or deleted: the critical path (what changes take) says nothing here.
+        tell(&format!("  wall time {}: every step checked, nothing to change", elapsed(wall)));
+    } else {
+        tell(&format!("  wall time {} against a critical path of ~{}", elapsed(wall), elapsed(bound)));
+    }
     if ec2.throttled > 0 {
         tell(&format!(
             "  EC2 throttled {} request(s); {} waited {} in all for their turn (paced, `provision` retries them)",

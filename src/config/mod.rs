@@ -81,13 +81,13 @@ pub struct RawParams {
     /// Comma-separated zones the stack spans (the first is --availability-zone's).
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "AZS")]
     pub availability_zones: Option<Vec<String>>,
-    /// One firewall subnet CIDR per zone (default: carved from the first).
+    /// One firewall subnet CIDR per zone [default: carved from the first].
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub firewall_subnet_cidrs: Option<Vec<String>>,
-    /// One NAT subnet CIDR per zone (default: carved from the first).
+    /// One NAT subnet CIDR per zone [default: carved from the first].
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub nat_subnet_cidrs: Option<Vec<String>>,
-    /// One SageMaker subnet CIDR per zone (default: carved from the first).
+    /// One SageMaker subnet CIDR per zone [default: carved from the first].
     #[arg(long, global = true, allow_hyphen_values = true, value_delimiter = ',', value_name = "CIDRS")]
     pub sagemaker_subnet_cidrs: Option<Vec<String>>,
     /// Minutes of idleness before SageMaker stops a JupyterLab app, 60 to 525600 [default: 60].

@@ -172,3 +172,63 @@ fn a_wildcard_domain_is_refused_with_the_leading_dot_form() {
         "{errs:?}"
     );
 }
+
+/// README.md's table of config-file keys ("### Every config-file key") is the
+/// parser's: the same keys as `RawParams` (the one declaration that is the
+/// TOML key and the flag), each with the flag clap defines, a type the parser
+/// accepts (and no other), and the default its flag's help states. A key
+/// added without a row, or a row without a key, fails here.
+#[test]
+fn readme_config_key_table_is_the_parsers() {
+    use clap::Args;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split_once("### Every config-file key")
+        .expect("README.md has the section '### Every config-file key'")
+        .1;
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|l| l.trim().trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect())
+        .collect();
+    let unquote = |c: &str| c.trim_matches('`').to_string();
+    let documented: std::collections::BTreeSet<String> = rows.iter().map(|r| unquote(&r[0])).collect();
+    assert_eq!(documented.len(), rows.len(), "a key has two rows");
+    let parsed: std::collections::BTreeSet<String> = match serde_json::to_value(RawParams::default()).unwrap() {
+        serde_json::Value::Object(m) => m.keys().cloned().collect(),
+        _ => unreachable!(),
+    };
+    let undocumented: Vec<&String> = parsed.difference(&documented).collect();
+    let unknown: Vec<&String> = documented.difference(&parsed).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "README.md's table of config-file keys: keys the parser accepts with no row: {undocumented:?}; rows for keys it does not accept: {unknown:?}"
+    );
+
+    let cmd = RawParams::augment_args(clap::Command::new("t"));
+    for r in &rows {
+        assert_eq!(r.len(), 5, "row {r:?}: key | type | default | flag | meaning");
+        let key = unquote(&r[0]);
+        let flag = unquote(&r[3]);
+        assert_eq!(flag, format!("--{}", key.replace('_', "-")), "{key}'s flag");
+        let arg = cmd.get_arguments().find(|a| a.get_long() == Some(&flag[2..])).unwrap_or_else(|| panic!("no {flag}"));
+        // The type: a value of it parses, a value of every other type does not.
+        let samples = [("text", "\"x\""), ("integer", "7"), ("boolean", "true"), ("list of text", "[\"x\"]")];
+        assert!(samples.iter().any(|(t, _)| *t == r[1]), "{key}: unknown type {}", r[1]);
+        for (t, v) in samples {
+            let ok = toml::from_str::<RawParams>(&format!("{key} = {v}")).is_ok();
+            assert_eq!(ok, t == r[1], "{key} = {v} ({t}) parses: {ok}; README says {}", r[1]);
+        }
+        // The default: the one the flag's help states, or none.
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let stated = help.split_once("[default: ").map(|(_, d)| d.trim_end_matches(['.', ']']).to_string());
+        let cell = r[2].replace('`', "");
+        match stated {
+            Some(d) => assert_eq!(cell, d, "{key}'s default: README against --help"),
+            None => assert_eq!(cell, "none", "{key}: the help states no default, the README says {cell}"),
+        }
+        assert!(!r[4].is_empty(), "{key} has no meaning");
+    }
+}

@@ -117,6 +117,7 @@ impl StateStore for FileStore {
     }
 
     fn lock(&self, info: &LockInfo) -> Result<Box<dyn Held>> {
+        self.check_writable()?;
         let path = &self.path;
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -172,6 +173,39 @@ impl StateStore for FileStore {
         let aside = suffixed(&self.path, &format!(".conflict.{tag}"));
         write_atomic(&aside, bytes)?;
         Ok(aside.display().to_string())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        // The nearest directory that exists (the run creates the rest in it), and the
+        // lock file if there is one (it is opened for writing). `access` asks the kernel,
+        // so a read-only file system, an immutable directory (chattr +i) and the
+        // permission bits all count, for the user the run is.
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        let existing = dir
+            .ancestors()
+            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .find(|d| d.is_dir())
+            .unwrap_or(Path::new("."));
+        let lock = lock_path(&self.path);
+        let check = |p: &Path| rustix::fs::access(p, rustix::fs::Access::WRITE_OK).map_err(std::io::Error::from);
+        let refused = check(existing).map_err(|e| (existing.to_path_buf(), e)).and_then(|()| match lock.exists() {
+            true => check(&lock).map_err(|e| (lock.clone(), e)),
+            false => Ok(()),
+        });
+        match refused {
+            Ok(()) => Ok(()),
+            Err((at, e)) => Err(Exit(
+                EXIT_INVALID,
+                format!(
+                    "{} cannot be written ({}: {e}); nothing was done. The state records every resource \
+                     as it is made: make {} writable, or name another file with --state FILE",
+                    self.what(),
+                    at.display(),
+                    at.display(),
+                ),
+            )
+            .into()),
+        }
     }
 
     fn force_unlock(&self, _id: &str) -> Result<LockInfo> {

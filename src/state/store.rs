@@ -42,6 +42,12 @@ pub trait StateStore: Send + Sync {
     fn save_aside(&self, bytes: &[u8], tag: &str) -> Result<String>;
     /// Removes the lock `id` left by a run that is gone; refuses another id.
     fn force_unlock(&self, id: &str) -> Result<LockInfo>;
+    /// Refuses (exit 2, naming the place) a store this run could not write,
+    /// before anything else is done; writes nothing. A store that cannot
+    /// tell without writing says yes (its first write then fails).
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A lock a run holds. Dropping it releases it.

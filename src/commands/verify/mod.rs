@@ -171,13 +171,19 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&controls)?);
     } else {
+        let width = crate::progress::stdout_width();
         for c in &controls {
             let verdict = if c.pass { "PASS" } else { "FAIL" };
-            println!("{verdict}  {:<28} {}", c.control, c.evidence);
+            println!("{}", control_line(verdict, c.control, &c.evidence, width));
         }
-        println!("\nPaths out of the SageMaker subnets (destination -> through what: allowed by what):");
+        let header = "Paths out of the SageMaker subnets (destination -> through what: allowed by what):";
+        println!("\n{}", fit_lines(header, 0, 2, width));
         match paths::paths(ctx).await {
-            Ok(lines) => lines.iter().for_each(|l| println!("  {l}")),
+            Ok(lines) => lines.iter().for_each(|l| {
+                // Each line keeps its own indentation; what does not fit goes 4 deeper.
+                let indent = 2 + l.len() - l.trim_start_matches(' ').len();
+                println!("{}", fit_lines(l.trim_start_matches(' '), indent, indent + 4, width))
+            }),
             Err(e) => println!("  could not read them: {e:#}"),
         }
         println!();
@@ -194,4 +200,94 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
         println!("All {} controls pass for stack {}.", controls.len(), ctx.stack());
     }
     Ok(())
+}
+
+/// A control's line: `PASS  name  evidence`, whole in a pipe (for scripts).
+/// On a terminal of `width` columns, when that does not fit, the evidence
+/// goes word-wrapped under the name (`fit_lines`).
+fn control_line(verdict: &str, control: &str, evidence: &str, width: Option<usize>) -> String {
+    let line = format!("{verdict}  {control:<28} {evidence}");
+    match width {
+        Some(w) if line.chars().count() > w => {
+            format!("{verdict}  {control}\n{}", fit_lines(evidence, 6, 6, width))
+        }
+        _ => line,
+    }
+}
+
+/// `text` indented by `first` spaces, then word-wrapped to `width` with
+/// continuation lines indented by `rest`; whole without a width. An id
+/// longer than a line (an ARN) is split after a `/` or `:` so that each
+/// piece still reads as a part of it (`arn:aws:…:firewall-policy/` then the
+/// name), never inside a name unless it has no such place.
+fn fit_lines(text: &str, first: usize, rest: usize, width: Option<usize>) -> String {
+    let Some(width) = width else { return format!("{}{text}", " ".repeat(first)) };
+    // A piece of an id starts a line of its own when it does not fit after other words.
+    let room = width.saturating_sub(rest).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = " ".repeat(first);
+    let mut indent = first;
+    let len = |s: &str| s.chars().count();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        for (k, piece) in split_id(word, room).into_iter().enumerate() {
+            let empty = len(&cur) == indent;
+            let fits = len(&cur) + usize::from(!empty) + len(piece) <= width;
+            if k > 0 || (!empty && !fits) {
+                lines.push(std::mem::replace(&mut cur, " ".repeat(rest)));
+                indent = rest;
+            } else if !empty {
+                cur.push(' ');
+            }
+            cur.push_str(piece);
+        }
+    }
+    lines.push(cur);
+    lines.join("\n")
+}
+
+/// `word` in pieces of at most `room` characters, each ending after a `/`
+/// or `:` where one is far enough in; else cut at `room`.
+fn split_id(word: &str, room: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = word;
+    while rest.chars().count() > room {
+        let limit = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+        let cut = rest[..limit].rfind(['/', ':']).map(|i| i + 1).filter(|&i| i >= limit / 3).unwrap_or(limit);
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out.push(rest);
+    out
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn a_control_fits_the_terminal_with_its_ids_in_readable_pieces() {
+        let arn = "arn:aws:network-firewall:us-east-1:123456789012:firewall-policy/network-firewall-policy-sagemaker-studio-anfw";
+        let evidence = format!("{arn}: STRICT_ORDER; the domain list the only pass, then aws:drop_established");
+        // In a pipe: one line, whole.
+        assert_eq!(control_line("PASS", "firewall.default_drop", &evidence, None).lines().count(), 1);
+        let text = control_line("PASS", "firewall.default_drop", &evidence, Some(80));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "PASS  firewall.default_drop");
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(lines[1..].iter().all(|l| l.starts_with("      ")), "{text}");
+        // The ARN is split after its '/', the name whole on the next line.
+        assert!(
+            lines.iter().any(|l| l.trim() == "arn:aws:network-firewall:us-east-1:123456789012:firewall-policy/"),
+            "{text}"
+        );
+        assert!(
+            lines.iter().any(|l| l.trim_start().starts_with("network-firewall-policy-sagemaker-studio-anfw:")),
+            "{text}"
+        );
+        // Every word of the evidence is there, in order.
+        let joined: String = lines[1..].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+        assert_eq!(joined.replace("policy/ network", "policy/network"), evidence);
+        // A short line stays one line.
+        assert_eq!(control_line("PASS", "efs.backup", "fs-1 backups ENABLED", Some(80)).lines().count(), 1);
+    }
 }
