@@ -29,6 +29,7 @@ mod logs;
 mod network;
 mod paths;
 mod role;
+mod routes;
 mod studio;
 
 use data::{
@@ -36,9 +37,9 @@ use data::{
     ebs_key_rotation, endpoint_policy, endpoints_account_scoped, key_policies, role_trust, s3_key_rotation,
 };
 use network::{
-    default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, nacl_restricted, routes,
-    security_groups,
+    default_group_empty, domain_vpc_only, firewall_allow_list, firewall_policy, nacl_restricted, security_groups,
 };
+use routes::routes;
 
 #[derive(Debug, Serialize)]
 struct Control {

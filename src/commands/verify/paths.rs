@@ -11,7 +11,7 @@ use crate::step_id::StepId;
 /// One line per path, indented under its subnet.
 pub(super) async fn paths(ctx: &Ctx) -> Result<Vec<String>> {
     let vpc = ctx.state.id(&StepId::VPC)?;
-    let out = super::network::route_tables(ctx, &vpc).await?;
+    let out = super::routes::route_tables(ctx, &vpc).await?;
     let group = ctx.state.id(&StepId::RULE_GROUP).unwrap_or_default();
     let policy = ctx.state.id(&StepId::FIREWALL_POLICY).unwrap_or_default();
     let firewall = ctx.state.id(&StepId::FIREWALL).unwrap_or_default();
