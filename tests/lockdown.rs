@@ -775,22 +775,7 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     provision_ok(&emu, d, &["up"]);
     passes(&emu, d);
     // The subnet given back to the VPC's default ACL, which allows all traffic.
-    rt.block_on(async {
-        let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(&subnet).build();
-        let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
-        let assoc = out.network_acls()[0]
-            .associations()
-            .iter()
-            .find(|x| x.subnet_id() == Some(subnet.as_str()))
-            .and_then(|x| x.network_acl_association_id())
-            .unwrap()
-            .to_string();
-        let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
-        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
-        let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
-        let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
-        ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap()
-    });
+    rt.block_on(to_the_default_acl(&ec2c, &vpc, &subnet));
     fails_only(&emu, d, "vpc.nacl_restricted", &format!("{nacl}: subnet {subnet} not associated with it"));
     provision_ok(&emu, d, &["up"]);
     assert_eq!(acl(&ec2c).associations().iter().filter_map(|x| x.subnet_id()).collect::<Vec<_>>(), [subnet.as_str()]);
@@ -865,20 +850,7 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     let (nat_acl, nat_subnet) = (step_id(&st, "nacl.nat"), step_id(&st, "subnet.nat"));
     let fw_acl = step_id(&st, "nacl.firewall");
     rt.block_on(async {
-        let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(&nat_subnet).build();
-        let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
-        let assoc = out.network_acls()[0]
-            .associations()
-            .iter()
-            .find(|x| x.subnet_id() == Some(nat_subnet.as_str()))
-            .and_then(|x| x.network_acl_association_id())
-            .unwrap()
-            .to_string();
-        let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
-        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
-        let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
-        let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
-        ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap();
+        to_the_default_acl(&ec2c, &vpc, &nat_subnet).await;
         ec2c.replace_network_acl_entry()
             .network_acl_id(&fw_acl)
             .rule_number(100)
@@ -906,4 +878,22 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
         tier_acl("nacl.nat").associations().iter().filter_map(|x| x.subnet_id().map(str::to_string)).collect();
     assert_eq!(on, [nat_subnet]);
     passes(&emu, d);
+}
+
+/// Moves `subnet` back to its VPC's default network ACL (which allows all traffic), out of band.
+async fn to_the_default_acl(ec2c: &aws_sdk_ec2::Client, vpc: &str, subnet: &str) {
+    let by_subnet = aws_sdk_ec2::types::Filter::builder().name("association.subnet-id").values(subnet).build();
+    let out = ec2c.describe_network_acls().filters(by_subnet).send().await.unwrap();
+    let assoc = out.network_acls()[0]
+        .associations()
+        .iter()
+        .find(|x| x.subnet_id() == Some(subnet))
+        .and_then(|x| x.network_acl_association_id())
+        .unwrap()
+        .to_string();
+    let default = aws_sdk_ec2::types::Filter::builder().name("default").values("true").build();
+    let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(vpc).build();
+    let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
+    let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
+    ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap();
 }
