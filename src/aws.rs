@@ -38,6 +38,8 @@ pub struct Clients {
     pub quotas: aws_sdk_servicequotas::Client,
     /// The Price List Query API (`pricing_client`).
     pub pricing: aws_sdk_pricing::Client,
+    /// Systems Manager, for AWS's public parameters of regions and services (`ssm_client`).
+    pub ssm: aws_sdk_ssm::Client,
     /// Paces the EC2 client's requests of the actions EC2 throttled (`pace`).
     pub pacer: Arc<Pacer>,
 }
@@ -97,6 +99,64 @@ pub fn pricing_client(cfg: &aws_config::SdkConfig) -> aws_sdk_pricing::Client {
     )
 }
 
+/// The regions that answer queries of `/aws/service/global-infrastructure`:
+/// "Currently, the path /aws/service/global-infrastructure is supported for
+/// queries in the following AWS Regions only" (AWS Systems Manager user
+/// guide, "Calling public parameters for AWS services, Regions, endpoints,
+/// Availability Zones, local zones, and Wavelength Zones in Parameter Store",
+/// <https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters-global-infrastructure.html>,
+/// read 2026-12-05); from another commercial region "you can specify a
+/// supported Region in your query".
+pub const GLOBAL_INFRASTRUCTURE_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "sa-east-1",
+];
+
+/// The region that answers the global-infrastructure parameters for `region`:
+/// itself where it is one of `GLOBAL_INFRASTRUCTURE_REGIONS`, else us-east-1
+/// in the commercial partition (the parameters describe every region, whichever
+/// answers), else (China, GovCloud: another partition, its own endpoints) itself.
+pub fn global_infrastructure_region(region: &str) -> &str {
+    if GLOBAL_INFRASTRUCTURE_REGIONS.contains(&region) || region.starts_with("cn-") || region.starts_with("us-gov-") {
+        region
+    } else {
+        "us-east-1"
+    }
+}
+
+/// Systems Manager's client, in the region that answers the public parameters
+/// of regions and services (`global_infrastructure_region`). The pre-flight
+/// goes on without the answer when there is none, so three attempts are enough.
+pub fn ssm_client(cfg: &aws_config::SdkConfig) -> aws_sdk_ssm::Client {
+    let region = cfg.region().map(|r| global_infrastructure_region(r.as_ref()).to_string());
+    aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(cfg)
+            .region(region.map(aws_sdk_ssm::config::Region::new))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(scaled(Duration::from_secs(1)))
+                    .with_max_backoff(scaled(Duration::from_secs(5))),
+            )
+            .build(),
+    )
+}
+
 /// The EC2 client, its requests paced by `pacer` over the configured HTTP
 /// client, or the SDK's default one (the same the client would pick alone:
 /// `default_http_client_plugin_v2` of the behaviour version in use).
@@ -129,6 +189,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(cfg),
             quotas: aws_sdk_servicequotas::Client::new(cfg),
             pricing: pricing_client(cfg),
+            ssm: ssm_client(cfg),
             pacer,
         }
     }
@@ -180,4 +241,22 @@ fn no_credentials(cause: &anyhow::Error) -> String {
          --endpoint-url http://127.0.0.1:4566 with AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (README, Quick start). \
          RUST_LOG=aws_config=debug shows each provider's answer. Last cause: {cause:#}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_infrastructure_parameters_are_asked_where_they_answer() {
+        assert_eq!(global_infrastructure_region("sa-east-1"), "sa-east-1");
+        assert_eq!(global_infrastructure_region("eu-north-1"), "eu-north-1");
+        // Commercial regions outside the documented list ask us-east-1 (their parameters are the same there).
+        assert_eq!(global_infrastructure_region("ap-southeast-7"), "us-east-1");
+        assert_eq!(global_infrastructure_region("ca-west-1"), "us-east-1");
+        // Another partition: its own endpoints.
+        assert_eq!(global_infrastructure_region("cn-north-1"), "cn-north-1");
+        assert_eq!(global_infrastructure_region("us-gov-west-1"), "us-gov-west-1");
+        assert_eq!(GLOBAL_INFRASTRUCTURE_REGIONS.len(), 17);
+    }
 }

@@ -49,7 +49,7 @@ pub struct Global {
     /// Plain line-per-event output even on a terminal (the default when stderr is not one).
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Allow a region outside the Network Firewall list of the spec.
+    /// Go on in a region AWS says lacks Network Firewall or SageMaker (pre-flight warns instead of stopping).
     #[arg(long, global = true)]
     pub any_region: bool,
     /// `AWS_REGION`, apart from --region: it ranks below an explicit config file's region
