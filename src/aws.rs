@@ -10,6 +10,8 @@ use anyhow::{Context, Result};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::credential_feature::AwsCredentialFeature;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
@@ -71,7 +73,79 @@ pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
     if let Some(u) = &opts.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    loader.load().await
+    let sdk = loader.load().await;
+    // The chain's provider, watched: which of its sources answered is said by `credential_source`.
+    match sdk.credentials_provider() {
+        Some(inner) => {
+            let watched = Watched { inner, profile: opts.profile.clone() };
+            sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(watched)).build()
+        }
+        None => sdk,
+    }
+}
+
+/// Which source of the SDK's credential chain gave the credentials of each
+/// `--profile` (None: none given), as the chain marks them
+/// (`AwsCredentialFeature`, which aws-config puts on the credentials each of
+/// its providers returns: environment variables, a profile, SSO, web
+/// identity, the container or instance role).
+static SOURCES: std::sync::Mutex<Vec<(Option<String>, Vec<AwsCredentialFeature>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The credentials provider of a connection, recording the source of what it gives.
+#[derive(Debug)]
+struct Watched {
+    inner: SharedCredentialsProvider,
+    profile: Option<String>,
+}
+
+impl ProvideCredentials for Watched {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let creds = self.inner.provide_credentials().await?;
+            let features = creds.get_property::<Vec<AwsCredentialFeature>>().cloned().unwrap_or_default();
+            let mut sources = SOURCES.lock().unwrap();
+            sources.retain(|(p, _)| *p != self.profile);
+            sources.push((self.profile.clone(), features));
+            Ok(creds)
+        })
+    }
+}
+
+/// Where the credentials of `profile` (`--profile`; None: none given) came
+/// from, once a call has used them: `profile dev`, `SSO (profile dev)`, `the
+/// environment (AWS_ACCESS_KEY_ID)`, ... `ambient_profile` is the profile the
+/// chain reads without `--profile` (`AWS_PROFILE`, else `default`).
+pub fn credential_source(profile: Option<&str>, ambient_profile: &str) -> Option<String> {
+    use AwsCredentialFeature as F;
+    let sources = SOURCES.lock().unwrap();
+    let (_, features) = sources.iter().find(|(p, _)| p.as_deref() == profile)?;
+    let name = profile.unwrap_or(ambient_profile);
+    let has = |f: &F| features.contains(f);
+    Some(if has(&F::CredentialsEnvVars) {
+        "the environment (AWS_ACCESS_KEY_ID)".to_string()
+    } else if has(&F::CredentialsProfileSso) || has(&F::CredentialsSso) {
+        format!("SSO (profile {name})")
+    } else if has(&F::CredentialsEnvVarsStsWebIdToken) {
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)".to_string()
+    } else if has(&F::CredentialsProfileSourceProfile) || has(&F::CredentialsStsAssumeRole) {
+        format!("profile {name} (an assumed role)")
+    } else if has(&F::CredentialsProfileProcess) {
+        format!("profile {name} (credential_process)")
+    } else if has(&F::CredentialsProfile)
+        || has(&F::CredentialsProfileNamedProvider)
+        || has(&F::CredentialsProfileStsWebIdToken)
+    {
+        format!("profile {name}")
+    } else if has(&F::CredentialsHttp) {
+        "the container's credentials endpoint".to_string()
+    } else if has(&F::CredentialsImds) {
+        "the instance's role (IMDS)".to_string()
+    } else {
+        "the SDK's default chain".to_string()
+    })
 }
 
 /// An S3 client; an endpoint override means an emulator or a proxy: buckets by path.

@@ -253,8 +253,8 @@ fn only_the_resolution_reads_the_config_file_or_the_environment_for_parameters()
     const DECLARATIONS: &[&str] = &["config/mod.rs", "commands/args.rs"];
     const NOT_PARAMETERS: &[(&str, &str)] = &[
         ("wait.rs", "PROVISION_TIME_SCALE"), // the tests' time scale
-        ("progress.rs", "COLUMNS"),          // the terminal's width
-        ("progress.rs", "LINES"),            // and height
+        ("progress/text.rs", "COLUMNS"),     // the terminal's width
+        ("progress/text.rs", "LINES"),       // and height
         ("state/lock.rs", "USER"),           // who holds a lock
         ("state/lock.rs", "LOGNAME"),
         ("commands/run.rs", "TRACE_ENV"), // where the trace of a run goes

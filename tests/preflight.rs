@@ -332,3 +332,49 @@ fn unreadable_region_parameters_are_a_warning_not_a_stop() {
     );
     assert!(t.contains("0 problems"), "{t}");
 }
+
+/// Before anything changes, `up` says on one line which account it runs in,
+/// as whom, and which source of the SDK's chain gave the credentials: the
+/// environment's keys, or a profile (`--profile`, or `AWS_PROFILE`).
+#[test]
+fn up_names_the_credentials_and_the_account_before_any_change() {
+    let emu = Emulator::start(SCALE, &[]);
+    let identity = |t: &str| t.lines().find(|l| l.starts_with("pre-flight: account")).map(str::to_string);
+    let dir = tempfile::tempdir().unwrap();
+    let o = provision(&emu, dir.path(), &["plan"]);
+    let line = identity(&text(&o)).unwrap_or_else(|| panic!("{}", text(&o)));
+    assert!(
+        line.starts_with("pre-flight: account 123456789012 as arn:aws:iam::123456789012:user/")
+            && line.contains("(credentials: the environment (AWS_ACCESS_KEY_ID)), region us-east-1"),
+        "{line}"
+    );
+
+    // A profile of the AWS config files, by --profile and by AWS_PROFILE.
+    let aws = tempfile::tempdir().unwrap();
+    let creds = aws.path().join("credentials");
+    std::fs::write(&creds, "[dev]\naws_access_key_id = test\naws_secret_access_key = test\n").unwrap();
+    let config = aws.path().join("config");
+    std::fs::write(&config, "").unwrap();
+    let with_profile = |dir: &std::path::Path| {
+        Run::new(&emu, dir)
+            .with_root_keys()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .env("AWS_CONFIG_FILE", &config)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    emu.clear_calls();
+    let o = with_profile(dir.path()).args(["--profile", "dev", "up"]).output();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let line = identity(&t).unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains("(credentials: profile dev), region us-east-1"), "{line}");
+    let first_step = t.find("] ").unwrap_or(t.len());
+    assert!(t.find("pre-flight: account").unwrap() < first_step, "said before the first step: {t}");
+    let dir = tempfile::tempdir().unwrap();
+    let o = with_profile(dir.path()).env("AWS_PROFILE", "dev").args(["plan"]).output();
+    let line = identity(&text(&o)).unwrap_or_else(|| panic!("{}", text(&o)));
+    assert!(line.contains("(credentials: profile dev), region us-east-1"), "{line}");
+}

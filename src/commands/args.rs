@@ -56,6 +56,10 @@ pub struct Global {
     /// (`resolve::Invocation::region`). Read from the environment only.
     #[arg(long = "aws-region-from-env", global = true, env = "AWS_REGION", hide = true, hide_env_values = true)]
     pub ambient_region: Option<String>,
+    /// `AWS_PROFILE`: the profile the SDK's chain reads without --profile, named by the
+    /// line saying where the credentials came from (`connect::session`). Read from the environment only.
+    #[arg(long = "aws-profile-from-env", global = true, env = "AWS_PROFILE", hide = true, hide_env_values = true)]
+    pub ambient_profile: Option<String>,
     // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
     #[command(flatten, next_help_heading = "Stack parameters")]
     pub params: RawParams,
