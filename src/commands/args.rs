@@ -213,6 +213,14 @@ pub enum Command {
         /// The shell the script is for.
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff, from the same definitions as --help): provision(1), or a command's.
+    #[command(
+        after_help = "Examples:\n  provision man | man -l -\n  provision man up | man -l -\n  provision man > /usr/local/share/man/man1/provision.1"
+    )]
+    Man {
+        /// A command's page, provision-COMMAND(1) (default: provision(1), which lists every command).
+        command: Option<String>,
+    },
     /// Check every security control of the live stack (one line per control, with evidence).
     #[command(after_help = "Exit code 1 when a control fails.\n\nExample:\n  provision verify --json")]
     Verify {
@@ -346,6 +354,7 @@ impl Command {
             Command::Start { .. } => "start",
             Command::Stop { .. } => "stop",
             Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
             Command::Verify { .. } => "verify",
             Command::Jumpstart { action: OnOff::Enable } => "jumpstart enable",
             Command::Jumpstart { action: OnOff::Disable } => "jumpstart disable",
