@@ -10,6 +10,8 @@ use anyhow::{Context, Result};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::credential_feature::AwsCredentialFeature;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
@@ -38,6 +40,8 @@ pub struct Clients {
     pub quotas: aws_sdk_servicequotas::Client,
     /// The Price List Query API (`pricing_client`).
     pub pricing: aws_sdk_pricing::Client,
+    /// Systems Manager, for AWS's public parameters of regions and services (`ssm_client`).
+    pub ssm: aws_sdk_ssm::Client,
     /// Paces the EC2 client's requests of the actions EC2 throttled (`pace`).
     pub pacer: Arc<Pacer>,
 }
@@ -69,7 +73,79 @@ pub async fn load(opts: &ConnOptions) -> aws_config::SdkConfig {
     if let Some(u) = &opts.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    loader.load().await
+    let sdk = loader.load().await;
+    // The chain's provider, watched: which of its sources answered is said by `credential_source`.
+    match sdk.credentials_provider() {
+        Some(inner) => {
+            let watched = Watched { inner, profile: opts.profile.clone() };
+            sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(watched)).build()
+        }
+        None => sdk,
+    }
+}
+
+/// Which source of the SDK's credential chain gave the credentials of each
+/// `--profile` (None: none given), as the chain marks them
+/// (`AwsCredentialFeature`, which aws-config puts on the credentials each of
+/// its providers returns: environment variables, a profile, SSO, web
+/// identity, the container or instance role).
+static SOURCES: std::sync::Mutex<Vec<(Option<String>, Vec<AwsCredentialFeature>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The credentials provider of a connection, recording the source of what it gives.
+#[derive(Debug)]
+struct Watched {
+    inner: SharedCredentialsProvider,
+    profile: Option<String>,
+}
+
+impl ProvideCredentials for Watched {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let creds = self.inner.provide_credentials().await?;
+            let features = creds.get_property::<Vec<AwsCredentialFeature>>().cloned().unwrap_or_default();
+            let mut sources = SOURCES.lock().unwrap();
+            sources.retain(|(p, _)| *p != self.profile);
+            sources.push((self.profile.clone(), features));
+            Ok(creds)
+        })
+    }
+}
+
+/// Where the credentials of `profile` (`--profile`; None: none given) came
+/// from, once a call has used them: `profile dev`, `SSO (profile dev)`, `the
+/// environment (AWS_ACCESS_KEY_ID)`, ... `ambient_profile` is the profile the
+/// chain reads without `--profile` (`AWS_PROFILE`, else `default`).
+pub fn credential_source(profile: Option<&str>, ambient_profile: &str) -> Option<String> {
+    use AwsCredentialFeature as F;
+    let sources = SOURCES.lock().unwrap();
+    let (_, features) = sources.iter().find(|(p, _)| p.as_deref() == profile)?;
+    let name = profile.unwrap_or(ambient_profile);
+    let has = |f: &F| features.contains(f);
+    Some(if has(&F::CredentialsEnvVars) {
+        "the environment (AWS_ACCESS_KEY_ID)".to_string()
+    } else if has(&F::CredentialsProfileSso) || has(&F::CredentialsSso) {
+        format!("SSO (profile {name})")
+    } else if has(&F::CredentialsEnvVarsStsWebIdToken) {
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)".to_string()
+    } else if has(&F::CredentialsProfileSourceProfile) || has(&F::CredentialsStsAssumeRole) {
+        format!("profile {name} (an assumed role)")
+    } else if has(&F::CredentialsProfileProcess) {
+        format!("profile {name} (credential_process)")
+    } else if has(&F::CredentialsProfile)
+        || has(&F::CredentialsProfileNamedProvider)
+        || has(&F::CredentialsProfileStsWebIdToken)
+    {
+        format!("profile {name}")
+    } else if has(&F::CredentialsHttp) {
+        "the container's credentials endpoint".to_string()
+    } else if has(&F::CredentialsImds) {
+        "the instance's role (IMDS)".to_string()
+    } else {
+        "the SDK's default chain".to_string()
+    })
 }
 
 /// An S3 client; an endpoint override means an emulator or a proxy: buckets by path.
@@ -90,6 +166,64 @@ pub fn pricing_client(cfg: &aws_config::SdkConfig) -> aws_sdk_pricing::Client {
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(2)
+                    .with_initial_backoff(scaled(Duration::from_secs(1)))
+                    .with_max_backoff(scaled(Duration::from_secs(5))),
+            )
+            .build(),
+    )
+}
+
+/// The regions that answer queries of `/aws/service/global-infrastructure`:
+/// "Currently, the path /aws/service/global-infrastructure is supported for
+/// queries in the following AWS Regions only" (AWS Systems Manager user
+/// guide, "Calling public parameters for AWS services, Regions, endpoints,
+/// Availability Zones, local zones, and Wavelength Zones in Parameter Store",
+/// <https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters-global-infrastructure.html>,
+/// read 2026-12-05); from another commercial region "you can specify a
+/// supported Region in your query".
+pub const GLOBAL_INFRASTRUCTURE_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "sa-east-1",
+];
+
+/// The region that answers the global-infrastructure parameters for `region`:
+/// itself where it is one of `GLOBAL_INFRASTRUCTURE_REGIONS`, else us-east-1
+/// in the commercial partition (the parameters describe every region, whichever
+/// answers), else (China, GovCloud: another partition, its own endpoints) itself.
+pub fn global_infrastructure_region(region: &str) -> &str {
+    if GLOBAL_INFRASTRUCTURE_REGIONS.contains(&region) || region.starts_with("cn-") || region.starts_with("us-gov-") {
+        region
+    } else {
+        "us-east-1"
+    }
+}
+
+/// Systems Manager's client, in the region that answers the public parameters
+/// of regions and services (`global_infrastructure_region`). The pre-flight
+/// goes on without the answer when there is none, so three attempts are enough.
+pub fn ssm_client(cfg: &aws_config::SdkConfig) -> aws_sdk_ssm::Client {
+    let region = cfg.region().map(|r| global_infrastructure_region(r.as_ref()).to_string());
+    aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(cfg)
+            .region(region.map(aws_sdk_ssm::config::Region::new))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
                     .with_initial_backoff(scaled(Duration::from_secs(1)))
                     .with_max_backoff(scaled(Duration::from_secs(5))),
             )
@@ -129,6 +263,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(cfg),
             quotas: aws_sdk_servicequotas::Client::new(cfg),
             pricing: pricing_client(cfg),
+            ssm: ssm_client(cfg),
             pacer,
         }
     }
@@ -180,4 +315,22 @@ fn no_credentials(cause: &anyhow::Error) -> String {
          --endpoint-url http://127.0.0.1:4566 with AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (README, Quick start). \
          RUST_LOG=aws_config=debug shows each provider's answer. Last cause: {cause:#}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_infrastructure_parameters_are_asked_where_they_answer() {
+        assert_eq!(global_infrastructure_region("sa-east-1"), "sa-east-1");
+        assert_eq!(global_infrastructure_region("eu-north-1"), "eu-north-1");
+        // Commercial regions outside the documented list ask us-east-1 (their parameters are the same there).
+        assert_eq!(global_infrastructure_region("ap-southeast-7"), "us-east-1");
+        assert_eq!(global_infrastructure_region("ca-west-1"), "us-east-1");
+        // Another partition: its own endpoints.
+        assert_eq!(global_infrastructure_region("cn-north-1"), "cn-north-1");
+        assert_eq!(global_infrastructure_region("us-gov-west-1"), "us-gov-west-1");
+        assert_eq!(GLOBAL_INFRASTRUCTURE_REGIONS.len(), 17);
+    }
 }

@@ -42,6 +42,9 @@ pub struct Ctx {
     pub adopt: bool,
     /// The caller's ARN (STS GetCallerIdentity), for messages.
     pub caller: String,
+    /// Which source of the SDK's chain gave the credentials (`profile dev`,
+    /// `the environment (AWS_ACCESS_KEY_ID)`, ...: `aws::credential_source`), for messages.
+    pub credentials: Option<String>,
     pub down: DownOptions,
     /// The read-only commands' per-run read cache (`Reads`).
     pub reads: Reads,

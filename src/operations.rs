@@ -73,6 +73,9 @@ pub const OPS: &[Op] = &[
     run("ec2:DescribeVpcEndpointServices", &["ec2:DescribeVpcEndpointServices"]),
     run("servicequotas:GetServiceQuota", &["servicequotas:GetServiceQuota"]),
     run("network-firewall:ListFirewalls", &["network-firewall:ListFirewalls"]),
+    // Pre-flight (preflight.rs `services`): does the region offer Network Firewall and SageMaker,
+    // from AWS's public parameters of regions and services (read-only, no resource of the account).
+    run("ssm:GetParameter", &["ssm:GetParameter"]),
     run("ec2:DeleteVpc", &["ec2:DeleteVpc"]),
     run("ec2:CreateSubnet", &["ec2:CreateSubnet", "ec2:CreateTags"]),
     run("ec2:DescribeSubnets", &["ec2:DescribeSubnets"]),

@@ -2,6 +2,9 @@
 //! anything is checked before it, with read-only calls made concurrently,
 //! and every problem is reported at once (exit 2, as parameter validation):
 //!
+//! - the region offers AWS Network Firewall and Amazon SageMaker, as AWS's
+//!   public parameters of regions and services say (`services`; a warning
+//!   with `--any-region`, and a warning, not a stop, when they cannot be read);
 //! - every zone exists in the region and is available (DescribeAvailabilityZones),
 //!   and every endpoint service the stack uses is offered there
 //!   (DescribeVpcEndpointServices lists each service's zones);
@@ -27,6 +30,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use aws_sdk_ec2::types::{AvailabilityZoneState, NatGatewayState};
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 
 use crate::error::aws;
 use crate::graph::{self, Graph, INTERFACE_ENDPOINTS};
@@ -67,17 +71,76 @@ pub async fn check(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Report {
     // (`Reads`); `plan`'s pass, when it runs inside one, keeps them for the plan.
     let _pass = ctx.reads.pass();
     let graph = graph::build(&ctx.s);
-    let (zones, names, cidr, quotas) =
-        tokio::join!(zones(ctx), names(ctx, &graph, adopt), cidr(ctx, strict), quotas(ctx, &graph));
+    let (services, zones, names, cidr, quotas) =
+        tokio::join!(services(ctx), zones(ctx), names(ctx, &graph, adopt), cidr(ctx, strict), quotas(ctx, &graph));
     let mut r = Report { checks: 1, ..Default::default() };
     if let Err(why) = ctx.s.jupyter_image() {
         r.problems.push(why);
     }
+    r.merge(Ok(services), "services");
     r.merge(zones, "availability zones");
     r.merge(names, "names");
     r.merge(cidr, "vpc_cidr");
     r.merge(quotas, "quotas");
     r
+}
+
+/// The services the stack needs in its region, by their names in AWS's public
+/// parameters, and what the messages call them.
+const REGION_SERVICES: [(&str, &str); 2] =
+    [("network-firewall", "AWS Network Firewall"), ("sagemaker", "Amazon SageMaker")];
+
+/// Whether the region offers each of `REGION_SERVICES`: AWS Systems Manager's
+/// public parameter `/aws/service/global-infrastructure/regions/{region}/services/{service}`
+/// exists exactly when it does (AWS Systems Manager user guide, "Calling public
+/// parameters for AWS services, Regions, endpoints, Availability Zones, local
+/// zones, and Wavelength Zones in Parameter Store",
+/// <https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters-global-infrastructure.html>,
+/// read 2026-12-05: the services of a region are the parameters under
+/// `/aws/service/global-infrastructure/regions/{region}/services`). One
+/// GetParameter per service (two calls, where GetParametersByPath on
+/// `/aws/service/global-infrastructure/services/{service}/regions` would page
+/// through every region ten at a time), asked in a region that answers the
+/// path (`aws::global_infrastructure_region`). The answer can only stop `up`:
+/// a parameter that cannot be read (access denied, Systems Manager not
+/// reachable) is a warning and the run goes on without the check.
+async fn services(ctx: &Ctx) -> Report {
+    let region = &ctx.s.region;
+    let (nfw, sagemaker) = tokio::join!(ask(ctx, REGION_SERVICES[0]), ask(ctx, REGION_SERVICES[1]));
+    let mut r = Report::default();
+    for (path, name, out) in [nfw, sagemaker] {
+        r.checks += 1;
+        match out {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => {
+                let msg = format!(
+                    "region: {region} does not offer {name}, which the stack needs (AWS's public parameter {path} does not exist)"
+                );
+                if ctx.s.any_region {
+                    r.warnings.push(format!("{msg}; going on: --any-region"));
+                } else {
+                    r.problems.push(format!(
+                        "{msg}; choose a region that offers it, or pass --any-region to try anyway"
+                    ));
+                }
+            }
+            Err(e) => r.warnings.push(format!(
+                "region: whether {region} offers {name} could not be read from AWS's public parameter {path} ({:#}); going on without that check",
+                aws(e)
+            )),
+        }
+    }
+    r
+}
+
+/// One service's parameter in the stack's region: (its path, the service's name, the answer).
+async fn ask(
+    ctx: &Ctx,
+    (svc, name): (&str, &'static str),
+) -> (String, &'static str, Result<(), aws_sdk_ssm::error::SdkError<GetParameterError>>) {
+    let path = format!("/aws/service/global-infrastructure/regions/{}/services/{svc}", ctx.s.region);
+    let out = ctx.aws.ssm.get_parameter().name(&path).send().await.map(|_| ());
+    (path, name, out)
 }
 
 /// A kind's listing; `check` holds a read pass, so there is one.

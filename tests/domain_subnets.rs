@@ -39,6 +39,7 @@ async fn context(emu: &Emulator, dir: &std::path::Path, zones: &[&str]) -> Ctx {
         account,
         adopt: false,
         caller: "test".into(),
+        credentials: None,
         down: Default::default(),
         reads: Default::default(),
         polls: Default::default(),

@@ -67,3 +67,58 @@ fn every_help_fits_80_columns_and_describes_every_flag() {
     undescribed(&root, "", &mut missing);
     assert!(missing.is_empty(), "without a description: {missing:#?}");
 }
+
+fn man(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_provision")).arg("man").args(args).output().unwrap()
+}
+
+/// `provision man` prints provision(1) in roff, from the same definitions as
+/// `--help`, naming every command in its SUBCOMMANDS section; `provision man
+/// COMMAND` prints provision-COMMAND(1), the page provision(1) refers to; where
+/// groff is installed, each page renders without a warning.
+#[test]
+fn the_man_page_renders_and_names_every_command() {
+    let root = provision::commands::Cli::command();
+    let commands: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+    assert!(commands.len() > 15 && commands.contains(&"man"), "{commands:?}");
+    let o = man(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = String::from_utf8(o.stdout).unwrap();
+    assert!(page.contains(".TH provision 1") && page.contains(".SH NAME") && page.contains(".SH SYNOPSIS"), "{page}");
+    let listed = page.split(".SH SUBCOMMANDS").nth(1).unwrap_or_else(|| panic!("no SUBCOMMANDS: {page}"));
+    for c in &commands {
+        // roff escapes the hyphens of names (studio\-url).
+        let entry = format!("provision\\-{}(1)", c.replace('-', "\\-"));
+        assert!(listed.contains(&entry), "{entry} not listed: {listed}");
+        let o = man(&[c]);
+        assert!(o.status.success(), "man {c}: {}", String::from_utf8_lossy(&o.stderr));
+        let sub = String::from_utf8(o.stdout).unwrap();
+        assert!(sub.contains(&format!(".TH provision-{c} 1 ")), "man {c}: {sub}");
+        if *c == "up" {
+            assert!(sub.contains("\\-\\-strict") && sub.contains("\\-\\-any\\-region"), "{sub}");
+        }
+    }
+    let o = man(&["nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("man: no command 'nope' (one of up, down,"));
+    // Rendered as man(1) would (groff's man macros), where groff is installed: no warning, every command named.
+    let Ok(mut groff) = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("groff not installed: the roff is checked, not its rendering");
+        return;
+    };
+    use std::io::Write;
+    groff.stdin.take().unwrap().write_all(page.as_bytes()).unwrap();
+    let out = groff.wait_with_output().unwrap();
+    let (text, warnings) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && warnings.trim().is_empty(), "groff: {warnings}");
+    let text = text.replace(['\u{2010}', '\u{2212}'], "-");
+    for c in &commands {
+        assert!(text.contains(&format!("provision-{c}(1)")), "rendered page lacks {c}: {text}");
+    }
+}

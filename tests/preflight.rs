@@ -251,3 +251,130 @@ fn a_read_only_state_directory_is_refused_before_anything() {
     assert!(t.contains("--state FILE") && !t.contains("pre-flight"), "refused before the pre-flight: {t}");
     assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
 }
+
+/// Whether the region offers Network Firewall and SageMaker is asked of AWS
+/// (Systems Manager's public parameters of regions and services), not of a
+/// list: a region the parameters say lacks Network Firewall stops `up` with
+/// exit 2 naming the region and the service, before any mutating call, and
+/// `--any-region` turns it into a warning; a region outside the original
+/// sample's eight that offers both passes.
+#[test]
+fn the_region_s_services_are_asked_of_aws() {
+    let emu = Emulator::start(SCALE, &[]);
+    let run = |region: &str, args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        emu.clear_calls();
+        let o = Run::new(&emu, dir.path()).region(region).scale(SCALE).args(args).output();
+        let state = dir.path().join("state").exists();
+        (o.status.code(), text(&o), state)
+    };
+    // sa-east-1 and ca-central-1 were refused offline before; AWS says both offer both services.
+    for region in ["sa-east-1", "ca-central-1"] {
+        let (code, t, _) = run(region, &["plan"]);
+        assert_eq!(code, Some(0), "{t}");
+        assert!(t.contains(&format!("region {region}")) && t.contains("0 problems"), "{t}");
+        assert!(!t.contains("does not offer"), "{t}");
+        let asked: Vec<_> = emu.call_log().into_iter().filter(|c| c["operation"] == "ssm:GetParameter").collect();
+        assert_eq!(asked.len(), 2, "one GetParameter per service: {asked:?}");
+        assert!(asked.iter().all(|c| c["region"] == region), "asked in the region, which answers the path: {asked:?}");
+    }
+
+    // A region outside the documented seventeen that answer the path is asked of us-east-1.
+    let (_, t, _) = run("ap-southeast-7", &["plan"]);
+    assert!(t.contains("region ap-southeast-7") && !t.contains("does not offer"), "{t}");
+    let asked: Vec<_> = emu.call_log().into_iter().filter(|c| c["operation"] == "ssm:GetParameter").collect();
+    assert!(asked.len() == 2 && asked.iter().all(|c| c["region"] == "us-east-1"), "{asked:?}");
+
+    // The parameters say ca-central-1 lacks Network Firewall.
+    emu.control_post(
+        "force-state",
+        json!({"kind": "region_service", "region": "ca-central-1", "service": "network-firewall", "offered": false}),
+    );
+    let (code, t, state) = run("ca-central-1", &["up"]);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("pre-flight found 1 problem; nothing was created"), "{t}");
+    assert!(
+        t.contains("region: ca-central-1 does not offer AWS Network Firewall, which the stack needs")
+            && t.contains("/aws/service/global-infrastructure/regions/ca-central-1/services/network-firewall")
+            && t.contains("pass --any-region"),
+        "names the region, the service and the way out: {t}"
+    );
+    assert!(!t.contains("Amazon SageMaker"), "SageMaker is offered there: {t}");
+    assert!(emu.mutating_calls().is_empty(), "{:?}", emu.mutating_calls());
+    assert!(!state, "no state file: {t}");
+    // --any-region: said, not stopping.
+    let (code, t, _) = run("ca-central-1", &["plan", "--any-region"]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("warning: region: ca-central-1 does not offer AWS Network Firewall"), "{t}");
+    assert!(t.contains("going on: --any-region") && t.contains("0 problems"), "{t}");
+}
+
+/// The parameters cannot be read (the operator's policy lacks
+/// ssm:GetParameter, or Systems Manager does not answer): a warning, and
+/// the pre-flight goes on without the check.
+#[test]
+fn unreadable_region_parameters_are_a_warning_not_a_stop() {
+    let emu = Emulator::start(SCALE, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    emu.control_post(
+        "faults",
+        json!({"operation": "ssm:GetParameter", "count": 100, "error_code": "AccessDeniedException", "status": 400,
+               "message": "User is not authorized to perform: ssm:GetParameter"}),
+    );
+    let o = provision(&emu, dir.path(), &["plan"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("warning: region: whether us-east-1 offers AWS Network Firewall could not be read")
+            && t.contains("AccessDeniedException")
+            && t.contains("going on without that check"),
+        "{t}"
+    );
+    assert!(t.contains("0 problems"), "{t}");
+}
+
+/// Before anything changes, `up` says on one line which account it runs in,
+/// as whom, and which source of the SDK's chain gave the credentials: the
+/// environment's keys, or a profile (`--profile`, or `AWS_PROFILE`).
+#[test]
+fn up_names_the_credentials_and_the_account_before_any_change() {
+    let emu = Emulator::start(SCALE, &[]);
+    let identity = |t: &str| t.lines().find(|l| l.starts_with("pre-flight: account")).map(str::to_string);
+    let dir = tempfile::tempdir().unwrap();
+    let o = provision(&emu, dir.path(), &["plan"]);
+    let line = identity(&text(&o)).unwrap_or_else(|| panic!("{}", text(&o)));
+    assert!(
+        line.starts_with("pre-flight: account 123456789012 as arn:aws:iam::123456789012:user/")
+            && line.contains("(credentials: the environment (AWS_ACCESS_KEY_ID)), region us-east-1"),
+        "{line}"
+    );
+
+    // A profile of the AWS config files, by --profile and by AWS_PROFILE.
+    let aws = tempfile::tempdir().unwrap();
+    let creds = aws.path().join("credentials");
+    std::fs::write(&creds, "[dev]\naws_access_key_id = test\naws_secret_access_key = test\n").unwrap();
+    let config = aws.path().join("config");
+    std::fs::write(&config, "").unwrap();
+    let with_profile = |dir: &std::path::Path| {
+        Run::new(&emu, dir)
+            .with_root_keys()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .env("AWS_CONFIG_FILE", &config)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    emu.clear_calls();
+    let o = with_profile(dir.path()).args(["--profile", "dev", "up"]).output();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let line = identity(&t).unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains("(credentials: profile dev), region us-east-1"), "{line}");
+    let first_step = t.find("] ").unwrap_or(t.len());
+    assert!(t.find("pre-flight: account").unwrap() < first_step, "said before the first step: {t}");
+    let dir = tempfile::tempdir().unwrap();
+    let o = with_profile(dir.path()).env("AWS_PROFILE", "dev").args(["plan"]).output();
+    let line = identity(&text(&o)).unwrap_or_else(|| panic!("{}", text(&o)));
+    assert!(line.contains("(credentials: profile dev), region us-east-1"), "{line}");
+}

@@ -9,20 +9,20 @@ import sys
 from werkzeug.serving import make_server
 
 from . import (authz, control, ec2, efs, iam, kms, logs, nfw, pricing, profile, quotas, realistic, s3, s3_state,
-               sagemaker, sagemaker_conditions)
+               sagemaker, sagemaker_conditions, ssm)
 
 #: Installed in this order, each by ``install(app)``. They reach the control path the same way:
 #: ``from . import control`` and, inside ``install``, ``control.on_reset(fn)`` /
 #: ``control.on_force_state(kind, fn)``. ``control.install(app)`` then wraps them all.
 # quotas after ec2 and nfw: it wraps them; authz (IAM enforcement) last: a refused call reaches no other extension.
 # sagemaker_conditions gives authz SageMaker's request-derived condition keys (it wraps nothing).
-EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas, pricing, authz, sagemaker_conditions]
+EXTENSIONS = [ec2, nfw, efs, sagemaker, kms, logs, iam, s3, s3_state, quotas, pricing, ssm, authz, sagemaker_conditions]
 
 
 #: moto services the stack uses, with the backend region to build (global services: "aws").
 SERVICES = [("sts", "us-east-1"), ("ec2", "us-east-1"), ("kms", "us-east-1"), ("s3", "aws"), ("iam", "aws"),
             ("networkfirewall", "us-east-1"), ("sagemaker", "us-east-1"), ("efs", "us-east-1"),
-            ("logs", "us-east-1")]
+            ("logs", "us-east-1"), ("ssm", "us-east-1")]
 
 
 def warm_up(dispatcher, account="123456789012"):

@@ -84,7 +84,7 @@ ACCOUNT = "123456789012"
 #: emulator serves and those its dependent actions and extras name. Loaded once by ``install``.
 _SAR = {}
 _SAR_SERVICES = ("ec2", "kms", "s3", "iam", "sts", "network-firewall", "sagemaker", "elasticfilesystem", "logs",
-                 "servicequotas", "route53", "ecs", "pricing")
+                 "servicequotas", "route53", "ecs", "pricing", "ssm")
 
 #: S3 operation -> IAM action(s), from the "Permissions" section of each operation in the S3 API
 #: reference (https://docs.aws.amazon.com/AmazonS3/latest/API/): HeadBucket "you must have the
@@ -622,6 +622,12 @@ def _vars(req, rtype):
         return {"LogGroupName": g("logGroupName")}
     if s == "servicequotas":
         return {"ServiceCode": g("ServiceCode"), "QuotaCode": g("QuotaCode")}
+    if s == "ssm":
+        name = g("Name") or g("Path") or ""
+        if name.startswith("/aws/"):
+            # AWS's public parameters belong to no account: arn:aws:ssm:REGION::parameter/aws/...
+            return {"__arn__": f"arn:aws:ssm:{req.region or 'us-east-1'}::parameter{name}"}
+        return {"ParameterNameWithoutLeadingSlash": name.lstrip("/") or None}
     return {}
 
 

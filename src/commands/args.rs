@@ -49,13 +49,17 @@ pub struct Global {
     /// Plain line-per-event output even on a terminal (the default when stderr is not one).
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Allow a region outside the Network Firewall list of the spec.
+    /// Go on in a region AWS says lacks Network Firewall or SageMaker (pre-flight warns instead of stopping).
     #[arg(long, global = true)]
     pub any_region: bool,
     /// `AWS_REGION`, apart from --region: it ranks below an explicit config file's region
     /// (`resolve::Invocation::region`). Read from the environment only.
     #[arg(long = "aws-region-from-env", global = true, env = "AWS_REGION", hide = true, hide_env_values = true)]
     pub ambient_region: Option<String>,
+    /// `AWS_PROFILE`: the profile the SDK's chain reads without --profile, named by the
+    /// line saying where the credentials came from (`connect::session`). Read from the environment only.
+    #[arg(long = "aws-profile-from-env", global = true, env = "AWS_PROFILE", hide = true, hide_env_values = true)]
+    pub ambient_profile: Option<String>,
     // The stack's parameters (--region, --vpc-cidr, ...), declared once in `config::RawParams`.
     #[command(flatten, next_help_heading = "Stack parameters")]
     pub params: RawParams,
@@ -209,6 +213,14 @@ pub enum Command {
         /// The shell the script is for.
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff, from the same definitions as --help): provision(1), or a command's.
+    #[command(
+        after_help = "Examples:\n  provision man | man -l -\n  provision man up | man -l -\n  provision man > /usr/local/share/man/man1/provision.1"
+    )]
+    Man {
+        /// A command's page, provision-COMMAND(1) (default: provision(1), which lists every command).
+        command: Option<String>,
+    },
     /// Check every security control of the live stack (one line per control, with evidence).
     #[command(after_help = "Exit code 1 when a control fails.\n\nExample:\n  provision verify --json")]
     Verify {
@@ -342,6 +354,7 @@ impl Command {
             Command::Start { .. } => "start",
             Command::Stop { .. } => "stop",
             Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
             Command::Verify { .. } => "verify",
             Command::Jumpstart { action: OnOff::Enable } => "jumpstart enable",
             Command::Jumpstart { action: OnOff::Disable } => "jumpstart disable",

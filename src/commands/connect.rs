@@ -23,18 +23,21 @@ struct Session {
     clients: Clients,
     account: String,
     arn: String,
+    /// Which source of the chain gave the credentials (`aws::credential_source`).
+    source: Option<String>,
 }
 
 static SESSIONS: Mutex<Vec<(ConnOptions, Session)>> = Mutex::new(Vec::new());
 
 /// The clients and identity of `conn`, made and asked once per process.
-async fn session(conn: &ConnOptions) -> Result<Session> {
+async fn session(conn: &ConnOptions, ambient_profile: &str) -> Result<Session> {
     if let Some(s) = SESSIONS.lock().unwrap().iter().find(|(c, _)| c == conn).map(|(_, v)| v.clone()) {
         return Ok(s);
     }
     let clients = Clients::new(&loaded(conn).await);
     let (account, arn) = clients.identity().await?;
-    let s = Session { clients, account, arn };
+    let source = crate::aws::credential_source(conn.profile.as_deref(), ambient_profile);
+    let s = Session { clients, account, arn, source };
     SESSIONS.lock().unwrap().push((conn.clone(), s.clone()));
     Ok(s)
 }
@@ -63,7 +66,7 @@ pub enum Access {
 /// lock it is read once more.
 pub async fn connect(r: &Resolved, access: Access, down: DownOptions, verb: &str) -> Result<Arc<Ctx>> {
     let (settings, store) = (r.settings.clone(), r.store.clone());
-    let Session { clients, account, arn } = session(&r.conn).await?;
+    let Session { clients, account, arn, source } = session(&r.conn, &r.ambient_profile).await?;
     if let Some(want) = settings.expect_account.as_deref()
         && want != account
     {
@@ -91,6 +94,7 @@ pub async fn connect(r: &Resolved, access: Access, down: DownOptions, verb: &str
         account,
         adopt: false,
         caller: arn,
+        credentials: source,
         down,
         reads: Default::default(),
         polls: Default::default(),

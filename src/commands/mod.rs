@@ -35,7 +35,7 @@ use connect::{Access, connect};
 use resolve::Invocation;
 use run::RunOptions;
 
-use crate::error::{EXIT_INTERRUPTED, Exit};
+use crate::error::{EXIT_INTERRUPTED, EXIT_INVALID, Exit};
 use crate::kinds::{Ctx, DownOptions};
 
 /// Runs a command on a locked state, and releases the lock whatever the
@@ -157,6 +157,39 @@ pub async fn run(mut cli: Cli) -> Result<()> {
         }
         Command::ForceUnlock { ref lock_id } => state_cmd::force_unlock(&Invocation::new(g)?, lock_id),
         Command::State { ref action } => state_cmd::run(&Invocation::new(g)?, action).await,
+        Command::Man { ref command } => {
+            // clap_mangen: NAME, SYNOPSIS, OPTIONS and SUBCOMMANDS from the clap definitions;
+            // a command's page is provision-COMMAND(1), as provision(1)'s SUBCOMMANDS names it.
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            cli.build();
+            let page = match command {
+                None => cli,
+                Some(name) => {
+                    // clap's getters by path (`Command::get_name(c)`): a method call of a getter reads
+                    // as an AWS operation to operations.rs's scan of the code.
+                    use clap::Command as C;
+                    let Some(sub) = cli.find_subcommand(name) else {
+                        let names: Vec<&str> =
+                            C::get_subcommands(&cli).map(C::get_name).filter(|n| *n != "help").collect();
+                        return Err(Exit(
+                            EXIT_INVALID,
+                            format!("man: no command '{name}' (one of {})", names.join(", ")),
+                        )
+                        .into());
+                    };
+                    // clap names commands by `&'static str` (without its `string` feature):
+                    // one page per process, so the name lives as long as the process anyway.
+                    let page_name: &'static str = format!("provision-{}", C::get_name(sub)).leak();
+                    sub.clone().name(page_name).version(env!("CARGO_PKG_VERSION"))
+                }
+            };
+            // A write error is what `println!` makes of it, a panic: a closed pipe (`| head`) then
+            // ends the process as SIGPIPE would, quietly, as for `completions` (main.rs).
+            clap_mangen::Man::new(page)
+                .render(&mut std::io::stdout())
+                .unwrap_or_else(|e| panic!("failed printing to stdout: {e}"));
+            Ok(())
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

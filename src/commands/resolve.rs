@@ -45,6 +45,8 @@ pub struct Resolved {
     /// `None`: there is no state yet.
     pub stored: Option<Stored>,
     pub conn: ConnOptions,
+    /// The profile the SDK's chain reads without `--profile`: `AWS_PROFILE`, else `default`.
+    pub ambient_profile: String,
 }
 
 impl<'g> Invocation<'g> {
@@ -167,7 +169,9 @@ impl<'g> Invocation<'g> {
         } else {
             self.conn(Some(settings.region.clone()))
         };
-        Ok(Resolved { settings: Arc::new(settings), store, stored, conn })
+        let ambient_profile =
+            self.g.ambient_profile.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".to_string());
+        Ok(Resolved { settings: Arc::new(settings), store, stored, conn, ambient_profile })
     }
 }
 

@@ -21,8 +21,10 @@ use crate::step_id::StepId;
 pub async fn preflight(ctx: &Arc<Ctx>, strict: bool, adopt: bool) -> Result<()> {
     let started = Instant::now();
     let report = crate::preflight::check(ctx, strict, adopt).await;
+    // Which account, as whom and with which credentials, before anything changes.
+    let credentials = ctx.credentials.as_deref().map(|c| format!(" (credentials: {c})")).unwrap_or_default();
     say(&format!(
-        "pre-flight: account {} as {}, region {}: {} in {:.1}s, {}, {}",
+        "pre-flight: account {} as {}{credentials}, region {}: {} in {:.1}s, {}, {}",
         ctx.account,
         ctx.caller,
         ctx.s.region,

@@ -18,18 +18,6 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-/// Regions where the original sample says Network Firewall exists.
-pub const FIREWALL_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-];
-
 /// Every stack parameter, declared once: the same field is the command-line
 /// flag (clap), the config file's key (TOML) and the key the state records
 /// (`Settings::as_map`, read back by `from_recorded`). `None` means "not
@@ -193,6 +181,9 @@ pub struct Settings {
     pub log_retention_days: i32,
     /// The execution role denies jobs and models without network isolation.
     pub network_isolation: bool,
+    /// `--any-region`: a region AWS says lacks Network Firewall or SageMaker
+    /// is a pre-flight warning, not a problem. A guard of the run, not recorded.
+    pub any_region: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -85,9 +85,20 @@ fn subnet_outside_vpc_and_long_project_are_refused() {
 
 #[test]
 fn region_and_zone_rules() {
+    // Offline, only the shape: whether a region offers Network Firewall and
+    // SageMaker is the pre-flight's question to AWS (tests/preflight.rs).
+    for region in ["sa-east-1", "ca-central-1", "ap-southeast-7", "mx-central-1"] {
+        let r = RawParams { region: Some(region.into()), ..Default::default() };
+        let s = Settings::resolve(r, false).unwrap_or_else(|e| panic!("{region}: {e}"));
+        assert!(!s.any_region);
+    }
     let r = RawParams { region: Some("sa-east-1".into()), ..Default::default() };
-    assert!(Settings::resolve(r.clone(), false).unwrap_err().to_string().contains("--any-region"));
-    assert!(Settings::resolve(r, true).is_ok());
+    assert!(Settings::resolve(r, true).unwrap().any_region);
+    for bad in ["us_east_1", "useast1", "US-EAST-1"] {
+        let r = RawParams { region: Some(bad.into()), ..Default::default() };
+        let e = Settings::resolve(r, false).unwrap_err().to_string();
+        assert!(e.contains(&format!("region: '{bad}' is not a region name")), "{e}");
+    }
     let r = RawParams { availability_zone: Some("us-west-2a".into()), ..raw() };
     assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("availability_zone: 'us-west-2a'"));
 }

@@ -10,7 +10,9 @@ const ACCOUNT_PLACEHOLDER: &str = "123456789012";
 
 impl Settings {
     /// Resolves raw parameters. `region` must already be known (from the raw
-    /// params or the AWS config chain); `any_region` lifts the firewall-region rule.
+    /// params or the AWS config chain). Only its shape is checked here: whether
+    /// the region offers Network Firewall and SageMaker is the pre-flight's
+    /// question to AWS (`preflight::services`), which `any_region` turns into a warning.
     pub fn resolve(raw: RawParams, any_region: bool) -> Result<Settings, InvalidInput> {
         let mut errs = Vec::new();
         let project = raw.project.unwrap_or_else(|| DEFAULT_PROJECT.to_string());
@@ -21,24 +23,6 @@ impl Settings {
             errs.push("region: no region given (--region, AWS_REGION or the AWS config file)".into());
         } else if !is_region_like(&region) {
             errs.push(format!("region: '{region}' is not a region name (e.g. us-east-1)"));
-        } else if !any_region && !FIREWALL_REGIONS.contains(&region.as_str()) {
-            // A typo of a supported region (`us-eats-1`) gets a suggestion; a
-            // real region spelled right (`sa-east-1`, `us-west-1`) does not.
-            const DIRECTIONS: &[&str] =
-                &["east", "west", "north", "south", "central", "northeast", "southeast", "northwest", "southwest"];
-            let real_looking = region.split('-').nth(1).is_some_and(|d| DIRECTIONS.contains(&d));
-            let near = FIREWALL_REGIONS
-                .iter()
-                .filter(|_| !real_looking)
-                .map(|r| (edit_distance(r, &region), r))
-                .filter(|(d, _)| *d <= 2)
-                .min()
-                .map(|(_, r)| r);
-            errs.push(format!(
-                "region: '{region}' is not one where the stack is supported{} (Network Firewall regions: {}); pass --any-region to override",
-                near.map(|r| format!(" (did you mean {r}?)")).unwrap_or_default(),
-                FIREWALL_REGIONS.join(", ")
-            ));
         }
 
         // Names derived from a missing or malformed region are not reported again: the
@@ -260,6 +244,7 @@ impl Settings {
             logging,
             log_retention_days: log_retention_days as i32,
             network_isolation: raw.network_isolation.unwrap_or(false),
+            any_region,
         })
     }
 }
@@ -429,20 +414,4 @@ pub(super) fn is_domain_pattern(d: &str) -> bool {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
-}
-
-/// Levenshtein distance (a typo's distance from a region name).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }

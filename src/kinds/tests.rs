@@ -141,6 +141,7 @@ fn ctx(script: Vec<Answer>, ids: &[(StepId, &str)]) -> (Arc<Ctx>, Scripted, temp
         account: "123456789012".into(),
         adopt: false,
         caller: "arn:aws:iam::123456789012:user/test".into(),
+        credentials: None,
         down: DownOptions::default(),
         reads: Default::default(),
         polls: Default::default(),

@@ -83,6 +83,13 @@ impl Scoping {
             .replace("{project}", &self.project)
             .replace("{region}", &self.region)
             .replace("{account}", &self.account)
+            .replace("{ssm_region}", self.ssm_region())
+    }
+
+    /// The region whose Systems Manager answers the region's public parameters
+    /// (`aws::global_infrastructure_region`).
+    fn ssm_region(&self) -> &str {
+        if self.region == "*" { "*" } else { crate::aws::global_infrastructure_region(&self.region) }
     }
 }
 
@@ -181,6 +188,15 @@ const STUDIO: Scope = Scope {
     ],
     condition: None,
 };
+/// The stack's region's services in AWS's public parameters (`preflight::services`),
+/// asked of the region that answers them. Public parameters belong to no account
+/// (`arn:aws:ssm:REGION::parameter/aws/...`): the account's `*` matches that
+/// empty part as well as any an evaluation might fill in.
+const PUBLIC_PARAMETERS: Scope = Scope {
+    sid: "RegionServices",
+    resources: &["arn:aws:ssm:{ssm_region}:*:parameter/aws/service/global-infrastructure/regions/{region}/services/*"],
+    condition: None,
+};
 const EFS: Scope = Scope {
     sid: "HomeEfs",
     resources: &["arn:aws:elasticfilesystem:{region}:{account}:file-system/*"],
@@ -188,7 +204,7 @@ const EFS: Scope = Scope {
 };
 
 /// The statements in the order they are printed.
-const SCOPES: [&Scope; 13] = [
+const SCOPES: [&Scope; 14] = [
     &ANY,
     &BUCKETS,
     &OBJECTS,
@@ -202,6 +218,7 @@ const SCOPES: [&Scope; 13] = [
     &STUDIO,
     &EFS,
     &LOG_GROUPS,
+    &PUBLIC_PARAMETERS,
 ];
 
 /// Where an action may be scoped (AWS's service authorization reference:
@@ -233,6 +250,7 @@ fn scope(action: &str) -> &'static Scope {
         ("logs", "DescribeLogGroups") => &ANY,
         ("logs", n) if n.contains("LogDeliver") || n.contains("ResourcePolic") => &ANY,
         ("logs", _) => &LOG_GROUPS,
+        ("ssm", "GetParameter") => &PUBLIC_PARAMETERS,
         _ => &ANY,
     }
 }
