@@ -49,7 +49,7 @@ pub struct Global {
     /// Plain line-per-event output even on a terminal (the default when stderr is not one).
     #[arg(long, global = true)]
     pub no_progress: bool,
-    /// Go on in a region AWS says lacks Network Firewall or SageMaker (pre-flight warns instead of stopping).
+    /// Go on in a region AWS says lacks Network Firewall or SageMaker (pre-flight warns instead of stopping), or whose code is not of the area-direction-N form.
     #[arg(long, global = true)]
     pub any_region: bool,
     /// `AWS_REGION`, apart from --region: it ranks below an explicit config file's region

@@ -99,6 +99,24 @@ fn region_and_zone_rules() {
         let e = Settings::resolve(r, false).unwrap_err().to_string();
         assert!(e.contains(&format!("region: '{bad}' is not a region name")), "{e}");
     }
+    // Every region code ends in a direction and a number: a misspelled direction is a typo, named with
+    // the nearest region of that form; a code of another form passes with --any-region.
+    for region in ["us-gov-west-1", "eusc-de-east-1", "cn-northwest-1", "ap-northeast-3"] {
+        let r = RawParams { region: Some(region.into()), ..Default::default() };
+        Settings::resolve(r, false).unwrap_or_else(|e| panic!("{region}: {e}"));
+    }
+    for (typo, near) in
+        [("us-eats-1", "us-east-1"), ("eu-sentral-1", "eu-central-1"), ("ap-southest-2", "ap-southeast-2")]
+    {
+        let r = RawParams { region: Some(typo.into()), ..Default::default() };
+        let e = Settings::resolve(r, false).unwrap_err().to_string();
+        assert!(e.contains(&format!("region: '{typo}' is not a region name")), "{e}");
+        assert!(e.contains(&format!("(did you mean {near}?)")), "{e}");
+    }
+    let r = RawParams { region: Some("xx-moon-1".into()), ..Default::default() };
+    let e = Settings::resolve(r.clone(), false).unwrap_err().to_string();
+    assert!(e.contains("--any-region") && !e.contains("did you mean"), "{e}");
+    Settings::resolve(r, true).unwrap();
     let r = RawParams { availability_zone: Some("us-west-2a".into()), ..raw() };
     assert!(Settings::resolve(r, false).unwrap_err().to_string().contains("availability_zone: 'us-west-2a'"));
 }

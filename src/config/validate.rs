@@ -23,6 +23,8 @@ impl Settings {
             errs.push("region: no region given (--region, AWS_REGION or the AWS config file)".into());
         } else if !is_region_like(&region) {
             errs.push(format!("region: '{region}' is not a region name (e.g. us-east-1)"));
+        } else if let Some(typo) = misspelled_direction(&region).filter(|_| !any_region) {
+            errs.push(typo);
         }
 
         // Names derived from a missing or malformed region are not reported again: the
@@ -390,6 +392,49 @@ fn parse_cidr(param: &str, value: &str, errs: &mut Vec<String>) -> Option<Ipv4Ne
         }
         Ok(net) => Some(net),
     }
+}
+
+/// Every region's code ends in a compass direction and a number
+/// (`us-east-1`, `ap-southeast-7`, `us-gov-west-1`, `mx-central-1`): a region
+/// whose next-to-last part is none is a typo, caught here because the first
+/// call (STS, in that region) would only fail to connect. The nearest
+/// direction is suggested; `--any-region` lets a region of another form through.
+fn misspelled_direction(region: &str) -> Option<String> {
+    const DIRECTIONS: &[&str] =
+        &["east", "west", "north", "south", "central", "northeast", "southeast", "northwest", "southwest"];
+    let parts: Vec<&str> = region.split('-').collect();
+    let (word, number) = (parts[parts.len() - 2], parts[parts.len() - 1]);
+    if DIRECTIONS.contains(&word) && number.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let near = DIRECTIONS.iter().map(|d| (edit_distance(d, word), *d)).min().filter(|(n, _)| *n <= 2);
+    let suggestion = match near {
+        Some((_, d)) => {
+            let mut fixed = parts.clone();
+            fixed[parts.len() - 2] = d;
+            format!(" (did you mean {}?)", fixed.join("-"))
+        }
+        None => String::new(),
+    };
+    Some(format!(
+        "region: '{region}' is not a region name: a region's code ends in a direction (east, west, north, south, central, northeast, ...) and a number{suggestion}; pass --any-region if it really is one"
+    ))
+}
+
+/// Levenshtein distance of two short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(row[j + 1]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn is_region_like(r: &str) -> bool {
