@@ -720,7 +720,6 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     // The SageMaker subnets' network ACL: the subnet on it, exactly the stack's flows (all among the
     // SageMaker subnets, tcp 443/80 out, their return on the ephemeral ports), the `*` rule for the rest.
     let (nacl, subnet) = (step_id(&st, "nacl.sagemaker"), step_id(&st, "subnet.sagemaker"));
-    type Row = (bool, i32, String, String, Option<(i32, i32)>, String);
     let acl = |ec2c: &aws_sdk_ec2::Client| {
         rt.block_on(async {
             let out = ec2c.describe_network_acls().network_acl_ids(&nacl).send().await.unwrap();
@@ -730,17 +729,7 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
     let a = acl(&ec2c);
     let on: Vec<&str> = a.associations().iter().filter_map(|x| x.subnet_id()).collect();
     assert_eq!(on, [subnet.as_str()]);
-    let mut rows: Vec<Row> = a
-        .entries()
-        .iter()
-        .map(|e| {
-            let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
-            let action = e.rule_action().unwrap().as_str().to_string();
-            let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
-            (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
-        })
-        .collect();
-    rows.sort();
+    let rows = rows_of(&a);
     let row = |egress: bool, n: i32, proto: &str, cidr: &str, ports: Option<(i32, i32)>, action: &str| -> Row {
         (egress, n, proto.to_string(), cidr.to_string(), ports, action.to_string())
     };
@@ -789,20 +778,6 @@ fn buckets_keys_and_the_default_group_are_locked_and_verify_names_each_weakening
             let out = ec2c.describe_network_acls().network_acl_ids(&id).send().await.unwrap();
             out.network_acls()[0].clone()
         })
-    };
-    let rows_of = |a: &aws_sdk_ec2::types::NetworkAcl| -> Vec<Row> {
-        let mut rows: Vec<Row> = a
-            .entries()
-            .iter()
-            .map(|e| {
-                let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
-                let action = e.rule_action().unwrap().as_str().to_string();
-                let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
-                (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
-            })
-            .collect();
-        rows.sort();
-        rows
     };
     for (step, subnet_step, control, inner) in [
         ("nacl.nat", "subnet.nat", "vpc.nacl_nat", "10.2.3.0/24"),
@@ -896,4 +871,23 @@ async fn to_the_default_acl(ec2c: &aws_sdk_ec2::Client, vpc: &str, subnet: &str)
     let out = ec2c.describe_network_acls().filters(default).filters(in_vpc).send().await.unwrap();
     let default_acl = out.network_acls()[0].network_acl_id().unwrap().to_string();
     ec2c.replace_network_acl_association().association_id(assoc).network_acl_id(default_acl).send().await.unwrap();
+}
+
+/// A network ACL entry: (egress, rule number, protocol, CIDR, ports, action).
+type Row = (bool, i32, String, String, Option<(i32, i32)>, String);
+
+/// A network ACL's entries as rows, sorted.
+fn rows_of(a: &aws_sdk_ec2::types::NetworkAcl) -> Vec<Row> {
+    let mut rows: Vec<Row> = a
+        .entries()
+        .iter()
+        .map(|e| {
+            let ports = e.port_range().map(|p| (p.from().unwrap(), p.to().unwrap()));
+            let action = e.rule_action().unwrap().as_str().to_string();
+            let (proto, cidr) = (e.protocol().unwrap().to_string(), e.cidr_block().unwrap().to_string());
+            (e.egress().unwrap(), e.rule_number().unwrap(), proto, cidr, ports, action)
+        })
+        .collect();
+    rows.sort();
+    rows
 }
