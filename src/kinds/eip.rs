@@ -92,3 +92,31 @@ impl Kind for Eip {
         gone_ok(r)
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+/// DescribeAddresses does not page (EC2 API reference).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::Address {
+    const LISTING: &'static str = "ec2:DescribeAddresses";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        Ok(ctx.aws.ec2.describe_addresses().send().await.map_err(crate::error::aws)?.addresses().to_vec())
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        Ok(ctx
+            .aws
+            .ec2
+            .describe_addresses()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(crate::error::aws)?
+            .addresses()
+            .to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.allocation_id()
+    }
+}

@@ -163,3 +163,30 @@ impl Kind for FlowLog {
         Ok(d)
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::FlowLog {
+    const LISTING: &'static str = "ec2:DescribeFlowLogs";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws.ec2.describe_flow_logs().into_paginator().items().send().try_collect().await.map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        Ok(ctx
+            .aws
+            .ec2
+            .describe_flow_logs()
+            .set_filter(Some(filters))
+            .send()
+            .await
+            .map_err(crate::error::aws)?
+            .flow_logs()
+            .to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.flow_log_id()
+    }
+}

@@ -162,3 +162,42 @@ impl Kind for NatGateway {
         .await
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+/// A NAT gateway counts while pending or available (a deleted one stays
+/// listed for a while: EC2 API reference, DescribeNatGateways).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::NatGateway {
+    const LISTING: &'static str = "ec2:DescribeNatGateways";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws
+            .ec2
+            .describe_nat_gateways()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        let out =
+            ctx.aws.ec2.describe_nat_gateways().set_filter(Some(filters)).send().await.map_err(crate::error::aws)?;
+        Ok(out.nat_gateways().to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.nat_gateway_id()
+    }
+    fn alive(&self) -> bool {
+        matches!(
+            self.state(),
+            Some(aws_sdk_ec2::types::NatGatewayState::Pending | aws_sdk_ec2::types::NatGatewayState::Available)
+        )
+    }
+    fn alive_filters() -> Vec<aws_sdk_ec2::types::Filter> {
+        vec![aws_sdk_ec2::types::Filter::builder().name("state").values("pending").values("available").build()]
+    }
+}

@@ -557,6 +557,34 @@ impl Kind for NetworkAcl {
     }
 }
 
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::NetworkAcl {
+    const LISTING: &'static str = "ec2:DescribeNetworkAcls";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws
+            .ec2
+            .describe_network_acls()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        let out =
+            ctx.aws.ec2.describe_network_acls().set_filters(Some(filters)).send().await.map_err(crate::error::aws)?;
+        Ok(out.network_acls().to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.network_acl_id()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,3 +102,31 @@ impl Kind for RouteTable {
         gone_ok(r)
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::RouteTable {
+    const LISTING: &'static str = "ec2:DescribeRouteTables";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws
+            .ec2
+            .describe_route_tables()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        let out =
+            ctx.aws.ec2.describe_route_tables().set_filters(Some(filters)).send().await.map_err(crate::error::aws)?;
+        Ok(out.route_tables().to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.route_table_id()
+    }
+}

@@ -309,3 +309,37 @@ impl Kind for SecurityGroup {
         true
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::SecurityGroup {
+    const LISTING: &'static str = "ec2:DescribeSecurityGroups";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws
+            .ec2
+            .describe_security_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        let out = ctx
+            .aws
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(crate::error::aws)?;
+        Ok(out.security_groups().to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.group_id()
+    }
+}

@@ -207,3 +207,30 @@ impl Kind for Subnet {
         vec![self.vpc.clone()]
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::Subnet {
+    const LISTING: &'static str = "ec2:DescribeSubnets";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws.ec2.describe_subnets().into_paginator().items().send().try_collect().await.map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        Ok(ctx
+            .aws
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(crate::error::aws)?
+            .subnets()
+            .to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.subnet_id()
+    }
+}

@@ -202,3 +202,30 @@ impl Kind for Vpc {
         gone_ok(r)
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::Vpc {
+    const LISTING: &'static str = "ec2:DescribeVpcs";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws.ec2.describe_vpcs().into_paginator().items().send().try_collect().await.map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        Ok(ctx
+            .aws
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(filters))
+            .send()
+            .await
+            .map_err(crate::error::aws)?
+            .vpcs()
+            .to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.vpc_id()
+    }
+}

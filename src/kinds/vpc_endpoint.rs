@@ -482,3 +482,43 @@ impl Kind for VpcEndpoint {
         Ok(())
     }
 }
+
+/// How the stack proves an EC2 resource of this kind its own by its tags (`ec2_tagged`).
+/// An endpoint counts while pending, available or pending acceptance (a
+/// deleted one stays listed: terraform-provider-aws findVPCEndpointByID).
+#[async_trait::async_trait]
+impl super::ec2_tagged::Tagged for aws_sdk_ec2::types::VpcEndpoint {
+    const LISTING: &'static str = "ec2:DescribeVpcEndpoints";
+    async fn all(ctx: &Ctx) -> Result<Vec<Self>> {
+        ctx.aws
+            .ec2
+            .describe_vpc_endpoints()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(crate::error::aws)
+    }
+    async fn filtered(ctx: &Ctx, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<Self>> {
+        let out =
+            ctx.aws.ec2.describe_vpc_endpoints().set_filters(Some(filters)).send().await.map_err(crate::error::aws)?;
+        Ok(out.vpc_endpoints().to_vec())
+    }
+    fn tags(&self) -> &[aws_sdk_ec2::types::Tag] {
+        Self::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.vpc_endpoint_id()
+    }
+    fn alive(&self) -> bool {
+        self.state().is_some_and(|s| {
+            matches!(s.as_str().to_ascii_lowercase().as_str(), "pending" | "available" | "pendingacceptance")
+        })
+    }
+    fn alive_filters() -> Vec<aws_sdk_ec2::types::Filter> {
+        let states =
+            aws_sdk_ec2::types::Filter::builder().name("vpc-endpoint-state").values("pending").values("available");
+        vec![states.values("pendingAcceptance").build()]
+    }
+}
